@@ -1,0 +1,267 @@
+"""Every exception idenfy-async raises, rooted at :class:`IdenfyError`.
+
+::
+
+    IdenfyError
+    ├── ConfigurationError            (also ValueError)
+    ├── ClientStateError              (also RuntimeError)
+    │   ├── ClientClosedError
+    │   └── EventLoopMismatchError
+    ├── RequestValidationError        (also ValueError)
+    ├── APIConnectionError            request_sent
+    │   └── APITimeoutError
+    ├── APIError                      status_code, identifier, message, body
+    │   ├── BadRequestError
+    │   ├── AuthenticationError
+    │   ├── InsufficientFundsError
+    │   ├── PermissionDeniedError
+    │   ├── NotFoundError
+    │   ├── ConflictError
+    │   ├── RateLimitError            retry_after
+    │   ├── TokenNotValidError
+    │   └── ServerError
+    └── ResponseDecodeError           status_code
+
+Every error says whether the request may have taken effect on iDenfy's side
+(:attr:`IdenfyError.ambiguous`): for session creation that means a session, and a
+verification credit, may exist although no answer was read.
+
+No message, ``str()`` or ``repr()`` of these errors contains an API secret or a
+request or response body: bodies carry personal data. The parsed response body is
+kept on :attr:`APIError.body` for code that needs it, and is never printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ClientStateError",
+    "ConfigurationError",
+    "ConflictError",
+    "EventLoopMismatchError",
+    "FieldProblem",
+    "IdenfyError",
+    "InsufficientFundsError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestValidationError",
+    "ResponseDecodeError",
+    "ServerError",
+    "TokenNotValidError",
+]
+
+_AMBIGUOUS_HINT = (
+    " The request may have reached iDenfy and taken effect (for create_session: a session,"
+    " and a verification credit, may exist). Check before sending it again;"
+    " retry_ambiguous=True makes the client retry such failures."
+)
+
+
+class IdenfyError(Exception):
+    """Base class: raised for anything that goes wrong in idenfy-async."""
+
+    #: True when the request may have taken effect although no usable answer was read
+    #: (set by the client, which knows whether the call was idempotent).
+    ambiguous: bool = False
+
+
+class ConfigurationError(IdenfyError, ValueError):
+    """Raised when the client is constructed with missing or unsafe settings."""
+
+
+class ClientStateError(IdenfyError, RuntimeError):
+    """Raised when a client is used in a state where it cannot send requests."""
+
+
+class ClientClosedError(ClientStateError):
+    """Raised when a call is made on a client after ``aclose()`` or ``async with`` exit."""
+
+
+class EventLoopMismatchError(ClientStateError):
+    """Raised when a client is used from another event loop than the one it started on."""
+
+
+@attrs.frozen
+class FieldProblem:
+    """One broken rule: ``field`` is the wire (camelCase) name, ``rule`` says what is wrong."""
+
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}"
+
+
+class RequestValidationError(IdenfyError, ValueError):
+    """Raised before any request is sent when a request model breaks one or more rules.
+
+    All problems are reported at once in :attr:`problems`. Values are never echoed:
+    they are personal data.
+    """
+
+    def __init__(self, model: str, problems: Sequence[FieldProblem]) -> None:
+        self.model = model
+        self.problems: tuple[FieldProblem, ...] = tuple(problems)
+        count = len(self.problems)
+        lines = "; ".join(str(p) for p in self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{count} {noun} in {model}: {lines}")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The wire names of the fields with problems, in report order."""
+        return tuple(p.field for p in self.problems)
+
+
+class APIConnectionError(IdenfyError):
+    """Raised when no HTTP response was received (DNS, connect, TLS, reset, timeout).
+
+    ``request_sent`` is False only when the request provably never reached the
+    server (connect failure, pool timeout): then retrying cannot duplicate anything.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        request_sent: bool,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.request_sent = request_sent
+        self.method = method
+        self.path = path
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.path})" if self.method and self.path else ""
+        return self.reason + where + (_AMBIGUOUS_HINT if self.ambiguous else "")
+
+
+class APITimeoutError(APIConnectionError):
+    """Raised when connecting, sending, waiting for a pool slot or reading timed out."""
+
+
+class APIError(IdenfyError):
+    """Raised when iDenfy answers with an error status or an error ``identifier``.
+
+    ``message`` is iDenfy's own short error text; ``body`` the parsed JSON body (or
+    ``None`` when it was not JSON). Neither the body nor the request is printed.
+    """
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        identifier: str | None,
+        message: str | None,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(status_code, identifier)
+        self.status_code = status_code
+        self.identifier = identifier
+        self.message = message
+        self.body = body
+        self.headers: Mapping[str, str] = headers or {}
+        self.method = method
+        self.path = path
+
+    def __str__(self) -> str:
+        text = f"HTTP {self.status_code}"
+        if self.identifier:
+            text += f" {self.identifier}"
+        if self.method and self.path:
+            text += f" from {self.method} {self.path}"
+        if self.message:
+            text += f": {_shorten(self.message).rstrip('.')}"
+        return text + ("." + _AMBIGUOUS_HINT if self.ambiguous else "")
+
+
+class BadRequestError(APIError):
+    """Raised on 400/422 answers that no more specific class covers (BAD_VALUE, ...)."""
+
+
+class AuthenticationError(APIError):
+    """Raised on 401 or identifier ``UNAUTHORIZED``: key or secret missing or wrong."""
+
+
+class InsufficientFundsError(APIError):
+    """Raised on 402 or "Partner reached token limit.": no verification credits left."""
+
+
+class PermissionDeniedError(APIError):
+    """Raised on 403, ``PERMISSIONS_ERROR`` or ``PARTNER_CONTRACT_ERROR``."""
+
+
+class NotFoundError(APIError):
+    """Raised on 404: wrong path, or an unknown or deleted resource."""
+
+
+class ConflictError(APIError):
+    """Raised on 409: e.g. the clientId already has an active session."""
+
+
+class RateLimitError(APIError):
+    """Raised on 429 or identifier ``TOO_MANY_REQUESTS`` (any status).
+
+    ``retry_after`` is the server's wait in seconds when it sent one, else ``None``.
+    """
+
+    def __init__(self, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(**kwargs)
+
+
+class TokenNotValidError(APIError):
+    """Raised on identifier ``TOKEN_NOT_VALID``: the authToken is invalid, used or expired."""
+
+
+class ServerError(APIError):
+    """Raised on 5xx or identifier ``INTERNAL_ERROR``."""
+
+
+class ResponseDecodeError(IdenfyError):
+    """Raised when a response body cannot be read: not JSON, truncated, or the wrong shape."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status_code: int,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+        self.method = method
+        self.path = path
+
+    def __str__(self) -> str:
+        where = f" from {self.method} {self.path}" if self.method and self.path else ""
+        text = f"cannot decode HTTP {self.status_code} response{where}: {self.reason}."
+        if self.ambiguous:
+            text += (
+                " The request succeeded on iDenfy's side (for create_session: a session"
+                " exists) but its answer could not be read."
+            )
+        return text
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
