@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import enum
-import ipaddress
 import os
 import platform
 import urllib.parse
@@ -25,7 +24,7 @@ from . import _sansio, errors
 from ._limiter import ConcurrencyLimiter, Cooldown
 from ._retry import CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
-from .models import Session, SessionRequest
+from .models import Session, SessionRequest, is_loopback_host
 
 __all__ = ["NOT_GIVEN", "AsyncIdenfy"]
 
@@ -360,7 +359,7 @@ def _checked_base_url(url: str | None) -> str:
     parts = urllib.parse.urlsplit(url)
     if not parts.hostname or parts.scheme not in ("https", "http"):
         raise errors.ConfigurationError("base_url must be an absolute https:// URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise errors.ConfigurationError(
             "base_url must use https://: plain http:// would send the API secret in clear"
             " (allowed only for loopback hosts such as 127.0.0.1, for local testing)"
@@ -371,12 +370,3 @@ def _checked_base_url(url: str | None) -> str:
             " as api_key= and api_secret=)"
         )
     return url
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

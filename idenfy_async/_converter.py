@@ -5,14 +5,35 @@ Built once at import with generated hooks (no per-call reflection).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 import cattrs
+from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .models import NULL, Session, SessionRequest, wire_name
+from .models import (
+    NULL,
+    AdditionalStepsStatus,
+    DocumentExpirationEvent,
+    FacialAuthenticationEvent,
+    FacialAuthenticationStatus,
+    FileUrls,
+    IdentificationEvent,
+    ServiceResult,
+    ServiceStatus,
+    Session,
+    SessionRequest,
+    StatusResult,
+    VerificationData,
+    VerificationStatus,
+    wire_name,
+)
 
 __all__ = ["converter", "session_request_to_wire", "structure_session"]
 
@@ -60,17 +81,70 @@ def make_converter() -> cattrs.Converter:
 
     conv.register_unstructure_hook(SessionRequest, unstructure_request)
 
-    # Response: unknown keys are ignored here and kept whole in ``raw``.
-    conv.register_structure_hook(
-        str | list[str] | None, lambda v, _: list(v) if isinstance(v, list) else v
-    )
+    # Response: unknown keys are ignored here and kept whole in ``raw``. Types are
+    # checked strictly: cattrs' default str()/bool() coercion would turn a null token
+    # into "None" and "false" into True.
+    attrs.resolve_types(Session)
+    session_overrides: dict[str, Any] = {
+        a.name: override(rename=wire_name(a.name), struct_hook=_STRICT[a.type])
+        for a in attrs.fields(Session)
+        if a.name != "raw"
+    }
     session_hook = make_dict_structure_fn(
         Session,
         conv,
-        **_renames(Session, raw=override(rename="\x00raw", struct_hook=lambda v, _: v)),
+        raw=override(rename="\x00raw", struct_hook=lambda v, _: v),
+        **session_overrides,
     )
     conv.register_structure_hook(Session, session_hook)
+    _register_results(conv)
     return conv
+
+
+def _strict_str(value: Any, _: Any) -> str:
+    if type(value) is not str:
+        raise TypeError("expected a string")
+    return value
+
+
+def _strict_opt_str(value: Any, _: Any) -> str | None:
+    return None if value is None else _strict_str(value, _)
+
+
+def _strict_opt_int(value: Any, _: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    raise TypeError("expected an integer")
+
+
+def _strict_opt_bool(value: Any, _: Any) -> bool | None:
+    if value is None or type(value) is bool:
+        return value
+    raise TypeError("expected true or false")
+
+
+def _strict_opt_str_list(value: Any, _: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if type(value) is not list or not all(type(v) is str for v in value):
+        raise TypeError("expected a list of strings")
+    return value
+
+
+def _strict_opt_str_or_list(value: Any, _: Any) -> str | list[str] | None:
+    return value if type(value) is str else _strict_opt_str_list(value, _)
+
+
+_STRICT: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _strict_str,
+    str | None: _strict_opt_str,
+    int | None: _strict_opt_int,
+    bool | None: _strict_opt_bool,
+    list[str] | None: _strict_opt_str_list,
+    str | list[str] | None: _strict_opt_str_or_list,
+}
 
 
 def _passthrough(value: Any) -> Any:
@@ -79,6 +153,283 @@ def _passthrough(value: Any) -> Any:
 
 def _null_or_value(value: Any) -> Any:
     return None if value is NULL else value
+
+
+# --------------------------------------------------------------------------- results
+# Results and webhook payloads are decoded leniently but never wrongly: a new enum
+# value stays a plain str, a number where a string is expected becomes that string
+# (legacy docs typed clientId as an integer), but "false" never becomes True and a
+# null never becomes "None". Every model keeps its whole wire object in ``raw``.
+
+_RAW = "\x00raw"
+
+# Older payloads carry these inside ``data``; the current schema has them top-level.
+_DATA_FALLBACK_KEYS = (
+    "manualAddress",
+    "manualAddressMatch",
+    "registryCenterCheck",
+    "addressVerification",
+)
+
+
+def _register_results(conv: cattrs.Converter) -> None:
+    """Structure hooks for statuses, data, file URLs and webhook events."""
+    conv.register_structure_hook_factory(_is_open_enum_union, _open_enum_hook)
+    conv.register_structure_hook_factory(_is_open_enum_tuple, _open_enum_tuple_hook)
+    conv.register_structure_hook(FileUrls, _file_urls)
+
+    def register(
+        cls: type[Any],
+        *,
+        null_is_empty: bool = False,
+        prepare: Callable[[Mapping[str, Any]], dict[str, Any]] = dict,
+        **extra: Any,
+    ) -> None:
+        attrs.resolve_types(cls)
+        overrides: dict[str, Any] = {
+            a.name: override(rename=wire_name(a.name), struct_hook=_RESULT_HOOKS.get(a.type))
+            for a in attrs.fields(cls)
+        }
+        overrides["raw"] = override(rename=_RAW, struct_hook=lambda v, _: v)
+        if "event_type" in overrides:
+            overrides["event_type"] = override(omit=True)  # from the header, not the body
+        overrides.update(extra)
+        generated = make_dict_structure_fn(cls, conv, **overrides)
+
+        def hook(value: Any, _: Any) -> Any:
+            if value is None and null_is_empty:
+                value = {}
+            if not isinstance(value, Mapping):
+                raise TypeError("expected an object")
+            body = prepare(value)
+            body[_RAW] = value
+            return generated(body)
+
+        conv.register_structure_hook(cls, hook)
+
+    register(ServiceStatus)
+    register(ServiceResult)
+    records = _record_tuple(conv.get_structure_hook(ServiceResult))
+    register(
+        VerificationStatus,
+        null_is_empty=True,
+        additional_steps=override(rename="additionalSteps", struct_hook=_additional_steps),
+    )
+    register(VerificationData, null_is_empty=True)
+    register(StatusResult)
+    register(
+        IdentificationEvent,
+        prepare=_lift_data_fields,
+        aml=override(rename="AML", struct_hook=records),
+        lid=override(rename="LID", struct_hook=records),
+        criminal_check=override(rename="CRIMINAL_CHECK", struct_hook=records),
+    )
+    register(
+        FacialAuthenticationEvent,
+        status=override(rename="status", struct_hook=_facial_status),
+    )
+    register(DocumentExpirationEvent)
+
+
+def _lift_data_fields(value: Mapping[str, Any]) -> dict[str, Any]:
+    body = dict(value)
+    data = value.get("data")
+    if isinstance(data, Mapping):
+        for key in _DATA_FALLBACK_KEYS:
+            if body.get(key) is None and data.get(key) is not None:
+                body[key] = data[key]
+    return body
+
+
+def _open_enum_of(tp: Any) -> type[enum.Enum] | None:
+    # ``SomeStrEnum | str`` (optionally ``| None``): the enum, else None.
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return None
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if len(args) != 2 or str not in args:
+        return None
+    other = args[0] if args[1] is str else args[1]
+    if isinstance(other, type) and issubclass(other, enum.Enum) and issubclass(other, str):
+        return other
+    return None
+
+
+def _is_open_enum_union(tp: Any) -> bool:
+    return _open_enum_of(tp) is not None
+
+
+def _is_open_enum_tuple(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return (
+        typing.get_origin(tp) is tuple
+        and len(args) == 2
+        and args[1] is Ellipsis
+        and _open_enum_of(args[0]) is not None
+    )
+
+
+def _enum_parser(enum_cls: type[enum.Enum]) -> Callable[[Any], Any]:
+    members = {m.value: m for m in enum_cls}
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise TypeError("expected a string")
+        return members.get(value, value)
+
+    return parse
+
+
+def _open_enum_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    enum_cls = _open_enum_of(tp)
+    assert enum_cls is not None
+    parse = _enum_parser(enum_cls)
+    if type(None) not in typing.get_args(tp):
+        return lambda value, _: parse(value)
+
+    def optional(value: Any, _: Any) -> Any:
+        # iDenfy sends "" as well as null for "not reviewed yet".
+        return None if value is None or value == "" else parse(value)
+
+    return optional
+
+
+def _open_enum_tuple_hook(tp: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
+    enum_cls = _open_enum_of(typing.get_args(tp)[0])
+    assert enum_cls is not None
+    parse = _enum_parser(enum_cls)
+
+    def hook(value: Any, _: Any) -> tuple[Any, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (parse(value),)
+        if not isinstance(value, list | tuple):
+            raise TypeError("expected a list of strings")
+        return _each(value, lambda v, _: parse(v), tp)
+
+    return hook
+
+
+def _additional_steps(value: Any, _: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Mapping):
+        return value
+    return AdditionalStepsStatus.parse(_text(value))
+
+
+def _facial_status(value: Any, _: Any) -> Any:
+    return None if value is None else FacialAuthenticationStatus.parse(_text(value).upper())
+
+
+def _file_urls(value: Any, _: Any) -> FileUrls:
+    if not isinstance(value, Mapping):
+        raise TypeError("expected an object of file URLs")
+    return FileUrls(value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError("expected a string")
+
+
+def _result_str(value: Any, _: Any) -> str:
+    if value is None:
+        raise TypeError("expected a string, got null")
+    return _text(value)
+
+
+def _result_opt_str(value: Any, _: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _result_opt_int(value: Any, _: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    if type(value) is float and math.isfinite(value):
+        return int(value)  # startTime was a float before 2019
+    if type(value) is str and value.strip().isdigit():
+        return int(value)
+    raise TypeError("expected an integer")
+
+
+def _result_opt_bool(value: Any, _: Any) -> bool | None:
+    if value is None or type(value) is bool:
+        return value
+    raise TypeError("expected true or false")
+
+
+def _result_opt_mapping(value: Any, _: Any) -> Mapping[str, Any] | None:
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise TypeError("expected an object")
+
+
+def _result_any_tuple(value: Any, _: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    raise TypeError("expected a list")
+
+
+def _result_str_tuple(value: Any, _: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(_text(v) for v in value)
+    raise TypeError("expected a list of strings")
+
+
+def _result_opt_str_tuple(value: Any, _: Any) -> tuple[str, ...] | None:
+    return None if value is None else _result_str_tuple(value, _)
+
+
+def _record_tuple(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], tuple[Any, ...]]:
+    def records(value: Any, tp: Any) -> tuple[Any, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, Mapping):  # 2020 docs: one object, not a list
+            return (hook(value, tp),)
+        if isinstance(value, list | tuple):
+            return _each(value, hook, tp)
+        raise TypeError("expected a list of objects")
+
+    return records
+
+
+def _each(values: Any, hook: Callable[[Any, Any], Any], tp: Any) -> tuple[Any, ...]:
+    # Like cattrs' own list hook: every bad item is reported, each with its index.
+    items: list[Any] = []
+    problems: list[Exception] = []
+    for index, value in enumerate(values):
+        try:
+            items.append(hook(value, tp))
+        except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+            note = IterableValidationNote(f"Structuring {tp} @ index {index}", index, tp)
+            noted: Any = exc  # __notes__ is not in Python 3.10's stubs
+            noted.__notes__ = [*getattr(exc, "__notes__", []), note]
+            problems.append(exc)
+    if problems:
+        raise IterableValidationError(f"While structuring {tp}", problems, tp)
+    return tuple(items)
+
+
+_RESULT_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _result_str,
+    str | None: _result_opt_str,
+    int | None: _result_opt_int,
+    bool | None: _result_opt_bool,
+    Mapping[str, Any] | None: _result_opt_mapping,
+    tuple[Any, ...]: _result_any_tuple,
+    tuple[str, ...]: _result_str_tuple,
+    tuple[str, ...] | None: _result_opt_str_tuple,
+}
 
 
 converter = make_converter()

@@ -27,7 +27,7 @@ import cattrs
 
 from . import errors
 from ._converter import session_request_to_wire, structure_session
-from .models import Session, SessionRequest
+from .models import Session, SessionRequest, wire_name
 
 __all__ = [
     "CREATE_SESSION_PATH",
@@ -143,7 +143,7 @@ def _path_of(exc: BaseException) -> str:
     for note in getattr(exc, "__notes__", ()):
         note_name = getattr(note, "name", None)
         if note_name is not None:
-            return f"$.{note_name}"
+            return f"$.{wire_name(note_name)}"
     if isinstance(exc, KeyError) and exc.args:
         return f"$.{exc.args[0]}"
     return "$"
@@ -174,6 +174,8 @@ def error_from_response(
     cls = _IDENTIFIER_ERRORS.get(identifier or "")
     if cls is None:
         cls = _STATUS_ERRORS.get(status)
+    if cls is None and identifier and status < 400:
+        cls = errors.BadRequestError  # an error envelope on a success status
     if cls is None:
         cls = errors.ServerError if status >= 500 else errors.APIError
     if cls is errors.PermissionDeniedError and message:
@@ -215,7 +217,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
 
     Returns None when absent or unreadable; a date in the past gives 0.
     """
-    raw_ms = headers.get("retry-after-ms")
+    raw_ms = _header(headers, "retry-after-ms")
     if raw_ms is not None:
         try:
             value = float(raw_ms) / 1000
@@ -223,7 +225,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
             value = -1.0
         if value >= 0 and value == value and value != float("inf"):
             return value
-    raw = headers.get("retry-after")
+    raw = _header(headers, "retry-after")
     if raw is None:
         return None
     raw = raw.strip()
@@ -240,3 +242,11 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         return None
     return max(0.0, seconds)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive lookup that also works on a plain dict (``name`` lower-case)."""
+    value = headers.get(name)
+    if value is None and not hasattr(headers, "get_list"):  # not httpx.Headers
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value

@@ -1,4 +1,4 @@
-"""Public attrs models: the token request, the session it returns, and their enums.
+"""Public attrs models: the token request, the session it returns, results, webhooks, enums.
 
 Python names are snake_case; the wire uses iDenfy's camelCase (see :func:`wire_name`).
 Requests validate every set field at construction and report all problems at once;
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import ipaddress
+import math
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, Literal
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 import attrs
 
@@ -22,12 +24,37 @@ from .errors import FieldProblem, RequestValidationError
 __all__ = [
     "COUNTRY_CODES",
     "NULL",
+    "AdditionalStepsStatus",
+    "AgeEstimate",
+    "DocumentExpirationEvent",
+    "DocumentExpirationThreshold",
+    "DocumentSex",
+    "DocumentStatus",
     "DocumentType",
     "DummyStatus",
+    "EventType",
+    "FaceStatus",
+    "FacialAuthenticationEvent",
+    "FacialAuthenticationMethod",
+    "FacialAuthenticationStatus",
+    "FacialAuthenticationType",
+    "FileUrls",
+    "FraudTag",
+    "IdentificationEvent",
+    "IpProxyRiskLevel",
+    "MismatchTag",
+    "OverallStatus",
+    "Platform",
+    "ServiceResult",
+    "ServiceStatus",
     "Session",
     "SessionRequest",
     "Sex",
+    "StatusResult",
     "TokenType",
+    "VerificationData",
+    "VerificationStatus",
+    "WebhookEvent",
     "wire_name",
 ]
 
@@ -146,7 +173,6 @@ _NAME_FORBIDDEN: Final = frozenset('~!@#$%^*()_+={}[]|:;",<>/?')
 _DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MAX_EXPIRY_TIME: Final = 2_592_000
 _URL_MIN, _URL_MAX = 5, 2048
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 def _text(max_len: int, *, ascii_only: bool = False) -> _Check:
@@ -212,6 +238,8 @@ def _check_nationality(value: Any) -> str | None:
 def _check_countries(value: Any) -> str | None:
     if isinstance(value, str):
         return _check_country(value)
+    if not isinstance(value, Iterable):
+        return "must be an ISO 3166-1 alpha-2 country code or a list of them"
     if not value:
         return "must name at least one country"
     if all(isinstance(v, str) and v in COUNTRY_CODES for v in value):
@@ -224,12 +252,26 @@ def _check_url(value: Any) -> str | None:
         return "must be a string"
     if not _URL_MIN <= len(value) <= _URL_MAX:
         return f"must be {_URL_MIN} to {_URL_MAX} characters long"
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return "must be an https:// URL"
+    if parts.scheme == "https" and host:
         return None
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+    if parts.scheme == "http" and host and is_loopback_host(host):
         return None  # local development and FakeIdenfy only; iDenfy itself needs https
     return "must be an https:// URL"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _int_range(low: int, high: int | None = None) -> _Check:
@@ -250,7 +292,7 @@ def _check_bool(value: Any) -> str | None:
 def _check_number(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "must be a number"
-    return None
+    return None if math.isfinite(value) else "must be a finite number"
 
 
 def _check_mapping(value: Any) -> str | None:
@@ -258,7 +300,9 @@ def _check_mapping(value: Any) -> str | None:
 
 
 def _check_str_list(value: Any) -> str | None:
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return "must be a list of strings"
+    if not all(isinstance(v, str) for v in value):
         return "must be a list of strings"
     return None
 
@@ -509,6 +553,8 @@ def _session_request_problems(req: SessionRequest) -> list[FieldProblem]:
             rule = check(value)
             if rule:
                 problems.append(FieldProblem(_WIRE_NAMES[name], rule))
+    if not isinstance(req.allow_unlisted_documents, bool):
+        problems.append(FieldProblem("allow_unlisted_documents", "must be true or false"))
     if req.documents is not None:
         rule = _documents_rule(req.documents, req.allow_unlisted_documents)
         if rule:
@@ -529,7 +575,9 @@ def _session_request_problems(req: SessionRequest) -> list[FieldProblem]:
 
 
 def _documents_rule(documents: Any, allow_unlisted: bool) -> str | None:
-    if isinstance(documents, str) or not all(isinstance(d, str) and d for d in documents):
+    if isinstance(documents, str) or not isinstance(documents, Iterable):
+        return "must be a list of document type names"
+    if not all(isinstance(d, str) and d for d in documents):
         return "must be a list of document type names"
     if not documents:
         return "must name at least one document type"
@@ -587,3 +635,592 @@ class Session:
     def iframe_url(self) -> str:
         """The URL to embed in an ``<iframe>`` (``https://ui.idenfy.com/?authToken=...``)."""
         return IFRAME_BASE_URL + "?" + urllib.parse.urlencode({"authToken": self.auth_token})
+
+
+# --------------------------------------------------------------------------- results and webhooks
+# Everything below is decoded from iDenfy, never sent. iDenfy adds enum values without
+# notice, so every enum here is *open*: a known value becomes a member, an unknown one
+# stays a plain ``str`` (members are ``str`` too, so ``tag == "NAME"`` works either way).
+# Unknown fields are kept in ``raw``. Dates stay strings: documented examples hold
+# placeholders such as "YYYY-MM-DD".
+
+_E = TypeVar("_E", bound="_OpenEnum")
+
+
+class _OpenEnum(str, enum.Enum):
+    def __str__(self) -> str:
+        # The wire value, like the plain str an unknown value decodes to.
+        return str(self.value)
+
+    @classmethod
+    def parse(cls: type[_E], value: str) -> _E | str:
+        """The member for a known value; the value itself (a plain ``str``) otherwise."""
+        member = cls._value2member_map_.get(value)
+        return member if isinstance(member, cls) else value
+
+
+class OverallStatus(_OpenEnum):
+    """``status.overall`` / the ``/api/v2/status`` verdict (IdentificationStatusEnum)."""
+
+    APPROVED = "APPROVED"
+    DENIED = "DENIED"
+    SUSPECTED = "SUSPECTED"
+    REVIEWING = "REVIEWING"
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+    EXPIRED_DELETED = "EXPIRED-DELETED"
+    DELETED = "DELETED"
+    ARCHIVED = "ARCHIVED"
+
+
+class FaceStatus(_OpenEnum):
+    """``autoFace`` / ``manualFace`` (FaceStatusEnum plus vocabulary-page values)."""
+
+    FACE_MATCH = "FACE_MATCH"
+    FACE_NOT_CHECKED = "FACE_NOT_CHECKED"
+    FACE_MISMATCH = "FACE_MISMATCH"
+    NO_FACE_FOUND = "NO_FACE_FOUND"
+    TOO_MANY_FACES = "TOO_MANY_FACES"
+    FACE_TOO_BLURRY = "FACE_TOO_BLURRY"
+    FACE_GLARED = "FACE_GLARED"
+    FACE_UNCERTAIN = "FACE_UNCERTAIN"
+    FACE_NOT_ANALYSED = "FACE_NOT_ANALYSED"
+    FACE_ERROR = "FACE_ERROR"
+    AUTO_UNVERIFIABLE = "AUTO_UNVERIFIABLE"
+    FAKE_FACE = "FAKE_FACE"
+    FACE_SUSPECTED = "FACE_SUSPECTED"
+    FACE_BLACKLISTED = "FACE_BLACKLISTED"
+
+
+class DocumentStatus(_OpenEnum):
+    """``autoDocument`` / ``manualDocument`` (DocumentStatusEnum)."""
+
+    DOC_VALIDATED = "DOC_VALIDATED"
+    DOC_INFO_MISMATCH = "DOC_INFO_MISMATCH"
+    DOC_NOT_FOUND = "DOC_NOT_FOUND"
+    DOC_NOT_FULLY_VISIBLE = "DOC_NOT_FULLY_VISIBLE"
+    DOC_FACE_NOT_FOUND = "DOC_FACE_NOT_FOUND"
+    DOC_TOO_BLURRY = "DOC_TOO_BLURRY"
+    DOC_GLARED = "DOC_GLARED"
+    DOC_FACE_GLARED = "DOC_FACE_GLARED"
+    MRZ_NOT_FOUND = "MRZ_NOT_FOUND"
+    MRZ_OCR_READING_ERROR = "MRZ_OCR_READING_ERROR"
+    BARCODE_NOT_FOUND = "BARCODE_NOT_FOUND"
+    DOC_EXPIRED = "DOC_EXPIRED"
+    DOC_NOT_SUPPORTED = "DOC_NOT_SUPPORTED"
+    COUNTRY_NOT_SUPPORTED = "COUNTRY_NOT_SUPPORTED"
+    COUNTRY_MISMATCH = "COUNTRY_MISMATCH"
+    DOC_TYPE_MISMATCH = "DOC_TYPE_MISMATCH"
+    DOC_SUBTYPE_MISMATCH = "DOC_SUBTYPE_MISMATCH"
+    DOC_SIDE_MISMATCH = "DOC_SIDE_MISMATCH"
+    DOC_DAMAGED = "DOC_DAMAGED"
+    DOC_FAKE = "DOC_FAKE"
+    DOC_PERSONAL_CODE_INVALID = "DOC_PERSONAL_CODE_INVALID"
+    DOC_NOT_ALLOWED = "DOC_NOT_ALLOWED"
+    DOC_NAME_ERROR = "DOC_NAME_ERROR"
+    DOC_SURNAME_ERROR = "DOC_SURNAME_ERROR"
+    DOC_EXPIRY_ERROR = "DOC_EXPIRY_ERROR"
+    DOC_DOB_ERROR = "DOC_DOB_ERROR"
+    DOC_PERSONAL_NUMBER_ERROR = "DOC_PERSONAL_NUMBER_ERROR"
+    DOC_NUMBER_ERROR = "DOC_NUMBER_ERROR"
+    DOC_DATE_OF_ISSUE_ERROR = "DOC_DATE_OF_ISSUE_ERROR"
+    DOC_SEX_ERROR = "DOC_SEX_ERROR"
+    DOC_NATIONALITY_ERROR = "DOC_NATIONALITY_ERROR"
+    DOC_NOT_ANALYSED = "DOC_NOT_ANALYSED"
+    DOC_ERROR = "DOC_ERROR"
+    AUTO_UNVERIFIABLE = "AUTO_UNVERIFIABLE"
+    DOC_SPOOF_DETECTED = "DOC_SPOOF_DETECTED"
+    MRZ_INVALID = "MRZ_INVALID"
+    EID_FAILED = "EID_FAILED"
+    NFC_INIT_FAILED = "NFC_INIT_FAILED"
+    NFC_FAILED = "NFC_FAILED"
+    NFC_TIMEOUT = "NFC_TIMEOUT"
+
+
+class FraudTag(_OpenEnum):
+    """``fraudTags[]`` (FraudTagsEnum); also the values of legacy ``suspicionReasons[]``."""
+
+    FACE_IN_BLACKLIST = "FACE_IN_BLACKLIST"
+    DOC_FACE_IN_BLACKLIST = "DOC_FACE_IN_BLACKLIST"
+    DATA_BLACKLISTED = "DATA_BLACKLISTED"
+    DATA_IN_BLACKLIST = "DATA_IN_BLACKLIST"
+    DUPLICATE_FACE = "DUPLICATE_FACE"
+    DUPLICATE_DOC_FACE = "DUPLICATE_DOC_FACE"
+    DUPLICATE_PERSONAL_DATA = "DUPLICATE_PERSONAL_DATA"
+    VIRTUAL_CAMERA = "VIRTUAL_CAMERA"
+    ADDRESS_UNVERIFIED = "ADDRESS_UNVERIFIED"
+    PORTRAIT_SUBSTITUTION = "PORTRAIT_SUBSTITUTION"
+    FACE_SUSPECTED = "FACE_SUSPECTED"
+    FACE_BLACKLISTED = "FACE_BLACKLISTED"
+    DOC_FACE_BLACKLISTED = "DOC_FACE_BLACKLISTED"
+    DOC_MOBILE_PHOTO = "DOC_MOBILE_PHOTO"
+    DEV_TOOLS_OPENED = "DEV_TOOLS_OPENED"
+    DOC_PRINT_SPOOFED = "DOC_PRINT_SPOOFED"
+    FAKE_PHOTO = "FAKE_PHOTO"
+    AML_SUSPECTION = "AML_SUSPECTION"
+    AML_FAILED = "AML_FAILED"
+    LID_SUSPECTION = "LID_SUSPECTION"
+    LID_FAILED = "LID_FAILED"
+    SANCTIONS_SUSPECTION = "SANCTIONS_SUSPECTION"
+    SANCTIONS_FAILED = "SANCTIONS_FAILED"
+    CRIMINAL_SUSPECTED = "CRIMINAL_SUSPECTED"
+    CRIMINAL_CHECK_FAILED = "CRIMINAL_CHECK_FAILED"
+    RC_FAILED = "RC_FAILED"
+    DL_FAILED = "DL_FAILED"
+    AUTO_UNVERIFIABLE = "AUTO_UNVERIFIABLE"
+
+
+class MismatchTag(_OpenEnum):
+    """``mismatchTags[]`` (InfoMismatchEnum): data that did not match what was expected."""
+
+    NAME = "NAME"
+    SURNAME = "SURNAME"
+    DOCUMENT_NUMBER = "DOCUMENT_NUMBER"
+    PERSONAL_CODE = "PERSONAL_CODE"
+    EXPIRY_DATE = "EXPIRY_DATE"
+    DATE_OF_BIRTH = "DATE_OF_BIRTH"
+    DATE_OF_ISSUE = "DATE_OF_ISSUE"
+    NATIONALITY = "NATIONALITY"
+    SEX = "SEX"
+    FULL_NAME = "FULL_NAME"
+    DOC_INFO_MISMATCH = "DOC_INFO_MISMATCH"
+    UNDER_AGE = "UNDER_AGE"
+    OVER_AGE = "OVER_AGE"
+    UNKNOWN_AGE = "UNKNOWN_AGE"
+    UTILITY_ADDRESS = "UTILITY_ADDRESS"
+    UTILITY_NAME = "UTILITY_NAME"
+    EXPIRED_UTILITY_BILL = "EXPIRED_UTILITY_BILL"
+    INVALID_ADDITIONAL_STEP = "INVALID_ADDITIONAL_STEP"
+    ADDITIONAL_STEP_NOT_FOUND = "ADDITIONAL_STEP_NOT_FOUND"
+    ADDITIONAL_STEP_INFORMATION_MISMATCH = "ADDITIONAL_STEP_INFORMATION_MISMATCH"
+    EXPIRED_ADDITIONAL_STEP_INFORMATION = "EXPIRED_ADDITIONAL_STEP_INFORMATION"
+    REGISTRY_CENTER_INFO_MISMATCH = "REGISTRY_CENTER_INFO_MISMATCH"
+    DRIVER_LICENSE_INFO_MISMATCH = "DRIVER_LICENSE_INFO_MISMATCH"
+    NOT_SUPPORTED_POA_DOCUMENT_TYPE = "NOT_SUPPORTED_POA_DOCUMENT_TYPE"
+    NOT_SUPPORTED_POA_DOCUMENT_COUNTRY = "NOT_SUPPORTED_POA_DOCUMENT_COUNTRY"
+    POA_COUNTRIES_MISMATCH = "POA_COUNTRIES_MISMATCH"
+    POA_SCREENSHOT_DETECTED = "POA_SCREENSHOT_DETECTED"
+
+
+class AdditionalStepsStatus(_OpenEnum):
+    """``status.additionalSteps``: the outcome of the session's additional steps."""
+
+    VALID = "VALID"
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+
+
+class Platform(_OpenEnum):
+    """``platform``: where the user went through the flow."""
+
+    PC = "PC"
+    MOBILE = "MOBILE"
+    TABLET = "TABLET"
+    MOBILE_APP = "MOBILE_APP"
+    MOBILE_SDK = "MOBILE_SDK"
+    OTHER = "OTHER"
+
+
+class DocumentSex(_OpenEnum):
+    """``data.docSex``: the sex printed on the document."""
+
+    MALE = "MALE"
+    FEMALE = "FEMALE"
+    UNDEFINED = "UNDEFINED"
+
+
+class AgeEstimate(_OpenEnum):
+    """``data.ageEstimate``: the age bracket estimated from the selfie."""
+
+    UNDER_8 = "UNDER_8"
+    UNDER_13 = "UNDER_13"
+    OVER_8 = "OVER_8"
+    OVER_13 = "OVER_13"
+    OVER_16 = "OVER_16"
+    OVER_18 = "OVER_18"
+    OVER_21 = "OVER_21"
+    OVER_22 = "OVER_22"
+    OVER_25 = "OVER_25"
+    OVER_30 = "OVER_30"
+
+
+class IpProxyRiskLevel(_OpenEnum):
+    """``data.clientIpProxyRiskLevel``: how likely the user's IP is a proxy or VPN."""
+
+    VERY_LOW = "VERY_LOW"
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    VERY_HIGH = "VERY_HIGH"
+    NOT_CHECKED = "NOT_CHECKED"
+
+
+class EventType(_OpenEnum):
+    """The ``Idenfy-Event-Type`` header: which notification a webhook delivers."""
+
+    IDENTIFICATION = "IDENTIFICATION"
+    IDENTIFICATION_AUTO_FINISHED = "IDENTIFICATION_AUTO_FINISHED"
+    IDENTIFICATION_MANUAL_FINISHED = "IDENTIFICATION_MANUAL_FINISHED"
+    IDENTIFICATION_EXPIRED = "IDENTIFICATION_EXPIRED"
+    IDENTIFICATION_CANCELLED = "IDENTIFICATION_CANCELLED"
+    IDENTIFICATION_RESUBMITTED = "IDENTIFICATION_RESUBMITTED"
+    DOCUMENT_EXPIRATION = "DOCUMENT_EXPIRATION"
+    FACIAL_AUTHENTICATION = "FACIAL_AUTHENTICATION"
+    VIDEO_CALL_FINISHED = "VIDEO_CALL_FINISHED"
+
+
+class DocumentExpirationThreshold(_OpenEnum):
+    """``expirationThreshold`` of a DOCUMENT_EXPIRATION webhook."""
+
+    DOCUMENT_EXPIRES_WITHIN_30_DAYS = "DOCUMENT_EXPIRES_WITHIN_30_DAYS"
+    DOCUMENT_EXPIRES_WITHIN_7_DAYS = "DOCUMENT_EXPIRES_WITHIN_7_DAYS"
+    DOCUMENT_EXPIRES_WITHIN_1_DAY = "DOCUMENT_EXPIRES_WITHIN_1_DAY"
+    DOCUMENT_EXPIRED = "DOCUMENT_EXPIRED"
+
+
+class FacialAuthenticationStatus(_OpenEnum):
+    """``status`` of a FACIAL_AUTHENTICATION webhook (upper-cased: sources disagree on case)."""
+
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELED = "CANCELED"
+    PENDING = "PENDING"
+
+
+class FacialAuthenticationType(_OpenEnum):
+    """``type`` of a FACIAL_AUTHENTICATION webhook."""
+
+    ENROLLMENT = "ENROLLMENT"
+    AUTHENTICATION = "AUTHENTICATION"
+
+
+class FacialAuthenticationMethod(_OpenEnum):
+    """``method`` of a FACIAL_AUTHENTICATION webhook."""
+
+    ACTIVE_LIVENESS = "ACTIVE_LIVENESS"
+    FACE_MATCHING = "FACE_MATCHING"
+
+
+@attrs.frozen(kw_only=True)
+class VerificationStatus:
+    """The ``status`` object of an identification webhook.
+
+    Manual fields are ``None`` until a human reviewed the session (an empty string
+    from iDenfy also decodes to ``None``). :attr:`document` and :attr:`face` give
+    the final word: the manual result when there is one, else the automatic one.
+    """
+
+    overall: OverallStatus | str | None = None
+    auto_document: DocumentStatus | str | None = None
+    auto_face: FaceStatus | str | None = None
+    manual_document: DocumentStatus | str | None = None
+    manual_face: FaceStatus | str | None = None
+    fraud_tags: tuple[FraudTag | str, ...] = ()
+    mismatch_tags: tuple[MismatchTag | str, ...] = ()
+    #: Legacy (pre-2021) list, same values as ``fraud_tags``.
+    suspicion_reasons: tuple[FraudTag | str, ...] = ()
+    #: Documented as a string; kept as given if iDenfy ever sends an object.
+    additional_steps: AdditionalStepsStatus | str | Mapping[str, Any] | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def document(self) -> DocumentStatus | str | None:
+        """The manual document result when reviewed, else the automatic one."""
+        return self.manual_document or self.auto_document
+
+    @property
+    def face(self) -> FaceStatus | str | None:
+        """The manual face result when reviewed, else the automatic one."""
+        return self.manual_face or self.auto_face
+
+
+@attrs.frozen(kw_only=True)
+class StatusResult:
+    """The ``/api/v2/status`` answer: the overall verdict and its reasons.
+
+    A fallback for a missed webhook only: iDenfy restricts accounts that poll it.
+    """
+
+    status: OverallStatus | str | None = None
+    scan_ref: str
+    client_id: str | None = None
+    auto_document: DocumentStatus | str | None = None
+    auto_face: FaceStatus | str | None = None
+    manual_document: DocumentStatus | str | None = None
+    manual_face: FaceStatus | str | None = None
+    fraud_tags: tuple[FraudTag | str, ...] = ()
+    mismatch_tags: tuple[MismatchTag | str, ...] = ()
+    #: Not in the documented example; some accounts may send it.
+    final: bool | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class VerificationData:
+    """The ``data`` object of an identification webhook, and the ``/api/v2/data`` answer.
+
+    Every field may be missing or null. Dates are strings as sent (normally
+    ``YYYY-MM-DD``, but not always). ``org_*`` fields hold the original script.
+    ``repr()`` shows no personal data.
+    """
+
+    scan_ref: str | None = None
+    client_id: str | None = None
+    doc_type: DocumentType | str | None = None
+    doc_issuing_country: str | None = None
+    selected_country: str | None = None
+    manually_data_changed: bool | None = None
+    client_ip_proxy_risk_level: IpProxyRiskLevel | str | None = None
+
+    doc_first_name: str | None = attrs.field(default=None, repr=False)
+    doc_last_name: str | None = attrs.field(default=None, repr=False)
+    full_name: str | None = attrs.field(default=None, repr=False)
+    doc_number: str | None = attrs.field(default=None, repr=False)
+    doc_personal_code: str | None = attrs.field(default=None, repr=False)
+    doc_expiry: str | None = attrs.field(default=None, repr=False)
+    doc_dob: str | None = attrs.field(default=None, repr=False)
+    doc_date_of_issue: str | None = attrs.field(default=None, repr=False)
+    doc_sex: DocumentSex | str | None = attrs.field(default=None, repr=False)
+    doc_nationality: str | None = attrs.field(default=None, repr=False)
+    birth_place: str | None = attrs.field(default=None, repr=False)
+    authority: str | None = attrs.field(default=None, repr=False)
+    address: str | None = attrs.field(default=None, repr=False)
+    doc_temporary_address: str | None = attrs.field(default=None, repr=False)
+    mothers_maiden_name: str | None = attrs.field(default=None, repr=False)
+    doc_birth_name: str | None = attrs.field(default=None, repr=False)
+    doc_patronymic: str | None = attrs.field(default=None, repr=False)
+    driver_license_category: str | None = attrs.field(default=None, repr=False)
+    org_first_name: str | None = attrs.field(default=None, repr=False)
+    org_last_name: str | None = attrs.field(default=None, repr=False)
+    org_nationality: str | None = attrs.field(default=None, repr=False)
+    org_birth_place: str | None = attrs.field(default=None, repr=False)
+    org_authority: str | None = attrs.field(default=None, repr=False)
+    org_address: str | None = attrs.field(default=None, repr=False)
+    org_temporary_address: str | None = attrs.field(default=None, repr=False)
+    org_mothers_maiden_name: str | None = attrs.field(default=None, repr=False)
+    org_patronymic: str | None = attrs.field(default=None, repr=False)
+    org_birth_name: str | None = attrs.field(default=None, repr=False)
+    age_estimate: AgeEstimate | str | None = attrs.field(default=None, repr=False)
+    #: scanRefs of other verifications with the same face / document face.
+    duplicate_faces: tuple[str, ...] | None = None
+    duplicate_doc_faces: tuple[str, ...] | None = None
+    additional_data: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    # Older payloads put these here; IdentificationEvent also reads them from here.
+    manual_address: str | None = attrs.field(default=None, repr=False)
+    manual_address_match: bool | None = None
+    registry_center_check: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    address_verification: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+class FileUrls(Mapping[str, "str | None"]):
+    """Media file name -> pre-signed URL (``FRONT``, ``BACK``, ``FACE``, ``*_VIDEO``, steps).
+
+    The URLs expire about one hour after the webhook was sent: download at once.
+    They grant access to identity documents, so ``repr()`` shows the names only.
+    Values that are not strings (or null) are left out.
+    """
+
+    __slots__ = ("_urls",)
+
+    def __init__(self, urls: Mapping[str, Any] | None = None) -> None:
+        self._urls: dict[str, str | None] = {
+            str(name): url
+            for name, url in (urls or {}).items()
+            if url is None or isinstance(url, str)
+        }
+
+    def __getitem__(self, name: str) -> str | None:
+        return self._urls[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._urls)
+
+    def __len__(self) -> int:
+        return len(self._urls)
+
+    def __repr__(self) -> str:
+        return f"FileUrls(<{', '.join(self._urls)}>)"
+
+    @property
+    def front(self) -> str | None:
+        """URL of the document's front image."""
+        return self._urls.get("FRONT")
+
+    @property
+    def back(self) -> str | None:
+        """URL of the document's back image."""
+        return self._urls.get("BACK")
+
+    @property
+    def face(self) -> str | None:
+        """URL of the selfie."""
+        return self._urls.get("FACE")
+
+    @property
+    def front_video(self) -> str | None:
+        """URL of the document front video."""
+        return self._urls.get("FRONT_VIDEO")
+
+    @property
+    def back_video(self) -> str | None:
+        """URL of the document back video."""
+        return self._urls.get("BACK_VIDEO")
+
+    @property
+    def face_video(self) -> str | None:
+        """URL of the selfie video."""
+        return self._urls.get("FACE_VIDEO")
+
+
+@attrs.frozen(kw_only=True)
+class ServiceStatus:
+    """The ``status`` of an AML, LID or criminal check (iDenfy's FraudStatus)."""
+
+    overall_status: str | None = None  # SUSPECTED | NOT_SUSPECTED
+    service_suspected: bool | None = None
+    service_used: bool | None = None
+    service_found: bool | None = None
+    check_successful: bool | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class ServiceResult:
+    """One entry of ``AML``, ``LID`` or ``CRIMINAL_CHECK``: a third-party check.
+
+    ``service_name`` is free text (iDenfy renamed services over time). ``data``
+    holds the hits as sent (names, birth dates: personal data, not in ``repr()``).
+    """
+
+    service_name: str | None = None
+    service_group_type: str | None = None
+    status: ServiceStatus | None = None
+    uid: str | None = None
+    error_message: str | None = None
+    data: tuple[Any, ...] = attrs.field(default=(), repr=False)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+def _flag(value: bool | None) -> str:
+    return "null" if value is None else str(value).lower()
+
+
+@attrs.frozen(kw_only=True)
+class IdentificationEvent:
+    """An identification webhook (``IDENTIFICATION*`` event types): the verification result.
+
+    ``final`` False means a manual review follows with another webhook; act on the
+    final one. ``event_type`` is the ``Idenfy-Event-Type`` header, or
+    ``IDENTIFICATION`` when it was not given. Nested objects this library does not
+    model yet (bank, questionnaire, registry checks, ...) are plain mappings; the
+    whole body is in ``raw``. ``repr()`` shows no personal data.
+    """
+
+    event_type: EventType | str = EventType.IDENTIFICATION
+    scan_ref: str
+    client_id: str | None = None
+    external_ref: str | None = None
+    final: bool | None = None
+    platform: Platform | str | None = None
+    status: VerificationStatus = attrs.field(factory=VerificationStatus)
+    data: VerificationData = attrs.field(factory=VerificationData, repr=False)
+    file_urls: FileUrls | None = attrs.field(default=None, repr=False)
+    additional_step_pdf_urls: FileUrls | None = attrs.field(default=None, repr=False)
+    start_time: int | None = None
+    finish_time: int | None = None
+    client_ip: str | None = attrs.field(default=None, repr=False)
+    client_ip_country: str | None = attrs.field(default=None, repr=False)
+    client_location: str | None = attrs.field(default=None, repr=False)
+    company_id: str | None = None
+    beneficiary_id: str | None = None
+    #: Legacy AML results (wire key ``AML``).
+    aml: tuple[ServiceResult, ...] = attrs.field(default=(), repr=False)
+    #: Lost and invalid document checks (wire key ``LID``).
+    lid: tuple[ServiceResult, ...] = attrs.field(default=(), repr=False)
+    #: Wire key ``CRIMINAL_CHECK``.
+    criminal_check: tuple[ServiceResult, ...] = attrs.field(default=(), repr=False)
+    aml_check: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    gdc_match: bool | None = None
+    manual_address: str | None = attrs.field(default=None, repr=False)
+    manual_address_match: bool | None = None
+    registry_center_check: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    address_verification: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    questionnaire_answers: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    risk_assessment: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    bank_verification: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    email_verification: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    phone_verification: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    driver_license_check: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    bank_card_verification: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    additional_steps: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def dedupe_key(self) -> str:
+        """``scanRef|eventType|final|overall``: equal for redeliveries of one webhook.
+
+        iDenfy retries failed deliveries and signatures carry no timestamp, so store
+        this key and skip an event whose key you have already processed.
+        """
+        overall = self.status.overall
+        return "|".join(
+            (self.scan_ref, str(self.event_type), _flag(self.final), str(overall or ""))
+        )
+
+
+@attrs.frozen(kw_only=True)
+class FacialAuthenticationEvent:
+    """A FACIAL_AUTHENTICATION webhook: a returning user's face check finished.
+
+    ``status`` is upper-cased (iDenfy's sources disagree on its case).
+    """
+
+    event_type: EventType | str = EventType.FACIAL_AUTHENTICATION
+    id: str | None = None
+    scan_ref: str | None = None
+    client_id: str | None = None
+    token: str | None = attrs.field(default=None, repr=_mask)
+    status: FacialAuthenticationStatus | str | None = None
+    type: FacialAuthenticationType | str | None = None
+    method: FacialAuthenticationMethod | str | None = None
+    fail_reason: str | None = None
+    risk_tags: tuple[str, ...] = ()
+    face_photo: str | None = attrs.field(default=None, repr=False)
+    ip_address: str | None = attrs.field(default=None, repr=False)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def dedupe_key(self) -> str:
+        """``scanRef|eventType|id-or-token|status``: equal for redeliveries of one webhook."""
+        return "|".join(
+            (
+                self.scan_ref or "",
+                str(self.event_type),
+                self.id or self.token or "",
+                str(self.status or ""),
+            )
+        )
+
+
+@attrs.frozen(kw_only=True)
+class DocumentExpirationEvent:
+    """A DOCUMENT_EXPIRATION webhook: a verified document expires soon, or has expired."""
+
+    event_type: EventType | str = EventType.DOCUMENT_EXPIRATION
+    scan_ref: str
+    client_id: str | None = None
+    expiration_threshold: DocumentExpirationThreshold | str | None = None
+    #: The document's expiry date as sent (normally ``YYYY-MM-DD``).
+    document_expiration: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def dedupe_key(self) -> str:
+        """``scanRef|eventType|threshold``: equal for redeliveries of one webhook."""
+        return "|".join((self.scan_ref, str(self.event_type), str(self.expiration_threshold or "")))
+
+
+#: What :func:`idenfy_async.webhooks.parse_event` returns.
+WebhookEvent: TypeAlias = IdentificationEvent | FacialAuthenticationEvent | DocumentExpirationEvent

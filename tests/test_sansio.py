@@ -1,0 +1,397 @@
+"""Pure wire logic: request bytes, token response parsing, error mapping, Retry-After."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import httpx
+import pytest
+
+from idenfy_async import NULL, SessionRequest, errors
+from idenfy_async._sansio import (
+    CREATE_SESSION_PATH,
+    RequestSpec,
+    build_create_session,
+    error_from_response,
+    parse_create_session,
+    parse_retry_after,
+)
+from tests.conftest import sample, sample_bytes
+
+BASE_URL = "https://ivs.idenfy.com"
+SAMPLE_TOKEN = "pgYQX0z2T8mtcpNj9I20uWVCLKNuG0vgr12f0wAC"
+SECRET = "JOHNSECRETNAME"
+#: A fixed wall clock: 2030-01-01T00:00:00Z.
+NOW = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc).timestamp()
+
+
+# --------------------------------------------------------------------------- building
+
+
+def test_build_create_session_is_post_to_token_path_with_compact_json() -> None:
+    """build_create_session gives POST /api/v2/token with compact JSON bytes of the wire body."""
+    spec = build_create_session(SessionRequest("user-123", first_name="John", check_aml=False))
+    assert spec == RequestSpec(
+        "POST", "/api/v2/token", b'{"clientId":"user-123","firstName":"John","checkAml":false}'
+    )
+    assert CREATE_SESSION_PATH == "/api/v2/token"
+
+
+def test_build_create_session_minimal_body() -> None:
+    """A request with only clientId sends just that key."""
+    assert build_create_session(SessionRequest("user-123")).body == b'{"clientId":"user-123"}'
+
+
+def test_build_create_session_encodes_utf8_and_lists() -> None:
+    """Non-ASCII text is UTF-8 encoded; lists and null are compact JSON."""
+    spec = build_create_session(
+        SessionRequest("u", last_name="Žemaitė", country=["lt", "lv"], questionnaire=NULL)
+    )
+    assert (
+        spec.body
+        == (
+            '{"clientId":"u","lastName":"Žemaitė","country":["LT","LV"],"questionnaire":null}'
+        ).encode()
+    )
+    assert json.loads(spec.body) == {
+        "clientId": "u",
+        "lastName": "Žemaitė",
+        "country": ["LT", "LV"],
+        "questionnaire": None,
+    }
+
+
+# --------------------------------------------------------------------------- parsing success
+
+
+@pytest.mark.parametrize("status", [200, 201])
+def test_parse_create_session_real_sample(status: int) -> None:
+    """The documented token response parses on 200 and 201 into a Session."""
+    session = parse_create_session(
+        status, sample_bytes("token_response_full.json"), base_url=BASE_URL
+    )
+    assert session.auth_token == SAMPLE_TOKEN
+    assert session.scan_ref == "ec6a7108-8c26-11e9-9758-309c231b1bac"
+    assert session.client_id == "100000"
+    assert session.digit_string == "4823657"
+    assert session.expiry_time == 600
+    assert session.raw == sample("token_response_full.json")
+
+
+def test_parse_create_session_fills_missing_redirect_url() -> None:
+    """Without redirectUrl in the body, redirect_url is <base>/api/v2/redirect?authToken=..."""
+    session = parse_create_session(201, sample_bytes("token_response_full.json"), base_url=BASE_URL)
+    assert (
+        session.redirect_url == f"https://ivs.idenfy.com/api/v2/redirect?authToken={SAMPLE_TOKEN}"
+    )
+
+
+def test_parse_create_session_fills_null_redirect_url_with_escaped_token() -> None:
+    """A null redirectUrl is filled too, and the token is query-escaped."""
+    body = {"authToken": "a+b/c", "scanRef": "s", "clientId": "c", "redirectUrl": None}
+    session = parse_create_session(201, json.dumps(body).encode(), base_url="http://127.0.0.1:8080")
+    assert session.redirect_url == "http://127.0.0.1:8080/api/v2/redirect?authToken=a%2Bb%2Fc"
+
+
+def test_parse_create_session_keeps_redirect_url_from_body() -> None:
+    """A redirectUrl sent by iDenfy is kept as-is."""
+    body = sample("token_response_full.json")
+    body["redirectUrl"] = "https://ivs.idenfy.com/api/v2/redirect?authToken=OTHER"
+    session = parse_create_session(201, json.dumps(body).encode(), base_url="https://x.example")
+    assert session.redirect_url == "https://ivs.idenfy.com/api/v2/redirect?authToken=OTHER"
+
+
+# --------------------------------------------------------------------------- parsing failures
+
+
+_MISSING = object()
+
+
+def _body(**fields: object) -> bytes:
+    base: dict[str, object] = {
+        "authToken": "tok",
+        "scanRef": "scan",
+        "clientId": "client",
+        "firstName": SECRET,
+    }
+    base.update(fields)
+    return json.dumps({k: v for k, v in base.items() if v is not _MISSING}).encode()
+
+
+DECODE_FAILURES = [
+    pytest.param(f"<html><body>{SECRET}</body></html>".encode(), id="html"),
+    pytest.param(f'{{"authToken": "tok", "firstName": "{SECRET}"'.encode(), id="truncated-json"),
+    pytest.param(b"", id="empty"),
+    pytest.param(b"\xff\xfe" + SECRET.encode(), id="not-utf8"),
+    pytest.param(json.dumps([{"authToken": "tok", "firstName": SECRET}]).encode(), id="json-array"),
+    pytest.param(json.dumps(SECRET).encode(), id="json-string"),
+    pytest.param(b"null", id="json-null"),
+    pytest.param(_body(authToken=_MISSING), id="missing-authToken"),
+    pytest.param(_body(scanRef=_MISSING), id="missing-scanRef"),
+    pytest.param(_body(authToken=""), id="empty-authToken"),
+    pytest.param(_body(expiryTime=SECRET), id="expiryTime-string"),
+    pytest.param(_body(documents=7), id="documents-number"),
+    pytest.param(_body(documents={"doc": SECRET}), id="documents-object"),
+    pytest.param(_body(authToken=None), id="authToken-null"),
+    pytest.param(_body(authToken=12345), id="authToken-number"),
+    pytest.param(_body(authToken={"firstName": SECRET}), id="authToken-object"),
+    pytest.param(_body(scanRef=["a", "b"]), id="scanRef-list"),
+    pytest.param(_body(documents="PASSPORT"), id="documents-string"),
+    pytest.param(_body(showInstructions="false"), id="showInstructions-string"),
+]
+
+
+@pytest.mark.parametrize("content", DECODE_FAILURES)
+def test_parse_create_session_rejects_unreadable_bodies(content: bytes) -> None:
+    """A 2xx body that is not a JSON object of the right shape raises ResponseDecodeError."""
+    with pytest.raises(errors.ResponseDecodeError) as excinfo:
+        parse_create_session(201, content, base_url=BASE_URL)
+    err = excinfo.value
+    assert err.status_code == 201
+    assert isinstance(err, errors.IdenfyError)
+    assert SECRET not in str(err)
+    assert SECRET not in repr(err)
+    assert SECRET not in err.reason
+
+
+def test_decode_error_names_the_missing_wire_field() -> None:
+    """A missing authToken is reported by its wire name, never with the body's values."""
+    with pytest.raises(errors.ResponseDecodeError) as excinfo:
+        parse_create_session(201, _body(authToken=_MISSING), base_url=BASE_URL)
+    assert "authToken" in str(excinfo.value)
+
+
+# --------------------------------------------------------------------------- errors
+
+E = errors
+ERROR_TABLE = [
+    pytest.param(
+        400, "BAD_VALUE", "Field 'country' is invalid.", E.BadRequestError, id="400-BAD_VALUE"
+    ),
+    pytest.param(
+        400, "MISSING_VALUE", "clientId is required.", E.BadRequestError, id="400-MISSING_VALUE"
+    ),
+    pytest.param(
+        400, "VALIDATION_ERROR", "Bad request.", E.BadRequestError, id="400-VALIDATION_ERROR"
+    ),
+    pytest.param(400, "JSON_ERROR", "Malformed JSON.", E.BadRequestError, id="400-JSON_ERROR"),
+    pytest.param(422, None, "Unprocessable.", E.BadRequestError, id="422-no-identifier"),
+    pytest.param(400, "UNAUTHORIZED", "Bad key.", E.AuthenticationError, id="400-UNAUTHORIZED"),
+    pytest.param(
+        401,
+        None,
+        "Invalid authorization credentials",
+        E.AuthenticationError,
+        id="401-no-identifier",
+    ),
+    pytest.param(
+        402,
+        None,
+        "Action not allowed due to lack of funds or exceeded limit.",
+        E.InsufficientFundsError,
+        id="402",
+    ),
+    pytest.param(
+        400,
+        "PERMISSIONS_ERROR",
+        "Partner reached token limit.",
+        E.InsufficientFundsError,
+        id="400-PERMISSIONS_ERROR-token-limit",
+    ),
+    pytest.param(
+        400,
+        "PERMISSIONS_ERROR",
+        "This endpoint is not available for TESTING partners.",
+        E.PermissionDeniedError,
+        id="400-PERMISSIONS_ERROR-other",
+    ),
+    pytest.param(
+        400,
+        "PARTNER_CONTRACT_ERROR",
+        "Contract does not allow this.",
+        E.PermissionDeniedError,
+        id="400-PARTNER_CONTRACT_ERROR",
+    ),
+    pytest.param(403, None, "Partner inactive", E.PermissionDeniedError, id="403-no-identifier"),
+    pytest.param(404, None, "Not found.", E.NotFoundError, id="404"),
+    pytest.param(409, None, "Client ID already exists", E.ConflictError, id="409"),
+    pytest.param(429, None, "Rate limited", E.RateLimitError, id="429"),
+    pytest.param(
+        400,
+        "TOO_MANY_REQUESTS",
+        "Hourly limit reached.",
+        E.RateLimitError,
+        id="400-TOO_MANY_REQUESTS",
+    ),
+    pytest.param(
+        400,
+        "TOKEN_NOT_VALID",
+        "Token is not valid.",
+        E.TokenNotValidError,
+        id="400-TOKEN_NOT_VALID",
+    ),
+    pytest.param(400, "INTERNAL_ERROR", "Unhandled error.", E.ServerError, id="400-INTERNAL_ERROR"),
+    pytest.param(500, "INTERNAL_ERROR", "Unhandled error.", E.ServerError, id="500-INTERNAL_ERROR"),
+    pytest.param(500, None, "Server error", E.ServerError, id="500"),
+    pytest.param(502, None, "Bad gateway", E.ServerError, id="502"),
+    pytest.param(503, None, "Unavailable", E.ServerError, id="503"),
+    pytest.param(504, None, "Gateway timeout", E.ServerError, id="504"),
+    pytest.param(418, None, "I'm a teapot", E.APIError, id="418"),
+    pytest.param(
+        400, "SOMETHING_NEW", "New failure.", E.BadRequestError, id="400-unknown-identifier"
+    ),
+]
+
+
+@pytest.mark.parametrize(("status", "identifier", "message", "cls"), ERROR_TABLE)
+def test_error_from_response_maps_status_and_identifier(
+    status: int, identifier: str | None, message: str, cls: type[errors.APIError]
+) -> None:
+    """Each (status, identifier, message) maps to its exception class with the facts attached."""
+    payload: dict[str, object] = {"message": message, "firstName": SECRET, "documentNumber": "X9"}
+    if identifier is not None:
+        payload["identifier"] = identifier
+    err = error_from_response(
+        status,
+        httpx.Headers({"Content-Type": "application/json"}),
+        json.dumps(payload).encode(),
+        method="POST",
+        path=CREATE_SESSION_PATH,
+        now=NOW,
+    )
+    assert type(err) is cls
+    assert err.status_code == status
+    assert err.identifier == identifier
+    assert err.message == message
+    assert err.body == payload
+    assert err.method == "POST"
+    assert err.path == CREATE_SESSION_PATH
+    text = str(err)
+    assert text.startswith(f"HTTP {status}")
+    assert message.rstrip(".") in text
+    assert SECRET not in text
+    assert SECRET not in repr(err)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_non_json_server_error_maps_by_status(status: int) -> None:
+    """An HTML error page from a proxy still maps by status, with no identifier or message."""
+    html = f"<html><body>Bad gateway {SECRET}</body></html>".encode()
+    err = error_from_response(
+        status, httpx.Headers(), html, method="POST", path=CREATE_SESSION_PATH, now=NOW
+    )
+    assert type(err) is errors.ServerError
+    assert err.status_code == status
+    assert err.identifier is None
+    assert err.message is None
+    assert err.body is None
+    assert SECRET not in str(err)
+    assert str(err) == f"HTTP {status} from POST /api/v2/token"
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"[1, 2]", b'"text"', b'{"identifier": 5, "message": {"x": 1}}'], ids=repr
+)
+def test_error_body_of_unexpected_shape_maps_by_status(content: bytes) -> None:
+    """Empty, non-object or oddly typed error bodies still map by status with no identifier."""
+    err = error_from_response(
+        400, httpx.Headers(), content, method="POST", path=CREATE_SESSION_PATH, now=NOW
+    )
+    assert type(err) is errors.BadRequestError
+    assert err.identifier is None
+    assert err.message is None
+
+
+def test_documented_partner_error_sample() -> None:
+    """The documented PARTNER_ERROR body maps to BadRequestError with that identifier."""
+    err = error_from_response(
+        400,
+        httpx.Headers(),
+        sample_bytes("error_response_delete_not_expired.json"),
+        method="POST",
+        path="/api/v2/delete",
+        now=NOW,
+    )
+    assert type(err) is errors.BadRequestError
+    assert err.identifier == "PARTNER_ERROR"
+    assert err.message == "Token has not expired yet."
+    assert err.body == sample("error_response_delete_not_expired.json")
+    assert str(err) == "HTTP 400 PARTNER_ERROR from POST /api/v2/delete: Token has not expired yet"
+
+
+@pytest.mark.parametrize(
+    ("status", "identifier", "headers", "retry_after"),
+    [
+        pytest.param(429, None, {"Retry-After": "7"}, 7.0, id="429-retry-after"),
+        pytest.param(429, None, {}, None, id="429-no-header"),
+        pytest.param(
+            400, "TOO_MANY_REQUESTS", {"Retry-After-Ms": "1500"}, 1.5, id="400-TOO_MANY_REQUESTS-ms"
+        ),
+    ],
+)
+def test_rate_limit_error_carries_retry_after(
+    status: int, identifier: str | None, headers: dict[str, str], retry_after: float | None
+) -> None:
+    """RateLimitError.retry_after is read from the response's Retry-After headers."""
+    payload = {"identifier": identifier} if identifier else {}
+    err = error_from_response(
+        status,
+        httpx.Headers(headers),
+        json.dumps(payload).encode(),
+        method="POST",
+        path=CREATE_SESSION_PATH,
+        now=NOW,
+    )
+    assert isinstance(err, errors.RateLimitError)
+    assert err.retry_after == retry_after
+
+
+def test_error_keeps_headers() -> None:
+    """The response headers are kept on the error."""
+    err = error_from_response(
+        503,
+        httpx.Headers({"X-Request-Id": "abc"}),
+        b"",
+        method="POST",
+        path=CREATE_SESSION_PATH,
+        now=NOW,
+    )
+    assert err.headers.get("x-request-id") == "abc"
+
+
+# --------------------------------------------------------------------------- Retry-After
+
+RETRY_AFTER = [
+    pytest.param({"Retry-After": "5"}, 5.0, id="seconds"),
+    pytest.param({"Retry-After": "0"}, 0.0, id="zero"),
+    pytest.param({"Retry-After": "1.5"}, 1.5, id="fractional"),
+    pytest.param({"Retry-After": " 12 "}, 12.0, id="whitespace"),
+    pytest.param({"Retry-After-Ms": "1500"}, 1.5, id="retry-after-ms"),
+    pytest.param({"Retry-After-Ms": "250", "Retry-After": "9"}, 0.25, id="ms-wins"),
+    pytest.param({"Retry-After-Ms": "soon", "Retry-After": "9"}, 9.0, id="bad-ms-falls-back"),
+    pytest.param({"Retry-After-Ms": "-5", "Retry-After": "9"}, 9.0, id="negative-ms-falls-back"),
+    pytest.param({"Retry-After": "Tue, 01 Jan 2030 00:00:30 GMT"}, 30.0, id="http-date-future"),
+    pytest.param({"Retry-After": "Mon, 31 Dec 2029 23:59:00 GMT"}, 0.0, id="http-date-past"),
+    pytest.param({"Retry-After": "Tue, 01 Jan 2030 00:00:00 GMT"}, 0.0, id="http-date-now"),
+    pytest.param({"Retry-After": "soon"}, None, id="garbage"),
+    pytest.param({"Retry-After": ""}, None, id="empty"),
+    pytest.param({"Retry-After": "nan"}, None, id="nan"),
+    pytest.param({"Retry-After": "inf"}, None, id="inf"),
+    pytest.param({}, None, id="absent"),
+    pytest.param({"Content-Type": "application/json"}, None, id="other-headers-only"),
+    pytest.param({"Retry-After": "-5"}, 0.0, id="negative"),
+    pytest.param({"RETRY-AFTER": "3"}, 3.0, id="upper-case-name"),
+    pytest.param({"retry-after": "4"}, 4.0, id="lower-case-name"),
+    pytest.param({"RETRY-AFTER-MS": "100"}, 0.1, id="upper-case-ms-name"),
+]
+
+
+@pytest.mark.parametrize(("headers", "expected"), RETRY_AFTER)
+def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
+    """Retry-After-Ms / Retry-After (seconds or HTTP date) become seconds; unreadable is None."""
+    result = parse_retry_after(httpx.Headers(headers), now=NOW)
+    if expected is None:
+        assert result is None
+    else:
+        assert result == pytest.approx(expected)
