@@ -20,7 +20,9 @@
     │   ├── RateLimitError            retry_after
     │   ├── TokenNotValidError
     │   └── ServerError
-    └── ResponseDecodeError           status_code
+    ├── ResponseDecodeError           status_code
+    ├── SignatureVerificationError    (also ValueError) reason
+    └── WebhookPayloadError           (also ValueError) reason
 
 Every error says whether the request may have taken effect on iDenfy's side
 (:attr:`IdenfyError.ambiguous`): for session creation that means a session, and a
@@ -34,7 +36,7 @@ kept on :attr:`APIError.body` for code that needs it, and is never printed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import attrs
 
@@ -58,7 +60,9 @@ __all__ = [
     "RequestValidationError",
     "ResponseDecodeError",
     "ServerError",
+    "SignatureVerificationError",
     "TokenNotValidError",
+    "WebhookPayloadError",
 ]
 
 _AMBIGUOUS_HINT = (
@@ -261,6 +265,43 @@ class ResponseDecodeError(IdenfyError):
                 " exists) but its answer could not be read."
             )
         return text
+
+
+class SignatureVerificationError(IdenfyError, ValueError):
+    """Raised when a webhook's ``Idenfy-Signature`` is missing, malformed or wrong.
+
+    ``reason`` is ``"missing"``, ``"malformed"`` or ``"mismatch"``. Neither the
+    signing key, the signature nor the body is ever part of the message.
+    """
+
+    _MESSAGES: ClassVar[Mapping[str, str]] = {
+        "missing": (
+            "webhook signature missing: no Idenfy-Signature header (is a signing key set"
+            " for this notification in the iDenfy dashboard?)"
+        ),
+        "malformed": (
+            "webhook signature malformed: Idenfy-Signature is not 64 hexadecimal characters"
+        ),
+        "mismatch": (
+            "webhook signature mismatch: the body was not signed with this signing key"
+            " (check the key, and verify the raw request bytes, not re-serialised JSON)"
+        ),
+    }
+
+    def __init__(self, reason: Literal["missing", "malformed", "mismatch"]) -> None:
+        self.reason = reason
+        super().__init__(self._MESSAGES[reason])
+
+
+class WebhookPayloadError(IdenfyError, ValueError):
+    """Raised when a webhook body is not JSON, not an object, too large or of the wrong shape.
+
+    ``reason`` says which, naming fields by path; body content is never included.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"cannot parse webhook: {reason}")
 
 
 def _shorten(text: str, limit: int = 200) -> str:

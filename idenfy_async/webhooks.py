@@ -1,0 +1,254 @@
+"""Verify and parse iDenfy webhooks; needs no client.
+
+iDenfy signs each webhook with ``Idenfy-Signature``: the lower-case hex
+HMAC-SHA256 of the exact body bytes, keyed with the notification's signing key.
+Verify the raw bytes before parsing anything. In FastAPI::
+
+    @app.post("/idenfy/webhook")
+    async def idenfy_webhook(request: Request) -> Response:
+        try:
+            event = webhooks.construct_event(
+                await request.body(),  # raw bytes, not a parsed model
+                request.headers.get("Idenfy-Signature"),
+                SIGNING_KEY,
+                event_type=request.headers.get("Idenfy-Event-Type"),
+            )
+        except (SignatureVerificationError, WebhookPayloadError):
+            return Response(status_code=400)
+        if await remember(event.dedupe_key):  # False when already seen
+            await queue.put(event)  # answer within 10 s; do the work elsewhere
+        return Response(status_code=200)
+
+Deduplicate: iDenfy retries failed deliveries and the signature carries no
+timestamp, so a redelivery is byte-for-byte valid again. Store each event's
+``dedupe_key`` and skip keys already processed. An auto result with
+``final=False`` is followed by a manual one: act on the final event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import attrs
+import cattrs
+
+from ._converter import converter
+from .errors import ConfigurationError, SignatureVerificationError, WebhookPayloadError
+from .models import (
+    DocumentExpirationEvent,
+    EventType,
+    FacialAuthenticationEvent,
+    IdentificationEvent,
+    WebhookEvent,
+    wire_name,
+)
+
+__all__ = [
+    "EVENT_TYPE_HEADER",
+    "MAX_WEBHOOK_BYTES",
+    "SIGNATURE_HEADER",
+    "construct_event",
+    "parse_event",
+    "sign",
+    "verify_signature",
+]
+
+#: Bodies larger than this are refused before parsing (real ones are a few KiB).
+MAX_WEBHOOK_BYTES: Final = 1024 * 1024
+SIGNATURE_HEADER: Final = "Idenfy-Signature"
+EVENT_TYPE_HEADER: Final = "Idenfy-Event-Type"
+
+_HEX_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+_PRINTABLE_TYPE: Final = re.compile(r"[A-Za-z0-9_. -]{1,64}")
+_IDENTIFICATION_TYPES: Final = frozenset(
+    {
+        EventType.IDENTIFICATION,
+        EventType.IDENTIFICATION_AUTO_FINISHED,
+        EventType.IDENTIFICATION_MANUAL_FINISHED,
+        EventType.IDENTIFICATION_EXPIRED,
+        EventType.IDENTIFICATION_CANCELLED,
+        EventType.IDENTIFICATION_RESUBMITTED,
+    }
+)
+_EVENT_CLASSES: Final[Mapping[str, type[WebhookEvent]]] = {
+    **dict.fromkeys(_IDENTIFICATION_TYPES, IdentificationEvent),
+    EventType.FACIAL_AUTHENTICATION: FacialAuthenticationEvent,
+    EventType.DOCUMENT_EXPIRATION: DocumentExpirationEvent,
+}
+# Spellings seen in iDenfy's docs and dashboard for the same events.
+_TYPE_ALIASES: Final = {
+    "IDENTIFICATION_CANCELED": EventType.IDENTIFICATION_CANCELLED,
+    "IDENTIFICATION_AUTO_FINISH": EventType.IDENTIFICATION_AUTO_FINISHED,
+    "IDENTIFICATION_MANUAL_FINISH": EventType.IDENTIFICATION_MANUAL_FINISHED,
+    "FACE_AUTHENTICATION": EventType.FACIAL_AUTHENTICATION,
+}
+_WIRE_OVERRIDES: Final = {"aml": "AML", "lid": "LID", "criminal_check": "CRIMINAL_CHECK"}
+
+
+def sign(body: bytes, signing_key: str | bytes) -> str:
+    """The ``Idenfy-Signature`` value for ``body``: lower-case hex HMAC-SHA256."""
+    return hmac.new(_key_bytes(signing_key), _body_bytes(body), hashlib.sha256).hexdigest()
+
+
+def verify_signature(body: bytes, signature: str | None, signing_key: str | bytes) -> None:
+    """Check ``Idenfy-Signature`` against the raw request body; return None if it matches.
+
+    ``signing_key`` is the key set for the notification in iDenfy's dashboard, used
+    as UTF-8 bytes. The header is compared case-insensitively, in constant time.
+
+    Raises:
+        SignatureVerificationError: the signature is missing, malformed or wrong.
+        ConfigurationError: the signing key is empty.
+        TypeError: ``body`` is a ``str`` (pass the raw bytes as received).
+    """
+    expected = sign(body, signing_key)
+    if signature is None or not signature.strip():
+        raise SignatureVerificationError("missing")
+    given = signature.strip().lower()
+    if not _HEX_SHA256.fullmatch(given):
+        raise SignatureVerificationError("malformed")
+    if not hmac.compare_digest(expected, given):
+        raise SignatureVerificationError("mismatch")
+
+
+def parse_event(
+    body: bytes | str | Mapping[str, Any], event_type: str | None = None
+) -> WebhookEvent:
+    """Decode a webhook body into its event model. Verify the signature first.
+
+    ``event_type`` is the ``Idenfy-Event-Type`` header. It picks the model when
+    given (``ID_VERIFICATION_*`` and other documented spellings are accepted);
+    otherwise, or for a type without a model of its own, the body's shape does,
+    and an identification body is labelled ``IDENTIFICATION``.
+
+    Raises:
+        WebhookPayloadError: not JSON, not an object, larger than
+            :data:`MAX_WEBHOOK_BYTES`, or not the shape of any known event.
+    """
+    payload = body if isinstance(body, Mapping) else _decode(body)
+    kind = _event_type(event_type)
+    cls = _EVENT_CLASSES.get(kind) if kind is not None else None
+    if cls is None:
+        cls = _shape_of(payload)
+        if cls is None:
+            named = kind is not None and _PRINTABLE_TYPE.fullmatch(kind)
+            detail = f" (event type {kind})" if named else ""
+            raise WebhookPayloadError(f"the body matches no known event{detail}")
+    try:
+        event: WebhookEvent = converter.structure(payload, cls)
+    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+        raise WebhookPayloadError(_shape_problem(exc, cls.__name__)) from exc
+    if kind is not None and kind != event.event_type:
+        event = attrs.evolve(event, event_type=kind)
+    return event
+
+
+def construct_event(
+    body: bytes,
+    signature: str | None,
+    signing_key: str | bytes,
+    event_type: str | None = None,
+) -> WebhookEvent:
+    """Verify ``Idenfy-Signature`` on the raw body, then parse it (see :func:`parse_event`).
+
+    Raises:
+        WebhookPayloadError: the body is over :data:`MAX_WEBHOOK_BYTES` (checked
+            before hashing), or cannot be parsed.
+        SignatureVerificationError: the signature is missing, malformed or wrong.
+    """
+    raw = _body_bytes(body)
+    _check_size(len(raw))
+    verify_signature(raw, signature, signing_key)
+    return parse_event(raw, event_type)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _key_bytes(signing_key: str | bytes) -> bytes:
+    key = signing_key.encode() if isinstance(signing_key, str) else bytes(signing_key)
+    if not key:
+        raise ConfigurationError("the webhook signing key is empty")
+    return key
+
+
+def _body_bytes(body: bytes) -> bytes:
+    if isinstance(body, str):
+        raise TypeError(
+            "the webhook body must be the raw request bytes (e.g. await request.body()),"
+            " not text: a signature is over the exact bytes received"
+        )
+    return bytes(body)
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_WEBHOOK_BYTES:
+        raise WebhookPayloadError(f"the body is larger than {MAX_WEBHOOK_BYTES} bytes")
+
+
+def _decode(body: bytes | str) -> Mapping[str, Any]:
+    raw = body.encode() if isinstance(body, str) else bytes(body)
+    _check_size(len(raw))
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise WebhookPayloadError("the body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise WebhookPayloadError("the body is not a JSON object")
+    return payload
+
+
+def _event_type(value: str | None) -> EventType | str | None:
+    if value is None or not value.strip():
+        return None
+    key = value.strip().upper().replace("-", "_").replace(" ", "_")
+    if key.startswith("ID_VERIFICATION"):
+        key = "IDENTIFICATION" + key.removeprefix("ID_VERIFICATION")
+    known = EventType.parse(key)
+    if isinstance(known, EventType):
+        return known
+    return _TYPE_ALIASES.get(key, value.strip())
+
+
+def _shape_of(payload: Mapping[str, Any]) -> type[WebhookEvent] | None:
+    if "expirationThreshold" in payload or "documentExpiration" in payload:
+        return DocumentExpirationEvent
+    status = payload.get("status")
+    if isinstance(status, Mapping) or "data" in payload or "final" in payload:
+        return IdentificationEvent
+    if isinstance(status, str) and ("token" in payload or "method" in payload):
+        return FacialAuthenticationEvent
+    return None
+
+
+def _shape_problem(exc: BaseException, model: str) -> str:
+    # Paths only: leaf messages may quote values, which are personal data.
+    if isinstance(exc, cattrs.BaseValidationError):
+        paths = sorted(set(_paths(exc, "$")))
+        return f"unexpected shape for {model} at " + ", ".join(paths)
+    return f"unexpected shape for {model}"
+
+
+def _paths(exc: cattrs.BaseValidationError, prefix: str) -> Iterator[str]:
+    for sub in exc.exceptions:
+        here = prefix + _step(sub)
+        if isinstance(sub, cattrs.BaseValidationError):
+            yield from _paths(sub, here)
+        else:
+            yield here + (" (missing)" if isinstance(sub, KeyError) else "")
+
+
+def _step(exc: BaseException) -> str:
+    for note in getattr(exc, "__notes__", ()):
+        name = getattr(note, "name", None)
+        if isinstance(name, str):
+            return "." + _WIRE_OVERRIDES.get(name, wire_name(name))
+        index = getattr(note, "index", None)
+        if isinstance(index, int):
+            return f"[{index}]"
+    return ""
