@@ -1,0 +1,655 @@
+"""AsyncIdenfy: configuration, wire format, input handling, lifecycle, loops and secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+import respx
+
+from idenfy_async import (
+    NULL,
+    AsyncIdenfy,
+    AuthenticationError,
+    ClientClosedError,
+    ConfigurationError,
+    DocumentType,
+    EventLoopMismatchError,
+    IdenfyError,
+    RequestValidationError,
+    ResponseDecodeError,
+    RetryPolicy,
+    Session,
+    SessionRequest,
+    __version__,
+)
+from idenfy_async.testing import Failure as Scripted
+from idenfy_async.testing import FakeIdenfy
+from tests.conftest import VirtualClock
+
+TOKEN_URL = "https://ivs.idenfy.com/api/v2/token"
+KEY = "live-key-0123456789"
+SECRET = "sup3r-S3CRET-value-42"
+PII = "Zyxwv"
+OK_BODY: dict[str, Any] = {
+    "message": "Token created successfully",
+    "authToken": "A" * 40,
+    "scanRef": "0a1b2c3d-0000-1000-8000-000000000001",
+    "clientId": "user-123",
+}
+
+
+def basic(key: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No IDENFY_* variables from the environment running the tests."""
+    for name in ("IDENFY_API_KEY", "IDENFY_API_SECRET", "IDENFY_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.usefixtures("no_env")
+@pytest.mark.parametrize(
+    ("api_key", "api_secret"),
+    [
+        pytest.param(None, None, id="none"),
+        pytest.param("key", None, id="key-only"),
+        pytest.param(None, "secret", id="secret-only"),
+        pytest.param("", "secret", id="empty-key"),
+        pytest.param("key", "", id="empty-secret"),
+    ],
+)
+def test_missing_credentials_raise_configuration_error(
+    api_key: str | None, api_secret: str | None
+) -> None:
+    """Missing credentials fail at construction, naming both ways to provide them."""
+    with pytest.raises(ConfigurationError) as excinfo:
+        AsyncIdenfy(api_key, api_secret, transport=FakeIdenfy())
+    text = str(excinfo.value)
+    for hint in ("IDENFY_API_KEY", "IDENFY_API_SECRET", "api_key=", "api_secret="):
+        assert hint in text
+    assert isinstance(excinfo.value, ValueError)
+    if api_secret:
+        assert api_secret not in text.replace("api_secret", "")
+
+
+@pytest.mark.usefixtures("no_env")
+@pytest.mark.parametrize(
+    ("env", "args", "expected_auth"),
+    [
+        pytest.param(
+            {"IDENFY_API_KEY": "env-key", "IDENFY_API_SECRET": "env-secret"},
+            {},
+            ("env-key", "env-secret"),
+            id="both-from-env",
+        ),
+        pytest.param(
+            {"IDENFY_API_KEY": "env-key", "IDENFY_API_SECRET": "env-secret"},
+            {"api_key": "arg-key", "api_secret": "arg-secret"},
+            ("arg-key", "arg-secret"),
+            id="arguments-win",
+        ),
+        pytest.param(
+            {"IDENFY_API_SECRET": "env-secret"},
+            {"api_key": "arg-key"},
+            ("arg-key", "env-secret"),
+            id="mixed",
+        ),
+    ],
+)
+async def test_credentials_from_environment(
+    env: dict[str, str],
+    args: dict[str, Any],
+    expected_auth: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    policy: RetryPolicy,
+) -> None:
+    """IDENFY_API_KEY / IDENFY_API_SECRET fill in what was not passed."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    fake = FakeIdenfy(*expected_auth, seed=1)
+    async with AsyncIdenfy(**args, transport=fake, retry_policy=policy) as client:
+        session = await client.create_session(client_id="user-1")
+    assert fake.sessions[0].scan_ref == session.scan_ref
+
+
+@pytest.mark.usefixtures("no_env")
+@pytest.mark.parametrize(
+    ("env_url", "arg_url", "expected"),
+    [
+        pytest.param(None, None, "https://ivs.idenfy.com", id="default"),
+        pytest.param("https://eu.example.com", None, "https://eu.example.com", id="from-env"),
+        pytest.param(
+            "https://eu.example.com", "https://arg.example.com", "https://arg.example.com", id="arg"
+        ),
+    ],
+)
+def test_base_url_from_environment(
+    env_url: str | None, arg_url: str | None, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base URL comes from base_url=, then IDENFY_BASE_URL, then iDenfy's host."""
+    if env_url is not None:
+        monkeypatch.setenv("IDENFY_BASE_URL", env_url)
+    client = AsyncIdenfy("k", "s", base_url=arg_url, transport=FakeIdenfy())
+    assert client.base_url == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param("https://ivs.idenfy.com", "https://ivs.idenfy.com", id="https"),
+        pytest.param("https://ivs.idenfy.com/", "https://ivs.idenfy.com", id="trailing-slash"),
+        pytest.param(
+            "https://proxy.example.com/idenfy", "https://proxy.example.com/idenfy", id="path"
+        ),
+        pytest.param("http://127.0.0.1:8080", "http://127.0.0.1:8080", id="http-ipv4-loopback"),
+        pytest.param("http://127.5.5.5", "http://127.5.5.5", id="http-127-8"),
+        pytest.param("http://localhost:9000", "http://localhost:9000", id="http-localhost"),
+        pytest.param("http://[::1]:8000", "http://[::1]:8000", id="http-ipv6-loopback"),
+    ],
+)
+def test_base_url_accepted(url: str, expected: str) -> None:
+    """https:// anywhere, http:// on loopback only."""
+    client = AsyncIdenfy("k", "s", base_url=url, transport=FakeIdenfy())
+    assert client.base_url == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://ivs.idenfy.com", id="http-remote"),
+        pytest.param("http://10.0.0.1:8080", id="http-private-ip"),
+        pytest.param("http://localhost.evil.example", id="http-localhost-lookalike"),
+        pytest.param("ftp://ivs.idenfy.com", id="ftp"),
+        pytest.param("ivs.idenfy.com", id="no-scheme"),
+        pytest.param("https://", id="no-host"),
+        pytest.param(f"https://{KEY}:{SECRET}@ivs.idenfy.com", id="https-user-pass"),
+        pytest.param(f"http://{KEY}:{SECRET}@localhost:8000", id="http-loopback-user-pass"),
+        pytest.param(f"https://{KEY}@ivs.idenfy.com", id="https-user-only"),
+        pytest.param("https://ivs.idenfy.com?debug=1", id="query"),
+        pytest.param("https://ivs.idenfy.com#frag", id="fragment"),
+    ],
+)
+def test_base_url_refused(url: str) -> None:
+    """Plain http:// off loopback, credentials in the URL and odd URLs are refused."""
+    with pytest.raises(ConfigurationError) as excinfo:
+        AsyncIdenfy("k", "s", base_url=url, transport=FakeIdenfy())
+    assert SECRET not in str(excinfo.value)
+    assert SECRET not in repr(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "concurrency", [pytest.param(0, id="zero"), pytest.param(-3, id="negative")]
+)
+def test_max_concurrency_below_one_refused(concurrency: int) -> None:
+    """max_concurrency must allow at least one request."""
+    with pytest.raises(ConfigurationError, match="max_concurrency"):
+        AsyncIdenfy("k", "s", transport=FakeIdenfy(), max_concurrency=concurrency)
+
+
+async def test_transport_and_http_client_together_refused() -> None:
+    """transport= and http_client= are alternatives, not both."""
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(ConfigurationError, match="transport"):
+            AsyncIdenfy("k", "s", transport=FakeIdenfy(), http_client=http)
+
+
+# --------------------------------------------------------------------------- the wire
+
+
+@pytest.mark.parametrize("status", [pytest.param(200, id="200"), pytest.param(201, id="201")])
+async def test_request_on_the_wire(status: int, policy: RetryPolicy) -> None:
+    """POST /api/v2/token with Basic auth, our User-Agent, JSON headers and camelCase body."""
+    with respx.mock(assert_all_called=True) as router:
+        route = router.post(TOKEN_URL).mock(return_value=httpx.Response(status, json=OK_BODY))
+        async with AsyncIdenfy(KEY, SECRET, retry_policy=policy) as client:
+            session = await client.create_session(
+                client_id="user-123", first_name="John", expiry_time=600, documents=["PASSPORT"]
+            )
+    assert route.call_count == 1
+    request = route.calls.last.request
+    assert request.method == "POST"
+    assert str(request.url) == TOKEN_URL
+    assert request.headers["Authorization"] == basic(KEY, SECRET)
+    user_agent = request.headers["User-Agent"]
+    assert user_agent.startswith(f"idenfy-async/{__version__} ")
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Accept"] == "application/json"
+    assert request.content == (
+        b'{"clientId":"user-123","firstName":"John","documents":["PASSPORT"],"expiryTime":600}'
+    )
+    assert session.auth_token == OK_BODY["authToken"]
+    assert session.scan_ref == OK_BODY["scanRef"]
+    assert session.redirect_url == (
+        f"https://ivs.idenfy.com/api/v2/redirect?authToken={OK_BODY['authToken']}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "wire"),
+    [
+        pytest.param({}, {}, id="client-id-only"),
+        pytest.param(
+            {"first_name": "John", "last_name": None}, {"firstName": "John"}, id="none-omitted"
+        ),
+        pytest.param({"show_instructions": False}, {"showInstructions": False}, id="false-kept"),
+        pytest.param({"age_limit": 0}, {"ageLimit": 0}, id="zero-kept"),
+        pytest.param({"questionnaire": NULL}, {"questionnaire": None}, id="explicit-null"),
+        pytest.param({"country": ["lt", "LV"]}, {"country": ["LT", "LV"]}, id="country-list"),
+        pytest.param({"country": "de"}, {"country": "DE"}, id="country-str"),
+        pytest.param(
+            {"documents": [DocumentType.PASSPORT, "ID_CARD"]},
+            {"documents": ["PASSPORT", "ID_CARD"]},
+            id="documents-enum",
+        ),
+        pytest.param(
+            {"date_of_birth": datetime.date(1990, 1, 2)},
+            {"dateOfBirth": "1990-01-02"},
+            id="date",
+        ),
+        pytest.param(
+            {"check_liveness": True, "session_length": 600, "token_type": "DOCUMENT"},
+            {"checkLiveness": True, "sessionLength": 600, "tokenType": "DOCUMENT"},
+            id="camel-case",
+        ),
+        pytest.param({"extra": {"brandNewFlag": True}}, {"brandNewFlag": True}, id="extra"),
+    ],
+)
+async def test_body_is_camel_case_and_omits_unset_fields(
+    fields: dict[str, Any], wire: dict[str, Any], policy: RetryPolicy
+) -> None:
+    """The JSON body has wire names only for fields that were set (None is left out)."""
+    with respx.mock(assert_all_called=True) as router:
+        route = router.post(TOKEN_URL).mock(return_value=httpx.Response(201, json=OK_BODY))
+        async with AsyncIdenfy(KEY, SECRET, retry_policy=policy) as client:
+            await client.create_session(client_id="user-123", **fields)
+    assert json.loads(route.calls.last.request.content) == {"clientId": "user-123", **wire}
+
+
+# --------------------------------------------------------------------------- input handling
+
+
+async def test_keywords_and_session_request_send_the_same(
+    fake: FakeIdenfy, client: AsyncIdenfy
+) -> None:
+    """create_session(**fields) and create_session(SessionRequest(...)) are equivalent."""
+    fields: dict[str, Any] = {"first_name": "John", "country": "LT", "expiry_time": 3600}
+    by_kwargs = await client.create_session(client_id="user-1", **fields)
+    by_model = await client.create_session(SessionRequest("user-1", **fields))
+    assert isinstance(by_kwargs, Session)
+    assert isinstance(by_model, Session)
+    first, second = fake.sessions
+    assert (
+        first.request
+        == second.request
+        == {
+            "clientId": "user-1",
+            "firstName": "John",
+            "country": "LT",
+            "expiryTime": 3600,
+        }
+    )
+    assert by_kwargs.first_name == by_model.first_name == "JOHN"
+
+
+@pytest.mark.parametrize(
+    ("call", "fields"),
+    [
+        pytest.param(lambda c: c.create_session(), ("clientId",), id="no-client-id"),
+        pytest.param(lambda c: c.create_session(client_id=""), ("clientId",), id="empty-client-id"),
+        pytest.param(
+            lambda c: c.create_session(client_id="ünïcode"), ("clientId",), id="non-ascii-client-id"
+        ),
+        pytest.param(
+            lambda c: c.create_session(client_id="u", country="XX"), ("country",), id="bad-country"
+        ),
+        pytest.param(
+            lambda c: c.create_session(client_id="u", first_name="J0hn", expiry_time=0),
+            ("firstName", "expiryTime"),
+            id="all-problems-at-once",
+        ),
+        pytest.param(
+            lambda c: c.create_session(client_id="u", documents=["NOPE"]),
+            ("documents",),
+            id="unknown-document",
+        ),
+        pytest.param(
+            lambda c: c.create_session(client_id="u", callback_url="http://example.com/hook"),
+            ("callbackUrl",),
+            id="http-callback",
+        ),
+    ],
+)
+async def test_invalid_input_raises_before_any_request(
+    call: Callable[[AsyncIdenfy], Any],
+    fields: tuple[str, ...],
+    fake: FakeIdenfy,
+    client: AsyncIdenfy,
+) -> None:
+    """Invalid input raises RequestValidationError naming every field; nothing is sent."""
+    with pytest.raises(RequestValidationError) as excinfo:
+        await call(client)
+    assert excinfo.value.fields == fields
+    assert fake.requests == 0
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(
+            lambda c: c.create_session(SessionRequest("u"), first_name="John"), id="model-and-field"
+        ),
+        pytest.param(
+            lambda c: c.create_session(SessionRequest("u"), client_id="u"), id="model-and-client-id"
+        ),
+        pytest.param(lambda c: c.create_session(client_id="u", bogus=1), id="unknown-keyword"),
+    ],
+)
+async def test_mixing_model_and_fields_is_a_type_error(
+    call: Callable[[AsyncIdenfy], Any], fake: FakeIdenfy, client: AsyncIdenfy
+) -> None:
+    """A SessionRequest plus keyword fields, or an unknown keyword, is a TypeError; nothing sent."""
+    with pytest.raises(TypeError):
+        await call(client)
+    assert fake.requests == 0
+
+
+async def test_error_status_body_is_kept_on_the_error(
+    fake: FakeIdenfy, client: AsyncIdenfy
+) -> None:
+    """APIError.body keeps iDenfy's parsed answer for code that needs it."""
+    body = {"identifier": "BAD_VALUE", "message": "Invalid value.", "firstName": "ZYXWV"}
+    fake.fail_next(Scripted(status=400, body=json.dumps(body).encode()))
+    with pytest.raises(IdenfyError) as excinfo:
+        await client.create_session(client_id="user-1", first_name=PII)
+    error = excinfo.value
+    assert getattr(error, "body", None) == body
+    assert getattr(error, "identifier", None) == "BAD_VALUE"
+
+
+async def test_undecodable_content_encoding_is_a_response_decode_error(
+    policy: RetryPolicy,
+) -> None:
+    """An undecodable gzip 201 raises ResponseDecodeError (ambiguous), not httpx.DecodingError."""
+
+    class StreamingTransport(httpx.AsyncBaseTransport):
+        # Like a real connection: the body is read (and decoded) after the status line.
+        # (httpx.MockTransport reads the body itself, before the client sees a status.)
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(
+                201,
+                headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+                stream=httpx.ByteStream(b"definitely not gzip"),
+            )
+
+    async with AsyncIdenfy(
+        "k", "s", transport=StreamingTransport(), retry_policy=policy
+    ) as client:
+        with pytest.raises(ResponseDecodeError) as excinfo:
+            await client.create_session(client_id="user-1")
+    assert excinfo.value.status_code == 201
+    assert excinfo.value.ambiguous is True
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@pytest.mark.parametrize("how", ["aclose", "async_with_exit"])
+async def test_closed_client_raises_client_closed_error(
+    how: str, fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    """After aclose() or leaving async with, calls raise ClientClosedError and send nothing."""
+    client = AsyncIdenfy("test-key", "test-secret", transport=fake, retry_policy=policy)
+    if how == "aclose":
+        await client.create_session(client_id="before")
+        await client.aclose()
+    else:
+        async with client:
+            await client.create_session(client_id="before")
+    assert client.is_closed
+    with pytest.raises(ClientClosedError) as excinfo:
+        await client.create_session(client_id="after")
+    assert isinstance(excinfo.value, RuntimeError)
+    assert "closed" in str(excinfo.value)
+    assert fake.requests == 1
+    await client.aclose()  # twice is fine
+    assert client.is_closed
+
+
+async def test_entering_a_closed_client_raises(fake: FakeIdenfy) -> None:
+    """async with on a closed client raises ClientClosedError."""
+    client = AsyncIdenfy("test-key", "test-secret", transport=fake)
+    await client.aclose()
+    with pytest.raises(ClientClosedError):
+        async with client:
+            pass
+
+
+async def test_caller_http_client_is_used_and_not_closed(
+    fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    """A caller's http_client carries the requests and stays open after our aclose()."""
+    async with httpx.AsyncClient(transport=fake) as http:
+        client = AsyncIdenfy("test-key", "test-secret", http_client=http, retry_policy=policy)
+        async with client:
+            session = await client.create_session(client_id="user-1")
+        assert client.is_closed
+        assert not http.is_closed
+        assert fake.sessions_for("user-1")[0].scan_ref == session.scan_ref
+        response = await http.post(TOKEN_URL, json={"clientId": "x"})  # still usable
+        assert response.status_code == 401  # (no auth from a bare client)
+
+
+async def test_caller_closing_their_http_client_gives_client_closed_error(
+    fake: FakeIdenfy,
+) -> None:
+    """If the caller closes their http_client, our calls raise ClientClosedError."""
+    http = httpx.AsyncClient(transport=fake)
+    client = AsyncIdenfy("test-key", "test-secret", http_client=http)
+    await http.aclose()
+    with pytest.raises(ClientClosedError):
+        await client.create_session(client_id="user-1")
+    assert fake.requests == 0
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(Scripted(status=503), id="backoff-wait"),
+        pytest.param(Scripted(status=429, headers={"Retry-After": "5"}), id="cooldown-wait"),
+    ],
+)
+async def test_close_during_retry_wait_raises_client_closed_error(
+    script: Scripted, fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """A call whose client is closed while it waits to retry raises ClientClosedError."""
+    clients: list[AsyncIdenfy] = []
+
+    async def closing_sleep(seconds: float) -> None:
+        await clients[0].aclose()
+        await clock.sleep(seconds)
+
+    fake.fail_next(script)
+    client = AsyncIdenfy(
+        "test-key",
+        "test-secret",
+        transport=fake,
+        retry_policy=attrs.evolve(policy, sleep=closing_sleep),
+    )
+    clients.append(client)
+    with pytest.raises(ClientClosedError):
+        await client.create_session(client_id="user-1")
+    assert fake.requests == 1
+
+
+@pytest.mark.parametrize("runner", ["new_event_loop", "asyncio_run"])
+def test_client_used_from_another_event_loop(runner: str) -> None:
+    """A client first used on one loop raises EventLoopMismatchError on another loop."""
+    fake = FakeIdenfy(seed=1)
+    client = AsyncIdenfy("test-key", "test-secret", transport=fake)
+
+    async def create(client_id: str) -> Session:
+        return await client.create_session(client_id=client_id)
+
+    async def enter() -> None:
+        async with client:
+            pass
+
+    if runner == "asyncio_run":
+        asyncio.run(create("first"))
+        with pytest.raises(EventLoopMismatchError, match="event loop"):
+            asyncio.run(create("second"))
+        with pytest.raises(EventLoopMismatchError):
+            asyncio.run(enter())
+        asyncio.run(client.aclose())
+    else:
+        first_loop = asyncio.new_event_loop()
+        other_loop = asyncio.new_event_loop()
+        try:
+            first_loop.run_until_complete(create("first"))
+            with pytest.raises(EventLoopMismatchError, match="event loop") as excinfo:
+                other_loop.run_until_complete(create("second"))
+            assert isinstance(excinfo.value, RuntimeError)
+            with pytest.raises(EventLoopMismatchError):
+                other_loop.run_until_complete(enter())
+            first_loop.run_until_complete(create("third"))  # still fine on its own loop
+            first_loop.run_until_complete(client.aclose())
+        finally:
+            first_loop.close()
+            other_loop.close()
+        assert [s.client_id for s in fake.sessions] == ["first", "third"]
+    assert fake.sessions[0].client_id == "first"
+    assert client.is_closed
+
+
+# --------------------------------------------------------------------------- secrets and PII
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        pytest.param(KEY, "live…", id="long-key-prefix"),
+        pytest.param("short", "***", id="short-key"),
+    ],
+)
+def test_repr_hides_secret(key: str, shown: str) -> None:
+    """repr(client) shows the base URL and at most a key prefix, never the secret."""
+    text = repr(AsyncIdenfy(key, SECRET, transport=FakeIdenfy()))
+    assert SECRET not in text
+    assert basic(key, SECRET) not in text
+    assert f"api_key='{shown}'" in text
+    assert "https://ivs.idenfy.com" in text
+    if len(key) >= 12:
+        assert key not in text
+
+
+PII_ECHO = json.dumps(
+    {
+        "identifier": "BAD_VALUE",
+        "message": "Invalid value.",
+        "clientId": "user-1",
+        "firstName": PII.upper(),
+        "lastName": "QWXYZ",
+    }
+).encode()
+
+LEAK_CASES = [
+    pytest.param([Scripted(status=400, body=PII_ECHO)], None, id="400-echoing-body"),
+    pytest.param(
+        [Scripted(status=500, body=b"<html>" + PII.encode() + b"</html>")] * 2,
+        None,
+        id="500-html-echo",
+    ),
+    pytest.param(
+        [Scripted(status=429, headers={"Retry-After": "600"}, body=PII_ECHO)],
+        None,
+        id="429-too-long",
+    ),
+    pytest.param([Scripted(status=409, body=PII_ECHO)] * 2, None, id="409"),
+    pytest.param(
+        [
+            Scripted(
+                status=201,
+                body=json.dumps({**OK_BODY, "expiryTime": PII, "firstName": PII.upper()}).encode(),
+            )
+        ],
+        None,
+        id="201-undecodable-shape",
+    ),
+    pytest.param([Scripted(status=201, body=b"{" + PII.encode())], None, id="201-not-json"),
+    pytest.param([Scripted(error=httpx.ReadTimeout)] * 2, None, id="read-timeout"),
+    pytest.param([Scripted(error=httpx.ConnectError)] * 2, None, id="connect-error"),
+    pytest.param([], "wrong-secret", id="401-wrong-credentials"),
+    pytest.param([], "invalid-input", id="validation-error"),
+    pytest.param([], "closed", id="closed"),
+]
+
+
+@pytest.mark.parametrize(("scripts", "special"), LEAK_CASES)
+async def test_errors_and_logs_never_leak_secret_or_body(
+    scripts: list[Scripted],
+    special: str | None,
+    clock: VirtualClock,
+    policy: RetryPolicy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No error str/repr and no log record (any logger, DEBUG) holds the secret or body PII."""
+    caplog.set_level(logging.DEBUG)
+    fake = FakeIdenfy(KEY, "another-secret" if special == "wrong-secret" else SECRET, seed=2)
+    fake.fail_next(*scripts)
+    client = AsyncIdenfy(
+        KEY, SECRET, transport=fake, retry_policy=policy, retry_ambiguous=True, max_retries=1
+    )
+    if special == "closed":
+        await client.aclose()
+    fields: dict[str, Any] = {"first_name": PII, "last_name": "Qwxyz"}
+    if special == "invalid-input":
+        fields["first_name"] = PII + "1"
+    with pytest.raises(IdenfyError) as excinfo:
+        await client.create_session(client_id="user-1", **fields)
+    await client.aclose()
+    if special == "wrong-secret":
+        assert isinstance(excinfo.value, AuthenticationError)
+    if special == "invalid-input":
+        assert isinstance(excinfo.value, RequestValidationError)
+
+    error = excinfo.value
+    texts = [str(error), repr(error), repr(error.args), repr(client)]
+    texts += [r.getMessage() for r in caplog.records]
+    texts += [caplog.text]
+    forbidden = [SECRET, basic(KEY, SECRET), base64.b64encode(SECRET.encode()).decode()]
+    for text in texts:
+        for secret in forbidden:
+            assert secret not in text
+        assert PII.lower() not in text.lower()
+        assert "qwxyz" not in text.lower()
+
+
+async def test_happy_path_debug_logs_hold_no_secret(
+    policy: RetryPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A successful call at DEBUG logs nothing secret or personal (httpx included)."""
+    caplog.set_level(logging.DEBUG)
+    fake = FakeIdenfy(KEY, SECRET, seed=2)
+    async with AsyncIdenfy(KEY, SECRET, transport=fake, retry_policy=policy) as client:
+        session = await client.create_session(client_id="user-1", first_name=PII)
+    assert any(r.name.startswith("httpx") for r in caplog.records)  # httpx did log
+    for record in caplog.records:
+        message = record.getMessage()
+        assert SECRET not in message
+        assert basic(KEY, SECRET) not in message
+        assert PII.lower() not in message.lower()
+        assert session.auth_token not in message

@@ -1,0 +1,430 @@
+"""Concurrency limiter and shared 429 cooldown: unit tests and through the client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from idenfy_async import AsyncIdenfy, RetryPolicy, Session
+from idenfy_async._limiter import ConcurrencyLimiter, Cooldown
+from idenfy_async.testing import Failure as Scripted
+from idenfy_async.testing import FakeIdenfy
+from tests.conftest import VirtualClock
+
+#: Real seconds after which a wait counts as a hang (a leaked slot); never reached when passing.
+HANG = 10.0
+
+# --------------------------------------------------------------------------- helpers
+
+
+class ManualClock:
+    """A virtual clock that moves only when the test calls advance(); sleepers wait for it.
+
+    Unlike the shared VirtualClock (which jumps ahead on every sleep), this one lets a
+    test hold several tasks in a wait at once and release them at a chosen time.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self._waiters: list[tuple[float, asyncio.Future[None]]] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    @property
+    def sleepers(self) -> int:
+        """Tasks asleep on this clock right now."""
+        return sum(1 for _, fut in self._waiters if not fut.done())
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((self.now + seconds, fut))
+        await fut
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        waiting = []
+        for when, fut in self._waiters:
+            if fut.done():
+                continue
+            if when <= self.now:
+                fut.set_result(None)
+            else:
+                waiting.append((when, fut))
+        self._waiters = waiting
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Wraps FakeIdenfy; counts requests inside it at once, records when each arrived.
+
+    ``yield_inside`` adds an ``await asyncio.sleep(0)`` so requests can overlap; ``gate``,
+    when set, holds every request inside until the event is set.
+    """
+
+    def __init__(
+        self,
+        inner: FakeIdenfy,
+        *,
+        clock: Callable[[], float] | None = None,
+        gate: asyncio.Event | None = None,
+        yield_inside: bool = True,
+    ) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.gate = gate
+        self.yield_inside = yield_inside
+        self.current = 0
+        self.peak = 0
+        self.times: list[float] = []
+        self.inside: set[str] = set()  # clientIds of the requests inside now
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        client_id = json.loads(await request.aread())["clientId"]
+        self.current += 1
+        self.peak = max(self.peak, self.current)
+        self.inside.add(client_id)
+        if self.clock is not None:
+            self.times.append(self.clock())
+        try:
+            if self.yield_inside:
+                await asyncio.sleep(0)
+            if self.gate is not None:
+                await self.gate.wait()
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.current -= 1
+            self.inside.discard(client_id)
+
+
+async def spin(rounds: int = 50) -> None:
+    """Let every ready task run until it blocks (no time passes)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+def manual_policy(clock: ManualClock) -> RetryPolicy:
+    return RetryPolicy(clock=clock, sleep=clock.sleep, wall_clock=clock, random=lambda: 1.0)
+
+
+# --------------------------------------------------------------------------- ConcurrencyLimiter
+
+
+@pytest.mark.parametrize("limit", [pytest.param(0, id="zero"), pytest.param(-1, id="negative")])
+def test_limiter_rejects_limit_below_one(limit: int) -> None:
+    """A limiter needs at least one slot."""
+    with pytest.raises(ValueError, match="at least 1"):
+        ConcurrencyLimiter(limit)
+
+
+@pytest.mark.parametrize(
+    ("limit", "holders"),
+    [
+        pytest.param(1, 10, id="limit1"),
+        pytest.param(4, 50, id="limit4"),
+        pytest.param(16, 16, id="exactly-full"),
+        pytest.param(16, 5, id="under-limit"),
+    ],
+)
+async def test_limiter_bounds_holders(limit: int, holders: int) -> None:
+    """No more than ``limit`` tasks hold the limiter at once, and all finish."""
+    limiter = ConcurrencyLimiter(limit)
+    current = peak = 0
+
+    async def hold() -> None:
+        nonlocal current, peak
+        async with limiter:
+            current += 1
+            peak = max(peak, current)
+            assert limiter.in_flight == current
+            await spin(3)
+            current -= 1
+
+    await asyncio.wait_for(asyncio.gather(*(hold() for _ in range(holders))), HANG)
+    assert peak == min(limit, holders)
+    assert limiter.peak == peak
+    assert limiter.in_flight == 0
+
+
+async def test_limiter_frees_slot_on_exception() -> None:
+    """An exception inside the block releases the slot."""
+    limiter = ConcurrencyLimiter(1)
+    with pytest.raises(KeyError):
+        async with limiter:
+            raise KeyError("boom")
+    assert limiter.in_flight == 0
+    async with limiter:
+        assert limiter.in_flight == 1
+
+
+@pytest.mark.parametrize("where", ["holding", "waiting"])
+async def test_limiter_frees_slot_on_cancellation(where: str) -> None:
+    """Cancelling a holder or a waiter leaves every slot usable."""
+    limiter = ConcurrencyLimiter(2)
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with limiter:
+            await release.wait()
+
+    tasks = [asyncio.create_task(hold()) for _ in range(4)]
+    await spin()
+    assert limiter.in_flight == 2
+    victims = tasks[:2] if where == "holding" else tasks[2:]
+    for task in victims:
+        task.cancel()
+    await spin()
+    release.set()
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), HANG)
+    assert sum(isinstance(r, asyncio.CancelledError) for r in results) == 2
+    assert limiter.in_flight == 0
+    # both slots still work
+    release.clear()
+    again = [asyncio.create_task(hold()) for _ in range(2)]
+    await spin()
+    assert limiter.in_flight == 2
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*again), HANG)
+    assert limiter.in_flight == 0
+
+
+# --------------------------------------------------------------------------- Cooldown
+
+
+async def test_cooldown_idle_does_not_sleep(clock: VirtualClock) -> None:
+    """Without a rate-limit answer wait() returns at once."""
+    cooldown = Cooldown(clock, clock.sleep)
+    assert cooldown.remaining == 0.0
+    await cooldown.wait()
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("extensions", "remaining"),
+    [
+        pytest.param([5.0], 5.0, id="single"),
+        pytest.param([5.0, 2.0], 5.0, id="shorter-does-not-shorten"),
+        pytest.param([2.0, 8.0], 8.0, id="longer-extends"),
+        pytest.param([0.0], 0.0, id="zero"),
+    ],
+)
+async def test_cooldown_extend_and_wait(
+    extensions: list[float], remaining: float, clock: VirtualClock
+) -> None:
+    """extend() only lengthens the pause; wait() sleeps exactly what remains."""
+    cooldown = Cooldown(clock, clock.sleep)
+    for seconds in extensions:
+        cooldown.extend(seconds)
+    assert cooldown.remaining == remaining
+    await cooldown.wait()
+    assert clock.sleeps == ([remaining] if remaining else [])
+    assert cooldown.remaining == 0.0
+
+
+async def test_cooldown_remaining_counts_down(clock: VirtualClock) -> None:
+    """remaining follows the clock and never goes negative."""
+    cooldown = Cooldown(clock, clock.sleep)
+    cooldown.extend(5.0)
+    clock.now += 3.0
+    assert cooldown.remaining == 2.0
+    clock.now += 10.0
+    assert cooldown.remaining == 0.0
+
+
+async def test_cooldown_wait_follows_an_extension_made_while_waiting() -> None:
+    """A waiter that wakes while the cooldown was extended sleeps the rest too."""
+    clock = ManualClock()
+    cooldown = Cooldown(clock, clock.sleep)
+    cooldown.extend(5.0)
+    waiter = asyncio.create_task(cooldown.wait())
+    await spin()
+    clock.advance(3.0)
+    cooldown.extend(4.0)  # now until t=7
+    clock.advance(2.0)
+    await spin()
+    assert not waiter.done()
+    clock.advance(2.0)
+    await waiter
+    assert clock.sleeps == [5.0, 2.0]
+
+
+# --------------------------------------------------------------------------- through the client
+
+
+async def test_rate_limit_cooldown_holds_back_every_call_of_the_client() -> None:
+    """After one call gets 429 Retry-After: 5, no call of the client sends before t+5."""
+    clock = ManualClock()
+    fake = FakeIdenfy(seed=1, sleep=clock.sleep)
+    fake.fail_next(
+        Scripted(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "5"})
+    )
+    transport = CountingTransport(fake, clock=clock)
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=transport, retry_policy=manual_policy(clock)
+    ) as client:
+        first = asyncio.create_task(client.create_session(client_id="first"))
+        await spin()
+        assert fake.requests == 1
+        assert clock.sleepers == 1  # the first call is cooling down
+
+        others = [
+            asyncio.create_task(client.create_session(client_id=f"other-{i}")) for i in range(5)
+        ]
+        await spin()
+        assert fake.requests == 1  # nobody sends during the cooldown
+        clock.advance(4.5)
+        await spin()
+        assert fake.requests == 1
+        clock.advance(0.5)
+        sessions: list[Session] = await asyncio.wait_for(asyncio.gather(first, *others), HANG)
+
+    assert fake.requests == 7
+    assert transport.times[0] == 0.0
+    assert transport.times[1:] == [5.0] * 6
+    assert sorted(s.client_id for s in sessions) == sorted(
+        ["first", *(f"other-{i}" for i in range(5))]
+    )
+    assert len(fake.sessions) == 6
+
+
+async def test_rate_limit_cooldown_on_virtual_clock(
+    fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """With gather on the shared virtual clock, every request after the 429 is sent at t0+5."""
+    fake.fail_next(Scripted(status=429, headers={"Retry-After": "5"}))
+    transport = CountingTransport(fake, clock=clock, yield_inside=False)
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=transport, retry_policy=policy
+    ) as client:
+        await asyncio.gather(*(client.create_session(client_id=f"u{i}") for i in range(3)))
+    assert fake.requests == 4
+    assert transport.times[0] == 1000.0
+    assert all(t >= 1005.0 for t in transport.times[1:])
+    assert clock.sleeps == [5.0]
+    assert len(fake.sessions) == 3
+
+
+async def test_gather_5000_sessions_stays_within_max_concurrency(policy: RetryPolicy) -> None:
+    """5,000 concurrent create_session calls all succeed with at most 16 in the transport."""
+    fake = FakeIdenfy(seed=3)
+    transport = CountingTransport(fake)
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=transport, retry_policy=policy, max_concurrency=16
+    ) as client:
+        sessions = await asyncio.gather(
+            *(client.create_session(client_id=f"user-{i}") for i in range(5000))
+        )
+        assert client.in_flight == 0
+    assert [s.client_id for s in sessions] == [f"user-{i}" for i in range(5000)]
+    assert len({s.scan_ref for s in sessions}) == 5000
+    assert len(fake.sessions) == 5000
+    assert fake.requests == 5000  # no failure, no retry (no PoolTimeout)
+    assert transport.peak == 16
+
+
+@pytest.mark.parametrize("victims", ["in_flight", "waiting", "all"])
+async def test_cancellation_leaks_no_slot(victims: str, policy: RetryPolicy) -> None:
+    """Cancelling calls in flight or waiting for a slot frees every slot of the client."""
+    limit = 8
+    fake = FakeIdenfy(seed=5)
+    gate = asyncio.Event()
+    transport = CountingTransport(fake, gate=gate)
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=transport, retry_policy=policy, max_concurrency=limit
+    ) as client:
+        tasks = {
+            f"u{i}": asyncio.create_task(client.create_session(client_id=f"u{i}"))
+            for i in range(40)
+        }
+        await spin()
+        assert transport.current == limit
+        assert client.in_flight == limit
+
+        inside = set(transport.inside)
+        chosen = {
+            "in_flight": inside,
+            "waiting": set(tasks) - inside,
+            "all": set(tasks),
+        }[victims]
+        for name in chosen:
+            tasks[name].cancel()
+        await spin()
+        gate.set()
+        results = dict(
+            zip(
+                tasks,
+                await asyncio.wait_for(
+                    asyncio.gather(*tasks.values(), return_exceptions=True), HANG
+                ),
+                strict=True,
+            )
+        )
+        for name, result in results.items():
+            if name in chosen:
+                assert isinstance(result, asyncio.CancelledError)
+            else:
+                assert isinstance(result, Session)
+        assert client.in_flight == 0
+
+        # A later batch still reaches full concurrency: no slot was lost.
+        transport.gate = asyncio.Event()
+        transport.peak = 0
+        batch = [
+            asyncio.create_task(client.create_session(client_id=f"later-{i}"))
+            for i in range(3 * limit)
+        ]
+        await spin()
+        assert transport.current == limit
+        assert client.in_flight == limit
+        transport.gate.set()
+        await asyncio.wait_for(asyncio.gather(*batch), HANG)
+        assert client.in_flight == 0
+        assert transport.peak == limit
+    assert len(fake.sessions) == 40 - len(chosen) + 3 * limit
+
+
+async def test_cancellation_during_cooldown_leaks_no_slot() -> None:
+    """A call cancelled while it waits out a 429 cooldown frees its slot."""
+    clock = ManualClock()
+    fake = FakeIdenfy(seed=1, sleep=clock.sleep)
+    fake.fail_next(Scripted(status=429, headers={"Retry-After": "5"}))
+    transport = CountingTransport(fake, clock=clock)
+    async with AsyncIdenfy(
+        "test-key",
+        "test-secret",
+        transport=transport,
+        retry_policy=manual_policy(clock),
+        max_concurrency=2,
+    ) as client:
+        cooling = asyncio.create_task(client.create_session(client_id="cooling"))
+        await spin()
+        assert fake.requests == 1
+        assert clock.sleepers == 1  # waiting out the cooldown, holding its slot
+        assert client.in_flight == 1
+        waiting = [asyncio.create_task(client.create_session(client_id=f"w{i}")) for i in range(2)]
+        await spin()
+        assert client.in_flight == 2  # w0 waits out the cooldown too, w1 waits for a slot
+        assert fake.requests == 1
+        for task in [cooling, *waiting]:
+            task.cancel()
+        results = await asyncio.wait_for(
+            asyncio.gather(cooling, *waiting, return_exceptions=True), HANG
+        )
+        assert all(isinstance(r, asyncio.CancelledError) for r in results)
+        assert client.in_flight == 0
+
+        clock.advance(5.0)
+        transport.peak = 0
+        later = [asyncio.create_task(client.create_session(client_id=f"l{i}")) for i in range(4)]
+        await asyncio.wait_for(asyncio.gather(*later), HANG)
+        assert client.in_flight == 0
+        assert transport.peak == 2
+    assert [s.client_id for s in fake.sessions] == ["l0", "l1", "l2", "l3"]
