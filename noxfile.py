@@ -29,9 +29,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typing(session: nox.Session) -> None:
-    """mypy --strict on the package and the tests."""
+    """mypy --strict on the package, the tests and the examples."""
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "typing"))
     session.run("mypy", "--strict", "idenfy_async", "tests")
+    # Apart: examples/ is no package (its files run as scripts), tests import it as one.
+    session.run("mypy", "--strict", "examples")
 
 
 @nox.session

@@ -24,6 +24,7 @@ from .errors import (
     ResponseDecodeError,
     ServerError,
     SignatureVerificationError,
+    TokenNotExpiredError,
     TokenNotValidError,
     WebhookPayloadError,
 )
@@ -59,6 +60,7 @@ from .models import (
     TokenType,
     VerificationData,
     VerificationStatus,
+    VerificationSummary,
     WebhookEvent,
 )
 from .webhooks import construct_event, parse_event, verify_signature
@@ -118,10 +120,12 @@ __all__ = [
     "Sex",
     "SignatureVerificationError",
     "StatusResult",
+    "TokenNotExpiredError",
     "TokenNotValidError",
     "TokenType",
     "VerificationData",
     "VerificationStatus",
+    "VerificationSummary",
     "WebhookEvent",
     "WebhookPayloadError",
     "__version__",

@@ -12,10 +12,13 @@ import base64
 import enum
 import os
 import platform
+import re
 import urllib.parse
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, BinaryIO, Final, TypeVar
 
 import attrs
 import httpx
@@ -24,7 +27,15 @@ from . import _sansio, errors
 from ._limiter import ConcurrencyLimiter, Cooldown
 from ._retry import CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
-from .models import Session, SessionRequest, is_loopback_host
+from .models import (
+    FileUrls,
+    Session,
+    SessionRequest,
+    StatusResult,
+    VerificationData,
+    VerificationSummary,
+    is_loopback_host,
+)
 
 __all__ = ["NOT_GIVEN", "AsyncIdenfy"]
 
@@ -35,11 +46,19 @@ DEFAULT_MAX_CONCURRENCY: Final = 10
 ENV_API_KEY: Final = "IDENFY_API_KEY"
 ENV_API_SECRET: Final = "IDENFY_API_SECRET"
 ENV_BASE_URL: Final = "IDENFY_BASE_URL"
+#: Bytes read from a file download before each write (never the whole file in memory).
+DOWNLOAD_CHUNK_SIZE: Final = 64 * 1024
+DEFAULT_PAGE_SIZE: Final = _sansio.DEFAULT_PAGE_SIZE
 USER_AGENT: Final = (
     f"idenfy-async/{__version__} (python {platform.python_version()}; httpx {httpx.__version__})"
 )
 
 T = TypeVar("T")
+
+#: Reads a 2xx answer: (status, headers, body) -> result.
+Parse = Callable[[int, Mapping[str, str], bytes], T]
+_SAFE_FILE_NAME: Final = re.compile(r"[^A-Za-z0-9_.-]")
+_FILE_SUFFIX: Final = re.compile(r"\.[A-Za-z0-9]{1,8}")
 
 
 class _NotGiven(enum.Enum):
@@ -205,12 +224,15 @@ class AsyncIdenfy:
             f" max_concurrency={self._limiter.limit}, closed={self._closed})"
         )
 
-    def _check_usable(self) -> None:
+    def _check_open(self) -> None:
         if self._closed or self._http.is_closed:
             raise errors.ClientClosedError(
                 "this AsyncIdenfy client is closed; create a new one (one client per"
                 " application, opened at start-up and closed at shutdown)"
             )
+
+    def _check_usable(self) -> None:
+        self._check_open()
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
@@ -257,7 +279,7 @@ class AsyncIdenfy:
         spec = _sansio.build_create_session(request)
         base_url = self._base_url
 
-        def parse(status: int, content: bytes) -> Session:
+        def parse(status: int, headers: Mapping[str, str], content: bytes) -> Session:
             return _sansio.parse_create_session(status, content, base_url=base_url)
 
         return await self._call(
@@ -271,14 +293,398 @@ class AsyncIdenfy:
             timeout=timeout,
         )
 
+    async def get_status(
+        self,
+        scan_ref: str,
+        *,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+    ) -> StatusResult:
+        """The verification's overall status (``POST /api/v2/status``).
+
+        A fallback for a missed webhook only: iDenfy restricts accounts that poll it.
+        Transient failures are retried (a read is safe to repeat).
+
+        Raises:
+            RequestValidationError: ``scan_ref`` is empty or too long; nothing was sent.
+            APIError: iDenfy refused (``NotFoundError`` for an unknown scanRef, ...).
+            APIConnectionError: no answer after the last attempt.
+            ResponseDecodeError: the answer could not be read.
+        """
+        return await self._read(
+            "get_status",
+            _sansio.build_get_status(scan_ref),
+            _body_only(_sansio.parse_get_status),
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            timeout=timeout,
+        )
+
+    async def get_data(
+        self,
+        scan_ref: str,
+        *,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+    ) -> VerificationData:
+        """The document data read during verification (``POST /api/v2/data``).
+
+        Every field may be ``None``. Raises as :meth:`get_status` does.
+        """
+        return await self._read(
+            "get_data",
+            _sansio.build_get_data(scan_ref),
+            _body_only(_sansio.parse_get_data),
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            timeout=timeout,
+        )
+
+    async def get_files(
+        self,
+        scan_ref: str,
+        *,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+    ) -> FileUrls:
+        """Pre-signed URLs of the verification's photos and videos (``POST /api/v2/files``).
+
+        The URLs expire after about an hour: fetch them with :meth:`download_file`
+        or :meth:`download_files` right away. Raises as :meth:`get_status` does.
+        """
+        return await self._read(
+            "get_files",
+            _sansio.build_get_files(scan_ref),
+            _body_only(_sansio.parse_files),
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            timeout=timeout,
+        )
+
+    async def delete_verification(
+        self,
+        scan_ref: str,
+        *,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+    ) -> None:
+        """Delete the verification's personal data for good (``POST /api/v2/delete``).
+
+        Deleting is safe to repeat, so transient failures are retried.
+
+        Raises:
+            TokenNotExpiredError: the session is not over yet ("Token has not
+                expired yet."); try again once it was used or expired.
+            RequestValidationError, APIError, APIConnectionError: as :meth:`get_status`.
+        """
+        await self._read(
+            "delete_verification",
+            _sansio.build_delete_verification(scan_ref),
+            _body_only(_sansio.parse_delete_verification),
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            timeout=timeout,
+        )
+
+    async def generate_pdf(
+        self,
+        scan_ref: str,
+        language: str = "en",
+        *,
+        include_main_step_files: bool = True,
+        include_additional_step_files: bool = True,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+    ) -> bytes:
+        """The verification report as PDF bytes (``POST /api/v2/generate-pdf``).
+
+        Whether iDenfy answers with the PDF itself or with base64 of it, the PDF
+        bytes are returned. Generating again is harmless, so failures are retried.
+
+        Raises:
+            ResponseDecodeError: the answer is neither a PDF nor base64 of one.
+            RequestValidationError, APIError, APIConnectionError: as :meth:`get_status`.
+        """
+        return await self._read(
+            "generate_pdf",
+            _sansio.build_generate_pdf(
+                scan_ref,
+                language=language,
+                include_main_step_files=include_main_step_files,
+                include_additional_step_files=include_additional_step_files,
+            ),
+            _sansio.parse_generate_pdf,
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            timeout=timeout,
+        )
+
+    def list_verifications(
+        self,
+        client_id: str | None = None,
+        *,
+        per_page: int = DEFAULT_PAGE_SIZE,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+    ) -> AsyncIterator[VerificationSummary]:
+        """Every verification, or those of ``client_id`` (``GET /kyc/identifications/``).
+
+        ``async for summary in client.list_verifications("user-1"): ...``; page after
+        page, each fetched when the previous one is used up. A ``next`` link is followed only
+        on this client's own origin: the credentials never go anywhere else.
+
+        Raises:
+            RequestValidationError: at once (before iterating), for a bad
+                ``client_id`` or ``per_page``.
+            APIError, APIConnectionError, ResponseDecodeError: while iterating.
+        """
+        first = _sansio.build_list_verifications(client_id, page=1, per_page=per_page)
+
+        async def pages() -> AsyncIterator[VerificationSummary]:
+            spec: _sansio.RequestSpec | None = first
+            number = 1
+            fetched: set[str] = set()
+            while spec is not None:
+                if spec.path in fetched:
+                    raise errors.ResponseDecodeError(
+                        "the next page link points to a page already read",
+                        status_code=200,
+                        method=spec.method,
+                        path=_sansio.LIST_VERIFICATIONS_PATH,
+                    )
+                fetched.add(spec.path)
+                page = await self._read(
+                    "list_verifications",
+                    spec,
+                    _body_only(_sansio.parse_list_page),
+                    max_retries=max_retries,
+                    retry_deadline=retry_deadline,
+                    timeout=timeout,
+                )
+                for summary in page.results:
+                    yield summary
+                number += 1
+                spec = _sansio.next_page_spec(
+                    page,
+                    base_url=self._base_url,
+                    client_id=client_id,
+                    page_number=number,
+                    per_page=per_page,
+                )
+
+        return pages()
+
+    async def download_file(
+        self,
+        url: str,
+        destination: str | os.PathLike[str] | BinaryIO,
+        *,
+        chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+    ) -> int:
+        """Stream one file URL (from :meth:`get_files` or a webhook) to a path or binary file.
+
+        The body is written in ``chunk_size`` pieces off the event loop, never held
+        whole in memory. A path is written to a temporary file beside it and
+        renamed at the end, so it never holds half a file; a file object is
+        written at its current position (retried only if it is seekable). The
+        request carries no Authorization header: these are pre-signed URLs on
+        another host. Returns the number of bytes written.
+
+        Raises:
+            RequestValidationError: ``url`` is not ``https://`` (``http://`` only on
+                loopback); nothing was sent.
+            APIError: the file host refused (``PermissionDeniedError`` once the URL
+                expired, about an hour after it was issued).
+            APIConnectionError: no complete answer after the last attempt.
+        """
+        url = _sansio.check_download_url(url)
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError("chunk_size must be a positive integer")
+        self._check_usable()
+        # Errors name the path only: the query is the URL's signature.
+        spec = _sansio.RequestSpec("GET", urllib.parse.urlsplit(url).path or "/", b"")
+        request_timeout = self._timeout if timeout is NOT_GIVEN else timeout
+        retries = self._policy.max_retries if max_retries is NOT_GIVEN else max_retries
+
+        async def stream_to(file: BinaryIO) -> int:
+            return await self._stream(url, file, spec, chunk_size, request_timeout)
+
+        attempt: Callable[[], Awaitable[int]]
+        if isinstance(destination, str | os.PathLike):
+            target = Path(destination)
+
+            async def to_path() -> int:
+                part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
+                try:
+                    file = await asyncio.to_thread(part.open, "wb")
+                    try:
+                        written = await stream_to(file)
+                    finally:
+                        await asyncio.to_thread(file.close)
+                    await asyncio.to_thread(os.replace, part, target)
+                except BaseException:
+                    await asyncio.shield(asyncio.to_thread(part.unlink, missing_ok=True))
+                    raise
+                return written
+
+            attempt = to_path
+        else:
+            file = destination
+            start = await asyncio.to_thread(_position, file)
+            if start is None:
+                retries = 0  # what was written cannot be taken back
+            attempts = 0
+
+            async def to_file() -> int:
+                nonlocal attempts
+                attempts += 1
+                if attempts > 1 and start is not None:
+                    await asyncio.to_thread(_rewind, file, start)
+                return await stream_to(file)
+
+            attempt = to_file
+
+        written: int = await retry_call(
+            attempt,
+            operation="download_file",
+            kind=CallKind.READ,
+            policy=self._policy,
+            # The file host's answers must not pause calls to iDenfy.
+            cooldown=Cooldown(self._policy.clock, self._policy.sleep),
+            max_retries=retries,
+            deadline=self._policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline,
+            retry_ambiguous=False,
+            on_retry=self._on_retry,
+        )
+        return written
+
+    async def download_files(
+        self,
+        file_urls: Mapping[str, str | None],
+        directory: str | os.PathLike[str],
+        *,
+        chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+    ) -> dict[str, Path]:
+        """Download every URL of a :class:`FileUrls` into ``directory``, concurrently.
+
+        Files are named after their key and the URL's extension (``FRONT.jpg``);
+        null URLs are skipped. Returns key -> path. If one download fails, the
+        others are cancelled and the error is raised (files already complete stay).
+        Raises as :meth:`download_file` does; every URL is checked before any is sent.
+        """
+        folder = Path(directory)
+        plan: dict[str, tuple[str, Path]] = {}
+        used: set[str] = set()
+        for name, url in file_urls.items():
+            if url is None:
+                continue
+            file_name = _file_name(name, _sansio.check_download_url(url), used)
+            used.add(file_name.lower())
+            plan[name] = (url, folder / file_name)
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        tasks = [
+            asyncio.ensure_future(
+                self.download_file(
+                    url,
+                    path,
+                    chunk_size=chunk_size,
+                    max_retries=max_retries,
+                    retry_deadline=retry_deadline,
+                    timeout=timeout,
+                )
+            )
+            for url, path in plan.values()
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return {name: path for name, (_, path) in plan.items()}
+
     # ------------------------------------------------------------------ machinery
+
+    async def _read(
+        self,
+        operation: str,
+        spec: _sansio.RequestSpec,
+        parse: Parse[T],
+        *,
+        max_retries: int | _NotGiven,
+        retry_deadline: float | _NotGiven | None,
+        timeout: float | httpx.Timeout | _NotGiven | None,
+    ) -> T:
+        return await self._call(
+            operation,
+            CallKind.READ,
+            spec,
+            parse,
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            retry_ambiguous=NOT_GIVEN,
+            timeout=timeout,
+        )
+
+    async def _stream(
+        self,
+        url: str,
+        file: BinaryIO,
+        spec: _sansio.RequestSpec,
+        chunk_size: int,
+        timeout: Any,
+    ) -> int:
+        request = self._http.build_request(
+            "GET", url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"}, timeout=timeout
+        )
+        # Never our credentials to another host, even from a caller's http_client
+        # defaults: S3 also refuses a pre-signed request that carries them.
+        request.headers.pop("Authorization", None)
+        written = 0
+        response: httpx.Response | None = None
+        async with self._limiter:
+            self._check_open()  # per attempt: the client may close while a retry waits
+            try:
+                response = await self._http.send(request, stream=True, auth=None)
+                try:
+                    if not 200 <= response.status_code < 300:
+                        raise _sansio.download_error(
+                            response.status_code,
+                            response.headers,
+                            path=spec.path,
+                            now=self._policy.wall_clock(),
+                        )
+                    async for chunk in response.aiter_bytes(chunk_size):
+                        await asyncio.to_thread(file.write, chunk)
+                        written += len(chunk)
+                finally:
+                    await response.aclose()
+            except httpx.TransportError as exc:
+                raise _connection_error(exc, spec) from exc
+            except httpx.DecodingError as exc:
+                status = response.status_code if response is not None else 0
+                raise _undecodable(exc, spec, status=status) from exc
+        return written
 
     async def _call(
         self,
         operation: str,
         kind: CallKind,
         spec: _sansio.RequestSpec,
-        parse: Callable[[int, bytes], T],
+        parse: Parse[T],
         *,
         max_retries: int | _NotGiven,
         retry_deadline: float | _NotGiven | None,
@@ -289,20 +695,38 @@ class AsyncIdenfy:
         policy = self._policy
         url = self._base_url + spec.path
         request_timeout = self._timeout if timeout is NOT_GIVEN else timeout
+        headers = self._headers
+        if not spec.body or spec.accept != _sansio.JSON_CONTENT_TYPE:
+            headers = {**headers, "Accept": spec.accept}
+            if not spec.body:  # a GET: nothing to describe
+                del headers["Content-Type"]
 
         async def send() -> T:
             async with self._limiter:
                 await self._cooldown.wait()
+                # Checked per attempt: the client may close while a retry waits.
+                self._check_open()
+                request = self._http.build_request(
+                    spec.method,
+                    url,
+                    content=spec.body or None,
+                    headers=headers,
+                    timeout=request_timeout,
+                )
                 try:
-                    response = await self._http.request(
-                        spec.method,
-                        url,
-                        content=spec.body,
-                        headers=self._headers,
-                        timeout=request_timeout,
-                    )
+                    response = await self._http.send(request, stream=True)
                 except httpx.TransportError as exc:
                     raise _connection_error(exc, spec) from exc
+                except httpx.DecodingError as exc:  # a body decoded eagerly (mock transports)
+                    raise _undecodable(exc, spec, status=0) from exc
+                try:
+                    await response.aread()
+                except httpx.TransportError as exc:
+                    raise _connection_error(exc, spec) from exc
+                except httpx.DecodingError as exc:
+                    raise _undecodable(exc, spec, status=response.status_code) from exc
+                finally:
+                    await response.aclose()
             return self._interpret(spec, response, parse)
 
         return await retry_call(
@@ -323,13 +747,13 @@ class AsyncIdenfy:
         self,
         spec: _sansio.RequestSpec,
         response: httpx.Response,
-        parse: Callable[[int, bytes], T],
+        parse: Parse[T],
     ) -> T:
         status = response.status_code
         content = response.content
         if 200 <= status < 300 and not _sansio.is_error_body(status, content):
             try:
-                return parse(status, content)
+                return parse(status, response.headers, content)
             except errors.ResponseDecodeError as exc:
                 exc.method, exc.path = spec.method, spec.path
                 raise
@@ -343,6 +767,37 @@ class AsyncIdenfy:
         )
 
 
+def _body_only(parse: Callable[[int, bytes], T]) -> Parse[T]:
+    def parse_body(status: int, headers: Mapping[str, str], content: bytes) -> T:
+        return parse(status, content)
+
+    return parse_body
+
+
+def _position(file: BinaryIO) -> int | None:
+    # Where writing starts, when the file can go back there for a retry.
+    try:
+        return file.tell() if file.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _rewind(file: BinaryIO, position: int) -> None:
+    file.seek(position)
+    file.truncate()
+
+
+def _file_name(name: str, url: str, used: set[str]) -> str:
+    stem = _SAFE_FILE_NAME.sub("_", name).strip(".") or "file"
+    suffix = PurePosixPath(urllib.parse.urlsplit(url).path).suffix
+    suffix = suffix if _FILE_SUFFIX.fullmatch(suffix) else ""
+    candidate, number = stem + suffix, 1
+    while candidate.lower() in used:
+        number += 1
+        candidate = f"{stem}_{number}{suffix}"
+    return candidate
+
+
 def _connection_error(exc: httpx.TransportError, spec: _sansio.RequestSpec) -> errors.IdenfyError:
     sent = not isinstance(exc, _NOT_SENT)
     cls = (
@@ -352,6 +807,17 @@ def _connection_error(exc: httpx.TransportError, spec: _sansio.RequestSpec) -> e
     )
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return cls(reason, request_sent=sent, method=spec.method, path=spec.path)
+
+
+def _undecodable(
+    exc: httpx.DecodingError, spec: _sansio.RequestSpec, *, status: int
+) -> errors.ResponseDecodeError:
+    return errors.ResponseDecodeError(
+        "the body could not be decompressed (Content-Encoding)",
+        status_code=status,
+        method=spec.method,
+        path=spec.path,
+    )
 
 
 def _checked_base_url(url: str | None) -> str:

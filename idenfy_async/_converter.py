@@ -32,6 +32,7 @@ from .models import (
     StatusResult,
     VerificationData,
     VerificationStatus,
+    VerificationSummary,
     wire_name,
 )
 
@@ -229,6 +230,7 @@ def _register_results(conv: cattrs.Converter) -> None:
         status=override(rename="status", struct_hook=_facial_status),
     )
     register(DocumentExpirationEvent)
+    register(VerificationSummary)
 
 
 def _lift_data_fields(value: Mapping[str, Any]) -> dict[str, Any]:

@@ -64,3 +64,117 @@ class Cooldown:
         """Return once the cooldown is over (at once when there is none)."""
         while (remaining := self._until - self._clock()) > 0:
             await self._sleep(remaining)
+
+
+# --------------------------------------------------------------------------- rate limiter
+# Appended after the classes above; the imports below belong in the top block.
+
+import re  # noqa: E402
+import time  # noqa: E402
+from typing import Final, Protocol  # noqa: E402
+
+from .errors import ConfigurationError  # noqa: E402
+
+__all__ += ["RateLimit", "RateLimiter"]
+
+#: Seconds per unit in a rate spec such as ``"10000/hour"`` or ``"100/10min"``.
+RATE_UNITS: Final = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+}
+#: One request at a time: a steady pace, never a burst the server could count against us.
+DEFAULT_BURST: Final = 1.0
+_RATE_SPEC: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*([A-Za-z]+)\s*")
+# Float refill arithmetic can leave 0.9999999 of a token after an exact wait.
+_EPSILON: Final = 1e-9
+
+
+class RateLimit(Protocol):
+    """Anything that paces requests: ``await acquire()`` returns when one may be sent.
+
+    :class:`RateLimiter` is the in-process token bucket; a limiter shared by several
+    processes (Redis, a database row, a lock file) only has to provide this method.
+    """
+
+    async def acquire(self) -> None: ...
+
+
+class RateLimiter:
+    """A token bucket: on average ``rate`` requests per second, at most ``burst`` at once.
+
+    ``spec`` is a string such as ``"10000/hour"``, ``"3/s"``, ``"100/min"`` or
+    ``"50/10s"``, or a number of requests per second. The bucket starts full. Waiters
+    are served first come, first served; a waiter cancelled while waiting takes no
+    token. ``clock`` and ``sleep`` are injectable, so tests never really wait.
+
+    Raises:
+        ConfigurationError: the spec or burst is not a positive rate.
+    """
+
+    def __init__(
+        self,
+        spec: str | float,
+        *,
+        burst: float = DEFAULT_BURST,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.rate = parse_rate(spec)
+        if not burst >= 1:  # also refuses NaN
+            raise ConfigurationError("burst must be at least 1 request")
+        self.burst = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.burst
+        self._updated = clock()
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"RateLimiter({self.rate:g}/s, burst={self.burst:g})"
+
+    @property
+    def wait_time(self) -> float:
+        """Seconds until a token is available (0 when one is)."""
+        self._refill()
+        return max(0.0, (1.0 - self._tokens) / self.rate)
+
+    def try_acquire(self) -> bool:
+        """Take a token if one is available now; never waits."""
+        self._refill()
+        if self._tokens + _EPSILON >= 1.0:
+            self._tokens = max(0.0, self._tokens - 1.0)
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        """Wait for a token and take it."""
+        async with self._lock:  # first come, first served; the clock only moves for one
+            while not self.try_acquire():
+                await self._sleep(self.wait_time)
+
+    def _refill(self) -> None:
+        now = self._clock()
+        elapsed = max(0.0, now - self._updated)
+        self._updated = now
+        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
+
+
+def parse_rate(spec: str | float) -> float:
+    """Requests per second from ``"10000/hour"``, ``"3/s"``, ``"50/10s"`` or a number."""
+    if isinstance(spec, str):
+        match = _RATE_SPEC.fullmatch(spec)
+        unit = RATE_UNITS.get(match.group(3).lower()) if match else None
+        if match is None or unit is None:
+            raise ConfigurationError(
+                f"rate limit {spec!r} is not understood: write it like"
+                ' "10000/hour", "100/min", "3/s" or "50/10s"'
+            )
+        count, periods = float(match.group(1)), float(match.group(2) or 1)
+        rate = count / (periods * unit) if periods > 0 else 0.0
+    else:
+        rate = float(spec)
+    if not rate > 0 or rate == float("inf"):
+        raise ConfigurationError("a rate limit must allow a positive, finite number of requests")
+    return rate

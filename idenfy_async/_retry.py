@@ -220,7 +220,7 @@ async def retry_call(
                 kind, failure, retry_ambiguous=retry_ambiguous
             ):
                 raise
-            retry_after = exc.retry_after if isinstance(exc, errors.RateLimitError) else None
+            retry_after = exc.retry_after if isinstance(exc, errors.APIError) else None
             delay = policy.backoff(retries, failure, retry_after)
             if delay is None:
                 raise

@@ -11,36 +11,95 @@ Rules:
 3. Token creation answers 201 (documented) or 200 (older docs): any 2xx is success.
 4. Bodies never reach an error message (personal data); iDenfy's short ``message``
    does.
+5. Credentials go to the API's own origin only: a pagination link to another scheme,
+   host or port is never followed, and file URLs (pre-signed, on S3) are fetched
+   without the Authorization header.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import email.utils
 import json
+import re
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 import cattrs
 
 from . import errors
-from ._converter import session_request_to_wire, structure_session
-from .models import Session, SessionRequest, wire_name
+from ._converter import converter, session_request_to_wire, structure_session
+from .errors import FieldProblem, RequestValidationError
+from .models import (
+    FileUrls,
+    Session,
+    SessionRequest,
+    StatusResult,
+    VerificationData,
+    VerificationSummary,
+    is_loopback_host,
+    wire_name,
+)
 
 __all__ = [
     "CREATE_SESSION_PATH",
+    "DATA_PATH",
+    "DELETE_PATH",
+    "FILES_PATH",
+    "GENERATE_PDF_PATH",
+    "LIST_VERIFICATIONS_PATH",
+    "STATUS_PATH",
     "RequestSpec",
+    "VerificationPage",
     "build_create_session",
+    "build_delete_verification",
+    "build_generate_pdf",
+    "build_get_data",
+    "build_get_files",
+    "build_get_status",
+    "build_list_verifications",
+    "check_download_url",
+    "check_scan_ref",
+    "download_error",
     "error_from_response",
+    "next_page_spec",
     "parse_create_session",
+    "parse_delete_verification",
+    "parse_files",
+    "parse_generate_pdf",
+    "parse_get_data",
+    "parse_get_status",
+    "parse_list_page",
     "parse_retry_after",
 ]
 
 CREATE_SESSION_PATH: Final = "/api/v2/token"
 REDIRECT_PATH: Final = "/api/v2/redirect"
+STATUS_PATH: Final = "/api/v2/status"
+DATA_PATH: Final = "/api/v2/data"
+FILES_PATH: Final = "/api/v2/files"
+DELETE_PATH: Final = "/api/v2/delete"
+GENERATE_PDF_PATH: Final = "/api/v2/generate-pdf"
+LIST_VERIFICATIONS_PATH: Final = "/kyc/identifications/"  # trailing slash, as documented
 JSON_CONTENT_TYPE: Final = "application/json"
+PDF_CONTENT_TYPE: Final = "application/pdf"
+# A PDF renderer behind content negotiation would answer 406 to "application/json" alone.
+PDF_ACCEPT: Final = "application/pdf, application/json;q=0.9, */*;q=0.8"
+
+#: Longest scanRef accepted (iDenfy documents 36 and 40 in different places).
+MAX_SCAN_REF_LENGTH: Final = 40
+MAX_CLIENT_ID_LENGTH: Final = 100
+DEFAULT_PAGE_SIZE: Final = 100
+MAX_PAGE_SIZE: Final = 1000
+_LANGUAGE_RE: Final = re.compile(r"[a-z]{2}")
+# The PDF header may follow a little junk (PDF 1.7, annex H.3); 1 KiB is the usual bound.
+_PDF_MAGIC: Final = b"%PDF-"
+_PDF_MAGIC_WINDOW: Final = 1024
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 # Identifiers that pick the error class whatever the HTTP status (rule 1).
 _IDENTIFIER_ERRORS: Final[Mapping[str, type[errors.APIError]]] = {
@@ -63,15 +122,22 @@ _STATUS_ERRORS: Final[Mapping[int, type[errors.APIError]]] = {
 }
 # "Partner reached token limit." arrives as 400 PERMISSIONS_ERROR: out of credits.
 _OUT_OF_CREDITS_MARKERS: Final = ("token limit", "lack of funds")
+# Deletion before the session is over: 400 PARTNER_ERROR "Token has not expired yet.".
+_NOT_EXPIRED_MARKER: Final = "not expired"
 
 
 @attrs.frozen
 class RequestSpec:
-    """What to send: the transport adds base URL, auth and user agent."""
+    """What to send: the transport adds base URL, auth and user agent.
+
+    ``path`` may carry a query string. An empty ``body`` is sent without a
+    Content-Type.
+    """
 
     method: str
     path: str
     body: bytes
+    accept: str = JSON_CONTENT_TYPE
 
 
 def _dumps(payload: Any) -> bytes:
@@ -149,6 +215,327 @@ def _path_of(exc: BaseException) -> str:
     return "$"
 
 
+# --------------------------------------------------------------------------- result endpoints
+
+_T = TypeVar("_T")
+
+
+def check_scan_ref(scan_ref: Any, operation: str) -> str:
+    """``scan_ref`` when it is a non-empty string of at most 40 characters.
+
+    Raises:
+        RequestValidationError: naming ``scanRef``; nothing may be sent.
+    """
+    problem = _scan_ref_problem(scan_ref)
+    if problem:
+        raise RequestValidationError(operation, [FieldProblem("scanRef", problem)])
+    return str(scan_ref)
+
+
+def _scan_ref_problem(scan_ref: Any) -> str | None:
+    if scan_ref is None:
+        return "is required"
+    if not isinstance(scan_ref, str):
+        return "must be a string"
+    if not scan_ref.strip():
+        return "must not be empty"
+    if len(scan_ref) > MAX_SCAN_REF_LENGTH:
+        return f"must be at most {MAX_SCAN_REF_LENGTH} characters"
+    return None
+
+
+def _scan_ref_call(path: str, scan_ref: Any, operation: str) -> RequestSpec:
+    return RequestSpec("POST", path, _dumps({"scanRef": check_scan_ref(scan_ref, operation)}))
+
+
+def build_get_status(scan_ref: str) -> RequestSpec:
+    """``POST /api/v2/status`` with ``{"scanRef": ...}``."""
+    return _scan_ref_call(STATUS_PATH, scan_ref, "get_status")
+
+
+def build_get_data(scan_ref: str) -> RequestSpec:
+    """``POST /api/v2/data`` with ``{"scanRef": ...}``."""
+    return _scan_ref_call(DATA_PATH, scan_ref, "get_data")
+
+
+def build_get_files(scan_ref: str) -> RequestSpec:
+    """``POST /api/v2/files`` with ``{"scanRef": ...}``."""
+    return _scan_ref_call(FILES_PATH, scan_ref, "get_files")
+
+
+def build_delete_verification(scan_ref: str) -> RequestSpec:
+    """``POST /api/v2/delete`` with ``{"scanRef": ...}``."""
+    return _scan_ref_call(DELETE_PATH, scan_ref, "delete_verification")
+
+
+def build_generate_pdf(
+    scan_ref: str,
+    *,
+    language: str = "en",
+    include_main_step_files: bool = True,
+    include_additional_step_files: bool = True,
+) -> RequestSpec:
+    """``POST /api/v2/generate-pdf``; every problem is reported at once."""
+    problems: list[FieldProblem] = []
+    scan_ref_problem = _scan_ref_problem(scan_ref)
+    if scan_ref_problem:
+        problems.append(FieldProblem("scanRef", scan_ref_problem))
+    if not isinstance(language, str) or not _LANGUAGE_RE.fullmatch(language):
+        problems.append(
+            FieldProblem("language", "must be a two-letter language code such as en or lt")
+        )
+    for name, flag in (
+        ("includeMainStepFiles", include_main_step_files),
+        ("includeAdditionalStepFiles", include_additional_step_files),
+    ):
+        if not isinstance(flag, bool):
+            problems.append(FieldProblem(name, "must be true or false"))
+    if problems:
+        raise RequestValidationError("generate_pdf", problems)
+    body = {
+        "scanRef": scan_ref,
+        "language": language,
+        "includeMainStepFiles": include_main_step_files,
+        "includeAdditionalStepFiles": include_additional_step_files,
+    }
+    return RequestSpec("POST", GENERATE_PDF_PATH, _dumps(body), accept=PDF_ACCEPT)
+
+
+def build_list_verifications(
+    client_id: str | None = None, *, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE
+) -> RequestSpec:
+    """``GET /kyc/identifications/?clientId=...&page=...&perPage=...`` (no body)."""
+    problems: list[FieldProblem] = []
+    if client_id is not None and (
+        not isinstance(client_id, str) or not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH
+    ):
+        problems.append(
+            FieldProblem(
+                "clientId",
+                f"must be a non-empty string of at most {MAX_CLIENT_ID_LENGTH} characters",
+            )
+        )
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        problems.append(FieldProblem("page", "must be an integer of at least 1"))
+    if (
+        isinstance(per_page, bool)
+        or not isinstance(per_page, int)
+        or not 1 <= per_page <= MAX_PAGE_SIZE
+    ):
+        problems.append(
+            FieldProblem("perPage", f"must be an integer between 1 and {MAX_PAGE_SIZE:,}")
+        )
+    if problems:
+        raise RequestValidationError("list_verifications", problems)
+    query: dict[str, Any] = {}
+    if client_id is not None:
+        query["clientId"] = client_id
+    query["page"] = page
+    query["perPage"] = per_page
+    return RequestSpec("GET", f"{LIST_VERIFICATIONS_PATH}?{urllib.parse.urlencode(query)}", b"")
+
+
+def _structure(status: int, content: bytes, cls: type[_T]) -> _T:
+    body = _json_object(status, content)
+    try:
+        return converter.structure(body, cls)
+    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+        raise errors.ResponseDecodeError(_shape_problem(exc), status_code=status) from exc
+
+
+def parse_get_status(status: int, content: bytes) -> StatusResult:
+    """Decode a 2xx ``/api/v2/status`` answer.
+
+    Raises:
+        ResponseDecodeError: not a JSON object, or ``scanRef`` missing or mistyped.
+    """
+    return _structure(status, content, StatusResult)
+
+
+def parse_get_data(status: int, content: bytes) -> VerificationData:
+    """Decode a 2xx ``/api/v2/data`` answer (every field may be null).
+
+    Raises:
+        ResponseDecodeError: not a JSON object, or a field of the wrong type.
+    """
+    return _structure(status, content, VerificationData)
+
+
+def parse_files(status: int, content: bytes) -> FileUrls:
+    """Decode a 2xx ``/api/v2/files`` answer: file name -> pre-signed URL or null.
+
+    No example was ever published: a map nested under ``fileUrls`` is accepted too,
+    and entries that are neither null nor an http(s) URL (e.g. a ``scanRef``) are
+    left out, so every value is something to download.
+
+    Raises:
+        ResponseDecodeError: not a JSON object.
+    """
+    body = _json_object(status, content)
+    nested = body.get("fileUrls")
+    urls: Mapping[str, Any] = nested if isinstance(nested, dict) else body
+    return FileUrls(
+        {
+            name: url
+            for name, url in urls.items()
+            if url is None or (isinstance(url, str) and url.startswith(("https://", "http://")))
+        }
+    )
+
+
+def parse_delete_verification(status: int, content: bytes) -> None:
+    """A 2xx ``/api/v2/delete`` answer (documented empty) means deleted; the body is ignored."""
+
+
+def parse_generate_pdf(status: int, headers: Mapping[str, str], content: bytes) -> bytes:
+    """The PDF bytes from a 2xx ``/api/v2/generate-pdf`` answer.
+
+    iDenfy's docs disagree on the encoding: a PDF (``application/pdf`` or a body
+    starting with ``%PDF``) is returned as is; otherwise the body is base64, as a
+    JSON string or as plain text, and must decode to a PDF.
+
+    Raises:
+        ResponseDecodeError: neither a PDF nor base64 of one.
+    """
+    content_type = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
+    if content_type == PDF_CONTENT_TYPE or content.lstrip().startswith(_PDF_MAGIC):
+        return content
+    text: Any
+    try:
+        text = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        text = content.decode("ascii", errors="replace")
+    if isinstance(text, str):
+        try:
+            pdf = base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError):
+            pdf = b""
+        if _PDF_MAGIC in pdf[:_PDF_MAGIC_WINDOW]:
+            return pdf
+    raise errors.ResponseDecodeError(
+        "the body is neither a PDF nor base64 of one", status_code=status
+    )
+
+
+@attrs.frozen(kw_only=True)
+class VerificationPage:
+    """One page of ``GET /kyc/identifications/``."""
+
+    count: int | None
+    next: str | None
+    previous: str | None
+    results: tuple[VerificationSummary, ...]
+
+
+def parse_list_page(status: int, content: bytes) -> VerificationPage:
+    """Decode one 2xx page ``{count, next, previous, results: [...]}``.
+
+    Raises:
+        ResponseDecodeError: not a JSON object, ``results`` not a list, or an item
+            without a ``scanRef``.
+    """
+    body = _json_object(status, content)
+    results = body.get("results")
+    if not isinstance(results, list):
+        raise errors.ResponseDecodeError("results is not a list", status_code=status)
+    count = body.get("count")
+    links = {key: body.get(key) for key in ("next", "previous")}
+    try:
+        items = converter.structure(results, tuple[VerificationSummary, ...])
+    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+        raise errors.ResponseDecodeError("unexpected shape in results", status_code=status) from exc
+    return VerificationPage(
+        count=count if type(count) is int else None,
+        next=links["next"] if isinstance(links["next"], str) and links["next"] else None,
+        previous=links["previous"] if isinstance(links["previous"], str) else None,
+        results=items,
+    )
+
+
+def next_page_spec(
+    page: VerificationPage,
+    *,
+    base_url: str,
+    client_id: str | None,
+    page_number: int,
+    per_page: int,
+) -> RequestSpec | None:
+    """The request for the page after ``page`` (number ``page_number``), or None at the end.
+
+    ``next`` is followed only when it has the client's scheme, host and port and
+    lies under its base path (rule 5); otherwise the next page is asked for by
+    number, on the client's own origin. An empty page ends the listing even when
+    ``next`` is set, so a misbehaving server cannot loop it forever.
+    """
+    if page.next is None or not page.results:
+        return None
+    own = _relative_to(page.next, base_url)
+    if own is not None:
+        return RequestSpec("GET", own, b"")
+    return build_list_verifications(client_id, page=page_number, per_page=per_page)
+
+
+def _relative_to(url: str, base_url: str) -> str | None:
+    # The part of ``url`` after ``base_url``, when ``url`` is on the same origin and path.
+    try:
+        target = urllib.parse.urlsplit(url)
+        base = urllib.parse.urlsplit(base_url)
+        same_origin = (
+            target.scheme.lower() == base.scheme.lower()
+            and (target.hostname or "").lower() == (base.hostname or "").lower()
+            and _port(target) == _port(base)
+            and not target.username
+            and not target.password
+        )
+    except ValueError:  # a bad port or an unclosed IPv6 bracket
+        return None
+    prefix = base.path.rstrip("/")
+    if not same_origin or not target.path.startswith(prefix + "/"):
+        return None
+    path = target.path[len(prefix) :]
+    return f"{path}?{target.query}" if target.query else path
+
+
+def _port(parts: urllib.parse.SplitResult) -> int | None:
+    return parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+
+
+def check_download_url(url: Any) -> str:
+    """``url`` when it may be fetched: ``https://``, or ``http://`` on a loopback host.
+
+    Raises:
+        RequestValidationError: naming ``url``; nothing may be sent.
+    """
+    problem = "must be an https:// URL (http:// only for loopback hosts)"
+    if isinstance(url, str):
+        try:
+            parts = urllib.parse.urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        else:
+            if host and (
+                parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))
+            ):
+                return url
+    raise RequestValidationError("download_file", [FieldProblem("url", problem)])
+
+
+def download_error(
+    status: int, headers: Mapping[str, str], *, path: str, now: float
+) -> errors.APIError:
+    """The error for a non-2xx answer to a file download (body not read: not iDenfy's)."""
+    message = (
+        "access denied: pre-signed file URLs expire about an hour after they are issued"
+        if status == 403
+        else None
+    )
+    error = error_from_response(status, headers, b"", method="GET", path=path, now=now)
+    if message is not None:
+        error.message = message
+    return error
+
+
 def error_from_response(
     status: int,
     headers: Mapping[str, str],
@@ -182,6 +569,13 @@ def error_from_response(
         lowered = message.lower()
         if any(marker in lowered for marker in _OUT_OF_CREDITS_MARKERS):
             cls = errors.InsufficientFundsError
+    if (
+        cls is errors.BadRequestError
+        and identifier == "PARTNER_ERROR"
+        and message
+        and _NOT_EXPIRED_MARKER in message.lower()
+    ):
+        cls = errors.TokenNotExpiredError
 
     kwargs: dict[str, Any] = {
         "status_code": status,
@@ -191,9 +585,8 @@ def error_from_response(
         "headers": dict(headers),
         "method": method,
         "path": path,
+        "retry_after": parse_retry_after(headers, now=now),
     }
-    if cls is errors.RateLimitError:
-        return errors.RateLimitError(retry_after=parse_retry_after(headers, now=now), **kwargs)
     return cls(**kwargs)
 
 

@@ -12,6 +12,7 @@
     │   └── APITimeoutError
     ├── APIError                      status_code, identifier, message, body
     │   ├── BadRequestError
+    │   │   └── TokenNotExpiredError
     │   ├── AuthenticationError
     │   ├── InsufficientFundsError
     │   ├── PermissionDeniedError
@@ -61,6 +62,7 @@ __all__ = [
     "ResponseDecodeError",
     "ServerError",
     "SignatureVerificationError",
+    "TokenNotExpiredError",
     "TokenNotValidError",
     "WebhookPayloadError",
 ]
@@ -175,8 +177,11 @@ class APIError(IdenfyError):
         headers: Mapping[str, str] | None = None,
         method: str | None = None,
         path: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(status_code, identifier)
+        #: The server's ``Retry-After`` in seconds, when it sent one (429, 503, ...).
+        self.retry_after = retry_after
         self.status_code = status_code
         self.identifier = identifier
         self.message = message
@@ -198,6 +203,13 @@ class APIError(IdenfyError):
 
 class BadRequestError(APIError):
     """Raised on 400/422 answers that no more specific class covers (BAD_VALUE, ...)."""
+
+
+class TokenNotExpiredError(BadRequestError):
+    """Raised when deletion is refused with "Token has not expired yet." (``PARTNER_ERROR``).
+
+    A verification can be deleted only once its session is over: used, or expired.
+    """
 
 
 class AuthenticationError(APIError):
@@ -225,10 +237,6 @@ class RateLimitError(APIError):
 
     ``retry_after`` is the server's wait in seconds when it sent one, else ``None``.
     """
-
-    def __init__(self, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(**kwargs)
 
 
 class TokenNotValidError(APIError):

@@ -54,6 +54,7 @@ __all__ = [
     "TokenType",
     "VerificationData",
     "VerificationStatus",
+    "VerificationSummary",
     "WebhookEvent",
     "wire_name",
 ]
@@ -1224,3 +1225,17 @@ class DocumentExpirationEvent:
 
 #: What :func:`idenfy_async.webhooks.parse_event` returns.
 WebhookEvent: TypeAlias = IdentificationEvent | FacialAuthenticationEvent | DocumentExpirationEvent
+
+
+@attrs.frozen(kw_only=True)
+class VerificationSummary:
+    """One verification in the ``GET /kyc/identifications/`` listing.
+
+    ``suspected`` is iDenfy's flag for fraud or mismatch tags; fetch the status or
+    data for the details.
+    """
+
+    scan_ref: str
+    status: OverallStatus | str | None = None
+    suspected: bool | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)

@@ -395,9 +395,7 @@ async def test_undecodable_content_encoding_is_a_response_decode_error(
                 stream=httpx.ByteStream(b"definitely not gzip"),
             )
 
-    async with AsyncIdenfy(
-        "k", "s", transport=StreamingTransport(), retry_policy=policy
-    ) as client:
+    async with AsyncIdenfy("k", "s", transport=StreamingTransport(), retry_policy=policy) as client:
         with pytest.raises(ResponseDecodeError) as excinfo:
             await client.create_session(client_id="user-1")
     assert excinfo.value.status_code == 201

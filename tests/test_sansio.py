@@ -304,7 +304,7 @@ def test_error_body_of_unexpected_shape_maps_by_status(content: bytes) -> None:
 
 
 def test_documented_partner_error_sample() -> None:
-    """The documented PARTNER_ERROR body maps to BadRequestError with that identifier."""
+    """The documented "Token has not expired yet." is a TokenNotExpiredError (a 400)."""
     err = error_from_response(
         400,
         httpx.Headers(),
@@ -313,7 +313,8 @@ def test_documented_partner_error_sample() -> None:
         path="/api/v2/delete",
         now=NOW,
     )
-    assert type(err) is errors.BadRequestError
+    assert type(err) is errors.TokenNotExpiredError
+    assert isinstance(err, errors.BadRequestError)
     assert err.identifier == "PARTNER_ERROR"
     assert err.message == "Token has not expired yet."
     assert err.body == sample("error_response_delete_not_expired.json")

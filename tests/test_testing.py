@@ -175,7 +175,7 @@ async def test_fake_answers_json_error_for_non_json(raw: bytes) -> None:
     ("method", "url", "status", "identifier"),
     [
         pytest.param("POST", "https://ivs.idenfy.com/api/v2/token/", 404, "NOT_FOUND", id="slash"),
-        pytest.param("POST", "https://ivs.idenfy.com/api/v2/status", 404, "NOT_FOUND", id="other"),
+        pytest.param("POST", "https://ivs.idenfy.com/api/v2/unknown", 404, "NOT_FOUND", id="other"),
         pytest.param("GET", TOKEN_URL, 405, "METHOD_NOT_ALLOWED", id="get"),
     ],
 )

@@ -1,0 +1,225 @@
+"""A small FastAPI service: start identity verifications, take iDenfy's signed webhooks.
+
+Run it (without credentials it talks to the built-in FakeIdenfy)::
+
+    pip install idenfy-async fastapi uvicorn
+    uvicorn --factory examples.fastapi_app:create_app
+
+Settings come from the environment: ``IDENFY_API_KEY`` / ``IDENFY_API_SECRET``, the
+webhook signing key set in iDenfy's dashboard as ``IDENFY_SIGNING_KEY``, and
+``PUBLIC_BASE_URL`` (where iDenfy can reach this service; sent as each session's
+callbackUrl, otherwise the dashboard's notification URL applies).
+
+* ``POST /verifications`` ``{"user_id": "..."}`` -> ``{scan_ref, redirect_url, iframe_url}``
+* ``POST /idenfy/webhook``: verifies ``Idenfy-Signature`` on the raw body, answers at
+  once (iDenfy allows 10 s), and leaves the work to a background worker that fetches
+  the document data and records the result, once per ``dedupe_key``.
+* ``GET /verifications/{scan_ref}`` -> the recorded result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final
+
+import attrs
+from fastapi import FastAPI, HTTPException, Request, Response
+from pydantic import BaseModel
+
+from idenfy_async import (
+    AsyncIdenfy,
+    ConfigurationError,
+    IdenfyError,
+    IdentificationEvent,
+    RequestValidationError,
+    SignatureVerificationError,
+    VerificationData,
+    WebhookPayloadError,
+    construct_event,
+)
+from idenfy_async.testing import FakeIdenfy
+
+logger = logging.getLogger("kyc_service")
+
+WEBHOOK_PATH: Final = "/idenfy/webhook"
+#: Used only with the built-in fake, which signs its webhooks with whatever key it is given.
+FAKE_SIGNING_KEY: Final = "fake-signing-key"
+#: How long shutdown waits for accepted webhooks to be processed.
+DRAIN_TIMEOUT: Final = 10.0
+
+
+def default_client() -> AsyncIdenfy:
+    """The real API with credentials from the environment, else the built-in fake."""
+    if os.environ.get("IDENFY_API_KEY") and os.environ.get("IDENFY_API_SECRET"):
+        return AsyncIdenfy()
+    logger.warning("IDENFY_API_KEY/IDENFY_API_SECRET not set: using the built-in FakeIdenfy")
+    return AsyncIdenfy("test-key", "test-secret", transport=FakeIdenfy())
+
+
+@attrs.frozen
+class Verification:
+    """What the service keeps of a verification result."""
+
+    scan_ref: str
+    client_id: str | None
+    status: str
+    final: bool | None
+    data: VerificationData
+
+
+class KycService:
+    """One AsyncIdenfy client, the webhook queue and its worker, the recorded results."""
+
+    def __init__(
+        self, client_factory: Callable[[], AsyncIdenfy], signing_key: str, public_url: str | None
+    ) -> None:
+        self._client_factory = client_factory
+        self._signing_key = signing_key
+        self._callback_url = public_url.rstrip("/") + WEBHOOK_PATH if public_url else None
+        self._client: AsyncIdenfy | None = None
+        self._queue: asyncio.Queue[IdentificationEvent] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._seen: set[str] = set()
+        self.results: dict[str, Verification] = {}
+
+    @property
+    def client(self) -> AsyncIdenfy:
+        if self._client is None:
+            raise RuntimeError("the service is not started")
+        return self._client
+
+    async def start(self) -> None:
+        self._client = self._client_factory()  # on the serving event loop
+        self._worker = asyncio.create_task(self._work())
+
+    async def stop(self) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):  # TimeoutError since 3.11
+            await asyncio.wait_for(self._queue.join(), DRAIN_TIMEOUT)
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        await self.client.aclose()
+
+    async def drained(self) -> None:
+        """Return once every accepted webhook has been processed."""
+        await self._queue.join()
+
+    async def start_verification(self, user_id: str) -> dict[str, str | None]:
+        session = await self.client.create_session(
+            client_id=user_id, callback_url=self._callback_url
+        )
+        return {
+            "scan_ref": session.scan_ref,
+            "redirect_url": session.redirect_url,
+            "iframe_url": session.iframe_url,
+        }
+
+    def accept_webhook(self, body: bytes, signature: str | None, event_type: str | None) -> int:
+        """Verify and queue one webhook; the HTTP status to answer with. Never waits."""
+        try:
+            event = construct_event(body, signature, self._signing_key, event_type=event_type)
+        except SignatureVerificationError:
+            return 401
+        except WebhookPayloadError:
+            return 400
+        if isinstance(event, IdentificationEvent) and event.dedupe_key not in self._seen:
+            self._seen.add(event.dedupe_key)
+            self._queue.put_nowait(event)
+        return 200  # a redelivery, or an event this service does not use: acknowledged
+
+    async def _work(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                data = await self.client.get_data(event.scan_ref)
+                self.results[event.scan_ref] = Verification(
+                    scan_ref=event.scan_ref,
+                    client_id=event.client_id,
+                    status=str(event.status.overall or ""),
+                    final=event.final,
+                    data=data,
+                )
+            except IdenfyError as exc:
+                # Forget the key so that iDenfy's redelivery is processed again.
+                self._seen.discard(event.dedupe_key)
+                logger.warning("could not process webhook %s: %s", event.dedupe_key, exc)
+            finally:
+                self._queue.task_done()
+
+
+class StartVerification(BaseModel):
+    user_id: str
+
+
+def create_app(
+    client_factory: Callable[[], AsyncIdenfy] | None = None,
+    signing_key: str | None = None,
+    public_url: str | None = None,
+) -> FastAPI:
+    """The service; tests inject a client factory bound to a FakeIdenfy and the signing key."""
+    signing_key = signing_key or os.environ.get("IDENFY_SIGNING_KEY")
+    if not signing_key:
+        if client_factory is not None or os.environ.get("IDENFY_API_KEY"):
+            raise ConfigurationError("set IDENFY_SIGNING_KEY: webhooks cannot be verified")
+        signing_key = FAKE_SIGNING_KEY
+    service = KycService(
+        client_factory or default_client,
+        signing_key,
+        public_url or os.environ.get("PUBLIC_BASE_URL"),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(lifespan=lifespan)
+    app.state.service = service
+
+    @app.post("/verifications")
+    async def start_verification(body: StartVerification) -> dict[str, str | None]:
+        try:
+            return await service.start_verification(body.user_id)
+        except RequestValidationError as exc:
+            raise HTTPException(422, detail=str(exc)) from exc
+        except IdenfyError as exc:
+            logger.warning("create_session failed: %s", exc)
+            raise HTTPException(503, detail="identity verification unavailable") from exc
+
+    @app.post(WEBHOOK_PATH)
+    async def idenfy_webhook(request: Request) -> Response:
+        status = service.accept_webhook(
+            await request.body(),  # the raw bytes: the signature is over them
+            request.headers.get("Idenfy-Signature"),
+            request.headers.get("Idenfy-Event-Type"),
+        )
+        return Response(status_code=status)
+
+    @app.get("/verifications/{scan_ref}")
+    async def verification(scan_ref: str) -> dict[str, Any]:
+        result = service.results.get(scan_ref)
+        if result is None:
+            raise HTTPException(404, detail="no result yet")
+        return {
+            "scan_ref": result.scan_ref,
+            "client_id": result.client_id,
+            "status": result.status,
+            "final": result.final,
+            "document_type": result.data.doc_type,  # a str enum: JSON gives its value
+        }
+
+    return app
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(create_app(), host="127.0.0.1", port=8000)

@@ -1,0 +1,297 @@
+"""The example services end to end: FastAPI (in-process ASGI and a real uvicorn), aiohttp.
+
+Each test creates a session through the app, completes it in FakeIdenfy, has the fake
+deliver the signed webhook to the app, and waits (no sleeps) for the app's background
+worker to fetch the data and record the result. Nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+import httpx
+import pytest
+import uvicorn
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pytest_aiohttp import AiohttpClient
+
+from examples import aiohttp_app, fastapi_app
+from idenfy_async import AsyncIdenfy, ConfigurationError, DocumentType, RetryPolicy
+from idenfy_async.testing import FakeIdenfy
+from idenfy_async.webhooks import sign
+
+SIGNING_KEY = "example-signing-key"
+DATA_PATH = "/api/v2/data"
+
+
+class GatedFake(httpx.AsyncBaseTransport):
+    """FakeIdenfy that records every path and can hold ``/api/v2/data`` at a gate."""
+
+    def __init__(self, fake: FakeIdenfy) -> None:
+        self.fake = fake
+        self.paths: list[str] = []
+        self.data_gate = asyncio.Event()
+        self.data_gate.set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        if request.url.path == DATA_PATH:
+            await self.data_gate.wait()
+        return await self.fake.handle_async_request(request)
+
+
+class Service(Protocol):
+    """What the tests use of either example's KycService."""
+
+    results: Any
+
+    async def drained(self) -> None: ...
+
+
+@pytest.fixture
+def gated(fake: FakeIdenfy) -> GatedFake:
+    return GatedFake(fake)
+
+
+@pytest.fixture
+def client_factory(gated: GatedFake, policy: RetryPolicy) -> Callable[[], AsyncIdenfy]:
+    return lambda: AsyncIdenfy("test-key", "test-secret", transport=gated, retry_policy=policy)
+
+
+Post = Callable[[str, dict[str, Any]], Awaitable[tuple[int, Any]]]
+Get = Callable[[str], Awaitable[tuple[int, Any]]]
+
+
+async def run_flow(
+    post: Post,
+    get: Get,
+    service: Service,
+    fake: FakeIdenfy,
+    gated: GatedFake,
+    callback_url: str,
+    http_client: httpx.AsyncClient | None = None,
+) -> None:
+    """Session via the app -> complete -> signed webhook -> background data fetch -> recorded."""
+    status, created = await post("/verifications", {"user_id": "user-42"})
+    assert status == 200
+    scan_ref = created["scan_ref"]
+    assert created["redirect_url"].startswith("https://ivs.idenfy.com/api/v2/redirect?authToken=")
+    assert created["iframe_url"].startswith("https://ui.idenfy.com/?authToken=")
+    session = fake.session(scan_ref)
+    assert (session.client_id, session.callback_url) == ("user-42", callback_url)
+
+    fake.complete(scan_ref, "APPROVED", data={"docType": "PASSPORT"})
+
+    async def deliver(key: str = SIGNING_KEY) -> int:
+        return await fake.send_webhook(scan_ref, signing_key=key, http_client=http_client)
+
+    # The app answers before its worker has the data: hold the worker at the gate.
+    gated.data_gate.clear()
+    assert await deliver() == 200
+    assert scan_ref not in service.results
+    assert await get(f"/verifications/{scan_ref}") == (404, {"detail": "no result yet"})
+    gated.data_gate.set()
+    await service.drained()
+    record = service.results[scan_ref]
+    assert (record.status, record.final, record.client_id) == ("APPROVED", True, "user-42")
+    assert record.data.doc_type == DocumentType.PASSPORT
+    assert record.data.doc_first_name == "JOHN"
+    assert gated.paths.count(DATA_PATH) == 1
+    assert await get(f"/verifications/{scan_ref}") == (
+        200,
+        {
+            "scan_ref": scan_ref,
+            "client_id": "user-42",
+            "status": "APPROVED",
+            "final": True,
+            "document_type": "PASSPORT",
+        },
+    )
+
+    # A redelivery is acknowledged and not processed twice.
+    assert await deliver() == 200
+    await service.drained()
+    assert gated.paths.count(DATA_PATH) == 1
+
+    # A forged webhook (wrong key) is refused and never processed.
+    fake.complete(scan_ref, "DENIED")
+    assert await deliver("forged-key") == 401
+    await service.drained()
+    assert service.results[scan_ref].status == "APPROVED"
+    assert gated.paths.count(DATA_PATH) == 1
+    assert [d.status_code for d in fake.webhooks] == [200, 200, 401]
+
+
+# --------------------------------------------------------------------------- FastAPI
+
+
+def httpx_calls(http: httpx.AsyncClient) -> tuple[Post, Get]:
+    async def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        response = await http.post(path, json=body)
+        return response.status_code, response.json()
+
+    async def get(path: str) -> tuple[int, Any]:
+        response = await http.get(path)
+        return response.status_code, response.json()
+
+    return post, get
+
+
+async def test_fastapi_app_in_process(
+    fake: FakeIdenfy, gated: GatedFake, client_factory: Callable[[], AsyncIdenfy]
+) -> None:
+    """FastAPI through httpx.ASGITransport, with its lifespan run explicitly."""
+    app = fastapi_app.create_app(client_factory, SIGNING_KEY, public_url="http://127.0.0.1")
+    service: fastapi_app.KycService = app.state.service
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as http,
+    ):
+        post, get = httpx_calls(http)
+        await run_flow(
+            post, get, service, fake, gated, "http://127.0.0.1/idenfy/webhook", http_client=http
+        )
+    assert service.client.is_closed  # closed at shutdown
+
+
+async def test_fastapi_app_rejects_bad_input(client_factory: Callable[[], AsyncIdenfy]) -> None:
+    """A webhook that is not JSON is 400, an unsigned one 401; a bad user_id is 422."""
+    app = fastapi_app.create_app(client_factory, SIGNING_KEY)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http,
+    ):
+        unsigned = await http.post("/idenfy/webhook", content=b"{}")
+        body = b"not json"
+        garbage = await http.post(
+            "/idenfy/webhook",
+            content=body,
+            headers={"Idenfy-Signature": sign(body, SIGNING_KEY)},
+        )
+        too_long = await http.post("/verifications", json={"user_id": "x" * 101})
+    assert (unsigned.status_code, garbage.status_code, too_long.status_code) == (401, 400, 422)
+    assert "clientId" in too_long.json()["detail"]
+
+
+@contextlib.asynccontextmanager
+async def uvicorn_server(app: Any, sock: socket.socket) -> AsyncIterator[None]:
+    """Serve ``app`` on a listening loopback socket, in this event loop, until exit."""
+    config = uvicorn.Config(app, lifespan="on", log_config=None, log_level="warning", ws="none")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+def listening_socket() -> socket.socket:
+    # Bound and listening before the server starts: early connections wait in the backlog.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    return sock
+
+
+async def test_fastapi_app_on_uvicorn(
+    fake: FakeIdenfy, gated: GatedFake, client_factory: Callable[[], AsyncIdenfy]
+) -> None:
+    """FastAPI on a real uvicorn server on 127.0.0.1; the fake delivers over TCP."""
+    with listening_socket() as sock:
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        app = fastapi_app.create_app(client_factory, SIGNING_KEY, public_url=base)
+        service: fastapi_app.KycService = app.state.service
+        async with (
+            uvicorn_server(app, sock),
+            httpx.AsyncClient(base_url=base) as http,
+        ):
+            post, get = httpx_calls(http)
+            await run_flow(post, get, service, fake, gated, f"{base}/idenfy/webhook")
+    assert service.client.is_closed
+
+
+async def test_fastapi_app_without_credentials_uses_the_fake(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No IDENFY_* settings: the built-in FakeIdenfy and its signing key serve the demo."""
+    for name in ("IDENFY_API_KEY", "IDENFY_API_SECRET", "IDENFY_SIGNING_KEY", "PUBLIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    app = fastapi_app.create_app()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        response = await http.post("/verifications", json={"user_id": "user-1"})
+    assert response.status_code == 200
+    assert response.json()["scan_ref"]
+
+
+@pytest.mark.parametrize("module", [fastapi_app, aiohttp_app])
+def test_apps_refuse_to_run_without_a_signing_key(
+    module: Any, monkeypatch: pytest.MonkeyPatch, client_factory: Callable[[], AsyncIdenfy]
+) -> None:
+    """A real client (injected, or from the environment) needs the webhook signing key."""
+    monkeypatch.delenv("IDENFY_SIGNING_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="IDENFY_SIGNING_KEY"):
+        module.create_app(client_factory)
+    monkeypatch.setenv("IDENFY_API_KEY", "live-key")
+    with pytest.raises(ConfigurationError, match="IDENFY_SIGNING_KEY"):
+        module.create_app()
+
+
+# --------------------------------------------------------------------------- aiohttp
+
+
+def aiohttp_calls(http: TestClient[web.Request, web.Application]) -> tuple[Post, Get]:
+    async def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        async with http.post(path, json=body) as response:
+            return response.status, await response.json()
+
+    async def get(path: str) -> tuple[int, Any]:
+        async with http.get(path) as response:
+            return response.status, await response.json()
+
+    return post, get
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_aiohttp_app(
+    fake: FakeIdenfy, gated: GatedFake, client_factory: Callable[[], AsyncIdenfy]
+) -> None:
+    """aiohttp through TestServer/TestClient on 127.0.0.1; the fake delivers over TCP."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = aiohttp_app.create_app(client_factory, SIGNING_KEY, public_url=base)
+    service = app[aiohttp_app.SERVICE]
+    async with TestClient(TestServer(app, host="127.0.0.1", port=port)) as http:
+        post, get = aiohttp_calls(http)
+        await run_flow(post, get, service, fake, gated, f"{base}/idenfy/webhook")
+    assert service.client.is_closed
+
+
+async def test_aiohttp_app_rejects_bad_input(
+    aiohttp_client: AiohttpClient, client_factory: Callable[[], AsyncIdenfy]
+) -> None:
+    """Through the pytest-aiohttp fixture: unsigned webhook 401, bad bodies 400/422."""
+    http = await aiohttp_client(aiohttp_app.create_app(client_factory, SIGNING_KEY))
+    unsigned = await http.post("/idenfy/webhook", data=b"{}")
+    not_json = await http.post("/verifications", data=b"[")
+    no_user = await http.post("/verifications", json={"name": "x"})
+    too_long = await http.post("/verifications", json={"user_id": "x" * 101})
+    assert [r.status for r in (unsigned, not_json, no_user, too_long)] == [401, 400, 422, 422]
+    assert "clientId" in (await too_long.json())["detail"]
