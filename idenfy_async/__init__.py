@@ -1,8 +1,10 @@
 """idenfy-async: the asyncio client for iDenfy's identity verification (KYC) API."""
 
 from ._client import NOT_GIVEN, AsyncIdenfy
+from ._limiter import RateLimit, RateLimiter
 from ._retry import CallKind, Failure, RetryDetails, RetryPolicy
 from ._version import __version__
+from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
 from .errors import (
     APIConnectionError,
     APIError,
@@ -17,6 +19,9 @@ from .errors import (
     FieldProblem,
     IdenfyError,
     InsufficientFundsError,
+    JournalError,
+    JournalLockedError,
+    JournalMismatchError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -28,6 +33,7 @@ from .errors import (
     TokenNotValidError,
     WebhookPayloadError,
 )
+from .journal import ErrorKind, Journal, JournalEntry, JournalState, MemoryJournal, SqliteJournal
 from .models import (
     NULL,
     AdditionalStepsStatus,
@@ -74,6 +80,9 @@ __all__ = [
     "AsyncIdenfy",
     "AuthenticationError",
     "BadRequestError",
+    "BulkProgress",
+    "BulkResult",
+    "BulkState",
     "CallKind",
     "ClientClosedError",
     "ClientStateError",
@@ -85,6 +94,7 @@ __all__ = [
     "DocumentStatus",
     "DocumentType",
     "DummyStatus",
+    "ErrorKind",
     "EventLoopMismatchError",
     "EventType",
     "FaceStatus",
@@ -100,6 +110,13 @@ __all__ = [
     "IdentificationEvent",
     "InsufficientFundsError",
     "IpProxyRiskLevel",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "JournalLockedError",
+    "JournalMismatchError",
+    "JournalState",
+    "MemoryJournal",
     "MismatchTag",
     "NOT_GIVEN",
     "NULL",
@@ -107,7 +124,9 @@ __all__ = [
     "OverallStatus",
     "PermissionDeniedError",
     "Platform",
+    "RateLimit",
     "RateLimitError",
+    "RateLimiter",
     "RequestValidationError",
     "ResponseDecodeError",
     "RetryDetails",
@@ -119,6 +138,7 @@ __all__ = [
     "SessionRequest",
     "Sex",
     "SignatureVerificationError",
+    "SqliteJournal",
     "StatusResult",
     "TokenNotExpiredError",
     "TokenNotValidError",
@@ -130,6 +150,7 @@ __all__ = [
     "WebhookPayloadError",
     "__version__",
     "construct_event",
+    "create_sessions",
     "parse_event",
     "verify_signature",
 ]

@@ -15,18 +15,27 @@ import platform
 import re
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import Any, BinaryIO, Final, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
 
 import attrs
 import httpx
 
 from . import _sansio, errors
-from ._limiter import ConcurrencyLimiter, Cooldown
+from ._limiter import ConcurrencyLimiter, Cooldown, RateLimit, RateLimiter
 from ._retry import CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
+from .journal import Journal
 from .models import (
     FileUrls,
     Session,
@@ -52,6 +61,9 @@ DEFAULT_PAGE_SIZE: Final = _sansio.DEFAULT_PAGE_SIZE
 USER_AGENT: Final = (
     f"idenfy-async/{__version__} (python {platform.python_version()}; httpx {httpx.__version__})"
 )
+
+if TYPE_CHECKING:
+    from .bulk import BulkProgress, BulkResult
 
 T = TypeVar("T")
 
@@ -101,6 +113,9 @@ class AsyncIdenfy:
             a session (read timeouts, 500/502/504, 409). Off by default: it can cost a
             second verification credit.
         max_concurrency: requests in flight at once for the whole client.
+        rate_limit: pace every request of the client, e.g. ``"10000/hour"`` (iDenfy's
+            default account limit) or any :class:`RateLimit` (such as one shared by
+            several processes). Every attempt, retries included, takes a token.
         retry_policy: backoff tuning and the injectable clock/sleep/random.
         on_retry: called with a :class:`RetryDetails` before each retry.
         transport: an ``httpx.AsyncBaseTransport`` (e.g. ``FakeIdenfy()``) for tests.
@@ -119,6 +134,7 @@ class AsyncIdenfy:
         retry_deadline: float | _NotGiven | None = NOT_GIVEN,
         retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        rate_limit: str | RateLimit | None = None,
         retry_policy: RetryPolicy | None = None,
         on_retry: OnRetry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -159,6 +175,11 @@ class AsyncIdenfy:
         self._on_retry = on_retry
         self._limiter = ConcurrencyLimiter(max_concurrency)
         self._cooldown = Cooldown(self._policy.clock, self._policy.sleep)
+        self._rate_limit: RateLimit | None = (
+            RateLimiter(rate_limit, clock=self._policy.clock, sleep=self._policy.sleep)
+            if isinstance(rate_limit, str)
+            else rate_limit
+        )
 
         self._owns_http = http_client is None
         if http_client is None:
@@ -254,6 +275,7 @@ class AsyncIdenfy:
         retry_deadline: float | _NotGiven | None = NOT_GIVEN,
         retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
         timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+        rate_limit_acquired: bool = False,
         **fields: Any,
     ) -> Session:
         """Create a verification session (``POST /api/v2/token``).
@@ -263,7 +285,9 @@ class AsyncIdenfy:
 
         Only failures that provably created no session are retried unless
         ``retry_ambiguous=True``; an error that may hide a created session has
-        ``ambiguous=True``.
+        ``ambiguous=True``. ``rate_limit_acquired=True`` says the caller already took
+        this client's rate-limit token for the first attempt (as bulk runs do, before
+        recording a row as pending).
 
         Raises:
             RequestValidationError: invalid input; nothing was sent.
@@ -291,7 +315,49 @@ class AsyncIdenfy:
             retry_deadline=retry_deadline,
             retry_ambiguous=retry_ambiguous,
             timeout=timeout,
+            rate_limit_acquired=rate_limit_acquired,
         )
+
+    def create_sessions(
+        self,
+        requests: Iterable[SessionRequest] | AsyncIterable[SessionRequest],
+        *,
+        concurrency: int | None = None,
+        journal: Journal | None = None,
+        retry_unknown: bool = False,
+        retry_failed: bool = False,
+        on_progress: Callable[[BulkProgress], None] | None = None,
+    ) -> AsyncGenerator[BulkResult, None]:
+        """Create a session per request, streaming; yield each row's result as it ends.
+
+        ``async for result in client.create_sessions(rows, journal=SqliteJournal(...))``.
+        Takes any iterable or async iterable (nothing is read ahead beyond what is in
+        flight); at most ``concurrency`` rows (default: ``max_concurrency``) are in
+        flight. Each result carries the input, its index and a ``state``: created,
+        skipped (an earlier run created it), failed, or unknown (a session may exist).
+        With a ``journal`` a re-run never sends a created row again, and never a
+        pending/unknown one unless ``retry_unknown=True``. This client's rate limit
+        paces the rows: each waits for its token before it is recorded as pending.
+        See :func:`idenfy_async.bulk.create_sessions`.
+        """
+        from .bulk import create_sessions  # bulk is built on this client's public API
+
+        rate_limit = self._rate_limit
+        return create_sessions(
+            self if rate_limit is None else _PrepaidCreator(self),
+            requests,
+            concurrency=self._limiter.limit if concurrency is None else concurrency,
+            journal=journal,
+            retry_unknown=retry_unknown,
+            retry_failed=retry_failed,
+            rate_limit=rate_limit,
+            on_progress=on_progress,
+        )
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The limiter pacing this client's requests, if any."""
+        return self._rate_limit
 
     async def get_status(
         self,
@@ -690,9 +756,12 @@ class AsyncIdenfy:
         retry_deadline: float | _NotGiven | None,
         retry_ambiguous: bool | _NotGiven,
         timeout: float | httpx.Timeout | _NotGiven | None,
+        rate_limit_acquired: bool = False,
     ) -> T:
         self._check_usable()
         policy = self._policy
+        rate_limit = self._rate_limit
+        prepaid = rate_limit_acquired
         url = self._base_url + spec.path
         request_timeout = self._timeout if timeout is NOT_GIVEN else timeout
         headers = self._headers
@@ -702,6 +771,14 @@ class AsyncIdenfy:
                 del headers["Content-Type"]
 
         async def send() -> T:
+            nonlocal prepaid
+            if rate_limit is not None:
+                # Before taking a concurrency slot: a request waiting for its turn
+                # must not hold up others. The caller may have paid the first attempt.
+                if prepaid:
+                    prepaid = False
+                else:
+                    await rate_limit.acquire()
             async with self._limiter:
                 await self._cooldown.wait()
                 # Checked per attempt: the client may close while a retry waits.
@@ -807,6 +884,18 @@ def _connection_error(exc: httpx.TransportError, spec: _sansio.RequestSpec) -> e
     )
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return cls(reason, request_sent=sent, method=spec.method, path=spec.path)
+
+
+class _PrepaidCreator:
+    """Sends with the rate-limit token the bulk runner took before journaling the row."""
+
+    def __init__(self, client: AsyncIdenfy) -> None:
+        self._client = client
+
+    async def create_session(self, request: SessionRequest, /, *, retry_ambiguous: bool) -> Session:
+        return await self._client.create_session(
+            request, retry_ambiguous=retry_ambiguous, rate_limit_acquired=True
+        )
 
 
 def _undecodable(

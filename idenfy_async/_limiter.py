@@ -8,10 +8,15 @@ thousands of calls just waits its turn here.
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Final, Protocol
 
-__all__ = ["ConcurrencyLimiter", "Cooldown"]
+from .errors import ConfigurationError
+
+__all__ = ["ConcurrencyLimiter", "Cooldown", "RateLimit", "RateLimiter"]
 
 
 class ConcurrencyLimiter:
@@ -67,15 +72,6 @@ class Cooldown:
 
 
 # --------------------------------------------------------------------------- rate limiter
-# Appended after the classes above; the imports below belong in the top block.
-
-import re  # noqa: E402
-import time  # noqa: E402
-from typing import Final, Protocol  # noqa: E402
-
-from .errors import ConfigurationError  # noqa: E402
-
-__all__ += ["RateLimit", "RateLimiter"]
 
 #: Seconds per unit in a rate spec such as ``"10000/hour"`` or ``"100/10min"``.
 RATE_UNITS: Final = {

@@ -23,7 +23,10 @@
     │   └── ServerError
     ├── ResponseDecodeError           status_code
     ├── SignatureVerificationError    (also ValueError) reason
-    └── WebhookPayloadError           (also ValueError) reason
+    ├── WebhookPayloadError           (also ValueError) reason
+    └── JournalError
+        ├── JournalLockedError
+        └── JournalMismatchError
 
 Every error says whether the request may have taken effect on iDenfy's side
 (:attr:`IdenfyError.ambiguous`): for session creation that means a session, and a
@@ -55,6 +58,9 @@ __all__ = [
     "FieldProblem",
     "IdenfyError",
     "InsufficientFundsError",
+    "JournalError",
+    "JournalLockedError",
+    "JournalMismatchError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -310,6 +316,18 @@ class WebhookPayloadError(IdenfyError, ValueError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"cannot parse webhook: {reason}")
+
+
+class JournalError(IdenfyError):
+    """Raised when a bulk-run journal cannot be opened, read or written."""
+
+
+class JournalLockedError(JournalError):
+    """Raised when another run (in this or another process) has the journal open."""
+
+
+class JournalMismatchError(JournalError):
+    """Raised when a journal was written for another iDenfy account or server."""
 
 
 def _shorten(text: str, limit: int = 200) -> str:

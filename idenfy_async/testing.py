@@ -21,26 +21,38 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import math
 import random
 import string
 import time
 import urllib.parse
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from types import TracebackType
 from typing import Any, Final, Literal
 
 import attrs
 import httpx
 
 from . import webhooks
+from ._limiter import RateLimiter
 from .errors import RequestValidationError
 from .models import SessionRequest, is_loopback_host, wire_name
 
-__all__ = ["FakeIdenfy", "FakeSession", "Failure", "WebhookDelivery"]
+__all__ = [
+    "FAILURE_MIX",
+    "Failure",
+    "FakeIdenfy",
+    "FakeIdenfyServer",
+    "FakeSession",
+    "WebhookDelivery",
+    "random_failure",
+]
 
 DEFAULT_API_KEY: Final = "test-key"
 DEFAULT_API_SECRET: Final = "test-secret"
@@ -781,16 +793,6 @@ def _scripted(failure: Failure) -> tuple[int, dict[str, str], bytes]:
 
 
 # --------------------------------------------------------------------------- over HTTP
-# Appended after FakeIdenfy; the imports below belong in the top block.
-
-import contextlib  # noqa: E402
-import math  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from types import TracebackType  # noqa: E402
-
-from ._limiter import RateLimiter  # noqa: E402
-
-__all__ += ["FAILURE_MIX", "FakeIdenfyServer", "random_failure"]
 
 _MAX_HEADER_BYTES: Final = 64 * 1024
 

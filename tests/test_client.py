@@ -19,11 +19,13 @@ from idenfy_async import (
     NULL,
     AsyncIdenfy,
     AuthenticationError,
+    BulkState,
     ClientClosedError,
     ConfigurationError,
     DocumentType,
     EventLoopMismatchError,
     IdenfyError,
+    RateLimiter,
     RequestValidationError,
     ResponseDecodeError,
     RetryPolicy,
@@ -651,3 +653,85 @@ async def test_happy_path_debug_logs_hold_no_secret(
         assert basic(KEY, SECRET) not in message
         assert PII.lower() not in message.lower()
         assert session.auth_token not in message
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+class CountingRateLimit:
+    """A RateLimit that records acquisitions and never waits."""
+
+    def __init__(self) -> None:
+        self.acquired = 0
+
+    async def acquire(self) -> None:
+        self.acquired += 1
+
+
+async def test_rate_limit_spec_paces_every_request_on_the_injected_clock(
+    fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """rate_limit="2/s" lets 5 sequential calls through in 2 s of virtual time, none sooner."""
+    start = clock()
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit="2/s"
+    ) as client:
+        assert isinstance(client.rate_limit, RateLimiter)
+        for n in range(5):
+            await client.create_session(client_id=f"user-{n}")
+    assert clock() - start == pytest.approx(2.0)
+    assert len(fake.sessions) == 5
+
+
+async def test_rate_limit_charges_every_attempt_including_retries(
+    fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    """A retried call takes one token per attempt: the server counts every request."""
+    limiter = CountingRateLimit()
+    fake.fail_next(Scripted(status=503))
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit=limiter
+    ) as client:
+        await client.create_session(client_id="user-1")
+    assert (limiter.acquired, fake.requests) == (2, 2)
+
+
+async def test_create_session_with_a_prepaid_token_skips_only_the_first_acquire(
+    fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    """rate_limit_acquired=True: the first attempt uses the caller's token, a retry pays."""
+    limiter = CountingRateLimit()
+    fake.fail_next(Scripted(status=503))
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit=limiter
+    ) as client:
+        await client.create_session(client_id="user-1", rate_limit_acquired=True)
+    assert (limiter.acquired, fake.requests) == (1, 2)
+
+
+async def test_client_create_sessions_takes_one_token_per_row(
+    fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    """client.create_sessions paces rows with the client's limiter, one token per request."""
+    limiter = CountingRateLimit()
+    rows = [SessionRequest(f"user-{n}") for n in range(7)]
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit=limiter
+    ) as client:
+        results = [r async for r in client.create_sessions(rows, concurrency=3)]
+    assert sorted(r.index for r in results) == list(range(7))
+    assert {r.state for r in results} == {BulkState.CREATED}
+    assert (limiter.acquired, fake.requests) == (7, 7)
+
+
+async def test_client_create_sessions_without_rate_limit_defaults_to_max_concurrency(
+    fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    """With no limiter every row is sent once and each clientId gets exactly one session."""
+    rows = (SessionRequest(f"user-{n}") for n in range(25))
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=fake, retry_policy=policy, max_concurrency=4
+    ) as client:
+        states = [r.state async for r in client.create_sessions(rows)]
+    assert states.count(BulkState.CREATED) == 25
+    assert all(len(fake.sessions_for(f"user-{n}")) == 1 for n in range(25))

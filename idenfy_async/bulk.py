@@ -1,0 +1,356 @@
+"""Bulk session creation: many rows, bounded concurrency, never a credit paid twice.
+
+Built on the public API only (``create_session``, the error tree, the journal)::
+
+    async with AsyncIdenfy() as client, SqliteJournal("onboarding.sqlite") as journal:
+        async with contextlib.aclosing(create_sessions(client, rows, journal=journal)) as results:
+            async for result in results:
+                print(result.index, result.state, result.client_id)
+
+Rows stream: the input is read only as fast as slots free up, so memory stays flat
+for any input size. One row's failure never stops the others. Each row ends in one
+:class:`BulkState`; with a journal, re-running the same input resumes: created rows
+are skipped, retryable failures are sent again, and rows that may already have a
+session (``unknown``) are never sent again unless ``retry_unknown=True``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from typing import Final, Protocol
+
+import attrs
+
+from ._limiter import RateLimit
+from .errors import (
+    APIConnectionError,
+    APIError,
+    ClientStateError,
+    ConfigurationError,
+    IdenfyError,
+    InsufficientFundsError,
+    RateLimitError,
+)
+from .journal import ErrorKind, Journal, JournalEntry, JournalState
+from .models import Session, SessionRequest
+
+__all__ = [
+    "BulkProgress",
+    "BulkResult",
+    "BulkState",
+    "SessionCreator",
+    "create_sessions",
+    "is_retryable",
+]
+
+#: Rows in flight when ``concurrency`` is not given (the client's default limit).
+DEFAULT_CONCURRENCY: Final = 10
+
+
+class SessionCreator(Protocol):
+    """What bulk creation needs from a client (``AsyncIdenfy`` is one)."""
+
+    async def create_session(
+        self, request: SessionRequest, /, *, retry_ambiguous: bool
+    ) -> Session: ...
+
+
+class BulkState(str, enum.Enum):
+    """How one row ended."""
+
+    CREATED = "created"  #: a session was created by this run
+    SKIPPED = "skipped"  #: the journal says an earlier run created it; nothing was sent
+    FAILED = "failed"  #: iDenfy created nothing (see ``error_kind.retryable``)
+    UNKNOWN = "unknown"  #: a session may exist although no usable answer was read
+
+
+@attrs.frozen(kw_only=True)
+class BulkResult:
+    """The outcome of one input row.
+
+    ``session`` is set for created and skipped rows (for skipped rows it holds what
+    the journal kept: scanRef, authToken, redirectUrl). ``error`` is the exception
+    when this run sent the row and it failed; ``error_kind`` describes the failure
+    also when it comes from the journal. ``sent`` says whether this run sent a request
+    for the row. An ``unknown`` row without ``error_kind`` was in flight when an
+    earlier run stopped.
+    """
+
+    index: int  #: 0-based position in the input
+    request: SessionRequest
+    state: BulkState
+    session: Session | None = None
+    error: IdenfyError | None = None
+    error_kind: ErrorKind | None = None
+    sent: bool = False
+
+    @property
+    def client_id(self) -> str:
+        return self.request.client_id
+
+    @property
+    def outcome(self) -> Session | IdenfyError | ErrorKind | None:
+        """The session, else the error, else what the journal knew about the failure."""
+        if self.session is not None:
+            return self.session
+        return self.error if self.error is not None else self.error_kind
+
+
+@attrs.frozen
+class BulkProgress:
+    """Counters after each finished row, for ``on_progress``."""
+
+    done: int
+    created: int
+    skipped: int
+    failed: int
+    unknown: int
+    in_flight: int
+
+
+def is_retryable(exc: IdenfyError) -> bool:
+    """True when iDenfy provably created nothing and a later attempt may succeed.
+
+    Rate limits, 503, connections never made and exhausted credits qualify (top up,
+    then re-run); validation, authentication and other refusals do not; an error
+    after which a session may exist (``ambiguous``) never does.
+    """
+    if exc.ambiguous:
+        return False
+    if isinstance(exc, RateLimitError | InsufficientFundsError | ClientStateError):
+        return True
+    if isinstance(exc, APIConnectionError):
+        return not exc.request_sent
+    return isinstance(exc, APIError) and exc.status_code == 503
+
+
+async def create_sessions(
+    client: SessionCreator,
+    requests: Iterable[SessionRequest] | AsyncIterable[SessionRequest],
+    *,
+    concurrency: int | None = None,
+    journal: Journal | None = None,
+    retry_unknown: bool = False,
+    retry_failed: bool = False,
+    rate_limit: RateLimit | None = None,
+    on_progress: Callable[[BulkProgress], None] | None = None,
+) -> AsyncGenerator[BulkResult, None]:
+    """Create a session per request; yield each row's :class:`BulkResult` as it finishes.
+
+    At most ``concurrency`` rows are in flight, and the input is read no faster than
+    that. Results come in completion order (``index`` gives the input position).
+    Ambiguous failures are never retried within the run (``retry_ambiguous=False`` is
+    passed to the client): a row that may have created a session ends ``unknown``.
+    Close the iteration early (``break`` inside ``contextlib.aclosing``) and every
+    request in flight is cancelled and awaited; their rows stay ``pending``.
+
+    Args:
+        client: an ``AsyncIdenfy`` (or anything with its ``create_session``).
+        requests: any iterable or async iterable of :class:`SessionRequest`.
+        concurrency: rows in flight at once (default 10). Keep it at most the client's
+            ``max_concurrency``: rows beyond it would wait inside the client while
+            already recorded ``pending``.
+        journal: records each row by clientId, ``pending`` before it is sent. With
+            one, rows already in it resume as described in the module docstring, and
+            rows repeating a clientId are handled one after the other. Without one,
+            every row is sent.
+        retry_unknown: send again rows whose earlier attempt may have created a
+            session (journal state ``unknown`` or ``pending``). Can cost a credit each.
+        retry_failed: send again every failed row, not only retryable ones (after you
+            fixed the data or the credentials). Never costs a duplicate: iDenfy created
+            nothing for a failed row.
+        rate_limit: e.g. ``RateLimiter("10000/hour")``: each row to send waits for its
+            turn here, before it is recorded ``pending``, so a crash never leaves rows
+            that were only waiting looking like rows in flight.
+        on_progress: called with the counters before each result is yielded.
+
+    Raises:
+        ConfigurationError: ``concurrency`` is below 1.
+        JournalError: the journal cannot be written; the run stops (a row whose
+            outcome could not be recorded stays ``pending``: unknown, never resent).
+    """
+    limit = DEFAULT_CONCURRENCY if concurrency is None else concurrency
+    if limit < 1:
+        raise ConfigurationError("concurrency must be at least 1")
+    runner = _Runner(
+        client,
+        journal,
+        retry_unknown=retry_unknown,
+        retry_failed=retry_failed,
+        rate_limit=rate_limit,
+    )
+    slots = asyncio.Semaphore(limit)
+    finished: asyncio.Queue[asyncio.Task[BulkResult] | None] = asyncio.Queue()
+    tasks: set[asyncio.Task[BulkResult]] = set()
+    # The latest row of each clientId in flight, so a repeat waits for it (journal only).
+    latest: dict[str, asyncio.Task[BulkResult]] = {}
+
+    def on_done(cid: str, task: asyncio.Task[BulkResult]) -> None:
+        tasks.discard(task)
+        if latest.get(cid) is task:
+            del latest[cid]
+        finished.put_nowait(task)
+
+    async def produce() -> None:
+        index = 0
+        async with contextlib.aclosing(_aiter(requests)) as rows:
+            async for request in rows:
+                await slots.acquire()
+                cid = request.client_id
+                previous = latest.get(cid)
+                task = asyncio.create_task(runner.run(index, request, after=previous))
+                if journal is not None:
+                    latest[cid] = task
+                tasks.add(task)
+                task.add_done_callback(functools.partial(on_done, cid))
+                index += 1
+
+    producer = asyncio.create_task(produce())
+    producer.add_done_callback(lambda _: finished.put_nowait(None))
+    counts = dict.fromkeys(BulkState, 0)
+    producing = True
+    try:
+        while producing or tasks or not finished.empty():
+            item = await finished.get()
+            if item is None:
+                producing = False
+                producer.result()  # the input's own exception, if it raised one
+                continue
+            result = item.result()  # a bug or JournalError stops the run
+            slots.release()
+            counts[result.state] += 1
+            if on_progress is not None:
+                on_progress(
+                    BulkProgress(
+                        done=sum(counts.values()),
+                        created=counts[BulkState.CREATED],
+                        skipped=counts[BulkState.SKIPPED],
+                        failed=counts[BulkState.FAILED],
+                        unknown=counts[BulkState.UNKNOWN],
+                        in_flight=len(tasks),
+                    )
+                )
+            yield result
+    finally:
+        producer.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(producer, *tasks, return_exceptions=True)
+        while not finished.empty():  # finished but never consumed: mark errors as seen
+            item = finished.get_nowait()
+            if item is not None and not item.cancelled():
+                item.exception()
+
+
+class _Runner:
+    """One row from journal lookup to recorded outcome."""
+
+    def __init__(
+        self,
+        client: SessionCreator,
+        journal: Journal | None,
+        *,
+        retry_unknown: bool,
+        retry_failed: bool,
+        rate_limit: RateLimit | None,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.retry_unknown = retry_unknown
+        self.retry_failed = retry_failed
+        self.rate_limit = rate_limit
+
+    async def run(
+        self, index: int, request: SessionRequest, *, after: asyncio.Task[BulkResult] | None
+    ) -> BulkResult:
+        if after is not None:
+            await asyncio.wait({after})  # its outcome is in the journal when it is done
+        journal = self.journal
+        cid = request.client_id
+        entry = await journal.get(cid) if journal is not None else None
+        if entry is not None:
+            known = await self._known(index, request, entry)
+            if known is not None:
+                return known
+        attempts = (entry.attempts if entry is not None else 0) + 1
+        if self.rate_limit is not None:
+            await self.rate_limit.acquire()
+        if journal is not None:
+            await journal.put(
+                JournalEntry(client_id=cid, state=JournalState.PENDING, attempts=attempts)
+            )
+        try:
+            session = await self.client.create_session(request, retry_ambiguous=False)
+        except IdenfyError as exc:
+            kind = ErrorKind.from_error(exc, retryable=is_retryable(exc))
+            state = JournalState.UNKNOWN if exc.ambiguous else JournalState.FAILED
+            if journal is not None:
+                await journal.put(
+                    JournalEntry(client_id=cid, state=state, error=kind, attempts=attempts)
+                )
+            return BulkResult(
+                index=index,
+                request=request,
+                state=BulkState.UNKNOWN if exc.ambiguous else BulkState.FAILED,
+                error=exc,
+                error_kind=kind,
+                sent=True,
+            )
+        if journal is not None:
+            await journal.put(
+                JournalEntry(
+                    client_id=cid,
+                    state=JournalState.CREATED,
+                    scan_ref=session.scan_ref,
+                    auth_token=session.auth_token,
+                    redirect_url=session.redirect_url,
+                    attempts=attempts,
+                )
+            )
+        return BulkResult(
+            index=index, request=request, state=BulkState.CREATED, session=session, sent=True
+        )
+
+    async def _known(
+        self, index: int, request: SessionRequest, entry: JournalEntry
+    ) -> BulkResult | None:
+        """The result for a row the journal already settles, or None to send it."""
+        state = entry.state
+        if state is JournalState.CREATED:
+            session = Session(
+                auth_token=entry.auth_token or "",
+                scan_ref=entry.scan_ref or "",
+                client_id=entry.client_id,
+                redirect_url=entry.redirect_url,
+            )
+            return BulkResult(
+                index=index, request=request, state=BulkState.SKIPPED, session=session
+            )
+        if state in (JournalState.PENDING, JournalState.UNKNOWN) and not self.retry_unknown:
+            if state is JournalState.PENDING and self.journal is not None:
+                # An earlier run stopped with this row in flight: say so for good.
+                await self.journal.put(attrs.evolve(entry, state=JournalState.UNKNOWN))
+            return BulkResult(
+                index=index, request=request, state=BulkState.UNKNOWN, error_kind=entry.error
+            )
+        retryable = entry.error is not None and entry.error.retryable
+        if state is JournalState.FAILED and not (retryable or self.retry_failed):
+            return BulkResult(
+                index=index, request=request, state=BulkState.FAILED, error_kind=entry.error
+            )
+        return None
+
+
+async def _aiter(
+    items: Iterable[SessionRequest] | AsyncIterable[SessionRequest],
+) -> AsyncGenerator[SessionRequest, None]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item

@@ -1,0 +1,873 @@
+"""The ``idenfy-async`` command: bulk onboarding from a file, and a local fake iDenfy.
+
+::
+
+    idenfy-async bulk customers.csv --out results.jsonl      # one session per row
+    idenfy-async bulk customers.csv --dry-run                # validate only, send nothing
+    idenfy-async fake-server --port 8080 --fail-rate 0.1     # FakeIdenfy over HTTP
+
+``bulk`` reads INPUT (``.csv``, or ``.jsonl``/``.ndjson``: one JSON object a line),
+columns named like the API (``clientId``) or like the Python fields
+(``client_id``), and writes one line per row to OUT (``.jsonl`` or ``.csv``): row,
+clientId, status, scanRef, redirectUrl, error. Never personal data. Row numbers are
+line numbers in INPUT (the first CSV data row is row 2, as in a spreadsheet). In
+CSV cells, empty means not set; booleans read true/false, yes/no or 1/0; lists
+(``country``, ``documents``, ...) read ``US|GB`` or a JSON list; objects
+(``additionalData``, ...) read JSON. Requests are paced by ``--rate`` (default
+10000/hour, iDenfy's default account limit; no pacing against the fake).
+
+Every row is recorded in a journal (SQLite) before it is sent, by default
+``INPUT.journal.sqlite`` next to INPUT, so the journal follows the data whatever
+``--out`` is. Re-running the same command resumes: rows already created are
+skipped, rate-limited and other retryable failures are sent again, and rows that
+may already have a session ("unknown") are never sent again unless
+``--retry-unknown``. A journal remembers the account and server it was used with
+and refuses another.
+
+Credentials come from ``IDENFY_API_KEY`` and ``IDENFY_API_SECRET`` (and
+``IDENFY_BASE_URL``). With ``--fake``, or with neither variable set, rows go to
+an in-process FakeIdenfy (nothing is sent, nothing is spent) and the journal is
+kept in memory unless ``--journal`` is given.
+
+Exit codes:
+
+* 0: every row was created, or had been by an earlier run (``--dry-run``: all valid)
+* 1: some rows failed or are unknown, see OUT (``--dry-run``: some rows are invalid),
+  or the run stopped because the journal could not be written
+* 2: usage or input error: bad arguments, unreadable INPUT, unknown column,
+  journal in use or written for other credentials; nothing was sent
+* 130: interrupted (Ctrl-C or SIGTERM); rows in flight finish first unless
+  interrupted twice
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+import attrs
+
+from idenfy_async import (
+    AsyncIdenfy,
+    FieldProblem,
+    IdenfyError,
+    RateLimiter,
+    RequestValidationError,
+    SessionRequest,
+)
+from idenfy_async.bulk import BulkResult, BulkState, create_sessions
+from idenfy_async.journal import (
+    ErrorKind,
+    Journal,
+    JournalError,
+    MemoryJournal,
+    SqliteJournal,
+)
+from idenfy_async.models import wire_name
+from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_ROWS", "EXIT_USAGE", "main"]
+
+EXIT_OK: Final = 0
+EXIT_ROWS: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+ENV_API_KEY: Final = "IDENFY_API_KEY"
+ENV_API_SECRET: Final = "IDENFY_API_SECRET"
+DEFAULT_CONCURRENCY: Final = 10
+#: iDenfy's default account limit; pass --rate to match yours, or --rate none.
+DEFAULT_RATE: Final = "10000/hour"
+JOURNAL_SUFFIX: Final = ".journal.sqlite"
+#: Seconds between progress lines: redrawn in place on a terminal, appended otherwise.
+PROGRESS_EVERY_TTY: Final = 0.2
+PROGRESS_EVERY_PLAIN: Final = 10.0
+FAKE_KEY, FAKE_SECRET = "fake-key", "fake-secret"
+OUTPUT_FIELDS: Final = ("row", "clientId", "status", "scanRef", "redirectUrl", "error")
+_NO_RATE: Final = frozenset({"none", "off", "0"})
+_TRUE: Final = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE: Final = frozenset({"false", "f", "no", "n", "0"})
+_INTERRUPTED_TEXT: Final = (
+    "interrupted: an earlier run stopped while this request was in flight; a session may exist"
+)
+
+
+class _InputError(Exception):
+    """A usage or input problem: reported in one line, exit 2, nothing sent."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except _InputError as exc:
+        _say(f"idenfy-async: error: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # where the loop could not take over SIGINT (Windows)
+        _say("\nidenfy-async: interrupted")
+        return EXIT_INTERRUPTED
+    return result
+
+
+def _say(text: str) -> None:
+    """One message for the person running the command (stderr: OUT may be stdout one day)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="idenfy-async",
+        description="Bulk iDenfy verification sessions from a file, and a local fake iDenfy.",
+        epilog="Exit codes: 0 all created; 1 some rows failed or unknown; 2 usage or input"
+        " error; 130 interrupted.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    bulk = commands.add_parser(
+        "bulk",
+        help="create one verification session per row of a CSV or JSONL file",
+        description="Create one verification session per row of INPUT; write results to OUT."
+        " Re-running the same command resumes from the journal without paying twice.",
+        epilog="Exit codes: 0 every row created (now or earlier); 1 some rows failed or"
+        " unknown (see OUT); 2 usage or input error, nothing sent; 130 interrupted.",
+    )
+    bulk.add_argument("input", metavar="INPUT", help=".csv or .jsonl file of session requests")
+    bulk.add_argument("--out", metavar="OUT", help="results file, .jsonl or .csv (required)")
+    bulk.add_argument(
+        "--journal",
+        metavar="FILE",
+        help=f"SQLite journal (default: INPUT{JOURNAL_SUFFIX}; in memory with --fake)",
+    )
+    bulk.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="keep no journal (a re-run then sends every row again)",
+    )
+    bulk.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"requests in flight at once (default {DEFAULT_CONCURRENCY})",
+    )
+    bulk.add_argument(
+        "--rate",
+        metavar="SPEC",
+        help=f'pace requests, e.g. "{DEFAULT_RATE}", "3/s", "none"'
+        f" (default {DEFAULT_RATE}; none with --fake)",
+    )
+    bulk.add_argument(
+        "--burst",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="requests --rate lets through at once (default 1: a steady pace)",
+    )
+    bulk.add_argument(
+        "--dry-run", action="store_true", help="validate every row, report problems, send nothing"
+    )
+    bulk.add_argument(
+        "--retry-unknown",
+        action="store_true",
+        help="send again rows that may already have a session (can cost a credit each)",
+    )
+    bulk.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="send again every failed row, not only retryable ones (after fixing data)",
+    )
+    bulk.add_argument(
+        "--fake", action="store_true", help="use the built-in FakeIdenfy (nothing is sent)"
+    )
+    bulk.set_defaults(run=lambda args: asyncio.run(_bulk(args)))
+
+    fake = commands.add_parser(
+        "fake-server",
+        help="serve a fake iDenfy over HTTP on 127.0.0.1",
+        description="Serve FakeIdenfy on http://127.0.0.1:PORT until interrupted. Point"
+        " IDENFY_BASE_URL at it, with IDENFY_API_KEY=test-key IDENFY_API_SECRET=test-secret.",
+    )
+    fake.add_argument("--port", type=int, default=8080, help="port (0: any free one)")
+    fake.add_argument(
+        "--fail-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of requests failing with 503, 429, 500 or a dropped connection (0-1)",
+    )
+    fake.add_argument(
+        "--latency", type=float, default=0.0, metavar="MS", help="ms each answer is held"
+    )
+    fake.add_argument(
+        "--rate-limit", metavar="SPEC", help='answer 429 beyond this rate, e.g. "10/s"'
+    )
+    fake.add_argument("--seed", type=int, help="make tokens and failures reproducible")
+    fake.set_defaults(run=lambda args: asyncio.run(_fake_server(args)))
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- reading rows
+
+
+@attrs.frozen
+class _Row:
+    line: int  #: where the row starts in INPUT (1-based)
+    client_id: str | None
+    request: SessionRequest | None
+    problems: tuple[FieldProblem, ...] = ()
+
+
+_ATTRIBUTES: Final = {a.name: a for a in attrs.fields(SessionRequest)}
+_COLUMNS: Final = {
+    **{name: name for name in _ATTRIBUTES},
+    **{wire_name(name): name for name in _ATTRIBUTES},
+}
+
+
+def _kind(annotation: object) -> str:
+    """How a CSV cell becomes this field's value, from the field's type."""
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    if "Mapping" in text:
+        return "json"
+    if "Sequence" in text:
+        return "list_or_str" if text.startswith("str |") else "list"
+    if "bool" in text:
+        return "bool"
+    if "float" in text:
+        return "float"
+    if "int" in text and "str" not in text:
+        return "int"
+    return "str"
+
+
+_KINDS: Final = {name: _kind(a.type) for name, a in _ATTRIBUTES.items()}
+
+
+class _CellError(Exception):
+    """A cell that cannot become its field's type; the message is the rule broken."""
+
+
+def _cell_value(kind: str, text: str) -> Any:
+    if kind == "bool":
+        lowered = text.lower()
+        if lowered in _TRUE or lowered in _FALSE:
+            return lowered in _TRUE
+        raise _CellError("must be true or false")
+    if kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise _CellError("must be an integer") from None
+    if kind == "float":
+        try:
+            return float(text)
+        except ValueError:
+            raise _CellError("must be a number") from None
+    if kind == "json":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise _CellError("must be a JSON object")
+        return value
+    if kind in ("list", "list_or_str"):
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except ValueError:
+                items = None
+            if not isinstance(items, list):
+                raise _CellError('must be values separated by "|" or a JSON list')
+            return items
+        if kind == "list" or "|" in text:
+            return [part.strip() for part in text.split("|") if part.strip()]
+    return text
+
+
+def _build(line: int, values: Mapping[str, Any], problems: list[FieldProblem]) -> _Row:
+    """The row's request, or every problem with it: cells that did not parse, then
+    the model's rules over the cells that did."""
+    client_id = values.get("client_id")
+    request: SessionRequest | None = None
+    try:
+        # A missing clientId is reported by the model ("is required") with the rest.
+        request = SessionRequest(**{"client_id": "", **values})
+    except RequestValidationError as exc:
+        problems = problems + [p for p in exc.problems if p not in problems]
+    return _Row(
+        line=line,
+        client_id=client_id if isinstance(client_id, str) and client_id else None,
+        request=None if problems else request,
+        problems=tuple(problems),
+    )
+
+
+class _Input:
+    """INPUT, read lazily row by row (constant memory whatever its size)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        suffix = Path(path).suffix.lower()
+        if suffix not in (".csv", ".jsonl", ".ndjson"):
+            raise _InputError(f"{path}: INPUT must end in .csv, .jsonl or .ndjson")
+        self.is_csv = suffix == ".csv"
+        if not os.path.isfile(path):
+            raise _InputError(f"{path}: no such file")
+        if self.is_csv:
+            with self._open() as stream:
+                self._columns = self._csv_columns(next(csv.reader(stream), []))
+
+    def _open(self) -> TextIO:
+        try:
+            # utf-8-sig: spreadsheets often start CSV files with a byte-order mark.
+            return open(self.path, encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise _InputError(f"{self.path}: {exc.strerror}") from exc
+
+    def _csv_columns(self, header: list[str]) -> list[str]:
+        names = [name.strip() for name in header]
+        unknown = [name for name in names if name not in _COLUMNS]
+        if unknown:
+            raise _InputError(
+                f"{self.path}: unknown column(s) {', '.join(map(repr, unknown))}; columns are"
+                " token parameters named like the API (clientId) or like the Python fields"
+                " (client_id)"
+            )
+        fields = [_COLUMNS[name] for name in names]
+        repeated = sorted({wire_name(f) for f in fields if fields.count(f) > 1})
+        if repeated:
+            raise _InputError(f"{self.path}: column(s) given twice: {', '.join(repeated)}")
+        if "client_id" not in fields:
+            raise _InputError(f"{self.path}: a clientId column is required")
+        return fields
+
+    def count(self) -> int:
+        """Rows in INPUT (a quick pass, for the progress ETA)."""
+        with self._open() as stream:
+            if self.is_csv:
+                return max(0, sum(1 for _ in csv.reader(stream)) - 1)
+            return sum(1 for line in stream if line.strip())
+
+    def rows(self) -> Iterator[_Row]:
+        with self._open() as stream:
+            yield from self._csv_rows(stream) if self.is_csv else self._jsonl_rows(stream)
+
+    def _csv_rows(self, stream: TextIO) -> Iterator[_Row]:
+        reader = csv.reader(stream)
+        next(reader, None)
+        while True:
+            line = reader.line_num + 1
+            cells = next(reader, None)
+            if cells is None:
+                return
+            if not any(cell.strip() for cell in cells):
+                continue  # blank line
+            values: dict[str, Any] = {}
+            problems: list[FieldProblem] = []
+            if len(cells) > len(self._columns):
+                problems.append(FieldProblem("(row)", "has more cells than the header"))
+            for name, cell in zip(self._columns, cells, strict=False):
+                text = cell.strip()
+                if not text:
+                    continue  # empty cell: not set, the dashboard default applies
+                try:
+                    values[name] = _cell_value(_KINDS[name], text)
+                except _CellError as exc:
+                    problems.append(FieldProblem(wire_name(name), str(exc)))
+            yield _build(line, values, problems)
+
+    def _jsonl_rows(self, stream: TextIO) -> Iterator[_Row]:
+        for line, text in enumerate(stream, start=1):
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+            except ValueError:
+                yield _Row(line, None, None, (FieldProblem("(row)", "is not valid JSON"),))
+                continue
+            if not isinstance(data, dict):
+                yield _Row(line, None, None, (FieldProblem("(row)", "must be a JSON object"),))
+                continue
+            values = {}
+            problems = []
+            for key, value in data.items():
+                name = _COLUMNS.get(key)
+                if name is None:
+                    problems.append(FieldProblem(str(key), "is not a known parameter"))
+                elif value is not None:
+                    values[name] = value
+            yield _build(line, values, problems)
+
+
+def _describe_problems(problems: Sequence[FieldProblem]) -> str:
+    return "; ".join(str(p) for p in problems)
+
+
+# --------------------------------------------------------------------------- writing results
+
+
+class _Output:
+    """OUT: one line per row, written as rows finish."""
+
+    def __init__(self, path: str) -> None:
+        suffix = Path(path).suffix.lower()
+        try:
+            self._stream: TextIO = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise _InputError(f"{path}: {exc.strerror}") from exc
+        self.path = path
+        self._csv = csv.writer(self._stream) if suffix == ".csv" else None
+        if self._csv is not None:
+            self._csv.writerow(OUTPUT_FIELDS)
+
+    def write(
+        self,
+        row: int,
+        client_id: str | None,
+        status: str,
+        *,
+        scan_ref: str | None = None,
+        redirect_url: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        values = (row, client_id, status, scan_ref, redirect_url, error)
+        if self._csv is not None:
+            self._csv.writerow(["" if v is None else v for v in values])
+        else:
+            self._stream.write(json.dumps(dict(zip(OUTPUT_FIELDS, values, strict=True))) + "\n")
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+# --------------------------------------------------------------------------- progress
+
+
+@attrs.define
+class _Tally:
+    created: int = 0
+    skipped: int = 0
+    failed: int = 0
+    unknown: int = 0
+    invalid: int = 0  #: counted in ``failed`` too
+
+    @property
+    def done(self) -> int:
+        return self.created + self.skipped + self.failed + self.unknown
+
+
+class _Progress:
+    """A progress line on stderr: redrawn in place on a terminal, periodic otherwise."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        total: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        tty: bool | None = None,
+    ) -> None:
+        self.stream = stream
+        self.total = total
+        self.clock = clock
+        self.tty = stream.isatty() if tty is None else tty
+        self.started = clock()
+        self._last = self.started
+        self._drawn = False
+
+    def update(self, tally: _Tally) -> None:
+        now = self.clock()
+        every = PROGRESS_EVERY_TTY if self.tty else PROGRESS_EVERY_PLAIN
+        if now - self._last < every:
+            return
+        self._last = now
+        if self.tty:
+            self.stream.write("\r" + self.line(tally, now) + "\x1b[K")
+            self._drawn = True
+        else:
+            self.stream.write(self.line(tally, now) + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+    def line(self, tally: _Tally, now: float) -> str:
+        done, total = tally.done, max(self.total, tally.done)
+        elapsed = max(now - self.started, 1e-9)
+        rate = done / elapsed
+        share = f" ({100 * done // total}%)" if total else ""
+        eta = _duration((total - done) / rate) if rate > 0 and done < total else "-"
+        return (
+            f"{done}/{total} rows{share} | {tally.created} created, {tally.skipped} skipped,"
+            f" {tally.failed} failed, {tally.unknown} unknown | {rate:.1f} rows/s | ETA {eta}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+# --------------------------------------------------------------------------- bulk
+
+
+@attrs.frozen
+class _Target:
+    client: AsyncIdenfy
+    scope: str
+    fake: bool
+
+
+def _credentials(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The API key and secret from the environment; None: use the fake."""
+    key, secret = os.environ.get(ENV_API_KEY), os.environ.get(ENV_API_SECRET)
+    if args.fake:
+        return None
+    if bool(key) != bool(secret):
+        missing = ENV_API_SECRET if key else ENV_API_KEY
+        raise _InputError(f"{missing} is not set (set both {ENV_API_KEY} and {ENV_API_SECRET})")
+    return (key, secret) if key and secret else None
+
+
+def _target(args: argparse.Namespace, credentials: tuple[str, str] | None) -> _Target:
+    concurrency = args.concurrency
+    if credentials is None:
+        why = "--fake" if args.fake else f"no {ENV_API_KEY}/{ENV_API_SECRET} set"
+        _say(
+            f"idenfy-async: {why}: using the built-in FakeIdenfy; nothing is sent to iDenfy"
+            " and no credit is spent."
+        )
+        fake = FakeIdenfy(FAKE_KEY, FAKE_SECRET)
+        client = AsyncIdenfy(
+            FAKE_KEY,
+            FAKE_SECRET,
+            transport=fake,
+            base_url="https://ivs.idenfy.com",
+            max_concurrency=concurrency,
+        )
+        return _Target(client, "fake", fake=True)
+    key, secret = credentials
+    try:
+        client = AsyncIdenfy(key, secret, max_concurrency=concurrency)
+    except IdenfyError as exc:
+        raise _InputError(str(exc)) from exc
+    # The journal is bound to one account on one server; the key is hashed, not stored.
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return _Target(client, f"{client.base_url} key-sha256:{digest}", fake=False)
+
+
+def _journal_path(args: argparse.Namespace, fake: bool) -> str | None:
+    if args.no_journal:
+        if args.journal:
+            raise _InputError("--journal and --no-journal exclude each other")
+        return None
+    if args.journal:
+        return str(args.journal)
+    return None if fake else str(args.input) + JOURNAL_SUFFIX
+
+
+def _check_paths(input_path: str, out: str | None, journal: str | None) -> None:
+    if not out:
+        raise _InputError("--out OUT is required (or use --dry-run)")
+    if Path(out).suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
+        raise _InputError(f"{out}: OUT must end in .jsonl, .ndjson or .csv")
+    paths = [os.path.abspath(p) for p in (input_path, out, journal) if p is not None]
+    if len(set(paths)) < len(paths):
+        raise _InputError("INPUT, OUT and the journal must be three different files")
+
+
+def _rate_limit(args: argparse.Namespace, fake: bool) -> RateLimiter | None:
+    spec = args.rate if args.rate is not None else (None if fake else DEFAULT_RATE)
+    if spec is None or spec.strip().lower() in _NO_RATE:
+        return None
+    try:
+        return RateLimiter(spec, burst=args.burst)
+    except IdenfyError as exc:
+        raise _InputError(f"--rate: {exc}") from exc
+
+
+async def _bulk(args: argparse.Namespace) -> int:
+    source = _Input(args.input)
+    if args.dry_run:
+        return _dry_run(source)
+    credentials = _credentials(args)
+    fake = credentials is None
+    journal_path = _journal_path(args, fake)
+    _check_paths(args.input, args.out, journal_path)
+    rate = _rate_limit(args, fake)
+    target = _target(args, credentials)
+
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(target.client)
+        journal: Journal | None = None
+        if journal_path is not None:
+            try:
+                journal = await stack.enter_async_context(
+                    SqliteJournal(journal_path, scope=target.scope)
+                )
+            except JournalError as exc:
+                raise _InputError(str(exc)) from exc
+        elif not args.no_journal:
+            journal = MemoryJournal()
+        output = _Output(args.out)
+        stack.callback(output.close)
+        run = _Run(args, source, output, target, journal, rate, journal_path)
+        return await run.execute()
+    raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
+
+
+class _Run:
+    """One bulk run: feed rows, record results, show progress, handle signals."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        source: _Input,
+        output: _Output,
+        target: _Target,
+        journal: Journal | None,
+        rate: RateLimiter | None,
+        journal_path: str | None,
+    ) -> None:
+        self.args = args
+        self.source = source
+        self.output = output
+        self.target = target
+        self.journal = journal
+        self.rate = rate
+        self.journal_path = journal_path
+        self.tally = _Tally()
+        self.lines: dict[int, int] = {}  # index -> INPUT line, for rows in flight only
+        self.stopping = False
+        self.progress = _Progress(sys.stderr, 0)
+
+    async def execute(self) -> int:
+        self.progress.total = await asyncio.to_thread(self.source.count)
+        task = asyncio.create_task(self._consume())
+        loop = asyncio.get_running_loop()
+        installed = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self._interrupt, task)
+                installed.append(signum)
+            except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+                pass
+        interrupted = False
+        stopped_by: JournalError | None = None
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # we were cancelled from outside, not by a second Ctrl-C
+            interrupted = True
+        except JournalError as exc:  # e.g. disk full: sending without a record is unsafe
+            stopped_by = exc
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+            self.progress.finish()
+            self.output.flush()
+        self._summary(interrupted or self.stopping or stopped_by is not None)
+        if stopped_by is not None:
+            _say(
+                f"idenfy-async: error: {stopped_by}. The run stopped; rows in flight stay"
+                " pending (a re-run reports them as unknown)."
+            )
+            return EXIT_ROWS
+        if interrupted or self.stopping:
+            return EXIT_INTERRUPTED
+        return EXIT_ROWS if self.tally.failed or self.tally.unknown else EXIT_OK
+
+    def _interrupt(self, task: asyncio.Task[None]) -> None:
+        if self.stopping:
+            _say("\nidenfy-async: stopping now")
+            task.cancel()
+            return
+        self.stopping = True
+        _say(
+            "\nidenfy-async: finishing the requests in flight (interrupt again to stop now;"
+            " their rows would then be unknown)"
+        )
+
+    async def _consume(self) -> None:
+        results = create_sessions(
+            self.target.client,
+            self._feed(),
+            concurrency=self.args.concurrency,
+            journal=self.journal,
+            retry_unknown=self.args.retry_unknown,
+            retry_failed=self.args.retry_failed,
+            rate_limit=self.rate,
+        )
+        async with contextlib.aclosing(results):
+            async for result in results:
+                self._record(result)
+
+    def _feed(self) -> Iterator[SessionRequest]:
+        index = 0
+        for row in self.source.rows():
+            if self.stopping:
+                return
+            if row.request is None:
+                self.tally.failed += 1
+                self.tally.invalid += 1
+                error = f"RequestValidationError: {_describe_problems(row.problems)}"
+                self.output.write(row.line, row.client_id, "failed", error=error)
+                self.progress.update(self.tally)
+                continue
+            self.lines[index] = row.line
+            index += 1
+            yield row.request
+
+    def _record(self, result: BulkResult) -> None:
+        line = self.lines.pop(result.index)
+        session = result.session
+        state = result.state
+        if state is BulkState.CREATED:
+            self.tally.created += 1
+        elif state is BulkState.SKIPPED:
+            self.tally.skipped += 1
+        elif state is BulkState.FAILED:
+            self.tally.failed += 1
+        else:
+            self.tally.unknown += 1
+        self.output.write(
+            line,
+            result.client_id,
+            state.value,
+            scan_ref=session.scan_ref if session else None,
+            redirect_url=session.redirect_url if session else None,
+            error=_error_text(result),
+        )
+        self.progress.update(self.tally)
+
+    def _summary(self, interrupted: bool) -> None:
+        t = self.tally
+        elapsed = time.monotonic() - self.progress.started
+        rows = "row" if t.done == 1 else "rows"
+        lines = [
+            f"{'Stopped' if interrupted else 'Done'} in {_duration(elapsed)}: {t.done} {rows};"
+            f" {t.created} created, {t.skipped} skipped (created earlier), {t.failed} failed"
+            f" ({t.invalid} invalid), {t.unknown} unknown.",
+            f"Results: {self.output.path}",
+        ]
+        if self.journal_path:
+            lines.append(f"Journal: {self.journal_path} (re-run the same command to resume)")
+        if t.unknown:
+            lines.append(
+                f"Unknown: {t.unknown} {_rows(t.unknown)} may have a session although no answer"
+                " was read. Check them by clientId in the iDenfy dashboard; re-runs do not"
+                " send them again unless --retry-unknown."
+            )
+        if t.failed:
+            lines.append(
+                f"Failed: {t.failed} {_rows(t.failed)}, nothing created for them (see OUT)."
+                " A re-run sends rate-limited and other retryable ones again; after fixing"
+                " data or credentials, fix INPUT or re-run with --retry-failed."
+            )
+        if self.target.fake:
+            lines.append("FakeIdenfy: nothing was sent to iDenfy.")
+        _say("\n".join(lines))
+
+
+def _rows(count: int) -> str:
+    return "row" if count == 1 else "rows"
+
+
+def _error_text(result: BulkResult) -> str | None:
+    kind: ErrorKind | None = result.error_kind
+    if result.state in (BulkState.CREATED, BulkState.SKIPPED):
+        return None
+    if kind is None:
+        return _INTERRUPTED_TEXT
+    text = str(kind)
+    return text if result.sent else f"{text} (in an earlier run)"
+
+
+def _dry_run(source: _Input) -> int:
+    rows = bad = problems = 0
+    for row in source.rows():
+        rows += 1
+        if not row.problems:
+            continue
+        bad += 1
+        who = f" (clientId {row.client_id})" if row.client_id else ""
+        for problem in row.problems:
+            problems += 1
+            _say(f"{source.path} row {row.line}{who}: {problem}")
+    if bad:
+        _say(f"{bad} of {rows} rows have problems ({problems} in all); nothing was sent.")
+        return EXIT_ROWS
+    _say(f"All {rows} rows are valid; nothing was sent.")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- fake-server
+
+
+async def _fake_server(args: argparse.Namespace) -> int:
+    server = FakeIdenfyServer(
+        FakeIdenfy(seed=args.seed),
+        port=args.port,
+        fail_rate=args.fail_rate,
+        latency=args.latency / 1000,
+        rate_limit=args.rate_limit,
+        seed=args.seed,
+    )
+    try:
+        base_url = await server.start()
+    except OSError as exc:
+        raise _InputError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    sys.stdout.write(base_url + "\n")
+    sys.stdout.flush()
+    _say(
+        f"FakeIdenfy listening on {base_url}; use it with\n"
+        f"  export IDENFY_BASE_URL={base_url} {ENV_API_KEY}=test-key {ENV_API_SECRET}=test-secret"
+    )
+    try:
+        await stop.wait()
+    finally:
+        await server.aclose()
+        _say(
+            f"FakeIdenfy stopped: {len(server.fake.sessions)} sessions created,"
+            f" {server.fake.requests} requests."
+        )
+    return EXIT_OK

@@ -1,0 +1,500 @@
+"""The idenfy-async command: bulk from CSV/JSONL, dry runs, exit codes, crashes, fake-server."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from idenfy_async import AsyncIdenfy, SessionRequest
+from idenfy_async.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_ROWS,
+    EXIT_USAGE,
+    OUTPUT_FIELDS,
+    _Input,
+    _Progress,
+    _Tally,
+    main,
+)
+from idenfy_async.journal import JournalEntry, JournalState, SqliteJournal
+from idenfy_async.testing import FakeIdenfyServer
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+
+@pytest.fixture(autouse=True)
+def _no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("IDENFY_API_KEY", "IDENFY_API_SECRET", "IDENFY_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def write_csv(path: Path, header: list[str], *rows: list[Any]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def without_tokens(results: list[dict[str, Any]]) -> str:
+    """OUT as text minus scanRef and redirectUrl, whose random tokens may spell a name."""
+    hidden = ("scanRef", "redirectUrl")
+    return json.dumps([{k: v for k, v in r.items() if k not in hidden} for r in results])
+
+
+# --------------------------------------------------------------------------- the main job
+
+
+def test_the_readme_job_runs_on_the_fake_without_credentials(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = EXAMPLES / "customers.csv"
+    out = tmp_path / "results.jsonl"
+    code, err = run(capsys, "bulk", str(source), "--out", str(out))
+    assert code == EXIT_OK
+    assert "no IDENFY_API_KEY/IDENFY_API_SECRET set: using the built-in FakeIdenfy" in err
+    assert "25 created" in err
+    results = read_jsonl(out)
+    assert len(results) == 25
+    assert sorted(r["row"] for r in results) == list(range(2, 27))
+    for result in results:
+        assert list(result) == list(OUTPUT_FIELDS)
+        assert result["status"] == "created"
+        assert result["scanRef"]
+        assert result["redirectUrl"].startswith("https://")
+        assert result["error"] is None
+    # Never personal data in OUT: no name or birth date of the input.
+    text = without_tokens(results)
+    with source.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            for column in ("firstName", "lastName", "dateOfBirth"):
+                assert row[column] not in text
+    # A run on the in-process fake keeps its journal in memory: nothing next to INPUT.
+    assert not (EXAMPLES / "customers.csv.journal.sqlite").exists()
+
+
+def test_csv_out_jsonl_in_and_snake_case_keys(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"clientId": "a", "firstName": "Ann", "expiry_time": 600}\n'
+        "\n"
+        '{"client_id": "b", "country": ["US", "GB"], "locale": null}\n'
+        "not json\n"
+        "[1, 2]\n"
+        '{"clientId": "c", "favouriteColour": "blue"}\n'
+    )
+    out = tmp_path / "out.csv"
+    code, err = run(capsys, "bulk", str(source), "--out", str(out), "--fake")
+    assert code == EXIT_ROWS
+    assert "--fake: using the built-in FakeIdenfy" in err
+    with out.open(newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames or ()) == OUTPUT_FIELDS
+        rows = {r["row"]: r for r in reader}
+    assert rows["1"]["status"] == rows["3"]["status"] == "created"
+    assert rows["4"]["error"] == "RequestValidationError: (row): is not valid JSON"
+    assert rows["5"]["error"] == "RequestValidationError: (row): must be a JSON object"
+    assert rows["6"]["clientId"] == "c"
+    assert rows["6"]["error"] == "RequestValidationError: favouriteColour: is not a known parameter"
+    assert "2" not in rows  # a blank line is no row
+
+
+def test_cells_become_typed_fields(tmp_path: Path) -> None:
+    source = write_csv(
+        tmp_path / "in.csv",
+        ["clientId", "check_aml", "expiryTime", "country", "documents", "additionalData", "sex"],
+        ["a", "yes", "3600", "lt", "PASSPORT|ID_CARD", '{"crm": 7}', "F"],
+        ["b", "FALSE", "", '["US", "GB"]', '["PASSPORT"]', "", ""],
+        ["c", "", " 60 ", "US|gb", "", "", ""],
+    )
+    requests = [row.request for row in _Input(str(source)).rows()]
+    assert requests == [
+        SessionRequest(
+            "a",
+            check_aml=True,
+            expiry_time=3600,
+            country="LT",
+            documents=["PASSPORT", "ID_CARD"],
+            additional_data={"crm": 7},
+            sex="F",
+        ),
+        SessionRequest("b", check_aml=False, country=["US", "GB"], documents=["PASSPORT"]),
+        SessionRequest("c", expiry_time=60, country=["US", "GB"]),
+    ]
+
+
+def test_every_problem_of_a_row_is_reported(tmp_path: Path) -> None:
+    source = write_csv(
+        tmp_path / "in.csv",
+        ["clientId", "checkAml", "expiryTime", "additionalData", "firstName", "extra"],
+        ["a", "maybe", "1h", '{"a":', "R2D2", ""],
+    )
+    [row] = list(_Input(str(source)).rows())
+    assert row.request is None
+    assert row.line == 2
+    assert [str(p) for p in row.problems] == [
+        "checkAml: must be true or false",
+        "expiryTime: must be an integer",
+        "additionalData: must be a JSON object",
+        "firstName: must not contain digits",
+    ]
+
+
+BAD_ROWS = [
+    ["ok-1", "Ann", "1990-01-01", "US", "3600"],
+    ["", "Bob", "1990-01-01", "US", ""],  # row 3: no clientId
+    ["ok-2", "C3PO", "1990-02-30", "US", ""],  # row 4: two problems
+    ["ok-3", "Dan", "", "XX", "soon"],  # row 5: two problems
+    ["ok-4", "Eve", "", "", ""],
+]
+
+
+def test_dry_run_reports_every_bad_row_and_sends_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = write_csv(
+        tmp_path / "in.csv",
+        ["clientId", "firstName", "dateOfBirth", "country", "expiryTime"],
+        *BAD_ROWS,
+    )
+    code, err = run(capsys, "bulk", str(source), "--dry-run")
+    assert code == EXIT_ROWS
+    assert err.splitlines() == [
+        f"{source} row 3: clientId: is required",
+        f"{source} row 4 (clientId ok-2): firstName: must not contain digits",
+        f"{source} row 4 (clientId ok-2): dateOfBirth: must be a real calendar date (YYYY-MM-DD)",
+        f"{source} row 5 (clientId ok-3): expiryTime: must be an integer",
+        f"{source} row 5 (clientId ok-3): country: must be an ISO 3166-1 alpha-2 country code",
+        "3 of 5 rows have problems (5 in all); nothing was sent.",
+    ]
+    assert list(tmp_path.iterdir()) == [source]  # no OUT, no journal
+
+
+def test_dry_run_of_a_good_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(capsys, "bulk", str(EXAMPLES / "customers.csv"), "--dry-run")
+    assert code == EXIT_OK
+    assert err == "All 25 rows are valid; nothing was sent.\n"
+
+
+def test_bad_rows_fail_alone_in_a_live_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = write_csv(
+        tmp_path / "in.csv",
+        ["clientId", "firstName", "dateOfBirth", "country", "expiryTime"],
+        *BAD_ROWS,
+    )
+    out = tmp_path / "out.jsonl"
+    code, err = run(capsys, "bulk", str(source), "--out", str(out))
+    assert code == EXIT_ROWS
+    assert "2 created, 0 skipped (created earlier), 3 failed (3 invalid), 0 unknown" in err
+    status = {r["row"]: (r["status"], r["error"]) for r in read_jsonl(out)}
+    assert status[2] == status[6] == ("created", None)
+    assert status[3] == ("failed", "RequestValidationError: clientId: is required")
+    assert status[4][0] == status[5][0] == "failed"
+    assert "C3PO" not in without_tokens(read_jsonl(out))
+
+
+def test_rate_paces_a_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    argv = ["bulk", str(EXAMPLES / "customers.csv"), "--fake", "--out", str(out)]
+    code, _ = run(capsys, *argv, "--rate", "1000/s", "--burst", "5")
+    assert code == EXIT_OK
+    assert len(read_jsonl(out)) == 25
+
+
+def test_an_explicit_journal_resumes_and_skips_created_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = EXAMPLES / "customers.csv"
+    journal = tmp_path / "run.sqlite"
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    args = ["bulk", str(source), "--fake", "--journal", str(journal)]
+    assert run(capsys, *args, "--out", str(first))[0] == EXIT_OK
+    code, err = run(capsys, *args, "--out", str(second))
+    assert code == EXIT_OK
+    assert "0 created, 25 skipped (created earlier)" in err
+    assert f"Journal: {journal}" in err
+    made = {r["clientId"]: r for r in read_jsonl(first)}
+    for result in read_jsonl(second):
+        assert result["status"] == "skipped"
+        assert result["scanRef"] == made[result["clientId"]]["scanRef"]
+        assert result["redirectUrl"] == made[result["clientId"]]["redirectUrl"]
+
+
+def test_a_journal_of_other_credentials_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = EXAMPLES / "customers.csv"
+    journal = tmp_path / "run.sqlite"
+    out = str(tmp_path / "out.jsonl")
+    assert (
+        run(capsys, "bulk", str(source), "--fake", "--journal", str(journal), "--out", out)[0] == 0
+    )
+    monkeypatch.setenv("IDENFY_API_KEY", "live-key")
+    monkeypatch.setenv("IDENFY_API_SECRET", "live-secret")
+    monkeypatch.setenv("IDENFY_BASE_URL", "http://127.0.0.1:9")  # never reached
+    code, err = run(capsys, "bulk", str(source), "--journal", str(journal), "--out", out)
+    assert code == EXIT_USAGE
+    assert "other credentials or another server" in err
+
+
+@pytest.mark.parametrize(
+    ("files", "argv", "message"),
+    [
+        ({"in.csv": "clientId,fristName\na,Ann\n"}, [], "unknown column(s) 'fristName'"),
+        ({"in.csv": "firstName\nAnn\n"}, [], "a clientId column is required"),
+        ({"in.csv": "clientId,client_id\na,a\n"}, [], "column(s) given twice: clientId"),
+        ({"in.txt": "clientId\na\n"}, [], "INPUT must end in .csv, .jsonl or .ndjson"),
+        ({}, [], "in.csv: no such file"),
+        ({"in.csv": "clientId\na\n"}, ["--out", "out.xlsx"], "OUT must end in .jsonl"),
+        ({"in.csv": "clientId\na\n"}, ["--out", "in.csv"], "three different files"),
+        ({"in.csv": "clientId\na\n"}, ["--out", "o.jsonl", "--journal", "o.jsonl"], "three"),
+        ({"in.csv": "clientId\na\n"}, ["--rate", "lots"], "--rate: rate limit 'lots'"),
+        ({"in.csv": "clientId\na\n"}, ["--no-journal", "--journal", "j"], "exclude each other"),
+        ({"in.csv": "clientId\na\n"}, ["--out", ""], "--out OUT is required"),
+    ],
+)
+def test_input_and_usage_errors_exit_2_and_send_nothing(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    files: dict[str, str],
+    argv: list[str],
+    message: str,
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    source = next(iter(files), "in.csv")
+    argv = argv if "--out" in argv else [*argv, "--out", "out.jsonl"]
+    code, err = run(capsys, "bulk", source, "--fake", *argv)
+    assert code == EXIT_USAGE
+    assert err.startswith("idenfy-async: error: ")
+    assert message in err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_half_set_credentials_are_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDENFY_API_KEY", "live-key")
+    code, err = run(capsys, "bulk", str(EXAMPLES / "customers.csv"), "--out", "o.jsonl")
+    assert code == EXIT_USAGE
+    assert "IDENFY_API_SECRET is not set" in err
+
+
+@pytest.mark.parametrize("argv", [[], ["bulk"], ["bulk", "x.csv", "--concurrency", "0"]])
+def test_argparse_usage_errors_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == EXIT_USAGE
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_redraws_one_line_on_a_terminal() -> None:
+    stream, clock = io.StringIO(), Clock()
+    progress = _Progress(stream, 100, clock=clock, tty=True)
+    tally = _Tally(created=40, skipped=5, failed=3, unknown=2)
+    progress.update(tally)
+    assert stream.getvalue() == ""  # throttled
+    clock.now = 10.0
+    progress.update(tally)
+    line = "50/100 rows (50%) | 40 created, 5 skipped, 3 failed, 2 unknown | 5.0 rows/s | ETA 10s"
+    assert stream.getvalue() == "\r" + line + "\x1b[K"
+    progress.finish()
+    assert stream.getvalue().endswith("\r\x1b[K")
+
+
+def test_progress_prints_plain_lines_now_and_then() -> None:
+    stream, clock = io.StringIO(), Clock()
+    progress = _Progress(stream, 10_000, clock=clock, tty=False)
+    tally = _Tally(created=30)
+    clock.now = 5.0
+    progress.update(tally)
+    assert stream.getvalue() == ""
+    clock.now = 12.0
+    progress.update(tally)
+    assert stream.getvalue() == (
+        "30/10000 rows (0%) | 30 created, 0 skipped, 0 failed, 0 unknown | 2.5 rows/s | ETA 1h06m\n"
+    )
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def customers(path: Path, n: int) -> list[str]:
+    ids = [f"k-{i:04d}" for i in range(n)]
+    write_csv(path, ["clientId", "firstName"], *([cid, "Ann"] for cid in ids))
+    return ids
+
+
+def cli_env(base_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "IDENFY_API_KEY": "test-key",
+        "IDENFY_API_SECRET": "test-secret",
+        "IDENFY_BASE_URL": base_url,
+    }
+
+
+async def bulk_process(
+    base_url: str, *argv: str, stderr: int | None = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "idenfy_async",
+        "bulk",
+        *argv,
+        "--concurrency",
+        "8",
+        "--rate",
+        "none",
+        env=cli_env(base_url),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=stderr,
+    )
+
+
+async def finish(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, err.decode()
+
+
+@POSIX_ONLY
+async def test_sigkill_mid_run_then_reruns_create_every_client_id_exactly_once(
+    tmp_path: Path,
+) -> None:
+    """kill -9 mid-run. Rows in flight were committed ``pending`` before they were sent;
+    iDenfy may or may not have created them. The default re-run must not send them
+    again and reports them as unknown; the operator records those the dashboard shows
+    as created, and ``--retry-unknown`` then sends only the rest."""
+    ids = customers(tmp_path / "in.csv", 400)
+    journal_path = tmp_path / "in.csv.journal.sqlite"  # the default journal
+    argv = [str(tmp_path / "in.csv"), "--out", str(tmp_path / "out.jsonl")]
+    server = FakeIdenfyServer(latency=0.02)  # answers held 20 ms after creating
+    async with server as base_url:
+        first = await bulk_process(base_url, *argv, stderr=asyncio.subprocess.DEVNULL)
+        await asyncio.wait_for(server.wait_for_sessions(60), timeout=60)
+        first.kill()
+        assert await first.wait() == -signal.SIGKILL
+
+        on_server = Counter(s.client_id for s in server.fake.sessions)
+        async with SqliteJournal(journal_path) as journal:  # the kill freed its lock
+            entries = {cid: await journal.get(cid) for cid in ids}
+        assert max(on_server.values()) == 1
+        # Nothing reached iDenfy without being in the journal first.
+        assert set(on_server) <= {cid for cid, e in entries.items() if e is not None}
+        pending = {cid for cid, e in entries.items() if e and e.state is JournalState.PENDING}
+        assert pending  # some rows were in flight at the kill
+        for cid, e in entries.items():
+            if e is not None and e.state is JournalState.CREATED:
+                assert [s.scan_ref for s in server.fake.sessions_for(cid)] == [e.scan_ref]
+
+        code, err = await finish(await bulk_process(base_url, *argv))
+        assert code == EXIT_ROWS
+        assert f"{len(pending)} unknown." in err
+        results = {r["clientId"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
+        assert {cid for cid, r in results.items() if r["status"] == "unknown"} == pending
+        assert all(r["error"].startswith("interrupted") for r in results.values() if r["error"])
+        on_server = Counter(s.client_id for s in server.fake.sessions)
+        assert max(on_server.values()) == 1
+        assert set(on_server) >= set(ids) - pending
+
+        # Reconcile: the pending rows iDenfy did create are recorded as created ...
+        async with SqliteJournal(journal_path) as journal:
+            for cid in pending:
+                for session in server.fake.sessions_for(cid):
+                    await journal.put(
+                        JournalEntry(
+                            client_id=cid,
+                            state=JournalState.CREATED,
+                            scan_ref=session.scan_ref,
+                            auth_token=session.auth_token,
+                            attempts=1,
+                        )
+                    )
+        # ... and --retry-unknown sends only those iDenfy never saw.
+        requests_before = server.fake.requests
+        never_seen = {cid for cid in pending if not server.fake.sessions_for(cid)}
+        code, err = await finish(await bulk_process(base_url, *argv, "--retry-unknown"))
+        assert code == EXIT_OK, err
+        assert server.fake.requests - requests_before == len(never_seen)
+        assert Counter(s.client_id for s in server.fake.sessions) == dict.fromkeys(ids, 1)
+
+
+@POSIX_ONLY
+async def test_sigint_lets_requests_in_flight_finish(tmp_path: Path) -> None:
+    ids = customers(tmp_path / "in.csv", 400)
+    journal_path = tmp_path / "j.sqlite"
+    argv = [str(tmp_path / "in.csv"), "--out", str(tmp_path / "o.csv"), "--journal"]
+    server = FakeIdenfyServer(latency=0.02)
+    async with server as base_url:
+        process = await bulk_process(base_url, *argv, str(journal_path))
+        await asyncio.wait_for(server.wait_for_sessions(40), timeout=60)
+        process.send_signal(signal.SIGINT)
+        code, err = await finish(process)
+        assert code == EXIT_INTERRUPTED
+        assert "finishing the requests in flight" in err
+        assert "Stopped in" in err
+        async with SqliteJournal(journal_path) as journal:
+            counts = await journal.counts()
+        assert counts[JournalState.PENDING] == counts[JournalState.UNKNOWN] == 0
+        assert counts[JournalState.CREATED] == len(server.fake.sessions) < len(ids)
+
+
+@POSIX_ONLY
+async def test_the_fake_server_command(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "idenfy_async",
+        "fake-server",
+        "--port",
+        "0",
+        "--seed",
+        "1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    base_url = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode().strip()
+    assert base_url.startswith("http://127.0.0.1:")
+    async with AsyncIdenfy("test-key", "test-secret", base_url=base_url) as client:
+        session = await client.create_session(client_id="user-1")
+    assert session.client_id == "user-1"
+    process.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == EXIT_OK
+    assert "FakeIdenfy stopped: 1 sessions created, 1 requests." in err.decode()

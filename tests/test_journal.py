@@ -1,0 +1,274 @@
+"""Journals: the state record, SQLite durability and locking, error kinds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import stat
+import sys
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from idenfy_async import (
+    APIConnectionError,
+    AuthenticationError,
+    FieldProblem,
+    IdenfyError,
+    RateLimitError,
+    RequestValidationError,
+    ServerError,
+)
+from idenfy_async.journal import (
+    ErrorKind,
+    Journal,
+    JournalEntry,
+    JournalError,
+    JournalLockedError,
+    JournalMismatchError,
+    JournalState,
+    MemoryJournal,
+    SqliteJournal,
+)
+
+CREATED = JournalEntry(
+    client_id="user-1",
+    state=JournalState.CREATED,
+    scan_ref="scan-1",
+    auth_token="token-1",
+    redirect_url="https://ivs.idenfy.com/api/v2/redirect?authToken=token-1",
+    attempts=2,
+)
+FAILED = JournalEntry(
+    client_id="user-2",
+    state=JournalState.FAILED,
+    error=ErrorKind(
+        name="RateLimitError",
+        retryable=True,
+        status_code=429,
+        identifier="TOO_MANY_REQUESTS",
+        message="Too many requests.",
+    ),
+    attempts=1,
+)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def journal(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Journal]:
+    if request.param == "memory":
+        yield MemoryJournal()
+        return
+    async with SqliteJournal(tmp_path / "j.sqlite", scope="test") as j:
+        yield j
+
+
+async def test_get_put_replace(journal: Journal) -> None:
+    assert await journal.get("user-1") is None
+    pending = JournalEntry(client_id="user-1", state=JournalState.PENDING, attempts=2)
+    await journal.put(pending)
+    assert await journal.get("user-1") == pending
+    await journal.put(CREATED)
+    await journal.put(FAILED)
+    assert await journal.get("user-1") == CREATED
+    assert await journal.get("user-2") == FAILED
+
+
+async def test_counts(journal: MemoryJournal | SqliteJournal) -> None:
+    await journal.put(CREATED)
+    await journal.put(FAILED)
+    await journal.put(JournalEntry(client_id="u3", state=JournalState.UNKNOWN))
+    assert await journal.counts() == {
+        JournalState.PENDING: 0,
+        JournalState.CREATED: 1,
+        JournalState.FAILED: 1,
+        JournalState.UNKNOWN: 1,
+    }
+
+
+async def test_sqlite_keeps_entries_across_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    async with SqliteJournal(path) as journal:
+        await journal.put(CREATED)
+        await journal.put(FAILED)
+    async with SqliteJournal(path) as journal:
+        assert await journal.get("user-1") == CREATED
+        assert await journal.get("user-2") == FAILED
+
+
+async def test_sqlite_file_is_wal_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    async with SqliteJournal(path) as journal:
+        await journal.put(CREATED)
+    if os.name == "posix":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT state, scan_ref FROM entries").fetchall() == [
+            ("created", "scan-1")
+        ]
+
+
+async def test_many_concurrent_writes_all_land(tmp_path: Path) -> None:
+    async with SqliteJournal(tmp_path / "j.sqlite", durable=False) as journal:
+        await asyncio.gather(
+            *(
+                journal.put(JournalEntry(client_id=f"u{i}", state=JournalState.PENDING))
+                for i in range(2000)
+            )
+        )
+        assert (await journal.counts())[JournalState.PENDING] == 2000
+
+
+async def test_second_open_is_locked_out_and_the_first_keeps_its_lock(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    async with SqliteJournal(path) as first:
+        await first.put(CREATED)
+        for _ in range(2):
+            with pytest.raises(JournalLockedError, match="in use by another run"):
+                await SqliteJournal(path).open()
+        # A failed open must not release this process's lock (POSIX locks are per
+        # process: closing any descriptor of the file would drop them).
+        other = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "import asyncio, sys\n"
+            "from idenfy_async.journal import SqliteJournal, JournalLockedError\n"
+            "try:\n"
+            f"    asyncio.run(SqliteJournal({str(path)!r}).open())\n"
+            "except JournalLockedError:\n"
+            "    sys.exit(3)\n",
+        )
+        assert await other.wait() == 3
+        await first.put(FAILED)
+    async with SqliteJournal(path) as again:  # released on close
+        assert await again.get("user-2") == FAILED
+
+
+async def test_a_killed_process_leaves_its_writes_and_no_lock(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    script = (
+        "import asyncio, os, signal\n"
+        "from idenfy_async.journal import SqliteJournal, JournalEntry, JournalState\n"
+        "async def main():\n"
+        f"    journal = SqliteJournal({str(path)!r})\n"
+        "    await journal.open()\n"
+        "    await journal.put(JournalEntry(client_id='u1', state=JournalState.PENDING))\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "asyncio.run(main())\n"
+    )
+    if os.name != "posix":
+        pytest.skip("SIGKILL is POSIX")
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", script)
+    assert await process.wait() == -9
+    async with SqliteJournal(path) as journal:
+        assert await journal.get("u1") == JournalEntry(client_id="u1", state=JournalState.PENDING)
+
+
+async def test_scope_mismatch_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    async with SqliteJournal(path, scope="https://ivs.idenfy.com key-a") as journal:
+        await journal.put(CREATED)
+    with pytest.raises(JournalMismatchError, match="other credentials"):
+        await SqliteJournal(path, scope="https://ivs.idenfy.com key-b").open()
+    async with SqliteJournal(path, scope="https://ivs.idenfy.com key-a") as journal:
+        assert await journal.get("user-1") == CREATED
+    async with SqliteJournal(path) as journal:  # no scope: no check
+        assert await journal.get("user-1") == CREATED
+
+
+async def test_not_a_database_is_a_journal_error(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(JournalError, match="cannot use journal"):
+        await SqliteJournal(path).open()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(JournalError, match="newer"):
+        await SqliteJournal(path).open()
+
+
+async def test_lifecycle(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "j.sqlite")
+    with pytest.raises(JournalError, match="not open"):
+        await journal.get("x")
+    async with journal:
+        assert "open" in repr(journal)
+        assert any(t.name == "idenfy-journal" for t in threading.enumerate())
+        with pytest.raises(JournalError, match="opened once"):
+            await journal.open()
+    await journal.aclose()  # idempotent
+    assert "closed" in repr(journal)
+    assert not any(t.name == "idenfy-journal" for t in threading.enumerate())
+    with pytest.raises(JournalError, match="not open"):
+        await journal.put(CREATED)
+
+
+def test_journals_satisfy_the_protocol(tmp_path: Path) -> None:
+    journals: list[Journal] = [MemoryJournal(), SqliteJournal(tmp_path / "j.sqlite")]
+    assert len(journals) == 2
+
+
+def test_entry_repr_hides_the_auth_token() -> None:
+    assert "token-1" not in repr(CREATED)
+    assert "scan-1" in repr(CREATED)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "text"),
+    [
+        (
+            RateLimitError(status_code=429, identifier="TOO_MANY_REQUESTS", message="Slow down."),
+            ErrorKind(
+                name="RateLimitError",
+                retryable=True,
+                status_code=429,
+                identifier="TOO_MANY_REQUESTS",
+                message="Slow down.",
+            ),
+            "RateLimitError (HTTP 429 TOO_MANY_REQUESTS): Slow down.",
+        ),
+        (
+            ServerError(status_code=500, identifier=None, message=None),
+            ErrorKind(name="ServerError", retryable=True, status_code=500),
+            "ServerError (HTTP 500)",
+        ),
+        (
+            AuthenticationError(status_code=401, identifier="UNAUTHORIZED", message=None),
+            ErrorKind(
+                name="AuthenticationError",
+                retryable=True,
+                status_code=401,
+                identifier="UNAUTHORIZED",
+            ),
+            "AuthenticationError (HTTP 401 UNAUTHORIZED)",
+        ),
+        (
+            APIConnectionError("ConnectError: refused", request_sent=False),
+            ErrorKind(name="APIConnectionError", retryable=True, message="ConnectError: refused"),
+            "APIConnectionError: ConnectError: refused",
+        ),
+        (
+            RequestValidationError(
+                "SessionRequest",
+                [FieldProblem("firstName", "must not contain digits"), FieldProblem("x", "y")],
+            ),
+            ErrorKind(
+                name="RequestValidationError",
+                retryable=True,
+                message="firstName: must not contain digits; x: y",
+            ),
+            "RequestValidationError: firstName: must not contain digits; x: y",
+        ),
+    ],
+)
+def test_error_kind_from_error(error: IdenfyError, expected: ErrorKind, text: str) -> None:
+    kind = ErrorKind.from_error(error, retryable=True)
+    assert kind == expected
+    assert str(kind) == text
