@@ -199,6 +199,13 @@ class AsyncIdenfy:
         self._http = http_client
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Hot path for the client we own: requests are built directly from prepared
+        # headers and parsed URLs (httpx's build_request re-merges and re-encodes
+        # every header and re-parses the URL on each call: ~15 µs of a ~100 µs call).
+        # A caller's own client goes through build_request, so its defaults apply.
+        self._fast_headers: dict[tuple[bool, str], httpx.Headers] = {}
+        self._fast_urls: dict[str, httpx.URL] = {}
+        self._default_timeout = http_client.timeout.as_dict()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -783,13 +790,16 @@ class AsyncIdenfy:
                 await self._cooldown.wait()
                 # Checked per attempt: the client may close while a retry waits.
                 self._check_open()
-                request = self._http.build_request(
-                    spec.method,
-                    url,
-                    content=spec.body or None,
-                    headers=headers,
-                    timeout=request_timeout,
-                )
+                if self._owns_http:
+                    request = self._build_owned_request(spec, url, request_timeout)
+                else:
+                    request = self._http.build_request(
+                        spec.method,
+                        url,
+                        content=spec.body or None,
+                        headers=headers,
+                        timeout=request_timeout,
+                    )
                 try:
                     response = await self._http.send(request, stream=True)
                 except httpx.TransportError as exc:
@@ -818,6 +828,39 @@ class AsyncIdenfy:
                 policy.retry_ambiguous if retry_ambiguous is NOT_GIVEN else retry_ambiguous
             ),
             on_retry=self._on_retry,
+        )
+
+    def _build_owned_request(
+        self, spec: _sansio.RequestSpec, url: str, timeout: Any
+    ) -> httpx.Request:
+        has_body = bool(spec.body)
+        headers = self._fast_headers.get((has_body, spec.accept))
+        if headers is None:
+            values = {
+                "Accept": spec.accept,
+                "Accept-Encoding": self._http.headers.get("Accept-Encoding", "gzip, deflate"),
+                "Connection": "keep-alive",
+                "User-Agent": USER_AGENT,
+                "Authorization": self._headers["Authorization"],
+            }
+            if has_body:
+                values["Content-Type"] = _sansio.JSON_CONTENT_TYPE
+            headers = self._fast_headers[has_body, spec.accept] = httpx.Headers(values)
+        parsed = self._fast_urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if "?" not in url:  # fixed endpoint paths only: page URLs would pile up
+                self._fast_urls[url] = parsed
+        return httpx.Request(
+            spec.method,
+            parsed,
+            content=spec.body or None,
+            headers=headers,
+            extensions={
+                "timeout": self._default_timeout
+                if timeout is httpx.USE_CLIENT_DEFAULT
+                else httpx.Timeout(timeout).as_dict()
+            },
         )
 
     def _interpret(

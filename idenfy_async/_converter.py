@@ -443,6 +443,13 @@ def session_request_to_wire(req: SessionRequest) -> dict[str, Any]:
     return result
 
 
-def structure_session(body: Mapping[str, Any]) -> Session:
-    """Structure a token response; raises cattrs errors on a wrong shape."""
-    return converter.structure({**body, "\x00raw": body}, Session)
+def structure_session(body: Mapping[str, Any], **fill: Any) -> Session:
+    """Structure a token response; raises cattrs errors on a wrong shape.
+
+    ``fill`` supplies wire fields the body lacks (``raw`` stays the body as received).
+    """
+    session: Session = _structure_session({**body, **fill, "\x00raw": body}, Session)
+    return session
+
+
+_structure_session = converter.get_structure_hook(Session)

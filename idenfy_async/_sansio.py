@@ -156,8 +156,15 @@ def parse_create_session(status: int, content: bytes, *, base_url: str) -> Sessi
         ResponseDecodeError: the body is not a JSON object of the expected shape.
     """
     body = _json_object(status, content)
+    fill = {}
+    token = body.get("authToken")
+    if body.get("redirectUrl") is None and type(token) is str:
+        # Built before structuring: one pass, no copy of the frozen Session.
+        fill["redirectUrl"] = (
+            f"{base_url}{REDIRECT_PATH}?authToken={urllib.parse.quote_plus(token)}"
+        )
     try:
-        session = structure_session(body)
+        session = structure_session(body, **fill)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
         raise errors.ResponseDecodeError(
             _shape_problem(exc), status_code=status, method="POST", path=CREATE_SESSION_PATH
@@ -169,9 +176,6 @@ def parse_create_session(status: int, content: bytes, *, base_url: str) -> Sessi
             method="POST",
             path=CREATE_SESSION_PATH,
         )
-    if session.redirect_url is None:
-        query = urllib.parse.urlencode({"authToken": session.auth_token})
-        session = attrs.evolve(session, redirect_url=f"{base_url}{REDIRECT_PATH}?{query}")
     return session
 
 
