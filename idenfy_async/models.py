@@ -75,7 +75,13 @@ class _NullType(enum.Enum):
 NULL: Final = _NullType.NULL
 
 
-class DocumentType(str, enum.Enum):
+class _WireEnum(str, enum.Enum):
+    def __str__(self) -> str:
+        # The wire value, so f-strings and CSV writers print "PASSPORT", not the class.
+        return str(self.value)
+
+
+class DocumentType(_WireEnum):
     """Document types accepted by ``documents`` (iDenfy's KycDocumentTypeEnum)."""
 
     ID_CARD = "ID_CARD"
@@ -115,7 +121,7 @@ class DocumentType(str, enum.Enum):
     WORK_PERMIT = "WORK_PERMIT"
 
 
-class TokenType(str, enum.Enum):
+class TokenType(_WireEnum):
     """``tokenType``: what the session verifies (VIDEO_CALL* are legacy)."""
 
     IDENTIFICATION = "IDENTIFICATION"
@@ -125,14 +131,14 @@ class TokenType(str, enum.Enum):
     VIDEO_CALL_IDENTIFICATION = "VIDEO_CALL_IDENTIFICATION"
 
 
-class Sex(str, enum.Enum):
+class Sex(_WireEnum):
     """``sex`` in a token request."""
 
     M = "M"
     F = "F"
 
 
-class DummyStatus(str, enum.Enum):
+class DummyStatus(_WireEnum):
     """``dummyStatus`` (DEV environment only): create a finished dummy verification."""
 
     APPROVED = "APPROVED"

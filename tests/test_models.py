@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import enum
 from typing import Any
 
 import pytest
 
 from idenfy_async import (
     DocumentType,
+    DummyStatus,
     RequestValidationError,
     Session,
     SessionRequest,
@@ -614,3 +616,11 @@ def test_every_country_code_is_accepted_in_lower_case(code: str) -> None:
     body = wire(country=code.lower(), nationality=code.lower())
     assert body["country"] == code
     assert body["nationality"] == code
+
+
+@pytest.mark.parametrize(
+    "member", [DocumentType.PASSPORT, TokenType.DOCUMENT, Sex.F, DummyStatus.DENIED]
+)
+def test_request_enums_print_their_wire_value(member: enum.Enum) -> None:
+    """str() and f-strings of request enums give the wire value, not Class.MEMBER."""
+    assert str(member) == f"{member}" == member.value
