@@ -38,6 +38,6 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """CPU per call of create_session vs raw httpx, side by side (not run by default)."""
+    """Benchmarks (not run by default): CPU per call vs raw httpx, bulk throughput, bulk memory."""
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -7,8 +7,14 @@ concurrent workers. After a warm-up and one untimed round, rounds alternate whic
 client goes first; medians per call are reported, with the library/raw ratio.
 
     python -m benchmarks [--calls N] [--rounds R] [--warmup W] [--check 1.10]
+    python -m benchmarks --only cpu|bulk|memory   # one part (repeatable)
 
 ``--check`` exits with status 1 when a library/raw ratio exceeds the given factor.
+
+After this CPU benchmark (part ``cpu``) come the bulk benchmarks of
+:mod:`benchmarks.bulk`: throughput of ``create_sessions`` against ``asyncio.gather``
+(part ``bulk``) and peak memory per input size (part ``memory``, exit status 1 when
+over its limits).
 
 Set-up, and why:
 
@@ -46,6 +52,7 @@ import httpx
 
 from idenfy_async import AsyncIdenfy, Session
 
+from . import bulk
 from ._payload import (
     API_KEY,
     API_SECRET,
@@ -56,6 +63,7 @@ from ._payload import (
 )
 from .server import ServerProcess, start_server
 
+PARTS: Final = ("cpu", "bulk", "memory")
 CONCURRENCIES: Final = (1, 64)
 LIBRARY: Final = "idenfy-async create_session"
 RAW: Final = "raw httpx post + .json()"
@@ -400,7 +408,14 @@ def _positive(text: str) -> int:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="CPU per call of AsyncIdenfy.create_session vs raw httpx.",
+        description="CPU per call of AsyncIdenfy.create_session vs raw httpx, then bulk"
+        " throughput and memory.",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="run only this part (repeatable; default: all of %(choices)s, in that order)",
     )
     parser.add_argument(
         "--calls", type=_positive, default=DEFAULT_CALLS, help="calls per measured batch"
@@ -440,11 +455,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="also show httpx pool sizes per round"
     )
+    bulk.add_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    parts = [part for part in PARTS if args.only is None or part in args.only]
+    for line in machine_lines():
+        _out(line)
+    pinned = pin(usable_cpus()) if args.pin else None
+    status = cpu_part(args, pinned) if "cpu" in parts else 0
+    if "bulk" in parts or "memory" in parts:
+        status = max(status, bulk.run_parts(args, parts, pinned, _out))
+    return status
+
+
+def cpu_part(args: argparse.Namespace, pinned: tuple[int, int] | None) -> int:
     calls: int = args.calls
     options = Options(
         calls=calls,
@@ -455,10 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         verbose=args.verbose,
     )
 
-    for line in machine_lines():
-        _out(line)
     asyncio.run(check_same_request())
-    pinned = pin(usable_cpus()) if args.pin else None
     with start_server(cpu=pinned[1] if pinned else None) as server:
         where = f", client on CPU {pinned[0]}, server on CPU {pinned[1]}" if pinned else ""
         _out(f"server:   {server.base_url} (separate process{where})")
