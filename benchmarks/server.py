@@ -14,16 +14,13 @@ Its stdin also takes commands, one a line, each acknowledged by ``ok`` on stdout
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Final
 
+from ._child import ChildProcess, CommandHandler, child_arguments, serve_until_stopped, spawn
 from ._payload import TOKEN_RESPONSE_BODY
 
 HOST: Final = "127.0.0.1"
@@ -123,80 +120,41 @@ def _send_later(transport: asyncio.Transport, answer: bytes, close: bool) -> Non
         transport.close()
 
 
-class _StdinWatcher(asyncio.Protocol):
-    """Commands from the parent; EOF (the parent closed the pipe or died) stops us."""
+def _command_handler(settings: _Settings) -> CommandHandler:
+    def handle(line: bytes) -> str:
+        words = line.decode().split()
+        if len(words) == 2 and words[0] == "delay":
+            settings.delay = max(0.0, float(words[1]) / 1000)
+            return "ok"
+        return f"unknown command {line!r}"
 
-    def __init__(self, stop: asyncio.Event, settings: _Settings) -> None:
-        self._stop = stop
-        self._settings = settings
-        self._buffer = b""
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        while b"\n" in self._buffer:
-            line, self._buffer = self._buffer.split(b"\n", 1)
-            words = line.decode().split()
-            if len(words) == 2 and words[0] == "delay":
-                self._settings.delay = max(0.0, float(words[1]) / 1000)
-                sys.stdout.write("ok\n")
-            else:
-                sys.stdout.write(f"unknown command {line!r}\n")
-            sys.stdout.flush()
-
-    def eof_received(self) -> bool | None:
-        self._stop.set()
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop.set()
-
-
-async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        if os.getppid() != parent:
-            stop.set()
-            return
-        await asyncio.sleep(1.0)
+    return handle
 
 
 async def serve(port: int, timeout: float, parent: int | None) -> None:
     """Serve until stdin closes, the parent goes away, a signal, or ``timeout`` s."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
     settings = _Settings()
     server = await loop.create_server(lambda: _HTTPProtocol(settings), HOST, port, backlog=1024)
     sockname = server.sockets[0].getsockname()
     sys.stdout.write(f"{sockname[1]}\n")
     sys.stdout.flush()
-
-    await loop.connect_read_pipe(lambda: _StdinWatcher(stop, settings), sys.stdin)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    watcher = asyncio.create_task(_watch_parent(parent, stop)) if parent else None
     try:
-        await asyncio.wait_for(stop.wait(), timeout)
-    except asyncio.TimeoutError:
-        pass
+        await serve_until_stopped(_command_handler(settings), timeout, parent)
     finally:
-        if watcher is not None:
-            watcher.cancel()
         server.close()
 
 
 class ServerProcess:
     """The parent's handle on a running server: its base URL and its commands."""
 
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str) -> None:
-        self._process = process
+    def __init__(self, child: ChildProcess, base_url: str) -> None:
+        self._child = child
         self.base_url = base_url
 
     def set_delay(self, milliseconds: float) -> None:
         """Hold every answer this long from now on (blocks until the server agrees)."""
-        assert self._process.stdin is not None
-        assert self._process.stdout is not None
-        self._process.stdin.write(f"delay {milliseconds}\n".encode())
-        self._process.stdin.flush()
-        reply = self._process.stdout.readline().decode().strip()
+        reply = self._child.ask(f"delay {milliseconds}")
         if reply != "ok":
             raise RuntimeError(f"benchmark server refused a command: {reply!r}")
 
@@ -206,43 +164,14 @@ def start_server(
     timeout: float = DEFAULT_TIMEOUT, cpu: int | None = None
 ) -> Iterator[ServerProcess]:
     """Run the server in a child process (on ``cpu`` if given); yield its handle."""
-    command = [sys.executable, "-m", "benchmarks.server", "--port", "0"]
-    command += ["--timeout", str(timeout), "--parent", str(os.getpid())]
-    if cpu is not None:
-        command += ["--cpu", str(cpu)]
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().decode().strip()
-        if not line.isdigit():
-            raise RuntimeError(f"benchmark server failed to start (said {line!r})")
-        yield ServerProcess(process, f"http://{HOST}:{int(line)}")
-    finally:
-        if process.stdin is not None:
-            process.stdin.close()  # the server stops on EOF
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    with spawn("benchmarks.server", ["--port", "0"], timeout=timeout, cpu=cpu) as child:
+        if not child.first_line.isdigit():
+            raise RuntimeError(f"benchmark server failed to start (said {child.first_line!r})")
+        yield ServerProcess(child, f"http://{HOST}:{int(child.first_line)}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--port", type=int, default=0, help="0: a free port (default)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds")
-    parser.add_argument("--parent", type=int, default=None, help="stop when this pid is gone")
-    parser.add_argument("--cpu", type=int, default=None, help="run on this CPU only")
-    args = parser.parse_args(argv)
-    if args.cpu is not None:
-        os.sched_setaffinity(0, {args.cpu})
+    args = child_arguments(__doc__, DEFAULT_TIMEOUT, argv, port=True)
     asyncio.run(serve(args.port, args.timeout, args.parent))
 
 
