@@ -9,8 +9,8 @@ import enum
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
 
 import attrs
 import cattrs
@@ -36,7 +36,10 @@ from .models import (
     wire_name,
 )
 
-__all__ = ["converter", "session_request_to_wire", "structure_session"]
+__all__ = ["converter", "session_request_to_wire", "shape_problem", "structure_session"]
+
+#: Wire keys that are not the camelCase of their attribute (iDenfy's upper-case lists).
+_UPPER_KEYS: Final = {"aml": "AML", "lid": "LID", "criminal_check": "CRIMINAL_CHECK"}
 
 
 def _renames(cls: type, **extra: Any) -> dict[str, Any]:
@@ -221,9 +224,9 @@ def _register_results(conv: cattrs.Converter) -> None:
     register(
         IdentificationEvent,
         prepare=_lift_data_fields,
-        aml=override(rename="AML", struct_hook=records),
-        lid=override(rename="LID", struct_hook=records),
-        criminal_check=override(rename="CRIMINAL_CHECK", struct_hook=records),
+        aml=override(rename=_UPPER_KEYS["aml"], struct_hook=records),
+        lid=override(rename=_UPPER_KEYS["lid"], struct_hook=records),
+        criminal_check=override(rename=_UPPER_KEYS["criminal_check"], struct_hook=records),
     )
     register(
         FacialAuthenticationEvent,
@@ -435,6 +438,39 @@ _RESULT_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
 
 
 converter = make_converter()
+
+
+def shape_problem(exc: BaseException, model: str | None = None) -> str:
+    """What was wrong with a structured body, by wire path: ``$.AML[1].status``.
+
+    Paths only: cattrs' own leaf messages may quote values, which are personal data.
+    """
+    what = f"unexpected shape for {model}" if model else "unexpected shape"
+    if isinstance(exc, cattrs.BaseValidationError):
+        return f"{what} at " + ", ".join(sorted(set(_paths(exc, "$"))))
+    if isinstance(exc, KeyError) and exc.args:
+        return f"{what} at $.{exc.args[0]} (missing)"
+    return what
+
+
+def _paths(exc: cattrs.BaseValidationError, prefix: str) -> Iterator[str]:
+    for sub in exc.exceptions:
+        here = prefix + _step(sub)
+        if isinstance(sub, cattrs.BaseValidationError):
+            yield from _paths(sub, here)
+        else:
+            yield here + (" (missing)" if isinstance(sub, KeyError) else "")
+
+
+def _step(exc: BaseException) -> str:
+    for note in getattr(exc, "__notes__", ()):
+        name = getattr(note, "name", None)
+        if isinstance(name, str):
+            return "." + _UPPER_KEYS.get(name, wire_name(name))
+        index = getattr(note, "index", None)
+        if isinstance(index, int):
+            return f"[{index}]"
+    return ""
 
 
 def session_request_to_wire(req: SessionRequest) -> dict[str, Any]:

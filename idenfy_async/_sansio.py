@@ -32,7 +32,7 @@ import attrs
 import cattrs
 
 from . import errors
-from ._converter import converter, session_request_to_wire, structure_session
+from ._converter import converter, session_request_to_wire, shape_problem, structure_session
 from .errors import FieldProblem, RequestValidationError
 from .models import (
     FileUrls,
@@ -42,7 +42,6 @@ from .models import (
     VerificationData,
     VerificationSummary,
     is_loopback_host,
-    wire_name,
 )
 
 __all__ = [
@@ -167,7 +166,7 @@ def parse_create_session(status: int, content: bytes, *, base_url: str) -> Sessi
         session = structure_session(body, **fill)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
         raise errors.ResponseDecodeError(
-            _shape_problem(exc), status_code=status, method="POST", path=CREATE_SESSION_PATH
+            shape_problem(exc), status_code=status, method="POST", path=CREATE_SESSION_PATH
         ) from exc
     if not session.auth_token or not session.scan_ref:
         raise errors.ResponseDecodeError(
@@ -187,36 +186,6 @@ def _json_object(status: int, content: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise errors.ResponseDecodeError("the body is not a JSON object", status_code=status)
     return body
-
-
-def _shape_problem(exc: BaseException) -> str:
-    # Name the paths only: cattrs' own messages may quote values (personal data).
-    if isinstance(exc, cattrs.BaseValidationError):
-        paths = sorted({_path_of(sub) for sub in _leaves(exc)})
-        return "unexpected shape at " + ", ".join(paths)
-    if isinstance(exc, KeyError):
-        return f"missing field {exc.args[0]!s}"
-    return "unexpected shape"
-
-
-def _leaves(exc: cattrs.BaseValidationError) -> list[BaseException]:
-    found: list[BaseException] = []
-    for sub in exc.exceptions:
-        if isinstance(sub, cattrs.BaseValidationError):
-            found.extend(_leaves(sub))
-        else:
-            found.append(sub)
-    return found
-
-
-def _path_of(exc: BaseException) -> str:
-    for note in getattr(exc, "__notes__", ()):
-        note_name = getattr(note, "name", None)
-        if note_name is not None:
-            return f"$.{wire_name(note_name)}"
-    if isinstance(exc, KeyError) and exc.args:
-        return f"$.{exc.args[0]}"
-    return "$"
 
 
 # --------------------------------------------------------------------------- result endpoints
@@ -344,7 +313,7 @@ def _structure(status: int, content: bytes, cls: type[_T]) -> _T:
     try:
         return converter.structure(body, cls)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
-        raise errors.ResponseDecodeError(_shape_problem(exc), status_code=status) from exc
+        raise errors.ResponseDecodeError(shape_problem(exc), status_code=status) from exc
 
 
 def parse_get_status(status: int, content: bytes) -> StatusResult:

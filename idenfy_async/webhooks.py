@@ -31,13 +31,13 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 import cattrs
 
-from ._converter import converter
+from ._converter import converter, shape_problem
 from .errors import ConfigurationError, SignatureVerificationError, WebhookPayloadError
 from .models import (
     DocumentExpirationEvent,
@@ -45,7 +45,6 @@ from .models import (
     FacialAuthenticationEvent,
     IdentificationEvent,
     WebhookEvent,
-    wire_name,
 )
 
 __all__ = [
@@ -87,7 +86,6 @@ _TYPE_ALIASES: Final = {
     "IDENTIFICATION_MANUAL_FINISH": EventType.IDENTIFICATION_MANUAL_FINISHED,
     "FACE_AUTHENTICATION": EventType.FACIAL_AUTHENTICATION,
 }
-_WIRE_OVERRIDES: Final = {"aml": "AML", "lid": "LID", "criminal_check": "CRIMINAL_CHECK"}
 
 
 def sign(body: bytes, signing_key: str | bytes) -> str:
@@ -142,7 +140,7 @@ def parse_event(
     try:
         event: WebhookEvent = converter.structure(payload, cls)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
-        raise WebhookPayloadError(_shape_problem(exc, cls.__name__)) from exc
+        raise WebhookPayloadError(shape_problem(exc, cls.__name__)) from exc
     if kind is not None and kind != event.event_type:
         event = attrs.evolve(event, event_type=kind)
     return event
@@ -224,31 +222,3 @@ def _shape_of(payload: Mapping[str, Any]) -> type[WebhookEvent] | None:
     if isinstance(status, str) and ("token" in payload or "method" in payload):
         return FacialAuthenticationEvent
     return None
-
-
-def _shape_problem(exc: BaseException, model: str) -> str:
-    # Paths only: leaf messages may quote values, which are personal data.
-    if isinstance(exc, cattrs.BaseValidationError):
-        paths = sorted(set(_paths(exc, "$")))
-        return f"unexpected shape for {model} at " + ", ".join(paths)
-    return f"unexpected shape for {model}"
-
-
-def _paths(exc: cattrs.BaseValidationError, prefix: str) -> Iterator[str]:
-    for sub in exc.exceptions:
-        here = prefix + _step(sub)
-        if isinstance(sub, cattrs.BaseValidationError):
-            yield from _paths(sub, here)
-        else:
-            yield here + (" (missing)" if isinstance(sub, KeyError) else "")
-
-
-def _step(exc: BaseException) -> str:
-    for note in getattr(exc, "__notes__", ()):
-        name = getattr(note, "name", None)
-        if isinstance(name, str):
-            return "." + _WIRE_OVERRIDES.get(name, wire_name(name))
-        index = getattr(note, "index", None)
-        if isinstance(index, int):
-            return f"[{index}]"
-    return ""
