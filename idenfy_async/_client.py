@@ -156,12 +156,7 @@ class AsyncIdenfy:
         self._base_url = _checked_base_url(base_url or os.environ.get(ENV_BASE_URL))
         self._api_key = api_key
         token = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
-        self._headers: Final = {
-            "Authorization": f"Basic {token}",
-            "User-Agent": USER_AGENT,
-            "Content-Type": _sansio.JSON_CONTENT_TYPE,
-            "Accept": _sansio.JSON_CONTENT_TYPE,
-        }
+        self._authorization: Final = f"Basic {token}"
 
         policy = retry_policy or RetryPolicy()
         overrides: dict[str, Any] = {}
@@ -203,7 +198,7 @@ class AsyncIdenfy:
         # headers and parsed URLs (httpx's build_request re-merges and re-encodes
         # every header and re-parses the URL on each call: ~15 µs of a ~100 µs call).
         # A caller's own client goes through build_request, so its defaults apply.
-        self._fast_headers: dict[tuple[bool, str], httpx.Headers] = {}
+        self._header_cache: dict[tuple[bool, str], httpx.Headers] = {}
         self._fast_urls: dict[str, httpx.URL] = {}
         self._default_timeout = http_client.timeout.as_dict()
 
@@ -771,11 +766,7 @@ class AsyncIdenfy:
         prepaid = rate_limit_acquired
         url = self._base_url + spec.path
         request_timeout = self._timeout if timeout is NOT_GIVEN else timeout
-        headers = self._headers
-        if not spec.body or spec.accept != _sansio.JSON_CONTENT_TYPE:
-            headers = {**headers, "Accept": spec.accept}
-            if not spec.body:  # a GET: nothing to describe
-                del headers["Content-Type"]
+        headers = self._headers_for(spec)
 
         async def send() -> T:
             nonlocal prepaid
@@ -791,7 +782,7 @@ class AsyncIdenfy:
                 # Checked per attempt: the client may close while a retry waits.
                 self._check_open()
                 if self._owns_http:
-                    request = self._build_owned_request(spec, url, request_timeout)
+                    request = self._build_owned_request(spec, url, headers, request_timeout)
                 else:
                     request = self._http.build_request(
                         spec.method,
@@ -830,22 +821,27 @@ class AsyncIdenfy:
             on_retry=self._on_retry,
         )
 
-    def _build_owned_request(
-        self, spec: _sansio.RequestSpec, url: str, timeout: Any
-    ) -> httpx.Request:
-        has_body = bool(spec.body)
-        headers = self._fast_headers.get((has_body, spec.accept))
+    def _headers_for(self, spec: _sansio.RequestSpec) -> httpx.Headers:
+        """Our headers for this kind of request, built once per (has body, Accept).
+
+        For the client we own they already include its defaults (what build_request
+        would merge in); for a caller's client, only ours: build_request merges theirs.
+        """
+        key = (bool(spec.body), spec.accept)
+        headers = self._header_cache.get(key)
         if headers is None:
-            values = {
-                "Accept": spec.accept,
-                "Accept-Encoding": self._http.headers.get("Accept-Encoding", "gzip, deflate"),
-                "Connection": "keep-alive",
-                "User-Agent": USER_AGENT,
-                "Authorization": self._headers["Authorization"],
-            }
-            if has_body:
-                values["Content-Type"] = _sansio.JSON_CONTENT_TYPE
-            headers = self._fast_headers[has_body, spec.accept] = httpx.Headers(values)
+            headers = httpx.Headers(self._http.headers if self._owns_http else None)
+            headers["Accept"] = spec.accept
+            headers["User-Agent"] = USER_AGENT
+            headers["Authorization"] = self._authorization
+            if spec.body:  # a GET has nothing to describe
+                headers["Content-Type"] = _sansio.JSON_CONTENT_TYPE
+            self._header_cache[key] = headers
+        return headers
+
+    def _build_owned_request(
+        self, spec: _sansio.RequestSpec, url: str, headers: httpx.Headers, timeout: Any
+    ) -> httpx.Request:
         parsed = self._fast_urls.get(url)
         if parsed is None:
             parsed = httpx.URL(url)
