@@ -361,12 +361,6 @@ def _result_opt_int(value: Any, _: Any) -> int | None:
     raise TypeError("expected an integer")
 
 
-def _result_opt_bool(value: Any, _: Any) -> bool | None:
-    if value is None or type(value) is bool:
-        return value
-    raise TypeError("expected true or false")
-
-
 def _result_opt_mapping(value: Any, _: Any) -> Mapping[str, Any] | None:
     if value is None or isinstance(value, Mapping):
         return value
@@ -429,7 +423,7 @@ _RESULT_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
     str: _result_str,
     str | None: _result_opt_str,
     int | None: _result_opt_int,
-    bool | None: _result_opt_bool,
+    bool | None: _strict_opt_bool,  # never bool("false"), for webhooks too
     Mapping[str, Any] | None: _result_opt_mapping,
     tuple[Any, ...]: _result_any_tuple,
     tuple[str, ...]: _result_str_tuple,
