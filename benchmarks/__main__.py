@@ -398,13 +398,6 @@ def report(results: Results, options: Options) -> list[str]:
 # --------------------------------------------------------------------------- command line
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -418,10 +411,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="run only this part (repeatable; default: all of %(choices)s, in that order)",
     )
     parser.add_argument(
-        "--calls", type=_positive, default=DEFAULT_CALLS, help="calls per measured batch"
+        "--calls", type=bulk.positive_int, default=DEFAULT_CALLS, help="calls per measured batch"
     )
     parser.add_argument(
-        "--rounds", type=_positive, default=DEFAULT_ROUNDS, help="measured rounds (interleaved)"
+        "--rounds",
+        type=bulk.positive_int,
+        default=DEFAULT_ROUNDS,
+        help="measured rounds (interleaved)",
     )
     parser.add_argument(
         "--warmup", type=int, default=None, help="warm-up calls per client (default: calls/4)"

@@ -109,7 +109,8 @@ class BulkOptions:
     max_growth_mib: float = DEFAULT_MAX_GROWTH_MIB
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (``10_000`` allowed)."""
     value = int(text.replace("_", ""))
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
@@ -118,7 +119,7 @@ def _positive(text: str) -> int:
 
 def _sizes(text: str) -> tuple[int, ...]:
     try:
-        sizes = tuple(sorted({_positive(part) for part in text.split(",") if part.strip()}))
+        sizes = tuple(sorted({positive_int(part) for part in text.split(",") if part.strip()}))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a list of row counts: {text!r}") from exc
     if not sizes:
@@ -130,10 +131,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The bulk and memory options, for ``python -m benchmarks``."""
     group = parser.add_argument_group("bulk throughput (--only bulk)")
     group.add_argument(
-        "--bulk-rows", type=_positive, default=DEFAULT_ROWS, help="rows per run (%(default)s)"
+        "--bulk-rows", type=positive_int, default=DEFAULT_ROWS, help="rows per run (%(default)s)"
     )
     group.add_argument(
-        "--bulk-rounds", type=_positive, default=DEFAULT_ROUNDS, help="rounds (%(default)s)"
+        "--bulk-rounds", type=positive_int, default=DEFAULT_ROUNDS, help="rounds (%(default)s)"
     )
     group.add_argument(
         "--bulk-warmup",
@@ -143,7 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--bulk-concurrency",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_CONCURRENCY,
         help="rows in flight, and the client's max_concurrency (%(default)s)",
     )
