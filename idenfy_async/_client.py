@@ -277,7 +277,7 @@ class AsyncIdenfy:
         retry_deadline: float | _NotGiven | None = NOT_GIVEN,
         retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
         timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
-        rate_limit_acquired: bool = False,
+        before_send: Callable[[], Awaitable[None]] | None = None,
         **fields: Any,
     ) -> Session:
         """Create a verification session (``POST /api/v2/token``).
@@ -287,9 +287,10 @@ class AsyncIdenfy:
 
         Only failures that provably created no session are retried unless
         ``retry_ambiguous=True``; an error that may hide a created session has
-        ``ambiguous=True``. ``rate_limit_acquired=True`` says the caller already took
-        this client's rate-limit token for the first attempt (as bulk runs do, before
-        recording a row as pending).
+        ``ambiguous=True``. ``before_send`` is awaited once, right before the first
+        attempt leaves: after its rate-limit token and concurrency slot are taken and
+        any shared cooldown has passed (bulk runs record a row ``pending`` there). If it
+        raises, nothing is sent and its exception propagates.
 
         Raises:
             RequestValidationError: invalid input; nothing was sent.
@@ -317,7 +318,7 @@ class AsyncIdenfy:
             retry_deadline=retry_deadline,
             retry_ambiguous=retry_ambiguous,
             timeout=timeout,
-            rate_limit_acquired=rate_limit_acquired,
+            before_send=before_send,
         )
 
     def create_sessions(
@@ -338,21 +339,20 @@ class AsyncIdenfy:
         flight. Each result carries the input, its index and a ``state``: created,
         skipped (an earlier run created it), failed, or unknown (a session may exist).
         With a ``journal`` a re-run never sends a created row again, and never a
-        pending/unknown one unless ``retry_unknown=True``. This client's rate limit
-        paces the rows: each waits for its token before it is recorded as pending.
+        pending/unknown one unless ``retry_unknown=True``. This client paces the rows
+        (its ``rate_limit`` and ``max_concurrency``); a row is recorded ``pending``
+        only when its request is about to leave.
         See :func:`idenfy_async.bulk.create_sessions`.
         """
         from .bulk import create_sessions  # bulk is built on this client's public API
 
-        rate_limit = self._rate_limit
         return create_sessions(
-            self if rate_limit is None else _PrepaidCreator(self),
+            self,
             requests,
             concurrency=self._limiter.limit if concurrency is None else concurrency,
             journal=journal,
             retry_unknown=retry_unknown,
             retry_failed=retry_failed,
-            rate_limit=rate_limit,
             on_progress=on_progress,
         )
 
@@ -758,29 +758,29 @@ class AsyncIdenfy:
         retry_deadline: float | _NotGiven | None,
         retry_ambiguous: bool | _NotGiven,
         timeout: float | httpx.Timeout | _NotGiven | None,
-        rate_limit_acquired: bool = False,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> T:
         self._check_usable()
         policy = self._policy
         rate_limit = self._rate_limit
-        prepaid = rate_limit_acquired
+        first_send = before_send
         url = self._base_url + spec.path
         request_timeout = self._timeout if timeout is NOT_GIVEN else timeout
         headers = self._headers_for(spec)
 
         async def send() -> T:
-            nonlocal prepaid
+            nonlocal first_send
             if rate_limit is not None:
                 # Before taking a concurrency slot: a request waiting for its turn
-                # must not hold up others. The caller may have paid the first attempt.
-                if prepaid:
-                    prepaid = False
-                else:
-                    await rate_limit.acquire()
+                # must not hold up others.
+                await rate_limit.acquire()
             async with self._limiter:
                 await self._cooldown.wait()
                 # Checked per attempt: the client may close while a retry waits.
                 self._check_open()
+                if first_send is not None:
+                    hook, first_send = first_send, None
+                    await hook()
                 if self._owns_http:
                     request = self._build_owned_request(spec, url, headers, request_timeout)
                 else:
@@ -923,18 +923,6 @@ def _connection_error(exc: httpx.TransportError, spec: _sansio.RequestSpec) -> e
     )
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return cls(reason, request_sent=sent, method=spec.method, path=spec.path)
-
-
-class _PrepaidCreator:
-    """Sends with the rate-limit token the bulk runner took before journaling the row."""
-
-    def __init__(self, client: AsyncIdenfy) -> None:
-        self._client = client
-
-    async def create_session(self, request: SessionRequest, /, *, retry_ambiguous: bool) -> Session:
-        return await self._client.create_session(
-            request, retry_ambiguous=retry_ambiguous, rate_limit_acquired=True
-        )
 
 
 def _undecodable(

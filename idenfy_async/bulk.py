@@ -20,12 +20,11 @@ import asyncio
 import contextlib
 import enum
 import functools
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import Final, Protocol
 
 import attrs
 
-from ._limiter import RateLimit
 from .errors import (
     APIConnectionError,
     APIError,
@@ -55,8 +54,15 @@ class SessionCreator(Protocol):
     """What bulk creation needs from a client (``AsyncIdenfy`` is one)."""
 
     async def create_session(
-        self, request: SessionRequest, /, *, retry_ambiguous: bool
-    ) -> Session: ...
+        self,
+        request: SessionRequest,
+        /,
+        *,
+        retry_ambiguous: bool,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> Session:
+        """Create one session; await ``before_send`` once, right before the first
+        attempt leaves (after pacing), and send nothing if it raises."""
 
 
 class BulkState(str, enum.Enum):
@@ -136,7 +142,6 @@ async def create_sessions(
     journal: Journal | None = None,
     retry_unknown: bool = False,
     retry_failed: bool = False,
-    rate_limit: RateLimit | None = None,
     on_progress: Callable[[BulkProgress], None] | None = None,
 ) -> AsyncGenerator[BulkResult, None]:
     """Create a session per request; yield each row's :class:`BulkResult` as it finishes.
@@ -147,6 +152,11 @@ async def create_sessions(
     passed to the client): a row that may have created a session ends ``unknown``.
     Close the iteration early (``break`` inside ``contextlib.aclosing``) and every
     request in flight is cancelled and awaited; their rows stay ``pending``.
+
+    Pacing (rate limit, concurrency slots, 429 cooldowns) belongs to the client:
+    give ``AsyncIdenfy(rate_limit=...)``. A row is recorded ``pending`` from the
+    client's ``before_send`` hook, once its request is about to leave, so a crash
+    never leaves rows that were only waiting looking like rows in flight.
 
     Args:
         client: an ``AsyncIdenfy`` (or anything with its ``create_session``).
@@ -163,9 +173,6 @@ async def create_sessions(
         retry_failed: send again every failed row, not only retryable ones (after you
             fixed the data or the credentials). Never costs a duplicate: iDenfy created
             nothing for a failed row.
-        rate_limit: e.g. ``RateLimiter("10000/hour")``: each row to send waits for its
-            turn here, before it is recorded ``pending``, so a crash never leaves rows
-            that were only waiting looking like rows in flight.
         on_progress: called with the counters before each result is yielded.
 
     Raises:
@@ -181,7 +188,6 @@ async def create_sessions(
         journal,
         retry_unknown=retry_unknown,
         retry_failed=retry_failed,
-        rate_limit=rate_limit,
     )
     slots = asyncio.Semaphore(limit)
     finished: asyncio.Queue[asyncio.Task[BulkResult] | None] = asyncio.Queue()
@@ -256,13 +262,11 @@ class _Runner:
         *,
         retry_unknown: bool,
         retry_failed: bool,
-        rate_limit: RateLimit | None,
     ) -> None:
         self.client = client
         self.journal = journal
         self.retry_unknown = retry_unknown
         self.retry_failed = retry_failed
-        self.rate_limit = rate_limit
 
     async def run(
         self, index: int, request: SessionRequest, *, after: asyncio.Task[BulkResult] | None
@@ -277,14 +281,20 @@ class _Runner:
             if known is not None:
                 return known
         attempts = (entry.attempts if entry is not None else 0) + 1
-        if self.rate_limit is not None:
-            await self.rate_limit.acquire()
-        if journal is not None:
-            await journal.put(
-                JournalEntry(client_id=cid, state=JournalState.PENDING, attempts=attempts)
-            )
+        sent = False
+
+        async def mark_pending() -> None:
+            nonlocal sent
+            if journal is not None:
+                await journal.put(
+                    JournalEntry(client_id=cid, state=JournalState.PENDING, attempts=attempts)
+                )
+            sent = True
+
         try:
-            session = await self.client.create_session(request, retry_ambiguous=False)
+            session = await self.client.create_session(
+                request, retry_ambiguous=False, before_send=mark_pending
+            )
         except IdenfyError as exc:
             kind = ErrorKind.from_error(exc, retryable=is_retryable(exc))
             state = JournalState.UNKNOWN if exc.ambiguous else JournalState.FAILED
@@ -298,7 +308,7 @@ class _Runner:
                 state=BulkState.UNKNOWN if exc.ambiguous else BulkState.FAILED,
                 error=exc,
                 error_kind=kind,
-                sent=True,
+                sent=sent,
             )
         if journal is not None:
             await journal.put(

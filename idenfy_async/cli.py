@@ -66,7 +66,7 @@ from idenfy_async import (
     RequestValidationError,
     SessionRequest,
 )
-from idenfy_async.bulk import BulkResult, BulkState, create_sessions
+from idenfy_async.bulk import BulkResult, BulkState
 from idenfy_async.journal import (
     ErrorKind,
     Journal,
@@ -562,7 +562,9 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str] | None:
     return (key, secret) if key and secret else None
 
 
-def _target(args: argparse.Namespace, credentials: tuple[str, str] | None) -> _Target:
+def _target(
+    args: argparse.Namespace, credentials: tuple[str, str] | None, rate: RateLimiter | None
+) -> _Target:
     concurrency = args.concurrency
     if credentials is None:
         why = "--fake" if args.fake else f"no {ENV_API_KEY}/{ENV_API_SECRET} set"
@@ -577,11 +579,12 @@ def _target(args: argparse.Namespace, credentials: tuple[str, str] | None) -> _T
             transport=fake,
             base_url="https://ivs.idenfy.com",
             max_concurrency=concurrency,
+            rate_limit=rate,
         )
         return _Target(client, "fake", fake=True)
     key, secret = credentials
     try:
-        client = AsyncIdenfy(key, secret, max_concurrency=concurrency)
+        client = AsyncIdenfy(key, secret, max_concurrency=concurrency, rate_limit=rate)
     except IdenfyError as exc:
         raise _InputError(str(exc)) from exc
     # The journal is bound to one account on one server; the key is hashed, not stored.
@@ -628,7 +631,7 @@ async def _bulk(args: argparse.Namespace) -> int:
     journal_path = _journal_path(args, fake)
     _check_paths(args.input, args.out, journal_path)
     rate = _rate_limit(args, fake)
-    target = _target(args, credentials)
+    target = _target(args, credentials, rate)
 
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(target.client)
@@ -644,7 +647,7 @@ async def _bulk(args: argparse.Namespace) -> int:
             journal = MemoryJournal()
         output = _Output(args.out)
         stack.callback(output.close)
-        run = _Run(args, source, output, target, journal, rate, journal_path)
+        run = _Run(args, source, output, target, journal, journal_path)
         return await run.execute()
     raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
 
@@ -659,7 +662,6 @@ class _Run:
         output: _Output,
         target: _Target,
         journal: Journal | None,
-        rate: RateLimiter | None,
         journal_path: str | None,
     ) -> None:
         self.args = args
@@ -667,7 +669,6 @@ class _Run:
         self.output = output
         self.target = target
         self.journal = journal
-        self.rate = rate
         self.journal_path = journal_path
         self.tally = _Tally()
         self.lines: dict[int, int] = {}  # index -> INPUT line, for rows in flight only
@@ -723,14 +724,12 @@ class _Run:
         )
 
     async def _consume(self) -> None:
-        results = create_sessions(
-            self.target.client,
+        results = self.target.client.create_sessions(
             self._feed(),
             concurrency=self.args.concurrency,
             journal=self.journal,
             retry_unknown=self.args.retry_unknown,
             retry_failed=self.args.retry_failed,
-            rate_limit=self.rate,
         )
         async with contextlib.aclosing(results):
             async for result in results:

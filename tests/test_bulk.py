@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -80,8 +80,17 @@ class StubClient:
         self.gates: dict[str, asyncio.Event] = {}
         self.errors: dict[str, IdenfyError] = {}
 
-    async def create_session(self, request: SessionRequest, /, *, retry_ambiguous: bool) -> Session:
+    async def create_session(
+        self,
+        request: SessionRequest,
+        /,
+        *,
+        retry_ambiguous: bool,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> Session:
         assert retry_ambiguous is False  # bulk never retries what may have created a session
+        if before_send is not None:
+            await before_send()
         cid = request.client_id
         self.calls.append(cid)
         self.in_flight += 1
@@ -411,10 +420,21 @@ async def test_pending_is_recorded_before_the_request_leaves() -> None:
 
     class Checking(StubClient):
         async def create_session(
-            self, request: SessionRequest, /, *, retry_ambiguous: bool
+            self,
+            request: SessionRequest,
+            /,
+            *,
+            retry_ambiguous: bool,
+            before_send: Callable[[], Awaitable[None]] | None = None,
         ) -> Session:
-            seen.append(journal.entries[request.client_id])
-            return await super().create_session(request, retry_ambiguous=retry_ambiguous)
+            async def check() -> None:
+                assert before_send is not None
+                await before_send()
+                seen.append(journal.entries[request.client_id])
+
+            return await super().create_session(
+                request, retry_ambiguous=retry_ambiguous, before_send=check
+            )
 
     await collect(create_sessions(Checking(), rows(2), journal=journal))
     assert sorted(seen, key=lambda e: e.client_id) == [
@@ -496,26 +516,26 @@ async def test_a_flaky_fake_never_creates_a_client_id_twice(
 
 
 async def test_rate_limit_paces_rows_before_they_are_recorded_pending(
-    clock: VirtualClock,
+    clock: VirtualClock, fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
+    """The client owns pacing; a row is pending only once its request is about to leave."""
     journal = MemoryJournal()
     limit = RateLimiter("3/s", clock=clock, sleep=clock.sleep)
     start = clock.now
     sent_at: list[float] = []
 
-    class Recording(StubClient):
-        async def create_session(
-            self, request: SessionRequest, /, *, retry_ambiguous: bool
-        ) -> Session:
+    class Watching(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             sent_at.append(clock.now - start)
             # Only rows really being sent are pending; those waiting for a token are not.
             pending = sum(e.state is JournalState.PENDING for e in journal.entries.values())
-            assert pending == self.in_flight + 1
-            return await super().create_session(request, retry_ambiguous=retry_ambiguous)
+            assert pending == 1  # the fake answers at once: one request on the wire
+            return await fake.handle_async_request(request)
 
-    results = await collect(
-        create_sessions(Recording(), rows(10), concurrency=5, journal=journal, rate_limit=limit)
-    )
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=Watching(), retry_policy=policy, rate_limit=limit
+    ) as client:
+        results = await collect(client.create_sessions(rows(10), concurrency=5, journal=journal))
     assert {r.state for r in results} == {BulkState.CREATED}
     assert sorted(sent_at) == pytest.approx([i / 3 for i in range(10)])
     assert clock.now - start == pytest.approx(3.0)

@@ -696,17 +696,37 @@ async def test_rate_limit_charges_every_attempt_including_retries(
     assert (limiter.acquired, fake.requests) == (2, 2)
 
 
-async def test_create_session_with_a_prepaid_token_skips_only_the_first_acquire(
+async def test_before_send_runs_once_after_pacing_and_before_the_first_attempt(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
-    """rate_limit_acquired=True: the first attempt uses the caller's token, a retry pays."""
+    """before_send: awaited once, after the token is taken; retries do not call it again."""
     limiter = CountingRateLimit()
+    seen: list[tuple[int, int]] = []
+
+    async def hook() -> None:
+        seen.append((limiter.acquired, fake.requests))
+
     fake.fail_next(Scripted(status=503))
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit=limiter
     ) as client:
-        await client.create_session(client_id="user-1", rate_limit_acquired=True)
-    assert (limiter.acquired, fake.requests) == (1, 2)
+        await client.create_session(client_id="user-1", before_send=hook)
+    assert seen == [(1, 0)]
+    assert (limiter.acquired, fake.requests) == (2, 2)
+
+
+async def test_before_send_that_raises_sends_nothing(fake: FakeIdenfy, policy: RetryPolicy) -> None:
+    class Stop(Exception):
+        pass
+
+    async def hook() -> None:
+        raise Stop
+
+    async with AsyncIdenfy("test-key", "test-secret", transport=fake, retry_policy=policy) as c:
+        with pytest.raises(Stop):
+            await c.create_session(client_id="user-1", before_send=hook)
+        assert c.in_flight == 0
+    assert fake.requests == 0
 
 
 async def test_client_create_sessions_takes_one_token_per_row(
