@@ -254,7 +254,12 @@ class ServerError(APIError):
 
 
 class ResponseDecodeError(IdenfyError):
-    """Raised when a response body cannot be read: not JSON, truncated, or the wrong shape."""
+    """Raised when a response body cannot be read: not JSON, truncated, or the wrong shape.
+
+    When a created session's ``scanRef`` and ``authToken`` could be read although the
+    rest of the answer could not, they are kept in :attr:`scan_ref` and
+    :attr:`auth_token` (never printed), so the paid session is not lost.
+    """
 
     def __init__(
         self,
@@ -263,12 +268,16 @@ class ResponseDecodeError(IdenfyError):
         status_code: int,
         method: str | None = None,
         path: str | None = None,
+        scan_ref: str | None = None,
+        auth_token: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status_code = status_code
         self.method = method
         self.path = path
+        self.scan_ref = scan_ref
+        self.auth_token = auth_token
 
     def __str__(self) -> str:
         where = f" from {self.method} {self.path}" if self.method and self.path else ""
