@@ -376,9 +376,14 @@ class _Runner:
         except JournalError:
             raise
         except Exception as exc:  # e.g. a clientId the journal cannot store
-            return await self._unexpected(index, request, exc, sent=False, attempts=1)
+            return await self._unexpected(index, request, exc, sent=False, attempts=None)
         if entry is not None:
-            known = await self._known(index, request, entry)
+            try:
+                known = await self._known(index, request, entry)
+            except IdenfyError:
+                raise
+            except Exception as exc:  # a bug settling one row must not spoil the others
+                return await self._unexpected(index, request, exc, sent=False, attempts=None)
             if known is not None:
                 return known
         attempts = (entry.attempts if entry is not None else 0) + 1
@@ -469,20 +474,28 @@ class _Runner:
         )
 
     async def _unexpected(
-        self, index: int, request: SessionRequest, exc: Exception, *, sent: bool, attempts: int
+        self,
+        index: int,
+        request: SessionRequest,
+        exc: Exception,
+        *,
+        sent: bool,
+        attempts: int | None,
     ) -> BulkResult:
         """A row that raised something else than an IdenfyError: that row's failure.
 
         Before its request could leave, nothing exists: ``failed`` (not retryable: the
         same data would fail again). After, a session may exist: ``unknown``. The
         exception's text is not kept: it may quote the row's personal data.
+        ``attempts=None``: the row's journal entry was not read, so it is left as it
+        is (it may say created: overwriting it could pay twice).
         """
         state = JournalState.UNKNOWN if sent else JournalState.FAILED
         moment = "after the request was sent" if sent else "before anything was sent"
         kind = ErrorKind(
             name=type(exc).__name__, retryable=False, message=f"unexpected error {moment}"
         )
-        if self.journal is not None:
+        if self.journal is not None and attempts is not None:
             try:
                 await self.journal.put(
                     JournalEntry(

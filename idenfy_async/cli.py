@@ -412,9 +412,14 @@ class _Input:
         self.delimiter = ","
         if self.is_csv:
             with self._reading() as stream:
-                header_line = stream.readline()
+                header_line = stream.readline(MAX_LINE_CHARS + 1)
+                if len(header_line) > MAX_LINE_CHARS:
+                    raise _InputError(
+                        f"{path}: the first line is longer than {MAX_LINE_CHARS:,} characters;"
+                        " it must name the columns"
+                    )
                 if not header_line.strip():
-                    empty = not any(line.strip() for line in stream)
+                    empty = not any(text is None or text.strip() for _, text in _lines(stream))
                     raise _InputError(
                         f"{path}: is empty; the first line must name the columns"
                         if empty
@@ -501,8 +506,10 @@ class _Input:
         with self._reading() as stream:
             if self.is_csv:
                 reader = csv.reader(stream, delimiter=self.delimiter)
-                next(reader, None)
                 try:
+                    next(reader, None)
+                    if reader.line_num > 1:  # the header ran on: every row would vanish in it
+                        raise _InputError(f"{self.path}: the first line has an unclosed quote")
                     return sum(1 for cells in reader if any(cell.strip() for cell in cells))
                 except csv.Error as exc:
                     raise _InputError(self._csv_error(exc, reader.line_num)) from None
@@ -968,10 +975,10 @@ class _Run:
         self.announced = True
         n = progress.in_flight
         _say(
-            f"\nidenfy-async: stopping: no new request is sent; waiting for the {n}"
-            f" {'request' if n == 1 else 'requests'} in flight ({progress.sent} sent by"
-            " this run). Interrupt again to stop at once (rows in flight would then be"
-            " unknown)."
+            f"\nidenfy-async: stopping: no new request is sent; {n}"
+            f" {'request' if n == 1 else 'requests'} in flight to finish ({progress.sent}"
+            " sent by this run). Interrupt again to stop at once (rows in flight would"
+            " then be unknown)."
         )
 
     async def _consume(self) -> None:

@@ -31,6 +31,7 @@ from idenfy_async.bulk import (
     BulkResult,
     BulkState,
     SessionCreator,
+    _Runner,
     create_sessions,
     is_retryable,
 )
@@ -710,12 +711,40 @@ async def test_a_row_the_journal_cannot_store_fails_alone() -> None:
             return await super().get(client_id)
 
     stub = StubClient()
-    results = await collect(create_sessions(stub, rows(5), concurrency=2, journal=Picky()))
+    journal = Picky()
+    results = await collect(create_sessions(stub, rows(5), concurrency=2, journal=journal))
     by_id = {r.client_id: r for r in results}
     assert by_id["user-1"].state is BulkState.FAILED
     assert not by_id["user-1"].sent
     assert "user-1" not in stub.calls
+    assert "user-1" not in journal.entries  # its entry could not be read: left alone
     assert sum(r.state is BulkState.CREATED for r in results) == 4
+
+
+async def test_a_bug_settling_a_journaled_row_leaves_its_entry_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unexpected error while deciding a row from its journal entry fails that row;
+    the entry (here: created) is not overwritten, so nothing can be paid twice."""
+    real_known = _Runner._known
+
+    async def known(
+        self: _Runner, index: int, request: SessionRequest, entry: JournalEntry
+    ) -> BulkResult | None:
+        if request.client_id == "user-1":
+            raise RuntimeError("bug")
+        return await real_known(self, index, request, entry)
+
+    monkeypatch.setattr(_Runner, "_known", known)
+    journal = MemoryJournal()
+    made = JournalEntry(client_id="user-1", state=JournalState.CREATED, scan_ref="s", attempts=1)
+    await journal.put(made)
+    stub = StubClient()
+    results = await collect(create_sessions(stub, rows(3), journal=journal))
+    by_id = {r.client_id: r for r in results}
+    assert (by_id["user-1"].state, by_id["user-1"].sent) == (BulkState.FAILED, False)
+    assert journal.entries["user-1"] == made
+    assert sorted(stub.calls) == ["user-0", "user-2"]
 
 
 @pytest.mark.parametrize(

@@ -467,7 +467,7 @@ async def test_sigkill_mid_run_then_reruns_create_every_client_id_exactly_once(
 
 
 STOP_MESSAGE = re.compile(
-    r"stopping: no new request is sent; waiting for the (\d+) requests? in flight"
+    r"stopping: no new request is sent; (\d+) requests? in flight to finish"
     r" \((\d+) sent by this run\)"
 )
 
@@ -588,6 +588,11 @@ TOO_LONG = "x" * (csv.field_size_limit() + 1)
             "in.csv: unknown column(s) 'fristName'; columns are token parameters named like"
             " the API (clientId) or like the Python fields (client_id), separated by commas,"
             " semicolons or tabs",
+        ),
+        (
+            b'clientId,"firstName\na,Ann\nb,Bob"\n',
+            [],
+            "in.csv: the first line has an unclosed quote",
         ),
         (b"clientId\na\n", ["--encoding", "nope"], "--encoding: unknown encoding 'nope'"),
         (b"clientId\na\n", ["--encoding", "rot13"], "--encoding: 'rot13' is not a text encoding"),
