@@ -409,6 +409,7 @@ class _Input:
         if not os.path.isfile(path):  # a FIFO or a device cannot be read twice
             raise _InputError(f"{path}: is not a regular file")
         self.encoding = self._encoding(encoding)
+        self.encoding_given = encoding is not None
         self.delimiter = ","
         if self.is_csv:
             with self._reading() as stream:
@@ -472,6 +473,8 @@ class _Input:
                     where = f" line {number}:"
                     break
         name = "UTF-8" if self.encoding in ("utf-8", "utf-8-sig") else self.encoding
+        if self.encoding_given:
+            return f"{self.path}:{where} byte 0x{byte} is not {name} text; check --encoding"
         return (
             f"{self.path}:{where} byte 0x{byte} is not {name} text (a Windows or Excel"
             " export?); save INPUT as UTF-8 (or UTF-16), or name its encoding, e.g."
@@ -560,6 +563,8 @@ class _Input:
                 rule = f"is longer than {MAX_LINE_CHARS:,} characters"
                 yield _Row(line, None, None, (FieldProblem("(row)", rule),))
                 continue
+            if line == 1:
+                text = text.lstrip("\ufeff")  # a byte-order mark the codec kept
             if not text.strip():
                 continue
             try:

@@ -594,6 +594,11 @@ TOO_LONG = "x" * (csv.field_size_limit() + 1)
             [],
             "in.csv: the first line has an unclosed quote",
         ),
+        (
+            "clientId,firstName\nk-1,Zoë\n".encode("latin-1") + b"k-2,\x81\n",
+            ["--encoding", "cp1252"],  # 0x81 is a hole in cp1252
+            "in.csv: line 3: byte 0x81 is not cp1252 text; check --encoding",
+        ),
         (b"clientId\na\n", ["--encoding", "nope"], "--encoding: unknown encoding 'nope'"),
         (b"clientId\na\n", ["--encoding", "rot13"], "--encoding: 'rot13' is not a text encoding"),
     ],
@@ -621,6 +626,21 @@ def test_a_directory_as_input_is_named_as_such(
     (tmp_path / "in.csv").mkdir()
     code, err = run(capsys, "bulk", "in.csv", "--fake", "--out", "out.jsonl")
     assert (code, err) == (EXIT_USAGE, "idenfy-async: error: in.csv: is a directory, not a file\n")
+
+
+@pytest.mark.parametrize("argv", [[], ["--encoding", "utf-16-le"]])
+def test_a_utf16_jsonl_file_is_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    text = '{"clientId": "k-1", "firstName": "Zoë"}\r\n{"clientId": "k-2"}\r\n'
+    source.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    assert [row.request for row in _Input(str(source), *argv[1:]).rows()] == [
+        SessionRequest("k-1", first_name="Zoë"),
+        SessionRequest("k-2"),
+    ]
+    code, err = run(capsys, "bulk", str(source), *argv, "--dry-run")
+    assert (code, err) == (EXIT_OK, "All 2 rows are valid; nothing was sent.\n")
 
 
 def test_an_overlong_jsonl_line_fails_alone(
