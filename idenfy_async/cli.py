@@ -71,7 +71,7 @@ import signal
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -526,7 +526,7 @@ class _Input:
             )
         return f"{self.path} line {line}: not readable as CSV ({exc})"
 
-    def rows(self) -> Iterator[_Row]:
+    def rows(self) -> Generator[_Row, None, None]:
         with self._reading() as stream:
             yield from self._csv_rows(stream) if self.is_csv else self._jsonl_rows(stream)
 
@@ -1003,26 +1003,26 @@ class _Run:
 
     def _feed(self) -> Iterator[SessionRequest]:
         index = 0
-        rows = self.source.rows()
-        while not self.stopping:
-            try:
-                row = next(rows, None)
-            except _InputError as exc:  # INPUT changed since it was checked
-                self.input_error = exc
-                self.stop.set()
-                return
-            if row is None:
-                return
-            if row.request is None:
-                self.tally.failed += 1
-                self.tally.invalid += 1
-                error = f"RequestValidationError: {_describe_problems(row.problems)}"
-                self._write(row.line, row.client_id, "failed", error=error)
-                self.progress.update(self.tally)
-                continue
-            self.lines[index] = row.line
-            index += 1
-            yield row.request
+        with contextlib.closing(self.source.rows()) as rows:
+            while not self.stop.is_set():
+                try:
+                    row = next(rows, None)
+                except _InputError as exc:  # INPUT changed since it was checked
+                    self.input_error = exc
+                    self.stop.set()  # what was sent finishes; nothing more is read
+                    return
+                if row is None:
+                    return
+                if row.request is None:
+                    self.tally.failed += 1
+                    self.tally.invalid += 1
+                    error = f"RequestValidationError: {_describe_problems(row.problems)}"
+                    self._write(row.line, row.client_id, "failed", error=error)
+                    self.progress.update(self.tally)
+                    continue
+                self.lines[index] = row.line
+                index += 1
+                yield row.request
 
     def _write(
         self,

@@ -16,6 +16,7 @@ import stat
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -730,6 +731,34 @@ def test_a_full_disk_for_out_is_one_line_exit_1(
     assert f"the journal {journal_path} has every row's outcome" in error
     counts = asyncio.run(journal_counts(journal_path))
     assert counts[JournalState.CREATED] == 25  # every outcome recorded: a re-run rewrites OUT
+
+
+def test_input_unreadable_mid_run_stops_the_run_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """INPUT replaced by something unreadable after it was checked: the rows read so
+    far finish and are recorded, nothing more is sent, one line says why (exit 1)."""
+    real_rows = _Input.rows
+
+    def rows(self: _Input) -> Generator[cli._Row, None, None]:
+        for i, row in enumerate(real_rows(self)):
+            if i == 5:
+                raise cli._InputError(f"{self.path}: line 7: byte 0x93 is not UTF-8 text")
+            yield row
+
+    monkeypatch.setattr(_Input, "rows", rows)
+    customers(tmp_path / "in.csv", 50)
+    journal_path = tmp_path / "j.sqlite"
+    argv = ["--fake", "--journal", str(journal_path), "--out", "out.jsonl"]
+    code, err = run(capsys, "bulk", str(tmp_path / "in.csv"), *argv)
+    assert code == EXIT_ROWS
+    [error] = [line for line in err.splitlines() if line.startswith("idenfy-async: error")]
+    assert "line 7: byte 0x93 is not UTF-8 text. The run stopped there" in error
+    counts = asyncio.run(journal_counts(journal_path))
+    created = counts[JournalState.CREATED]
+    assert counts == {**dict.fromkeys(JournalState, 0), JournalState.CREATED: created}
+    assert created <= 5  # rows read but not sent yet are left for a re-run
+    assert [r["status"] for r in read_jsonl(tmp_path / "out.jsonl")] == ["created"] * created
 
 
 class FillsUp(io.StringIO):
