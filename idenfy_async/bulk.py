@@ -32,7 +32,9 @@ from .errors import (
     ConfigurationError,
     IdenfyError,
     InsufficientFundsError,
+    JournalError,
     RateLimitError,
+    ResponseDecodeError,
 )
 from .journal import ErrorKind, Journal, JournalEntry, JournalState
 from .models import Session, SessionRequest
@@ -81,9 +83,13 @@ class BulkResult:
     ``session`` is set for created and skipped rows (for skipped rows it holds what
     the journal kept: scanRef, authToken, redirectUrl). ``error`` is the exception
     when this run sent the row and it failed; ``error_kind`` describes the failure
-    also when it comes from the journal. ``sent`` says whether this run sent a request
-    for the row. An ``unknown`` row without ``error_kind`` was in flight when an
-    earlier run stopped.
+    also when it comes from the journal, or when the row failed on an unexpected
+    exception (a bug, not an :class:`IdenfyError`: ``error`` is then None and
+    ``error_kind.name`` is the exception's class). A ``created`` row whose answer was
+    partly unreadable keeps that :class:`ResponseDecodeError` in ``error``, with the
+    scanRef and authToken it carried in ``session``. ``sent`` says whether this run
+    sent a request for the row. An ``unknown`` row without ``error_kind`` was in
+    flight when an earlier run stopped.
     """
 
     index: int  #: 0-based position in the input
@@ -108,7 +114,13 @@ class BulkResult:
 
 @attrs.frozen
 class BulkProgress:
-    """Counters after each finished row, for ``on_progress``."""
+    """Counters after each finished row, for ``on_progress``.
+
+    ``in_flight`` counts requests that have left (their row is recorded ``pending``)
+    and have no result yet, not rows still waiting for their turn; ``sent`` counts
+    the rows whose request left, over the run. ``stopped`` is True once ``stop`` took
+    effect: the requests ``in_flight`` then are the last ones.
+    """
 
     done: int
     created: int
@@ -116,6 +128,8 @@ class BulkProgress:
     failed: int
     unknown: int
     in_flight: int
+    sent: int = 0
+    stopped: bool = False
 
 
 def is_retryable(exc: IdenfyError) -> bool:
@@ -143,6 +157,7 @@ async def create_sessions(
     retry_unknown: bool = False,
     retry_failed: bool = False,
     on_progress: Callable[[BulkProgress], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> AsyncGenerator[BulkResult, None]:
     """Create a session per request; yield each row's :class:`BulkResult` as it finishes.
 
@@ -150,6 +165,8 @@ async def create_sessions(
     that. Results come in completion order (``index`` gives the input position).
     Ambiguous failures are never retried within the run (``retry_ambiguous=False`` is
     passed to the client): a row that may have created a session ends ``unknown``.
+    One row's failure, even an unexpected exception, is that row's result: ``failed``
+    when it happened before the request could leave, ``unknown`` after.
     Close the iteration early (``break`` inside ``contextlib.aclosing``) and every
     request in flight is cancelled and awaited; their rows stay ``pending``.
 
@@ -162,8 +179,7 @@ async def create_sessions(
         client: an ``AsyncIdenfy`` (or anything with its ``create_session``).
         requests: any iterable or async iterable of :class:`SessionRequest`.
         concurrency: rows in flight at once (default 10). Keep it at most the client's
-            ``max_concurrency``: rows beyond it would wait inside the client while
-            already recorded ``pending``.
+            ``max_concurrency``: rows beyond it would wait inside the client.
         journal: records each row by clientId, ``pending`` before it is sent. With
             one, rows already in it resume as described in the module docstring, and
             rows repeating a clientId are handled one after the other. Without one,
@@ -173,7 +189,13 @@ async def create_sessions(
         retry_failed: send again every failed row, not only retryable ones (after you
             fixed the data or the credentials). Never costs a duplicate: iDenfy created
             nothing for a failed row.
-        on_progress: called with the counters before each result is yielded.
+        on_progress: called with the counters before each result is yielded, and once
+            when ``stop`` takes effect (``BulkProgress.stopped``).
+        stop: set it (from a signal handler, say) to stop sending: from then on no
+            request leaves and the input is no longer read. Rows whose request has not
+            left are dropped: no result, nothing journaled (a re-run sends them).
+            Requests already in flight finish and their results are yielded; then the
+            iteration ends.
 
     Raises:
         ConfigurationError: ``concurrency`` is below 1.
@@ -183,20 +205,23 @@ async def create_sessions(
     limit = DEFAULT_CONCURRENCY if concurrency is None else concurrency
     if limit < 1:
         raise ConfigurationError("concurrency must be at least 1")
+    gate = _Gate(stop)
     runner = _Runner(
         client,
         journal,
+        gate,
         retry_unknown=retry_unknown,
         retry_failed=retry_failed,
     )
     slots = asyncio.Semaphore(limit)
-    finished: asyncio.Queue[asyncio.Task[BulkResult] | None] = asyncio.Queue()
-    tasks: set[asyncio.Task[BulkResult]] = set()
+    finished: asyncio.Queue[asyncio.Task[BulkResult | None] | _Signal] = asyncio.Queue()
+    tasks: set[asyncio.Task[BulkResult | None]] = set()
     # The latest row of each clientId in flight, so a repeat waits for it (journal only).
-    latest: dict[str, asyncio.Task[BulkResult]] = {}
+    latest: dict[str, asyncio.Task[BulkResult | None]] = {}
 
-    def on_done(cid: str, task: asyncio.Task[BulkResult]) -> None:
+    def on_done(cid: str, index: int, task: asyncio.Task[BulkResult | None]) -> None:
         tasks.discard(task)
+        gate.done(index)
         if latest.get(cid) is task:
             del latest[cid]
         finished.put_nowait(task)
@@ -212,44 +237,112 @@ async def create_sessions(
                 if journal is not None:
                     latest[cid] = task
                 tasks.add(task)
-                task.add_done_callback(functools.partial(on_done, cid))
+                gate.waiting[index] = task
+                task.add_done_callback(functools.partial(on_done, cid, index))
                 index += 1
 
+    async def watch(event: asyncio.Event) -> None:
+        await event.wait()
+        finished.put_nowait(_Signal.STOP)
+
     producer = asyncio.create_task(produce())
-    producer.add_done_callback(lambda _: finished.put_nowait(None))
+    producer.add_done_callback(lambda _: finished.put_nowait(_Signal.INPUT_DONE))
+    watcher = asyncio.create_task(watch(stop)) if stop is not None else None
     counts = dict.fromkeys(BulkState, 0)
+
+    def progress() -> BulkProgress:
+        return BulkProgress(
+            done=sum(counts.values()),
+            created=counts[BulkState.CREATED],
+            skipped=counts[BulkState.SKIPPED],
+            failed=counts[BulkState.FAILED],
+            unknown=counts[BulkState.UNKNOWN],
+            in_flight=len(gate.sending),
+            sent=gate.sent,
+            stopped=gate.stopped,
+        )
+
     producing = True
     try:
         while producing or tasks or not finished.empty():
             item = await finished.get()
-            if item is None:
+            if item is _Signal.INPUT_DONE:
                 producing = False
-                producer.result()  # the input's own exception, if it raised one
+                if not producer.cancelled():  # cancelled: by a stop
+                    producer.result()  # the input's own exception, if it raised one
+                continue
+            if item is _Signal.STOP:
+                # Rows that have not started to send are dropped, wherever they wait
+                # (journal, rate limiter, slot, cooldown): none of them is journaled.
+                # The gate already refuses any that reaches before_send meanwhile.
+                gate.stopped = True
+                producer.cancel()
+                for task in gate.waiting.values():
+                    task.cancel()
+                if on_progress is not None:
+                    on_progress(progress())
+                continue
+            assert not isinstance(item, _Signal)
+            slots.release()
+            if item.cancelled():  # dropped by a stop before its request left
                 continue
             result = item.result()  # a bug or JournalError stops the run
-            slots.release()
+            if result is None:  # refused at before_send by a stop: nothing was sent
+                continue
             counts[result.state] += 1
             if on_progress is not None:
-                on_progress(
-                    BulkProgress(
-                        done=sum(counts.values()),
-                        created=counts[BulkState.CREATED],
-                        skipped=counts[BulkState.SKIPPED],
-                        failed=counts[BulkState.FAILED],
-                        unknown=counts[BulkState.UNKNOWN],
-                        in_flight=len(tasks),
-                    )
-                )
+                on_progress(progress())
             yield result
     finally:
         producer.cancel()
+        if watcher is not None:
+            watcher.cancel()
         for task in tasks:
             task.cancel()
         await asyncio.gather(producer, *tasks, return_exceptions=True)
+        if watcher is not None:
+            await asyncio.gather(watcher, return_exceptions=True)
         while not finished.empty():  # finished but never consumed: mark errors as seen
             item = finished.get_nowait()
-            if item is not None and not item.cancelled():
+            if isinstance(item, asyncio.Task) and not item.cancelled():
                 item.exception()
+
+
+class _Signal(enum.Enum):
+    INPUT_DONE = "input done"
+    STOP = "stop"
+
+
+class _Stopped(Exception):
+    """Raised by ``before_send`` once the run is stopping: the client sends nothing."""
+
+
+class _Gate:
+    """Which rows have not started to send, which have, and whether a stop refuses them.
+
+    A row *starts to send* when the client calls its ``before_send`` hook: its slot,
+    token and cooldown are behind it, and it is recorded ``pending`` next.
+    """
+
+    def __init__(self, stop: asyncio.Event | None) -> None:
+        self.stop = stop
+        self.stopped = False
+        self.waiting: dict[int, asyncio.Task[BulkResult | None]] = {}
+        self.sending: set[int] = set()
+        self.sent = 0
+
+    def enter(self, index: int) -> None:
+        """Let row ``index`` send, or raise :class:`_Stopped` (synchronously, so no
+        request passes between the stop and the cancellation of the waiting rows)."""
+        if self.stopped or (self.stop is not None and self.stop.is_set()):
+            raise _Stopped
+        self.waiting.pop(index, None)
+        self.sending.add(index)
+        self.sent += 1
+
+    def done(self, index: int) -> None:
+        self.waiting.pop(index, None)
+        self.sending.discard(index)
 
 
 class _Runner:
@@ -259,25 +352,38 @@ class _Runner:
         self,
         client: SessionCreator,
         journal: Journal | None,
+        gate: _Gate,
         *,
         retry_unknown: bool,
         retry_failed: bool,
     ) -> None:
         self.client = client
         self.journal = journal
+        self.gate = gate
         self.retry_unknown = retry_unknown
         self.retry_failed = retry_failed
 
     async def run(
-        self, index: int, request: SessionRequest, *, after: asyncio.Task[BulkResult] | None
-    ) -> BulkResult:
+        self, index: int, request: SessionRequest, *, after: asyncio.Task[BulkResult | None] | None
+    ) -> BulkResult | None:
+        """The row's result; None when a stop refused it before anything was sent."""
         if after is not None:
             await asyncio.wait({after})  # its outcome is in the journal when it is done
         journal = self.journal
         cid = request.client_id
-        entry = await journal.get(cid) if journal is not None else None
+        try:
+            entry = await journal.get(cid) if journal is not None else None
+        except JournalError:
+            raise
+        except Exception as exc:  # e.g. a clientId the journal cannot store
+            return await self._unexpected(index, request, exc, sent=False, attempts=None)
         if entry is not None:
-            known = await self._known(index, request, entry)
+            try:
+                known = await self._known(index, request, entry)
+            except IdenfyError:
+                raise
+            except Exception as exc:  # a bug settling one row must not spoil the others
+                return await self._unexpected(index, request, exc, sent=False, attempts=None)
             if known is not None:
                 return known
         attempts = (entry.attempts if entry is not None else 0) + 1
@@ -285,44 +391,129 @@ class _Runner:
 
         async def mark_pending() -> None:
             nonlocal sent
+            self.gate.enter(index)
             if journal is not None:
                 await journal.put(
                     JournalEntry(client_id=cid, state=JournalState.PENDING, attempts=attempts)
                 )
-            sent = True
+            sent = True  # the client sends once this hook returns
 
         try:
             session = await self.client.create_session(
                 request, retry_ambiguous=False, before_send=mark_pending
             )
+        except _Stopped:
+            return None
+        except JournalError:
+            raise
+        except ResponseDecodeError as exc:
+            if exc.scan_ref and exc.auth_token:
+                # Created, and paid for: the rest of the answer was unreadable.
+                partial = Session(auth_token=exc.auth_token, scan_ref=exc.scan_ref, client_id=cid)
+                return await self._created(index, request, partial, attempts, error=exc)
+            return await self._failed(index, request, exc, sent=sent, attempts=attempts)
         except IdenfyError as exc:
-            kind = ErrorKind.from_error(exc, retryable=is_retryable(exc))
-            state = JournalState.UNKNOWN if exc.ambiguous else JournalState.FAILED
-            if journal is not None:
-                await journal.put(
-                    JournalEntry(client_id=cid, state=state, error=kind, attempts=attempts)
-                )
-            return BulkResult(
-                index=index,
-                request=request,
-                state=BulkState.UNKNOWN if exc.ambiguous else BulkState.FAILED,
-                error=exc,
-                error_kind=kind,
-                sent=sent,
+            return await self._failed(index, request, exc, sent=sent, attempts=attempts)
+        except Exception as exc:  # a bug must not spoil the other rows
+            return await self._unexpected(index, request, exc, sent=sent, attempts=attempts)
+        return await self._created(index, request, session, attempts)
+
+    async def _created(
+        self,
+        index: int,
+        request: SessionRequest,
+        session: Session,
+        attempts: int,
+        *,
+        error: ResponseDecodeError | None = None,
+    ) -> BulkResult:
+        if self.journal is not None:
+            entry = JournalEntry(
+                client_id=request.client_id,
+                state=JournalState.CREATED,
+                scan_ref=session.scan_ref,
+                auth_token=session.auth_token,
+                redirect_url=session.redirect_url,
+                attempts=attempts,
             )
-        if journal is not None:
-            await journal.put(
+            try:
+                await self.journal.put(entry)
+            except JournalError:
+                raise
+            except Exception:
+                # Not storable although its pending entry was: that entry stays, so a
+                # re-run reports the row unknown and never pays for it twice.
+                pass
+        return BulkResult(
+            index=index,
+            request=request,
+            state=BulkState.CREATED,
+            session=session,
+            error=error,
+            sent=True,
+        )
+
+    async def _failed(
+        self, index: int, request: SessionRequest, exc: IdenfyError, *, sent: bool, attempts: int
+    ) -> BulkResult:
+        kind = ErrorKind.from_error(exc, retryable=is_retryable(exc))
+        state = JournalState.UNKNOWN if exc.ambiguous else JournalState.FAILED
+        if self.journal is not None:
+            await self.journal.put(
                 JournalEntry(
-                    client_id=cid,
-                    state=JournalState.CREATED,
-                    scan_ref=session.scan_ref,
-                    auth_token=session.auth_token,
-                    redirect_url=session.redirect_url,
-                    attempts=attempts,
+                    client_id=request.client_id, state=state, error=kind, attempts=attempts
                 )
             )
         return BulkResult(
-            index=index, request=request, state=BulkState.CREATED, session=session, sent=True
+            index=index,
+            request=request,
+            state=BulkState(state.value),
+            error=exc,
+            error_kind=kind,
+            sent=sent,
+        )
+
+    async def _unexpected(
+        self,
+        index: int,
+        request: SessionRequest,
+        exc: Exception,
+        *,
+        sent: bool,
+        attempts: int | None,
+    ) -> BulkResult:
+        """A row that raised something else than an IdenfyError: that row's failure.
+
+        Before its request could leave, nothing exists: ``failed`` (not retryable: the
+        same data would fail again). After, a session may exist: ``unknown``. The
+        exception's text is not kept: it may quote the row's personal data.
+        ``attempts=None``: the row's journal entry was not read, so it is left as it
+        is (it may say created: overwriting it could pay twice).
+        """
+        state = JournalState.UNKNOWN if sent else JournalState.FAILED
+        moment = "after the request was sent" if sent else "before anything was sent"
+        kind = ErrorKind(
+            name=type(exc).__name__, retryable=False, message=f"unexpected error {moment}"
+        )
+        if self.journal is not None and attempts is not None:
+            try:
+                await self.journal.put(
+                    JournalEntry(
+                        client_id=request.client_id, state=state, error=kind, attempts=attempts
+                    )
+                )
+            except JournalError:
+                raise
+            except Exception:
+                # The row's own data cannot be stored (e.g. an unencodable clientId).
+                # Then nothing was sent, or its pending entry stays: unknown, never resent.
+                pass
+        return BulkResult(
+            index=index,
+            request=request,
+            state=BulkState(state.value),
+            error_kind=kind,
+            sent=sent,
         )
 
     async def _known(

@@ -16,6 +16,15 @@ CSV cells, empty means not set; booleans read true/false, yes/no or 1/0; lists
 (``additionalData``, ...) read JSON. Requests are paced by ``--rate`` (default
 10000/hour, iDenfy's default account limit; no pacing against the fake).
 
+INPUT is read as spreadsheets save it: UTF-8 with or without a byte-order mark, or
+UTF-16 with one (``--encoding`` names any other, e.g. ``cp1252``); CSV separated by
+commas, semicolons or tabs, told apart by the header line (its names are known, so
+this is exact, not a guess). INPUT is read through once before anything is sent:
+a file that cannot be read to the end (not decodable, a cell over csv's 131,072
+character limit, ...) is refused with one line and exit 2. A JSONL line over
+1,000,000 characters fails alone, as any row the model refuses. OUT is created
+readable by its owner only, like the journal: redirect URLs carry authTokens.
+
 Every row is recorded in a journal (SQLite) before it is sent, by default
 ``INPUT.journal.sqlite`` next to INPUT, so the journal follows the data whatever
 ``--out`` is. Re-running the same command resumes: rows already created are
@@ -23,6 +32,11 @@ skipped, rate-limited and other retryable failures are sent again, and rows that
 may already have a session ("unknown") are never sent again unless
 ``--retry-unknown``. A journal remembers the account and server it was used with
 and refuses another.
+
+Ctrl-C (or SIGTERM) stops sending at once: rows still waiting for their turn are
+dropped (not journaled; a re-run sends them), the requests already in flight
+finish and are recorded; a message says how many are in flight. A second Ctrl-C
+stops at once: rows in flight then stay pending, reported unknown by a re-run.
 
 Credentials come from ``IDENFY_API_KEY`` and ``IDENFY_API_SECRET`` (and
 ``IDENFY_BASE_URL``). With ``--fake``, or with neither variable set, rows go to
@@ -33,26 +47,31 @@ Exit codes:
 
 * 0: every row was created, or had been by an earlier run (``--dry-run``: all valid)
 * 1: some rows failed or are unknown, see OUT (``--dry-run``: some rows are invalid),
-  or the run stopped because the journal could not be written
-* 2: usage or input error: bad arguments, unreadable INPUT, unknown column,
-  journal in use or written for other credentials; nothing was sent
-* 130: interrupted (Ctrl-C or SIGTERM); rows in flight finish first unless
-  interrupted twice
+  or the run stopped early because the journal or OUT could not be written (disk
+  full) or INPUT changed into something unreadable while it ran
+* 2: usage or input error: bad arguments, unreadable INPUT (missing, a directory,
+  undecodable, a cell too long, empty), unknown column, journal in use or written
+  for other credentials; nothing was sent
+* 130: interrupted (Ctrl-C or SIGTERM): nothing new was sent after it; requests in
+  flight finished unless interrupted twice
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import contextlib
 import csv
 import hashlib
 import json
 import os
+import re
 import signal
+import stat
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -66,7 +85,7 @@ from idenfy_async import (
     RequestValidationError,
     SessionRequest,
 )
-from idenfy_async.bulk import BulkResult, BulkState
+from idenfy_async.bulk import BulkProgress, BulkResult, BulkState, create_sessions
 from idenfy_async.journal import (
     ErrorKind,
     Journal,
@@ -95,6 +114,9 @@ PROGRESS_EVERY_TTY: Final = 0.2
 PROGRESS_EVERY_PLAIN: Final = 10.0
 FAKE_KEY, FAKE_SECRET = "fake-key", "fake-secret"
 OUTPUT_FIELDS: Final = ("row", "clientId", "status", "scanRef", "redirectUrl", "error")
+#: The longest JSONL line read as a row: a longer one fails alone (CSV cells are bounded
+#: by csv's own field limit, 131,072 characters).
+MAX_LINE_CHARS: Final = 1_000_000
 _NO_RATE: Final = frozenset({"none", "off", "0"})
 _TRUE: Final = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE: Final = frozenset({"false", "f", "no", "n", "0"})
@@ -123,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _say(text: str) -> None:
     """One message for the person running the command (stderr: OUT may be stdout one day)."""
+    # A lone surrogate from INPUT (a JSON "\ud800" in a clientId) is shown escaped.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
 
@@ -131,8 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="idenfy-async",
         description="Bulk iDenfy verification sessions from a file, and a local fake iDenfy.",
-        epilog="Exit codes: 0 all created; 1 some rows failed or unknown; 2 usage or input"
-        " error; 130 interrupted.",
+        epilog="Exit codes: 0 all created; 1 some rows failed or unknown, or OUT or the"
+        " journal could not be written; 2 usage or input error, nothing sent; 130"
+        " interrupted.",
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
@@ -141,11 +166,20 @@ def _parser() -> argparse.ArgumentParser:
         help="create one verification session per row of a CSV or JSONL file",
         description="Create one verification session per row of INPUT; write results to OUT."
         " Re-running the same command resumes from the journal without paying twice.",
-        epilog="Exit codes: 0 every row created (now or earlier); 1 some rows failed or"
-        " unknown (see OUT); 2 usage or input error, nothing sent; 130 interrupted.",
+        epilog="INPUT: UTF-8 (with or without a byte-order mark) or UTF-16 with one, else"
+        " give --encoding; CSV separated by commas, semicolons or tabs (read from the"
+        " header). Ctrl-C: no new request is sent, rows not sent yet are left for a"
+        " re-run, requests in flight finish; a second Ctrl-C stops at once (their rows"
+        " are then unknown). Exit codes: 0 every row created (now or earlier); 1 some"
+        " rows failed or unknown (see OUT), or OUT or the journal could not be written;"
+        " 2 usage or input error, nothing sent; 130 interrupted.",
     )
     bulk.add_argument("input", metavar="INPUT", help=".csv or .jsonl file of session requests")
-    bulk.add_argument("--out", metavar="OUT", help="results file, .jsonl or .csv (required)")
+    bulk.add_argument(
+        "--out",
+        metavar="OUT",
+        help="results file, .jsonl or .csv (required); created owner-only: it holds tokens",
+    )
     bulk.add_argument(
         "--journal",
         metavar="FILE",
@@ -175,6 +209,12 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="requests --rate lets through at once (default 1: a steady pace)",
+    )
+    bulk.add_argument(
+        "--encoding",
+        metavar="CODEC",
+        help="INPUT's text encoding when it is not UTF-8 or UTF-16 with a byte-order mark,"
+        " e.g. cp1252 (default: detected)",
     )
     bulk.add_argument(
         "--dry-run", action="store_true", help="validate every row, report problems, send nothing"
@@ -289,7 +329,7 @@ def _cell_value(kind: str, text: str) -> Any:
     if kind == "json":
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             value = None
         if not isinstance(value, dict):
             raise _CellError("must be a JSON object")
@@ -298,7 +338,7 @@ def _cell_value(kind: str, text: str) -> Any:
         if text.startswith("["):
             try:
                 items = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 items = None
             if not isinstance(items, list):
                 raise _CellError('must be values separated by "|" or a JSON list')
@@ -318,6 +358,12 @@ def _build(line: int, values: Mapping[str, Any], problems: list[FieldProblem]) -
         request = SessionRequest(**{"client_id": "", **values})
     except RequestValidationError as exc:
         problems = problems + [p for p in exc.problems if p not in problems]
+    except Exception as exc:  # the model should say RequestValidationError; never crash
+        # Only the class: the exception's text may quote the row's personal data.
+        problems = [
+            *problems,
+            FieldProblem("(row)", f"is not a valid request ({type(exc).__name__})"),
+        ]
     return _Row(
         line=line,
         client_id=client_id if isinstance(client_id, str) and client_id else None,
@@ -326,36 +372,125 @@ def _build(line: int, values: Mapping[str, Any], problems: list[FieldProblem]) -
     )
 
 
-class _Input:
-    """INPUT, read lazily row by row (constant memory whatever its size)."""
+#: Byte-order marks and the codec that reads past them (UTF-32 before UTF-16: FF FE 00 00
+#: starts both).
+_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: CSV separators told apart by the header line: its names are known, so the right one
+#: is the one that splits it into the most known column names (ties: the first).
+CSV_DELIMITERS: Final = (",", ";", "\t")
+#: What errors="surrogateescape" turns an undecodable byte into.
+_ESCAPED: Final = re.compile("[\udc80-\udcff]")
 
-    def __init__(self, path: str) -> None:
+
+class _Input:
+    """INPUT, read lazily row by row (constant memory whatever its size).
+
+    The encoding is UTF-8 (with or without a byte-order mark), or UTF-16/UTF-32 with
+    one, unless ``encoding`` is given. :meth:`check` reads the whole file once before
+    anything is sent, so a file that cannot be read halfway is refused up front.
+    """
+
+    def __init__(self, path: str, encoding: str | None = None) -> None:
         self.path = path
         suffix = Path(path).suffix.lower()
         if suffix not in (".csv", ".jsonl", ".ndjson"):
             raise _InputError(f"{path}: INPUT must end in .csv, .jsonl or .ndjson")
         self.is_csv = suffix == ".csv"
-        if not os.path.isfile(path):
+        if os.path.isdir(path):
+            raise _InputError(f"{path}: is a directory, not a file")
+        if not os.path.exists(path):
             raise _InputError(f"{path}: no such file")
+        if not os.path.isfile(path):  # a FIFO or a device cannot be read twice
+            raise _InputError(f"{path}: is not a regular file")
+        self.encoding = self._encoding(encoding)
+        self.encoding_given = encoding is not None
+        self.delimiter = ","
         if self.is_csv:
-            with self._open() as stream:
-                self._columns = self._csv_columns(next(csv.reader(stream), []))
+            with self._reading() as stream:
+                header_line = stream.readline(MAX_LINE_CHARS + 1)
+                if len(header_line) > MAX_LINE_CHARS:
+                    raise _InputError(
+                        f"{path}: the first line is longer than {MAX_LINE_CHARS:,} characters;"
+                        " it must name the columns"
+                    )
+                if not header_line.strip():
+                    empty = not any(text is None or text.strip() for _, text in _lines(stream))
+                    raise _InputError(
+                        f"{path}: is empty; the first line must name the columns"
+                        if empty
+                        else f"{path}: the first line is blank; it must name the columns"
+                    )
+            self.delimiter = _delimiter(header_line)
+            header = next(csv.reader([header_line], delimiter=self.delimiter), [])
+            self._columns = self._csv_columns(header)
 
-    def _open(self) -> TextIO:
+    def _encoding(self, given: str | None) -> str:
+        if given is not None:
+            try:
+                info = codecs.lookup(given)
+            except LookupError:
+                raise _InputError(f"--encoding: unknown encoding {given!r}") from None
+            if not getattr(info, "_is_text_encoding", True):
+                raise _InputError(f"--encoding: {given!r} is not a text encoding")
+            # A UTF-8 file may still start with a byte-order mark: skip it.
+            return "utf-8-sig" if info.name == "utf-8" else info.name
         try:
-            # utf-8-sig: spreadsheets often start CSV files with a byte-order mark.
-            return open(self.path, encoding="utf-8-sig", newline="")
+            with open(self.path, "rb") as f:
+                start = f.read(4)
         except OSError as exc:
             raise _InputError(f"{self.path}: {exc.strerror}") from exc
+        return next((codec for bom, codec in _BOMS if start.startswith(bom)), "utf-8")
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[TextIO]:
+        """INPUT open as text; whatever stops it being read becomes one clear _InputError."""
+        try:
+            with open(self.path, encoding=self.encoding, newline="") as stream:
+                yield stream
+        except UnicodeDecodeError as exc:
+            raise _InputError(self._undecodable(exc)) from None
+        except csv.Error as exc:
+            raise _InputError(f"{self.path}: {exc}") from None
+        except OSError as exc:
+            raise _InputError(f"{self.path}: {exc.strerror or exc}") from exc
+
+    def _undecodable(self, exc: UnicodeDecodeError) -> str:
+        """Where the first undecodable byte is, and what to do (a second, lenient pass)."""
+        byte = exc.object[exc.start : exc.start + 1].hex().upper() or "?"
+        where = ""
+        with (
+            contextlib.suppress(Exception),
+            open(self.path, encoding=self.encoding, errors="surrogateescape") as f,
+        ):
+            for number, text in enumerate(f, start=1):
+                if _ESCAPED.search(text):
+                    where = f" line {number}:"
+                    break
+        name = "UTF-8" if self.encoding in ("utf-8", "utf-8-sig") else self.encoding
+        if self.encoding_given:
+            return f"{self.path}:{where} byte 0x{byte} is not {name} text; check --encoding"
+        return (
+            f"{self.path}:{where} byte 0x{byte} is not {name} text (a Windows or Excel"
+            " export?); save INPUT as UTF-8 (or UTF-16), or name its encoding, e.g."
+            " --encoding cp1252"
+        )
 
     def _csv_columns(self, header: list[str]) -> list[str]:
-        names = [name.strip() for name in header]
+        names = [name.strip().lstrip("\ufeff").strip() for name in header]
         unknown = [name for name in names if name not in _COLUMNS]
         if unknown:
+            shown = ", ".join(repr(_clip(name)) for name in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
             raise _InputError(
-                f"{self.path}: unknown column(s) {', '.join(map(repr, unknown))}; columns are"
+                f"{self.path}: unknown column(s) {shown}{more}; columns are"
                 " token parameters named like the API (clientId) or like the Python fields"
-                " (client_id)"
+                " (client_id), separated by commas, semicolons or tabs"
             )
         fields = [_COLUMNS[name] for name in names]
         repeated = sorted({wire_name(f) for f in fields if fields.count(f) > 1})
@@ -365,23 +500,45 @@ class _Input:
             raise _InputError(f"{self.path}: a clientId column is required")
         return fields
 
-    def count(self) -> int:
-        """Rows in INPUT (a quick pass, for the progress ETA)."""
-        with self._open() as stream:
-            if self.is_csv:
-                return max(0, sum(1 for _ in csv.reader(stream)) - 1)
-            return sum(1 for line in stream if line.strip())
+    def check(self) -> int:
+        """Read all of INPUT once; return its row count (for the progress ETA).
 
-    def rows(self) -> Iterator[_Row]:
-        with self._open() as stream:
+        Raises _InputError when it cannot be read to the end (encoding, CSV syntax,
+        a cell over csv's field limit, I/O): before anything is sent.
+        """
+        with self._reading() as stream:
+            if self.is_csv:
+                reader = csv.reader(stream, delimiter=self.delimiter)
+                try:
+                    next(reader, None)
+                    if reader.line_num > 1:  # the header ran on: every row would vanish in it
+                        raise _InputError(f"{self.path}: the first line has an unclosed quote")
+                    return sum(1 for cells in reader if any(cell.strip() for cell in cells))
+                except csv.Error as exc:
+                    raise _InputError(self._csv_error(exc, reader.line_num)) from None
+            return sum(1 for _, text in _lines(stream) if text is None or text.strip())
+
+    def _csv_error(self, exc: csv.Error, line: int) -> str:
+        if "field larger than field limit" in str(exc):
+            return (
+                f"{self.path} line {line}: a cell is longer than"
+                f" {csv.field_size_limit():,} characters (an unclosed quote?)"
+            )
+        return f"{self.path} line {line}: not readable as CSV ({exc})"
+
+    def rows(self) -> Generator[_Row, None, None]:
+        with self._reading() as stream:
             yield from self._csv_rows(stream) if self.is_csv else self._jsonl_rows(stream)
 
     def _csv_rows(self, stream: TextIO) -> Iterator[_Row]:
-        reader = csv.reader(stream)
+        reader = csv.reader(stream, delimiter=self.delimiter)
         next(reader, None)
         while True:
             line = reader.line_num + 1
-            cells = next(reader, None)
+            try:
+                cells = next(reader, None)
+            except csv.Error as exc:  # INPUT changed since check()
+                raise _InputError(self._csv_error(exc, reader.line_num)) from None
             if cells is None:
                 return
             if not any(cell.strip() for cell in cells):
@@ -401,12 +558,18 @@ class _Input:
             yield _build(line, values, problems)
 
     def _jsonl_rows(self, stream: TextIO) -> Iterator[_Row]:
-        for line, text in enumerate(stream, start=1):
+        for line, text in _lines(stream):
+            if text is None:
+                rule = f"is longer than {MAX_LINE_CHARS:,} characters"
+                yield _Row(line, None, None, (FieldProblem("(row)", rule),))
+                continue
+            if line == 1:
+                text = text.lstrip("\ufeff")  # a byte-order mark the codec kept
             if not text.strip():
                 continue
             try:
                 data = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep
                 yield _Row(line, None, None, (FieldProblem("(row)", "is not valid JSON"),))
                 continue
             if not isinstance(data, dict):
@@ -417,10 +580,39 @@ class _Input:
             for key, value in data.items():
                 name = _COLUMNS.get(key)
                 if name is None:
-                    problems.append(FieldProblem(str(key), "is not a known parameter"))
+                    problems.append(FieldProblem(_clip(key), "is not a known parameter"))
                 elif value is not None:
                     values[name] = value
             yield _build(line, values, problems)
+
+
+def _delimiter(header_line: str) -> str:
+    """The CSV separator the header line uses (Excel writes ";" in many locales)."""
+
+    def known(delimiter: str) -> int:
+        cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        return sum(cell.strip().lstrip("\ufeff").strip() in _COLUMNS for cell in cells)
+
+    return max(CSV_DELIMITERS, key=known)  # max keeps the first of equals: "," by default
+
+
+def _lines(stream: TextIO) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) of each line; text None for a line over MAX_LINE_CHARS,
+    which is skipped without ever being held whole."""
+    number = 0
+    while text := stream.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(text) <= MAX_LINE_CHARS or text.endswith(("\n", "\r")):
+            yield number, text
+            continue
+        while (rest := stream.readline(MAX_LINE_CHARS)) and not rest.endswith(("\n", "\r")):
+            pass
+        yield number, None
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    """A name from INPUT, short enough for a one-line message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe_problems(problems: Sequence[FieldProblem]) -> str:
@@ -431,18 +623,38 @@ def _describe_problems(problems: Sequence[FieldProblem]) -> str:
 
 
 class _Output:
-    """OUT: one line per row, written as rows finish."""
+    """OUT: one line per row, written as rows finish.
+
+    Created readable by its owner only, like the journal: redirect URLs carry
+    authTokens. A write that fails (disk full) is kept in :attr:`error`, never raised:
+    the run then stops sending and reports it (the journal has every outcome).
+    """
 
     def __init__(self, path: str) -> None:
         suffix = Path(path).suffix.lower()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
         try:
-            self._stream: TextIO = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            fd = os.open(path, flags, 0o600)
         except OSError as exc:
             raise _InputError(f"{path}: {exc.strerror}") from exc
+        try:
+            mode = os.fstat(fd).st_mode
+            # An existing OUT is rewritten with tokens: make it owner-only too (only a
+            # regular file: never chmod a terminal or /dev/stdout).
+            if stat.S_ISREG(mode) and mode & 0o077 and hasattr(os, "fchmod"):
+                os.fchmod(fd, stat.S_IMODE(mode) & ~0o077)
+            # backslashreplace: a clientId with a lone surrogate is written, not fatal.
+            self._stream: TextIO = open(  # noqa: SIM115
+                fd, "w", encoding="utf-8", errors="backslashreplace", newline=""
+            )
+        except OSError as exc:
+            os.close(fd)
+            raise _InputError(f"{path}: {exc.strerror}") from exc
         self.path = path
+        self.error: OSError | None = None
         self._csv = csv.writer(self._stream) if suffix == ".csv" else None
         if self._csv is not None:
-            self._csv.writerow(OUTPUT_FIELDS)
+            self._guarded(self._csv.writerow, OUTPUT_FIELDS)
 
     def write(
         self,
@@ -456,15 +668,29 @@ class _Output:
     ) -> None:
         values = (row, client_id, status, scan_ref, redirect_url, error)
         if self._csv is not None:
-            self._csv.writerow(["" if v is None else v for v in values])
+            self._guarded(self._csv.writerow, ["" if v is None else v for v in values])
         else:
-            self._stream.write(json.dumps(dict(zip(OUTPUT_FIELDS, values, strict=True))) + "\n")
+            line = json.dumps(dict(zip(OUTPUT_FIELDS, values, strict=True))) + "\n"
+            self._guarded(self._stream.write, line)
 
     def flush(self) -> None:
-        self._stream.flush()
+        self._guarded(self._stream.flush)
 
     def close(self) -> None:
-        self._stream.close()
+        # Also after an error: close() frees the file even when its last flush fails.
+        try:
+            self._stream.close()
+        except OSError as exc:
+            if self.error is None:
+                self.error = exc
+
+    def _guarded(self, write: Callable[..., object], *args: Any) -> None:
+        if self.error is not None:
+            return  # already failed: nothing more is written
+        try:
+            write(*args)
+        except OSError as exc:
+            self.error = exc
 
 
 # --------------------------------------------------------------------------- progress
@@ -623,7 +849,10 @@ def _rate_limit(args: argparse.Namespace, fake: bool) -> RateLimiter | None:
 
 
 async def _bulk(args: argparse.Namespace) -> int:
-    source = _Input(args.input)
+    source = _Input(args.input, args.encoding)
+    # The whole file is read once before anything is sent: a file unreadable halfway
+    # (encoding, CSV syntax) is refused up front, with nothing sent.
+    total = await asyncio.to_thread(source.check)
     if args.dry_run:
         return _dry_run(source)
     credentials = _credentials(args)
@@ -648,6 +877,7 @@ async def _bulk(args: argparse.Namespace) -> int:
         output = _Output(args.out)
         stack.callback(output.close)
         run = _Run(args, source, output, target, journal, journal_path)
+        run.progress.total = total
         return await run.execute()
     raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
 
@@ -672,11 +902,13 @@ class _Run:
         self.journal_path = journal_path
         self.tally = _Tally()
         self.lines: dict[int, int] = {}  # index -> INPUT line, for rows in flight only
-        self.stopping = False
+        self.stopping = False  #: interrupted once: nothing new is sent
+        self.stop = asyncio.Event()  #: bulk sends nothing new once it is set
+        self.announced = False
+        self.input_error: _InputError | None = None
         self.progress = _Progress(sys.stderr, 0)
 
     async def execute(self) -> int:
-        self.progress.total = await asyncio.to_thread(self.source.count)
         task = asyncio.create_task(self._consume())
         loop = asyncio.get_running_loop()
         installed = []
@@ -701,16 +933,38 @@ class _Run:
                 loop.remove_signal_handler(signum)
             self.progress.finish()
             self.output.flush()
-        self._summary(interrupted or self.stopping or stopped_by is not None)
+        failure = self.output.error or stopped_by or self.input_error
+        self._summary(interrupted or self.stopping or failure is not None)
         if stopped_by is not None:
             _say(
                 f"idenfy-async: error: {stopped_by}. The run stopped; rows in flight stay"
                 " pending (a re-run reports them as unknown)."
             )
             return EXIT_ROWS
+        if self.output.error is not None:
+            _say(f"idenfy-async: error: {self._output_failed(self.output.error)}")
+            return EXIT_ROWS
+        if self.input_error is not None:
+            _say(
+                f"idenfy-async: error: {self.input_error}. The run stopped there; rows in"
+                " flight finished (re-run the same command once INPUT is readable)."
+            )
+            return EXIT_ROWS
         if interrupted or self.stopping:
             return EXIT_INTERRUPTED
         return EXIT_ROWS if self.tally.failed or self.tally.unknown else EXIT_OK
+
+    def _output_failed(self, exc: OSError) -> str:
+        where = (
+            f"the journal {self.journal_path} has every row's outcome: re-run the same"
+            " command once it can be written, to write OUT again"
+            if self.journal_path
+            else "without a journal file, outcomes not in OUT are only in this summary"
+        )
+        return (
+            f"cannot write {self.output.path}: {exc.strerror or exc}. No new request was"
+            f" sent after that; requests in flight finished; {where}."
+        )
 
     def _interrupt(self, task: asyncio.Task[None]) -> None:
         if self.stopping:
@@ -718,18 +972,30 @@ class _Run:
             task.cancel()
             return
         self.stopping = True
+        self.stop.set()  # bulk announces what is still in flight (see _on_progress)
+
+    def _on_progress(self, progress: BulkProgress) -> None:
+        if not progress.stopped or self.announced or not self.stopping:
+            return
+        self.announced = True
+        n = progress.in_flight
         _say(
-            "\nidenfy-async: finishing the requests in flight (interrupt again to stop now;"
-            " their rows would then be unknown)"
+            f"\nidenfy-async: stopping: no new request is sent; {n}"
+            f" {'request' if n == 1 else 'requests'} in flight to finish ({progress.sent}"
+            " sent by this run). Interrupt again to stop at once (rows in flight would"
+            " then be unknown)."
         )
 
     async def _consume(self) -> None:
-        results = self.target.client.create_sessions(
+        results = create_sessions(
+            self.target.client,  # paces every request: its rate limit and slots
             self._feed(),
             concurrency=self.args.concurrency,
             journal=self.journal,
             retry_unknown=self.args.retry_unknown,
             retry_failed=self.args.retry_failed,
+            on_progress=self._on_progress,
+            stop=self.stop,
         )
         async with contextlib.aclosing(results):
             async for result in results:
@@ -737,19 +1003,42 @@ class _Run:
 
     def _feed(self) -> Iterator[SessionRequest]:
         index = 0
-        for row in self.source.rows():
-            if self.stopping:
-                return
-            if row.request is None:
-                self.tally.failed += 1
-                self.tally.invalid += 1
-                error = f"RequestValidationError: {_describe_problems(row.problems)}"
-                self.output.write(row.line, row.client_id, "failed", error=error)
-                self.progress.update(self.tally)
-                continue
-            self.lines[index] = row.line
-            index += 1
-            yield row.request
+        with contextlib.closing(self.source.rows()) as rows:
+            while not self.stop.is_set():
+                try:
+                    row = next(rows, None)
+                except _InputError as exc:  # INPUT changed since it was checked
+                    self.input_error = exc
+                    self.stop.set()  # what was sent finishes; nothing more is read
+                    return
+                if row is None:
+                    return
+                if row.request is None:
+                    self.tally.failed += 1
+                    self.tally.invalid += 1
+                    error = f"RequestValidationError: {_describe_problems(row.problems)}"
+                    self._write(row.line, row.client_id, "failed", error=error)
+                    self.progress.update(self.tally)
+                    continue
+                self.lines[index] = row.line
+                index += 1
+                yield row.request
+
+    def _write(
+        self,
+        line: int,
+        client_id: str | None,
+        status: str,
+        *,
+        scan_ref: str | None = None,
+        redirect_url: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.output.write(
+            line, client_id, status, scan_ref=scan_ref, redirect_url=redirect_url, error=error
+        )
+        if self.output.error is not None and not self.stop.is_set():
+            self.stop.set()  # results cannot be written: send nothing more
 
     def _record(self, result: BulkResult) -> None:
         line = self.lines.pop(result.index)
@@ -763,7 +1052,7 @@ class _Run:
             self.tally.failed += 1
         else:
             self.tally.unknown += 1
-        self.output.write(
+        self._write(
             line,
             result.client_id,
             state.value,

@@ -19,6 +19,7 @@ from idenfy_async import (
     ConfigurationError,
     IdenfyError,
     RateLimitError,
+    ResponseDecodeError,
     RetryPolicy,
     ServerError,
     Session,
@@ -30,6 +31,7 @@ from idenfy_async.bulk import (
     BulkResult,
     BulkState,
     SessionCreator,
+    _Runner,
     create_sessions,
     is_retryable,
 )
@@ -42,7 +44,7 @@ from idenfy_async.journal import (
     SqliteJournal,
 )
 from idenfy_async.testing import Failure as Scripted
-from idenfy_async.testing import FakeIdenfy, random_failure
+from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, random_failure
 from tests.conftest import VirtualClock
 
 # --------------------------------------------------------------------------- helpers
@@ -253,7 +255,9 @@ async def test_progress_counts_every_row() -> None:
     seen: list[BulkProgress] = []
     results = await collect(create_sessions(stub, rows(6), concurrency=2, on_progress=seen.append))
     assert [p.done for p in seen] == [1, 2, 3, 4, 5, 6]
-    assert seen[-1] == BulkProgress(done=6, created=4, skipped=0, failed=1, unknown=1, in_flight=0)
+    assert seen[-1] == BulkProgress(
+        done=6, created=4, skipped=0, failed=1, unknown=1, in_flight=0, sent=6
+    )
     assert Counter(r.state for r in results) == {
         BulkState.CREATED: 4,
         BulkState.FAILED: 1,
@@ -539,3 +543,243 @@ async def test_rate_limit_paces_rows_before_they_are_recorded_pending(
     assert {r.state for r in results} == {BulkState.CREATED}
     assert sorted(sent_at) == pytest.approx([i / 3 for i in range(10)])
     assert clock.now - start == pytest.approx(3.0)
+
+
+# --------------------------------------------------------------------------- stopping
+
+
+async def test_stop_drops_rows_waiting_for_the_rate_limiter(
+    clock: VirtualClock, fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    """After ``stop``, rows only waiting for their token never leave nor are journaled."""
+    journal = MemoryJournal()
+    limit = RateLimiter("1/s", clock=clock, sleep=clock.sleep)
+    stop = asyncio.Event()
+    seen: list[BulkProgress] = []
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit=limit
+    ) as client:
+        results = []
+        stream = create_sessions(
+            client, rows(50), concurrency=5, journal=journal, stop=stop, on_progress=seen.append
+        )
+        async for result in stream:
+            results.append(result)
+            if len(results) == 3:
+                stop.set()  # the other rows in flight are waiting for a token now
+    at_stop = next(p for p in seen if p.stopped)
+    assert {r.state for r in results} == {BulkState.CREATED}
+    assert fake.requests == len(fake.sessions) == at_stop.sent == len(results) < 3 + 5
+    # Rows that never left are not in the journal: a re-run sends them.
+    assert sorted(journal.entries) == sorted(r.client_id for r in results)
+    assert only_task_left()
+
+
+async def test_a_row_reaching_before_send_after_the_stop_is_refused() -> None:
+    """The race: a row passes its pacing just after the stop, before the runner cancels it."""
+    stop = asyncio.Event()
+    journal = MemoryJournal()
+
+    class Racing(StubClient):
+        async def create_session(
+            self,
+            request: SessionRequest,
+            /,
+            *,
+            retry_ambiguous: bool,
+            before_send: Callable[[], Awaitable[None]] | None = None,
+        ) -> Session:
+            if request.client_id == "user-2":
+                stop.set()  # as a signal handler would, between pacing and the hook
+            return await super().create_session(
+                request, retry_ambiguous=retry_ambiguous, before_send=before_send
+            )
+
+    stub = Racing()
+    results = await collect(
+        create_sessions(stub, rows(10), concurrency=1, journal=journal, stop=stop)
+    )
+    assert [r.client_id for r in results] == ["user-0", "user-1"]
+    assert stub.calls == ["user-0", "user-1"]  # user-2's request never left
+    assert sorted(journal.entries) == ["user-0", "user-1"]  # nor was it recorded pending
+    assert only_task_left()
+
+
+async def test_stop_over_real_tcp_sends_nothing_new(tmp_path: Path) -> None:
+    """Against a server on 127.0.0.1: the sessions it created are exactly the requests
+    that had left when the stop took effect; nothing else is journaled."""
+    stop = asyncio.Event()
+    seen: list[BulkProgress] = []
+    results: list[BulkResult] = []
+    server = FakeIdenfyServer(latency=0.05)  # answers held: some are on the wire at the stop
+
+    async def run(client: AsyncIdenfy, journal: SqliteJournal) -> None:
+        stream = create_sessions(
+            client, rows(200), concurrency=8, journal=journal, stop=stop, on_progress=seen.append
+        )
+        async for result in stream:
+            results.append(result)
+            if len(results) == 5:
+                stop.set()
+
+    async with (
+        server as base_url,
+        AsyncIdenfy(
+            "test-key",
+            "test-secret",
+            base_url=base_url,
+            rate_limit=RateLimiter("50/s"),
+            max_concurrency=8,
+        ) as client,
+        SqliteJournal(tmp_path / "j.sqlite") as journal,
+    ):
+        await asyncio.wait_for(run(client, journal), timeout=10)
+        counts = await journal.counts()
+    at_stop = next(p for p in seen if p.stopped)
+    assert len(server.fake.sessions) == server.fake.requests == at_stop.sent == len(results)
+    assert {r.state for r in results} == {BulkState.CREATED}
+    assert counts == {**dict.fromkeys(JournalState, 0), JournalState.CREATED: at_stop.sent}
+    assert at_stop.sent < 5 + 8  # rows waiting for their token were dropped
+
+
+# --------------------------------------------------------------------------- one bad row
+
+
+class Raising(StubClient):
+    """Raises ``before[cid]`` before calling before_send, ``after[cid]`` once it ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before: dict[str, BaseException] = {}
+        self.after: dict[str, BaseException] = {}
+
+    async def create_session(
+        self,
+        request: SessionRequest,
+        /,
+        *,
+        retry_ambiguous: bool,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> Session:
+        cid = request.client_id
+        if cid in self.before:
+            raise self.before[cid]
+        if cid in self.after:
+            assert before_send is not None
+            await before_send()
+            raise self.after[cid]
+        return await super().create_session(
+            request, retry_ambiguous=retry_ambiguous, before_send=before_send
+        )
+
+
+async def test_an_unexpected_exception_is_only_its_rows_failure() -> None:
+    """Before before_send: failed, nothing sent; after: unknown (a request may have left).
+    The exception's text (which may quote personal data) is not kept."""
+    stub = Raising()
+    stub.before["user-3"] = UnicodeEncodeError("utf-8", "Ann\ud800", 3, 4, "surrogates")
+    stub.after["user-7"] = RuntimeError("bug while reading the answer for Ann Smith")
+    journal = MemoryJournal()
+    results = await collect(create_sessions(stub, rows(20), concurrency=4, journal=journal))
+    by_id = {r.client_id: r for r in results}
+    assert len(by_id) == 20
+    assert Counter(r.state for r in results)[BulkState.CREATED] == 18
+    before, after = by_id["user-3"], by_id["user-7"]
+    assert (before.state, before.sent, before.error) == (BulkState.FAILED, False, None)
+    assert (after.state, after.sent, after.error) == (BulkState.UNKNOWN, True, None)
+    assert before.error_kind == ErrorKind(
+        name="UnicodeEncodeError",
+        retryable=False,
+        message="unexpected error before anything was sent",
+    )
+    assert after.error_kind is not None
+    assert after.error_kind.name == "RuntimeError"
+    assert "Ann" not in str(after.error_kind)
+    assert journal.entries["user-3"].state is JournalState.FAILED  # never pending
+    assert journal.entries["user-7"].state is JournalState.UNKNOWN
+    assert only_task_left()
+
+
+async def test_a_row_the_journal_cannot_store_fails_alone() -> None:
+    """A journal refusing one row's data (not a JournalError: e.g. an unencodable
+    clientId) fails that row, unsent; the run goes on."""
+
+    class Picky(MemoryJournal):
+        async def get(self, client_id: str) -> JournalEntry | None:
+            if client_id == "user-1":
+                raise UnicodeEncodeError("utf-8", client_id, 0, 1, "surrogates")
+            return await super().get(client_id)
+
+    stub = StubClient()
+    journal = Picky()
+    results = await collect(create_sessions(stub, rows(5), concurrency=2, journal=journal))
+    by_id = {r.client_id: r for r in results}
+    assert by_id["user-1"].state is BulkState.FAILED
+    assert not by_id["user-1"].sent
+    assert "user-1" not in stub.calls
+    assert "user-1" not in journal.entries  # its entry could not be read: left alone
+    assert sum(r.state is BulkState.CREATED for r in results) == 4
+
+
+async def test_a_bug_settling_a_journaled_row_leaves_its_entry_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unexpected error while deciding a row from its journal entry fails that row;
+    the entry (here: created) is not overwritten, so nothing can be paid twice."""
+    real_known = _Runner._known
+
+    async def known(
+        self: _Runner, index: int, request: SessionRequest, entry: JournalEntry
+    ) -> BulkResult | None:
+        if request.client_id == "user-1":
+            raise RuntimeError("bug")
+        return await real_known(self, index, request, entry)
+
+    monkeypatch.setattr(_Runner, "_known", known)
+    journal = MemoryJournal()
+    made = JournalEntry(client_id="user-1", state=JournalState.CREATED, scan_ref="s", attempts=1)
+    await journal.put(made)
+    stub = StubClient()
+    results = await collect(create_sessions(stub, rows(3), journal=journal))
+    by_id = {r.client_id: r for r in results}
+    assert (by_id["user-1"].state, by_id["user-1"].sent) == (BulkState.FAILED, False)
+    assert journal.entries["user-1"] == made
+    assert sorted(stub.calls) == ["user-0", "user-2"]
+
+
+@pytest.mark.parametrize(
+    ("scan_ref", "auth_token", "state"),
+    [
+        ("scan-x", "tok-x", BulkState.CREATED),
+        ("scan-x", None, BulkState.UNKNOWN),
+        (None, "tok-x", BulkState.UNKNOWN),
+        (None, None, BulkState.UNKNOWN),
+    ],
+)
+async def test_a_partly_unreadable_answer_with_scan_ref_and_token_is_created(
+    scan_ref: str | None, auth_token: str | None, state: BulkState
+) -> None:
+    error = ResponseDecodeError(
+        "expiryTime: not an integer",
+        status_code=201,
+        method="POST",
+        path="/api/v2/token",
+        scan_ref=scan_ref,
+        auth_token=auth_token,
+    )
+    error.ambiguous = True  # as the client marks it for a create
+    stub = Raising()
+    stub.after["user-0"] = error
+    journal = MemoryJournal()
+    [result] = await collect(create_sessions(stub, rows(1), journal=journal))
+    stored = journal.entries["user-0"]
+    assert (result.state, stored.state.value) == (state, state.value)
+    assert result.error is error
+    if state is BulkState.CREATED:
+        assert result.session is not None
+        assert (result.session.scan_ref, result.session.auth_token) == ("scan-x", "tok-x")
+        assert (stored.scan_ref, stored.auth_token, stored.error) == ("scan-x", "tok-x", None)
+    else:
+        assert result.session is None
+        assert stored.error is not None
+        assert stored.error.name == "ResponseDecodeError"

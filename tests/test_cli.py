@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import csv
+import errno
 import io
 import json
 import os
+import re
 import signal
+import stat
 import sys
+import tempfile
 from collections import Counter
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from idenfy_async import AsyncIdenfy, SessionRequest
+from idenfy_async import AsyncIdenfy, SessionRequest, cli
 from idenfy_async.cli import (
+    _COLUMNS,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_ROWS,
@@ -368,7 +378,10 @@ def cli_env(base_url: str) -> dict[str, str]:
 
 
 async def bulk_process(
-    base_url: str, *argv: str, stderr: int | None = asyncio.subprocess.PIPE
+    base_url: str,
+    *argv: str,
+    stderr: int | None = asyncio.subprocess.PIPE,
+    rate: str = "none",
 ) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -379,7 +392,7 @@ async def bulk_process(
         "--concurrency",
         "8",
         "--rate",
-        "none",
+        rate,
         env=cli_env(base_url),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=stderr,
@@ -454,24 +467,41 @@ async def test_sigkill_mid_run_then_reruns_create_every_client_id_exactly_once(
         assert Counter(s.client_id for s in server.fake.sessions) == dict.fromkeys(ids, 1)
 
 
+STOP_MESSAGE = re.compile(
+    r"stopping: no new request is sent; (\d+) requests? in flight to finish"
+    r" \((\d+) sent by this run\)"
+)
+
+
 @POSIX_ONLY
-async def test_sigint_lets_requests_in_flight_finish(tmp_path: Path) -> None:
-    ids = customers(tmp_path / "in.csv", 400)
+async def test_sigint_sends_nothing_new_and_lets_requests_in_flight_finish(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C with rows waiting for the rate limiter: none of them is sent. iDenfy
+    creates exactly the sessions whose request had left, as the message says."""
+    customers(tmp_path / "in.csv", 200)
     journal_path = tmp_path / "j.sqlite"
-    argv = [str(tmp_path / "in.csv"), "--out", str(tmp_path / "o.csv"), "--journal"]
-    server = FakeIdenfyServer(latency=0.02)
+    out = tmp_path / "o.jsonl"
+    argv = [str(tmp_path / "in.csv"), "--out", str(out), "--journal", str(journal_path)]
+    server = FakeIdenfyServer(latency=0.1)  # answers held: requests on the wire at the signal
     async with server as base_url:
-        process = await bulk_process(base_url, *argv, str(journal_path))
-        await asyncio.wait_for(server.wait_for_sessions(40), timeout=60)
+        # 8 rows in flight, paced 20/s: most of them wait for a token at any moment.
+        process = await bulk_process(base_url, *argv, rate="20/s")
+        await asyncio.wait_for(server.wait_for_sessions(5), timeout=30)
         process.send_signal(signal.SIGINT)
         code, err = await finish(process)
-        assert code == EXIT_INTERRUPTED
-        assert "finishing the requests in flight" in err
-        assert "Stopped in" in err
-        async with SqliteJournal(journal_path) as journal:
-            counts = await journal.counts()
-        assert counts[JournalState.PENDING] == counts[JournalState.UNKNOWN] == 0
-        assert counts[JournalState.CREATED] == len(server.fake.sessions) < len(ids)
+    assert code == EXIT_INTERRUPTED, err
+    match = STOP_MESSAGE.search(err)
+    assert match is not None, err
+    in_flight, sent = int(match[1]), int(match[2])
+    assert in_flight <= sent
+    assert len(server.fake.sessions) == server.fake.requests == sent
+    assert "Stopped in" in err
+    async with SqliteJournal(journal_path) as journal:
+        counts = await journal.counts()
+    # Rows never sent are not in the journal; every sent one is settled.
+    assert counts == {**dict.fromkeys(JournalState, 0), JournalState.CREATED: sent}
+    assert [r["status"] for r in read_jsonl(out)] == ["created"] * sent
 
 
 @POSIX_ONLY
@@ -498,3 +528,330 @@ async def test_the_fake_server_command(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == EXIT_OK
     assert "FakeIdenfy stopped: 1 sessions created, 1 requests." in err.decode()
+
+
+# --------------------------------------------------------------------------- hostile input files
+
+SPREADSHEET = "clientId,firstName\r\nk-1,Zoë\r\nk-2,Renée\r\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "argv"),
+    [
+        (SPREADSHEET.encode("utf-8"), []),
+        (codecs.BOM_UTF8 + SPREADSHEET.encode("utf-8"), []),
+        (codecs.BOM_UTF8 + SPREADSHEET.encode("utf-8"), ["--encoding", "UTF8"]),
+        (codecs.BOM_UTF16_LE + SPREADSHEET.encode("utf-16-le"), []),
+        (codecs.BOM_UTF16_BE + SPREADSHEET.encode("utf-16-be"), []),
+        (SPREADSHEET.encode("cp1252"), ["--encoding", "cp1252"]),
+        (SPREADSHEET.replace(",", ";").encode("utf-8"), []),  # Excel in many locales
+        (SPREADSHEET.replace(",", "\t").encode("utf-16"), []),  # Excel "Unicode text"
+    ],
+)
+def test_spreadsheet_exports_are_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data: bytes, argv: list[str]
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(data)
+    encoding = argv[1] if argv else None
+    requests = [row.request for row in _Input(str(source), encoding).rows()]
+    assert requests == [
+        SessionRequest("k-1", first_name="Zoë"),
+        SessionRequest("k-2", first_name="Renée"),
+    ]
+    code, err = run(capsys, "bulk", str(source), *argv, "--dry-run")
+    assert (code, err) == (EXIT_OK, "All 2 rows are valid; nothing was sent.\n")
+
+
+TOO_LONG = "x" * (csv.field_size_limit() + 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "argv", "message"),
+    [
+        (
+            SPREADSHEET.encode("cp1252"),
+            [],
+            "in.csv: line 2: byte 0xEB is not UTF-8 text (a Windows or Excel export?);"
+            " save INPUT as UTF-8 (or UTF-16), or name its encoding, e.g. --encoding cp1252",
+        ),
+        (
+            f"clientId,firstName\na,Ann\nb,{TOO_LONG}\n".encode(),
+            [],
+            "in.csv line 3: a cell is longer than 131,072 characters (an unclosed quote?)",
+        ),
+        (b"", [], "in.csv: is empty; the first line must name the columns"),
+        (b"\r\n  \n", [], "in.csv: is empty; the first line must name the columns"),
+        (b"\nclientId\na\n", [], "in.csv: the first line is blank; it must name the columns"),
+        (
+            b"clientId;fristName\na;Ann\n",
+            [],
+            "in.csv: unknown column(s) 'fristName'; columns are token parameters named like"
+            " the API (clientId) or like the Python fields (client_id), separated by commas,"
+            " semicolons or tabs",
+        ),
+        (
+            b'clientId,"firstName\na,Ann\nb,Bob"\n',
+            [],
+            "in.csv: the first line has an unclosed quote",
+        ),
+        (
+            "clientId,firstName\nk-1,Zoë\n".encode("latin-1") + b"k-2,\x81\n",
+            ["--encoding", "cp1252"],  # 0x81 is a hole in cp1252
+            "in.csv: line 3: byte 0x81 is not cp1252 text; check --encoding",
+        ),
+        (b"clientId\na\n", ["--encoding", "nope"], "--encoding: unknown encoding 'nope'"),
+        (b"clientId\na\n", ["--encoding", "rot13"], "--encoding: 'rot13' is not a text encoding"),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_unreadable_input_is_one_line_exit_2_and_nothing_sent(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    data: bytes,
+    argv: list[str],
+    message: str,
+    dry_run: bool,
+) -> None:
+    (tmp_path / "in.csv").write_bytes(data)
+    mode = ["--dry-run"] if dry_run else ["--journal", "j.sqlite", "--out", "out.jsonl"]
+    code, err = run(capsys, "bulk", "in.csv", "--fake", *argv, *mode)
+    assert code == EXIT_USAGE
+    assert err.splitlines() == [f"idenfy-async: error: {message}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # no OUT, no journal
+
+
+def test_a_directory_as_input_is_named_as_such(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "in.csv").mkdir()
+    code, err = run(capsys, "bulk", "in.csv", "--fake", "--out", "out.jsonl")
+    assert (code, err) == (EXIT_USAGE, "idenfy-async: error: in.csv: is a directory, not a file\n")
+
+
+@pytest.mark.parametrize("argv", [[], ["--encoding", "utf-16-le"]])
+def test_a_utf16_jsonl_file_is_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    text = '{"clientId": "k-1", "firstName": "Zoë"}\r\n{"clientId": "k-2"}\r\n'
+    source.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    assert [row.request for row in _Input(str(source), *argv[1:]).rows()] == [
+        SessionRequest("k-1", first_name="Zoë"),
+        SessionRequest("k-2"),
+    ]
+    code, err = run(capsys, "bulk", str(source), *argv, "--dry-run")
+    assert (code, err) == (EXIT_OK, "All 2 rows are valid; nothing was sent.\n")
+
+
+def test_an_overlong_jsonl_line_fails_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "MAX_LINE_CHARS", 60)
+    source = tmp_path / "in.jsonl"
+    long_row = json.dumps({"clientId": "b", "firstName": "A" * 100})
+    source.write_text(f'{{"clientId": "a"}}\n{long_row}\n{{"clientId": "c"}}\n')
+    code, err = run(capsys, "bulk", str(source), "--fake", "--out", "out.jsonl")
+    assert code == EXIT_ROWS, err
+    status = {r["row"]: (r["status"], r["error"]) for r in read_jsonl(tmp_path / "out.jsonl")}
+    assert status == {
+        1: ("created", None),
+        2: ("failed", "RequestValidationError: (row): is longer than 60 characters"),
+        3: ("created", None),
+    }
+
+
+def test_one_unencodable_row_fails_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A lone surrogate (valid JSON, not encodable) in one row of 20: that row fails,
+    whether the model refuses it or the body cannot be encoded; never pending."""
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps({"clientId": f"k-{i}", "firstName": "Ann"}) for i in range(20)]
+    lines[7] = '{"clientId": "k-7", "firstName": "An\\ud800n"}'
+    source.write_text("\n".join(lines) + "\n")
+    journal_path = tmp_path / "j.sqlite"
+    argv = ["--fake", "--journal", str(journal_path), "--out", "out.csv"]
+    code, err = run(capsys, "bulk", str(source), *argv)
+    assert code == EXIT_ROWS, err
+    assert "19 created, 0 skipped (created earlier), 1 failed" in err
+    with (tmp_path / "out.csv").open(newline="") as f:
+        results = {r["clientId"]: r for r in csv.DictReader(f)}
+    assert results["k-7"]["status"] == "failed"
+    assert "Ann" not in results["k-7"]["error"]
+    assert journal_path.exists()
+    counts = asyncio.run(journal_counts(journal_path))
+    assert counts[JournalState.PENDING] == counts[JournalState.UNKNOWN] == 0
+    assert counts[JournalState.CREATED] == 19
+
+
+async def journal_counts(path: Path) -> dict[JournalState, int]:
+    async with SqliteJournal(path) as journal:
+        return await journal.counts()
+
+
+# --------------------------------------------------------------------------- OUT
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("existing", [False, True])
+def test_out_is_readable_by_its_owner_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, existing: bool
+) -> None:
+    """OUT holds authTokens (in redirectUrl), like the journal: 0600 as the journal."""
+    out = tmp_path / "results.jsonl"
+    if existing:
+        out.write_text("old results\n")
+        out.chmod(0o644)
+    code, _ = run(capsys, "bulk", str(EXAMPLES / "customers.csv"), "--fake", "--out", str(out))
+    assert code == EXIT_OK
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert len(read_jsonl(out)) == 25
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_for_out_is_one_line_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "out.jsonl").symlink_to("/dev/full")
+    journal_path = tmp_path / "j.sqlite"
+    code, err = run(
+        capsys,
+        "bulk",
+        str(EXAMPLES / "customers.csv"),
+        "--fake",
+        "--journal",
+        str(journal_path),
+        "--out",
+        "out.jsonl",
+    )
+    assert code == EXIT_ROWS
+    [error] = [line for line in err.splitlines() if "error" in line]
+    assert error.startswith("idenfy-async: error: cannot write out.jsonl: No space left on device.")
+    assert f"the journal {journal_path} has every row's outcome" in error
+    counts = asyncio.run(journal_counts(journal_path))
+    assert counts[JournalState.CREATED] == 25  # every outcome recorded: a re-run rewrites OUT
+
+
+def test_input_unreadable_mid_run_stops_the_run_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """INPUT replaced by something unreadable after it was checked: the rows read so
+    far finish and are recorded, nothing more is sent, one line says why (exit 1)."""
+    real_rows = _Input.rows
+
+    def rows(self: _Input) -> Generator[cli._Row, None, None]:
+        for i, row in enumerate(real_rows(self)):
+            if i == 5:
+                raise cli._InputError(f"{self.path}: line 7: byte 0x93 is not UTF-8 text")
+            yield row
+
+    monkeypatch.setattr(_Input, "rows", rows)
+    customers(tmp_path / "in.csv", 50)
+    journal_path = tmp_path / "j.sqlite"
+    argv = ["--fake", "--journal", str(journal_path), "--out", "out.jsonl"]
+    code, err = run(capsys, "bulk", str(tmp_path / "in.csv"), *argv)
+    assert code == EXIT_ROWS
+    [error] = [line for line in err.splitlines() if line.startswith("idenfy-async: error")]
+    assert "line 7: byte 0x93 is not UTF-8 text. The run stopped there" in error
+    counts = asyncio.run(journal_counts(journal_path))
+    created = counts[JournalState.CREATED]
+    assert counts == {**dict.fromkeys(JournalState, 0), JournalState.CREATED: created}
+    assert created <= 5  # rows read but not sent yet are left for a re-run
+    assert [r["status"] for r in read_jsonl(tmp_path / "out.jsonl")] == ["created"] * created
+
+
+class FillsUp(io.StringIO):
+    """An OUT stream whose disk fills up after ``room`` writes."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, text: str) -> int:
+        if self.room == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= 1
+        return super().write(text)
+
+
+def test_out_failing_mid_run_stops_sending_and_keeps_the_journal_consistent(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_init = cli._Output.__init__
+
+    def init(self: cli._Output, path: str) -> None:
+        real_init(self, path)
+        self._stream.close()
+        self._stream = FillsUp(room=3)
+
+    monkeypatch.setattr(cli._Output, "__init__", init)
+    customers(tmp_path / "in.csv", 200)
+    journal_path = tmp_path / "j.sqlite"
+    argv = ["--fake", "--journal", str(journal_path), "--out", "out.jsonl"]
+    code, err = run(capsys, "bulk", str(tmp_path / "in.csv"), *argv, "--concurrency", "2")
+    assert code == EXIT_ROWS
+    assert "idenfy-async: error: cannot write out.jsonl: No space left on device." in err
+    counts = asyncio.run(journal_counts(journal_path))
+    assert counts[JournalState.PENDING] == counts[JournalState.UNKNOWN] == 0
+    assert 3 <= counts[JournalState.CREATED] <= 3 + 2 + 1  # then nothing new was sent
+
+
+# --------------------------------------------------------------------------- random input files
+
+COLUMN_NAMES = sorted(_COLUMNS)
+ODD_TEXT = st.text(
+    st.characters() | st.sampled_from(["\ud800", "\udfff", "\x00", '"', ",", ";", "\n", "|"]),
+    max_size=12,
+)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | ODD_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ODD_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+JSONL_ROWS = st.lists(
+    st.dictionaries(st.sampled_from(COLUMN_NAMES) | ODD_TEXT, JSON_VALUES, max_size=5).map(
+        lambda d: json.dumps(d) + "\n"
+    )
+    | ODD_TEXT,  # a line that is not a JSON object, or not JSON
+    max_size=6,
+).map(lambda lines: "".join(lines).encode("utf-8", "surrogatepass"))
+
+
+@st.composite
+def csv_files(draw: st.DrawFn) -> bytes:
+    header = draw(st.lists(st.sampled_from(COLUMN_NAMES) | ODD_TEXT, min_size=1, max_size=5))
+    rows = draw(st.lists(st.lists(ODD_TEXT, max_size=6), max_size=5))
+    text = io.StringIO()
+    csv.writer(text, delimiter=draw(st.sampled_from(cli.CSV_DELIMITERS))).writerows([header, *rows])
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]))
+    data = text.getvalue().encode(encoding, "surrogatepass" if "utf" in encoding else "replace")
+    cut = draw(st.integers(0, len(data)))  # sometimes truncated mid-character
+    return data[:cut] if draw(st.booleans()) else data
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    data=st.binary(max_size=300) | JSONL_ROWS | csv_files(),
+    suffix=st.sampled_from([".csv", ".jsonl"]),
+    live=st.booleans(),
+)
+def test_any_input_file_ends_in_a_documented_exit_code(
+    data: bytes, suffix: str, live: bool
+) -> None:
+    """Whatever INPUT holds: no traceback, no untyped exception, a documented exit code."""
+    with tempfile.TemporaryDirectory() as directory:
+        source = Path(directory) / f"in{suffix}"
+        source.write_bytes(data)
+        out = Path(directory) / "out.jsonl"
+        mode = ["--fake", "--out", str(out)] if live else ["--dry-run"]
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            code = main(["bulk", str(source), *mode])
+    assert code in (EXIT_OK, EXIT_ROWS, EXIT_USAGE), err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    if code == EXIT_USAGE:
+        assert err.getvalue().count("\n") == 1  # one line
