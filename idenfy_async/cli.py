@@ -20,9 +20,15 @@ Every row is recorded in a journal (SQLite) before it is sent, by default
 ``INPUT.journal.sqlite`` next to INPUT, so the journal follows the data whatever
 ``--out`` is. Re-running the same command resumes: rows already created are
 skipped, rate-limited and other retryable failures are sent again, and rows that
-may already have a session ("unknown") are never sent again unless
-``--retry-unknown``. A journal remembers the account and server it was used with
-and refuses another.
+may already have a session (in flight at a crash, or "unknown") are first
+reconciled: their clientId is looked up in iDenfy's listing. A session found there
+is recorded ("found": scanRef and status in OUT; its authToken is lost and cannot
+be recovered), a row iDenfy never saw is sent, and a row still undecided stays
+"unknown" and is never sent again unless ``--retry-unknown`` (which counts the rows
+it may have paid twice for). A row sent less than ``--settle-window`` seconds ago
+waits that long first: iDenfy does not say how soon a new session is listed.
+``--no-reconcile`` skips the lookup. A journal remembers the account and server it
+was used with and refuses another.
 
 Credentials come from ``IDENFY_API_KEY`` and ``IDENFY_API_SECRET`` (and
 ``IDENFY_BASE_URL``). With ``--fake``, or with neither variable set, rows go to
@@ -32,7 +38,8 @@ kept in memory unless ``--journal`` is given.
 Exit codes:
 
 * 0: every row was created, or had been by an earlier run (``--dry-run``: all valid)
-* 1: some rows failed or are unknown, see OUT (``--dry-run``: some rows are invalid),
+* 1: some rows failed, are unknown, or were found without their authToken, see OUT
+  (``--dry-run``: some rows are invalid),
   or the run stopped because the journal could not be written
 * 2: usage or input error: bad arguments, unreadable INPUT, unknown column,
   journal in use or written for other credentials; nothing was sent
@@ -75,6 +82,7 @@ from idenfy_async.journal import (
     SqliteJournal,
 )
 from idenfy_async.models import wire_name
+from idenfy_async.reconcile import DEFAULT_SETTLE_WINDOW, ReconcilePolicy
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_ROWS", "EXIT_USAGE", "main"]
@@ -94,6 +102,8 @@ JOURNAL_SUFFIX: Final = ".journal.sqlite"
 PROGRESS_EVERY_TTY: Final = 0.2
 PROGRESS_EVERY_PLAIN: Final = 10.0
 FAKE_KEY, FAKE_SECRET = "fake-key", "fake-secret"
+#: Found rows named one by one in the summary (all of them are in OUT).
+FOUND_LISTED: Final = 20
 OUTPUT_FIELDS: Final = ("row", "clientId", "status", "scanRef", "redirectUrl", "error")
 _NO_RATE: Final = frozenset({"none", "off", "0"})
 _TRUE: Final = frozenset({"true", "t", "yes", "y", "1"})
@@ -182,7 +192,21 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--retry-unknown",
         action="store_true",
-        help="send again rows that may already have a session (can cost a credit each)",
+        help="send again rows that may already have a session and that reconciliation"
+        " could not settle (can cost a credit each)",
+    )
+    bulk.add_argument(
+        "--no-reconcile",
+        action="store_true",
+        help="do not look up rows that may already have a session in iDenfy's listing",
+    )
+    bulk.add_argument(
+        "--settle-window",
+        type=_seconds,
+        default=DEFAULT_SETTLE_WINDOW,
+        metavar="SECONDS",
+        help="how long after a request was sent its session may still be missing from"
+        f" iDenfy's listing; such rows wait (default {DEFAULT_SETTLE_WINDOW:g})",
     )
     bulk.add_argument(
         "--retry-failed",
@@ -227,6 +251,23 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
     return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, at least 0, not {text!r}")
+    return value
+
+
+def _reconcile_option(args: argparse.Namespace) -> bool | ReconcilePolicy:
+    """``create_sessions(reconcile=...)`` from --no-reconcile and --settle-window."""
+    if args.no_reconcile:
+        return False
+    return ReconcilePolicy(settle_window=args.settle_window)
 
 
 # --------------------------------------------------------------------------- reading rows
@@ -477,10 +518,12 @@ class _Tally:
     failed: int = 0
     unknown: int = 0
     invalid: int = 0  #: counted in ``failed`` too
+    found: int = 0  #: sessions reconciliation found (their authTokens are lost)
+    maybe_duplicates: int = 0  #: sent although a session may exist (--retry-unknown)
 
     @property
     def done(self) -> int:
-        return self.created + self.skipped + self.failed + self.unknown
+        return self.created + self.skipped + self.failed + self.unknown + self.found
 
 
 class _Progress:
@@ -672,6 +715,7 @@ class _Run:
         self.journal_path = journal_path
         self.tally = _Tally()
         self.lines: dict[int, int] = {}  # index -> INPUT line, for rows in flight only
+        self.found: list[str] = []  # the first FOUND_LISTED found rows, for the summary
         self.stopping = False
         self.progress = _Progress(sys.stderr, 0)
 
@@ -710,7 +754,8 @@ class _Run:
             return EXIT_ROWS
         if interrupted or self.stopping:
             return EXIT_INTERRUPTED
-        return EXIT_ROWS if self.tally.failed or self.tally.unknown else EXIT_OK
+        tally = self.tally
+        return EXIT_ROWS if tally.failed or tally.unknown or tally.found else EXIT_OK
 
     def _interrupt(self, task: asyncio.Task[None]) -> None:
         if self.stopping:
@@ -730,6 +775,7 @@ class _Run:
             journal=self.journal,
             retry_unknown=self.args.retry_unknown,
             retry_failed=self.args.retry_failed,
+            reconcile=_reconcile_option(self.args),
         )
         async with contextlib.aclosing(results):
             async for result in results:
@@ -761,13 +807,19 @@ class _Run:
             self.tally.skipped += 1
         elif state is BulkState.FAILED:
             self.tally.failed += 1
+        elif state is BulkState.FOUND:
+            self.tally.found += 1
         else:
             self.tally.unknown += 1
+        self.tally.maybe_duplicates += result.may_be_duplicate
+        found = result.reconciliation if state is BulkState.FOUND else None
+        if found is not None and len(self.found) < FOUND_LISTED:
+            self.found.append(f"  row {line}, clientId {result.client_id}: {found}")
         self.output.write(
             line,
             result.client_id,
             state.value,
-            scan_ref=session.scan_ref if session else None,
+            scan_ref=session.scan_ref if session else found.scan_ref if found else None,
             redirect_url=session.redirect_url if session else None,
             error=_error_text(result),
         )
@@ -780,17 +832,13 @@ class _Run:
         lines = [
             f"{'Stopped' if interrupted else 'Done'} in {_duration(elapsed)}: {t.done} {rows};"
             f" {t.created} created, {t.skipped} skipped (created earlier), {t.failed} failed"
-            f" ({t.invalid} invalid), {t.unknown} unknown.",
+            f" ({t.invalid} invalid), {t.unknown} unknown"
+            + (f", {t.found} found." if t.found else "."),
             f"Results: {self.output.path}",
         ]
         if self.journal_path:
             lines.append(f"Journal: {self.journal_path} (re-run the same command to resume)")
-        if t.unknown:
-            lines.append(
-                f"Unknown: {t.unknown} {_rows(t.unknown)} may have a session although no answer"
-                " was read. Check them by clientId in the iDenfy dashboard; re-runs do not"
-                " send them again unless --retry-unknown."
-            )
+        lines += _reconcile_summary(t, self.found, reconciling=not self.args.no_reconcile)
         if t.failed:
             lines.append(
                 f"Failed: {t.failed} {_rows(t.failed)}, nothing created for them (see OUT)."
@@ -802,14 +850,50 @@ class _Run:
         _say("\n".join(lines))
 
 
-def _rows(count: int) -> str:
-    return "row" if count == 1 else "rows"
+def _rows(count: int, noun: str = "row") -> str:
+    return noun if count == 1 else noun + "s"
+
+
+def _reconcile_summary(t: _Tally, found: Sequence[str], *, reconciling: bool) -> list[str]:
+    """The summary's lines about rows that may already have a session."""
+    lines = []
+    if t.found:
+        lines.append(
+            f"Found: {t.found} {_rows(t.found)} already had a session at iDenfy (an earlier"
+            " answer was lost): scanRef and status are in OUT; their authTokens cannot be"
+            " recovered. Re-runs do not send them again."
+        )
+        lines += found
+        if t.found > len(found):
+            lines.append(f"  ... and {t.found - len(found)} more (see OUT)")
+    if t.unknown:
+        then = (
+            "Check them by clientId in the iDenfy dashboard; re-runs ask iDenfy again and"
+            if reconciling
+            else "Check them by clientId in the iDenfy dashboard, or re-run without"
+            " --no-reconcile to ask iDenfy; re-runs"
+        )
+        lines.append(
+            f"Unknown: {t.unknown} {_rows(t.unknown)} may have a session although no answer"
+            f" was read. {then} do not send them again unless --retry-unknown."
+        )
+    if t.maybe_duplicates:
+        lines.append(
+            f"Warning: --retry-unknown sent {t.maybe_duplicates} {_rows(t.maybe_duplicates)}"
+            " again that may already have had a session: up to"
+            f" {t.maybe_duplicates} duplicate {_rows(t.maybe_duplicates, 'session')}"
+            " (a credit each)."
+        )
+    return lines
 
 
 def _error_text(result: BulkResult) -> str | None:
     kind: ErrorKind | None = result.error_kind
     if result.state in (BulkState.CREATED, BulkState.SKIPPED):
         return None
+    checked = result.reconciliation
+    if checked is not None and result.state in (BulkState.FOUND, BulkState.UNKNOWN):
+        return str(checked) + (f" (after {kind})" if kind is not None else "")
     if kind is None:
         return _INTERRUPTED_TEXT
     text = str(kind)

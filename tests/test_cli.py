@@ -422,7 +422,9 @@ async def test_sigkill_mid_run_then_reruns_create_every_client_id_exactly_once(
             if e is not None and e.state is JournalState.CREATED:
                 assert [s.scan_ref for s in server.fake.sessions_for(cid)] == [e.scan_ref]
 
-        code, err = await finish(await bulk_process(base_url, *argv))
+        # Without reconciliation (test_sigkill_at_random_instants_then_a_reconciling_rerun
+        # shows it with): the operator's manual path.
+        code, err = await finish(await bulk_process(base_url, *argv, "--no-reconcile"))
         assert code == EXIT_ROWS
         assert f"{len(pending)} unknown." in err
         results = {r["clientId"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
@@ -448,7 +450,9 @@ async def test_sigkill_mid_run_then_reruns_create_every_client_id_exactly_once(
         # ... and --retry-unknown sends only those iDenfy never saw.
         requests_before = server.fake.requests
         never_seen = {cid for cid in pending if not server.fake.sessions_for(cid)}
-        code, err = await finish(await bulk_process(base_url, *argv, "--retry-unknown"))
+        code, err = await finish(
+            await bulk_process(base_url, *argv, "--retry-unknown", "--no-reconcile")
+        )
         assert code == EXIT_OK, err
         assert server.fake.requests - requests_before == len(never_seen)
         assert Counter(s.client_id for s in server.fake.sessions) == dict.fromkeys(ids, 1)

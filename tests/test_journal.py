@@ -85,6 +85,7 @@ async def test_counts(journal: MemoryJournal | SqliteJournal) -> None:
         JournalState.CREATED: 1,
         JournalState.FAILED: 1,
         JournalState.UNKNOWN: 1,
+        JournalState.FOUND: 0,
     }
 
 
