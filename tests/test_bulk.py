@@ -508,7 +508,12 @@ async def test_a_flaky_fake_never_creates_a_client_id_twice(
         before = fake.requests
         third = await collect(
             create_sessions(
-                client, rows(n), concurrency=50, journal=journal, retry_unknown=True, reconcile=False
+                client,
+                rows(n),
+                concurrency=50,
+                journal=journal,
+                retry_unknown=True,
+                reconcile=False,
             )
         )
         assert fake.requests - before == len(unknown)

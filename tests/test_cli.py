@@ -7,8 +7,10 @@ import csv
 import io
 import json
 import os
+import random
 import signal
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from idenfy_async.cli import (
     main,
 )
 from idenfy_async.journal import JournalEntry, JournalState, SqliteJournal
-from idenfy_async.testing import FakeIdenfyServer
+from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
@@ -502,3 +504,105 @@ async def test_the_fake_server_command(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == EXIT_OK
     assert "FakeIdenfy stopped: 1 sessions created, 1 requests." in err.decode()
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+@POSIX_ONLY
+async def test_sigkill_at_random_instants_then_a_reconciling_rerun_creates_each_client_id_once(
+    tmp_path: Path,
+) -> None:
+    """kill -9 at seeded random instants, three times in a row (the later kills may hit a
+    run while it reconciles), then the same command once more. Rows in flight at a kill
+    are looked up in the fake's listing (which lags 0.1 s, inside the 0.5 s settle
+    window): those it created are recorded as found, the others are sent. No duplicate,
+    and no row left unknown."""
+    rng = random.Random(9)
+    ids = customers(tmp_path / "in.csv", 200)
+    journal_path = tmp_path / "in.csv.journal.sqlite"
+    argv = [str(tmp_path / "in.csv"), "--out", str(tmp_path / "out.jsonl")]
+    argv += ["--settle-window", "0.5"]
+    server = FakeIdenfyServer(FakeIdenfy(listing_delay=0.1), latency=0.02)
+    open_rows = 0
+    async with server as base_url:
+        for _ in range(3):
+            run_ = await bulk_process(base_url, *argv, stderr=asyncio.subprocess.DEVNULL)
+            target = len(server.fake.sessions) + rng.randint(1, 40)
+            await asyncio.wait_for(server.wait_for_sessions(target), timeout=60)
+            await asyncio.sleep(rng.uniform(0, 0.02))  # any phase of a request or a commit
+            run_.kill()
+            assert await run_.wait() == -signal.SIGKILL
+            async with SqliteJournal(journal_path) as journal:
+                counts = await journal.counts()
+            open_rows += counts[JournalState.PENDING]
+            assert max(Counter(s.client_id for s in server.fake.sessions).values()) == 1
+        code, err = await finish(await bulk_process(base_url, *argv))
+
+    sessions = {s.client_id: s for s in server.fake.sessions}
+    assert Counter(s.client_id for s in server.fake.sessions) == dict.fromkeys(ids, 1)
+    results = {r["clientId"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
+    states = Counter(r["status"] for r in results.values())
+    assert states["unknown"] == 0, err
+    assert 0 < states["found"] <= open_rows
+    for cid, result in results.items():
+        assert result["scanRef"] == sessions[cid].scan_ref
+        if result["status"] == "found":
+            assert result["redirectUrl"] is None
+            assert "authToken cannot be recovered" in result["error"]
+            assert sessions[cid].auth_token not in json.dumps(result)
+    async with SqliteJournal(journal_path) as journal:
+        after = await journal.counts()
+    assert after[JournalState.FOUND] == states["found"]
+    assert after[JournalState.CREATED] == len(ids) - states["found"]
+    assert code == EXIT_ROWS  # found rows need attention: their links were lost
+    assert f"{states['found']} found." in err
+    assert "their authTokens cannot be recovered" in err
+
+
+async def test_retry_unknown_warns_how_many_rows_may_be_duplicates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Reconciliation settles what it can (here: a pending row the fake never saw is sent
+    as any other row); --retry-unknown sends the rest anyway and counts them."""
+    source = tmp_path / "in.csv"
+    customers(source, 5)
+    journal_path = tmp_path / "j.sqlite"
+    long_ago = time.time() - 3600
+    entries = [
+        JournalEntry(client_id="k-0000", state=JournalState.UNKNOWN, attempts=1),
+        JournalEntry(client_id="k-0001", state=JournalState.PENDING, attempts=1),
+        JournalEntry(
+            client_id="k-0002", state=JournalState.PENDING, attempts=1, pending_at=long_ago
+        ),
+        JournalEntry(client_id="k-0003", state=JournalState.CREATED, scan_ref="s", attempts=1),
+    ]
+    async with SqliteJournal(journal_path, scope="fake") as journal:
+        for entry in entries:
+            await journal.put(entry)
+    argv = ["bulk", str(source), "--fake", "--journal", str(journal_path)]
+
+    # No pending time recorded for the first two: never provably absent.
+    code, err = await asyncio.to_thread(
+        run, capsys, *argv, "--out", str(tmp_path / "a.jsonl"), "--retry-unknown"
+    )
+    assert code == EXIT_OK
+    assert "--retry-unknown sent 2 rows again that may already have had a session" in err
+    assert "up to 2 duplicate sessions" in err
+
+    async with SqliteJournal(journal_path, scope="fake") as journal:
+        for entry in entries:
+            await journal.put(entry)
+    code, err = await asyncio.to_thread(
+        run,
+        capsys,
+        *argv,
+        "--out",
+        str(tmp_path / "b.jsonl"),
+        "--retry-unknown",
+        "--no-reconcile",
+    )
+    assert "--retry-unknown sent 3 rows again" in err
+
+    code, err = await asyncio.to_thread(run, capsys, *argv, "--out", str(tmp_path / "c.jsonl"))
+    assert "may already have had a session" not in err
