@@ -238,6 +238,14 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument(
         "--rate-limit", metavar="SPEC", help='answer 429 beyond this rate, e.g. "10/s"'
     )
+    fake.add_argument(
+        "--listing-delay",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="list a new session only this long after it was created (to rehearse"
+        " reconciliation; default 0)",
+    )
     fake.add_argument("--seed", type=int, help="make tokens and failures reproducible")
     fake.set_defaults(run=lambda args: asyncio.run(_fake_server(args)))
     return parser
@@ -923,7 +931,7 @@ def _dry_run(source: _Input) -> int:
 
 async def _fake_server(args: argparse.Namespace) -> int:
     server = FakeIdenfyServer(
-        FakeIdenfy(seed=args.seed),
+        FakeIdenfy(seed=args.seed, listing_delay=args.listing_delay),
         port=args.port,
         fail_rate=args.fail_rate,
         latency=args.latency / 1000,

@@ -606,3 +606,18 @@ async def test_retry_unknown_warns_how_many_rows_may_be_duplicates(
 
     code, err = await asyncio.to_thread(run, capsys, *argv, "--out", str(tmp_path / "c.jsonl"))
     assert "may already have had a session" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bulk", "x.csv", "--settle-window", "-1"],
+        ["bulk", "x.csv", "--settle-window", "soon"],
+        ["bulk", "x.csv", "--settle-window", "inf"],
+        ["fake-server", "--listing-delay", "-0.5"],
+    ],
+)
+def test_bad_reconciliation_seconds_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == EXIT_USAGE
