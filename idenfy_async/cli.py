@@ -900,7 +900,7 @@ def _error_text(result: BulkResult) -> str | None:
     if result.state in (BulkState.CREATED, BulkState.SKIPPED):
         return None
     checked = result.reconciliation
-    if checked is not None and result.state in (BulkState.FOUND, BulkState.UNKNOWN):
+    if checked is not None and not result.sent:  # found, or still unknown after asking
         return str(checked) + (f" (after {kind})" if kind is not None else "")
     if kind is None:
         return _INTERRUPTED_TEXT

@@ -604,8 +604,24 @@ async def test_retry_unknown_warns_how_many_rows_may_be_duplicates(
     )
     assert "--retry-unknown sent 3 rows again" in err
 
+    # Without --retry-unknown the undecided rows stay unknown, and OUT says why.
+    async with SqliteJournal(journal_path, scope="fake") as journal:
+        for entry in entries:
+            await journal.put(entry)
     code, err = await asyncio.to_thread(run, capsys, *argv, "--out", str(tmp_path / "c.jsonl"))
+    assert code == EXIT_ROWS
     assert "may already have had a session" not in err
+    assert "re-runs ask iDenfy again and do not send them again unless --retry-unknown" in err
+    results = {r["clientId"]: r for r in read_jsonl(tmp_path / "c.jsonl")}
+    assert [results[f"k-000{i}"]["status"] for i in range(5)] == [
+        "unknown",
+        "unknown",
+        "created",  # not found after the settle window: sent like any other row
+        "skipped",
+        "skipped",  # created by the first run
+    ]
+    for cid in ("k-0000", "k-0001"):
+        assert results[cid]["error"] == "still unknown: when the request was sent is not recorded"
 
 
 @pytest.mark.parametrize(
