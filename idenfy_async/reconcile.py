@@ -14,10 +14,12 @@ locally. The rules, in order (:func:`decide`; each is a row of the tests' table)
 3. Candidates are the listed sessions that are not known to predate the attempt
    (``known_scan_refs``) and whose status this attempt's session could have. Its
    authToken never reached anyone, so nobody can have opened it: it is ``ACTIVE``,
-   or ``EXPIRED`` once its ``expiry_time`` can have passed, or deleted/archived (or
-   a status this library does not know). ``APPROVED``, ``DENIED``, ``SUSPECTED``
-   and ``REVIEWING`` need a user, so such a session is older (unless the request
-   asked for a ``dummyStatus``, which creates a finished verification).
+   or ``EXPIRED`` once the request's ``expiry_time`` can have passed (any time, if
+   the request set none: the account's default is not known here), or
+   deleted/archived (or a status this library does not know). ``APPROVED``,
+   ``DENIED``, ``SUSPECTED`` and ``REVIEWING`` need a user, so such a session is
+   older (unless the request asked for a ``dummyStatus``, which creates a finished
+   verification).
 4. Two candidates or more: **unknown** (they cannot be told apart).
 5. Within ``settle_window`` seconds after the attempt went pending: **unknown**,
    with ``retry_at``. Assumption: iDenfy documents neither how soon a new session
@@ -70,12 +72,13 @@ __all__ = [
 #: four times the default per-attempt timeout (30 s), for a request iDenfy processes
 #: late and for the listing to catch up. Undocumented by iDenfy; see rule 5.
 DEFAULT_SETTLE_WINDOW: Final = 120.0
-#: iDenfy's default ``expiryTime`` (seconds a token can be started), per the
-#: "Create Verification Session" page; used only to tell when a found session expires.
+#: iDenfy's default ``expiryTime`` (seconds a token can be started), per the "Create
+#: Verification Session" page (older pages said 3600; an account may set its own).
+#: Used only to tell when a found session expires, never to decide.
 DEFAULT_EXPIRY_TIME: Final = 86_400
 
-#: Statuses a session reaches only once a user opened it with its authToken (wire values:
-#: a str enum member hashes by its name, which differs from the value for EXPIRED-DELETED).
+#: Statuses a session reaches only once a user opened it with its authToken. Compared
+#: as wire values: the listing gives OverallStatus members or, for new values, plain str.
 _NEEDS_A_USER: Final = frozenset({"APPROVED", "DENIED", "SUSPECTED", "REVIEWING"})
 _EXPIRED: Final = frozenset({"EXPIRED", "EXPIRED-DELETED"})
 
