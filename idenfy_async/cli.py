@@ -77,6 +77,7 @@ from idenfy_async.bulk import BulkResult, BulkState
 from idenfy_async.journal import (
     ErrorKind,
     Journal,
+    JournalEntry,
     JournalError,
     MemoryJournal,
     SqliteJournal,
@@ -698,9 +699,49 @@ async def _bulk(args: argparse.Namespace) -> int:
             journal = MemoryJournal()
         output = _Output(args.out)
         stack.callback(output.close)
+        await _announce_open_rows(journal, args)
         run = _Run(args, source, output, target, journal, journal_path)
         return await run.execute()
     raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
+
+
+async def _announce_open_rows(journal: Journal | None, args: argparse.Namespace) -> None:
+    """Before anything is sent: what this run will do about rows that may have a session."""
+    if isinstance(journal, SqliteJournal | MemoryJournal):
+        entries = await journal.open_entries()
+        for note in _open_rows_notes(entries, args, now=time.time()):
+            _say(note)
+
+
+def _open_rows_notes(
+    entries: Sequence[JournalEntry], args: argparse.Namespace, *, now: float
+) -> list[str]:
+    count = len(entries)
+    if not count:
+        return []
+    held = f"idenfy-async: the journal holds {count} {_rows(count)} that may already have a session"
+    if args.no_reconcile:
+        if not args.retry_unknown:
+            return []
+        return [f"{held}; --retry-unknown sends them again without asking iDenfy."]
+    notes = [f"{held}; each is looked up in iDenfy's listing before anything is sent for it."]
+    window = args.settle_window
+    recent = [
+        e.pending_at for e in entries if e.pending_at is not None and now < e.pending_at + window
+    ]
+    if recent:
+        wait = _duration(max(recent) + window - now)
+        notes.append(
+            f"idenfy-async: {len(recent)} of them {'was' if len(recent) == 1 else 'were'} sent"
+            f" less than {window:g} s ago: they wait up to {wait} first, as iDenfy's listing"
+            " may lag (--settle-window)."
+        )
+    if args.retry_unknown:
+        notes.append(
+            "idenfy-async: --retry-unknown: those still undecided are sent again anyway"
+            " (the summary counts them)."
+        )
+    return notes
 
 
 class _Run:

@@ -122,6 +122,10 @@ class JournalState(str, enum.Enum):
     FOUND = "found"
 
 
+#: States whose outcome is open: a session may exist.
+_OPEN: Final = (JournalState.PENDING, JournalState.UNKNOWN)
+
+
 @attrs.frozen(kw_only=True)
 class ErrorKind:
     """What an error was, without the error object: what the journal keeps.
@@ -216,6 +220,10 @@ class MemoryJournal:
         for entry in self.entries.values():
             counts[entry.state] += 1
         return counts
+
+    async def open_entries(self) -> list[JournalEntry]:
+        """Entries still ``pending`` or ``unknown``: what a re-run reconciles first."""
+        return [e for e in self.entries.values() if e.state in _OPEN]
 
 
 class SqliteJournal:
@@ -348,6 +356,19 @@ class SqliteJournal:
             return counts
 
         return await self._submit(count)
+
+    async def open_entries(self) -> list[JournalEntry]:
+        """Entries still ``pending`` or ``unknown``: what a re-run reconciles first (few:
+        rows in flight at a crash and rows whose answer was lost)."""
+
+        def read(conn: sqlite3.Connection) -> list[JournalEntry]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE state IN (?, ?)",
+                tuple(state.value for state in _OPEN),
+            )
+            return [_entry_from_row(row) for row in rows]
+
+        return await self._submit(read)
 
     async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._thread is None or self._closed:

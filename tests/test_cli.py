@@ -25,6 +25,8 @@ from idenfy_async.cli import (
     EXIT_USAGE,
     OUTPUT_FIELDS,
     _Input,
+    _open_rows_notes,
+    _parser,
     _Progress,
     _Tally,
     main,
@@ -587,6 +589,8 @@ async def test_retry_unknown_warns_how_many_rows_may_be_duplicates(
         run, capsys, *argv, "--out", str(tmp_path / "a.jsonl"), "--retry-unknown"
     )
     assert code == EXIT_OK
+    assert "the journal holds 3 rows that may already have a session; each is looked up" in err
+    assert "--retry-unknown: those still undecided are sent again anyway" in err
     assert "--retry-unknown sent 2 rows again that may already have had a session" in err
     assert "up to 2 duplicate sessions" in err
 
@@ -602,6 +606,7 @@ async def test_retry_unknown_warns_how_many_rows_may_be_duplicates(
         "--retry-unknown",
         "--no-reconcile",
     )
+    assert "holds 3 rows that may already have a session; --retry-unknown sends them again" in err
     assert "--retry-unknown sent 3 rows again" in err
 
     # Without --retry-unknown the undecided rows stay unknown, and OUT says why.
@@ -637,3 +642,57 @@ def test_bad_reconciliation_seconds_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    ("pending_ago", "flags", "notes"),
+    [
+        ([], [], []),
+        (
+            [None, 500.0],
+            [],
+            ["holds 2 rows that may already have a session; each is looked up"],
+        ),
+        (
+            [None, 500.0, 10.0, 100.0],
+            [],
+            [
+                "holds 4 rows that may already have a session; each is looked up",
+                "2 of them were sent less than 120 s ago: they wait up to 1m50s first",
+            ],
+        ),
+        (
+            [5.0],
+            ["--settle-window", "30", "--retry-unknown"],
+            [
+                "holds 1 row that may already have a session; each is looked up",
+                "1 of them was sent less than 30 s ago: they wait up to 25s first",
+                "--retry-unknown: those still undecided are sent again anyway",
+            ],
+        ),
+        ([5.0], ["--no-reconcile"], []),
+        (
+            [5.0, 1.0],
+            ["--no-reconcile", "--retry-unknown"],
+            ["holds 2 rows that may already have a session; --retry-unknown sends them again"],
+        ),
+    ],
+)
+def test_a_run_says_first_what_it_will_do_about_open_rows(
+    pending_ago: list[float | None], flags: list[str], notes: list[str]
+) -> None:
+    now = 1_000_000.0
+    entries = [
+        JournalEntry(
+            client_id=f"k-{i}",
+            state=JournalState.UNKNOWN,
+            pending_at=None if ago is None else now - ago,
+        )
+        for i, ago in enumerate(pending_ago)
+    ]
+    args = _parser().parse_args(["bulk", "in.csv", *flags])
+    said = _open_rows_notes(entries, args, now=now)
+    assert len(said) == len(notes)
+    for line, note in zip(said, notes, strict=True):
+        assert line.startswith("idenfy-async: ")
+        assert note in line

@@ -362,3 +362,14 @@ async def test_a_version_1_journal_is_migrated(tmp_path: Path) -> None:
     assert "entries_v1" not in tables
     async with SqliteJournal(path, scope="test") as journal:  # opening again changes nothing
         assert (await journal.counts())[JournalState.FOUND] == 1
+
+
+async def test_open_entries_are_the_pending_and_unknown_ones(
+    journal: MemoryJournal | SqliteJournal,
+) -> None:
+    pending = JournalEntry(client_id="p", state=JournalState.PENDING, pending_at=5.0)
+    unknown = JournalEntry(client_id="u", state=JournalState.UNKNOWN, pending_at=6.0)
+    for entry in (CREATED, FAILED, FOUND, pending, unknown):
+        await journal.put(entry)
+    opened = sorted(await journal.open_entries(), key=lambda e: e.client_id)
+    assert [every_field(e) for e in opened] == [every_field(pending), every_field(unknown)]
