@@ -69,6 +69,13 @@ from .models import (
     VerificationSummary,
     WebhookEvent,
 )
+from .reconcile import (
+    ReconcileOutcome,
+    ReconcilePolicy,
+    ReconcileReason,
+    Reconciliation,
+    VerificationLister,
+)
 from .webhooks import construct_event, parse_event, verify_signature
 
 __all__ = [
@@ -127,6 +134,10 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RateLimiter",
+    "ReconcileOutcome",
+    "ReconcilePolicy",
+    "ReconcileReason",
+    "Reconciliation",
     "RequestValidationError",
     "ResponseDecodeError",
     "RetryDetails",
@@ -144,6 +155,7 @@ __all__ = [
     "TokenNotValidError",
     "TokenType",
     "VerificationData",
+    "VerificationLister",
     "VerificationStatus",
     "VerificationSummary",
     "WebhookEvent",

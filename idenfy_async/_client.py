@@ -45,6 +45,12 @@ from .models import (
     VerificationSummary,
     is_loopback_host,
 )
+from .reconcile import (
+    DEFAULT_SETTLE_WINDOW,
+    ReconcilePolicy,
+    Reconciliation,
+    reconcile_session,
+)
 
 __all__ = ["NOT_GIVEN", "AsyncIdenfy"]
 
@@ -330,6 +336,7 @@ class AsyncIdenfy:
         retry_unknown: bool = False,
         retry_failed: bool = False,
         on_progress: Callable[[BulkProgress], None] | None = None,
+        reconcile: bool | ReconcilePolicy = True,
     ) -> AsyncGenerator[BulkResult, None]:
         """Create a session per request, streaming; yield each row's result as it ends.
 
@@ -338,8 +345,11 @@ class AsyncIdenfy:
         flight); at most ``concurrency`` rows (default: ``max_concurrency``) are in
         flight. Each result carries the input, its index and a ``state``: created,
         skipped (an earlier run created it), failed, or unknown (a session may exist).
-        With a ``journal`` a re-run never sends a created row again, and never a
-        pending/unknown one unless ``retry_unknown=True``. This client paces the rows
+        With a ``journal`` a re-run never sends a created row again; a pending/unknown
+        one is first reconciled (``reconcile``: this client lists its clientId, on its
+        retry policy's clocks unless a ``ReconcilePolicy`` is given): found, it is
+        recorded and not sent; not found, it is sent; still unknown, it is sent only
+        if ``retry_unknown=True``. This client paces the rows
         (its ``rate_limit`` and ``max_concurrency``); a row is recorded ``pending``
         only when its request is about to leave.
         See :func:`idenfy_async.bulk.create_sessions`.
@@ -354,6 +364,11 @@ class AsyncIdenfy:
             retry_unknown=retry_unknown,
             retry_failed=retry_failed,
             on_progress=on_progress,
+            reconcile=(
+                ReconcilePolicy(wall_clock=self._policy.wall_clock, sleep=self._policy.sleep)
+                if reconcile is True
+                else reconcile
+            ),
         )
 
     @property
@@ -547,6 +562,60 @@ class AsyncIdenfy:
                 )
 
         return pages()
+
+    async def reconcile_session(
+        self,
+        client_id: str,
+        *,
+        since: float | None,
+        known_scan_refs: Iterable[str] = (),
+        scan_ref: str | None = None,
+        expiry_time: int | None = None,
+        dummy: bool = False,
+        settle_window: float = DEFAULT_SETTLE_WINDOW,
+    ) -> Reconciliation:
+        """After an ambiguous ``create_session`` error: did iDenfy create the session?
+
+        Lists ``client_id``'s verifications (every page; a read, retried like any
+        read, safe to call again) and decides by the rules of
+        :mod:`idenfy_async.reconcile`: ``FOUND`` (``scan_ref``, ``status``,
+        ``expires_at`` while open; the authToken cannot be recovered),
+        ``NOT_FOUND`` (safe to send again) or ``UNKNOWN`` (the listing failed,
+        several sessions cannot be told apart, or it is too soon: ask again after
+        ``retry_at``). Never sends anything else.
+
+        Assumptions (iDenfy documents neither): a new session, even one never
+        opened, appears in the listing within ``settle_window`` seconds of its
+        request; until then "not listed" is ``UNKNOWN``. Any listed session not in
+        ``known_scan_refs`` and still in a state this attempt's could be in (nobody
+        has its token, so it was not opened) may be this attempt's.
+
+        Args:
+            client_id: the clientId the lost request was for.
+            since: wall-clock time (``time.time()``) taken just before calling
+                ``create_session``; None if unknown (then never ``NOT_FOUND``).
+            known_scan_refs: every scanRef you already hold for this clientId.
+            scan_ref: a scanRef the failed call did read (``ResponseDecodeError.scan_ref``).
+            expiry_time, dummy: the request's ``expiry_time``, and whether it set
+                ``dummy_status``.
+            settle_window: seconds after ``since`` before "not listed" counts.
+
+        Raises:
+            RequestValidationError: a bad ``client_id``; nothing was sent.
+            ConfigurationError: a negative ``settle_window``.
+            ClientStateError: the client is closed or bound to another loop.
+        """
+        return await reconcile_session(
+            self,
+            client_id,
+            since=since,
+            known_scan_refs=known_scan_refs,
+            scan_ref=scan_ref,
+            expiry_time=expiry_time,
+            dummy=dummy,
+            settle_window=settle_window,
+            wall_clock=self._policy.wall_clock,
+        )
 
     async def download_file(
         self,

@@ -11,7 +11,10 @@ Rows stream: the input is read only as fast as slots free up, so memory stays fl
 for any input size. One row's failure never stops the others. Each row ends in one
 :class:`BulkState`; with a journal, re-running the same input resumes: created rows
 are skipped, retryable failures are sent again, and rows that may already have a
-session (``unknown``) are never sent again unless ``retry_unknown=True``.
+session (``pending`` or ``unknown``) are first reconciled with iDenfy's listing
+(:mod:`idenfy_async.reconcile`): found ones are recorded (scanRef, status; their
+authToken is lost) and not sent, those iDenfy never saw are sent, and those still
+undecided are never sent again unless ``retry_unknown=True``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ from .errors import (
 )
 from .journal import ErrorKind, Journal, JournalEntry, JournalState
 from .models import Session, SessionRequest
+from .reconcile import (
+    ReconcileOutcome,
+    ReconcilePolicy,
+    ReconcileReason,
+    Reconciliation,
+    VerificationLister,
+    reconcile_session,
+)
 
 __all__ = [
     "BulkProgress",
@@ -74,6 +85,8 @@ class BulkState(str, enum.Enum):
     SKIPPED = "skipped"  #: the journal says an earlier run created it; nothing was sent
     FAILED = "failed"  #: iDenfy created nothing (see ``error_kind.retryable``)
     UNKNOWN = "unknown"  #: a session may exist although no usable answer was read
+    #: reconciliation found the session an earlier attempt created; its authToken is lost
+    FOUND = "found"
 
 
 @attrs.frozen(kw_only=True)
@@ -89,7 +102,10 @@ class BulkResult:
     partly unreadable keeps that :class:`ResponseDecodeError` in ``error``, with the
     scanRef and authToken it carried in ``session``. ``sent`` says whether this run
     sent a request for the row. An ``unknown`` row without ``error_kind`` was in
-    flight when an earlier run stopped.
+    flight when an earlier run stopped. ``reconciliation`` is what asking iDenfy
+    concluded for a row an earlier attempt left open: for ``found`` rows (scanRef,
+    status, expiry), ``unknown`` ones (why), and rows sent although they may already
+    have a session (see :attr:`may_be_duplicate`).
     """
 
     index: int  #: 0-based position in the input
@@ -99,10 +115,18 @@ class BulkResult:
     error: IdenfyError | None = None
     error_kind: ErrorKind | None = None
     sent: bool = False
+    reconciliation: Reconciliation | None = None
 
     @property
     def client_id(self) -> str:
         return self.request.client_id
+
+    @property
+    def may_be_duplicate(self) -> bool:
+        """This run sent the row although an earlier attempt may have created a
+        session (``retry_unknown=True``): it may have paid twice."""
+        checked = self.reconciliation
+        return self.sent and checked is not None and checked.outcome is ReconcileOutcome.UNKNOWN
 
     @property
     def outcome(self) -> Session | IdenfyError | ErrorKind | None:
@@ -130,6 +154,7 @@ class BulkProgress:
     in_flight: int
     sent: int = 0
     stopped: bool = False
+    found: int = 0
 
 
 def is_retryable(exc: IdenfyError) -> bool:
@@ -158,6 +183,7 @@ async def create_sessions(
     retry_failed: bool = False,
     on_progress: Callable[[BulkProgress], None] | None = None,
     stop: asyncio.Event | None = None,
+    reconcile: bool | ReconcilePolicy = True,
 ) -> AsyncGenerator[BulkResult, None]:
     """Create a session per request; yield each row's :class:`BulkResult` as it finishes.
 
@@ -185,7 +211,8 @@ async def create_sessions(
             rows repeating a clientId are handled one after the other. Without one,
             every row is sent.
         retry_unknown: send again rows whose earlier attempt may have created a
-            session (journal state ``unknown`` or ``pending``). Can cost a credit each.
+            session (journal state ``unknown`` or ``pending``) and that reconciliation
+            could not settle. Can cost a credit each (``BulkResult.may_be_duplicate``).
         retry_failed: send again every failed row, not only retryable ones (after you
             fixed the data or the credentials). Never costs a duplicate: iDenfy created
             nothing for a failed row.
@@ -196,6 +223,12 @@ async def create_sessions(
             left are dropped: no result, nothing journaled (a re-run sends them).
             Requests already in flight finish and their results are yielded; then the
             iteration ends.
+        reconcile: before deciding about a ``pending`` or ``unknown`` row, list its
+            clientId at iDenfy (needs a client with ``list_verifications``) and
+            record found sessions, send rows iDenfy never saw, keep the rest
+            unknown; a row sent less than ``settle_window`` ago waits for it first.
+            A :class:`~idenfy_async.reconcile.ReconcilePolicy` tunes it (and its
+            wall clock stamps ``pending_at``); False skips it.
 
     Raises:
         ConfigurationError: ``concurrency`` is below 1.
@@ -213,6 +246,7 @@ async def create_sessions(
         retry_unknown=retry_unknown,
         retry_failed=retry_failed,
     )
+    runner.reconcile_with(reconcile)
     slots = asyncio.Semaphore(limit)
     finished: asyncio.Queue[asyncio.Task[BulkResult | None] | _Signal] = asyncio.Queue()
     tasks: set[asyncio.Task[BulkResult | None]] = set()
@@ -260,6 +294,7 @@ async def create_sessions(
             in_flight=len(gate.sending),
             sent=gate.sent,
             stopped=gate.stopped,
+            found=counts[BulkState.FOUND],
         )
 
     producing = True
@@ -362,6 +397,16 @@ class _Runner:
         self.gate = gate
         self.retry_unknown = retry_unknown
         self.retry_failed = retry_failed
+        self.policy = ReconcilePolicy()
+        self.reconcile = True
+        #: what reconciliation said about rows about to be sent anyway (retry_unknown)
+        self.resent: dict[str, Reconciliation] = {}
+
+    def reconcile_with(self, reconcile: bool | ReconcilePolicy) -> None:
+        """Reconcile open rows (True, or with a policy) or not (False)."""
+        self.reconcile = reconcile is not False
+        if isinstance(reconcile, ReconcilePolicy):
+            self.policy = reconcile
 
     async def run(
         self, index: int, request: SessionRequest, *, after: asyncio.Task[BulkResult | None] | None
@@ -388,13 +433,21 @@ class _Runner:
                 return known
         attempts = (entry.attempts if entry is not None else 0) + 1
         sent = False
+        checked = self.resent.pop(cid, None)
+        pending_at: float | None = None
 
         async def mark_pending() -> None:
-            nonlocal sent
+            nonlocal sent, pending_at
             self.gate.enter(index)
+            pending_at = self.policy.wall_clock()
             if journal is not None:
                 await journal.put(
-                    JournalEntry(client_id=cid, state=JournalState.PENDING, attempts=attempts)
+                    JournalEntry(
+                        client_id=cid,
+                        state=JournalState.PENDING,
+                        attempts=attempts,
+                        pending_at=pending_at,
+                    )
                 )
             sent = True  # the client sends once this hook returns
 
@@ -410,13 +463,15 @@ class _Runner:
             if exc.scan_ref and exc.auth_token:
                 # Created, and paid for: the rest of the answer was unreadable.
                 partial = Session(auth_token=exc.auth_token, scan_ref=exc.scan_ref, client_id=cid)
-                return await self._created(index, request, partial, attempts, error=exc)
-            return await self._failed(index, request, exc, sent=sent, attempts=attempts)
+                return await self._created(index, request, partial, attempts, checked, error=exc)
+            return await self._failed(index, request, exc, sent, attempts, pending_at, checked)
         except IdenfyError as exc:
-            return await self._failed(index, request, exc, sent=sent, attempts=attempts)
+            return await self._failed(index, request, exc, sent, attempts, pending_at, checked)
         except Exception as exc:  # a bug must not spoil the other rows
-            return await self._unexpected(index, request, exc, sent=sent, attempts=attempts)
-        return await self._created(index, request, session, attempts)
+            return await self._unexpected(
+                index, request, exc, sent=sent, attempts=attempts, pending_at=pending_at
+            )
+        return await self._created(index, request, session, attempts, checked)
 
     async def _created(
         self,
@@ -424,6 +479,7 @@ class _Runner:
         request: SessionRequest,
         session: Session,
         attempts: int,
+        checked: Reconciliation | None,
         *,
         error: ResponseDecodeError | None = None,
     ) -> BulkResult:
@@ -451,17 +507,29 @@ class _Runner:
             session=session,
             error=error,
             sent=True,
+            reconciliation=checked,
         )
 
     async def _failed(
-        self, index: int, request: SessionRequest, exc: IdenfyError, *, sent: bool, attempts: int
+        self,
+        index: int,
+        request: SessionRequest,
+        exc: IdenfyError,
+        sent: bool,
+        attempts: int,
+        pending_at: float | None,
+        checked: Reconciliation | None,
     ) -> BulkResult:
         kind = ErrorKind.from_error(exc, retryable=is_retryable(exc))
         state = JournalState.UNKNOWN if exc.ambiguous else JournalState.FAILED
         if self.journal is not None:
             await self.journal.put(
                 JournalEntry(
-                    client_id=request.client_id, state=state, error=kind, attempts=attempts
+                    client_id=request.client_id,
+                    state=state,
+                    error=kind,
+                    attempts=attempts,
+                    pending_at=pending_at,
                 )
             )
         return BulkResult(
@@ -471,6 +539,7 @@ class _Runner:
             error=exc,
             error_kind=kind,
             sent=sent,
+            reconciliation=checked,
         )
 
     async def _unexpected(
@@ -481,6 +550,7 @@ class _Runner:
         *,
         sent: bool,
         attempts: int | None,
+        pending_at: float | None = None,
     ) -> BulkResult:
         """A row that raised something else than an IdenfyError: that row's failure.
 
@@ -499,7 +569,11 @@ class _Runner:
             try:
                 await self.journal.put(
                     JournalEntry(
-                        client_id=request.client_id, state=state, error=kind, attempts=attempts
+                        client_id=request.client_id,
+                        state=state,
+                        error=kind,
+                        attempts=attempts,
+                        pending_at=pending_at,
                     )
                 )
             except JournalError:
@@ -531,6 +605,16 @@ class _Runner:
             return BulkResult(
                 index=index, request=request, state=BulkState.SKIPPED, session=session
             )
+        if state is JournalState.FOUND:
+            return BulkResult(
+                index=index,
+                request=request,
+                state=BulkState.FOUND,
+                error_kind=entry.error,
+                reconciliation=_found_in(entry),
+            )
+        if state in (JournalState.PENDING, JournalState.UNKNOWN) and self.reconcile:
+            return await self._reconcile(index, request, entry)
         if state in (JournalState.PENDING, JournalState.UNKNOWN) and not self.retry_unknown:
             if state is JournalState.PENDING and self.journal is not None:
                 # An earlier run stopped with this row in flight: say so for good.
@@ -538,12 +622,78 @@ class _Runner:
             return BulkResult(
                 index=index, request=request, state=BulkState.UNKNOWN, error_kind=entry.error
             )
+        if state in (JournalState.PENDING, JournalState.UNKNOWN):  # sent anyway, unchecked
+            self.resent[entry.client_id] = Reconciliation(
+                outcome=ReconcileOutcome.UNKNOWN, reason=ReconcileReason.NOT_CHECKED
+            )
         retryable = entry.error is not None and entry.error.retryable
         if state is JournalState.FAILED and not (retryable or self.retry_failed):
             return BulkResult(
                 index=index, request=request, state=BulkState.FAILED, error_kind=entry.error
             )
         return None
+
+    async def _reconcile(
+        self, index: int, request: SessionRequest, entry: JournalEntry
+    ) -> BulkResult | None:
+        """Ask iDenfy about a row an earlier attempt left open; None: send it."""
+        checked = await self._ask(request, entry)
+        if checked.reason is ReconcileReason.TOO_SOON and self.policy.wait:
+            assert checked.retry_at is not None
+            await self.policy.sleep(max(0.0, checked.retry_at - self.policy.wall_clock()))
+            checked = await self._ask(request, entry)
+        if checked.outcome is ReconcileOutcome.NOT_FOUND:
+            return None
+        found = checked.outcome is ReconcileOutcome.FOUND
+        if self.journal is not None:
+            await self.journal.put(
+                attrs.evolve(
+                    entry,
+                    state=JournalState.FOUND if found else JournalState.UNKNOWN,
+                    scan_ref=checked.scan_ref if found else entry.scan_ref,
+                    verification_status=str(checked.status) if checked.status else None,
+                    expires_at=checked.expires_at,
+                    reconciled=checked.reason,
+                )
+            )
+        if not found and self.retry_unknown:
+            self.resent[entry.client_id] = checked
+            return None
+        return BulkResult(
+            index=index,
+            request=request,
+            state=BulkState.FOUND if found else BulkState.UNKNOWN,
+            error_kind=entry.error,
+            reconciliation=checked,
+        )
+
+    async def _ask(self, request: SessionRequest, entry: JournalEntry) -> Reconciliation:
+        client = self.client
+        if not isinstance(client, VerificationLister):  # e.g. a stub: nothing to ask
+            return Reconciliation(
+                outcome=ReconcileOutcome.UNKNOWN, reason=ReconcileReason.LISTING_FAILED
+            )
+        return await reconcile_session(
+            client,
+            entry.client_id,
+            since=entry.pending_at,
+            scan_ref=entry.scan_ref,
+            expiry_time=request.expiry_time,
+            dummy=request.dummy_status is not None,
+            settle_window=self.policy.settle_window,
+            wall_clock=self.policy.wall_clock,
+        )
+
+
+def _found_in(entry: JournalEntry) -> Reconciliation:
+    """A found row as the journal recorded it."""
+    return Reconciliation(
+        outcome=ReconcileOutcome.FOUND,
+        reason=entry.reconciled or ReconcileReason.ONLY_CANDIDATE,
+        scan_ref=entry.scan_ref,
+        status=entry.verification_status,
+        expires_at=entry.expires_at,
+    )
 
 
 async def _aiter(

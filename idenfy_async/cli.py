@@ -29,9 +29,15 @@ Every row is recorded in a journal (SQLite) before it is sent, by default
 ``INPUT.journal.sqlite`` next to INPUT, so the journal follows the data whatever
 ``--out`` is. Re-running the same command resumes: rows already created are
 skipped, rate-limited and other retryable failures are sent again, and rows that
-may already have a session ("unknown") are never sent again unless
-``--retry-unknown``. A journal remembers the account and server it was used with
-and refuses another.
+may already have a session (in flight at a crash, or "unknown") are first
+reconciled: their clientId is looked up in iDenfy's listing. A session found there
+is recorded ("found": scanRef and status in OUT; its authToken is lost and cannot
+be recovered), a row iDenfy never saw is sent, and a row still undecided stays
+"unknown" and is never sent again unless ``--retry-unknown`` (which counts the rows
+it may have paid twice for). A row sent less than ``--settle-window`` seconds ago
+waits that long first: iDenfy does not say how soon a new session is listed.
+``--no-reconcile`` skips the lookup. A journal remembers the account and server it
+was used with and refuses another.
 
 Ctrl-C (or SIGTERM) stops sending at once: rows still waiting for their turn are
 dropped (not journaled; a re-run sends them), the requests already in flight
@@ -46,7 +52,8 @@ kept in memory unless ``--journal`` is given.
 Exit codes:
 
 * 0: every row was created, or had been by an earlier run (``--dry-run``: all valid)
-* 1: some rows failed or are unknown, see OUT (``--dry-run``: some rows are invalid),
+* 1: some rows failed, are unknown, or were found without their authToken, see OUT
+  (``--dry-run``: some rows are invalid),
   or the run stopped early because the journal or OUT could not be written (disk
   full) or INPUT changed into something unreadable while it ran
 * 2: usage or input error: bad arguments, unreadable INPUT (missing, a directory,
@@ -89,11 +96,13 @@ from idenfy_async.bulk import BulkProgress, BulkResult, BulkState, create_sessio
 from idenfy_async.journal import (
     ErrorKind,
     Journal,
+    JournalEntry,
     JournalError,
     MemoryJournal,
     SqliteJournal,
 )
 from idenfy_async.models import wire_name
+from idenfy_async.reconcile import DEFAULT_SETTLE_WINDOW, ReconcilePolicy
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_ROWS", "EXIT_USAGE", "main"]
@@ -113,6 +122,8 @@ JOURNAL_SUFFIX: Final = ".journal.sqlite"
 PROGRESS_EVERY_TTY: Final = 0.2
 PROGRESS_EVERY_PLAIN: Final = 10.0
 FAKE_KEY, FAKE_SECRET = "fake-key", "fake-secret"
+#: Found rows named one by one in the summary (all of them are in OUT).
+FOUND_LISTED: Final = 20
 OUTPUT_FIELDS: Final = ("row", "clientId", "status", "scanRef", "redirectUrl", "error")
 #: The longest JSONL line read as a row: a longer one fails alone (CSV cells are bounded
 #: by csv's own field limit, 131,072 characters).
@@ -222,7 +233,21 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--retry-unknown",
         action="store_true",
-        help="send again rows that may already have a session (can cost a credit each)",
+        help="send again rows that may already have a session and that reconciliation"
+        " could not settle (can cost a credit each)",
+    )
+    bulk.add_argument(
+        "--no-reconcile",
+        action="store_true",
+        help="do not look up rows that may already have a session in iDenfy's listing",
+    )
+    bulk.add_argument(
+        "--settle-window",
+        type=_seconds,
+        default=DEFAULT_SETTLE_WINDOW,
+        metavar="SECONDS",
+        help="how long after a request was sent its session may still be missing from"
+        f" iDenfy's listing; such rows wait (default {DEFAULT_SETTLE_WINDOW:g})",
     )
     bulk.add_argument(
         "--retry-failed",
@@ -254,6 +279,14 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument(
         "--rate-limit", metavar="SPEC", help='answer 429 beyond this rate, e.g. "10/s"'
     )
+    fake.add_argument(
+        "--listing-delay",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="list a new session only this long after it was created (to rehearse"
+        " reconciliation; default 0)",
+    )
     fake.add_argument("--seed", type=int, help="make tokens and failures reproducible")
     fake.set_defaults(run=lambda args: asyncio.run(_fake_server(args)))
     return parser
@@ -267,6 +300,23 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
     return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, at least 0, not {text!r}")
+    return value
+
+
+def _reconcile_option(args: argparse.Namespace) -> bool | ReconcilePolicy:
+    """``create_sessions(reconcile=...)`` from --no-reconcile and --settle-window."""
+    if args.no_reconcile:
+        return False
+    return ReconcilePolicy(settle_window=args.settle_window)
 
 
 # --------------------------------------------------------------------------- reading rows
@@ -703,10 +753,12 @@ class _Tally:
     failed: int = 0
     unknown: int = 0
     invalid: int = 0  #: counted in ``failed`` too
+    found: int = 0  #: sessions reconciliation found (their authTokens are lost)
+    maybe_duplicates: int = 0  #: sent although a session may exist (--retry-unknown)
 
     @property
     def done(self) -> int:
-        return self.created + self.skipped + self.failed + self.unknown
+        return self.created + self.skipped + self.failed + self.unknown + self.found
 
 
 class _Progress:
@@ -876,10 +928,50 @@ async def _bulk(args: argparse.Namespace) -> int:
             journal = MemoryJournal()
         output = _Output(args.out)
         stack.callback(output.close)
+        await _announce_open_rows(journal, args)
         run = _Run(args, source, output, target, journal, journal_path)
         run.progress.total = total
         return await run.execute()
     raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
+
+
+async def _announce_open_rows(journal: Journal | None, args: argparse.Namespace) -> None:
+    """Before anything is sent: what this run will do about rows that may have a session."""
+    if isinstance(journal, SqliteJournal | MemoryJournal):
+        entries = await journal.open_entries()
+        for note in _open_rows_notes(entries, args, now=time.time()):
+            _say(note)
+
+
+def _open_rows_notes(
+    entries: Sequence[JournalEntry], args: argparse.Namespace, *, now: float
+) -> list[str]:
+    count = len(entries)
+    if not count:
+        return []
+    held = f"idenfy-async: the journal holds {count} {_rows(count)} that may already have a session"
+    if args.no_reconcile:
+        if not args.retry_unknown:
+            return []
+        return [f"{held}; --retry-unknown sends them again without asking iDenfy."]
+    notes = [f"{held}; each is looked up in iDenfy's listing before anything is sent for it."]
+    window = args.settle_window
+    recent = [
+        e.pending_at for e in entries if e.pending_at is not None and now < e.pending_at + window
+    ]
+    if recent:
+        wait = _duration(max(recent) + window - now)
+        notes.append(
+            f"idenfy-async: {len(recent)} of them {'was' if len(recent) == 1 else 'were'} sent"
+            f" less than {window:g} s ago: they wait up to {wait} first, as iDenfy's listing"
+            " may lag (--settle-window)."
+        )
+    if args.retry_unknown:
+        notes.append(
+            "idenfy-async: --retry-unknown: those still undecided are sent again anyway"
+            " (the summary counts them)."
+        )
+    return notes
 
 
 class _Run:
@@ -906,6 +998,7 @@ class _Run:
         self.stop = asyncio.Event()  #: bulk sends nothing new once it is set
         self.announced = False
         self.input_error: _InputError | None = None
+        self.found: list[str] = []  # the first FOUND_LISTED found rows, for the summary
         self.progress = _Progress(sys.stderr, 0)
 
     async def execute(self) -> int:
@@ -952,7 +1045,8 @@ class _Run:
             return EXIT_ROWS
         if interrupted or self.stopping:
             return EXIT_INTERRUPTED
-        return EXIT_ROWS if self.tally.failed or self.tally.unknown else EXIT_OK
+        tally = self.tally
+        return EXIT_ROWS if tally.failed or tally.unknown or tally.found else EXIT_OK
 
     def _output_failed(self, exc: OSError) -> str:
         where = (
@@ -996,6 +1090,7 @@ class _Run:
             retry_failed=self.args.retry_failed,
             on_progress=self._on_progress,
             stop=self.stop,
+            reconcile=_reconcile_option(self.args),
         )
         async with contextlib.aclosing(results):
             async for result in results:
@@ -1050,13 +1145,19 @@ class _Run:
             self.tally.skipped += 1
         elif state is BulkState.FAILED:
             self.tally.failed += 1
+        elif state is BulkState.FOUND:
+            self.tally.found += 1
         else:
             self.tally.unknown += 1
+        self.tally.maybe_duplicates += result.may_be_duplicate
+        found = result.reconciliation if state is BulkState.FOUND else None
+        if found is not None and len(self.found) < FOUND_LISTED:
+            self.found.append(f"  row {line}, clientId {result.client_id}: {found}")
         self._write(
             line,
             result.client_id,
             state.value,
-            scan_ref=session.scan_ref if session else None,
+            scan_ref=session.scan_ref if session else found.scan_ref if found else None,
             redirect_url=session.redirect_url if session else None,
             error=_error_text(result),
         )
@@ -1069,17 +1170,13 @@ class _Run:
         lines = [
             f"{'Stopped' if interrupted else 'Done'} in {_duration(elapsed)}: {t.done} {rows};"
             f" {t.created} created, {t.skipped} skipped (created earlier), {t.failed} failed"
-            f" ({t.invalid} invalid), {t.unknown} unknown.",
+            f" ({t.invalid} invalid), {t.unknown} unknown"
+            + (f", {t.found} found." if t.found else "."),
             f"Results: {self.output.path}",
         ]
         if self.journal_path:
             lines.append(f"Journal: {self.journal_path} (re-run the same command to resume)")
-        if t.unknown:
-            lines.append(
-                f"Unknown: {t.unknown} {_rows(t.unknown)} may have a session although no answer"
-                " was read. Check them by clientId in the iDenfy dashboard; re-runs do not"
-                " send them again unless --retry-unknown."
-            )
+        lines += _reconcile_summary(t, self.found, reconciling=not self.args.no_reconcile)
         if t.failed:
             lines.append(
                 f"Failed: {t.failed} {_rows(t.failed)}, nothing created for them (see OUT)."
@@ -1091,14 +1188,50 @@ class _Run:
         _say("\n".join(lines))
 
 
-def _rows(count: int) -> str:
-    return "row" if count == 1 else "rows"
+def _rows(count: int, noun: str = "row") -> str:
+    return noun if count == 1 else noun + "s"
+
+
+def _reconcile_summary(t: _Tally, found: Sequence[str], *, reconciling: bool) -> list[str]:
+    """The summary's lines about rows that may already have a session."""
+    lines = []
+    if t.found:
+        lines.append(
+            f"Found: {t.found} {_rows(t.found)} already had a session at iDenfy (an earlier"
+            " answer was lost): scanRef and status are in OUT; their authTokens cannot be"
+            " recovered. Re-runs do not send them again."
+        )
+        lines += found
+        if t.found > len(found):
+            lines.append(f"  ... and {t.found - len(found)} more (see OUT)")
+    if t.unknown:
+        then = (
+            "Check them by clientId in the iDenfy dashboard; re-runs ask iDenfy again and"
+            if reconciling
+            else "Check them by clientId in the iDenfy dashboard, or re-run without"
+            " --no-reconcile to ask iDenfy; re-runs"
+        )
+        lines.append(
+            f"Unknown: {t.unknown} {_rows(t.unknown)} may have a session although no answer"
+            f" was read. {then} do not send them again unless --retry-unknown."
+        )
+    if t.maybe_duplicates:
+        lines.append(
+            f"Warning: --retry-unknown sent {t.maybe_duplicates} {_rows(t.maybe_duplicates)}"
+            " again that may already have had a session: up to"
+            f" {t.maybe_duplicates} duplicate {_rows(t.maybe_duplicates, 'session')}"
+            " (a credit each)."
+        )
+    return lines
 
 
 def _error_text(result: BulkResult) -> str | None:
     kind: ErrorKind | None = result.error_kind
     if result.state in (BulkState.CREATED, BulkState.SKIPPED):
         return None
+    checked = result.reconciliation
+    if checked is not None and not result.sent:  # found, or still unknown after asking
+        return str(checked) + (f" (after {kind})" if kind is not None else "")
     if kind is None:
         return _INTERRUPTED_TEXT
     text = str(kind)
@@ -1128,7 +1261,7 @@ def _dry_run(source: _Input) -> int:
 
 async def _fake_server(args: argparse.Namespace) -> int:
     server = FakeIdenfyServer(
-        FakeIdenfy(seed=args.seed),
+        FakeIdenfy(seed=args.seed, listing_delay=args.listing_delay),
         port=args.port,
         fail_rate=args.fail_rate,
         latency=args.latency / 1000,

@@ -6,13 +6,20 @@ person is to remember, before each request leaves, that it is about to leave::
     (absent) ──> pending ──> created   scanRef, authToken, redirectUrl
                     │   ├──> failed    nothing was created (error kind, retryable or not)
                     │   └──> unknown   a session may exist (ambiguous error)
-                    └─ crash ─> stays pending: a later run reports it as unknown
+                    └─ crash ─> stays pending
+                                         │ a later run reconciles pending and unknown rows
+                                         │ (lists the clientId's verifications at iDenfy):
+                                         ├──> found     a session exists: scanRef, status;
+                                         │              its authToken is lost
+                                         ├──> unknown   still undecided (the reason is kept)
+                                         └─ not found ─> sent again: pending ──> ...
 
-``pending`` is committed before the request is sent, so a row absent from the
-journal was never sent, and a crash at any instant leaves every row in exactly one
-state. :class:`Journal` is the whole interface (two methods): :class:`SqliteJournal`
-keeps it in a file, :class:`MemoryJournal` in a dict; another backend only has to
-provide ``get`` and ``put``.
+``pending`` is committed before the request is sent, with the wall-clock time
+(``pending_at``) that reconciliation needs, so a row absent from the journal was
+never sent, and a crash at any instant leaves every row in exactly one state.
+:class:`Journal` is the whole interface (two methods): :class:`SqliteJournal` keeps
+it in a file, :class:`MemoryJournal` in a dict; another backend only has to provide
+``get`` and ``put``.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from .errors import (
     JournalMismatchError,
     RequestValidationError,
 )
+from .reconcile import ReconcileReason
 
 __all__ = [
     "ErrorKind",
@@ -55,14 +63,16 @@ __all__ = [
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 1
+#: 2 added the ``found`` state, ``pending_at`` and the reconciliation columns; a
+#: version 1 file is migrated when opened (``pending_at`` taken from ``updated_at``).
+SCHEMA_VERSION: Final = 2
 #: Writes queued while the previous transaction committed go into the next one
 #: (group commit): one fsync for many rows when many requests are in flight.
 MAX_BATCH: Final = 512
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS entries (
     client_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'created', 'failed', 'unknown')),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'created', 'failed', 'unknown', 'found')),
     scan_ref TEXT,
     auth_token TEXT,
     redirect_url TEXT,
@@ -72,14 +82,33 @@ CREATE TABLE IF NOT EXISTS entries (
     error_message TEXT,
     error_retryable INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    pending_at REAL,
+    verification_status TEXT,
+    expires_at REAL,
+    reconciled TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
 _COLUMNS: Final = (
     "client_id, state, scan_ref, auth_token, redirect_url, error_name, error_status,"
-    " error_identifier, error_message, error_retryable, attempts"
+    " error_identifier, error_message, error_retryable, attempts, pending_at,"
+    " verification_status, expires_at, reconciled"
 )
+#: Version 1's columns, and what version 2 takes from them: a pending or unknown row
+#: last went pending at most when it was last written (a conservative pending time).
+_V1_COLUMNS: Final = (
+    "client_id, state, scan_ref, auth_token, redirect_url, error_name, error_status,"
+    " error_identifier, error_message, error_retryable, attempts, updated_at"
+)
+_MIGRATE_V1: Final = f"""
+ALTER TABLE entries RENAME TO entries_v1;
+{_SCHEMA.split(";")[0]};
+INSERT INTO entries ({_V1_COLUMNS}, pending_at)
+    SELECT {_V1_COLUMNS}, CASE WHEN state IN ('pending', 'unknown') THEN updated_at END
+    FROM entries_v1;
+DROP TABLE entries_v1
+"""
 
 
 class JournalState(str, enum.Enum):
@@ -89,6 +118,12 @@ class JournalState(str, enum.Enum):
     CREATED = "created"  #: the session exists: scanRef, authToken, redirectUrl recorded
     FAILED = "failed"  #: iDenfy created nothing
     UNKNOWN = "unknown"  #: a session may exist although no usable answer was read
+    #: reconciliation found the session (scanRef, status); its authToken is lost
+    FOUND = "found"
+
+
+#: States whose outcome is open: a session may exist.
+_OPEN: Final = (JournalState.PENDING, JournalState.UNKNOWN)
 
 
 @attrs.frozen(kw_only=True)
@@ -132,7 +167,15 @@ class ErrorKind:
 
 @attrs.frozen(kw_only=True)
 class JournalEntry:
-    """One clientId's state. ``attempts`` counts requests sent for it, over all runs."""
+    """One clientId's state. ``attempts`` counts requests sent for it, over all runs.
+
+    ``pending_at`` is the wall-clock time (seconds since the epoch) the row last went
+    pending, kept while its outcome is open. Reconciliation records, for a ``found``
+    row, the session's ``scan_ref``, its listed ``verification_status`` and, while
+    it is open, when it ``expires_at``; for any row it reconciled, the rule that
+    decided (``reconciled``). The two timestamps take no part in ``==``: entries are
+    equal when they say the same about the row.
+    """
 
     client_id: str
     state: JournalState
@@ -141,6 +184,10 @@ class JournalEntry:
     redirect_url: str | None = attrs.field(default=None, repr=False)
     error: ErrorKind | None = None
     attempts: int = 0
+    pending_at: float | None = attrs.field(default=None, eq=False)
+    verification_status: str | None = None
+    expires_at: float | None = attrs.field(default=None, eq=False)
+    reconciled: ReconcileReason | None = None
 
 
 class Journal(Protocol):
@@ -173,6 +220,10 @@ class MemoryJournal:
         for entry in self.entries.values():
             counts[entry.state] += 1
         return counts
+
+    async def open_entries(self) -> list[JournalEntry]:
+        """Entries still ``pending`` or ``unknown``: what a re-run reconciles first."""
+        return [e for e in self.entries.values() if e.state in _OPEN]
 
 
 class SqliteJournal:
@@ -279,13 +330,17 @@ class SqliteJournal:
             error.message if error else None,
             int(error.retryable) if error else None,
             entry.attempts,
+            entry.pending_at,
+            entry.verification_status,
+            entry.expires_at,
+            entry.reconciled.value if entry.reconciled is not None else None,
             time.time(),
         )
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 f"INSERT OR REPLACE INTO entries ({_COLUMNS}, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" VALUES ({', '.join('?' * len(values))})",
                 values,
             )
 
@@ -301,6 +356,19 @@ class SqliteJournal:
             return counts
 
         return await self._submit(count)
+
+    async def open_entries(self) -> list[JournalEntry]:
+        """Entries still ``pending`` or ``unknown``: what a re-run reconciles first (few:
+        rows in flight at a crash and rows whose answer was lost)."""
+
+        def read(conn: sqlite3.Connection) -> list[JournalEntry]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE state IN (?, ?)",
+                tuple(state.value for state in _OPEN),
+            )
+            return [_entry_from_row(row) for row in rows]
+
+        return await self._submit(read)
 
     async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._thread is None or self._closed:
@@ -386,6 +454,9 @@ class _Worker:
                 raise JournalError(
                     f"{self.path} was written by a newer idenfy-async (schema {version})"
                 )
+            if version == 1:  # 0: a new file, its tables just created at this version
+                for statement in _MIGRATE_V1.split(";"):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._check_scope(conn)
             conn.execute("COMMIT")
@@ -456,7 +527,8 @@ def _settle(op: _Op, value: Any, error: BaseException | None) -> None:
 
 def _entry_from_row(row: tuple[Any, ...]) -> JournalEntry:
     (client_id, state, scan_ref, auth_token, redirect_url, name, status, identifier, message,
-     retryable, attempts) = row  # fmt: skip
+     retryable, attempts, pending_at, verification_status, expires_at,
+     reconciled) = row  # fmt: skip
     error = (
         ErrorKind(
             name=name,
@@ -476,4 +548,8 @@ def _entry_from_row(row: tuple[Any, ...]) -> JournalEntry:
         redirect_url=redirect_url,
         error=error,
         attempts=attempts,
+        pending_at=pending_at,
+        verification_status=verification_status,
+        expires_at=expires_at,
+        reconciled=ReconcileReason(reconciled) if reconciled is not None else None,
     )

@@ -11,7 +11,11 @@ It checks Basic auth, validates bodies like the real API (same error shapes and
 identifiers), answers with realistic 201 bodies, records what it created, and can
 be scripted to fail: ``fake.fail_next(Failure(status=503))``.
 
-Each session then lives through the whole flow: ``fake.complete(scan_ref,
+The listing (``GET /kyc/identifications/?clientId=...``) shows every session of a
+clientId, ``ACTIVE`` while nobody finished it, as iDenfy's does; give
+``listing_delay=`` to make a new session show up there only that many seconds
+later (iDenfy does not document how soon it does), to test reconciliation's settle
+window. Each session then lives through the whole flow: ``fake.complete(scan_ref,
 "APPROVED")`` plays the user's verification, after which status, data, files, the
 PDF report and the listing all agree; ``await fake.send_webhook(scan_ref,
 signing_key=...)`` delivers the signed result webhook to the session's callbackUrl.
@@ -118,6 +122,7 @@ class FakeSession:
     platform: str | None = None
     start_time: int | None = None
     finish_time: int | None = None
+    created_at: float = 0.0  #: on the fake's ``clock``: when it was created
 
     @property
     def callback_url(self) -> str | None:
@@ -173,6 +178,9 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         pdf_format: how ``/generate-pdf`` answers: ``"base64"`` (a JSON string, as
             the current docs say), ``"base64-text"`` (bare base64) or ``"raw"``
             (``application/pdf``).
+        listing_delay: seconds a new session stays out of the listing (0: listed at
+            once). Only the listing lags: status, data and the rest see it at once.
+        clock: monotonic seconds, for ``listing_delay`` (inject a fake in tests).
     """
 
     def __init__(
@@ -185,7 +193,11 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         base_url: str = FAKE_BASE_URL,
         files_base_url: str = FAKE_FILES_BASE_URL,
         pdf_format: Literal["base64", "base64-text", "raw"] = "base64",
+        listing_delay: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not listing_delay >= 0:
+            raise ValueError("listing_delay must be at least 0 seconds")
         expected = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
         self._expected_auth = f"Basic {expected}"
         self._file_key = hashlib.sha256(f"files:{api_secret}".encode()).digest()
@@ -195,6 +207,8 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         self.base_url = base_url.rstrip("/")
         self.files_base_url = files_base_url.rstrip("/")
         self.pdf_format = pdf_format
+        self.listing_delay = listing_delay
+        self.clock = clock
         self.sessions: list[FakeSession] = []
         self.requests = 0  #: every request that reached the fake, failed or not
         self.webhooks: list[WebhookDelivery] = []  #: every webhook sent, in order
@@ -331,6 +345,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
                 client_id=payload["clientId"],
                 request=payload,
                 response=response,
+                created_at=self.clock(),
             )
         )
         return _answer(201, response)
@@ -619,7 +634,13 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         size = request.query.get("perPage", "")
         per_page = min(int(size), MAX_PAGE_SIZE) if size.isdigit() and int(size) > 0 else 0
         per_page = per_page or DEFAULT_PAGE_SIZE
-        chosen = [s for s in self.sessions if client_id is None or s.client_id == client_id]
+        # Sessions younger than listing_delay are not listed yet.
+        listed_before = self.clock() - self.listing_delay
+        chosen = [
+            s
+            for s in self.sessions
+            if (client_id is None or s.client_id == client_id) and s.created_at <= listed_before
+        ]
         number = request.query.get("page", "1")
         pages = max(1, -(-len(chosen) // per_page))
         if not number.isdigit() or not 1 <= int(number) <= pages:

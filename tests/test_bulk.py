@@ -380,6 +380,7 @@ async def test_a_rerun_resumes_from_the_journal(
                 journal=journal,
                 retry_unknown=flags.get("retry_unknown", False),
                 retry_failed=flags.get("retry_failed", False),
+                reconcile=False,  # the journal's own rules; reconciling: test_reconcile.py
             )
         )
     assert (result.state, result.sent) == (state, sent)
@@ -492,7 +493,9 @@ async def test_a_flaky_fake_never_creates_a_client_id_twice(
         # is skipped, and nothing that may already exist is sent.
         flaky.rate = 0.0
         before = fake.requests
-        second = await collect(create_sessions(client, rows(n), concurrency=50, journal=journal))
+        second = await collect(
+            create_sessions(client, rows(n), concurrency=50, journal=journal, reconcile=False)
+        )
         assert fake.requests - before == counts[BulkState.FAILED]  # every failure was retryable
         again = Counter(r.state for r in second)
         assert again == {
@@ -508,7 +511,14 @@ async def test_a_flaky_fake_never_creates_a_client_id_twice(
         had_session = {cid for cid in unknown if fake.sessions_for(cid)}
         before = fake.requests
         third = await collect(
-            create_sessions(client, rows(n), concurrency=50, journal=journal, retry_unknown=True)
+            create_sessions(
+                client,
+                rows(n),
+                concurrency=50,
+                journal=journal,
+                retry_unknown=True,
+                reconcile=False,
+            )
         )
         assert fake.requests - before == len(unknown)
         assert Counter(r.state for r in third)[BulkState.CREATED] == len(unknown)

@@ -10,11 +10,13 @@ import errno
 import io
 import json
 import os
+import random
 import re
 import signal
 import stat
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Generator
 from pathlib import Path
@@ -33,12 +35,14 @@ from idenfy_async.cli import (
     EXIT_USAGE,
     OUTPUT_FIELDS,
     _Input,
+    _open_rows_notes,
+    _parser,
     _Progress,
     _Tally,
     main,
 )
 from idenfy_async.journal import JournalEntry, JournalState, SqliteJournal
-from idenfy_async.testing import FakeIdenfyServer
+from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
@@ -435,7 +439,9 @@ async def test_sigkill_mid_run_then_reruns_create_every_client_id_exactly_once(
             if e is not None and e.state is JournalState.CREATED:
                 assert [s.scan_ref for s in server.fake.sessions_for(cid)] == [e.scan_ref]
 
-        code, err = await finish(await bulk_process(base_url, *argv))
+        # Without reconciliation (test_sigkill_at_random_instants_then_a_reconciling_rerun
+        # shows it with): the operator's manual path.
+        code, err = await finish(await bulk_process(base_url, *argv, "--no-reconcile"))
         assert code == EXIT_ROWS
         assert f"{len(pending)} unknown." in err
         results = {r["clientId"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
@@ -461,7 +467,9 @@ async def test_sigkill_mid_run_then_reruns_create_every_client_id_exactly_once(
         # ... and --retry-unknown sends only those iDenfy never saw.
         requests_before = server.fake.requests
         never_seen = {cid for cid in pending if not server.fake.sessions_for(cid)}
-        code, err = await finish(await bulk_process(base_url, *argv, "--retry-unknown"))
+        code, err = await finish(
+            await bulk_process(base_url, *argv, "--retry-unknown", "--no-reconcile")
+        )
         assert code == EXIT_OK, err
         assert server.fake.requests - requests_before == len(never_seen)
         assert Counter(s.client_id for s in server.fake.sessions) == dict.fromkeys(ids, 1)
@@ -855,3 +863,193 @@ def test_any_input_file_ends_in_a_documented_exit_code(
     assert "Traceback" not in err.getvalue()
     if code == EXIT_USAGE:
         assert err.getvalue().count("\n") == 1  # one line
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+@POSIX_ONLY
+async def test_sigkill_at_random_instants_then_a_reconciling_rerun_creates_each_client_id_once(
+    tmp_path: Path,
+) -> None:
+    """kill -9 at seeded random instants, three times in a row (the later kills may hit a
+    run while it reconciles), then the same command once more. Rows in flight at a kill
+    are looked up in the fake's listing (which lags 0.1 s, inside the 0.5 s settle
+    window): those it created are recorded as found, the others are sent. No duplicate,
+    and no row left unknown."""
+    rng = random.Random(9)
+    ids = customers(tmp_path / "in.csv", 200)
+    journal_path = tmp_path / "in.csv.journal.sqlite"
+    argv = [str(tmp_path / "in.csv"), "--out", str(tmp_path / "out.jsonl")]
+    argv += ["--settle-window", "0.5"]
+    server = FakeIdenfyServer(FakeIdenfy(listing_delay=0.1), latency=0.02)
+    open_rows = 0
+    async with server as base_url:
+        for _ in range(3):
+            run_ = await bulk_process(base_url, *argv, stderr=asyncio.subprocess.DEVNULL)
+            target = len(server.fake.sessions) + rng.randint(1, 40)
+            await asyncio.wait_for(server.wait_for_sessions(target), timeout=60)
+            await asyncio.sleep(rng.uniform(0, 0.02))  # any phase of a request or a commit
+            run_.kill()
+            assert await run_.wait() == -signal.SIGKILL
+            async with SqliteJournal(journal_path) as journal:
+                counts = await journal.counts()
+            open_rows += counts[JournalState.PENDING]
+            assert max(Counter(s.client_id for s in server.fake.sessions).values()) == 1
+        code, err = await finish(await bulk_process(base_url, *argv))
+
+    sessions = {s.client_id: s for s in server.fake.sessions}
+    assert Counter(s.client_id for s in server.fake.sessions) == dict.fromkeys(ids, 1)
+    results = {r["clientId"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
+    states = Counter(r["status"] for r in results.values())
+    assert states["unknown"] == 0, err
+    assert 0 < states["found"] <= open_rows
+    for cid, result in results.items():
+        assert result["scanRef"] == sessions[cid].scan_ref
+        if result["status"] == "found":
+            assert result["redirectUrl"] is None
+            assert "authToken cannot be recovered" in result["error"]
+            assert sessions[cid].auth_token not in json.dumps(result)
+    async with SqliteJournal(journal_path) as journal:
+        after = await journal.counts()
+    assert after[JournalState.FOUND] == states["found"]
+    assert after[JournalState.CREATED] == len(ids) - states["found"]
+    assert code == EXIT_ROWS  # found rows need attention: their links were lost
+    assert f"{states['found']} found." in err
+    assert "their authTokens cannot be recovered" in err
+
+
+async def test_retry_unknown_warns_how_many_rows_may_be_duplicates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Reconciliation settles what it can (here: a pending row the fake never saw is sent
+    as any other row); --retry-unknown sends the rest anyway and counts them."""
+    source = tmp_path / "in.csv"
+    customers(source, 5)
+    journal_path = tmp_path / "j.sqlite"
+    long_ago = time.time() - 3600
+    entries = [
+        JournalEntry(client_id="k-0000", state=JournalState.UNKNOWN, attempts=1),
+        JournalEntry(client_id="k-0001", state=JournalState.PENDING, attempts=1),
+        JournalEntry(
+            client_id="k-0002", state=JournalState.PENDING, attempts=1, pending_at=long_ago
+        ),
+        JournalEntry(client_id="k-0003", state=JournalState.CREATED, scan_ref="s", attempts=1),
+    ]
+    async with SqliteJournal(journal_path, scope="fake") as journal:
+        for entry in entries:
+            await journal.put(entry)
+    argv = ["bulk", str(source), "--fake", "--journal", str(journal_path)]
+
+    # No pending time recorded for the first two: never provably absent.
+    code, err = await asyncio.to_thread(
+        run, capsys, *argv, "--out", str(tmp_path / "a.jsonl"), "--retry-unknown"
+    )
+    assert code == EXIT_OK
+    assert "the journal holds 3 rows that may already have a session; each is looked up" in err
+    assert "--retry-unknown: those still undecided are sent again anyway" in err
+    assert "--retry-unknown sent 2 rows again that may already have had a session" in err
+    assert "up to 2 duplicate sessions" in err
+
+    async with SqliteJournal(journal_path, scope="fake") as journal:
+        for entry in entries:
+            await journal.put(entry)
+    code, err = await asyncio.to_thread(
+        run,
+        capsys,
+        *argv,
+        "--out",
+        str(tmp_path / "b.jsonl"),
+        "--retry-unknown",
+        "--no-reconcile",
+    )
+    assert "holds 3 rows that may already have a session; --retry-unknown sends them again" in err
+    assert "--retry-unknown sent 3 rows again" in err
+
+    # Without --retry-unknown the undecided rows stay unknown, and OUT says why.
+    async with SqliteJournal(journal_path, scope="fake") as journal:
+        for entry in entries:
+            await journal.put(entry)
+    code, err = await asyncio.to_thread(run, capsys, *argv, "--out", str(tmp_path / "c.jsonl"))
+    assert code == EXIT_ROWS
+    assert "may already have had a session" not in err
+    assert "re-runs ask iDenfy again and do not send them again unless --retry-unknown" in err
+    results = {r["clientId"]: r for r in read_jsonl(tmp_path / "c.jsonl")}
+    assert [results[f"k-000{i}"]["status"] for i in range(5)] == [
+        "unknown",
+        "unknown",
+        "created",  # not found after the settle window: sent like any other row
+        "skipped",
+        "skipped",  # created by the first run
+    ]
+    for cid in ("k-0000", "k-0001"):
+        assert results[cid]["error"] == "still unknown: when the request was sent is not recorded"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bulk", "x.csv", "--settle-window", "-1"],
+        ["bulk", "x.csv", "--settle-window", "soon"],
+        ["bulk", "x.csv", "--settle-window", "inf"],
+        ["fake-server", "--listing-delay", "-0.5"],
+    ],
+)
+def test_bad_reconciliation_seconds_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    ("pending_ago", "flags", "notes"),
+    [
+        ([], [], []),
+        (
+            [None, 500.0],
+            [],
+            ["holds 2 rows that may already have a session; each is looked up"],
+        ),
+        (
+            [None, 500.0, 10.0, 100.0],
+            [],
+            [
+                "holds 4 rows that may already have a session; each is looked up",
+                "2 of them were sent less than 120 s ago: they wait up to 1m50s first",
+            ],
+        ),
+        (
+            [5.0],
+            ["--settle-window", "30", "--retry-unknown"],
+            [
+                "holds 1 row that may already have a session; each is looked up",
+                "1 of them was sent less than 30 s ago: they wait up to 25s first",
+                "--retry-unknown: those still undecided are sent again anyway",
+            ],
+        ),
+        ([5.0], ["--no-reconcile"], []),
+        (
+            [5.0, 1.0],
+            ["--no-reconcile", "--retry-unknown"],
+            ["holds 2 rows that may already have a session; --retry-unknown sends them again"],
+        ),
+    ],
+)
+def test_a_run_says_first_what_it_will_do_about_open_rows(
+    pending_ago: list[float | None], flags: list[str], notes: list[str]
+) -> None:
+    now = 1_000_000.0
+    entries = [
+        JournalEntry(
+            client_id=f"k-{i}",
+            state=JournalState.UNKNOWN,
+            pending_at=None if ago is None else now - ago,
+        )
+        for i, ago in enumerate(pending_ago)
+    ]
+    args = _parser().parse_args(["bulk", "in.csv", *flags])
+    said = _open_rows_notes(entries, args, now=now)
+    assert len(said) == len(notes)
+    for line, note in zip(said, notes, strict=True):
+        assert line.startswith("idenfy-async: ")
+        assert note in line

@@ -11,6 +11,7 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from idenfy_async import (
@@ -33,6 +34,7 @@ from idenfy_async.journal import (
     MemoryJournal,
     SqliteJournal,
 )
+from idenfy_async.reconcile import ReconcileReason
 
 CREATED = JournalEntry(
     client_id="user-1",
@@ -85,6 +87,7 @@ async def test_counts(journal: MemoryJournal | SqliteJournal) -> None:
         JournalState.CREATED: 1,
         JournalState.FAILED: 1,
         JournalState.UNKNOWN: 1,
+        JournalState.FOUND: 0,
     }
 
 
@@ -272,3 +275,101 @@ def test_error_kind_from_error(error: IdenfyError, expected: ErrorKind, text: st
     kind = ErrorKind.from_error(error, retryable=True)
     assert kind == expected
     assert str(kind) == text
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+FOUND = JournalEntry(
+    client_id="user-3",
+    state=JournalState.FOUND,
+    scan_ref="scan-3",
+    error=ErrorKind(name="APITimeoutError", retryable=False, message="ReadTimeout"),
+    attempts=1,
+    pending_at=1_796_000_000.25,
+    verification_status="ACTIVE",
+    expires_at=1_796_086_400.25,
+    reconciled=ReconcileReason.ONLY_CANDIDATE,
+)
+
+
+def every_field(entry: JournalEntry | None) -> dict[str, object]:
+    """All fields, timestamps included (they take no part in ==)."""
+    assert entry is not None
+    return attrs.asdict(entry, recurse=False)
+
+
+async def test_reconciliation_fields_round_trip(journal: Journal) -> None:
+    pending = JournalEntry(client_id="user-4", state=JournalState.PENDING, pending_at=12.5)
+    unknown = JournalEntry(
+        client_id="user-5",
+        state=JournalState.UNKNOWN,
+        pending_at=13.0,
+        reconciled=ReconcileReason.AMBIGUOUS,
+    )
+    for entry in (FOUND, pending, unknown):
+        await journal.put(entry)
+        assert every_field(await journal.get(entry.client_id)) == every_field(entry)
+
+
+def test_timestamps_take_no_part_in_equality() -> None:
+    assert attrs.evolve(FOUND, pending_at=None, expires_at=None) == FOUND
+    assert attrs.evolve(FOUND, verification_status="EXPIRED") != FOUND
+
+
+_V1_SCHEMA = """
+CREATE TABLE entries (
+    client_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'created', 'failed', 'unknown')),
+    scan_ref TEXT, auth_token TEXT, redirect_url TEXT, error_name TEXT, error_status INTEGER,
+    error_identifier TEXT, error_message TEXT, error_retryable INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO meta VALUES ('scope', 'test');
+INSERT INTO entries (client_id, state, attempts, updated_at) VALUES ('p', 'pending', 1, 100.5);
+INSERT INTO entries (client_id, state, error_name, error_retryable, attempts, updated_at)
+    VALUES ('u', 'unknown', 'APITimeoutError', 0, 2, 200.5);
+INSERT INTO entries (client_id, state, scan_ref, auth_token, attempts, updated_at)
+    VALUES ('c', 'created', 'scan-c', 'token-c', 1, 300.5);
+PRAGMA user_version = 1;
+"""
+
+
+async def test_a_version_1_journal_is_migrated(tmp_path: Path) -> None:
+    """Pending and unknown rows take their last write as when they went pending."""
+    path = tmp_path / "v1.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(_V1_SCHEMA)
+    conn.close()
+    async with SqliteJournal(path, scope="test") as journal:
+        pending, unknown, created = [await journal.get(cid) for cid in ("p", "u", "c")]
+        assert pending is not None
+        assert pending.state is JournalState.PENDING
+        assert pending.pending_at == 100.5
+        assert unknown is not None
+        assert unknown.pending_at == 200.5
+        assert unknown.error == ErrorKind(name="APITimeoutError", retryable=False)
+        assert unknown.attempts == 2
+        assert created is not None
+        assert created.pending_at is None
+        assert (created.scan_ref, created.auth_token) == ("scan-c", "token-c")
+        await journal.put(attrs.evolve(FOUND, client_id="u"))  # the new state is allowed
+        assert await journal.get("u") == attrs.evolve(FOUND, client_id="u")
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "entries_v1" not in tables
+    async with SqliteJournal(path, scope="test") as journal:  # opening again changes nothing
+        assert (await journal.counts())[JournalState.FOUND] == 1
+
+
+async def test_open_entries_are_the_pending_and_unknown_ones(
+    journal: MemoryJournal | SqliteJournal,
+) -> None:
+    pending = JournalEntry(client_id="p", state=JournalState.PENDING, pending_at=5.0)
+    unknown = JournalEntry(client_id="u", state=JournalState.UNKNOWN, pending_at=6.0)
+    for entry in (CREATED, FAILED, FOUND, pending, unknown):
+        await journal.put(entry)
+    opened = sorted(await journal.open_entries(), key=lambda e: e.client_id)
+    assert [every_field(e) for e in opened] == [every_field(pending), every_field(unknown)]

@@ -12,7 +12,13 @@ import pytest
 
 import idenfy_async
 
-MODULES = ["idenfy_async", "idenfy_async.errors", "idenfy_async.models", "idenfy_async.testing"]
+MODULES = [
+    "idenfy_async",
+    "idenfy_async.errors",
+    "idenfy_async.models",
+    "idenfy_async.reconcile",
+    "idenfy_async.testing",
+]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
@@ -74,3 +80,20 @@ def test_py_typed_is_shipped() -> None:
     package_files = [PurePosixPath(str(f)) for f in files if str(f).startswith("idenfy_async/")]
     if package_files:  # a regular (non-editable) install lists the package's files
         assert PurePosixPath("idenfy_async/py.typed") in package_files
+
+
+def test_reconciliation_is_exported() -> None:
+    """The reconcile module's types are importable from the package itself."""
+    from idenfy_async import reconcile
+
+    exported = {
+        "ReconcileOutcome",
+        "ReconcilePolicy",
+        "ReconcileReason",
+        "Reconciliation",
+        "VerificationLister",
+    }
+    assert exported <= set(idenfy_async.__all__)
+    for name in exported:
+        assert getattr(idenfy_async, name) is getattr(reconcile, name)
+    assert callable(idenfy_async.AsyncIdenfy.reconcile_session)
