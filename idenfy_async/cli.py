@@ -5,6 +5,8 @@
     idenfy-async bulk customers.csv --out results.jsonl      # one session per row
     idenfy-async bulk customers.csv --dry-run                # validate only, send nothing
     idenfy-async fake-server --port 8080 --fail-rate 0.1     # FakeIdenfy over HTTP
+    idenfy-async fake complete SCANREF APPROVED              # drive a running fake-server
+    idenfy-async fake webhook SCANREF                        # ... have it send the webhook
 
 ``bulk`` reads INPUT (``.csv``, or ``.jsonl``/``.ndjson``: one JSON object a line),
 columns named like the API (``clientId``) or like the Python fields
@@ -47,7 +49,15 @@ stops at once: rows in flight then stay pending, reported unknown by a re-run.
 Credentials come from ``IDENFY_API_KEY`` and ``IDENFY_API_SECRET`` (and
 ``IDENFY_BASE_URL``). With ``--fake``, or with neither variable set, rows go to
 an in-process FakeIdenfy (nothing is sent, nothing is spent) and the journal is
-kept in memory unless ``--journal`` is given.
+``INPUT.fake.journal.sqlite``: re-runs resume as they do for real, and a later
+real run starts its own journal.
+
+``fake-server`` serves FakeIdenfy on 127.0.0.1 until interrupted, ``--exit-after``
+seconds pass, or (``--exit-with-parent``) the process that started it is gone. Its
+first line on stdout is a JSON readiness line, ``{"event": "ready", "url": ...,
+"port": ..., "pid": ...}`` (``--port 0`` picks a free port). ``fake complete``,
+``fake webhook``, ``fake sessions`` and ``fake reset`` drive a running one through
+its ``/__fake__/`` control endpoints (``--server``, default ``IDENFY_BASE_URL``).
 
 Exit codes:
 
@@ -91,6 +101,7 @@ from idenfy_async import (
     RateLimiter,
     RequestValidationError,
     SessionRequest,
+    __version__,
 )
 from idenfy_async.bulk import BulkProgress, BulkResult, BulkState, create_sessions
 from idenfy_async.journal import (
@@ -103,7 +114,13 @@ from idenfy_async.journal import (
 )
 from idenfy_async.models import wire_name
 from idenfy_async.reconcile import DEFAULT_SETTLE_WINDOW, ReconcilePolicy
-from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
+from idenfy_async.testing import (
+    DEFAULT_SIGNING_KEY,
+    FakeControl,
+    FakeControlError,
+    FakeIdenfy,
+    FakeIdenfyServer,
+)
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_ROWS", "EXIT_USAGE", "main"]
 
@@ -118,6 +135,15 @@ DEFAULT_CONCURRENCY: Final = 10
 #: iDenfy's default account limit; pass --rate to match yours, or --rate none.
 DEFAULT_RATE: Final = "10000/hour"
 JOURNAL_SUFFIX: Final = ".journal.sqlite"
+#: The journal of runs against the in-process fake: apart from the real one, so that
+#: a rehearsal resumes like a real run yet never blocks (or feeds) the real journal.
+FAKE_JOURNAL_SUFFIX: Final = ".fake.journal.sqlite"
+ENV_BASE_URL: Final = "IDENFY_BASE_URL"
+ENV_SIGNING_KEY: Final = "IDENFY_SIGNING_KEY"
+#: Where ``fake ...`` looks for a fake-server when neither --server nor IDENFY_BASE_URL says.
+DEFAULT_FAKE_SERVER: Final = "http://127.0.0.1:8080"
+#: How often fake-server --exit-with-parent checks that its parent is still there.
+PARENT_POLL_SECONDS: Final = 0.2
 #: Seconds between progress lines: redrawn in place on a terminal, appended otherwise.
 PROGRESS_EVERY_TTY: Final = 0.2
 PROGRESS_EVERY_PLAIN: Final = 10.0
@@ -170,6 +196,7 @@ def _parser() -> argparse.ArgumentParser:
         " journal could not be written; 2 usage or input error, nothing sent; 130"
         " interrupted.",
     )
+    parser.add_argument("--version", action="version", version=f"idenfy-async {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     bulk = commands.add_parser(
@@ -189,12 +216,14 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--out",
         metavar="OUT",
-        help="results file, .jsonl or .csv (required); created owner-only: it holds tokens",
+        help="results file, .jsonl or .csv; required unless --dry-run. Created owner-only:"
+        " it holds tokens",
     )
     bulk.add_argument(
         "--journal",
         metavar="FILE",
-        help=f"SQLite journal (default: INPUT{JOURNAL_SUFFIX}; in memory with --fake)",
+        help=f"SQLite journal (default: INPUT{JOURNAL_SUFFIX}; INPUT{FAKE_JOURNAL_SUFFIX}"
+        " against the built-in fake)",
     )
     bulk.add_argument(
         "--no-journal",
@@ -263,9 +292,29 @@ def _parser() -> argparse.ArgumentParser:
         "fake-server",
         help="serve a fake iDenfy over HTTP on 127.0.0.1",
         description="Serve FakeIdenfy on http://127.0.0.1:PORT until interrupted. Point"
-        " IDENFY_BASE_URL at it, with IDENFY_API_KEY=test-key IDENFY_API_SECRET=test-secret.",
+        " IDENFY_BASE_URL at it, with IDENFY_API_KEY=test-key IDENFY_API_SECRET=test-secret."
+        ' The first line on stdout says it is ready: {"event": "ready", "url": ...,'
+        ' "port": ..., "pid": ...}. Drive it with `idenfy-async fake ...` or its'
+        " /__fake__/ endpoints.",
     )
     fake.add_argument("--port", type=int, default=8080, help="port (0: any free one)")
+    fake.add_argument(
+        "--exit-after",
+        type=_seconds,
+        metavar="SECONDS",
+        help="stop by itself after this long (e.g. in CI, so it never outlives the job)",
+    )
+    fake.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started it is gone (POSIX)",
+    )
+    fake.add_argument(
+        "--signing-key",
+        metavar="KEY",
+        help=f"what its webhooks are signed with (default: ${ENV_SIGNING_KEY},"
+        f" else {DEFAULT_SIGNING_KEY})",
+    )
     fake.add_argument(
         "--fail-rate",
         type=float,
@@ -289,7 +338,74 @@ def _parser() -> argparse.ArgumentParser:
     )
     fake.add_argument("--seed", type=int, help="make tokens and failures reproducible")
     fake.set_defaults(run=lambda args: asyncio.run(_fake_server(args)))
+    _control_parsers(commands)
     return parser
+
+
+def _control_parsers(commands: Any) -> None:
+    """``idenfy-async fake complete|webhook|sessions|reset``: drive a running fake-server."""
+    control = commands.add_parser(
+        "fake",
+        help="drive a running fake-server: complete a session, send its webhook, ...",
+        description="Drive a running `idenfy-async fake-server` through its /__fake__/"
+        f" control endpoints. The server is --server, else ${ENV_BASE_URL}, else"
+        f" {DEFAULT_FAKE_SERVER}.",
+        epilog="Exit codes: 0 done (webhook: the app answered 2xx); 1 the fake refused or"
+        " could not be reached, or the app answered otherwise; 2 usage error.",
+    )
+    actions = control.add_subparsers(title="actions", required=True, metavar="ACTION")
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument("--server", metavar="URL", help="the fake-server's base URL")
+
+    complete = actions.add_parser(
+        "complete",
+        parents=[server],
+        help="play the user's verification: the session ends with STATUS",
+        description="Play the user's verification: afterwards status, data, files, the PDF"
+        " and the listing report STATUS.",
+    )
+    complete.add_argument("scan_ref", metavar="SCANREF")
+    complete.add_argument(
+        "status",
+        metavar="STATUS",
+        nargs="?",
+        default="APPROVED",
+        help="APPROVED (default), DENIED, SUSPECTED, REVIEWING or EXPIRED",
+    )
+    complete.add_argument(
+        "--fraud-tag", action="append", default=[], metavar="TAG", help="repeatable"
+    )
+    complete.add_argument(
+        "--mismatch-tag", action="append", default=[], metavar="TAG", help="repeatable"
+    )
+    complete.add_argument(
+        "--not-final", action="store_true", help="final: false (a manual review follows)"
+    )
+    complete.set_defaults(run=_run_control, run_action="complete")
+
+    webhook = actions.add_parser(
+        "webhook",
+        parents=[server],
+        help="have the fake POST the session's signed webhook to its callbackUrl",
+    )
+    webhook.add_argument("scan_ref", metavar="SCANREF")
+    webhook.add_argument("--url", help="send here instead of the session's callbackUrl")
+    webhook.add_argument(
+        "--signing-key", metavar="KEY", help="sign with this key, not the server's"
+    )
+    webhook.add_argument(
+        "--event-type", metavar="TYPE", help="Idenfy-Event-Type (IDENTIFICATION_AUTO_FINISHED)"
+    )
+    webhook.set_defaults(run=_run_control, run_action="webhook")
+
+    sessions = actions.add_parser(
+        "sessions", parents=[server], help="list the sessions the fake holds"
+    )
+    sessions.add_argument("--json", action="store_true", help="one JSON object a line")
+    sessions.set_defaults(run=_run_control, run_action="sessions")
+
+    reset = actions.add_parser("reset", parents=[server], help="forget every session")
+    reset.set_defaults(run=_run_control, run_action="reset")
 
 
 def _positive_int(text: str) -> int:
@@ -762,7 +878,11 @@ class _Tally:
 
 
 class _Progress:
-    """A progress line on stderr: redrawn in place on a terminal, periodic otherwise."""
+    """A plain progress line: redrawn in place on a terminal, periodic otherwise.
+
+    On a terminal with the ``[cli]`` extra (rich) installed, :class:`_RichProgress`
+    draws instead; a log file (not a terminal) always gets these periodic lines.
+    """
 
     def __init__(
         self,
@@ -779,6 +899,9 @@ class _Progress:
         self.started = clock()
         self._last = self.started
         self._drawn = False
+
+    def start(self) -> None:
+        pass  # drawn on the first update
 
     def update(self, tally: _Tally) -> None:
         now = self.clock()
@@ -808,6 +931,86 @@ class _Progress:
             f"{done}/{total} rows{share} | {tally.created} created, {tally.skipped} skipped,"
             f" {tally.failed} failed, {tally.unknown} unknown | {rate:.1f} rows/s | ETA {eta}"
         )
+
+
+class _RichProgress:
+    """The progress line drawn by rich on a terminal: a bar, done/total, percentage, the
+    counts in colour, the rate and the time left. Needs the ``[cli]`` extra."""
+
+    def __init__(
+        self,
+        total: int,
+        *,
+        console: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        auto_refresh: bool = True,
+    ) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.total = total
+        self.clock = clock
+        self.started = clock()
+        self._progress = Progress(
+            # Narrow enough for an 80-column terminal.
+            BarColumn(bar_width=10),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn(
+                "[green]{task.fields[created]} created[/] {task.fields[skipped]} skipped"
+                " [red]{task.fields[failed]} failed[/]"
+                " [yellow]{task.fields[unknown]} unknown[/]"
+            ),
+            TextColumn("{task.fields[rate]:.1f}/s"),
+            TimeRemainingColumn(compact=True),
+            console=console if console is not None else Console(stderr=True),
+            get_time=clock,
+            auto_refresh=auto_refresh,
+            transient=True,  # the summary replaces it
+        )
+        self._task = self._progress.add_task(
+            "rows", total=total or None, created=0, skipped=0, failed=0, unknown=0, rate=0.0
+        )
+
+    def start(self) -> None:
+        self._progress.start()
+
+    def update(self, tally: _Tally) -> None:
+        elapsed = max(self.clock() - self.started, 1e-9)
+        self._progress.update(
+            self._task,
+            completed=tally.done,
+            total=max(self.total, tally.done) or None,
+            created=tally.created,
+            skipped=tally.skipped,
+            failed=tally.failed,
+            unknown=tally.unknown,
+            rate=tally.done / elapsed,
+        )
+
+    def refresh(self) -> None:
+        self._progress.refresh()
+
+    def finish(self) -> None:
+        self._progress.stop()
+
+
+def _progress_for(stream: TextIO, total: int) -> _Progress | _RichProgress:
+    """rich on a terminal when installed; plain lines otherwise (and always into a file)."""
+    if not stream.isatty():
+        return _Progress(stream, total, tty=False)
+    try:
+        from rich.console import Console
+    except ImportError:
+        return _Progress(stream, total, tty=True)
+    return _RichProgress(total, console=Console(file=stream))
 
 
 def _duration(seconds: float) -> str:
@@ -877,7 +1080,7 @@ def _journal_path(args: argparse.Namespace, fake: bool) -> str | None:
         return None
     if args.journal:
         return str(args.journal)
-    return None if fake else str(args.input) + JOURNAL_SUFFIX
+    return str(args.input) + (FAKE_JOURNAL_SUFFIX if fake else JOURNAL_SUFFIX)
 
 
 def _check_paths(input_path: str, out: str | None, journal: str | None) -> None:
@@ -924,8 +1127,6 @@ async def _bulk(args: argparse.Namespace) -> int:
                 )
             except JournalError as exc:
                 raise _InputError(str(exc)) from exc
-        elif not args.no_journal:
-            journal = MemoryJournal()
         output = _Output(args.out)
         stack.callback(output.close)
         await _announce_open_rows(journal, args)
@@ -999,9 +1200,10 @@ class _Run:
         self.announced = False
         self.input_error: _InputError | None = None
         self.found: list[str] = []  # the first FOUND_LISTED found rows, for the summary
-        self.progress = _Progress(sys.stderr, 0)
+        self.progress = _progress_for(sys.stderr, 0)
 
     async def execute(self) -> int:
+        self.progress.start()
         task = asyncio.create_task(self._consume())
         loop = asyncio.get_running_loop()
         installed = []
@@ -1250,9 +1452,17 @@ def _dry_run(source: _Input) -> int:
             problems += 1
             _say(f"{source.path} row {row.line}{who}: {problem}")
     if bad:
-        _say(f"{bad} of {rows} rows have problems ({problems} in all); nothing was sent.")
+        _say(
+            f"{bad} of {rows} {_rows(rows)} {'has' if bad == 1 else 'have'} problems"
+            f" ({problems} in all); nothing was sent."
+        )
         return EXIT_ROWS
-    _say(f"All {rows} rows are valid; nothing was sent.")
+    if rows == 0:
+        _say(f"{source.path} has no rows; nothing was sent.")
+    elif rows == 1:
+        _say("The 1 row is valid; nothing was sent.")
+    else:
+        _say(f"All {rows} rows are valid; nothing was sent.")
     return EXIT_OK
 
 
@@ -1260,35 +1470,119 @@ def _dry_run(source: _Input) -> int:
 
 
 async def _fake_server(args: argparse.Namespace) -> int:
+    signing_key = args.signing_key or os.environ.get(ENV_SIGNING_KEY) or DEFAULT_SIGNING_KEY
     server = FakeIdenfyServer(
-        FakeIdenfy(seed=args.seed, listing_delay=args.listing_delay),
+        FakeIdenfy(seed=args.seed, listing_delay=args.listing_delay, signing_key=signing_key),
         port=args.port,
         fail_rate=args.fail_rate,
         latency=args.latency / 1000,
         rate_limit=args.rate_limit,
         seed=args.seed,
     )
+    parent = os.getppid()  # before anything can orphan us
     try:
         base_url = await server.start()
     except OSError as exc:
         raise _InputError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from exc
     stop = asyncio.Event()
+    reason = ["interrupted"]
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    sys.stdout.write(base_url + "\n")
+    watchers = []
+    if args.exit_after is not None:
+        watchers.append(asyncio.create_task(_stop_after(args.exit_after, stop, reason)))
+    if args.exit_with_parent:
+        watchers.append(asyncio.create_task(_stop_without_parent(parent, stop, reason)))
+    ready = {"event": "ready", "url": base_url, "port": server.port, "pid": os.getpid()}
+    sys.stdout.write(json.dumps(ready) + "\n")
     sys.stdout.flush()
     _say(
-        f"FakeIdenfy listening on {base_url}; use it with\n"
+        f"FakeIdenfy listening on {base_url} (port {server.port}); use it with\n"
         f"  export IDENFY_BASE_URL={base_url} {ENV_API_KEY}=test-key {ENV_API_SECRET}=test-secret"
     )
     try:
         await stop.wait()
     finally:
+        for watcher in watchers:
+            watcher.cancel()
         await server.aclose()
+        sessions, requests = len(server.fake.sessions), server.fake.requests
         _say(
-            f"FakeIdenfy stopped: {len(server.fake.sessions)} sessions created,"
-            f" {server.fake.requests} requests."
+            f"FakeIdenfy stopped ({reason[0]}): {sessions} {_rows(sessions, 'session')} created,"
+            f" {requests} {_rows(requests, 'request')}."
         )
     return EXIT_OK
+
+
+async def _stop_after(seconds: float, stop: asyncio.Event, reason: list[str]) -> None:
+    await asyncio.sleep(seconds)
+    reason[0] = f"--exit-after {seconds:g}"
+    stop.set()
+
+
+async def _stop_without_parent(parent: int, stop: asyncio.Event, reason: list[str]) -> None:
+    # An orphan is adopted by init (or a subreaper): its parent pid changes. Polling
+    # this is portable across POSIX systems, unlike prctl(PR_SET_PDEATHSIG).
+    while os.getppid() == parent:  # noqa: ASYNC110 (no event exists to wait on)
+        await asyncio.sleep(PARENT_POLL_SECONDS)
+    reason[0] = "its parent process is gone"
+    stop.set()
+
+
+# --------------------------------------------------------------------------- fake (control)
+
+
+def _run_control(args: argparse.Namespace) -> int:
+    return asyncio.run(_control(args))
+
+
+async def _control(args: argparse.Namespace) -> int:
+    base_url = args.server or os.environ.get(ENV_BASE_URL) or DEFAULT_FAKE_SERVER
+    async with FakeControl(base_url) as fake:
+        try:
+            return await _control_action(fake, args)
+        except FakeControlError as exc:
+            _say(f"idenfy-async fake: error: {exc}")
+            return EXIT_ROWS
+
+
+async def _control_action(fake: FakeControl, args: argparse.Namespace) -> int:
+    action = args.run_action
+    if action == "complete":
+        session = await fake.complete(
+            args.scan_ref,
+            args.status,
+            fraud_tags=args.fraud_tag,
+            mismatch_tags=args.mismatch_tag,
+            final=not args.not_final,
+        )
+        _print(f"{session['scanRef']} {session['status']} (final: {session['final']})")
+        return EXIT_OK
+    if action == "webhook":
+        delivery = await fake.send_webhook(
+            args.scan_ref, signing_key=args.signing_key, event_type=args.event_type, url=args.url
+        )
+        code = int(delivery["statusCode"])
+        _print(f"{delivery['eventType']} for {delivery['scanRef']} -> {delivery['url']}: {code}")
+        return EXIT_OK if 200 <= code < 300 else EXIT_ROWS
+    if action == "sessions":
+        for session in await fake.sessions():
+            if args.json:
+                _print(json.dumps(session))
+            else:
+                _print(
+                    f"{session['scanRef']}  {session['status']:<10}  {session['clientId']}"
+                    + (f"  -> {session['callbackUrl']}" if session["callbackUrl"] else "")
+                )
+        return EXIT_OK
+    forgotten = await fake.reset()
+    _print(f"reset: {forgotten} {_rows(forgotten, 'session')} forgotten")
+    return EXIT_OK
+
+
+def _print(text: str) -> None:
+    """A result line for scripts (stdout), unlike _say's messages for people (stderr)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()

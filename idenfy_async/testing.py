@@ -19,6 +19,21 @@ window. Each session then lives through the whole flow: ``fake.complete(scan_ref
 "APPROVED")`` plays the user's verification, after which status, data, files, the
 PDF report and the listing all agree; ``await fake.send_webhook(scan_ref,
 signing_key=...)`` delivers the signed result webhook to the session's callbackUrl.
+
+Served over HTTP (:class:`FakeIdenfyServer`, ``idenfy-async fake-server``), the same
+flow is driven from outside Python through control endpoints under the reserved
+prefix ``/__fake__/`` (no credentials; the fake listens on loopback only)::
+
+    GET  /__fake__/sessions                      every session: scanRef, clientId, status, ...
+    GET  /__fake__/sessions/SCANREF              one of them
+    POST /__fake__/sessions/SCANREF/complete     {"status": "APPROVED", "fraudTags": [...],
+                                                  "mismatchTags": [...], "final": true}
+    POST /__fake__/sessions/SCANREF/webhook      {"signingKey": ..., "eventType": ..., "url": ...}
+                                                 (all optional): answers the app's status code
+    POST /__fake__/reset                         forget every session, webhook and request
+
+:class:`FakeControl` calls them from Python, ``idenfy-async fake complete|webhook|sessions|reset``
+from a shell.
 """
 
 from __future__ import annotations
@@ -49,8 +64,12 @@ from .errors import RequestValidationError
 from .models import SessionRequest, is_loopback_host, wire_name
 
 __all__ = [
+    "CONTROL_PREFIX",
+    "DEFAULT_SIGNING_KEY",
     "FAILURE_MIX",
     "Failure",
+    "FakeControl",
+    "FakeControlError",
     "FakeIdenfy",
     "FakeIdenfyServer",
     "FakeSession",
@@ -70,6 +89,11 @@ DEFAULT_PAGE_SIZE: Final = 10
 MAX_PAGE_SIZE: Final = 100
 #: iDenfy waits this long for a webhook answer before counting the delivery failed.
 WEBHOOK_TIMEOUT: Final = 10.0
+#: Reserved path prefix of the fake's control endpoints (never an iDenfy path).
+CONTROL_PREFIX: Final = "/__fake__/"
+#: What the fake signs webhooks with when nobody names a key (the example apps use it
+#: too when they run against the fake).
+DEFAULT_SIGNING_KEY: Final = "fake-signing-key"
 
 _ATTRIBUTES_BY_WIRE: Final = {
     wire_name(a.name): a.name
@@ -181,6 +205,8 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         listing_delay: seconds a new session stays out of the listing (0: listed at
             once). Only the listing lags: status, data and the rest see it at once.
         clock: monotonic seconds, for ``listing_delay`` (inject a fake in tests).
+        signing_key: what the ``/__fake__/`` webhook endpoint signs with unless the
+            control request names another.
     """
 
     def __init__(
@@ -195,6 +221,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         pdf_format: Literal["base64", "base64-text", "raw"] = "base64",
         listing_delay: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        signing_key: str | bytes = DEFAULT_SIGNING_KEY,
     ) -> None:
         if not listing_delay >= 0:
             raise ValueError("listing_delay must be at least 0 seconds")
@@ -209,6 +236,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         self.pdf_format = pdf_format
         self.listing_delay = listing_delay
         self.clock = clock
+        self.signing_key = signing_key
         self.sessions: list[FakeSession] = []
         self.requests = 0  #: every request that reached the fake, failed or not
         self.webhooks: list[WebhookDelivery] = []  #: every webhook sent, in order
@@ -239,10 +267,22 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         """Every session created for ``client_id`` (more than one means a duplicate)."""
         return [s for s in self.sessions if s.client_id == client_id]
 
+    def reset(self) -> None:
+        """Forget every session, webhook, request count and scripted failure."""
+        self.sessions.clear()
+        self.webhooks.clear()
+        self.file_requests.clear()
+        self._script.clear()
+        self.requests = 0
+
     # ------------------------------------------------------------------ transport
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
+        raw_path = request.url.raw_path.decode("ascii")
+        if raw_path.startswith(CONTROL_PREFIX):
+            status, headers, content = await self.control(request.method, raw_path, body)
+            return httpx.Response(status, headers=headers, content=content, request=request)
         self.requests += 1
         failure = self._script.popleft() if self._script else None
         if failure is not None and failure.delay:
@@ -251,7 +291,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             raise failure.error(f"scripted {failure.error.__name__}", request=request)
         status, headers, content = self.handle(
             request.method,
-            request.url.raw_path.decode("ascii"),
+            raw_path,
             request.headers,
             body,
             failure=failure,
@@ -530,6 +570,106 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         )
         return response.status_code
 
+    # ------------------------------------------------------------------ control endpoints
+
+    async def control(
+        self, method: str, path: str, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Answer one request to a ``/__fake__/`` control endpoint (see the module doc).
+
+        Answers are JSON; a problem is ``{"error": "..."}`` with 400 (bad body), 404
+        (unknown scanRef or endpoint), 405, or 502 (the webhook got no answer).
+        """
+        path = path.partition("?")[0].removeprefix(CONTROL_PREFIX).strip("/")
+        parts = path.split("/") if path else []
+        if parts == ["reset"]:
+            if method != "POST":
+                return _control_error(405, "use POST")
+            forgotten = len(self.sessions)
+            self.reset()
+            return _answer(200, {"reset": True, "forgottenSessions": forgotten})
+        if not parts or parts[0] != "sessions" or len(parts) > 3:
+            return _control_error(404, f"no control endpoint {CONTROL_PREFIX}{path}")
+        if len(parts) == 1:
+            if method != "GET":
+                return _control_error(405, "use GET")
+            return _answer(200, {"sessions": [_summary(s) for s in self.sessions]})
+        scan_ref = urllib.parse.unquote(parts[1])
+        try:
+            session = self.session(scan_ref)
+        except KeyError:
+            return _control_error(404, f"no session with scanRef {scan_ref!r}")
+        action = parts[2] if len(parts) == 3 else None
+        if action is None:
+            if method != "GET":
+                return _control_error(405, "use GET")
+            return _answer(200, _summary(session))
+        if action not in ("complete", "webhook"):
+            return _control_error(404, f"no control endpoint {CONTROL_PREFIX}{path}")
+        if method != "POST":
+            return _control_error(405, "use POST")
+        try:
+            options = json.loads(body) if body.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            options = None
+        if not isinstance(options, dict):
+            return _control_error(400, "the body must be a JSON object")
+        if action == "complete":
+            return self._control_complete(session, options)
+        return await self._control_webhook(session, options)
+
+    def _control_complete(
+        self, session: FakeSession, options: Mapping[str, Any]
+    ) -> tuple[int, dict[str, str], bytes]:
+        outcome = options.get("status", "APPROVED")
+        fraud = options.get("fraudTags", [])
+        mismatch = options.get("mismatchTags", [])
+        final = options.get("final", True)
+        if not isinstance(outcome, str) or not outcome:
+            return _control_error(400, "status must be a non-empty string")
+        for name, tags in (("fraudTags", fraud), ("mismatchTags", mismatch)):
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                return _control_error(400, f"{name} must be a list of strings")
+        if not isinstance(final, bool):
+            return _control_error(400, "final must be true or false")
+        try:
+            self.complete(
+                session.scan_ref, outcome, fraud_tags=fraud, mismatch_tags=mismatch, final=final
+            )
+        except ValueError as exc:
+            return _control_error(400, str(exc))
+        return _answer(200, _summary(session))
+
+    async def _control_webhook(
+        self, session: FakeSession, options: Mapping[str, Any]
+    ) -> tuple[int, dict[str, str], bytes]:
+        key = options.get("signingKey", self.signing_key)
+        event_type = options.get("eventType", "IDENTIFICATION_AUTO_FINISHED")
+        url = options.get("url")
+        for name, value in (("signingKey", key), ("eventType", event_type)):
+            if not isinstance(value, str | bytes) or not value:
+                return _control_error(400, f"{name} must be a non-empty string")
+        if url is not None and not isinstance(url, str):
+            return _control_error(400, "url must be a string")
+        try:
+            status = await self.send_webhook(
+                session.scan_ref, signing_key=key, event_type=event_type, url=url
+            )
+        except ValueError as exc:
+            return _control_error(400, str(exc))
+        except httpx.HTTPError as exc:
+            return _control_error(502, f"the webhook got no answer ({type(exc).__name__})")
+        delivery = self.webhooks[-1]
+        return _answer(
+            200,
+            {
+                "scanRef": session.scan_ref,
+                "url": delivery.url,
+                "eventType": delivery.event_type,
+                "statusCode": status,
+            },
+        )
+
     # ------------------------------------------------------------------ result endpoints
 
     def _lookup(self, request: _Request) -> FakeSession | _Answer:
@@ -802,6 +942,21 @@ def _error(status: int, identifier: str, message: str) -> tuple[int, dict[str, s
     return _answer(status, {"identifier": identifier, "message": message})
 
 
+def _control_error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+    return _answer(status, {"error": message})
+
+
+def _summary(session: FakeSession) -> dict[str, Any]:
+    """What the control endpoints tell of a session: no token, no personal data."""
+    return {
+        "scanRef": session.scan_ref,
+        "clientId": session.client_id,
+        "status": session.status,
+        "final": session.final,
+        "callbackUrl": session.callback_url,
+    }
+
+
 def _scripted(failure: Failure) -> tuple[int, dict[str, str], bytes]:
     assert failure.status is not None
     if failure.body is not None:
@@ -985,6 +1140,8 @@ class FakeIdenfyServer:
     async def _respond(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes] | None:
+        if path.startswith(CONTROL_PREFIX):  # never rate-limited, never failing
+            return await self.fake.control(method, path, body)
         self.fake.requests += 1
         limiter = self._rate_limiter
         if limiter is not None and not limiter.try_acquire():
@@ -1008,6 +1165,141 @@ class FakeIdenfyServer:
         if failure is not None and failure.error is not None:
             return None
         return answer
+
+
+class FakeControlError(Exception):
+    """A control request to a running fake failed: unreachable, or refused (``status``)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class FakeControl:
+    """Drive a running fake-server from Python, through its ``/__fake__/`` endpoints.
+
+    ``idenfy-async fake complete|webhook|sessions|reset`` is built on it::
+
+        async with FakeControl("http://127.0.0.1:8080") as fake:
+            await fake.complete(scan_ref, "APPROVED")
+            status_code = (await fake.send_webhook(scan_ref))["statusCode"]
+
+    Every method raises :class:`FakeControlError` when the fake cannot be reached or
+    refuses (unknown scanRef, bad outcome, a webhook that got no answer).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = WEBHOOK_TIMEOUT + 5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + CONTROL_PREFIX.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        """Every session the fake holds: scanRef, clientId, status, final, callbackUrl."""
+        answer = await self._call("GET", "/sessions")
+        return list(answer["sessions"])
+
+    async def session(self, scan_ref: str) -> dict[str, Any]:
+        """One session, as :meth:`sessions` lists it."""
+        return await self._call("GET", f"/sessions/{_quote(scan_ref)}")
+
+    async def complete(
+        self,
+        scan_ref: str,
+        status: str = "APPROVED",
+        *,
+        fraud_tags: Iterable[str] = (),
+        mismatch_tags: Iterable[str] = (),
+        final: bool = True,
+    ) -> dict[str, Any]:
+        """Play the user's verification (:meth:`FakeIdenfy.complete`); the session after."""
+        body = {
+            "status": status,
+            "fraudTags": list(fraud_tags),
+            "mismatchTags": list(mismatch_tags),
+            "final": final,
+        }
+        return await self._call("POST", f"/sessions/{_quote(scan_ref)}/complete", body)
+
+    async def send_webhook(
+        self,
+        scan_ref: str,
+        *,
+        signing_key: str | None = None,
+        event_type: str | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
+        """Have the fake POST the session's signed webhook; its ``statusCode`` is the app's answer.
+
+        ``signing_key`` defaults to the server's (``fake-server --signing-key``), ``url``
+        to the session's callbackUrl.
+        """
+        body = {
+            name: value
+            for name, value in (
+                ("signingKey", signing_key),
+                ("eventType", event_type),
+                ("url", url),
+            )
+            if value is not None
+        }
+        return await self._call("POST", f"/sessions/{_quote(scan_ref)}/webhook", body)
+
+    async def reset(self) -> int:
+        """Forget everything the fake holds; the number of sessions forgotten."""
+        answer = await self._call("POST", "/reset")
+        return int(answer["forgottenSessions"])
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> FakeControl:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _call(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        try:
+            response = await self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise FakeControlError(
+                f"cannot reach the fake at {self.base_url} ({type(exc).__name__});"
+                " is `idenfy-async fake-server` running there?"
+            ) from exc
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise FakeControlError(
+                f"{self.base_url} answered {response.status_code} without JSON:"
+                " is it a fake-server?",
+                response.status_code,
+            )
+        if response.status_code != 200:
+            raise FakeControlError(str(answer.get("error", "refused")), response.status_code)
+        return answer
+
+
+def _quote(scan_ref: str) -> str:
+    return urllib.parse.quote(scan_ref, safe="")
 
 
 async def _write(

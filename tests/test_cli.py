@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from idenfy_async import AsyncIdenfy, SessionRequest, cli
+from idenfy_async import AsyncIdenfy, SessionRequest, __version__, cli
 from idenfy_async.cli import (
     _COLUMNS,
     EXIT_INTERRUPTED,
@@ -38,6 +38,8 @@ from idenfy_async.cli import (
     _open_rows_notes,
     _parser,
     _Progress,
+    _progress_for,
+    _RichProgress,
     _Tally,
     main,
 )
@@ -84,7 +86,8 @@ def without_tokens(results: list[dict[str, Any]]) -> str:
 def test_the_readme_job_runs_on_the_fake_without_credentials(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    source = EXAMPLES / "customers.csv"
+    source = tmp_path / "customers.csv"
+    source.write_bytes((EXAMPLES / "customers.csv").read_bytes())
     out = tmp_path / "results.jsonl"
     code, err = run(capsys, "bulk", str(source), "--out", str(out))
     assert code == EXIT_OK
@@ -105,8 +108,48 @@ def test_the_readme_job_runs_on_the_fake_without_credentials(
         for row in csv.DictReader(f):
             for column in ("firstName", "lastName", "dateOfBirth"):
                 assert row[column] not in text
-    # A run on the in-process fake keeps its journal in memory: nothing next to INPUT.
-    assert not (EXAMPLES / "customers.csv.journal.sqlite").exists()
+    # The fake's journal is its own file: a later real run starts a journal of its own.
+    assert (tmp_path / "customers.csv.fake.journal.sqlite").exists()
+    assert not (tmp_path / "customers.csv.journal.sqlite").exists()
+
+    # Run twice, it resumes as the README says: nothing is created again.
+    code, err = run(capsys, "bulk", str(source), "--out", str(out))
+    assert code == EXIT_OK
+    assert "25 rows; 0 created, 25 skipped (created earlier)" in err
+    assert "Journal: " + str(source) + ".fake.journal.sqlite (re-run" in err
+    assert [r["status"] for r in read_jsonl(out)] == ["skipped"] * 25
+
+
+def test_a_fake_rehearsal_does_not_block_the_real_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The fake's journal and the real one are apart: a rehearsal, then the real thing."""
+    source = write_csv(tmp_path / "in.csv", ["clientId"], ["k-1"], ["k-2"])
+    out = tmp_path / "out.jsonl"
+    assert run(capsys, "bulk", str(source), "--out", str(out), "--fake")[0] == EXIT_OK
+
+    async def real() -> tuple[int, str]:
+        async with FakeIdenfyServer() as base_url:
+            env = cli_env(base_url)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "idenfy_async",
+                "bulk",
+                str(source),
+                "--out",
+                str(out),
+                "--rate",
+                "none",
+                env=env,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            return await finish(process)
+
+    code, err = asyncio.run(real())
+    assert code == EXIT_OK, err
+    assert "2 created" in err
+    assert (tmp_path / "in.csv.journal.sqlite").exists()
 
 
 def test_csv_out_jsonl_in_and_snake_case_keys(
@@ -206,6 +249,53 @@ def test_dry_run_reports_every_bad_row_and_sends_nothing(
         "3 of 5 rows have problems (5 in all); nothing was sent.",
     ]
     assert list(tmp_path.iterdir()) == [source]  # no OUT, no journal
+
+
+@pytest.mark.parametrize(
+    ("rows", "message", "code"),
+    [
+        ([["k-1"]], "The 1 row is valid; nothing was sent.", EXIT_OK),
+        ([["k-1"], ["k-2"]], "All 2 rows are valid; nothing was sent.", EXIT_OK),
+        ([], "has no rows; nothing was sent.", EXIT_OK),
+        ([[""]], "1 of 1 row has problems (1 in all); nothing was sent.", EXIT_ROWS),
+        ([[""], ["k-2"]], "1 of 2 rows has problems (1 in all); nothing was sent.", EXIT_ROWS),
+        (
+            [[""], ["k" * 101], ["k-3"]],
+            "2 of 3 rows have problems (2 in all); nothing was sent.",
+            EXIT_ROWS,
+        ),
+    ],
+)
+def test_dry_run_counts_read_right(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    rows: list[list[str]],
+    message: str,
+    code: int,
+) -> None:
+    source = write_csv(tmp_path / "in.csv", ["clientId", "firstName"], *([*r, "Ann"] for r in rows))
+    got, err = run(capsys, "bulk", str(source), "--dry-run")
+    assert got == code
+    assert err.splitlines()[-1].endswith(message)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"idenfy-async {__version__}\n"
+
+
+def test_bulk_help_tells_when_out_is_required(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping inside "--dry-run"
+    with pytest.raises(SystemExit):
+        main(["bulk", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "[--out OUT]" in text  # optional in the usage line, and the help agrees:
+    assert "required unless --dry-run" in text
+    assert "(required)" not in text
 
 
 def test_dry_run_of_a_good_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -363,6 +453,49 @@ def test_progress_prints_plain_lines_now_and_then() -> None:
     )
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_uses_rich_on_a_terminal_when_installed() -> None:
+    pytest.importorskip("rich")
+    assert isinstance(_progress_for(Terminal(), 10), _RichProgress)
+    # Into a file or a pipe (a CI log): plain periodic lines, never redrawn escapes.
+    plain = _progress_for(io.StringIO(), 10)
+    assert isinstance(plain, _Progress)
+    assert not plain.tty
+
+
+def test_progress_falls_back_to_plain_lines_without_rich(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "rich.console", None)  # import fails: not installed
+    progress = _progress_for(Terminal(), 10)
+    assert isinstance(progress, _Progress)
+    assert progress.tty
+
+
+def test_rich_progress_shows_counts_rate_and_time_left() -> None:
+    rich_console = pytest.importorskip("rich.console")
+    out, clock = io.StringIO(), Clock()
+    console = rich_console.Console(file=out, force_terminal=True, width=80, color_system="standard")
+    progress = _RichProgress(100, console=console, clock=clock, auto_refresh=False)
+    progress.start()
+    clock.now = 10.0
+    progress.update(_Tally(created=40, skipped=5, failed=3, unknown=2))
+    progress.refresh()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # without colours
+    line = text.replace("\r", "\n").strip().splitlines()[-1]
+    assert "50/100" in line
+    assert "50%" in line
+    assert "40 created 5 skipped 3 failed 2 unknown" in line
+    assert "5.0/s" in line
+    assert "\x1b[32m40 created" in out.getvalue()  # created in green
+    assert len(line) <= 80
+    progress.finish()
+
+
 # --------------------------------------------------------------------------- real processes
 
 
@@ -512,8 +645,8 @@ async def test_sigint_sends_nothing_new_and_lets_requests_in_flight_finish(
     assert [r["status"] for r in read_jsonl(out)] == ["created"] * sent
 
 
-@POSIX_ONLY
-async def test_the_fake_server_command(tmp_path: Path) -> None:
+async def fake_server(*argv: str) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
+    """Start ``idenfy-async fake-server --port 0 ARGV``; its readiness line, decoded."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -521,21 +654,74 @@ async def test_the_fake_server_command(tmp_path: Path) -> None:
         "fake-server",
         "--port",
         "0",
-        "--seed",
-        "1",
+        *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     assert process.stdout is not None
-    base_url = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode().strip()
-    assert base_url.startswith("http://127.0.0.1:")
-    async with AsyncIdenfy("test-key", "test-secret", base_url=base_url) as client:
+    line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+    return process, json.loads(line)
+
+
+@POSIX_ONLY
+async def test_the_fake_server_command(tmp_path: Path) -> None:
+    process, ready = await fake_server("--seed", "1")
+    # The readiness line: the port it chose, its URL and its pid.
+    assert ready == {
+        "event": "ready",
+        "url": f"http://127.0.0.1:{ready['port']}",
+        "port": ready["port"],
+        "pid": process.pid,
+    }
+    assert ready["port"] > 0
+    async with AsyncIdenfy("test-key", "test-secret", base_url=ready["url"]) as client:
         session = await client.create_session(client_id="user-1")
     assert session.client_id == "user-1"
     process.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == EXIT_OK
-    assert "FakeIdenfy stopped: 1 sessions created, 1 requests." in err.decode()
+    assert "FakeIdenfy stopped (interrupted): 1 session created, 1 request." in err.decode()
+
+
+@POSIX_ONLY
+async def test_the_fake_server_exits_after_the_time_given() -> None:
+    process, _ = await fake_server("--exit-after", "0.3")
+    _, err = await asyncio.wait_for(process.communicate(), timeout=10)
+    assert process.returncode == EXIT_OK
+    assert "FakeIdenfy stopped (--exit-after 0.3): 0 sessions created, 0 requests." in err.decode()
+
+
+@POSIX_ONLY
+async def test_the_fake_server_exits_with_its_parent(tmp_path: Path) -> None:
+    """A harness that dies (kill -9) must not leave its fake-server listening forever."""
+    parent = tmp_path / "parent.py"
+    parent.write_text(
+        "import subprocess, sys, time\n"
+        "server = subprocess.Popen([sys.executable, '-m', 'idenfy_async', 'fake-server',"
+        " '--port', '0', '--exit-with-parent'], stdout=subprocess.PIPE)\n"
+        "sys.stdout.write(server.stdout.readline().decode())\n"
+        "sys.stdout.flush()\n"
+        "time.sleep(60)\n"
+    )
+    harness = await asyncio.create_subprocess_exec(
+        sys.executable, str(parent), stdout=asyncio.subprocess.PIPE
+    )
+    assert harness.stdout is not None
+    ready = json.loads(await asyncio.wait_for(harness.stdout.readline(), timeout=30))
+    harness.kill()
+    await harness.wait()
+    # The orphan notices within a poll or two, closes its port and exits.
+    for _ in range(100):
+        try:
+            os.kill(ready["pid"], 0)
+        except ProcessLookupError:
+            break
+        await asyncio.sleep(0.05)  # real time passes in another process: poll it
+    else:
+        os.kill(ready["pid"], signal.SIGKILL)
+        pytest.fail("fake-server outlived its parent")
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", ready["port"])
 
 
 # --------------------------------------------------------------------------- hostile input files
