@@ -1,0 +1,95 @@
+"""pytest fixtures for code that uses idenfy-async: a fake iDenfy and a client bound to it.
+
+Installed with the package (entry point ``pytest11``), so the fixtures are there in any
+test suite; the async ones need pytest-asyncio (``pip install "idenfy-async[pytest]"``)::
+
+    async def test_signup(idenfy_client, idenfy_fake):
+        session = await idenfy_client.create_session(client_id="user-1")
+        assert idenfy_fake.session(session.scan_ref).client_id == "user-1"
+
+* ``idenfy_fake``: a new :class:`~idenfy_async.testing.FakeIdenfy` per test.
+* ``idenfy_client``: an open :class:`~idenfy_async.AsyncIdenfy` whose transport is
+  ``idenfy_fake``; its retries wait on a virtual clock, so a scripted 503 costs no time.
+* ``idenfy_fake_server``: ``idenfy_fake`` served over HTTP on 127.0.0.1 (a started
+  :class:`~idenfy_async.testing.FakeIdenfyServer`; ``.base_url``), for code that cannot
+  take a transport: a subprocess, another language, ``IDENFY_BASE_URL``.
+
+The names start with ``idenfy_`` so that they do not shadow your own ``client`` or
+``fake`` fixtures. Disable the plugin with ``-p no:idenfy_async``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final
+
+import pytest
+
+from . import AsyncIdenfy, RetryPolicy
+from .testing import DEFAULT_API_KEY, DEFAULT_API_SECRET, FakeIdenfy, FakeIdenfyServer
+
+__all__ = ["VirtualClock", "idenfy_client", "idenfy_fake", "idenfy_fake_server"]
+
+_NEEDS_ASYNCIO: Final = (
+    '{name} is an async fixture: it needs pytest-asyncio (pip install "idenfy-async[pytest]")'
+)
+
+
+class VirtualClock:
+    """Monotonic seconds that pass only when someone sleeps on them (no real waiting)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def idenfy_fake() -> FakeIdenfy:
+    """A new FakeIdenfy, accepting ``test-key`` / ``test-secret``."""
+    return FakeIdenfy()
+
+
+def _async_fixture(name: str, function: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
+    """``function`` as a pytest-asyncio fixture, or, without pytest-asyncio, a fixture
+    that fails the test with what to install (never an error for every other test)."""
+    try:
+        import pytest_asyncio
+    except ImportError:
+
+        def missing() -> None:
+            pytest.fail(_NEEDS_ASYNCIO.format(name=name), pytrace=False)
+
+        missing.__doc__ = function.__doc__
+        return pytest.fixture(name=name)(missing)
+    return pytest_asyncio.fixture(name=name)(function)
+
+
+async def _client(idenfy_fake: FakeIdenfy) -> AsyncIterator[AsyncIdenfy]:
+    """An open AsyncIdenfy bound to ``idenfy_fake``; retries wait on a virtual clock."""
+    clock = VirtualClock()
+    policy = RetryPolicy(clock=clock, sleep=clock.sleep)
+    async with AsyncIdenfy(
+        DEFAULT_API_KEY, DEFAULT_API_SECRET, transport=idenfy_fake, retry_policy=policy
+    ) as client:
+        yield client
+
+
+async def _server(idenfy_fake: FakeIdenfy) -> AsyncIterator[FakeIdenfyServer]:
+    """``idenfy_fake`` served on 127.0.0.1 (a free port); ``.base_url`` is where."""
+    server = FakeIdenfyServer(idenfy_fake)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.aclose()
+
+
+idenfy_client = _async_fixture("idenfy_client", _client)
+idenfy_fake_server = _async_fixture("idenfy_fake_server", _server)

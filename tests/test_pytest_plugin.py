@@ -1,0 +1,105 @@
+"""The pytest plugin: its entry point, and its fixtures used by a test suite (pytester)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).parent.parent
+PLUGIN = "idenfy_async.pytest_plugin"
+
+
+ASYNCIO = ("-o", "asyncio_default_fixture_loop_scope=function", "-p", "no:cacheprovider")
+
+
+def plugin_args() -> list[str]:
+    """``-p`` the plugin unless the installed package already registers it."""
+    installed = {ep.value for ep in importlib.metadata.entry_points(group="pytest11")}
+    return [] if PLUGIN in installed else ["-p", PLUGIN]
+
+
+def test_the_entry_point_names_the_plugin() -> None:
+    # (tomllib is 3.11+; the table is small enough to read as text)
+    text = (ROOT / "pyproject.toml").read_text()
+    assert f'[project.entry-points.pytest11]\nidenfy_async = "{PLUGIN}"\n' in text
+
+
+USER_TESTS = """
+import time
+
+import pytest
+from idenfy_async import AsyncIdenfy
+from idenfy_async.testing import Failure
+
+
+@pytest.fixture
+def client():  # the user's own fixture of the same short name is left alone
+    return "mine"
+
+
+def test_own_fixture_untouched(client):
+    assert client == "mine"
+
+
+async def test_create(idenfy_client, idenfy_fake):
+    session = await idenfy_client.create_session(client_id="user-1")
+    assert idenfy_fake.session(session.scan_ref).client_id == "user-1"
+
+
+async def test_retries_wait_on_a_virtual_clock(idenfy_client, idenfy_fake):
+    idenfy_fake.fail_next(Failure(status=503), Failure(status=503))
+    started = time.monotonic()
+    await idenfy_client.create_session(client_id="user-2")
+    assert time.monotonic() - started < 0.5  # two backoffs of 0.25-1 s each, not waited
+    assert idenfy_fake.requests == 3
+
+
+async def test_each_test_gets_a_new_fake(idenfy_fake):
+    assert idenfy_fake.sessions == []
+
+
+async def test_fake_server(idenfy_fake_server, idenfy_fake):
+    assert idenfy_fake_server.fake is idenfy_fake
+    async with AsyncIdenfy("test-key", "test-secret", base_url=idenfy_fake_server.base_url) as c:
+        await c.create_session(client_id="user-3")
+    assert [s.client_id for s in idenfy_fake.sessions] == ["user-3"]
+"""
+
+
+def test_the_fixtures_in_a_user_suite(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest(*plugin_args(), *ASYNCIO, "-o", "asyncio_mode=auto")
+    result.assert_outcomes(passed=5)
+
+
+def test_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(*plugin_args(), *ASYNCIO, "--fixtures")
+    text = result.stdout.str()
+    for name in ("idenfy_fake", "idenfy_client", "idenfy_fake_server"):
+        assert name in text
+    assert "bound to ``idenfy_fake``" in text
+
+
+def test_without_pytest_asyncio_only_the_async_fixtures_fail_and_say_why(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In a fresh process, with pytest_asyncio shadowed by a module that cannot be
+    # imported, and no other plugin (pytest-aiohttp would need pytest_asyncio too).
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(pytest_asyncio="raise ImportError('not installed')")
+    pytester.makepyfile(
+        test_user="""
+def test_sync_fixture(idenfy_fake):
+    assert idenfy_fake.sessions == []
+
+def test_async_fixture(idenfy_client):
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", PLUGIN, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)  # at set-up, saying what to install
+    result.stdout.fnmatch_lines(["*idenfy_client is an async fixture: it needs pytest-asyncio*"])
