@@ -1,14 +1,19 @@
 """A small FastAPI service: start identity verifications, take iDenfy's signed webhooks.
 
-Run it (without credentials it talks to the built-in FakeIdenfy)::
+Run it from the root of a clone of the idenfy-async repository (the package is not on
+PyPI yet, so ``pip install idenfy-async`` finds nothing); without credentials it talks
+to the built-in FakeIdenfy::
 
-    pip install idenfy-async fastapi uvicorn
+    python3 -m venv .venv && . .venv/bin/activate
+    pip install . fastapi uvicorn
     uvicorn --factory examples.fastapi_app:create_app
 
 Settings come from the environment: ``IDENFY_API_KEY`` / ``IDENFY_API_SECRET``, the
 webhook signing key set in iDenfy's dashboard as ``IDENFY_SIGNING_KEY``, and
-``PUBLIC_BASE_URL`` (where iDenfy can reach this service; sent as each session's
-callbackUrl, otherwise the dashboard's notification URL applies).
+``PUBLIC_BASE_URL`` (where iDenfy can reach this service, ``https://``; sent as each
+session's callbackUrl, otherwise the dashboard's notification URL applies). Settings
+are checked at start-up: a ``PUBLIC_BASE_URL`` iDenfy would refuse stops the service
+with a ConfigurationError instead of failing every verification later.
 
 * ``POST /verifications`` ``{"user_id": "..."}`` -> ``{scan_ref, redirect_url, iframe_url}``
 * ``POST /idenfy/webhook``: verifies ``Idenfy-Signature`` on the raw body, answers at
@@ -36,6 +41,7 @@ from idenfy_async import (
     IdenfyError,
     IdentificationEvent,
     RequestValidationError,
+    SessionRequest,
     SignatureVerificationError,
     VerificationData,
     WebhookPayloadError,
@@ -50,6 +56,25 @@ WEBHOOK_PATH: Final = "/idenfy/webhook"
 FAKE_SIGNING_KEY: Final = "fake-signing-key"
 #: How long shutdown waits for accepted webhooks to be processed.
 DRAIN_TIMEOUT: Final = 10.0
+
+
+def check_public_url(public_url: str | None) -> None:
+    """Refuse at start-up a PUBLIC_BASE_URL whose callbackUrl iDenfy's token call would refuse.
+
+    The rule is the client's own (``SessionRequest``'s callbackUrl check), applied once
+    now, rather than a 422 to every user later.
+    """
+    if not public_url:
+        return
+    callback_url = public_url.rstrip("/") + WEBHOOK_PATH
+    try:
+        SessionRequest(client_id="start-up-check", callback_url=callback_url)
+    except RequestValidationError as exc:
+        rules = "; ".join(problem.rule for problem in exc.problems)
+        raise ConfigurationError(
+            f"PUBLIC_BASE_URL={public_url!r} cannot be used: the callbackUrl"
+            f" {callback_url!r} {rules}"
+        ) from None
 
 
 def default_client() -> AsyncIdenfy:
@@ -167,11 +192,9 @@ def create_app(
         if client_factory is not None or os.environ.get("IDENFY_API_KEY"):
             raise ConfigurationError("set IDENFY_SIGNING_KEY: webhooks cannot be verified")
         signing_key = FAKE_SIGNING_KEY
-    service = KycService(
-        client_factory or default_client,
-        signing_key,
-        public_url or os.environ.get("PUBLIC_BASE_URL"),
-    )
+    public_url = public_url or os.environ.get("PUBLIC_BASE_URL")
+    check_public_url(public_url)
+    service = KycService(client_factory or default_client, signing_key, public_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

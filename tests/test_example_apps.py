@@ -295,3 +295,47 @@ async def test_aiohttp_app_rejects_bad_input(
     too_long = await http.post("/verifications", json={"user_id": "x" * 101})
     assert [r.status for r in (unsigned, not_json, no_user, too_long)] == [401, 400, 422, 422]
     assert "clientId" in (await too_long.json())["detail"]
+
+
+# --------------------------------------------------------------------------- start-up checks
+
+
+@pytest.mark.parametrize("module", [fastapi_app, aiohttp_app])
+@pytest.mark.parametrize(
+    ("public_url", "problem"),
+    [
+        ("http://kyc.example.com", "must be an https:// URL"),
+        ("ftp://kyc.example.com/", "must be an https:// URL"),
+        ("kyc.example.com", "must be an https:// URL"),
+        ("https://kyc.example.com", None),
+        ("https://kyc.example.com/", None),
+        ("http://127.0.0.1:8000", None),  # loopback: the fake delivers there
+    ],
+)
+def test_apps_check_public_base_url_at_start_up(
+    module: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    client_factory: Callable[[], AsyncIdenfy],
+    public_url: str,
+    problem: str | None,
+) -> None:
+    """A PUBLIC_BASE_URL iDenfy would refuse stops the app before it serves anyone."""
+    monkeypatch.setenv("PUBLIC_BASE_URL", public_url)
+    if problem is None:
+        module.create_app(client_factory, SIGNING_KEY)
+        return
+    with pytest.raises(ConfigurationError) as info:
+        module.create_app(client_factory, SIGNING_KEY)
+    assert str(info.value) == (
+        f"PUBLIC_BASE_URL={public_url!r} cannot be used: the callbackUrl"
+        f" {public_url.rstrip('/') + module.WEBHOOK_PATH!r} {problem}"
+    )
+
+
+@pytest.mark.parametrize("module", [fastapi_app, aiohttp_app])
+def test_example_docstrings_say_how_to_install_today(module: Any) -> None:
+    """idenfy-async is not on PyPI: the examples say to install from the repository."""
+    doc = module.__doc__
+    assert "pip install idenfy-async " not in doc.replace("``pip install idenfy-async``", "")
+    assert "pip install . " in doc
+    assert "clone of the idenfy-async repository" in " ".join(doc.split())
