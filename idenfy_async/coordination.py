@@ -53,6 +53,7 @@ import hashlib
 import logging
 import math
 import secrets
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
@@ -79,6 +80,7 @@ __all__ = [
     "Grant",
     "MemoryDedupeStore",
     "Priority",
+    "QuotaSchedule",
     "QuotaView",
     "RedisDedupeStore",
     "RedisQuota",
@@ -169,6 +171,9 @@ def connect(
 async def _run(operation: str, call: Callable[[], Awaitable[Any]], timeout: float) -> Any:
     """The one boundary to Redis: bounded in time, failures as CoordinationError."""
     try:
+        if sys.version_info >= (3, 11):  # no task per call (wait_for makes one before 3.12)
+            async with asyncio.timeout(timeout):
+                return await call()
         return await asyncio.wait_for(call(), timeout)
     except asyncio.TimeoutError as exc:  # builtin TimeoutError from 3.11 on
         raise CoordinationError(operation, "timeout") from exc
@@ -239,16 +244,54 @@ class Grant:
     waited: float
 
 
-def _count_and_period(spec: str | float) -> tuple[float, float]:
-    """``("10000/hour")`` -> (10000, 3600); a number is requests per second."""
-    rate = parse_rate(spec)  # the one owner of rate validation and its messages
-    if isinstance(spec, str):
-        match = _RATE_SPEC.fullmatch(spec)
-        assert match is not None  # parse_rate accepted it
-        return float(match.group(1)), float(match.group(2) or 1) * RATE_UNITS[
-            match.group(3).lower()
-        ]
-    return rate, 1.0
+@attrs.frozen
+class QuotaSchedule:
+    """The pace a :class:`RedisQuota` keeps for a rate, in microseconds.
+
+    ``interval_us`` between grants; ``tolerance_us`` how far ahead of the pace an
+    interactive call is admitted, ``bulk_tolerance_us`` a bulk one;
+    ``horizon_us`` how far ahead bulk reserves; ``bulk_interval_us`` the bulk cap's
+    interval (0: no cap).
+    """
+
+    rate: float
+    interval_us: int
+    tolerance_us: int
+    bulk_tolerance_us: int
+    horizon_us: int
+    bulk_interval_us: int
+
+    @classmethod
+    def for_rate(cls, spec: str | float, bulk_share: float = DEFAULT_BULK_SHARE) -> QuotaSchedule:
+        """The schedule of ``spec`` (``"10000/hour"``, ``"50/s"``, or requests per second)."""
+        if not 0 < bulk_share <= 1:
+            raise ConfigurationError("bulk_share must be above 0 and at most 1")
+        rate = parse_rate(spec)  # the one owner of rate validation and its messages
+        count, period = rate, 1.0
+        if isinstance(spec, str):
+            match = _RATE_SPEC.fullmatch(spec)
+            assert match is not None  # parse_rate accepted it
+            count = float(match.group(1))
+            period = float(match.group(2) or 1) * RATE_UNITS[match.group(3).lower()]
+        # Any window of one period gets at most ceil((period + tolerance) / interval)
+        # grants (GCRA's bound, with the largest tolerance: the interactive one), so
+        # `count - headroom` paced plus `headroom` of tolerance is exactly `count`.
+        headroom = min(1.0, _MAX_HEADROOM_SHARE * count)
+        interval = math.ceil(period * 1e6 / (count - headroom))
+        tolerance = math.floor(headroom * interval)
+        # Bulk gets half that tolerance (a waiter woken late catches up instead of
+        # losing its slot) and reserves at most the other half ahead (a waiter woken
+        # early needs no second trip). Both are slack for bulk and delay for an
+        # interactive call: with bulk saturating, it waits at most one interval.
+        bulk_tolerance = tolerance // 2
+        return cls(
+            rate=rate,
+            interval_us=interval,
+            tolerance_us=tolerance,
+            bulk_tolerance_us=bulk_tolerance,
+            horizon_us=tolerance - bulk_tolerance,
+            bulk_interval_us=0 if bulk_share >= 1 else math.ceil(interval / bulk_share),
+        )
 
 
 class RedisQuota:
@@ -278,31 +321,20 @@ class RedisQuota:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        count, period = _count_and_period(rate)
-        if not 0 < bulk_share <= 1:
-            raise ConfigurationError("bulk_share must be above 0 and at most 1")
+        schedule = QuotaSchedule.for_rate(rate, bulk_share)
         if fallback_share is not None and not 0 < fallback_share <= 1:
             raise ConfigurationError("fallback_share must be above 0 and at most 1, or None")
-        self.rate = count / period
+        self.schedule = schedule
+        self.rate = schedule.rate
         self.bulk_share = float(bulk_share)
         self.fallback_share = fallback_share
         self.op_timeout = _check_timeout("op_timeout", op_timeout)
         self.probe_interval = _check_timeout("probe_interval", probe_interval)
-        # Any window of one period gets at most ceil((period + tolerance) / interval)
-        # grants (GCRA's bound, with the largest tolerance: the interactive one), so
-        # `count - headroom` paced plus `headroom` of tolerance is exactly `count`.
-        headroom = min(1.0, _MAX_HEADROOM_SHARE * count)
-        self.interval_us = math.ceil(period * 1e6 / (count - headroom))
-        self.tolerance_us = math.floor(headroom * self.interval_us)
-        # Bulk gets half that tolerance (a waiter woken late catches up instead of
-        # losing its slot) and reserves at most the other half ahead (a waiter woken
-        # early needs no second trip). Both are slack for bulk and delay for an
-        # interactive call: with bulk saturating, it waits at most one interval.
-        self.bulk_tolerance_us = self.tolerance_us // 2
-        self.horizon_us = self.tolerance_us - self.bulk_tolerance_us
-        self.bulk_interval_us = (
-            0 if bulk_share >= 1 else math.ceil(self.interval_us / self.bulk_share)
-        )
+        self.interval_us = schedule.interval_us
+        self.tolerance_us = schedule.tolerance_us
+        self.bulk_tolerance_us = schedule.bulk_tolerance_us
+        self.horizon_us = schedule.horizon_us
+        self.bulk_interval_us = schedule.bulk_interval_us
         namespace = account_namespace(api_key, prefix=key_prefix)
         self._keys = (f"{namespace}:gcra", f"{namespace}:gcra:bulk", f"{namespace}:cooldown")
         self._redis = redis

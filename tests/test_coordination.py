@@ -26,6 +26,7 @@ from idenfy_async import coordination
 from idenfy_async._limiter import RateLimit
 from idenfy_async.coordination import (
     MemoryDedupeStore,
+    QuotaSchedule,
     RedisDedupeStore,
     RedisQuota,
     SharedCooldown,
@@ -80,13 +81,24 @@ SCHEDULES = [
 
 
 @pytest.mark.parametrize(("spec", "interval", "tolerance", "bulk", "horizon"), SCHEDULES)
-async def test_schedule_keeps_every_window_within_the_rate(
-    redis: Redis, spec: str | float, interval: int, tolerance: int, bulk: int, horizon: int
+def test_schedule_keeps_every_window_within_the_rate(
+    spec: str | float, interval: int, tolerance: int, bulk: int, horizon: int
 ) -> None:
     """Pace + interactive head start = at most the rate in any window, and >= 97 % of it."""
-    quota = RedisQuota(redis, new_key(), spec)
-    schedule = (quota.interval_us, quota.tolerance_us, quota.bulk_tolerance_us, quota.horizon_us)
-    assert schedule == (interval, tolerance, bulk, horizon)
+    schedule = QuotaSchedule.for_rate(spec)
+    assert (
+        schedule.interval_us,
+        schedule.tolerance_us,
+        schedule.bulk_tolerance_us,
+        schedule.horizon_us,
+        schedule.bulk_interval_us,
+    ) == (interval, tolerance, bulk, horizon, 0)
+
+
+@pytest.mark.parametrize(("share", "bulk_interval"), [(0.8, 25_512), (0.5, 40_818), (1.0, 0)])
+def test_bulk_share_slows_the_bulk_pace(share: float, bulk_interval: int) -> None:
+    """At 50/s (interval 20409 us): bulk every interval / share, uncapped at 1."""
+    assert QuotaSchedule.for_rate("50/s", share).bulk_interval_us == bulk_interval
 
 
 @pytest.mark.parametrize(
