@@ -128,6 +128,8 @@ def account_namespace(api_key: str, *, prefix: str = KEY_PREFIX) -> str:
     """
     if not api_key:
         raise ConfigurationError("an API key is needed to name the account's shared state")
+    if not prefix or "{" in prefix or "}" in prefix:
+        raise ConfigurationError("key_prefix must be non-empty, without braces (the hash tag)")
     digest = hashlib.sha256(b"idenfy-async account\0" + api_key.encode()).hexdigest()
     return "{" + prefix + ":" + digest[:32] + "}"
 
@@ -301,7 +303,9 @@ class RedisQuota:
     in no window of that period do all processes together get more than that many
     grants. ``bulk_share`` caps bulk acquisitions at that share of the rate.
     :attr:`interactive` and :attr:`bulk` are :class:`~idenfy_async.RateLimit` views
-    to hand to ``AsyncIdenfy(rate_limit=...)``. Every Redis call is bounded by
+    to hand to ``AsyncIdenfy(rate_limit=...)``. A caller cancelled while it sleeps
+    until its reserved slot leaves that slot unused (the rate is never exceeded, a
+    slot is lost). Every Redis call is bounded by
     ``op_timeout``; when Redis fails, the quota paces this process alone at
     ``fallback_share`` of the rate (``None``: raise :class:`CoordinationError`).
     ``sleep`` and ``clock`` (the local fallback's) are injectable.

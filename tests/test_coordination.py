@@ -156,6 +156,27 @@ async def test_keys_live_under_a_hash_of_the_api_key(redis: Redis) -> None:
     assert "scan-1" not in everything
 
 
+def test_key_prefix_cannot_break_the_hash_tag() -> None:
+    for prefix in ("", "a{b", "a}b"):
+        with pytest.raises(ConfigurationError, match="key_prefix"):
+            account_namespace("key", prefix=prefix)
+    assert account_namespace("key", prefix="acme").startswith("{acme:")
+
+
+async def test_a_client_decoding_responses_works_too(redis_server: RedisServer) -> None:
+    """Replies are integers either way; the caller's own client settings do not matter."""
+    redis = Redis.from_url(redis_server.url, decode_responses=True, protocol=3)
+    api_key = new_key()
+    try:
+        assert (await RedisQuota(redis, api_key, "50/s").take()).slot is not None
+        cooldown = SharedCooldown(redis, api_key)
+        await cooldown.extend(2)
+        assert 1.9 < await cooldown.remaining() <= 2
+        assert await RedisDedupeStore(redis, api_key).claim("k") is True
+    finally:
+        await redis.aclose()
+
+
 # --------------------------------------------------------------------------- quota, one process
 
 
