@@ -363,6 +363,18 @@ def rate_of(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
+def rate_floor(grants: list[Any], interval: float) -> float:
+    """97 %, or 95 % when this machine stalled a process longer than bulk's slack.
+
+    A bulk waiter may wake up to one interval late and lose nothing (its tolerance
+    and horizon); later than that, a slot is lost that no limiter could recover
+    without exceeding the rate in some window. ``at - slot`` (this machine's clock
+    and the local Redis server's, the same clock) shows how late processes ran.
+    """
+    stalled = max(g[1] - g[0] for g in grants) > interval
+    return 0.95 if stalled else 0.97
+
+
 def test_processes_share_one_quota(redis_server: RedisServer) -> None:
     """3 processes x 4 tasks, 2 s at 50/s: 97-100 % of the rate, no second above it."""
     api_key = new_key()
@@ -373,7 +385,7 @@ def test_processes_share_one_quota(redis_server: RedisServer) -> None:
     slots = [g[0] for g in grants]
     returned = [g[1] for g in grants]
     assert busiest_window(slots) <= 50
-    assert 0.97 * 50 <= rate_of(slots) <= 50
+    assert rate_floor(grants, 20_409e-6) * 50 <= rate_of(slots) <= 50
     # As this machine saw them leave: each slot plus its wake-up delay, a few ms on an
     # idle machine, tens on a loaded one, so a window may catch one more or one fewer.
     assert 0.95 * 50 <= rate_of(returned) <= 1.02 * 50
@@ -393,9 +405,10 @@ def test_interactive_goes_first_under_a_saturating_bulk_job(redis_server: RedisS
     # (Its p99 is the machine's scheduling: benchmarks.redis_quota reports it.)
     took = sorted(g[2] for g in users)
     assert took[len(took) // 2] <= interval
-    slots = [g[0] for g in bulk_a + bulk_b + users]
+    grants = bulk_a + bulk_b + users
+    slots = [g[0] for g in grants]
     assert busiest_window(slots) <= 50
-    assert rate_of(slots) >= 0.97 * 50
+    assert rate_of(slots) >= rate_floor(grants, interval) * 50
 
 
 def test_two_processes_dedupe_the_same_webhooks(redis_server: RedisServer) -> None:
