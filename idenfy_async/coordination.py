@@ -179,8 +179,6 @@ async def _run(operation: str, call: Callable[[], Awaitable[Any]], timeout: floa
         return await asyncio.wait_for(call(), timeout)
     except asyncio.TimeoutError as exc:  # builtin TimeoutError from 3.11 on
         raise CoordinationError(operation, "timeout") from exc
-    except CoordinationError:
-        raise
     except Exception as exc:
         from redis.exceptions import RedisError
 
@@ -301,7 +299,9 @@ class RedisQuota:
 
     ``rate`` is a spec such as ``"10000/hour"`` or ``"50/s"`` (or requests per second):
     in no window of that period do all processes together get more than that many
-    grants. ``bulk_share`` caps bulk acquisitions at that share of the rate.
+    grants. ``bulk_share`` caps bulk acquisitions at that share of the rate. Give
+    every process on the account the same ``rate`` and ``bulk_share``: they share
+    one schedule.
     :attr:`interactive` and :attr:`bulk` are :class:`~idenfy_async.RateLimit` views
     to hand to ``AsyncIdenfy(rate_limit=...)``. A caller cancelled while it sleeps
     until its reserved slot leaves that slot unused (the rate is never exceeded, a
@@ -378,7 +378,7 @@ class RedisQuota:
         """Like :meth:`acquire`, and say which slot was taken (benchmarks, tests)."""
         if priority not in _PRIORITIES:
             raise ConfigurationError(f"priority must be one of {_PRIORITIES}, not {priority!r}")
-        if self._degraded_until is not None and self._clock() < self._degraded_until:
+        if self._skipping_redis():
             return await self._take_locally()
         if priority == "bulk":
             # One bulk waiter per process asks Redis at a time: FIFO here, and no
@@ -391,6 +391,9 @@ class RedisQuota:
         waited = 0.0
         args = self._args[priority]
         while True:
+            if self._skipping_redis():  # failed while this one waited
+                grant = await self._take_locally()
+                return Grant(None, waited + grant.waited)
             try:
                 reply = await _run(
                     "quota", lambda: self._script(keys=self._keys, args=args), self.op_timeout
@@ -409,6 +412,9 @@ class RedisQuota:
                 waited += wait
             if committed:
                 return Grant(slot_us / 1e6, waited)
+
+    def _skipping_redis(self) -> bool:
+        return self._degraded_until is not None and self._clock() < self._degraded_until
 
     async def _take_locally(self) -> Grant:
         started = self._clock()

@@ -602,6 +602,26 @@ async def test_hung_redis_is_bounded_even_with_a_default_client(
     await redis.aclose()
 
 
+async def test_queued_bulk_waiters_do_not_each_wait_for_a_hung_redis(
+    own_redis_server: RedisServer,
+) -> None:
+    """Five bulk calls queued in one process: one op_timeout in all, not one each."""
+    clock = VirtualClock()
+    redis = coordination.connect(own_redis_server.url, op_timeout=0.2)
+    quota = RedisQuota(redis, new_key(), "40/s", op_timeout=0.2, sleep=clock.sleep, clock=clock)
+    await quota.take("bulk")  # connected, script loaded
+    own_redis_server.pause()
+    try:
+        started = time.monotonic()
+        grants = await asyncio.gather(*(quota.take("bulk") for _ in range(5)))
+        elapsed = time.monotonic() - started
+    finally:
+        own_redis_server.resume()
+    await redis.aclose()
+    assert [g.slot for g in grants] == [None] * 5
+    assert elapsed < 0.5
+
+
 async def test_quota_and_cooldown_use_redis_again_once_it_answers(
     own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
