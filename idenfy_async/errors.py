@@ -24,9 +24,10 @@
     ├── ResponseDecodeError           status_code
     ├── SignatureVerificationError    (also ValueError) reason
     ├── WebhookPayloadError           (also ValueError) reason
-    └── JournalError
-        ├── JournalLockedError
-        └── JournalMismatchError
+    ├── JournalError
+    │   ├── JournalLockedError
+    │   └── JournalMismatchError
+    └── CoordinationError             operation, reason
 
 Every error says whether the request may have taken effect on iDenfy's side
 (:attr:`IdenfyError.ambiguous`): for session creation that means a session, and a
@@ -54,6 +55,7 @@ __all__ = [
     "ClientStateError",
     "ConfigurationError",
     "ConflictError",
+    "CoordinationError",
     "EventLoopMismatchError",
     "FieldProblem",
     "IdenfyError",
@@ -337,6 +339,20 @@ class JournalLockedError(JournalError):
 
 class JournalMismatchError(JournalError):
     """Raised when a journal was written for another iDenfy account or server."""
+
+
+class CoordinationError(IdenfyError):
+    """Raised when the state shared by several processes (Redis) cannot be used.
+
+    ``operation`` names what was attempted (``"quota"``, ``"cooldown"``, ``"dedupe"``);
+    ``reason`` is the failure's kind (``"ConnectionError"``, ``"timeout"``, ...). The
+    Redis URL, which may hold a password, is never part of the message.
+    """
+
+    def __init__(self, operation: str, reason: str) -> None:
+        self.operation = operation
+        self.reason = reason
+        super().__init__(f"shared state unavailable for {operation}: {reason}")
 
 
 def _shorten(text: str, limit: int = 200) -> str:
