@@ -1272,14 +1272,17 @@ class IdentificationEvent:
 
     @property
     def dedupe_key(self) -> str:
-        """``scanRef|eventType|final|overall``: equal for redeliveries of one webhook.
+        """``scanRef|IDENTIFICATION|final|overall|finishTime``: equal for redeliveries.
 
         iDenfy retries failed deliveries and signatures carry no timestamp, so store
-        this key and skip an event whose key you have already processed.
+        this key and skip an event whose key you have already processed. It is made
+        of signed body fields only: the ``Idenfy-Event-Type`` header is not signed,
+        so a replay with an altered header gets the same key.
         """
         overall = self.status.overall
+        finish = "" if self.finish_time is None else str(self.finish_time)
         return "|".join(
-            (self.scan_ref, str(self.event_type), _flag(self.final), str(overall or ""))
+            (self.scan_ref, "IDENTIFICATION", _flag(self.final), str(overall or ""), finish)
         )
 
 
@@ -1306,11 +1309,11 @@ class FacialAuthenticationEvent:
 
     @property
     def dedupe_key(self) -> str:
-        """``scanRef|eventType|id-or-token|status``: equal for redeliveries of one webhook."""
+        """``scanRef|FACIAL_AUTHENTICATION|id-or-token|status``, from signed fields only."""
         return "|".join(
             (
                 self.scan_ref or "",
-                str(self.event_type),
+                "FACIAL_AUTHENTICATION",
                 self.id or self.token or "",
                 str(self.status or ""),
             )
@@ -1331,8 +1334,9 @@ class DocumentExpirationEvent:
 
     @property
     def dedupe_key(self) -> str:
-        """``scanRef|eventType|threshold``: equal for redeliveries of one webhook."""
-        return "|".join((self.scan_ref, str(self.event_type), str(self.expiration_threshold or "")))
+        """``scanRef|DOCUMENT_EXPIRATION|threshold``, from signed fields only."""
+        kind = "DOCUMENT_EXPIRATION"
+        return "|".join((self.scan_ref, kind, str(self.expiration_threshold or "")))
 
 
 #: What :func:`idenfy_async.webhooks.parse_event` returns.

@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -45,6 +45,7 @@ from .models import (
     FacialAuthenticationEvent,
     IdentificationEvent,
     WebhookEvent,
+    utf8_problem,
 )
 
 __all__ = [
@@ -98,15 +99,18 @@ def verify_signature(body: bytes, signature: str | None, signing_key: str | byte
 
     ``signing_key`` is the key set for the notification in iDenfy's dashboard, used
     as UTF-8 bytes. The header is compared case-insensitively, in constant time.
+    A signature that is not a ``str`` (raw header bytes, say) is malformed.
 
     Raises:
         SignatureVerificationError: the signature is missing, malformed or wrong.
-        ConfigurationError: the signing key is empty.
-        TypeError: ``body`` is a ``str`` (pass the raw bytes as received).
+        ConfigurationError: the signing key is empty, or neither str nor bytes.
+        TypeError: ``body`` is not bytes (a ``str``: pass the raw bytes as received).
     """
     expected = sign(body, signing_key)
-    if signature is None or not signature.strip():
+    if signature is None or (isinstance(signature, str) and not signature.strip()):
         raise SignatureVerificationError("missing")
+    if not isinstance(signature, str):
+        raise SignatureVerificationError("malformed")
     given = signature.strip().lower()
     if not _HEX_SHA256.fullmatch(given):
         raise SignatureVerificationError("malformed")
@@ -126,17 +130,21 @@ def parse_event(
 
     Raises:
         WebhookPayloadError: not JSON, not an object, larger than
-            :data:`MAX_WEBHOOK_BYTES`, or not the shape of any known event.
+            :data:`MAX_WEBHOOK_BYTES`, not the shape of any known event, or not
+            the shape of the event ``event_type`` names.
     """
     payload = body if isinstance(body, Mapping) else _decode(body)
     kind = _event_type(event_type)
     cls = _EVENT_CLASSES.get(kind) if kind is not None else None
+    named = kind is not None and _PRINTABLE_TYPE.fullmatch(kind)
+    detail = f" (event type {kind})" if named else ""
     if cls is None:
         cls = _shape_of(payload)
         if cls is None:
-            named = kind is not None and _PRINTABLE_TYPE.fullmatch(kind)
-            detail = f" (event type {kind})" if named else ""
             raise WebhookPayloadError(f"the body matches no known event{detail}")
+    elif not _SHAPES[cls](payload):
+        # The header is not signed: the body itself must look like the event it names.
+        raise WebhookPayloadError(f"the body is not a {cls.__name__}{detail}")
     try:
         event: WebhookEvent = converter.structure(payload, cls)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
@@ -169,17 +177,24 @@ def construct_event(
 
 
 def _key_bytes(signing_key: str | bytes) -> bytes:
-    key = signing_key.encode() if isinstance(signing_key, str) else bytes(signing_key)
+    if isinstance(signing_key, str):
+        if utf8_problem(signing_key):  # checked, not raised: the error would hold the key
+            raise ConfigurationError("the webhook signing key is not valid Unicode text")
+        key = signing_key.encode()
+    elif isinstance(signing_key, bytes | bytearray | memoryview):
+        key = bytes(signing_key)
+    else:  # bytes(5) would be five zero bytes, a key anyone can guess
+        raise ConfigurationError("the webhook signing key must be a str or bytes")
     if not key:
         raise ConfigurationError("the webhook signing key is empty")
     return key
 
 
 def _body_bytes(body: bytes) -> bytes:
-    if isinstance(body, str):
+    if not isinstance(body, bytes | bytearray | memoryview):
         raise TypeError(
             "the webhook body must be the raw request bytes (e.g. await request.body()),"
-            " not text: a signature is over the exact bytes received"
+            " not text or another object: a signature is over the exact bytes received"
         )
     return bytes(body)
 
@@ -190,7 +205,12 @@ def _check_size(size: int) -> None:
 
 
 def _decode(body: bytes | str) -> Mapping[str, Any]:
-    raw = body.encode() if isinstance(body, str) else bytes(body)
+    if isinstance(body, str):
+        if utf8_problem(body):
+            raise WebhookPayloadError("the body is not valid Unicode text")
+        raw = body.encode()
+    else:
+        raw = _body_bytes(body)
     _check_size(len(raw))
     try:
         payload = json.loads(raw)
@@ -201,7 +221,11 @@ def _decode(body: bytes | str) -> Mapping[str, Any]:
     return payload
 
 
-def _event_type(value: str | None) -> EventType | str | None:
+def _event_type(value: str | bytes | None) -> EventType | str | None:
+    if isinstance(value, bytes):  # a raw header (ASGI): HTTP headers are Latin-1
+        value = value.decode("latin-1")
+    if value is not None and not isinstance(value, str):
+        raise WebhookPayloadError("the event type is not text")
     if value is None or not value.strip():
         return None
     key = value.strip().upper().replace("-", "_").replace(" ", "_")
@@ -213,12 +237,25 @@ def _event_type(value: str | None) -> EventType | str | None:
     return _TYPE_ALIASES.get(key, value.strip())
 
 
+def _is_document_expiration(payload: Mapping[str, Any]) -> bool:
+    return "expirationThreshold" in payload or "documentExpiration" in payload
+
+
+def _is_identification(payload: Mapping[str, Any]) -> bool:
+    return isinstance(payload.get("status"), Mapping) or "data" in payload or "final" in payload
+
+
+def _is_facial_authentication(payload: Mapping[str, Any]) -> bool:
+    return isinstance(payload.get("status"), str) and ("token" in payload or "method" in payload)
+
+
+# What identifies each event's body, in the order tried when no header names it.
+_SHAPES: Final[Mapping[type[WebhookEvent], Callable[[Mapping[str, Any]], bool]]] = {
+    DocumentExpirationEvent: _is_document_expiration,
+    IdentificationEvent: _is_identification,
+    FacialAuthenticationEvent: _is_facial_authentication,
+}
+
+
 def _shape_of(payload: Mapping[str, Any]) -> type[WebhookEvent] | None:
-    if "expirationThreshold" in payload or "documentExpiration" in payload:
-        return DocumentExpirationEvent
-    status = payload.get("status")
-    if isinstance(status, Mapping) or "data" in payload or "final" in payload:
-        return IdentificationEvent
-    if isinstance(status, str) and ("token" in payload or "method" in payload):
-        return FacialAuthenticationEvent
-    return None
+    return next((cls for cls, matches in _SHAPES.items() if matches(payload)), None)
