@@ -123,10 +123,11 @@ def parse_event(
 ) -> WebhookEvent:
     """Decode a webhook body into its event model. Verify the signature first.
 
-    ``event_type`` is the ``Idenfy-Event-Type`` header. It picks the model when
-    given (``ID_VERIFICATION_*`` and other documented spellings are accepted);
-    otherwise, or for a type without a model of its own, the body's shape does,
-    and an identification body is labelled ``IDENTIFICATION``.
+    The body's shape picks the model. ``event_type`` is the ``Idenfy-Event-Type``
+    header (``ID_VERIFICATION_*`` and other documented spellings are accepted): it
+    labels the event, and when it names a modelled type the body must be of that
+    type. It never chooses the model: it is not signed. Without it, an
+    identification body is labelled ``IDENTIFICATION``.
 
     Raises:
         WebhookPayloadError: not JSON, not an object, larger than
@@ -135,16 +136,16 @@ def parse_event(
     """
     payload = body if isinstance(body, Mapping) else _decode(body)
     kind = _event_type(event_type)
-    cls = _EVENT_CLASSES.get(kind) if kind is not None else None
-    named = kind is not None and _PRINTABLE_TYPE.fullmatch(kind)
-    detail = f" (event type {kind})" if named else ""
+    named = _EVENT_CLASSES.get(kind) if kind is not None else None
+    printable = kind is not None and _PRINTABLE_TYPE.fullmatch(kind)
+    detail = f" (event type {kind})" if printable else ""
+    # The signed body alone picks the model: the header is not signed, so it may
+    # only agree (or name a type without a model of its own), never choose.
+    cls = _shape_of(payload)
+    if named is not None and named is not cls:
+        raise WebhookPayloadError(f"the body is not a {named.__name__}{detail}")
     if cls is None:
-        cls = _shape_of(payload)
-        if cls is None:
-            raise WebhookPayloadError(f"the body matches no known event{detail}")
-    elif not _SHAPES[cls](payload):
-        # The header is not signed: the body itself must look like the event it names.
-        raise WebhookPayloadError(f"the body is not a {cls.__name__}{detail}")
+        raise WebhookPayloadError(f"the body matches no known event{detail}")
     try:
         event: WebhookEvent = converter.structure(payload, cls)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
@@ -249,10 +250,12 @@ def _is_facial_authentication(payload: Mapping[str, Any]) -> bool:
     return isinstance(payload.get("status"), str) and ("token" in payload or "method" in payload)
 
 
-# What identifies each event's body, in the order tried when no header names it.
+# What identifies each event's body, in order: the first match is the model, so a
+# body that matches two (an identification result that gains a documentExpiration
+# field, say) always decodes the same way, whatever the header.
 _SHAPES: Final[Mapping[type[WebhookEvent], Callable[[Mapping[str, Any]], bool]]] = {
-    DocumentExpirationEvent: _is_document_expiration,
     IdentificationEvent: _is_identification,
+    DocumentExpirationEvent: _is_document_expiration,
     FacialAuthenticationEvent: _is_facial_authentication,
 }
 

@@ -575,6 +575,19 @@ def test_header_named_event_needs_a_body_of_that_kind(header: str, body: dict[st
         parse_event(json.dumps(body).encode(), header)
 
 
+def test_body_of_two_kinds_decodes_one_way_whatever_the_header() -> None:
+    """Found by the random search: an identification body with an expirationThreshold key
+    decoded as either model depending on the header, giving two dedupe keys."""
+    body = json.dumps(_go_body(expirationThreshold=None)).encode()
+    signature = sign(body, GO_KEY)
+    plain = construct_event(body, signature, GO_KEY)
+    labelled = construct_event(body, signature, GO_KEY, "IDENTIFICATION")
+    assert type(plain) is type(labelled) is IdentificationEvent
+    assert plain.dedupe_key == labelled.dedupe_key
+    with pytest.raises(WebhookPayloadError, match="is not a DocumentExpirationEvent"):
+        construct_event(body, signature, GO_KEY, "DOCUMENT_EXPIRATION")
+
+
 @pytest.mark.parametrize(
     "signature",
     [GO_SIGNATURE.encode(), 12345, 1.5, [GO_SIGNATURE], {"sig": 1}, object()],
