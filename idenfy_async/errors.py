@@ -284,6 +284,9 @@ class ResponseDecodeError(IdenfyError):
     def __str__(self) -> str:
         where = f" from {self.method} {self.path}" if self.method and self.path else ""
         text = f"cannot decode HTTP {self.status_code} response{where}: {self.reason}."
+        if self.scan_ref or self.auth_token:
+            # Where to find them, never their values (the token opens the session).
+            text += " What identifies the session is kept on .scan_ref and .auth_token."
         if self.ambiguous:
             text += (
                 " The request succeeded on iDenfy's side (for create_session: a session"
