@@ -72,28 +72,33 @@ def make_converter() -> cattrs.Converter:
             ),
             video_call_questions=override(rename="videoCallQuestions", unstruct_hook=list),
             questionnaire=override(rename="questionnaire", unstruct_hook=_null_or_value),
-            additional_steps=override(rename="additionalSteps", unstruct_hook=_passthrough),
-            additional_data=override(rename="additionalData", unstruct_hook=_passthrough),
+            additional_steps=override(rename="additionalSteps", unstruct_hook=_plain),
+            additional_data=override(rename="additionalData", unstruct_hook=_plain),
         ),
     )
 
     def unstructure_request(req: SessionRequest) -> dict[str, Any]:
         body: dict[str, Any] = request_hook(req)
         if req.extra:
-            body.update(req.extra)
+            body.update(_plain(req.extra))
         return body
 
     conv.register_unstructure_hook(SessionRequest, unstructure_request)
 
-    # Response: unknown keys are ignored here and kept whole in ``raw``. Types are
-    # checked strictly: cattrs' default str()/bool() coercion would turn a null token
-    # into "None" and "false" into True.
+    # Response: unknown keys are ignored here and kept whole in ``raw``. A session is
+    # paid for, so only what identifies it is strict (authToken and scanRef, checked
+    # by the parser; clientId, which Session requires). Echoed fields are read
+    # leniently (_ECHO): coerced when unambiguous, else None, never guessed: cattrs'
+    # default str()/bool() would turn a null into "None" and "false" into True.
     attrs.resolve_types(Session)
     session_overrides: dict[str, Any] = {
-        a.name: override(rename=wire_name(a.name), struct_hook=_STRICT[a.type])
+        a.name: override(rename=wire_name(a.name), struct_hook=_ECHO[a.type])
         for a in attrs.fields(Session)
         if a.name != "raw"
     }
+    session_overrides["auth_token"] = override(rename="authToken", struct_hook=_strict_str)
+    session_overrides["scan_ref"] = override(rename="scanRef", struct_hook=_strict_str)
+    session_overrides["digit_string"] = override(rename="digitString", struct_hook=_echo_text)
     session_hook = make_dict_structure_fn(
         Session,
         conv,
@@ -111,48 +116,90 @@ def _strict_str(value: Any, _: Any) -> str:
     return value
 
 
-def _strict_opt_str(value: Any, _: Any) -> str | None:
-    return None if value is None else _strict_str(value, _)
-
-
-def _strict_opt_int(value: Any, _: Any) -> int | None:
-    if value is None or type(value) is int:
-        return value
-    if type(value) is float and value.is_integer():
-        return int(value)
-    raise TypeError("expected an integer")
-
-
 def _strict_opt_bool(value: Any, _: Any) -> bool | None:
     if value is None or type(value) is bool:
         return value
     raise TypeError("expected true or false")
 
 
-def _strict_opt_str_list(value: Any, _: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if type(value) is not list or not all(type(v) is str for v in value):
-        raise TypeError("expected a list of strings")
-    return value
+# Echoed token-response fields: the value when its type is right or the coercion is
+# unambiguous, else None (the raw value stays in Session.raw). Never raise.
+
+_BOOL_WORDS: Final = {"true": True, "false": False}
 
 
-def _strict_opt_str_or_list(value: Any, _: Any) -> str | list[str] | None:
-    return value if type(value) is str else _strict_opt_str_list(value, _)
+def _echo_text(value: Any, _: Any) -> str | None:
+    return value if type(value) is str else None
 
 
-_STRICT: dict[Any, Callable[[Any, Any], Any]] = {
-    str: _strict_str,
-    str | None: _strict_opt_str,
-    int | None: _strict_opt_int,
-    bool | None: _strict_opt_bool,
-    list[str] | None: _strict_opt_str_list,
-    str | list[str] | None: _strict_opt_str_or_list,
+def _echo_str(value: Any, _: Any) -> str | None:
+    # An integer where text is expected (legacy docs typed clientId as one).
+    if type(value) is int:
+        return str(value)
+    return _echo_text(value, _)
+
+
+def _echo_client_id(value: Any, _: Any) -> str:
+    text = _echo_str(value, _)
+    if text is None:
+        raise TypeError("expected a string")
+    return text
+
+
+def _echo_int(value: Any, _: Any) -> int | None:
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is str and value.strip().isascii() and value.strip().isdigit():
+        try:
+            return int(value)
+        except ValueError:  # over Python's 4,300-digit conversion limit
+            return None
+    return None
+
+
+def _echo_bool(value: Any, _: Any) -> bool | None:
+    if type(value) is bool:
+        return value
+    if type(value) is str:
+        return _BOOL_WORDS.get(value.strip().lower())
+    return None
+
+
+def _echo_str_list(value: Any, _: Any) -> list[str] | None:
+    if type(value) is str:
+        return [value]  # one document type sent bare
+    if type(value) is list and all(type(v) is str for v in value):
+        return list(value)
+    return None
+
+
+def _echo_str_or_list(value: Any, _: Any) -> str | list[str] | None:
+    return value if type(value) is str else _echo_str_list(value, _)
+
+
+_ECHO: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _echo_client_id,
+    str | None: _echo_str,
+    int | None: _echo_int,
+    bool | None: _echo_bool,
+    list[str] | None: _echo_str_list,
+    str | list[str] | None: _echo_str_or_list,
 }
 
 
 def _passthrough(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+def _plain(value: Any) -> Any:
+    # Plain dicts and lists for json.dumps, which refuses other Mappings.
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _null_or_value(value: Any) -> Any:

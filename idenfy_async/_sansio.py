@@ -42,6 +42,9 @@ from .models import (
     VerificationData,
     VerificationSummary,
     is_loopback_host,
+    json_problem,
+    utf8_problem,
+    wire_name,
 )
 
 __all__ = [
@@ -121,8 +124,15 @@ _STATUS_ERRORS: Final[Mapping[int, type[errors.APIError]]] = {
 }
 # "Partner reached token limit." arrives as 400 PERMISSIONS_ERROR: out of credits.
 _OUT_OF_CREDITS_MARKERS: Final = ("token limit", "lack of funds")
+# The keys of iDenfy's error body: never a file name ("documentation" holds a URL).
+_ERROR_ENVELOPE_KEYS: Final = frozenset({"identifier", "message", "documentation", "severity"})
 # Deletion before the session is over: 400 PARTNER_ERROR "Token has not expired yet.".
 _NOT_EXPIRED_MARKER: Final = "not expired"
+
+
+def _body_shape(body: bytes) -> str:
+    # Error trackers print the locals of every frame: the size only, never the bytes.
+    return f"<{len(body)} bytes>"
 
 
 @attrs.frozen
@@ -130,58 +140,112 @@ class RequestSpec:
     """What to send: the transport adds base URL, auth and user agent.
 
     ``path`` may carry a query string. An empty ``body`` is sent without a
-    Content-Type.
+    Content-Type. ``repr()`` shows the body's length only: it holds personal data.
     """
 
     method: str
     path: str
-    body: bytes
+    body: bytes = attrs.field(repr=_body_shape)
     accept: str = JSON_CONTENT_TYPE
 
 
 def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    # Strict JSON only: no NaN/Infinity, and UTF-8 (a lone surrogate raises).
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def build_create_session(request: SessionRequest) -> RequestSpec:
-    """The ``POST /api/v2/token`` request for a validated :class:`SessionRequest`."""
-    return RequestSpec("POST", CREATE_SESSION_PATH, _dumps(session_request_to_wire(request)))
+    """The ``POST /api/v2/token`` request for a validated :class:`SessionRequest`.
+
+    Raises:
+        RequestValidationError: a value cannot be sent as strict JSON (possible
+            only if a mapping was changed after validation); nothing may be sent.
+    """
+    body = _encode_request(request)
+    if isinstance(body, FieldProblem):
+        # Raised here, outside any except block and any frame that holds the
+        # body: neither the error's context nor a tracker's frame locals carry it.
+        raise RequestValidationError("SessionRequest", [body])
+    return RequestSpec("POST", CREATE_SESSION_PATH, body)
+
+
+def _encode_request(request: SessionRequest) -> bytes | FieldProblem:
+    # The body, or the first field that strict JSON cannot carry (models.py
+    # validates at construction; this is the last line if a value changed since).
+    try:
+        wire = session_request_to_wire(request)
+        return _dumps(wire)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        pass  # UnicodeEncodeError is a ValueError; found field by field below
+    try:
+        fields = list(session_request_to_wire(request).items())
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return FieldProblem("request", "cannot be encoded as JSON")
+    for name, value in fields:
+        problem = json_problem(value)
+        if problem:
+            return FieldProblem(name, problem)
+    return FieldProblem("request", "cannot be encoded as JSON")
 
 
 def parse_create_session(status: int, content: bytes, *, base_url: str) -> Session:
     """Decode a 2xx token answer; fill ``redirect_url`` the documented way if absent.
 
+    A session is paid for: only ``authToken`` and ``scanRef`` (non-empty text) and
+    ``clientId`` are required. Other fields are echoes of the request and are read
+    leniently; the whole body stays in :attr:`Session.raw`.
+
     Raises:
-        ResponseDecodeError: the body is not a JSON object of the expected shape.
+        ResponseDecodeError: the body is not a JSON object, or lacks a readable
+            authToken, scanRef or clientId. Whatever of the token and scanRef
+            could be read is on its ``auth_token`` and ``scan_ref``.
     """
     body = _json_object(status, content)
+    token = _identifier(body.get("authToken"))
+    scan_ref = _identifier(body.get("scanRef"))
+    if token is None or scan_ref is None:
+        unreadable = " and ".join(
+            name for name, value in (("authToken", token), ("scanRef", scan_ref)) if value is None
+        )
+        raise errors.ResponseDecodeError(
+            f"{unreadable} missing or not a non-empty string",
+            status_code=status,
+            method="POST",
+            path=CREATE_SESSION_PATH,
+            scan_ref=scan_ref,
+            auth_token=token,
+        )
     fill = {}
-    token = body.get("authToken")
-    if body.get("redirectUrl") is None and type(token) is str:
+    if _identifier(body.get("redirectUrl")) is None:
         # Built before structuring: one pass, no copy of the frozen Session.
         fill["redirectUrl"] = (
             f"{base_url}{REDIRECT_PATH}?authToken={urllib.parse.quote_plus(token)}"
         )
     try:
-        session = structure_session(body, **fill)
+        return structure_session(body, **fill)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
         raise errors.ResponseDecodeError(
-            shape_problem(exc), status_code=status, method="POST", path=CREATE_SESSION_PATH
-        ) from exc
-    if not session.auth_token or not session.scan_ref:
-        raise errors.ResponseDecodeError(
-            "authToken or scanRef is empty",
+            shape_problem(exc),
             status_code=status,
             method="POST",
             path=CREATE_SESSION_PATH,
-        )
-    return session
+            scan_ref=scan_ref,
+            auth_token=token,
+        ) from exc
+
+
+def _identifier(value: Any) -> str | None:
+    # A token, scanRef or URL that can be used as given: printable text (no control
+    # characters, no lone surrogates), not blank.
+    if type(value) is str and value.strip() and value.isprintable():
+        return value
+    return None
 
 
 def _json_object(status: int, content: bytes) -> dict[str, Any]:
     try:
         body = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise errors.ResponseDecodeError("the body is not valid JSON", status_code=status) from exc
     if not isinstance(body, dict):
         raise errors.ResponseDecodeError("the body is not a JSON object", status_code=status)
@@ -214,7 +278,7 @@ def _scan_ref_problem(scan_ref: Any) -> str | None:
         return "must not be empty"
     if len(scan_ref) > MAX_SCAN_REF_LENGTH:
         return f"must be at most {MAX_SCAN_REF_LENGTH} characters"
-    return None
+    return utf8_problem(scan_ref)
 
 
 def _scan_ref_call(path: str, scan_ref: Any, operation: str) -> RequestSpec:
@@ -280,7 +344,10 @@ def build_list_verifications(
     """``GET /kyc/identifications/?clientId=...&page=...&perPage=...`` (no body)."""
     problems: list[FieldProblem] = []
     if client_id is not None and (
-        not isinstance(client_id, str) or not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH
+        not isinstance(client_id, str)
+        or not client_id
+        or len(client_id) > MAX_CLIENT_ID_LENGTH
+        or utf8_problem(client_id)
     ):
         problems.append(
             FieldProblem(
@@ -308,30 +375,51 @@ def build_list_verifications(
     return RequestSpec("GET", f"{LIST_VERIFICATIONS_PATH}?{urllib.parse.urlencode(query)}", b"")
 
 
-def _structure(status: int, content: bytes, cls: type[_T]) -> _T:
+def _structure(status: int, content: bytes, cls: type[_T], *, kind: _Kind) -> _T:
     body = _json_object(status, content)
+    if not kind.fields.intersection(body):
+        # An error envelope or any other object is not an empty result.
+        raise errors.ResponseDecodeError(f"the body is not {kind.what}", status_code=status)
     try:
         return converter.structure(body, cls)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
         raise errors.ResponseDecodeError(shape_problem(exc), status_code=status) from exc
 
 
+@attrs.frozen
+class _Kind:
+    """What identifies an answer: at least one of ``fields`` is present (even null)."""
+
+    what: str
+    fields: frozenset[str]
+
+
+_STATUS_KIND: Final = _Kind("a verification status (no status field)", frozenset({"status"}))
+# Every documented key of the data answer (all may be null).
+_DATA_KIND: Final = _Kind(
+    "verification data (none of its fields)",
+    frozenset(wire_name(a.name) for a in attrs.fields(VerificationData) if a.name != "raw"),
+)
+
+
 def parse_get_status(status: int, content: bytes) -> StatusResult:
     """Decode a 2xx ``/api/v2/status`` answer.
 
     Raises:
-        ResponseDecodeError: not a JSON object, or ``scanRef`` missing or mistyped.
+        ResponseDecodeError: not a JSON object, no ``status`` field, or ``scanRef``
+            missing or mistyped.
     """
-    return _structure(status, content, StatusResult)
+    return _structure(status, content, StatusResult, kind=_STATUS_KIND)
 
 
 def parse_get_data(status: int, content: bytes) -> VerificationData:
     """Decode a 2xx ``/api/v2/data`` answer (every field may be null).
 
     Raises:
-        ResponseDecodeError: not a JSON object, or a field of the wrong type.
+        ResponseDecodeError: not a JSON object, none of the data answer's fields
+            (an error body, say), or a field of the wrong type.
     """
-    return _structure(status, content, VerificationData)
+    return _structure(status, content, VerificationData, kind=_DATA_KIND)
 
 
 def parse_files(status: int, content: bytes) -> FileUrls:
@@ -339,21 +427,26 @@ def parse_files(status: int, content: bytes) -> FileUrls:
 
     No example was ever published: a map nested under ``fileUrls`` is accepted too,
     and entries that are neither null nor an http(s) URL (e.g. a ``scanRef``) are
-    left out, so every value is something to download.
+    left out, so every value is something to download. An empty object means no files.
 
     Raises:
-        ResponseDecodeError: not a JSON object.
+        ResponseDecodeError: not a JSON object, or a non-empty one without a single
+            file entry (an error body, say).
     """
     body = _json_object(status, content)
     nested = body.get("fileUrls")
     urls: Mapping[str, Any] = nested if isinstance(nested, dict) else body
-    return FileUrls(
-        {
-            name: url
-            for name, url in urls.items()
-            if url is None or (isinstance(url, str) and url.startswith(("https://", "http://")))
-        }
-    )
+    files = {
+        name: url
+        for name, url in urls.items()
+        if (url is None or (isinstance(url, str) and url.startswith(("https://", "http://"))))
+        and name not in _ERROR_ENVELOPE_KEYS
+    }
+    if urls and not files:
+        raise errors.ResponseDecodeError(
+            "the body holds no file URLs (nor nulls)", status_code=status
+        )
+    return FileUrls(files)
 
 
 def parse_delete_verification(status: int, content: bytes) -> None:
@@ -480,7 +573,7 @@ def check_download_url(url: Any) -> str:
         RequestValidationError: naming ``url``; nothing may be sent.
     """
     problem = "must be an https:// URL (http:// only for loopback hosts)"
-    if isinstance(url, str):
+    if isinstance(url, str) and not utf8_problem(url):
         try:
             parts = urllib.parse.urlsplit(url)
             host = parts.hostname
@@ -569,7 +662,7 @@ def is_error_body(status: int, content: bytes) -> bool:
         return False
     try:
         body = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return False
     return isinstance(body, dict) and isinstance(body.get("identifier"), str)
 

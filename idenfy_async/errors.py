@@ -24,9 +24,10 @@
     ├── ResponseDecodeError           status_code
     ├── SignatureVerificationError    (also ValueError) reason
     ├── WebhookPayloadError           (also ValueError) reason
-    └── JournalError
-        ├── JournalLockedError
-        └── JournalMismatchError
+    ├── JournalError
+    │   ├── JournalLockedError
+    │   └── JournalMismatchError
+    └── CoordinationError             operation, reason
 
 Every error says whether the request may have taken effect on iDenfy's side
 (:attr:`IdenfyError.ambiguous`): for session creation that means a session, and a
@@ -54,6 +55,7 @@ __all__ = [
     "ClientStateError",
     "ConfigurationError",
     "ConflictError",
+    "CoordinationError",
     "EventLoopMismatchError",
     "FieldProblem",
     "IdenfyError",
@@ -282,6 +284,9 @@ class ResponseDecodeError(IdenfyError):
     def __str__(self) -> str:
         where = f" from {self.method} {self.path}" if self.method and self.path else ""
         text = f"cannot decode HTTP {self.status_code} response{where}: {self.reason}."
+        if self.scan_ref or self.auth_token:
+            # Where to find them, never their values (the token opens the session).
+            text += " What identifies the session is kept on .scan_ref and .auth_token."
         if self.ambiguous:
             text += (
                 " The request succeeded on iDenfy's side (for create_session: a session"
@@ -337,6 +342,20 @@ class JournalLockedError(JournalError):
 
 class JournalMismatchError(JournalError):
     """Raised when a journal was written for another iDenfy account or server."""
+
+
+class CoordinationError(IdenfyError):
+    """Raised when the state shared by several processes (Redis) cannot be used.
+
+    ``operation`` names what was attempted (``"quota"``, ``"cooldown"``, ``"dedupe"``);
+    ``reason`` is the failure's kind (``"ConnectionError"``, ``"timeout"``, ...). The
+    Redis URL, which may hold a password, is never part of the message.
+    """
+
+    def __init__(self, operation: str, reason: str) -> None:
+        self.operation = operation
+        self.reason = reason
+        super().__init__(f"shared state unavailable for {operation}: {reason}")
 
 
 def _shorten(text: str, limit: int = 200) -> str:

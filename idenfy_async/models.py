@@ -180,9 +180,80 @@ _NAME_FORBIDDEN: Final = frozenset('~!@#$%^*()_+={}[]|:;",<>/?')
 _DIGIT: Final = re.compile(r"\d")
 # The common case, decided by one regex: https, a plain host name, then path/query.
 _PLAIN_HTTPS_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?")
-_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MAX_EXPIRY_TIME: Final = 2_592_000
 _URL_MIN, _URL_MAX = 5, 2048
+#: Integers sent must fit in 64 bits: larger ones are not portable JSON (and Python
+#: refuses to print ones of over 4,300 digits).
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+#: Deepest nesting accepted inside ``extra``, ``additionalData`` and ``additionalSteps``
+#: (also what stops a container that contains itself).
+_MAX_JSON_DEPTH: Final = 32
+_JSON_RULE: Final = (
+    "must contain only JSON values (strings, finite numbers, true/false, null,"
+    " lists, and objects with string keys)"
+)
+_UNENCODABLE_RULE: Final = "text must be valid Unicode (no lone surrogates such as \\ud800)"
+
+
+def utf8_problem(value: str) -> str | None:
+    """The broken rule when ``value`` cannot be sent as UTF-8 (a lone surrogate), else None."""
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Returned, not raised: the error's ``.object`` would carry the whole value.
+        return _UNENCODABLE_RULE
+    return None
+
+
+class _NotJSON(Exception):
+    """A value that strict JSON cannot carry; ``args[0]`` is the rule (no value in it)."""
+
+
+def _json_copy(value: Any, depth: int = 0) -> Any:
+    # A plain dict/list copy of ``value``, or _NotJSON. bool and str subclasses
+    # (enum members) are JSON as themselves; bytes, sets, dates, Decimal, UUID and
+    # arbitrary objects are not: the caller must say what they mean.
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        problem = utf8_problem(value)
+        if problem:
+            raise _NotJSON(problem)
+        return value
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise _NotJSON("integers must fit in 64 bits")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _NotJSON("numbers must be finite (no NaN or Infinity)")
+        return value
+    if depth >= _MAX_JSON_DEPTH:
+        raise _NotJSON(f"must not be nested more than {_MAX_JSON_DEPTH} levels deep")
+    if isinstance(value, Mapping):
+        copy: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotJSON(f"{_JSON_RULE}: found a key of type {type(key).__name__}")
+            copy[_json_copy(key, depth + 1)] = _json_copy(item, depth + 1)
+        return copy
+    if isinstance(value, list | tuple):
+        return [_json_copy(item, depth + 1) for item in value]
+    raise _NotJSON(f"{_JSON_RULE}: found a value of type {type(value).__name__}")
+
+
+def json_problem(value: Any) -> str | None:
+    """The broken rule when ``value`` is not strict, sendable JSON, else None."""
+    try:
+        _json_copy(value)
+    except _NotJSON as exc:
+        return str(exc.args[0])
+    except RecursionError:
+        return f"must not be nested more than {_MAX_JSON_DEPTH} levels deep"
+    return None
 
 
 def _text(max_len: int, *, ascii_only: bool = False) -> _Check:
@@ -195,7 +266,7 @@ def _text(max_len: int, *, ascii_only: bool = False) -> _Check:
             return f"must be at most {max_len} characters"
         if ascii_only and not value.isascii():
             return "must contain only ASCII characters"
-        return None
+        return utf8_problem(value)
 
     return check
 
@@ -230,7 +301,8 @@ def _one_of(allowed: Iterable[str]) -> _Check:
     listing = ", ".join(sorted(values))
 
     def check(value: Any) -> str | None:
-        return None if value in values else f"must be one of {listing}"
+        # isinstance first: ``in`` would hash the value (TypeError for a list or dict).
+        return None if isinstance(value, str) and value in values else f"must be one of {listing}"
 
     return check
 
@@ -305,7 +377,8 @@ def _check_bool(value: Any) -> str | None:
 def _check_number(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "must be a number"
-    return None if math.isfinite(value) else "must be a finite number"
+    # An int is finite (math.isfinite(10**400) would overflow); its size is json_problem's.
+    return None if isinstance(value, int) or math.isfinite(value) else "must be a finite number"
 
 
 def _check_mapping(value: Any) -> str | None:
@@ -321,8 +394,10 @@ def _check_str_list(value: Any) -> str | None:
 
 
 def _check_uuid(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "must be a UUID"
     try:
-        uuid.UUID(str(value))
+        uuid.UUID(value)
     except ValueError:
         return "must be a UUID"
     return None
@@ -333,7 +408,8 @@ def _check_risk_profile(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return None
     if isinstance(value, str):
-        return _check_uuid(value) if not value.isdigit() else None
+        # ASCII digits only: str.isdigit() is also true for superscripts and Arabic digits.
+        return None if value.isascii() and value.isdigit() else _check_uuid(value)
     return "must be an integer id or a UUID"
 
 
@@ -369,6 +445,21 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, _dt.datetime):
         return value  # a datetime is not a date here; the validator says so
     return value.isoformat() if isinstance(value, _dt.date) else value
+
+
+def _uuid_text(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def _json_mapping(value: Any) -> Any:
+    # A plain copy, so a caller's later change to the mapping cannot slip past the
+    # rules; a value that is not JSON stays as given for the validator to report.
+    if not isinstance(value, Mapping):
+        return value
+    try:
+        return _json_copy(value)
+    except (_NotJSON, RecursionError):
+        return value
 
 
 def _enum_value(value: Any) -> Any:
@@ -470,15 +561,21 @@ class SessionRequest:
     face_matching_threshold_modifier: float | None = None
 
     # Customisation
-    additional_steps: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
-    additional_data: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    additional_steps: Mapping[str, Any] | None = attrs.field(
+        default=None, converter=_json_mapping, repr=False
+    )
+    additional_data: Mapping[str, Any] | None = attrs.field(
+        default=None, converter=_json_mapping, repr=False
+    )
     utility_bill: bool | None = None
     questionnaire: str | Literal[_NullType.NULL] | None = None
     questionnaire_required: bool | None = None
-    risk_assessment_profile: int | str | None = None
+    risk_assessment_profile: int | str | uuid.UUID | None = attrs.field(
+        default=None, converter=_uuid_text
+    )
     review_failed: bool | None = None
     review_successful: bool | None = None
-    theme: str | None = None
+    theme: str | uuid.UUID | None = attrs.field(default=None, converter=_uuid_text)
     registry_centers_countries: Sequence[str] | None = attrs.field(
         default=None, converter=_upper_all
     )
@@ -486,7 +583,7 @@ class SessionRequest:
     dummy_status: str | DummyStatus | None = attrs.field(default=None, converter=_enum_value)
 
     # Not sent as such
-    extra: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    extra: Mapping[str, Any] | None = attrs.field(default=None, converter=_json_mapping, repr=False)
     allow_unlisted_documents: bool = False
 
     def __attrs_post_init__(self) -> None:
@@ -563,13 +660,16 @@ def _session_request_problems(req: SessionRequest) -> list[FieldProblem]:
     for name, check in _RULES:
         value = getattr(req, name)
         if value is not None:
-            rule = check(value)
+            # Each field's own rule first, then the one every sent value obeys.
+            rule = check(value) or (None if value is NULL else json_problem(value))
             if rule:
                 problems.append(FieldProblem(_WIRE_NAMES[name], rule))
     if not isinstance(req.allow_unlisted_documents, bool):
         problems.append(FieldProblem("allow_unlisted_documents", "must be true or false"))
     if req.documents is not None:
-        rule = _documents_rule(req.documents, req.allow_unlisted_documents)
+        rule = _documents_rule(req.documents, req.allow_unlisted_documents) or json_problem(
+            req.documents
+        )
         if rule:
             problems.append(FieldProblem("documents", rule))
     if (
@@ -1172,14 +1272,17 @@ class IdentificationEvent:
 
     @property
     def dedupe_key(self) -> str:
-        """``scanRef|eventType|final|overall``: equal for redeliveries of one webhook.
+        """``scanRef|IDENTIFICATION|final|overall|finishTime``: equal for redeliveries.
 
         iDenfy retries failed deliveries and signatures carry no timestamp, so store
-        this key and skip an event whose key you have already processed.
+        this key and skip an event whose key you have already processed. It is made
+        of signed body fields only: the ``Idenfy-Event-Type`` header is not signed,
+        so a replay with an altered header gets the same key.
         """
         overall = self.status.overall
+        finish = "" if self.finish_time is None else str(self.finish_time)
         return "|".join(
-            (self.scan_ref, str(self.event_type), _flag(self.final), str(overall or ""))
+            (self.scan_ref, "IDENTIFICATION", _flag(self.final), str(overall or ""), finish)
         )
 
 
@@ -1206,11 +1309,11 @@ class FacialAuthenticationEvent:
 
     @property
     def dedupe_key(self) -> str:
-        """``scanRef|eventType|id-or-token|status``: equal for redeliveries of one webhook."""
+        """``scanRef|FACIAL_AUTHENTICATION|id-or-token|status``, from signed fields only."""
         return "|".join(
             (
                 self.scan_ref or "",
-                str(self.event_type),
+                "FACIAL_AUTHENTICATION",
                 self.id or self.token or "",
                 str(self.status or ""),
             )
@@ -1231,8 +1334,9 @@ class DocumentExpirationEvent:
 
     @property
     def dedupe_key(self) -> str:
-        """``scanRef|eventType|threshold``: equal for redeliveries of one webhook."""
-        return "|".join((self.scan_ref, str(self.event_type), str(self.expiration_threshold or "")))
+        """``scanRef|DOCUMENT_EXPIRATION|threshold``, from signed fields only."""
+        kind = "DOCUMENT_EXPIRATION"
+        return "|".join((self.scan_ref, kind, str(self.expiration_threshold or "")))
 
 
 #: What :func:`idenfy_async.webhooks.parse_event` returns.

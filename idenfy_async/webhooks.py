@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -45,6 +45,7 @@ from .models import (
     FacialAuthenticationEvent,
     IdentificationEvent,
     WebhookEvent,
+    utf8_problem,
 )
 
 __all__ = [
@@ -98,15 +99,18 @@ def verify_signature(body: bytes, signature: str | None, signing_key: str | byte
 
     ``signing_key`` is the key set for the notification in iDenfy's dashboard, used
     as UTF-8 bytes. The header is compared case-insensitively, in constant time.
+    A signature that is not a ``str`` (raw header bytes, say) is malformed.
 
     Raises:
         SignatureVerificationError: the signature is missing, malformed or wrong.
-        ConfigurationError: the signing key is empty.
-        TypeError: ``body`` is a ``str`` (pass the raw bytes as received).
+        ConfigurationError: the signing key is empty, or neither str nor bytes.
+        TypeError: ``body`` is not bytes (a ``str``: pass the raw bytes as received).
     """
     expected = sign(body, signing_key)
-    if signature is None or not signature.strip():
+    if signature is None or (isinstance(signature, str) and not signature.strip()):
         raise SignatureVerificationError("missing")
+    if not isinstance(signature, str):
+        raise SignatureVerificationError("malformed")
     given = signature.strip().lower()
     if not _HEX_SHA256.fullmatch(given):
         raise SignatureVerificationError("malformed")
@@ -119,24 +123,29 @@ def parse_event(
 ) -> WebhookEvent:
     """Decode a webhook body into its event model. Verify the signature first.
 
-    ``event_type`` is the ``Idenfy-Event-Type`` header. It picks the model when
-    given (``ID_VERIFICATION_*`` and other documented spellings are accepted);
-    otherwise, or for a type without a model of its own, the body's shape does,
-    and an identification body is labelled ``IDENTIFICATION``.
+    The body's shape picks the model. ``event_type`` is the ``Idenfy-Event-Type``
+    header (``ID_VERIFICATION_*`` and other documented spellings are accepted): it
+    labels the event, and when it names a modelled type the body must be of that
+    type. It never chooses the model: it is not signed. Without it, an
+    identification body is labelled ``IDENTIFICATION``.
 
     Raises:
         WebhookPayloadError: not JSON, not an object, larger than
-            :data:`MAX_WEBHOOK_BYTES`, or not the shape of any known event.
+            :data:`MAX_WEBHOOK_BYTES`, not the shape of any known event, or not
+            the shape of the event ``event_type`` names.
     """
     payload = body if isinstance(body, Mapping) else _decode(body)
     kind = _event_type(event_type)
-    cls = _EVENT_CLASSES.get(kind) if kind is not None else None
+    named = _EVENT_CLASSES.get(kind) if kind is not None else None
+    printable = kind is not None and _PRINTABLE_TYPE.fullmatch(kind)
+    detail = f" (event type {kind})" if printable else ""
+    # The signed body alone picks the model: the header is not signed, so it may
+    # only agree (or name a type without a model of its own), never choose.
+    cls = _shape_of(payload)
+    if named is not None and named is not cls:
+        raise WebhookPayloadError(f"the body is not a {named.__name__}{detail}")
     if cls is None:
-        cls = _shape_of(payload)
-        if cls is None:
-            named = kind is not None and _PRINTABLE_TYPE.fullmatch(kind)
-            detail = f" (event type {kind})" if named else ""
-            raise WebhookPayloadError(f"the body matches no known event{detail}")
+        raise WebhookPayloadError(f"the body matches no known event{detail}")
     try:
         event: WebhookEvent = converter.structure(payload, cls)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
@@ -169,17 +178,24 @@ def construct_event(
 
 
 def _key_bytes(signing_key: str | bytes) -> bytes:
-    key = signing_key.encode() if isinstance(signing_key, str) else bytes(signing_key)
+    if isinstance(signing_key, str):
+        if utf8_problem(signing_key):  # checked, not raised: the error would hold the key
+            raise ConfigurationError("the webhook signing key is not valid Unicode text")
+        key = signing_key.encode()
+    elif isinstance(signing_key, bytes | bytearray | memoryview):
+        key = bytes(signing_key)
+    else:  # bytes(5) would be five zero bytes, a key anyone can guess
+        raise ConfigurationError("the webhook signing key must be a str or bytes")
     if not key:
         raise ConfigurationError("the webhook signing key is empty")
     return key
 
 
 def _body_bytes(body: bytes) -> bytes:
-    if isinstance(body, str):
+    if not isinstance(body, bytes | bytearray | memoryview):
         raise TypeError(
             "the webhook body must be the raw request bytes (e.g. await request.body()),"
-            " not text: a signature is over the exact bytes received"
+            " not text or another object: a signature is over the exact bytes received"
         )
     return bytes(body)
 
@@ -190,7 +206,12 @@ def _check_size(size: int) -> None:
 
 
 def _decode(body: bytes | str) -> Mapping[str, Any]:
-    raw = body.encode() if isinstance(body, str) else bytes(body)
+    if isinstance(body, str):
+        if utf8_problem(body):
+            raise WebhookPayloadError("the body is not valid Unicode text")
+        raw = body.encode()
+    else:
+        raw = _body_bytes(body)
     _check_size(len(raw))
     try:
         payload = json.loads(raw)
@@ -201,7 +222,11 @@ def _decode(body: bytes | str) -> Mapping[str, Any]:
     return payload
 
 
-def _event_type(value: str | None) -> EventType | str | None:
+def _event_type(value: str | bytes | None) -> EventType | str | None:
+    if isinstance(value, bytes):  # a raw header (ASGI): HTTP headers are Latin-1
+        value = value.decode("latin-1")
+    if value is not None and not isinstance(value, str):
+        raise WebhookPayloadError("the event type is not text")
     if value is None or not value.strip():
         return None
     key = value.strip().upper().replace("-", "_").replace(" ", "_")
@@ -213,12 +238,27 @@ def _event_type(value: str | None) -> EventType | str | None:
     return _TYPE_ALIASES.get(key, value.strip())
 
 
+def _is_document_expiration(payload: Mapping[str, Any]) -> bool:
+    return "expirationThreshold" in payload or "documentExpiration" in payload
+
+
+def _is_identification(payload: Mapping[str, Any]) -> bool:
+    return isinstance(payload.get("status"), Mapping) or "data" in payload or "final" in payload
+
+
+def _is_facial_authentication(payload: Mapping[str, Any]) -> bool:
+    return isinstance(payload.get("status"), str) and ("token" in payload or "method" in payload)
+
+
+# What identifies each event's body, in order: the first match is the model, so a
+# body that matches two (an identification result that gains a documentExpiration
+# field, say) always decodes the same way, whatever the header.
+_SHAPES: Final[Mapping[type[WebhookEvent], Callable[[Mapping[str, Any]], bool]]] = {
+    IdentificationEvent: _is_identification,
+    DocumentExpirationEvent: _is_document_expiration,
+    FacialAuthenticationEvent: _is_facial_authentication,
+}
+
+
 def _shape_of(payload: Mapping[str, Any]) -> type[WebhookEvent] | None:
-    if "expirationThreshold" in payload or "documentExpiration" in payload:
-        return DocumentExpirationEvent
-    status = payload.get("status")
-    if isinstance(status, Mapping) or "data" in payload or "final" in payload:
-        return IdentificationEvent
-    if isinstance(status, str) and ("token" in payload or "method" in payload):
-        return FacialAuthenticationEvent
-    return None
+    return next((cls for cls, matches in _SHAPES.items() if matches(payload)), None)

@@ -583,7 +583,9 @@ LEAK_CASES = [
         [
             Scripted(
                 status=201,
-                body=json.dumps({**OK_BODY, "expiryTime": PII, "firstName": PII.upper()}).encode(),
+                body=json.dumps(
+                    {**OK_BODY, "clientId": {"n": PII}, "firstName": PII.upper()}
+                ).encode(),
             )
         ],
         None,

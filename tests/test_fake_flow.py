@@ -102,7 +102,9 @@ async def test_create_complete_read_and_receive_agree(
         "ONA ZYXWV",
     )
     assert dict(event.file_urls or {}) == dict(files)
-    assert event.dedupe_key == f"{session.scan_ref}|IDENTIFICATION_AUTO_FINISHED|true|APPROVED"
+    assert event.dedupe_key == (
+        f"{session.scan_ref}|IDENTIFICATION|true|APPROVED|{event.raw['finishTime']}"
+    )
     [record] = fake.webhooks
     assert (record.scan_ref, record.url, record.status_code) == (session.scan_ref, CALLBACK, 200)
     assert record.body == request.content

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import decimal
 import enum
+import json
+import types
+import uuid
 from typing import Any
 
 import pytest
@@ -624,3 +628,135 @@ def test_every_country_code_is_accepted_in_lower_case(code: str) -> None:
 def test_request_enums_print_their_wire_value(member: enum.Enum) -> None:
     """str() and f-strings of request enums give the wire value, not Class.MEMBER."""
     assert str(member) == f"{member}" == member.value
+
+
+# --------------------------------------------------------------------------- hostile values
+# Found by a census of random field sets (issue 7): each escaped as TypeError,
+# OverflowError or UnicodeEncodeError, or went out as invalid JSON.
+
+JSON_RULE = "must contain only JSON values"
+SURROGATE_RULE = "valid Unicode"
+
+HOSTILE = [
+    pytest.param({"sex": ["M"]}, "sex", "one of", id="sex-list-unhashable"),
+    pytest.param({"token_type": {}}, "tokenType", "one of", id="tokenType-dict-unhashable"),
+    pytest.param({"dummy_status": {"x"}}, "dummyStatus", "one of", id="dummyStatus-set"),
+    pytest.param({"age_limit": 10**400}, "ageLimit", "64 bits", id="ageLimit-huge"),
+    pytest.param({"age_max": 10**5000}, "ageMax", "64 bits", id="ageMax-over-digit-limit"),
+    pytest.param(
+        {"face_matching_threshold_modifier": 10**400},
+        "faceMatchingThresholdModifier",
+        "64 bits",
+        id="threshold-huge-int",
+    ),
+    pytest.param(
+        {"risk_assessment_profile": 10**30}, "riskAssessmentProfile", "64 bits", id="risk-huge"
+    ),
+    pytest.param(
+        {"risk_assessment_profile": "\u00b2"},
+        "riskAssessmentProfile",
+        "UUID",
+        id="risk-superscript",
+    ),
+    pytest.param({"theme": 5}, "theme", "UUID", id="theme-int"),
+    pytest.param({"extra": {"a": b"x"}}, "extra", JSON_RULE, id="extra-bytes"),
+    pytest.param(
+        {"additional_data": {"d": datetime.date(2020, 1, 1)}},
+        "additionalData",
+        JSON_RULE,
+        id="additionalData-date",
+    ),
+    pytest.param({"additional_data": {"s": {1, 2}}}, "additionalData", JSON_RULE, id="data-set"),
+    pytest.param(
+        {"additional_steps": {"n": decimal.Decimal("1.5")}},
+        "additionalSteps",
+        JSON_RULE,
+        id="additionalSteps-Decimal",
+    ),
+    pytest.param(
+        {"additional_steps": {"u": uuid.UUID(int=1)}}, "additionalSteps", JSON_RULE, id="steps-UUID"
+    ),
+    pytest.param({"extra": {"n": float("nan")}}, "extra", "finite", id="extra-nan"),
+    pytest.param({"additional_data": {"n": [float("inf")]}}, "additionalData", "finite", id="inf"),
+    pytest.param({"additional_data": {1: "x"}}, "additionalData", "key of type int", id="int-key"),
+    pytest.param({"extra": {"\ud800": 1}}, "extra", SURROGATE_RULE, id="extra-surrogate-key"),
+    pytest.param({"extra": {"n": 10**400}}, "extra", "64 bits", id="extra-huge-int"),
+    pytest.param({"first_name": "J\ud800"}, "firstName", SURROGATE_RULE, id="firstName-surrogate"),
+    pytest.param(
+        {"personal_number": "\udfff1"}, "personalNumber", SURROGATE_RULE, id="personalNumber"
+    ),
+    pytest.param({"address": "\ud800"}, "address", SURROGATE_RULE, id="address-surrogate"),
+    pytest.param(
+        {"success_url": "https://a.io/\ud800"}, "successUrl", SURROGATE_RULE, id="url-surrogate"
+    ),
+    pytest.param(
+        {"video_call_questions": ["\ud800"]},
+        "videoCallQuestions",
+        SURROGATE_RULE,
+        id="videoCallQuestions-surrogate",
+    ),
+    pytest.param(
+        {"documents": ["X\ud800"], "allow_unlisted_documents": True},
+        "documents",
+        SURROGATE_RULE,
+        id="unlisted-document-surrogate",
+    ),
+    pytest.param(
+        {"date_of_birth": "\u0661\u0669\u0669\u0660-01-01"},
+        "dateOfBirth",
+        "YYYY-MM-DD",
+        id="dateOfBirth-arabic-digits",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "field", "rule"), HOSTILE)
+def test_hostile_values_are_request_validation_errors(
+    kwargs: dict[str, Any], field: str, rule: str
+) -> None:
+    """Values that escaped as other exceptions now name the wire field and the rule."""
+    err = invalid(**kwargs)
+    assert err.fields == (field,)
+    assert rule in err.problems[0].rule
+    assert err.__context__ is None  # no UnicodeEncodeError whose .object holds the body
+    str(err).encode("utf-8")  # the message itself is printable: no value in it
+
+
+def test_nesting_deeper_than_the_limit_is_refused() -> None:
+    """A deeply nested (or self-containing) mapping is a validation error, not RecursionError."""
+    deep: Any = "leaf"
+    for _ in range(10_000):
+        deep = [deep]
+    assert invalid(additional_data={"d": deep}).fields == ("additionalData",)
+    loop: list[Any] = []
+    loop.append(loop)
+    assert invalid(extra={"loop": loop}).fields == ("extra",)
+
+
+def test_json_mappings_are_copied_at_construction() -> None:
+    """A mapping changed after validation cannot smuggle an unsendable value into the body."""
+    data: dict[str, Any] = {"a": [1, 2]}
+    request = SessionRequest("user-123", additional_data=data)
+    data["a"].append(b"bytes")
+    data["b"] = float("nan")
+    assert session_request_to_wire(request)["additionalData"] == {"a": [1, 2]}
+
+
+def test_any_mapping_type_is_sent_as_a_json_object() -> None:
+    """A read-only mapping and tuples are sent as plain JSON objects and arrays."""
+    body = wire(
+        additional_steps=types.MappingProxyType({"ALL": {"UTILITY_BILL": ("a", "b")}}),
+        extra=types.MappingProxyType({"newFlag": (1, 2)}),
+    )
+    assert json.loads(json.dumps(body, allow_nan=False)) == {
+        "clientId": "user-123",
+        "additionalSteps": {"ALL": {"UTILITY_BILL": ["a", "b"]}},
+        "newFlag": [1, 2],
+    }
+
+
+def test_uuid_objects_are_sent_as_text() -> None:
+    """theme and riskAssessmentProfile accept uuid.UUID and send its text form."""
+    value = uuid.UUID(int=7)
+    body = wire(theme=value, risk_assessment_profile=value)
+    assert body["theme"] == body["riskAssessmentProfile"] == str(value)

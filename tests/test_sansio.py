@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -13,8 +14,15 @@ from idenfy_async._sansio import (
     CREATE_SESSION_PATH,
     RequestSpec,
     build_create_session,
+    build_get_status,
+    build_list_verifications,
+    check_download_url,
     error_from_response,
+    is_error_body,
     parse_create_session,
+    parse_files,
+    parse_get_data,
+    parse_get_status,
     parse_retry_after,
 )
 from tests.conftest import sample, sample_bytes
@@ -130,15 +138,15 @@ DECODE_FAILURES = [
     pytest.param(_body(authToken=_MISSING), id="missing-authToken"),
     pytest.param(_body(scanRef=_MISSING), id="missing-scanRef"),
     pytest.param(_body(authToken=""), id="empty-authToken"),
-    pytest.param(_body(expiryTime=SECRET), id="expiryTime-string"),
-    pytest.param(_body(documents=7), id="documents-number"),
-    pytest.param(_body(documents={"doc": SECRET}), id="documents-object"),
     pytest.param(_body(authToken=None), id="authToken-null"),
     pytest.param(_body(authToken=12345), id="authToken-number"),
     pytest.param(_body(authToken={"firstName": SECRET}), id="authToken-object"),
     pytest.param(_body(scanRef=["a", "b"]), id="scanRef-list"),
-    pytest.param(_body(documents="PASSPORT"), id="documents-string"),
-    pytest.param(_body(showInstructions="false"), id="showInstructions-string"),
+    pytest.param(_body(scanRef="  "), id="scanRef-blank"),
+    pytest.param(_body(authToken="tok\ud800"), id="authToken-lone-surrogate"),
+    pytest.param(_body(clientId=_MISSING), id="missing-clientId"),
+    pytest.param(_body(clientId=[SECRET]), id="clientId-list"),
+    pytest.param(b"[" * 100_000, id="nested-too-deep"),
 ]
 
 
@@ -160,6 +168,188 @@ def test_decode_error_names_the_missing_wire_field() -> None:
     with pytest.raises(errors.ResponseDecodeError) as excinfo:
         parse_create_session(201, _body(authToken=_MISSING), base_url=BASE_URL)
     assert "authToken" in str(excinfo.value)
+
+
+#: Echoed fields of odd types: (wire key, value, Session attribute, what it reads as).
+LENIENT_ECHOES = [
+    pytest.param("expiryTime", "3600", "expiry_time", 3600, id="expiryTime-digits"),
+    pytest.param("expiryTime", SECRET, "expiry_time", None, id="expiryTime-text"),
+    pytest.param("expiryTime", True, "expiry_time", None, id="expiryTime-bool"),
+    pytest.param("sessionLength", 600.0, "session_length", 600, id="sessionLength-float"),
+    pytest.param("sessionLength", "9" * 5000, "session_length", None, id="sessionLength-huge"),
+    pytest.param("showInstructions", "true", "show_instructions", True, id="showInstr-true"),
+    pytest.param("showInstructions", "false", "show_instructions", False, id="showInstr-false"),
+    pytest.param("showInstructions", 1, "show_instructions", None, id="showInstructions-1"),
+    pytest.param("clientId", 12345, "client_id", "12345", id="clientId-int"),
+    pytest.param("country", ["LT", None], "country", None, id="country-list-with-null"),
+    pytest.param("country", {"LT": 1}, "country", None, id="country-object"),
+    pytest.param("documents", 7, "documents", None, id="documents-number"),
+    pytest.param("documents", {"doc": SECRET}, "documents", None, id="documents-object"),
+    pytest.param("documents", "PASSPORT", "documents", ["PASSPORT"], id="documents-string"),
+    pytest.param("digitString", 123, "digit_string", None, id="digitString-int-loses-zeros"),
+    pytest.param("firstName", ["A"], "first_name", None, id="firstName-list"),
+    pytest.param("message", None, "message", None, id="message-null"),
+    pytest.param("locale", 5, "locale", "5", id="locale-int"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "attribute", "expected"), LENIENT_ECHOES)
+def test_odd_echoed_fields_never_lose_the_paid_session(
+    key: str, value: object, attribute: str, expected: object
+) -> None:
+    """A 201 with a good token and scanRef is a Session whatever the echoed fields hold."""
+    session = parse_create_session(201, _body(**{key: value}), base_url=BASE_URL)
+    assert (session.auth_token, session.scan_ref) == ("tok", "scan")
+    assert getattr(session, attribute) == expected
+    assert session.raw[key] == value  # the value as sent is never lost
+
+
+def test_odd_redirect_url_is_replaced_by_the_documented_one() -> None:
+    """A redirectUrl that is not text is rebuilt from the token; raw keeps what was sent."""
+    session = parse_create_session(201, _body(redirectUrl=5), base_url=BASE_URL)
+    assert session.redirect_url == f"{BASE_URL}/api/v2/redirect?authToken=tok"
+    assert session.raw["redirectUrl"] == 5
+
+
+TOKEN, SCAN = "TOKEN-7f3a9c", "SCAN-REF-51d2e8"
+
+
+@pytest.mark.parametrize(
+    ("fields", "scan_ref", "auth_token"),
+    [
+        pytest.param({"clientId": _MISSING}, SCAN, TOKEN, id="clientId-missing"),
+        pytest.param({"clientId": {"x": SECRET}}, SCAN, TOKEN, id="clientId-object"),
+        pytest.param({"authToken": _MISSING}, SCAN, None, id="token-missing"),
+        pytest.param({"scanRef": 5}, None, TOKEN, id="scanRef-number"),
+    ],
+)
+def test_decode_error_carries_what_identifies_the_session(
+    fields: dict[str, object], scan_ref: str | None, auth_token: str | None
+) -> None:
+    """An unreadable answer keeps its readable scanRef and authToken; neither is printed."""
+    content = _body(**{"authToken": TOKEN, "scanRef": SCAN, **fields})
+    with pytest.raises(errors.ResponseDecodeError) as excinfo:
+        parse_create_session(201, content, base_url=BASE_URL)
+    err = excinfo.value
+    assert (err.scan_ref, err.auth_token) == (scan_ref, auth_token)
+    for text in (str(err), repr(err), err.reason):
+        for secret in (TOKEN, SCAN, SECRET):
+            assert secret not in text
+
+
+def test_decode_error_str_mentions_kept_session_without_values() -> None:
+    """When a session was identified, str() says where to find it, never its values."""
+    with pytest.raises(errors.ResponseDecodeError) as excinfo:
+        parse_create_session(201, _body(clientId=None, scanRef=SCAN), base_url=BASE_URL)
+    text = str(excinfo.value)
+    assert "scan_ref" in text
+    assert "auth_token" in text
+    assert SCAN not in text
+
+
+def test_request_spec_repr_shows_the_body_length_only() -> None:
+    """RequestSpec's repr (what error trackers print for frame locals) hides the body."""
+    spec = build_create_session(SessionRequest("user-1", first_name=SECRET))
+    text = repr(spec)
+    assert SECRET not in text
+    assert f"<{len(spec.body)} bytes>" in text
+    assert CREATE_SESSION_PATH in text
+
+
+def test_build_create_session_refuses_a_value_changed_after_validation() -> None:
+    """Strict encoding: a value slipped past validation is a field-naming error, no body."""
+    request = SessionRequest("user-1", first_name="John", personal_number="123")
+    object.__setattr__(request, "first_name", SECRET + "\ud800")  # bypass the frozen class
+    with pytest.raises(errors.RequestValidationError) as excinfo:
+        build_create_session(request)
+    err = excinfo.value
+    assert err.fields == ("firstName",)
+    assert err.__context__ is None
+    assert err.__cause__ is None
+    assert SECRET not in str(err)
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), b"bytes", {1, 2}], ids=["nan", "inf", "bytes", "set"]
+)
+def test_build_create_session_never_sends_non_strict_json(value: object) -> None:
+    """NaN, Infinity and non-JSON types never go out, even when set after validation."""
+    request = SessionRequest("user-1", additional_data={"a": 1})
+    object.__setattr__(request, "additional_data", {"a": value})
+    with pytest.raises(errors.RequestValidationError) as excinfo:
+        build_create_session(request)
+    assert excinfo.value.fields == ("additionalData",)
+
+
+def test_scan_ref_and_client_id_with_lone_surrogates_are_refused() -> None:
+    """Other request builders refuse unencodable text before anything is sent."""
+    with pytest.raises(errors.RequestValidationError) as excinfo:
+        build_get_status("scan\ud800")
+    assert excinfo.value.fields == ("scanRef",)
+    with pytest.raises(errors.RequestValidationError) as excinfo:
+        build_list_verifications("user\ud800")
+    assert excinfo.value.fields == ("clientId",)
+    with pytest.raises(errors.RequestValidationError) as excinfo:
+        check_download_url("https://s3.example/\ud800")
+    assert excinfo.value.fields == ("url",)
+
+
+def test_deeply_nested_error_body_is_not_an_error_envelope() -> None:
+    """is_error_body survives JSON nested past the recursion limit."""
+    content = b'{"identifier": "X", "a": ' + b"[" * 100_000
+    assert is_error_body(200, content) is False
+
+
+# --------------------------------------------------------------------------- result readers
+
+READER_REFUSALS = [
+    pytest.param(
+        parse_get_data, sample_bytes("error_response_delete_not_expired.json"), id="data-error-body"
+    ),
+    pytest.param(parse_get_data, b"{}", id="data-empty-object"),
+    pytest.param(parse_get_data, b'{"unrelated": 1}', id="data-unrelated"),
+    pytest.param(parse_get_status, b'{"scanRef": "s", "clientId": "c"}', id="status-no-status"),
+    pytest.param(
+        parse_get_status,
+        sample_bytes("error_response_delete_not_expired.json"),
+        id="status-error-body",
+    ),
+    pytest.param(
+        parse_files, sample_bytes("error_response_delete_not_expired.json"), id="files-error-body"
+    ),
+    pytest.param(parse_files, b'{"scanRef": "s"}', id="files-no-file"),
+    pytest.param(parse_get_data, b"[" * 100_000, id="data-too-deep"),
+]
+
+
+@pytest.mark.parametrize(("parse", "content"), READER_REFUSALS)
+def test_readers_refuse_bodies_of_another_kind(
+    parse: Callable[[int, bytes], object], content: bytes
+) -> None:
+    """A body without the fields that identify its kind is an error, not an empty result."""
+    with pytest.raises(errors.ResponseDecodeError):
+        parse(200, content)
+
+
+@pytest.mark.parametrize(
+    ("parse", "content"),
+    [
+        pytest.param(parse_get_data, b'{"scanRef": "s", "docFirstName": null}', id="data-nulls"),
+        pytest.param(parse_get_data, b'{"docType": null}', id="data-one-null-field"),
+        pytest.param(parse_get_status, b'{"status": null, "scanRef": "s"}', id="status-null"),
+        pytest.param(
+            parse_get_status, sample_bytes("status_response_approved.json"), id="status-sample"
+        ),
+        pytest.param(parse_files, b"{}", id="files-none"),
+        pytest.param(parse_files, b'{"fileUrls": {}}', id="files-nested-none"),
+        pytest.param(parse_files, b'{"FRONT": null, "scanRef": "s"}', id="files-null-url"),
+    ],
+)
+def test_readers_accept_their_own_kind(
+    parse: Callable[[int, bytes], object], content: bytes
+) -> None:
+    """Answers of the right kind still decode, null fields included."""
+    parse(200, content)
 
 
 # --------------------------------------------------------------------------- errors

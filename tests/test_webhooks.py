@@ -395,13 +395,6 @@ def test_unknown_fields_are_kept_in_raw() -> None:
             DocumentExpirationEvent,
             EventType.DOCUMENT_EXPIRATION,
         ),
-        # The header decides when given, even against the body's look.
-        (
-            "DOCUMENT_EXPIRATION",
-            sample(GO_SAMPLE),
-            DocumentExpirationEvent,
-            EventType.DOCUMENT_EXPIRATION,
-        ),
     ],
 )
 def test_event_chosen_by_header_or_shape(
@@ -466,27 +459,55 @@ def test_dedupe_key_is_equal_for_a_redelivery() -> None:
     """Two deliveries of the same body give the same key."""
     first = parse_event(GO_BODY, "IDENTIFICATION_AUTO_FINISHED")
     again = parse_event(GO_BODY, "IDENTIFICATION_AUTO_FINISHED")
+    finish = sample(GO_SAMPLE)["finishTime"]
     assert (
-        first.dedupe_key
-        == again.dedupe_key
-        == "scan-ref|IDENTIFICATION_AUTO_FINISHED|false|APPROVED"
+        first.dedupe_key == again.dedupe_key == f"scan-ref|IDENTIFICATION|false|APPROVED|{finish}"
     )
 
 
 @pytest.mark.parametrize(
-    ("changes", "header"),
+    ("body", "headers"),
     [
-        ({"final": True}, "IDENTIFICATION_AUTO_FINISHED"),
-        ({"scanRef": "other-scan-ref"}, "IDENTIFICATION_AUTO_FINISHED"),
-        ({}, "IDENTIFICATION_MANUAL_FINISHED"),
-        ({"status": {"overall": "DENIED"}}, "IDENTIFICATION_AUTO_FINISHED"),
+        (
+            GO_BODY,
+            [
+                None,
+                "IDENTIFICATION",
+                "IDENTIFICATION_AUTO_FINISHED",
+                "IDENTIFICATION_MANUAL_FINISHED",
+                "ID_VERIFICATION_EXPIRED",
+                "identification-cancelled",
+                "BRAND_NEW_EVENT",
+            ],
+        ),
+        (json.dumps(FACIAL_BODY).encode(), [None, "FACIAL_AUTHENTICATION", "FACE_AUTH_V2"]),
+        (json.dumps(EXPIRATION_BODY).encode(), [None, "DOCUMENT_EXPIRATION", "EXPIRY_NOTICE"]),
     ],
-    ids=["final", "scan-ref", "event-type", "overall"],
+    ids=["identification", "facial", "expiration"],
 )
-def test_dedupe_key_differs_for_another_event(changes: dict[str, Any], header: str) -> None:
-    """A change of final, scanRef, event type or overall status gives a new key."""
+def test_dedupe_key_ignores_the_unsigned_event_type_header(
+    body: bytes, headers: list[str | None]
+) -> None:
+    """A replay of one signed body with an altered Idenfy-Event-Type gets the same key."""
+    signature = sign(body, GO_KEY)
+    keys = {construct_event(body, signature, GO_KEY, header).dedupe_key for header in headers}
+    assert len(keys) == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"final": True},
+        {"scanRef": "other-scan-ref"},
+        {"status": {"overall": "DENIED"}},
+        {"finishTime": 1554726999},
+    ],
+    ids=["final", "scan-ref", "overall", "finish-time"],
+)
+def test_dedupe_key_differs_for_another_event(changes: dict[str, Any]) -> None:
+    """A change of final, scanRef, overall status or finish time gives a new key."""
     first = parse_event(GO_BODY, "IDENTIFICATION_AUTO_FINISHED")
-    other = parse_event(_go_body(**changes), header)
+    other = parse_event(_go_body(**changes), "IDENTIFICATION_AUTO_FINISHED")
     assert first.dedupe_key != other.dedupe_key
 
 
@@ -534,6 +555,76 @@ def test_bad_payloads_raise_webhook_payload_error(body: bytes, reason: str) -> N
     with pytest.raises(WebhookPayloadError) as info:
         parse_event(body)
     assert reason in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "body"),
+    [
+        ("IDENTIFICATION", sample("token_response_full.json")),
+        ("IDENTIFICATION_AUTO_FINISHED", {"scanRef": "s", "clientId": "c"}),
+        ("DOCUMENT_EXPIRATION", sample(GO_SAMPLE)),
+        ("FACIAL_AUTHENTICATION", EXPIRATION_BODY),
+        ("FACIAL_AUTHENTICATION", sample("status_response_approved.json")),
+        ("IDENTIFICATION", sample("error_response_delete_not_expired.json")),
+    ],
+    ids=["token-response", "ids-only", "identification", "expiration", "status", "error-body"],
+)
+def test_header_named_event_needs_a_body_of_that_kind(header: str, body: dict[str, Any]) -> None:
+    """The unsigned header cannot make another kind of body pass as the event it names."""
+    with pytest.raises(WebhookPayloadError, match="is not a"):
+        parse_event(json.dumps(body).encode(), header)
+
+
+def test_body_of_two_kinds_decodes_one_way_whatever_the_header() -> None:
+    """Found by the random search: an identification body with an expirationThreshold key
+    decoded as either model depending on the header, giving two dedupe keys."""
+    body = json.dumps(_go_body(expirationThreshold=None)).encode()
+    signature = sign(body, GO_KEY)
+    plain = construct_event(body, signature, GO_KEY)
+    labelled = construct_event(body, signature, GO_KEY, "IDENTIFICATION")
+    assert type(plain) is type(labelled) is IdentificationEvent
+    assert plain.dedupe_key == labelled.dedupe_key
+    with pytest.raises(WebhookPayloadError, match="is not a DocumentExpirationEvent"):
+        construct_event(body, signature, GO_KEY, "DOCUMENT_EXPIRATION")
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [GO_SIGNATURE.encode(), 12345, 1.5, [GO_SIGNATURE], {"sig": 1}, object()],
+    ids=["bytes", "int", "float", "list", "dict", "object"],
+)
+def test_signature_of_another_type_is_malformed(signature: Any) -> None:
+    """A signature that is not a str is a SignatureVerificationError, not TypeError."""
+    with pytest.raises(SignatureVerificationError) as info:
+        verify_signature(GO_BODY, signature, GO_KEY)
+    assert info.value.reason == "malformed"
+    with pytest.raises(SignatureVerificationError):
+        construct_event(GO_BODY, signature, GO_KEY)
+
+
+@pytest.mark.parametrize(
+    "key", [5, 1.0, ["k"], "key\ud800"], ids=["int", "float", "list", "lone-surrogate"]
+)
+def test_signing_key_must_be_text_or_bytes(key: Any) -> None:
+    """bytes(5) would be a key of five zero bytes: any other type is a ConfigurationError."""
+    with pytest.raises(ConfigurationError) as info:
+        verify_signature(GO_BODY, GO_SIGNATURE, key)
+    assert info.value.__context__ is None
+
+
+@pytest.mark.parametrize("body", [5, None, ["x"]], ids=["int", "none", "list"])
+def test_body_must_be_bytes(body: Any) -> None:
+    """A body that is not bytes (bytes(5) is five zero bytes) is refused, not signed."""
+    with pytest.raises(TypeError):
+        verify_signature(body, GO_SIGNATURE, GO_KEY)
+
+
+def test_event_type_header_as_raw_bytes_is_read() -> None:
+    """A raw (ASGI) header value in bytes picks the model like its text."""
+    event = parse_event(GO_BODY, b"IDENTIFICATION_MANUAL_FINISHED")  # type: ignore[arg-type]
+    assert event.event_type is EventType.IDENTIFICATION_MANUAL_FINISHED
+    with pytest.raises(WebhookPayloadError):
+        parse_event(GO_BODY, 5)  # type: ignore[arg-type]
 
 
 def test_unsupported_event_type_is_named_only_when_printable() -> None:
