@@ -1,10 +1,15 @@
-"""Project tasks. A bare ``nox`` runs tests, lint and typing; ``nox -s bench`` measures."""
+"""Project tasks. A bare ``nox`` runs tests, lint, typing and docs; ``nox -s bench`` measures,
+``nox -s build`` builds and checks the distributions."""
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typing"]
+nox.options.sessions = ["tests", "lint", "typing", "docs"]
 nox.options.default_venv_backend = "venv"
 nox.options.error_on_missing_interpreters = True
 
@@ -41,3 +46,49 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (not run by default): CPU per call vs raw httpx, bulk throughput, bulk memory."""
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (MkDocs) with warnings as errors."""
+    # The API pages are read from the source (griffe, static): no need to install it.
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's banner about its successor
+    session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build sdist and wheel, twine check them, install the wheel into a fresh venv (then
+    each extra) and run what each brings: the CLI, rich's progress, the pytest fixtures."""
+    session.install("build>=1.2", "twine>=5")
+    tmp = Path(session.create_tmp()).resolve()
+    dist = tmp / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    session.run("twine", "check", "--strict", *map(str, sorted(dist.iterdir())))
+    (wheel,) = dist.glob("*.whl")
+    venv = tmp / "wheel-venv"
+    session.run("python", "-m", "venv", "--clear", str(venv))
+    bin_ = venv / ("Scripts" if sys.platform == "win32" else "bin")
+    python, cli = str(bin_ / "python"), str(bin_ / "idenfy-async")
+    work = tmp / "work"  # never the repository: it would shadow the installed package
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    shutil.copy("examples/customers.csv", work)
+    shutil.copy("tests/build_smoke.py", work)
+
+    def pip_install(extra: str = "") -> None:
+        session.run(python, "-m", "pip", "install", "-q", f"{wheel}{extra}", external=True)
+
+    def smoke(part: str) -> None:
+        session.run(python, "build_smoke.py", part, external=True)
+
+    with session.chdir(work):
+        pip_install()
+        session.run(cli, "--version", external=True)
+        session.run(cli, "bulk", "customers.csv", "--out", "results.jsonl", external=True)
+        smoke("base")
+        for extra in ("cli", "pytest", "redis"):
+            pip_install(f"[{extra}]")
+            smoke(extra)
