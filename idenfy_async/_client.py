@@ -97,9 +97,12 @@ class AsyncIdenfy:
         api_key: API key (the Basic-auth user name).
         api_secret: API secret (the Basic-auth password). Never printed.
         base_url: ``https://`` URL; plain ``http://`` only for loopback hosts.
-        timeout: seconds or an ``httpx.Timeout`` for each attempt.
+        timeout: seconds or an ``httpx.Timeout`` for one attempt: its ``read`` value
+            bounds the attempt from send to the last byte (a number sets all four).
         max_retries: retries after the first attempt (see :class:`RetryPolicy`).
-        retry_deadline: seconds one call may spend in attempts and waits, in total.
+        retry_deadline: seconds one call may take, attempts and the waits between them
+            together (queueing for this client's own rate token or slot not counted);
+            each attempt is cut to what is left.
         retry_ambiguous: also retry ``create_session`` failures that may have created
             a session (read timeouts, 500/502/504, 409). Off by default: it can cost a
             second verification credit.
@@ -167,6 +170,8 @@ class AsyncIdenfy:
             else rate_limit
         )
 
+        if timeout is not NOT_GIVEN:
+            _checked_timeouts(httpx.Timeout(timeout).as_dict())
         self._owns_http = http_client is None
         if http_client is None:
             http_client = httpx.AsyncClient(
@@ -191,7 +196,7 @@ class AsyncIdenfy:
         # A caller's own client goes through build_request, so its defaults apply.
         self._header_cache: dict[tuple[bool, str], httpx.Headers] = {}
         self._fast_urls: dict[str, httpx.URL] = {}
-        self._default_timeout = http_client.timeout.as_dict()
+        self._default_timeout = _checked_timeouts(http_client.timeout.as_dict())
         self._default_largest = _largest(self._default_timeout)
 
     # ------------------------------------------------------------------ lifecycle
@@ -574,8 +579,11 @@ class AsyncIdenfy:
         spec = _sansio.RequestSpec("GET", urllib.parse.urlsplit(url).path or "/", b"")
         request_timeout = self._timeout if timeout is NOT_GIVEN else timeout
         retries = self._policy.max_retries if max_retries is NOT_GIVEN else max_retries
+        # The file host's rate-limit answers must not pause calls to iDenfy.
+        cooldown = Cooldown(self._policy.clock, self._policy.sleep)
 
         async def stream_to(file: BinaryIO) -> int:
+            await cooldown.wait()  # a 429's Retry-After, before the retry leaves
             return await self._stream(url, file, spec, chunk_size, request_timeout)
 
         attempt: Callable[[], Awaitable[int]]
@@ -618,8 +626,7 @@ class AsyncIdenfy:
             operation="download_file",
             kind=CallKind.READ,
             policy=self._policy,
-            # The file host's answers must not pause calls to iDenfy.
-            cooldown=Cooldown(self._policy.clock, self._policy.sleep),
+            cooldown=cooldown,
             max_retries=retries,
             deadline=self._policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline,
             retry_ambiguous=False,
@@ -777,7 +784,7 @@ class AsyncIdenfy:
                 limit = whole if left is None or (whole is not None and whole <= left) else left
                 if limit is not None and limit <= 0:
                     raise errors.APITimeoutError(
-                        "retry_deadline ran out before the request could be sent",
+                        "no time left to send the request (timeout, or retry_deadline)",
                         request_sent=False,
                         method=spec.method,
                         path=spec.path,
@@ -849,9 +856,11 @@ class AsyncIdenfy:
     def _timeouts(self, timeout: float | httpx.Timeout | _NotGiven | None) -> dict[str, Any]:
         """httpx's four timeouts (connect, read, write, pool) for one call."""
         chosen: Any = self._timeout if timeout is NOT_GIVEN else timeout
+        if chosen is httpx.USE_CLIENT_DEFAULT and self._owns_http:
+            return self._default_timeout  # checked once, in __init__
         if chosen is httpx.USE_CLIENT_DEFAULT:
-            return self._default_timeout if self._owns_http else self._http.timeout.as_dict()
-        return httpx.Timeout(chosen).as_dict()
+            return _checked_timeouts(self._http.timeout.as_dict())
+        return _checked_timeouts(httpx.Timeout(chosen).as_dict())
 
     def _build_request(
         self,
@@ -1017,20 +1026,20 @@ async def _exchange(
 ) -> tuple[httpx.Response, bytes]:
     """Send ``request`` and read its answer, at most ``cap`` bytes, within ``limit`` s."""
     timer = None if limit is None else _AttemptTimer(limit)
+    response: httpx.Response | None = None
     try:
         response = await http.send(request, stream=True)
         seen.status = response.status_code
-        try:
-            content = await _read_capped(response, cap)
-        finally:
-            await response.aclose()
+        content = await _read_capped(response, cap)
     except asyncio.CancelledError:
         if timer is not None and timer.expired():
             raise _AttemptExpired(limit or 0.0) from None
         raise
     finally:
         if timer is not None:
-            timer.stop()
+            timer.stop()  # first: a body read whole is not lost to a timer during close
+        if response is not None:
+            await response.aclose()
     if content is None:
         if 200 <= response.status_code < 300:
             raise errors.ResponseDecodeError(
@@ -1145,6 +1154,15 @@ def _translate(
     # transport's RequestError, StreamError: answers came, none usable; it may have
     # been processed.
     return errors.APIConnectionError(reason, request_sent=True, method=method, path=path)
+
+
+def _checked_timeouts(timeouts: dict[str, Any]) -> dict[str, Any]:
+    if any(value is not None and not 0 <= value < math.inf for value in timeouts.values()):
+        raise errors.ConfigurationError(
+            "timeout must be a finite number of seconds (>= 0), None, or an httpx.Timeout"
+            " of such values"
+        )
+    return timeouts
 
 
 def _largest(timeouts: Mapping[str, float | None]) -> float:

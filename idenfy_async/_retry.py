@@ -206,6 +206,10 @@ class Budget:
     __slots__ = ("_clock", "end")
 
     def __init__(self, deadline: float | None, clock: Callable[[], float]) -> None:
+        if deadline is not None and not 0 <= deadline < float("inf"):  # NaN included
+            raise errors.ConfigurationError(
+                "retry_deadline must be a finite number of seconds (>= 0), or None for no bound"
+            )
         self._clock = clock
         #: When the budget runs out, on the clock; None: never.
         self.end: float | None = None if deadline is None else clock() + deadline

@@ -39,6 +39,7 @@ __all__ = [
     "Flood",
     "Hang",
     "Partial",
+    "Raw",
     "Recorded",
     "ResetAfterRead",
     "Respond",
@@ -97,6 +98,17 @@ class Flood:
 
 
 @attrs.frozen
+class Raw:
+    """These bytes as the whole answer (one every ``interval`` s when set), then close.
+
+    For what no well-formed answer does: garbage, a status line that never ends.
+    """
+
+    data: bytes
+    interval: float = 0.0
+
+
+@attrs.frozen
 class CloseBeforeRead:
     """Once the next request starts arriving, close without reading it.
 
@@ -121,7 +133,15 @@ class Hang:
 
 
 Action = (
-    Respond | Trickle | Partial | Flood | CloseBeforeRead | CloseAfterRead | ResetAfterRead | Hang
+    Respond
+    | Trickle
+    | Partial
+    | Flood
+    | Raw
+    | CloseBeforeRead
+    | CloseAfterRead
+    | ResetAfterRead
+    | Hang
 )
 
 
@@ -260,6 +280,8 @@ class FaultServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            return  # the server is stopping (asyncio would log a cancelled handler)
         finally:
             self._writers.discard(writer)
             self._handlers.discard(task)
@@ -280,6 +302,14 @@ class FaultServer:
             return False
         if isinstance(action, Flood):
             return await _flood(action, writer)
+        if isinstance(action, Raw):
+            step = 1 if action.interval else max(1, len(action.data))
+            for start in range(0, len(action.data), step):
+                writer.write(action.data[start : start + step])
+                await writer.drain()
+                if action.interval:
+                    await asyncio.sleep(action.interval)
+            return False
         writer.write(_head(action.status, len(action.body), action.headers))
         if isinstance(action, Respond):
             writer.write(action.body)

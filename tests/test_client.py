@@ -959,3 +959,50 @@ async def test_queueing_for_a_token_does_not_count_against_the_deadline(
         )
     assert len(sessions) == 10
     assert [t["read"] for t in wire.timeouts] == [3.0] * 10
+
+
+async def test_download_waits_out_the_file_hosts_retry_after(
+    policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """A 429 from the file host is retried after its Retry-After (it was retried at once)."""
+    answers = [httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200, content=b"j")]
+    sent: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(clock.now)
+        return answers.pop(0)
+
+    target = io.BytesIO()
+    async with AsyncIdenfy(
+        "k", "s", transport=httpx.MockTransport(handler), retry_policy=policy
+    ) as client:
+        await client.download_file("https://s3.example/f.jpg?sig=1", target)
+    assert target.getvalue() == b"j"
+    assert sent == [1000.0, 1003.0]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"timeout": float("nan")}, id="timeout-nan"),
+        pytest.param({"timeout": -1.0}, id="timeout-negative"),
+        pytest.param({"timeout": httpx.Timeout(5.0, read=float("inf"))}, id="read-inf"),
+        pytest.param({"retry_deadline": float("nan")}, id="deadline-nan"),
+        pytest.param({"retry_deadline": -1.0}, id="deadline-negative"),
+        pytest.param({"retry_deadline": float("inf")}, id="deadline-inf"),
+    ],
+)
+async def test_a_bound_that_is_no_number_of_seconds_is_refused_before_sending(
+    options: dict[str, Any], policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """NaN or negative bounds would reach the event loop's timer heap: refused, typed."""
+    wire = VirtualWire(clock)
+    async with AsyncIdenfy(
+        "k", "s", transport=httpx.MockTransport(wire), retry_policy=policy
+    ) as client:
+        with pytest.raises(ConfigurationError):
+            await client.create_session(client_id="user-1", **options)
+    if "timeout" in options:
+        with pytest.raises(ConfigurationError):
+            AsyncIdenfy("k", "s", timeout=options["timeout"])
+    assert wire.timeouts == []

@@ -40,6 +40,7 @@ from tests.faultserver import (
     Flood,
     Hang,
     Partial,
+    Raw,
     ResetAfterRead,
     Respond,
     TokenBucket,
@@ -235,6 +236,9 @@ def _faults() -> list[Fault]:
         Fault("hang", Hang(), True),
         Fault("partial-201", Partial(201, token_body("user-1"), sent=10), True),
         Fault("trickled-201", SLOW_201, True),
+        Fault("garbage", Raw(b"\x00\xffnot http\r\n\r\n"), True),
+        Fault("slow-status-line", Raw(b"HTTP/1.1 201 Created\r\n" * 4, interval=0.02), True),
+        Fault("201-no-length-then-close", Raw(b"HTTP/1.1 201 Created\r\n\r\n{"), True),
     ]
 
 
