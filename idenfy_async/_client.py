@@ -826,8 +826,10 @@ class AsyncIdenfy:
         """
         clock = self._policy.clock
         rate_limit = self._rate_limit
+        cooldown = self._cooldown
         while True:
-            cooling = await self._cooldown.wait(budget.end)
+            # Checked inline first: the hot path has no cooldown and needs no coroutine.
+            cooling = await cooldown.wait(budget.end) if cooldown.remaining > 0 else 0.0
             if cooling > 0:
                 raise errors.RateLimitError(
                     status_code=429,
@@ -847,7 +849,7 @@ class AsyncIdenfy:
                 await rate_limit.acquire()
             await self._limiter.acquire()
             budget.exclude(clock() - queued)
-            if self._cooldown.remaining <= 0:
+            if cooldown.remaining <= 0:
                 return
             # A cooldown began while this call queued: give the slot back and wait it
             # out with the others (the token is spent; pacing only gets slower).
@@ -1024,13 +1026,29 @@ async def _exchange(
     cap: int,
     seen: _HttpxErrors,
 ) -> tuple[httpx.Response, bytes]:
-    """Send ``request`` and read its answer, at most ``cap`` bytes, within ``limit`` s."""
+    """Send ``request`` and read its answer, at most ``cap`` bytes, within ``limit`` s.
+
+    A success larger than ``cap`` is a :class:`ResponseDecodeError`; an error answer
+    that large keeps its status and loses its body.
+    """
     timer = None if limit is None else _AttemptTimer(limit)
     response: httpx.Response | None = None
+    content: bytes | None = None
     try:
         response = await http.send(request, stream=True)
         seen.status = response.status_code
-        content = await _read_capped(response, cap)
+        # Read in chunks, up to the cap (a declared length over it is not read at all).
+        declared = response.headers.get("content-length")
+        if declared is None or not declared.isdigit() or int(declared) <= cap:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    break
+                chunks.append(chunk)
+            else:
+                content = b"".join(chunks)
     except asyncio.CancelledError:
         if timer is not None and timer.expired():
             raise _AttemptExpired(limit or 0.0) from None
@@ -1050,21 +1068,6 @@ async def _exchange(
             )
         content = b""  # an error status still says what happened; its body is not needed
     return response, content
-
-
-async def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
-    """The (decoded) body, or None as soon as it proves larger than ``cap`` bytes."""
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > cap:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # httpx exceptions raised before a single byte of the request left this machine.
