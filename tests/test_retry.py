@@ -726,8 +726,10 @@ async def test_total_deadline_counts_attempt_time(
     async with make_client(fake, policy, max_retries=10, retry_deadline=5.0) as client:
         with pytest.raises(ServerError):
             await client.create_session(client_id="user-1")
-    # t=0..2 attempt 1; wait 0.25; t=2.25..4.25 attempt 2; wait 0.5 (4.75 <= 5);
-    # t=4.75..6.75 attempt 3; a 1.0 wait would end past the deadline: stop.
+    # t=0..2 attempt 1; wait 0.25; t=2.25..4.25 attempt 2; wait 0.5 (4.75 < 5);
+    # t=4.75.. attempt 3 (its timeout is cut to the 0.25 s left, which the fake's
+    # virtual delay does not honour: test_client's VirtualWire does); a 1.0 wait
+    # would end past the deadline: stop.
     assert fake.requests == 3
     assert clock.sleeps == [2.0, 0.25, 2.0, 0.5, 2.0]
 
