@@ -1,6 +1,6 @@
 """idenfy-async: the asyncio client for iDenfy's identity verification (KYC) API."""
 
-from ._client import NOT_GIVEN, AsyncIdenfy
+from ._client import NOT_GIVEN, AsyncIdenfy, ResponseInfo
 from ._limiter import RateLimit, RateLimiter
 from ._retry import CallKind, Failure, RetryDetails, RetryPolicy
 from ._version import __version__
@@ -142,6 +142,7 @@ __all__ = [
     "Reconciliation",
     "RequestValidationError",
     "ResponseDecodeError",
+    "ResponseInfo",
     "RetryDetails",
     "RetryPolicy",
     "ServerError",

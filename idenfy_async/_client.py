@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import contextvars
 import enum
+import logging
 import math
 import os
 import platform
@@ -23,6 +26,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
+    Iterator,
     Mapping,
 )
 from pathlib import Path, PurePosixPath
@@ -53,7 +57,7 @@ from .reconcile import (
     reconcile_session,
 )
 
-__all__ = ["NOT_GIVEN", "AsyncIdenfy"]
+__all__ = ["NOT_GIVEN", "AsyncIdenfy", "ResponseInfo"]
 
 DEFAULT_BASE_URL: Final = "https://ivs.idenfy.com"
 #: Token creation is fast; a 600 s read timeout would only hide trouble.
@@ -62,6 +66,10 @@ DEFAULT_MAX_CONCURRENCY: Final = 10
 ENV_API_KEY: Final = "IDENFY_API_KEY"
 ENV_API_SECRET: Final = "IDENFY_API_SECRET"
 ENV_BASE_URL: Final = "IDENFY_BASE_URL"
+#: ``IDENFY_LOG=info`` or ``debug``: one log line per attempt (see :func:`configure_logging`).
+ENV_LOG: Final = "IDENFY_LOG"
+LOG_LEVELS: Final = {"info": logging.INFO, "debug": logging.DEBUG}
+LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: Bytes read from a file download before each write (never the whole file in memory).
 DOWNLOAD_CHUNK_SIZE: Final = 64 * 1024
 DEFAULT_PAGE_SIZE: Final = _sansio.DEFAULT_PAGE_SIZE
@@ -73,6 +81,11 @@ if TYPE_CHECKING:
     from .bulk import BulkProgress, BulkResult
 
 T = TypeVar("T")
+
+#: The package's logger (the retry line of :mod:`._retry` goes there); IDENFY_LOG sets it.
+logger = logging.getLogger("idenfy_async")
+#: One line per attempt (a child: its records say which is which).
+http_logger = logging.getLogger("idenfy_async.http")
 
 #: Reads a 2xx answer: (status, headers, body) -> result.
 Parse = Callable[[int, Mapping[str, str], bytes], T]
@@ -92,12 +105,91 @@ class _NotGiven(enum.Enum):
 NOT_GIVEN: Final = _NotGiven.NOT_GIVEN
 
 
+@attrs.frozen
+class ResponseInfo:
+    """What the answer to one successful call was: for logs, metrics and support tickets.
+
+    Get it with :meth:`AsyncIdenfy.with_response_info` or
+    :meth:`AsyncIdenfy.capture_responses`. Never a body: ``repr()`` shows no headers either.
+    """
+
+    operation: str  #: the client method, e.g. ``"create_session"``
+    method: str
+    path: str  #: without the query string (a listing's clientId, a file URL's signature)
+    status_code: int
+    headers: Mapping[str, str] = attrs.field(repr=False)  #: case-insensitive
+    elapsed: float  #: seconds, the whole call: every attempt and the waits between them
+    attempts: int  #: 1 unless it was retried
+
+
+class _HideQueries(logging.Filter):
+    """httpx logs every request's full URL at INFO (``HTTP Request: GET https://...``):
+    hide the query of URLs that carry ours, a listing's clientId or a pre-signed file
+    URL's signature, whoever turned httpx's logger on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hosts: set[str] = set()  #: the API hosts of this process's clients
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(self._hidden(a) for a in record.args)
+        return True
+
+    def _hidden(self, value: object) -> object:
+        if not isinstance(value, httpx.URL) or not value.query:
+            return value
+        if value.host in self.hosts or b"Signature=" in value.query:
+            return f"{value.copy_with(query=None)}?(query hidden)"
+        return value
+
+
+_HIDE_QUERIES: Final = _HideQueries()
+
+
+def _hide_queries_in_httpx_logs(base_url: str) -> None:
+    _HIDE_QUERIES.hosts.add(httpx.URL(base_url).host)
+    httpx_logger = logging.getLogger("httpx")
+    if _HIDE_QUERIES not in httpx_logger.filters:
+        httpx_logger.addFilter(_HIDE_QUERIES)
+
+
+# Where capture_responses() collects; None (the default) costs the hot path one lookup.
+_RESPONSES: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
+    "idenfy_async_responses", default=None
+)
+
+
+def configure_logging(value: str | None) -> None:
+    """Apply ``IDENFY_LOG`` (``info`` or ``debug``; unset or empty: leave logging alone).
+
+    Sets the ``idenfy_async`` logger's level and, when the application configured no
+    logging at all, a stderr handler (:func:`logging.basicConfig`), as OPENAI_LOG does.
+
+    Raises:
+        ConfigurationError: any other value.
+    """
+    if not value:
+        return
+    level = LOG_LEVELS.get(value.strip().lower())
+    if level is None:
+        raise errors.ConfigurationError(
+            f"{ENV_LOG} must be one of {', '.join(LOG_LEVELS)} (or unset), not {value!r}"
+        )
+    logging.basicConfig(format=LOG_FORMAT)  # does nothing if logging is configured
+    logger.setLevel(level)
+
+
 class AsyncIdenfy:
     """Async client for iDenfy's KYC API; one per event loop, shared by every task.
 
     Use it as ``async with AsyncIdenfy() as client:`` or call :meth:`aclose` when done.
     Credentials default to ``IDENFY_API_KEY`` / ``IDENFY_API_SECRET``, the base URL to
-    ``IDENFY_BASE_URL`` then ``https://ivs.idenfy.com``.
+    ``IDENFY_BASE_URL`` then ``https://ivs.idenfy.com``. ``IDENFY_LOG=info``, read
+    here, logs one line per attempt to ``idenfy_async.http``: method, path, status,
+    elapsed ms, attempt number and outcome (and each retry to ``idenfy_async``);
+    ``debug`` adds a line as each attempt starts (how far into the call). Never a
+    body, a secret, a token or a query string.
 
     Args:
         api_key: API key (the Basic-auth user name).
@@ -152,8 +244,10 @@ class AsyncIdenfy:
             raise errors.ConfigurationError("pass either transport= or http_client=, not both")
         if max_concurrency < 1:
             raise errors.ConfigurationError("max_concurrency must be at least 1")
+        configure_logging(os.environ.get(ENV_LOG))
 
         self._base_url = _checked_base_url(base_url or os.environ.get(ENV_BASE_URL))
+        _hide_queries_in_httpx_logs(self._base_url)
         self._api_key = api_key
         token = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
         self._authorization: Final = f"Basic {token}"
@@ -241,6 +335,47 @@ class AsyncIdenfy:
     def in_flight(self) -> int:
         """Requests in flight right now (bounded by ``max_concurrency``)."""
         return self._limiter.in_flight
+
+    # ------------------------------------------------------------------ response details
+
+    async def with_response_info(self, call: Awaitable[T]) -> tuple[T, ResponseInfo]:
+        """Await ``call`` (a call of this client) and return its result with its answer's details.
+
+        ``status, info = await client.with_response_info(client.get_status(scan_ref))``;
+        ``info.status_code``, ``info.headers``, ``info.elapsed``, ``info.attempts``. For
+        a call that makes several requests (a listing's pages), the last one's.
+
+        Whatever ``call`` raises propagates unchanged.
+
+        Raises:
+            RuntimeError: the awaited call made no request at all.
+        """
+        with self.capture_responses() as responses:
+            result = await call
+        if not responses:
+            raise RuntimeError("with_response_info: the awaited call made no request")
+        return result, responses[-1]
+
+    @contextlib.contextmanager
+    def capture_responses(self) -> Iterator[list[ResponseInfo]]:
+        """Collect a :class:`ResponseInfo` for every successful request made in the block.
+
+        ``with client.capture_responses() as responses: ...``: one entry per request,
+        in order of completion, including each page of a listing and each file of
+        :meth:`download_files`. It follows the current task and the tasks it starts
+        (a context variable), so concurrent callers each see only their own; it
+        collects requests of any ``AsyncIdenfy``. Blocks nest: the outer one gets the
+        inner one's entries too.
+        """
+        outer = _RESPONSES.get()
+        responses: list[ResponseInfo] = []
+        token = _RESPONSES.set(responses)
+        try:
+            yield responses
+        finally:
+            _RESPONSES.reset(token)
+            if outer is not None:
+                outer.extend(responses)
 
     def __repr__(self) -> str:
         key = self._api_key
@@ -654,9 +789,16 @@ class AsyncIdenfy:
         # The file host's rate-limit answers must not pause calls to iDenfy.
         cooldown = Cooldown(self._policy.clock, self._policy.sleep)
 
+        started = self._policy.clock()
+        tries = 0
+
         async def stream_to(file: BinaryIO) -> int:
+            nonlocal tries
             await cooldown.wait()  # a 429's Retry-After, before the retry leaves
-            return await self._stream(url, file, spec, chunk_size, request_timeout)
+            tries += 1
+            return await self._stream(
+                url, file, spec, chunk_size, request_timeout, attempt=tries, started=started
+            )
 
         attempt: Callable[[], Awaitable[int]]
         if isinstance(destination, str | os.PathLike):
@@ -785,6 +927,9 @@ class AsyncIdenfy:
         spec: _sansio.RequestSpec,
         chunk_size: int,
         timeout: Any,
+        *,
+        attempt: int,
+        started: float,
     ) -> int:
         request = self._http.build_request(
             "GET", url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"}, timeout=timeout
@@ -797,9 +942,10 @@ class AsyncIdenfy:
             self._check_open()  # per attempt: the client may close while a retry waits
             # No whole-attempt bound here: a file's size is unknown, so ``timeout``
             # keeps httpx's meaning (each phase, each read).
-            with _HttpxErrors("download_file", spec) as seen:
+            clock = self._policy.clock
+            with _HttpxErrors("download_file", spec, attempt, clock, started) as seen:
                 response = await self._http.send(request, stream=True, auth=None)
-                seen.status = response.status_code
+                seen.status, seen.headers = response.status_code, response.headers
                 try:
                     if not 200 <= response.status_code < 300:
                         raise _sansio.download_error(
@@ -842,35 +988,40 @@ class AsyncIdenfy:
         budget = Budget(
             policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline, policy.clock
         )
+        started = policy.clock()
+        attempt = 0
 
         async def send() -> T:
-            nonlocal first_send
+            nonlocal first_send, attempt
             await self._admit(budget, spec)
-            try:
-                # Checked per attempt: the client may close while a retry waits.
-                self._check_open()
-                if first_send is not None:
-                    hook, first_send = first_send, None
-                    await hook()
-                left = budget.left()
-                limit = whole if left is None or (whole is not None and whole <= left) else left
-                if limit is not None and limit <= 0:
-                    raise errors.APITimeoutError(
-                        "no time left to send the request (timeout, or retry_deadline)",
-                        request_sent=False,
-                        method=spec.method,
-                        path=spec.path,
+            attempt += 1
+            # One attempt, from its slot to its result: httpx's errors are translated
+            # here, and here it is logged and its answer captured (see _HttpxErrors).
+            with _HttpxErrors(operation, spec, attempt, policy.clock, started) as seen:
+                try:
+                    # Checked per attempt: the client may close while a retry waits.
+                    self._check_open()
+                    if first_send is not None:
+                        hook, first_send = first_send, None
+                        await hook()
+                    left = budget.left()
+                    limit = whole if left is None or (whole is not None and whole <= left) else left
+                    if limit is not None and limit <= 0:
+                        raise errors.APITimeoutError(
+                            "no time left to send the request (timeout, or retry_deadline)",
+                            request_sent=False,
+                            method=spec.method,
+                            path=spec.path,
+                        )
+                    # httpx's per-phase timeouts never outlast the attempt's share either.
+                    attempt_timeouts = (
+                        timeouts if limit is None or limit >= largest else _clipped(timeouts, limit)
                     )
-                # httpx's per-phase timeouts never outlast the attempt's share either.
-                attempt_timeouts = (
-                    timeouts if limit is None or limit >= largest else _clipped(timeouts, limit)
-                )
-                with _HttpxErrors(operation, spec) as seen:
                     request = self._build_request(spec, url, headers, attempt_timeouts)
                     response, content = await _exchange(self._http, request, limit, cap, seen)
-            finally:
-                self._limiter.release()
-            return self._interpret(spec, response, content, parse)
+                finally:
+                    self._limiter.release()
+                return self._interpret(spec, response, content, parse)
 
         return await retry_call(
             send,
@@ -1108,7 +1259,7 @@ async def _exchange(
     content: bytes | None = None
     try:
         response = await http.send(request, stream=True)
-        seen.status = response.status_code
+        seen.status, seen.headers = response.status_code, response.headers
         # Read in chunks, up to the cap (a declared length over it is not read at all).
         declared = response.headers.get("content-length")
         if declared is None or not declared.isdigit() or int(declared) <= cap:
@@ -1162,21 +1313,46 @@ _FOREIGN: Final = (
 
 
 class _HttpxErrors:
-    """The one boundary where httpx's exceptions become ours (``with _HttpxErrors(...)``).
+    """One attempt on the wire: every attempt of every call, downloads included, runs
+    inside one (``with _HttpxErrors(...)``).
 
-    Most specific first, as httpx's ``_transports/default.py`` maps httpcore's. Our
-    own errors raised inside pass through untouched. ``status`` is the answer's
-    status once known (for an undecodable body).
+    It is the one boundary where httpx's exceptions become ours: most specific first,
+    as httpx's ``_transports/default.py`` maps httpcore's; our own errors raised inside
+    pass through untouched. It is also where each attempt is logged (``IDENFY_LOG``)
+    and a successful answer's :class:`ResponseInfo` is captured. ``status`` and
+    ``headers`` are the answer's, once known.
     """
 
-    __slots__ = ("operation", "spec", "status")
+    __slots__ = ("attempt", "begun", "clock", "headers", "operation", "spec", "started", "status")
 
-    def __init__(self, operation: str, spec: _sansio.RequestSpec) -> None:
+    def __init__(
+        self,
+        operation: str,
+        spec: _sansio.RequestSpec,
+        attempt: int = 1,
+        clock: Callable[[], float] | None = None,
+        started: float | None = None,
+    ) -> None:
         self.operation = operation
         self.spec = spec
         self.status = 0
+        self.headers: httpx.Headers | None = None
+        self.attempt = attempt
+        self.clock = clock
+        self.started = started  #: when the call began (its first attempt's queueing included)
+        self.begun = 0.0
 
     def __enter__(self) -> _HttpxErrors:
+        if self.clock is not None:
+            self.begun = self.clock()
+            if self.started is not None and http_logger.isEnabledFor(logging.DEBUG):
+                http_logger.debug(
+                    "%s %s: attempt %d starts %d ms into the call",
+                    self.spec.method,
+                    self.spec.path.partition("?")[0],
+                    self.attempt,
+                    round((self.begun - self.started) * 1000),
+                )
         return self
 
     def __exit__(
@@ -1186,7 +1362,58 @@ class _HttpxErrors:
         tb: TracebackType | None,
     ) -> None:
         if isinstance(exc, _FOREIGN):
-            raise _translate(exc, self.operation, self.spec, self.status) from exc
+            translated = _translate(exc, self.operation, self.spec, self.status)
+            self._record(translated)
+            raise translated from exc
+        self._record(exc)
+
+    def _record(self, exc: BaseException | None) -> None:
+        # Cheap when nobody listens: one level check, one context-variable lookup.
+        logged = http_logger.isEnabledFor(logging.INFO)
+        responses = _RESPONSES.get() if exc is None else None
+        if (not logged and responses is None) or self.clock is None:
+            return
+        now = self.clock()
+        path = self.spec.path.partition("?")[0]  # a query may name a clientId
+        if logged:
+            if exc is None:
+                outcome = "ok"
+            elif isinstance(exc, asyncio.CancelledError):
+                outcome = "cancelled"
+            else:
+                outcome = type(exc).__name__
+            elapsed_ms = round((now - self.begun) * 1000)
+            status = self.status or "-"
+            http_logger.info(
+                "%s %s %s in %d ms (attempt %d: %s)",
+                self.spec.method,
+                path,
+                status,
+                elapsed_ms,
+                self.attempt,
+                outcome,
+                extra={
+                    "idenfy_operation": self.operation,
+                    "idenfy_method": self.spec.method,
+                    "idenfy_path": path,
+                    "idenfy_status": self.status or None,
+                    "idenfy_elapsed_ms": elapsed_ms,
+                    "idenfy_attempt": self.attempt,
+                    "idenfy_outcome": outcome,
+                },
+            )
+        if responses is not None and self.headers is not None:
+            responses.append(
+                ResponseInfo(
+                    operation=self.operation,
+                    method=self.spec.method,
+                    path=path,
+                    status_code=self.status,
+                    headers=httpx.Headers(self.headers),
+                    elapsed=now - (self.begun if self.started is None else self.started),
+                    attempts=self.attempt,
+                )
+            )
 
 
 def _translate(
