@@ -17,14 +17,7 @@ import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .kyc_models import (
-    BlocklistEntry,
-    FaceAuthCheck,
-    FaceAuthSession,
-    FaceAuthToken,
-    InformationRequestToken,
-    PoaCheck,
-)
+from .kyc_models import BlocklistEntry, FaceAuthCheck, FaceAuthSession, PoaCheck
 from .models import (
     NULL,
     NULLABLE_FIELDS,
@@ -360,14 +353,7 @@ def _register_results(conv: cattrs.Converter) -> None:
         video_call_answers=override(rename="videoCallAnswers", struct_hook=answers),
     )
     # The rest of the KYC workflow (kyc_models): answers read like results.
-    for cls in (
-        FaceAuthCheck,
-        FaceAuthToken,
-        FaceAuthSession,
-        InformationRequestToken,
-        BlocklistEntry,
-        PoaCheck,
-    ):
+    for cls in (FaceAuthCheck, FaceAuthSession, BlocklistEntry, PoaCheck):
         register(cls)
 
 
