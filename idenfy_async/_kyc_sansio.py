@@ -89,6 +89,7 @@ FACE_AUTH_TYPE: Final = "AUTHENTICATION"
 #: jpeg/jpg/png/webp/heic/heif/pdf.
 IMAGE_KINDS: Final = frozenset({"JPEG", "PNG"})
 POA_KINDS: Final = frozenset({"JPEG", "PNG", "WEBP", "HEIC", "PDF"})
+_METHODS: Final = frozenset(m.value for m in FacialAuthenticationMethod)
 _HEIF_BRANDS: Final = frozenset(
     {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 )
@@ -161,7 +162,8 @@ def build_face_auth_check(
     if scan_problem:
         problems.append(FieldProblem("scanRef", scan_problem))
     method_value = method.value if isinstance(method, FacialAuthenticationMethod) else method
-    if method_value not in {m.value for m in FacialAuthenticationMethod}:
+    # isinstance first: ``in`` would hash the value (TypeError for a list or dict).
+    if not isinstance(method_value, str) or method_value not in _METHODS:
         problems.append(FieldProblem("method", "must be one of FACE_MATCHING, ACTIVE_LIVENESS"))
     _check("check_face_auth", problems)
     path = FACE_AUTH_CHECK_PATH.format(scan_ref=_segment(scan_ref))

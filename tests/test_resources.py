@@ -688,6 +688,8 @@ def test_requests_validated_at_construction(
 CALL_INVALID: list[tuple[str, Call, str]] = [
     ("check-scan-ref", lambda c: c.face_auth.check(""), "scanRef"),
     ("check-method", lambda c: c.face_auth.check("s", "SELFIE"), "method"),
+    ("check-method-unhashable", lambda c: c.face_auth.check("s", bad(["x"])), "method"),
+    ("blocklist-source-unhashable", lambda c: c.blocklists.add("s", bad({})), "blocklistSource"),
     ("session-token", lambda c: c.face_auth.get_session("a/b c"), "tokenString"),
     ("blocklist-source", lambda c: c.blocklists.add("s", "PASSPORT"), "blocklistSource"),
     ("blocklist-scan-ref", lambda c: c.blocklists.remove(bad(None), "SELFIE"), "scanRef"),
