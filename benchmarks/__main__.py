@@ -228,7 +228,11 @@ async def contenders_for(
     limit = max(CONCURRENCIES)
     http = await stack.enter_async_context(
         httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+            # The library's own default: the library reads the read value as the bound
+            # of a whole attempt, and a cold burst of 64 connections on a loaded
+            # machine can take longer than httpx's default 5 s.
+            timeout=httpx.Timeout(30.0, connect=5.0, pool=10.0),
+            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
         )
     )
     client = await stack.enter_async_context(

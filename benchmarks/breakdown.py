@@ -202,6 +202,12 @@ def steps(calls: int) -> list[tuple[str, float]]:
 
 
 class _NoLimit:
+    async def acquire(self) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
     async def __aenter__(self) -> None:
         return None
 

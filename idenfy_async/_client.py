@@ -11,6 +11,7 @@ import asyncio
 import base64
 import enum
 import functools
+import math
 import os
 import platform
 import re
@@ -34,7 +35,7 @@ import httpx
 
 from . import _sansio, errors
 from ._limiter import ConcurrencyLimiter, Cooldown, RateLimit, RateLimiter
-from ._retry import CallKind, OnRetry, RetryPolicy, retry_call
+from ._retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
 from .journal import Journal
 from .models import (
@@ -98,16 +99,6 @@ class _NotGiven(enum.Enum):
 #: (``timeout=None`` disables the timeout; ``retry_deadline=None`` removes the bound).
 NOT_GIVEN: Final = _NotGiven.NOT_GIVEN
 
-# httpx exceptions raised before a single byte of the request left this machine.
-_NOT_SENT: Final = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.ProxyError,
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-)
-
 
 class AsyncIdenfy:
     """Async client for iDenfy's KYC API; one per event loop, shared by every task.
@@ -120,9 +111,12 @@ class AsyncIdenfy:
         api_key: API key (the Basic-auth user name).
         api_secret: API secret (the Basic-auth password). Never printed.
         base_url: ``https://`` URL; plain ``http://`` only for loopback hosts.
-        timeout: seconds or an ``httpx.Timeout`` for each attempt.
+        timeout: seconds or an ``httpx.Timeout`` for one attempt: its ``read`` value
+            bounds the attempt from send to the last byte (a number sets all four).
         max_retries: retries after the first attempt (see :class:`RetryPolicy`).
-        retry_deadline: seconds one call may spend in attempts and waits, in total.
+        retry_deadline: seconds one call may take, attempts and the waits between them
+            together (queueing for this client's own rate token or slot not counted);
+            each attempt is cut to what is left.
         retry_ambiguous: also retry ``create_session`` failures that may have created
             a session (read timeouts, 500/502/504, 409). Off by default: it can cost a
             second verification credit.
@@ -190,6 +184,8 @@ class AsyncIdenfy:
             else rate_limit
         )
 
+        if timeout is not NOT_GIVEN:
+            _checked_timeouts(httpx.Timeout(timeout).as_dict())
         self._owns_http = http_client is None
         if http_client is None:
             http_client = httpx.AsyncClient(
@@ -214,7 +210,8 @@ class AsyncIdenfy:
         # A caller's own client goes through build_request, so its defaults apply.
         self._header_cache: dict[tuple[bool, str], httpx.Headers] = {}
         self._fast_urls: dict[str, httpx.URL] = {}
-        self._default_timeout = http_client.timeout.as_dict()
+        self._default_timeout = _checked_timeouts(http_client.timeout.as_dict())
+        self._default_largest = _largest(self._default_timeout)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -698,8 +695,11 @@ class AsyncIdenfy:
         spec = _sansio.RequestSpec("GET", urllib.parse.urlsplit(url).path or "/", b"")
         request_timeout = self._timeout if timeout is NOT_GIVEN else timeout
         retries = self._policy.max_retries if max_retries is NOT_GIVEN else max_retries
+        # The file host's rate-limit answers must not pause calls to iDenfy.
+        cooldown = Cooldown(self._policy.clock, self._policy.sleep)
 
         async def stream_to(file: BinaryIO) -> int:
+            await cooldown.wait()  # a 429's Retry-After, before the retry leaves
             return await self._stream(url, file, spec, chunk_size, request_timeout)
 
         attempt: Callable[[], Awaitable[int]]
@@ -742,8 +742,7 @@ class AsyncIdenfy:
             operation="download_file",
             kind=CallKind.READ,
             policy=self._policy,
-            # The file host's answers must not pause calls to iDenfy.
-            cooldown=Cooldown(self._policy.clock, self._policy.sleep),
+            cooldown=cooldown,
             max_retries=retries,
             deadline=self._policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline,
             retry_ambiguous=False,
@@ -838,11 +837,13 @@ class AsyncIdenfy:
         # defaults: S3 also refuses a pre-signed request that carries them.
         request.headers.pop("Authorization", None)
         written = 0
-        response: httpx.Response | None = None
         async with self._limiter:
             self._check_open()  # per attempt: the client may close while a retry waits
-            try:
+            # No whole-attempt bound here: a file's size is unknown, so ``timeout``
+            # keeps httpx's meaning (each phase, each read).
+            with _HttpxErrors("download_file", spec) as seen:
                 response = await self._http.send(request, stream=True, auth=None)
+                seen.status = response.status_code
                 try:
                     if not 200 <= response.status_code < 300:
                         raise _sansio.download_error(
@@ -856,11 +857,6 @@ class AsyncIdenfy:
                         written += len(chunk)
                 finally:
                     await response.aclose()
-            except httpx.TransportError as exc:
-                raise _connection_error(exc, spec) from exc
-            except httpx.DecodingError as exc:
-                status = response.status_code if response is not None else 0
-                raise _undecodable(exc, spec, status=status) from exc
         return written
 
     async def _call(
@@ -878,50 +874,47 @@ class AsyncIdenfy:
     ) -> T:
         self._check_usable()
         policy = self._policy
-        rate_limit = self._rate_limit
         first_send = before_send
         url = self._base_url + spec.path
-        request_timeout = self._timeout if timeout is NOT_GIVEN else timeout
         headers = self._headers_for(spec)
+        timeouts = self._timeouts(timeout)
+        # The read timeout bounds the whole attempt, send to last byte (httpx's own is
+        # per read: a body trickling a byte at a time would never end).
+        whole = timeouts["read"]
+        largest = self._default_largest if timeouts is self._default_timeout else _largest(timeouts)
+        cap = _sansio.response_size_cap(spec)
+        budget = Budget(
+            policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline, policy.clock
+        )
 
         async def send() -> T:
             nonlocal first_send
-            if rate_limit is not None:
-                # Before taking a concurrency slot: a request waiting for its turn
-                # must not hold up others.
-                await rate_limit.acquire()
-            async with self._limiter:
-                await self._cooldown.wait()
+            await self._admit(budget, spec)
+            try:
                 # Checked per attempt: the client may close while a retry waits.
                 self._check_open()
                 if first_send is not None:
                     hook, first_send = first_send, None
                     await hook()
-                if self._owns_http:
-                    request = self._build_owned_request(spec, url, headers, request_timeout)
-                else:
-                    request = self._http.build_request(
-                        spec.method,
-                        url,
-                        content=spec.body or None,
-                        headers=headers,
-                        timeout=request_timeout,
+                left = budget.left()
+                limit = whole if left is None or (whole is not None and whole <= left) else left
+                if limit is not None and limit <= 0:
+                    raise errors.APITimeoutError(
+                        "no time left to send the request (timeout, or retry_deadline)",
+                        request_sent=False,
+                        method=spec.method,
+                        path=spec.path,
                     )
-                try:
-                    response = await self._http.send(request, stream=True)
-                except httpx.TransportError as exc:
-                    raise _connection_error(exc, spec) from exc
-                except httpx.DecodingError as exc:  # a body decoded eagerly (mock transports)
-                    raise _undecodable(exc, spec, status=0) from exc
-                try:
-                    await response.aread()
-                except httpx.TransportError as exc:
-                    raise _connection_error(exc, spec) from exc
-                except httpx.DecodingError as exc:
-                    raise _undecodable(exc, spec, status=response.status_code) from exc
-                finally:
-                    await response.aclose()
-            return self._interpret(spec, response, parse)
+                # httpx's per-phase timeouts never outlast the attempt's share either.
+                attempt_timeouts = (
+                    timeouts if limit is None or limit >= largest else _clipped(timeouts, limit)
+                )
+                with _HttpxErrors(operation, spec) as seen:
+                    request = self._build_request(spec, url, headers, attempt_timeouts)
+                    response, content = await _exchange(self._http, request, limit, cap, seen)
+            finally:
+                self._limiter.release()
+            return self._interpret(spec, response, content, parse)
 
         return await retry_call(
             send,
@@ -930,12 +923,77 @@ class AsyncIdenfy:
             policy=policy,
             cooldown=self._cooldown,
             max_retries=policy.max_retries if max_retries is NOT_GIVEN else max_retries,
-            deadline=policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline,
+            deadline=None,
+            budget=budget,
             retry_ambiguous=(
                 policy.retry_ambiguous if retry_ambiguous is NOT_GIVEN else retry_ambiguous
             ),
             on_retry=self._on_retry,
         )
+
+    async def _admit(self, budget: Budget, spec: _sansio.RequestSpec) -> None:
+        """Wait out the shared cooldown, then take a rate token, then a slot (held on return).
+
+        The token is taken after the cooldown: when a cooldown ends, the calls that
+        waited it out leave at the configured pace, not all in the same instant (which
+        would draw a 429 for all but one and start the next cooldown). Queueing for
+        the token and the slot does not count against the deadline; the cooldown does,
+        and one that would outlast it raises :class:`RateLimitError` at once.
+        """
+        clock = self._policy.clock
+        rate_limit = self._rate_limit
+        cooldown = self._cooldown
+        while True:
+            # Checked inline first: the hot path has no cooldown and needs no coroutine.
+            cooling = await cooldown.wait(budget.end) if cooldown.remaining > 0 else 0.0
+            if cooling > 0:
+                raise errors.RateLimitError(
+                    status_code=429,
+                    identifier=None,
+                    message=(
+                        f"this client pauses every call for {cooling:.1f} s more after a"
+                        " rate-limit answer, past this call's retry_deadline"
+                    ),
+                    method=spec.method,
+                    path=spec.path,
+                    retry_after=cooling,
+                )
+            queued = clock()
+            if rate_limit is not None:
+                # Before taking a concurrency slot: a request waiting for its turn
+                # must not hold up others.
+                await rate_limit.acquire()
+            await self._limiter.acquire()
+            budget.exclude(clock() - queued)
+            if cooldown.remaining <= 0:
+                return
+            # A cooldown began while this call queued: give the slot back and wait it
+            # out with the others (the token is spent; pacing only gets slower).
+            self._limiter.release()
+
+    def _timeouts(self, timeout: float | httpx.Timeout | _NotGiven | None) -> dict[str, Any]:
+        """httpx's four timeouts (connect, read, write, pool) for one call."""
+        chosen: Any = self._timeout if timeout is NOT_GIVEN else timeout
+        if chosen is httpx.USE_CLIENT_DEFAULT and self._owns_http:
+            return self._default_timeout  # checked once, in __init__
+        if chosen is httpx.USE_CLIENT_DEFAULT:
+            return _checked_timeouts(self._http.timeout.as_dict())
+        return _checked_timeouts(httpx.Timeout(chosen).as_dict())
+
+    def _build_request(
+        self,
+        spec: _sansio.RequestSpec,
+        url: str,
+        headers: httpx.Headers,
+        timeouts: dict[str, Any],
+    ) -> httpx.Request:
+        if self._owns_http:
+            return self._build_owned_request(spec, url, headers, timeouts)
+        request = self._http.build_request(
+            spec.method, url, content=spec.body or None, headers=headers
+        )
+        request.extensions["timeout"] = timeouts
+        return request
 
     def _headers_for(self, spec: _sansio.RequestSpec) -> httpx.Headers:
         """Our headers for this kind of request, built once per (has body, Accept).
@@ -956,7 +1014,11 @@ class AsyncIdenfy:
         return headers
 
     def _build_owned_request(
-        self, spec: _sansio.RequestSpec, url: str, headers: httpx.Headers, timeout: Any
+        self,
+        spec: _sansio.RequestSpec,
+        url: str,
+        headers: httpx.Headers,
+        timeouts: dict[str, Any],
     ) -> httpx.Request:
         parsed = self._fast_urls.get(url)
         if parsed is None:
@@ -968,21 +1030,17 @@ class AsyncIdenfy:
             parsed,
             content=spec.body or None,
             headers=headers,
-            extensions={
-                "timeout": self._default_timeout
-                if timeout is httpx.USE_CLIENT_DEFAULT
-                else httpx.Timeout(timeout).as_dict()
-            },
+            extensions={"timeout": timeouts},
         )
 
     def _interpret(
         self,
         spec: _sansio.RequestSpec,
         response: httpx.Response,
+        content: bytes,
         parse: Parse[T],
     ) -> T:
         status = response.status_code
-        content = response.content
         if 200 <= status < 300 and not _sansio.is_error_body(status, content):
             try:
                 return parse(status, response.headers, content)
@@ -1030,26 +1088,210 @@ def _file_name(name: str, url: str, used: set[str]) -> str:
     return candidate
 
 
-def _connection_error(exc: httpx.TransportError, spec: _sansio.RequestSpec) -> errors.IdenfyError:
-    sent = not isinstance(exc, _NOT_SENT)
-    cls = (
-        errors.APITimeoutError
-        if isinstance(exc, httpx.TimeoutException)
-        else (errors.APIConnectionError)
-    )
+# ------------------------------------------------------------------ one attempt on the wire
+# Everything below sends one request and reads its answer; it knows httpx and asyncio,
+# not retries or pacing.
+
+
+class _AttemptExpired(Exception):
+    """An attempt outlived its bound (raised by :class:`_AttemptTimer`, never escapes)."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+class _AttemptTimer:
+    """Cancels the current task when the attempt outlives ``limit`` seconds.
+
+    What ``asyncio.timeout`` does on 3.11+, written out so it also runs on 3.10: a
+    timer on the loop (no extra task) that cancels us; :meth:`expired` then tells our
+    cancellation from a caller's. On 3.11+ a caller's cancellation arriving in the
+    same instant is kept (``Task.uncancel``); 3.10 cannot tell them apart.
+    """
+
+    __slots__ = ("_cancelling", "_fired", "_handle", "_task")
+
+    def __init__(self, limit: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._fired = False
+        self._cancelling = task.cancelling() if hasattr(task, "cancelling") else 0
+        self._handle = task.get_loop().call_later(limit, self._fire)
+
+    def _fire(self) -> None:
+        self._fired = True
+        self._task.cancel()
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+    def expired(self) -> bool:
+        """Whether the CancelledError being handled is ours alone (call once, in except)."""
+        if not self._fired:
+            return False
+        uncancel = getattr(self._task, "uncancel", None)
+        return uncancel is None or uncancel() <= self._cancelling
+
+
+async def _exchange(
+    http: httpx.AsyncClient,
+    request: httpx.Request,
+    limit: float | None,
+    cap: int,
+    seen: _HttpxErrors,
+) -> tuple[httpx.Response, bytes]:
+    """Send ``request`` and read its answer, at most ``cap`` bytes, within ``limit`` s.
+
+    A success larger than ``cap`` is a :class:`ResponseDecodeError`; an error answer
+    that large keeps its status and loses its body.
+    """
+    timer = None if limit is None else _AttemptTimer(limit)
+    response: httpx.Response | None = None
+    content: bytes | None = None
+    try:
+        response = await http.send(request, stream=True)
+        seen.status = response.status_code
+        # Read in chunks, up to the cap (a declared length over it is not read at all).
+        declared = response.headers.get("content-length")
+        if declared is None or not declared.isdigit() or int(declared) <= cap:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    break
+                chunks.append(chunk)
+            else:
+                content = b"".join(chunks)
+    except asyncio.CancelledError:
+        if timer is not None and timer.expired():
+            raise _AttemptExpired(limit or 0.0) from None
+        raise
+    finally:
+        if timer is not None:
+            timer.stop()  # first: a body read whole is not lost to a timer during close
+        if response is not None:
+            await response.aclose()
+    if content is None:
+        if 200 <= response.status_code < 300:
+            raise errors.ResponseDecodeError(
+                f"the answer is larger than {cap:,} bytes",
+                status_code=response.status_code,
+                method=request.method,
+                path=seen.spec.path,
+            )
+        content = b""  # an error status still says what happened; its body is not needed
+    return response, content
+
+
+# httpx exceptions raised before a single byte of the request left this machine.
+_NOT_SENT: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
+# Everything httpx raises (HTTPError's tree, and the few classes outside it).
+_FOREIGN: Final = (
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.StreamError,
+    httpx.CookieConflict,
+    _AttemptExpired,
+)
+
+
+class _HttpxErrors:
+    """The one boundary where httpx's exceptions become ours (``with _HttpxErrors(...)``).
+
+    Most specific first, as httpx's ``_transports/default.py`` maps httpcore's. Our
+    own errors raised inside pass through untouched. ``status`` is the answer's
+    status once known (for an undecodable body).
+    """
+
+    __slots__ = ("operation", "spec", "status")
+
+    def __init__(self, operation: str, spec: _sansio.RequestSpec) -> None:
+        self.operation = operation
+        self.spec = spec
+        self.status = 0
+
+    def __enter__(self) -> _HttpxErrors:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, _FOREIGN):
+            raise _translate(exc, self.operation, self.spec, self.status) from exc
+
+
+def _translate(
+    exc: Exception, operation: str, spec: _sansio.RequestSpec, status: int
+) -> errors.IdenfyError:
+    method, path = spec.method, spec.path
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return cls(reason, request_sent=sent, method=spec.method, path=spec.path)
+    if isinstance(exc, _AttemptExpired):
+        # It may fire while connecting; we cannot tell, so "may have left" (safe).
+        return errors.APITimeoutError(
+            f"no complete answer within {exc.limit:.3g} s (the attempt's timeout, or what"
+            " was left of retry_deadline)",
+            request_sent=True,
+            method=method,
+            path=path,
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        sent = not isinstance(exc, _NOT_SENT)
+        return errors.APITimeoutError(reason, request_sent=sent, method=method, path=path)
+    if isinstance(exc, httpx.TransportError):
+        sent = not isinstance(exc, _NOT_SENT)
+        return errors.APIConnectionError(reason, request_sent=sent, method=method, path=path)
+    if isinstance(exc, httpx.DecodingError):
+        return errors.ResponseDecodeError(
+            "the body could not be decompressed (Content-Encoding)",
+            status_code=status,
+            method=method,
+            path=path,
+        )
+    if isinstance(exc, httpx.HTTPStatusError):  # a caller's response hook raise_for_status()
+        response = exc.response
+        return _sansio.error_from_response(
+            response.status_code, response.headers, b"", method=method, path=path, now=0.0
+        )
+    if isinstance(exc, httpx.InvalidURL):  # never echoed: a file URL's query is its signature
+        return errors.RequestValidationError(
+            operation, [errors.FieldProblem("url", "is not a URL httpx can send to")]
+        )
+    # TooManyRedirects (a caller's client with follow_redirects=True), a custom
+    # transport's RequestError, StreamError: answers came, none usable; it may have
+    # been processed.
+    return errors.APIConnectionError(reason, request_sent=True, method=method, path=path)
 
 
-def _undecodable(
-    exc: httpx.DecodingError, spec: _sansio.RequestSpec, *, status: int
-) -> errors.ResponseDecodeError:
-    return errors.ResponseDecodeError(
-        "the body could not be decompressed (Content-Encoding)",
-        status_code=status,
-        method=spec.method,
-        path=spec.path,
-    )
+def _checked_timeouts(timeouts: dict[str, Any]) -> dict[str, Any]:
+    if any(value is not None and not 0 <= value < math.inf for value in timeouts.values()):
+        raise errors.ConfigurationError(
+            "timeout must be a finite number of seconds (>= 0), None, or an httpx.Timeout"
+            " of such values"
+        )
+    return timeouts
+
+
+def _largest(timeouts: Mapping[str, float | None]) -> float:
+    return max(math.inf if value is None else value for value in timeouts.values())
+
+
+def _clipped(timeouts: Mapping[str, float | None], limit: float) -> dict[str, float]:
+    return {
+        name: limit if value is None or value > limit else value for name, value in timeouts.items()
+    }
 
 
 def _checked_base_url(url: str | None) -> str:

@@ -30,11 +30,19 @@ class ConcurrencyLimiter:
         self.in_flight = 0
         self.peak = 0
 
-    async def __aenter__(self) -> None:
+    async def acquire(self) -> None:
+        """Wait for a slot and take it; the caller must :meth:`release` it."""
         await self._semaphore.acquire()
         self.in_flight += 1
         if self.in_flight > self.peak:
             self.peak = self.in_flight
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self._semaphore.release()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
 
     async def __aexit__(
         self,
@@ -42,8 +50,7 @@ class ConcurrencyLimiter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.in_flight -= 1
-        self._semaphore.release()
+        self.release()
 
 
 class Cooldown:
@@ -65,10 +72,18 @@ class Cooldown:
         """Make sure nothing is sent for the next ``seconds``."""
         self._until = max(self._until, self._clock() + seconds)
 
-    async def wait(self) -> None:
-        """Return once the cooldown is over (at once when there is none)."""
+    async def wait(self, end: float | None = None) -> float:
+        """Wait the cooldown out and return 0 (at once when there is none).
+
+        When it lasts until ``end`` (a time on the clock: a caller's deadline) or
+        later, return the seconds left of it at once instead of waiting in vain.
+        Checked again after each sleep: another call may extend it meanwhile.
+        """
         while (remaining := self._until - self._clock()) > 0:
+            if end is not None and self._until >= end:
+                return remaining
             await self._sleep(remaining)
+        return 0.0
 
 
 # --------------------------------------------------------------------------- rate limiter

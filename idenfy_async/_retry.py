@@ -31,6 +31,7 @@ from ._limiter import Cooldown
 
 __all__ = [
     "RETRY_TABLE",
+    "Budget",
     "CallKind",
     "Decision",
     "Failure",
@@ -145,8 +146,9 @@ class RetryPolicy:
     times a random factor in ``[1 - jitter, 1]``; after a rate-limit answer it is at
     least ``rate_limit_floor``. A server ``Retry-After`` is honoured exactly up to
     ``max_retry_after``; a longer one is not waited for: the error is raised with its
-    ``retry_after`` so the caller decides. ``deadline`` bounds one call's attempts and
-    waits in total (``None``: no bound).
+    ``retry_after`` so the caller decides. ``deadline`` bounds one call in total:
+    its attempts, each cut to what is left, and the waits between them (``None``: no
+    bound; see :class:`Budget` for what is not counted).
     """
 
     max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, validator=attrs.validators.ge(0))
@@ -191,6 +193,37 @@ class RetryDetails:
 OnRetry = Callable[[RetryDetails], None]
 
 
+class Budget:
+    """What is left of one call's ``retry_deadline``, on the policy's clock.
+
+    It counts attempts (send to last byte) and the waits between them (backoff,
+    ``Retry-After``, the client's shared rate-limit cooldown). Time a call queues for
+    this client's own rate token or concurrency slot is not counted (:meth:`exclude`):
+    that is the caller's pacing, and a thousand gathered calls must not time out just
+    for waiting their turn.
+    """
+
+    __slots__ = ("_clock", "end")
+
+    def __init__(self, deadline: float | None, clock: Callable[[], float]) -> None:
+        if deadline is not None and not 0 <= deadline < float("inf"):  # NaN included
+            raise errors.ConfigurationError(
+                "retry_deadline must be a finite number of seconds (>= 0), or None for no bound"
+            )
+        self._clock = clock
+        #: When the budget runs out, on the clock; None: never.
+        self.end: float | None = None if deadline is None else clock() + deadline
+
+    def left(self) -> float | None:
+        """Seconds left (0 or less: none); None when the call has no deadline."""
+        return None if self.end is None else self.end - self._clock()
+
+    def exclude(self, seconds: float) -> None:
+        """Give back ``seconds`` spent queueing: they do not count against the deadline."""
+        if self.end is not None:
+            self.end += seconds
+
+
 async def retry_call(
     send: Callable[[], Awaitable[T]],
     *,
@@ -202,20 +235,29 @@ async def retry_call(
     deadline: float | None,
     retry_ambiguous: bool,
     on_retry: OnRetry | None = None,
+    budget: Budget | None = None,
 ) -> T:
     """Run ``send`` until it succeeds or the policy says stop; re-raise the last error.
 
     A rate-limit answer starts the shared ``cooldown``: every call of the client
     waits it out (``send`` waits on it) instead of each hammering on its own.
+    ``budget`` (made from ``deadline`` when not given) is what ``send`` also reads to
+    bound each attempt; a retry is made only when its wait ends before the deadline.
+    The error raised says ``ambiguous`` when *any* attempt may have taken effect.
     """
-    start = policy.clock()
+    if budget is None:
+        budget = Budget(deadline, policy.clock)
     retries = 0
+    maybe_processed = False
     while True:
         try:
             return await send()
         except errors.IdenfyError as exc:
             failure = classify(exc)
-            exc.ambiguous = failure.maybe_processed and kind is CallKind.CREATE
+            # Sticky: a later clean refusal does not undo a session an earlier attempt
+            # may have created.
+            maybe_processed = maybe_processed or failure.maybe_processed
+            exc.ambiguous = maybe_processed and kind is CallKind.CREATE
             if retries >= max_retries or not should_retry(
                 kind, failure, retry_ambiguous=retry_ambiguous
             ):
@@ -224,7 +266,8 @@ async def retry_call(
             delay = policy.backoff(retries, failure, retry_after)
             if delay is None:
                 raise
-            if deadline is not None and policy.clock() - start + delay > deadline:
+            left = budget.left()
+            if left is not None and delay >= left:  # no time would be left to try
                 raise
             retries += 1
             details = RetryDetails(operation, retries + 1, max_retries + 1, delay, failure, exc)

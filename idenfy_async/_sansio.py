@@ -77,6 +77,7 @@ __all__ = [
     "parse_get_status",
     "parse_list_page",
     "parse_retry_after",
+    "response_size_cap",
 ]
 
 CREATE_SESSION_PATH: Final = "/api/v2/token"
@@ -91,6 +92,12 @@ JSON_CONTENT_TYPE: Final = "application/json"
 PDF_CONTENT_TYPE: Final = "application/pdf"
 # A PDF renderer behind content negotiation would answer 406 to "application/json" alone.
 PDF_ACCEPT: Final = "application/pdf, application/json;q=0.9, */*;q=0.8"
+
+#: Largest JSON answer read (iDenfy's are a few KB): a bigger one is not iDenfy's,
+#: and reading it whole would let any proxy or impostor exhaust our memory.
+MAX_JSON_RESPONSE_BYTES: Final = 4 * 1024 * 1024
+#: Largest PDF report read (``generate_pdf`` with every step's photos embedded).
+MAX_PDF_RESPONSE_BYTES: Final = 64 * 1024 * 1024
 
 #: Longest scanRef accepted (iDenfy documents 36 and 40 in different places).
 MAX_SCAN_REF_LENGTH: Final = 40
@@ -656,6 +663,11 @@ def error_from_response(
     return cls(**kwargs)
 
 
+def response_size_cap(spec: RequestSpec) -> int:
+    """The most bytes of an answer to ``spec`` worth reading (a PDF may be large)."""
+    return MAX_PDF_RESPONSE_BYTES if spec.accept == PDF_ACCEPT else MAX_JSON_RESPONSE_BYTES
+
+
 def is_error_body(status: int, content: bytes) -> bool:
     """True when a 2xx body is really an error envelope (``identifier`` and no token)."""
     if b'"identifier"' not in content or b'"authToken"' in content:
@@ -674,7 +686,9 @@ def _str_or_none(value: Any) -> str | None:
 def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
     """Seconds to wait from ``Retry-After-Ms`` / ``Retry-After`` (seconds or HTTP date).
 
-    Returns None when absent or unreadable; a date in the past gives 0.
+    Returns None when absent, unreadable, negative or not finite (the caller's own
+    backoff then applies: ``-5`` must not mean "retry at once"); a date in the past
+    gives 0, as RFC 9110 says.
     """
     raw_ms = _header(headers, "retry-after-ms")
     if raw_ms is not None:
@@ -698,9 +712,9 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
         if when.tzinfo is None:  # "-0000" means UTC without saying so
             when = when.replace(tzinfo=datetime.timezone.utc)
         return max(0.0, when.timestamp() - now)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    if not 0 <= seconds < float("inf"):  # also refuses NaN
         return None
-    return max(0.0, seconds)
+    return seconds
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

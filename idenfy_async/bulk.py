@@ -47,6 +47,7 @@ from .reconcile import (
     ReconcileReason,
     Reconciliation,
     VerificationLister,
+    decide,
     reconcile_session,
 )
 
@@ -527,6 +528,9 @@ class _Runner:
                 JournalEntry(
                     client_id=request.client_id,
                     state=state,
+                    # A scanRef read from an answer otherwise unreadable: reconciliation
+                    # then knows this attempt's session without guessing.
+                    scan_ref=exc.scan_ref if isinstance(exc, ResponseDecodeError) else None,
                     error=kind,
                     attempts=attempts,
                     pending_at=pending_at,
@@ -670,8 +674,12 @@ class _Runner:
     async def _ask(self, request: SessionRequest, entry: JournalEntry) -> Reconciliation:
         client = self.client
         if not isinstance(client, VerificationLister):  # e.g. a stub: nothing to ask
-            return Reconciliation(
-                outcome=ReconcileOutcome.UNKNOWN, reason=ReconcileReason.LISTING_FAILED
+            return decide(
+                None,
+                since=entry.pending_at,
+                now=self.policy.wall_clock(),
+                scan_ref=entry.scan_ref,  # an attempt that read its scanRef needs no listing
+                expiry_time=request.expiry_time,
             )
         return await reconcile_session(
             client,

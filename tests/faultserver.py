@@ -10,6 +10,10 @@ raw ``asyncio`` stream server and not a real HTTP implementation::
         ...  # AsyncIdenfy(base_url=server.base_url, ...)
         assert server.count("POST", "/api/v2/token") == 2
 
+``server.performed`` lists every action taken, scripted or default, in order: one per
+request (``CloseBeforeRead`` included, although its request is never read).
+``TokenBucket`` is a default answer that enforces a rate as strictly as a real API.
+
 Time is real here (sockets), so tests keep every interval short and bounded.
 """
 
@@ -20,6 +24,7 @@ import contextlib
 import json
 import socket
 import struct
+import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Final
@@ -31,11 +36,14 @@ __all__ = [
     "CloseAfterRead",
     "CloseBeforeRead",
     "FaultServer",
+    "Flood",
     "Hang",
     "Partial",
+    "Raw",
     "Recorded",
     "ResetAfterRead",
     "Respond",
+    "TokenBucket",
     "Trickle",
     "refused_base_url",
     "token_body",
@@ -76,8 +84,37 @@ class Partial:
 
 
 @attrs.frozen
+class Flood:
+    """A body of ``size`` bytes made on the fly, never held whole (for size caps).
+
+    ``chunked=True`` sends it without ``Content-Length``, so the client cannot tell
+    its size before reading it.
+    """
+
+    status: int
+    size: int
+    chunked: bool = True
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Raw:
+    """These bytes as the whole answer (one every ``interval`` s when set), then close.
+
+    For what no well-formed answer does: garbage, a status line that never ends.
+    """
+
+    data: bytes
+    interval: float = 0.0
+
+
+@attrs.frozen
 class CloseBeforeRead:
-    """Close the connection before reading the request (it may sit unread in a buffer)."""
+    """Once the next request starts arriving, close without reading it.
+
+    The request sits unread in the socket buffer (the close then resets the
+    connection): the client cannot tell this from a request read and lost.
+    """
 
 
 @attrs.frozen
@@ -95,7 +132,17 @@ class Hang:
     """Read the whole request and never answer (until the server closes)."""
 
 
-Action = Respond | Trickle | Partial | CloseBeforeRead | CloseAfterRead | ResetAfterRead | Hang
+Action = (
+    Respond
+    | Trickle
+    | Partial
+    | Flood
+    | Raw
+    | CloseBeforeRead
+    | CloseAfterRead
+    | ResetAfterRead
+    | Hang
+)
 
 
 @attrs.frozen
@@ -106,6 +153,7 @@ class Recorded:
     path: str
     headers: Mapping[str, str]
     body: bytes
+    at: float = 0.0  #: time.monotonic() when it was read whole
 
 
 def token_body(client_id: str, scan_ref: str | None = None) -> bytes:
@@ -123,11 +171,45 @@ def _default_answer(request: Recorded) -> Action:
     return Respond(404, b'{"identifier": "NOT_FOUND", "message": "no such path"}')
 
 
+class TokenBucket:
+    """A default answer that allows ``rate`` requests per second, with a burst of one.
+
+    As strict as a real API's limiter: a request arriving before a token is ready is
+    answered 429 with ``Retry-After`` (fractional seconds) until the next token, and
+    takes none. ``slack`` seconds of early arrival are forgiven: loopback and the
+    event loop jitter by a millisecond or two even when the client paces exactly.
+    Otherwise answers as the default does.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        slack: float = 0.0,
+        answer: Callable[[Recorded], Action] | None = None,
+    ) -> None:
+        self.interval = 1.0 / rate
+        self.slack = slack
+        self._answer = answer or _default_answer
+        self._next = 0.0  # when the next token is ready
+        self.refused: list[float] = []  #: arrival times of the requests answered 429
+
+    def __call__(self, request: Recorded) -> Action:
+        now = request.at or time.monotonic()
+        if now + self.slack < self._next:
+            self.refused.append(now)
+            wait = f"{self._next - now:.3f}"
+            return Respond(429, b'{"identifier": "TOO_MANY_REQUESTS"}', {"Retry-After": wait})
+        self._next = max(now, self._next) + self.interval
+        return self._answer(request)
+
+
 class FaultServer:
     """The server; ``async with`` starts it on a free loopback port and stops it."""
 
     def __init__(self, default: Callable[[Recorded], Action] = _default_answer) -> None:
         self.requests: list[Recorded] = []
+        self.performed: list[Action] = []
         self.connections = 0
         self._default = default
         self._script: list[Action] = []
@@ -179,18 +261,27 @@ class FaultServer:
         self.connections += 1
         try:
             while True:
+                first = b""
                 if self._script and isinstance(self._script[0], CloseBeforeRead):
-                    self._script.pop(0)
-                    return
-                request = await _read_request(reader)
+                    # Wait for a request: an idle keep-alive connection is no attempt.
+                    first = await reader.read(1)
+                    if not first:
+                        return
+                    if self._script and isinstance(self._script[0], CloseBeforeRead):
+                        self.performed.append(self._script.pop(0))
+                        return
+                request = await _read_request(reader, first)
                 if request is None:
                     return
                 self.requests.append(request)
                 action = self._script.pop(0) if self._script else self._default(request)
+                self.performed.append(action)
                 if not await self._answer(action, writer):
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            return  # the server is stopping (asyncio would log a cancelled handler)
         finally:
             self._writers.discard(writer)
             self._handlers.discard(task)
@@ -209,6 +300,16 @@ class FaultServer:
         if isinstance(action, Hang):
             await asyncio.Event().wait()  # until the server is closed
             return False
+        if isinstance(action, Flood):
+            return await _flood(action, writer)
+        if isinstance(action, Raw):
+            step = 1 if action.interval else max(1, len(action.data))
+            for start in range(0, len(action.data), step):
+                writer.write(action.data[start : start + step])
+                await writer.drain()
+                if action.interval:
+                    await asyncio.sleep(action.interval)
+            return False
         writer.write(_head(action.status, len(action.body), action.headers))
         if isinstance(action, Respond):
             writer.write(action.body)
@@ -226,16 +327,36 @@ class FaultServer:
         return True
 
 
-def _head(status: int, length: int, headers: Mapping[str, str]) -> bytes:
+async def _flood(action: Flood, writer: asyncio.StreamWriter) -> bool:
+    piece = b" " * 65536  # JSON whitespace, reused: the server holds no more than this
+    if action.chunked:
+        writer.write(_head(action.status, None, {"Transfer-Encoding": "chunked", **action.headers}))
+    else:
+        writer.write(_head(action.status, action.size, action.headers))
+    left = action.size
+    while left > 0:
+        data = piece[: min(left, len(piece))]
+        left -= len(data)
+        writer.write(b"%x\r\n%b\r\n" % (len(data), data) if action.chunked else data)
+        await writer.drain()  # raises once the client gives up and closes
+    if action.chunked:
+        writer.write(b"0\r\n\r\n")
+    await writer.drain()
+    return True
+
+
+def _head(status: int, length: int | None, headers: Mapping[str, str]) -> bytes:
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
-    fields = {"Content-Type": "application/json", "Content-Length": str(length), **headers}
+    fields = {"Content-Type": "application/json", **headers}
+    if length is not None:
+        fields.setdefault("Content-Length", str(length))
     lines += [f"{name}: {value}" for name, value in fields.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _read_request(reader: asyncio.StreamReader) -> Recorded | None:
+async def _read_request(reader: asyncio.StreamReader, first: bytes = b"") -> Recorded | None:
     try:
-        head = await reader.readuntil(b"\r\n\r\n")
+        head = first + await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError:
         return None  # the client closed an idle keep-alive connection
     request_line, *header_lines = head.decode("latin-1").split("\r\n")
@@ -246,7 +367,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Recorded | None:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
     body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return Recorded(method, target, headers, body)
+    return Recorded(method, target, headers, body, time.monotonic())
 
 
 def refused_base_url() -> str:

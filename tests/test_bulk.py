@@ -793,3 +793,23 @@ async def test_a_partly_unreadable_answer_with_scan_ref_and_token_is_created(
         assert result.session is None
         assert stored.error is not None
         assert stored.error.name == "ResponseDecodeError"
+        assert stored.scan_ref == scan_ref  # kept for reconciliation
+
+
+async def test_a_scan_ref_read_from_an_unreadable_answer_is_found_on_the_rerun() -> None:
+    """Unknown with a scanRef in the journal: the re-run records it found, sends nothing."""
+    error = ResponseDecodeError(
+        "authToken: missing", status_code=201, method="POST", path="/api/v2/token", scan_ref="s-1"
+    )
+    error.ambiguous = True
+    stub = Raising()
+    stub.after["user-0"] = error
+    journal = MemoryJournal()
+    [first] = await collect(create_sessions(stub, rows(1), journal=journal))
+    assert first.state is BulkState.UNKNOWN
+    [again] = await collect(create_sessions(Raising(), rows(1), journal=journal))
+    assert again.state is BulkState.FOUND
+    assert again.reconciliation is not None
+    assert again.reconciliation.scan_ref == "s-1"
+    assert journal.entries["user-0"].state is JournalState.FOUND
+    assert not again.sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import io
 import json
 import logging
 from collections.abc import Callable
@@ -16,7 +17,10 @@ import pytest
 import respx
 
 from idenfy_async import (
+    NOT_GIVEN,
     NULL,
+    APIConnectionError,
+    APITimeoutError,
     AsyncIdenfy,
     AuthenticationError,
     BulkState,
@@ -757,3 +761,250 @@ async def test_client_create_sessions_without_rate_limit_defaults_to_max_concurr
         states = [r.state async for r in client.create_sessions(rows)]
     assert states.count(BulkState.CREATED) == 25
     assert all(len(fake.sessions_for(f"user-{n}")) == 1 for n in range(25))
+
+
+# --------------------------------------------------------------------------- one error boundary
+
+_SENT, _NOT_SENT = True, False
+
+
+def _raising(exc: Exception) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return httpx.MockTransport(handler)
+
+
+# Every httpx failure class: the typed error it becomes and whether the request may have
+# left (None: not a connection error). Written out by hand, most specific first.
+HTTPX_FAILURES = [
+    pytest.param(httpx.ConnectError("x"), APIConnectionError, _NOT_SENT, id="ConnectError"),
+    pytest.param(httpx.ConnectTimeout("x"), APITimeoutError, _NOT_SENT, id="ConnectTimeout"),
+    pytest.param(httpx.PoolTimeout("x"), APITimeoutError, _NOT_SENT, id="PoolTimeout"),
+    pytest.param(httpx.ProxyError("x"), APIConnectionError, _NOT_SENT, id="ProxyError"),
+    pytest.param(httpx.UnsupportedProtocol("x"), APIConnectionError, _NOT_SENT, id="Unsupported"),
+    pytest.param(httpx.LocalProtocolError("x"), APIConnectionError, _NOT_SENT, id="LocalProto"),
+    pytest.param(httpx.ReadTimeout("x"), APITimeoutError, _SENT, id="ReadTimeout"),
+    pytest.param(httpx.WriteTimeout("x"), APITimeoutError, _SENT, id="WriteTimeout"),
+    pytest.param(httpx.ReadError("x"), APIConnectionError, _SENT, id="ReadError"),
+    pytest.param(httpx.WriteError("x"), APIConnectionError, _SENT, id="WriteError"),
+    pytest.param(httpx.CloseError("x"), APIConnectionError, _SENT, id="CloseError"),
+    pytest.param(httpx.RemoteProtocolError("x"), APIConnectionError, _SENT, id="RemoteProto"),
+    pytest.param(httpx.NetworkError("x"), APIConnectionError, _SENT, id="NetworkError"),
+    pytest.param(httpx.TransportError("x"), APIConnectionError, _SENT, id="TransportError"),
+    pytest.param(httpx.TooManyRedirects("x"), APIConnectionError, _SENT, id="TooManyRedirects"),
+    pytest.param(httpx.RequestError("x"), APIConnectionError, _SENT, id="RequestError"),
+    pytest.param(httpx.HTTPError("x"), APIConnectionError, _SENT, id="HTTPError"),
+    pytest.param(httpx.StreamConsumed(), APIConnectionError, _SENT, id="StreamConsumed"),
+    pytest.param(httpx.StreamClosed(), APIConnectionError, _SENT, id="StreamClosed"),
+    pytest.param(httpx.ResponseNotRead(), APIConnectionError, _SENT, id="ResponseNotRead"),
+    pytest.param(httpx.CookieConflict("x"), APIConnectionError, _SENT, id="CookieConflict"),
+    pytest.param(httpx.DecodingError("x"), ResponseDecodeError, None, id="DecodingError"),
+    pytest.param(httpx.InvalidURL("x"), RequestValidationError, None, id="InvalidURL"),
+]
+
+
+@pytest.mark.parametrize(("raised", "expected", "sent"), HTTPX_FAILURES)
+@pytest.mark.parametrize("path", ["call", "download"])
+async def test_every_httpx_failure_becomes_a_typed_error(
+    raised: Exception,
+    expected: type[IdenfyError],
+    sent: bool | None,
+    path: str,
+    policy: RetryPolicy,
+) -> None:
+    """One boundary translates every httpx exception, on the API and the download path."""
+    async with AsyncIdenfy(
+        "k", "s", transport=_raising(raised), retry_policy=policy, max_retries=0
+    ) as client:
+        call = (
+            client.create_session(client_id="user-1")
+            if path == "call"
+            else client.download_file("https://s3.example/f.jpg?sig=1", io.BytesIO())
+        )
+        with pytest.raises(IdenfyError) as excinfo:
+            await call
+    error = excinfo.value
+    assert type(error) is expected
+    assert error.__cause__ is raised
+    if sent is not None:
+        assert isinstance(error, APIConnectionError)
+        assert error.request_sent is sent
+        assert error.ambiguous is (sent and path == "call")
+
+
+async def test_too_many_redirects_from_a_callers_client_is_typed(policy: RetryPolicy) -> None:
+    """A caller's http_client that follows redirects: TooManyRedirects escaped untyped."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": str(request.url)})
+
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(handler), follow_redirects=True, max_redirects=3
+    )
+    async with http, AsyncIdenfy("k", "s", http_client=http, retry_policy=policy) as client:
+        with pytest.raises(APIConnectionError) as excinfo:
+            await client.create_session(client_id="user-1")
+    assert excinfo.value.request_sent is True
+    assert excinfo.value.ambiguous is True
+    assert isinstance(excinfo.value.__cause__, httpx.TooManyRedirects)
+
+
+async def test_raise_for_status_in_a_callers_response_hook_maps_by_status(
+    policy: RetryPolicy,
+) -> None:
+    async def raise_for_status(response: httpx.Response) -> None:
+        response.raise_for_status()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"identifier": "UNAUTHORIZED"})
+
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(handler), event_hooks={"response": [raise_for_status]}
+    )
+    async with http, AsyncIdenfy("k", "s", http_client=http, retry_policy=policy) as client:
+        with pytest.raises(AuthenticationError) as excinfo:
+            await client.get_status("scan-1")
+    assert excinfo.value.status_code == 401
+
+
+# --------------------------------------------------------------------------- timeouts, deadline
+
+
+class VirtualWire:
+    """A mock API on the virtual clock that honours the request's timeouts as httpx does.
+
+    Each answer is a status, or "hang": the read timeout passes (on the virtual
+    clock), then ReadTimeout. Records the timeouts each request carried.
+    """
+
+    def __init__(self, clock: VirtualClock, *answers: int | str) -> None:
+        self.clock = clock
+        self.answers = list(answers)
+        self.timeouts: list[dict[str, float | None]] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions["timeout"]
+        self.timeouts.append(timeouts)
+        answer = self.answers.pop(0) if self.answers else 201
+        if answer == "hang":
+            read = timeouts["read"]
+            await self.clock.sleep(3600.0 if read is None else read)
+            raise httpx.ReadTimeout("timed out", request=request)
+        assert isinstance(answer, int)
+        return httpx.Response(answer, json=OK_BODY if answer < 300 else {})
+
+
+async def test_deadline_cuts_the_attempt_after_a_retry(
+    policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """503, then a hang: the retry gets what is left of retry_deadline=3, not timeout=30."""
+    wire = VirtualWire(clock, 503, "hang")
+    start = clock.now
+    async with AsyncIdenfy(
+        "k", "s", transport=httpx.MockTransport(wire), retry_policy=policy
+    ) as client:
+        with pytest.raises(APITimeoutError) as excinfo:
+            await client.create_session(client_id="user-1", retry_deadline=3)
+    assert clock.now - start == 3.0  # was 30.25: the timeout ran whole after the wait
+    assert [t["read"] for t in wire.timeouts] == [3.0, 2.75]
+    assert excinfo.value.request_sent is True
+
+
+D = httpx.Timeout(30.0, connect=5.0, pool=10.0)  # the default
+
+
+@pytest.mark.parametrize(
+    ("timeout", "deadline", "expected"),
+    [
+        # (connect, read, write, pool) of the first attempt. The read value bounds the
+        # whole attempt; no phase outlasts it or what is left of the deadline.
+        pytest.param(NOT_GIVEN, 60.0, (5.0, 30.0, 30.0, 10.0), id="default"),
+        pytest.param(NOT_GIVEN, 7.0, (5.0, 7.0, 7.0, 7.0), id="default-short-deadline"),
+        pytest.param(NOT_GIVEN, None, (5.0, 30.0, 30.0, 10.0), id="default-no-deadline"),
+        pytest.param(2.0, 60.0, (2.0, 2.0, 2.0, 2.0), id="number-sets-all-four"),
+        pytest.param(None, 60.0, (60.0, 60.0, 60.0, 60.0), id="none-bounded-by-deadline"),
+        pytest.param(None, None, (None, None, None, None), id="none-no-deadline"),
+        pytest.param(httpx.Timeout(10.0, connect=20.0), 60.0, (10.0,) * 4, id="read-bounds-all"),
+        pytest.param(httpx.Timeout(None, connect=5.0), 9.0, (5.0, 9.0, 9.0, 9.0), id="read-none"),
+        pytest.param(httpx.Timeout(4.0, pool=1.0), 60.0, (4.0, 4.0, 4.0, 1.0), id="pool-shorter"),
+    ],
+)
+async def test_timeout_components_of_one_attempt(
+    timeout: Any,
+    deadline: float | None,
+    expected: tuple[float | None, ...],
+    policy: RetryPolicy,
+    clock: VirtualClock,
+) -> None:
+    wire = VirtualWire(clock, 201)
+    async with AsyncIdenfy(
+        "k", "s", transport=httpx.MockTransport(wire), retry_policy=policy
+    ) as client:
+        await client.create_session(client_id="user-1", timeout=timeout, retry_deadline=deadline)
+    sent = wire.timeouts[0]
+    assert (sent["connect"], sent["read"], sent["write"], sent["pool"]) == expected
+    assert D.read == 30.0  # the documented default
+
+
+async def test_queueing_for_a_token_does_not_count_against_the_deadline(
+    policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """Ten calls gathered at 1/s with retry_deadline=3: the last waits 9 s for its turn,
+    and its attempt still gets the whole 3 s (pacing is the caller's, not a failure)."""
+    wire = VirtualWire(clock)
+    async with AsyncIdenfy(
+        "k", "s", transport=httpx.MockTransport(wire), retry_policy=policy, rate_limit="1/s"
+    ) as client:
+        sessions = await asyncio.gather(
+            *(client.create_session(client_id=f"u{n}", retry_deadline=3) for n in range(10))
+        )
+    assert len(sessions) == 10
+    assert [t["read"] for t in wire.timeouts] == [3.0] * 10
+
+
+async def test_download_waits_out_the_file_hosts_retry_after(
+    policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """A 429 from the file host is retried after its Retry-After (it was retried at once)."""
+    answers = [httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200, content=b"j")]
+    sent: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(clock.now)
+        return answers.pop(0)
+
+    target = io.BytesIO()
+    async with AsyncIdenfy(
+        "k", "s", transport=httpx.MockTransport(handler), retry_policy=policy
+    ) as client:
+        await client.download_file("https://s3.example/f.jpg?sig=1", target)
+    assert target.getvalue() == b"j"
+    assert sent == [1000.0, 1003.0]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"timeout": float("nan")}, id="timeout-nan"),
+        pytest.param({"timeout": -1.0}, id="timeout-negative"),
+        pytest.param({"timeout": httpx.Timeout(5.0, read=float("inf"))}, id="read-inf"),
+        pytest.param({"retry_deadline": float("nan")}, id="deadline-nan"),
+        pytest.param({"retry_deadline": -1.0}, id="deadline-negative"),
+        pytest.param({"retry_deadline": float("inf")}, id="deadline-inf"),
+    ],
+)
+async def test_a_bound_that_is_no_number_of_seconds_is_refused_before_sending(
+    options: dict[str, Any], policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """NaN or negative bounds would reach the event loop's timer heap: refused, typed."""
+    wire = VirtualWire(clock)
+    async with AsyncIdenfy(
+        "k", "s", transport=httpx.MockTransport(wire), retry_policy=policy
+    ) as client:
+        with pytest.raises(ConfigurationError):
+            await client.create_session(client_id="user-1", **options)
+    if "timeout" in options:
+        with pytest.raises(ConfigurationError):
+            AsyncIdenfy("k", "s", timeout=options["timeout"])
+    assert wire.timeouts == []

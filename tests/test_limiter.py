@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from idenfy_async import AsyncIdenfy, RetryPolicy, Session
+from idenfy_async import AsyncIdenfy, RateLimitError, RetryPolicy, Session
 from idenfy_async._limiter import ConcurrencyLimiter, Cooldown
 from idenfy_async.testing import Failure as Scripted
 from idenfy_async.testing import FakeIdenfy
@@ -392,7 +393,7 @@ async def test_cancellation_leaks_no_slot(victims: str, policy: RetryPolicy) -> 
 
 
 async def test_cancellation_during_cooldown_leaks_no_slot() -> None:
-    """A call cancelled while it waits out a 429 cooldown frees its slot."""
+    """Calls wait out a 429 cooldown without holding a slot; cancelled there, they leak none."""
     clock = ManualClock()
     fake = FakeIdenfy(seed=1, sleep=clock.sleep)
     fake.fail_next(Scripted(status=429, headers={"Retry-After": "5"}))
@@ -407,11 +408,12 @@ async def test_cancellation_during_cooldown_leaks_no_slot() -> None:
         cooling = asyncio.create_task(client.create_session(client_id="cooling"))
         await spin()
         assert fake.requests == 1
-        assert clock.sleepers == 1  # waiting out the cooldown, holding its slot
-        assert client.in_flight == 1
+        assert clock.sleepers == 1  # waiting out the cooldown, before taking a slot
+        assert client.in_flight == 0
         waiting = [asyncio.create_task(client.create_session(client_id=f"w{i}")) for i in range(2)]
         await spin()
-        assert client.in_flight == 2  # w0 waits out the cooldown too, w1 waits for a slot
+        assert clock.sleepers == 3  # all three wait out the cooldown, none holds a slot
+        assert client.in_flight == 0
         assert fake.requests == 1
         for task in [cooling, *waiting]:
             task.cancel()
@@ -428,3 +430,71 @@ async def test_cancellation_during_cooldown_leaks_no_slot() -> None:
         assert client.in_flight == 0
         assert transport.peak == 2
     assert [s.client_id for s in fake.sessions] == ["l0", "l1", "l2", "l3"]
+
+
+async def test_a_cooldown_longer_than_the_calls_deadline_raises_at_once() -> None:
+    """Another call's Retry-After: 6 and retry_deadline=1: RateLimitError now, not in 6 s."""
+    clock = ManualClock()
+    fake = FakeIdenfy(seed=1, sleep=clock.sleep)
+    fake.fail_next(Scripted(status=429, headers={"Retry-After": "6"}))
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=fake, retry_policy=manual_policy(clock)
+    ) as client:
+        first = asyncio.create_task(client.create_session(client_id="first"))
+        await spin()
+        assert clock.sleepers == 1  # cooling down until t=6
+        clock.advance(0.5)
+        with pytest.raises(RateLimitError) as excinfo:
+            await asyncio.wait_for(client.create_session(client_id="short", retry_deadline=1), HANG)
+        patient = asyncio.create_task(client.create_session(client_id="long", retry_deadline=9))
+        await spin()
+        assert clock.sleepers == 2  # the first call and the one whose deadline fits
+        clock.advance(5.5)
+        await asyncio.wait_for(asyncio.gather(first, patient), HANG)
+    error = excinfo.value
+    assert error.retry_after == 5.5  # what was left of the cooldown
+    assert (error.method, error.path, error.ambiguous) == ("POST", "/api/v2/token", False)
+    assert "retry_deadline" in str(error)
+    assert sorted(s.client_id for s in fake.sessions) == ["first", "long"]
+
+
+async def test_after_a_cooldown_calls_leave_at_the_configured_pace() -> None:
+    """Tokens are taken after the cooldown: the calls that waited it out leave 0.1 s apart.
+
+    They used to take their tokens during the cooldown and then all leave in the same
+    instant when it ended: against a server allowing exactly this rate, one 201 and
+    the rest 429, again and again.
+    """
+    clock = ManualClock()
+    fake = FakeIdenfy(seed=1, sleep=clock.sleep)
+    fake.fail_next(Scripted(status=429, headers={"Retry-After": "1"}))
+    transport = CountingTransport(fake, clock=clock)
+    sent: list[float] = []
+
+    async def hook() -> None:
+        sent.append(clock.now)
+
+    async with AsyncIdenfy(
+        "test-key",
+        "test-secret",
+        transport=transport,
+        retry_policy=manual_policy(clock),
+        rate_limit="10/s",
+        max_concurrency=10,
+    ) as client:
+        calls = [
+            asyncio.create_task(client.create_session(client_id=f"u{n}", before_send=hook))
+            for n in range(6)
+        ]
+        for _ in range(250):  # 2.5 s in steps of 10 ms
+            await spin(20)
+            clock.advance(0.01)
+        await asyncio.wait_for(asyncio.gather(*calls), HANG)
+    times = transport.times
+    assert times[0] == 0.0  # the 429
+    assert times[1] == pytest.approx(1.0)  # the cooldown's end
+    gaps = [b - a for a, b in itertools.pairwise(times[1:])]
+    assert min(gaps) >= 0.1 - 1e-6, times
+    assert max(gaps) <= 0.1 + 0.01 + 1e-6, times
+    # before_send still runs after all pacing, once per call, right before it leaves
+    assert sorted(sent) == sorted([times[0], *times[2:]])

@@ -542,12 +542,14 @@ WALL_NOW = 1000.0  # the fixture's wall clock is the virtual clock
         pytest.param({"Retry-After": "5"}, 5.0, id="seconds"),
         pytest.param({"Retry-After": "1"}, 1.0, id="seconds-below-floor"),
         pytest.param({"Retry-After": "0.5"}, 0.5, id="fractional-seconds"),
-        pytest.param({"Retry-After": "60"}, 60.0, id="equal-to-default-deadline"),
+        pytest.param({"Retry-After": "59"}, 59.0, id="just-within-default-deadline"),
         pytest.param(
             {"Retry-After": email.utils.formatdate(WALL_NOW + 7, usegmt=True)}, 7.0, id="http-date"
         ),
         pytest.param({"Retry-After-Ms": "1500"}, 1.5, id="retry-after-ms"),
         pytest.param({"Retry-After": "soon"}, 2.0, id="unreadable-uses-floor"),
+        pytest.param({"Retry-After": "-5"}, 2.0, id="negative-uses-floor"),
+        pytest.param({"Retry-After": "nan"}, 2.0, id="nan-uses-floor"),
     ],
 )
 @pytest.mark.parametrize(
@@ -693,7 +695,9 @@ async def test_per_call_max_retries_override(
         pytest.param(None, 1.0, 3, [0.25, 0.5], id="call-1s"),
         pytest.param(1.0, None, 11, [0.25, 0.5, 1.0, 2.0] + [4.0] * 6, id="call-unbounded"),
         pytest.param(100.0, 0.1, 1, [], id="call-too-short-for-any-wait"),
-        pytest.param(0.1, 3.75, 5, [0.25, 0.5, 1.0, 2.0], id="call-longer-exact-fit"),
+        pytest.param(0.1, 3.76, 5, [0.25, 0.5, 1.0, 2.0], id="call-longer-fits"),
+        # A wait that would end exactly at the deadline leaves no time to try: not made.
+        pytest.param(0.1, 3.75, 4, [0.25, 0.5, 1.0], id="call-wait-ending-at-deadline"),
     ],
 )
 async def test_per_call_retry_deadline_override(
@@ -722,8 +726,10 @@ async def test_total_deadline_counts_attempt_time(
     async with make_client(fake, policy, max_retries=10, retry_deadline=5.0) as client:
         with pytest.raises(ServerError):
             await client.create_session(client_id="user-1")
-    # t=0..2 attempt 1; wait 0.25; t=2.25..4.25 attempt 2; wait 0.5 (4.75 <= 5);
-    # t=4.75..6.75 attempt 3; a 1.0 wait would end past the deadline: stop.
+    # t=0..2 attempt 1; wait 0.25; t=2.25..4.25 attempt 2; wait 0.5 (4.75 < 5);
+    # t=4.75.. attempt 3 (its timeout is cut to the 0.25 s left, which the fake's
+    # virtual delay does not honour: test_client's VirtualWire does); a 1.0 wait
+    # would end past the deadline: stop.
     assert fake.requests == 3
     assert clock.sleeps == [2.0, 0.25, 2.0, 0.5, 2.0]
 
@@ -824,6 +830,73 @@ async def test_retry_call_marks_ambiguity_by_call_kind(clock: VirtualClock) -> N
                 retry_ambiguous=False,
             )
         assert error.ambiguous is ambiguous
+
+
+def _sent_timeout() -> IdenfyError:
+    return APITimeoutError("read timed out", request_sent=True)
+
+
+def _not_sent() -> IdenfyError:
+    return APIConnectionError("refused", request_sent=False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "errors_raised", "ambiguous"),
+    [
+        # The last error's ambiguous describes the whole call: True when *any* attempt
+        # may have taken effect (a 500 that created a session, then a clean 400).
+        pytest.param(C, [lambda: http_error(500), lambda: http_error(400)], True, id="500-400"),
+        pytest.param(C, [_sent_timeout, lambda: http_error(503)], True, id="timeout-503"),
+        pytest.param(
+            C,
+            [lambda: http_error(503), _sent_timeout, _not_sent, lambda: http_error(400)],
+            True,
+            id="503-timeout-refused-400",
+        ),
+        pytest.param(C, [lambda: http_error(503), lambda: http_error(400)], False, id="503-400"),
+        pytest.param(C, [_not_sent, lambda: http_error(429)], False, id="refused-429"),
+        pytest.param(C, [lambda: http_error(400)], False, id="400"),
+        pytest.param(R, [lambda: http_error(500), lambda: http_error(400)], False, id="read"),
+    ],
+)
+async def test_ambiguous_describes_every_attempt_of_the_call(
+    kind: CallKind,
+    errors_raised: list[Callable[[], IdenfyError]],
+    ambiguous: bool,
+    clock: VirtualClock,
+) -> None:
+    raised = [make() for make in errors_raised]
+    attempts = iter(raised)
+
+    async def send() -> None:
+        raise next(attempts)
+
+    policy = RetryPolicy(clock=clock, sleep=clock.sleep, rate_limit_floor=0.0)
+    with pytest.raises(IdenfyError) as excinfo:
+        await retry_call(
+            send,
+            operation="op",
+            kind=kind,
+            policy=policy,
+            cooldown=Cooldown(clock, clock.sleep),
+            max_retries=len(raised) - 1,
+            deadline=None,
+            retry_ambiguous=True,
+        )
+    assert excinfo.value is raised[-1]
+    assert excinfo.value.ambiguous is ambiguous
+
+
+async def test_a_session_created_by_a_retried_500_is_not_forgotten(
+    fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    """retry_ambiguous=True: 500 (session created), then 400: the error says ambiguous."""
+    fake.fail_next(Scripted(status=500, create=True), Scripted(status=400, identifier="BAD_VALUE"))
+    async with make_client(fake, policy, retry_ambiguous=True) as client:
+        with pytest.raises(BadRequestError) as excinfo:
+            await client.create_session(client_id="user-1")
+    assert excinfo.value.ambiguous is True  # was False although a session exists
+    assert len(fake.sessions) == 1
 
 
 async def test_retry_call_does_not_catch_foreign_exceptions(clock: VirtualClock) -> None:
