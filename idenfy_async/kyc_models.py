@@ -87,7 +87,7 @@ _LAST_FOUR: Final = re.compile(r"[0-9]{4}")
 
 #: An image or document: its bytes, a path to it, or a binary file open for reading.
 #: Never base64 text (a ``str`` is a path).
-FileSource: TypeAlias = "bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]"
+FileSource: TypeAlias = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
 
 
 # --------------------------------------------------------------------------- enums
