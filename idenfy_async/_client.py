@@ -342,6 +342,7 @@ class AsyncIdenfy:
         retry_failed: bool = False,
         on_progress: Callable[[BulkProgress], None] | None = None,
         reconcile: bool | ReconcilePolicy = True,
+        stop: asyncio.Event | None = None,
     ) -> AsyncGenerator[BulkResult, None]:
         """Create a session per request, streaming; yield each row's result as it ends.
 
@@ -356,7 +357,8 @@ class AsyncIdenfy:
         recorded and not sent; not found, it is sent; still unknown, it is sent only
         if ``retry_unknown=True``. This client paces the rows
         (its ``rate_limit`` and ``max_concurrency``); a row is recorded ``pending``
-        only when its request is about to leave.
+        only when its request is about to leave. Set ``stop`` to send nothing new:
+        rows not yet sent are dropped, requests in flight finish.
         See :func:`idenfy_async.bulk.create_sessions`.
         """
         from .bulk import create_sessions  # bulk is built on this client's public API
@@ -374,6 +376,7 @@ class AsyncIdenfy:
                 if reconcile is True
                 else reconcile
             ),
+            stop=stop,
         )
 
     # ------------------------------------------------------------------ resources

@@ -92,7 +92,7 @@ from idenfy_async import (
     RequestValidationError,
     SessionRequest,
 )
-from idenfy_async.bulk import BulkProgress, BulkResult, BulkState, create_sessions
+from idenfy_async.bulk import BulkProgress, BulkResult, BulkState
 from idenfy_async.journal import (
     ErrorKind,
     Journal,
@@ -1081,8 +1081,7 @@ class _Run:
         )
 
     async def _consume(self) -> None:
-        results = create_sessions(
-            self.target.client,  # paces every request: its rate limit and slots
+        results = self.target.client.create_sessions(  # it paces: rate limit and slots
             self._feed(),
             concurrency=self.args.concurrency,
             journal=self.journal,

@@ -1008,3 +1008,20 @@ async def test_a_bound_that_is_no_number_of_seconds_is_refused_before_sending(
         with pytest.raises(ConfigurationError):
             AsyncIdenfy("k", "s", timeout=options["timeout"])
     assert wire.timeouts == []
+
+
+async def test_client_create_sessions_passes_stop_on(fake: FakeIdenfy, policy: RetryPolicy) -> None:
+    """stop= set before the run: the client's bulk runner sends nothing at all."""
+    stop = asyncio.Event()
+    stop.set()
+    async with AsyncIdenfy("test-key", "test-secret", transport=fake, retry_policy=policy) as c:
+        results = [r async for r in c.create_sessions(SessionRequest(f"u-{n}") for n in range(5))]
+        assert len(results) == 5
+        stopped = [
+            r
+            async for r in c.create_sessions(
+                (SessionRequest(f"v-{n}") for n in range(5)), stop=stop
+            )
+        ]
+    assert stopped == []
+    assert fake.requests == 5
