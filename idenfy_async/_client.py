@@ -12,6 +12,7 @@ import base64
 import contextlib
 import contextvars
 import enum
+import functools
 import logging
 import math
 import os
@@ -79,6 +80,13 @@ USER_AGENT: Final = (
 
 if TYPE_CHECKING:
     from .bulk import BulkProgress, BulkResult
+    from .resources import (
+        Blocklists,
+        FaceAuthentication,
+        InformationRequests,
+        Processing,
+        ProofOfAddress,
+    )
 
 T = TypeVar("T")
 
@@ -505,6 +513,45 @@ class AsyncIdenfy:
             ),
             stop=stop,
         )
+
+    # ------------------------------------------------------------------ resources
+    # The rest of the KYC workflow lives in .resources (imported on first use: it
+    # imports this module), sent through this client's _call.
+
+    @functools.cached_property
+    def face_auth(self) -> FaceAuthentication:
+        """Face authentication of a returning user (:class:`~.resources.FaceAuthentication`)."""
+        from .resources import FaceAuthentication
+
+        return FaceAuthentication(self)
+
+    @functools.cached_property
+    def request_info(self) -> InformationRequests:
+        """Ask for more information (:class:`~.resources.InformationRequests`)."""
+        from .resources import InformationRequests
+
+        return InformationRequests(self)
+
+    @functools.cached_property
+    def blocklists(self) -> Blocklists:
+        """Blocklist entries (:class:`~.resources.Blocklists`)."""
+        from .resources import Blocklists
+
+        return Blocklists(self)
+
+    @functools.cached_property
+    def processing(self) -> Processing:
+        """Direct processing and additional-step uploads (:class:`~.resources.Processing`)."""
+        from .resources import Processing
+
+        return Processing(self)
+
+    @functools.cached_property
+    def proof_of_address(self) -> ProofOfAddress:
+        """The standalone proof-of-address check (:class:`~.resources.ProofOfAddress`)."""
+        from .resources import ProofOfAddress
+
+        return ProofOfAddress(self)
 
     @property
     def rate_limit(self) -> RateLimit | None:
@@ -1349,7 +1396,7 @@ class _HttpxErrors:
                 http_logger.debug(
                     "%s %s: attempt %d starts %d ms into the call",
                     self.spec.method,
-                    self.spec.path.partition("?")[0],
+                    _shown_path(self.spec),
                     self.attempt,
                     round((self.begun - self.started) * 1000),
                 )
@@ -1374,7 +1421,7 @@ class _HttpxErrors:
         if (not logged and responses is None) or self.clock is None:
             return
         now = self.clock()
-        path = self.spec.path.partition("?")[0]  # a query may name a clientId
+        path = _shown_path(self.spec)
         if logged:
             if exc is None:
                 outcome = "ok"
@@ -1414,6 +1461,12 @@ class _HttpxErrors:
                     attempts=self.attempt,
                 )
             )
+
+
+def _shown_path(spec: _sansio.RequestSpec) -> str:
+    """The path as logs and ResponseInfo name it: never a query (a listing's clientId,
+    a file URL's signature), never a token the real path holds."""
+    return spec.shown_path or spec.path.partition("?")[0]
 
 
 def _translate(

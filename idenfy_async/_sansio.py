@@ -154,6 +154,8 @@ class RequestSpec:
     path: str
     body: bytes = attrs.field(repr=_body_shape)
     accept: str = JSON_CONTENT_TYPE
+    #: How logs name the path when the real one holds a secret (a face-auth token).
+    shown_path: str | None = None
 
 
 def _dumps(payload: Any) -> bytes:
