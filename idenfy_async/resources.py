@@ -284,7 +284,8 @@ class FaceAuthentication(_Resource):
 
         Raises:
             NotFoundError: no session with this token.
-            RequestValidationError, APIError, APIConnectionError, ResponseDecodeError.
+            APIError: any other refusal (also RequestValidationError, APIConnectionError,
+                ResponseDecodeError, as every read).
         """
         return await self._send(
             "get_face_auth_session",

@@ -5,9 +5,11 @@ A fenced ``python`` block runs as written, as a script, with ``IDENFY_API_KEY`` 
 a temporary directory as the working directory. An HTML comment on the line before the
 fence (invisible once rendered) says otherwise:
 
-* ``<!-- sample: context -->``: a fragment; top-level ``await`` allowed, and ``client`` (an
-  open AsyncIdenfy), ``fake`` (its FakeIdenfy) and ``scan_ref`` (a finished verification
-  there) are defined.
+* ``<!-- sample: context -->``: a fragment; top-level ``await`` allowed, and what the
+  surrounding prose assumes is defined (:func:`context_names`): ``client`` (an open
+  AsyncIdenfy), ``fake`` (its FakeIdenfy), ``scan_ref`` (an approved verification there),
+  ``user`` (its owner), ``customers``, ``selfie_bytes``, ``send_to_user``, and the files
+  ``front.jpg``, ``back.jpg`` and ``bill.pdf`` in the working directory.
 * ``<!-- sample: pytest -->``: a pytest module, run by pytest with pytest-asyncio in auto
   mode (as the page says) and this package's pytest plugin.
 * ``<!-- sample: skip: REASON -->``: cannot run here, for REASON; it is still compiled, and
@@ -24,7 +26,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import pytest
@@ -35,7 +37,7 @@ from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).parent.parent
-DOCUMENTS = sorted((ROOT / "docs").glob("**/*.md"))
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 DIRECTIVE = re.compile(
     r"<!--\s*sample:\s*(?P<mode>context|pytest|skip)(?::\s*(?P<reason>.*?))?\s*-->"
 )
@@ -134,13 +136,48 @@ def compiled(sample: Sample) -> Any:
     return compile(sample.code, sample.id, "exec", flags=flags, dont_inherit=True)
 
 
+JPEG: Final = b"\xff\xd8\xff\xe0" + bytes(64) + b"\xff\xd9"
+PDF: Final = b"%PDF-1.4\n%%EOF\n"
+
+
+@attrs.frozen
+class User:
+    """The application's user the samples talk about."""
+
+    id: str
+    scan_ref: str
+    scan_refs: frozenset[str]
+
+
+@attrs.frozen
+class Customer:
+    id: str
+    first: str
+
+
+def context_names(client: AsyncIdenfy, fake: FakeIdenfy, scan_ref: str) -> dict[str, Any]:
+    Path("front.jpg").write_bytes(JPEG)
+    Path("back.jpg").write_bytes(JPEG)
+    Path("bill.pdf").write_bytes(PDF)
+    return {
+        "client": client,
+        "fake": fake,
+        "scan_ref": scan_ref,
+        "User": User,
+        "user": User("user-123", scan_ref, frozenset({scan_ref})),
+        "customers": [Customer("c-1", "Ann"), Customer("c-2", "Bob"), Customer("c-3", "Cy")],
+        "selfie_bytes": JPEG,
+        "send_to_user": lambda url: None,
+    }
+
+
 async def with_context(code: Any, namespace: dict[str, Any]) -> None:
     fake = FakeIdenfy(seed=1)
     policy = RetryPolicy(sleep=_no_wait)
     async with AsyncIdenfy("test-key", "test-secret", transport=fake, retry_policy=policy) as c:
-        session = await c.create_session(client_id="user-123", callback_url=None)
+        session = await c.create_session(client_id="user-123")
         fake.complete(session.scan_ref, "APPROVED")
-        namespace.update(client=c, fake=fake, scan_ref=session.scan_ref)
+        namespace.update(context_names(c, fake, session.scan_ref))
         result = eval(code, namespace)
         if inspect.iscoroutine(result):
             await result
