@@ -1,0 +1,55 @@
+"""HTTP backends under the client's ``httpx.AsyncClient``: httpx's own, or aiohttp.
+
+``AsyncIdenfy(http_backend="aiohttp")`` puts :class:`AiohttpTransport` under the
+client (``pip install 'idenfy-async[aiohttp]'``); everything above the transport
+(retries, limits, errors) stays the same. Pass ``transport=AiohttpTransport(...)``
+to tune it yourself. This package imports aiohttp only when that class is used, so
+the core install never needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import httpx
+
+from idenfy_async.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
+
+__all__ = ["HTTP_BACKENDS", "AiohttpTransport", "HttpBackend", "build_transport"]
+
+#: ``"httpx"``: httpx's default transport (httpcore); ``"aiohttp"``: :class:`AiohttpTransport`.
+HttpBackend = Literal["httpx", "aiohttp"]
+HTTP_BACKENDS: Final[tuple[HttpBackend, ...]] = ("httpx", "aiohttp")
+
+
+def build_transport(backend: str, limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
+    """The transport for ``backend`` with these pool ``limits``; None means httpx's own."""
+    if backend == "httpx":
+        return None
+    if backend == "aiohttp":
+        transport: httpx.AsyncBaseTransport = _aiohttp_module().AiohttpTransport(limits=limits)
+        return transport
+    raise ConfigurationError(
+        f"http_backend must be one of {', '.join(map(repr, HTTP_BACKENDS))}, not {backend!r}"
+    )
+
+
+def _aiohttp_module() -> Any:
+    try:
+        return importlib.import_module(f"{__name__}._aiohttp")
+    except ImportError as exc:
+        if exc.name is None or exc.name.partition(".")[0] not in ("aiohttp", "yarl", "multidict"):
+            raise
+        raise ConfigurationError(
+            "http_backend='aiohttp' needs aiohttp: pip install 'idenfy-async[aiohttp]'"
+        ) from exc
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AiohttpTransport":
+        return _aiohttp_module().AiohttpTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
