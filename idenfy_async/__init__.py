@@ -1,10 +1,11 @@
 """idenfy-async: the asyncio client for iDenfy's identity verification (KYC) API."""
 
+import typing
+
 from ._client import NOT_GIVEN, AsyncIdenfy
 from ._limiter import RateLimit, RateLimiter
 from ._retry import CallKind, Failure, RetryDetails, RetryPolicy
 from ._version import __version__
-from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
 from .errors import (
     APIConnectionError,
     APIError,
@@ -33,7 +34,6 @@ from .errors import (
     TokenNotValidError,
     WebhookPayloadError,
 )
-from .journal import ErrorKind, Journal, JournalEntry, JournalState, MemoryJournal, SqliteJournal
 from .models import (
     NULL,
     AdditionalStepsStatus,
@@ -69,7 +69,52 @@ from .models import (
     VerificationSummary,
     WebhookEvent,
 )
-from .webhooks import construct_event, parse_event, verify_signature
+
+if typing.TYPE_CHECKING:
+    from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
+    from .journal import (
+        ErrorKind,
+        Journal,
+        JournalEntry,
+        JournalState,
+        MemoryJournal,
+        SqliteJournal,
+    )
+    from .webhooks import construct_event, parse_event, verify_signature
+
+# Imported on first use (PEP 562): bulk and the journal (sqlite3) only serve bulk
+# runs, webhooks only webhook handlers; `import idenfy_async` need not load them.
+_LAZY = {
+    "BulkProgress": "bulk",
+    "BulkResult": "bulk",
+    "BulkState": "bulk",
+    "create_sessions": "bulk",
+    "ErrorKind": "journal",
+    "Journal": "journal",
+    "JournalEntry": "journal",
+    "JournalState": "journal",
+    "MemoryJournal": "journal",
+    "SqliteJournal": "journal",
+    "construct_event": "webhooks",
+    "parse_event": "webhooks",
+    "verify_signature": "webhooks",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "APIConnectionError",

@@ -5,14 +5,23 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.resources
+import os
+import subprocess
+import sys
 import types
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 import idenfy_async
 
-MODULES = ["idenfy_async", "idenfy_async.errors", "idenfy_async.models", "idenfy_async.testing"]
+MODULES = [
+    "idenfy_async",
+    "idenfy_async.errors",
+    "idenfy_async.models",
+    "idenfy_async.testing",
+    "idenfy_async.transports",
+]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
@@ -74,3 +83,42 @@ def test_py_typed_is_shipped() -> None:
     package_files = [PurePosixPath(str(f)) for f in files if str(f).startswith("idenfy_async/")]
     if package_files:  # a regular (non-editable) install lists the package's files
         assert PurePosixPath("idenfy_async/py.typed") in package_files
+
+
+HEAVY = ["aiohttp", "sqlite3", "idenfy_async.bulk", "idenfy_async.journal", "idenfy_async.webhooks"]
+HEAVY += ["idenfy_async.cli", "idenfy_async.testing", "idenfy_async.transports._aiohttp"]
+
+
+def test_import_loads_nothing_a_call_path_does_not_need() -> None:
+    """``import idenfy_async`` (and the client) stay light: optional parts load on first use."""
+    code = (
+        "import sys, idenfy_async\n"
+        "from idenfy_async import AsyncIdenfy\n"
+        "from idenfy_async._converter import converter\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules], converter._built is None)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=60,
+    )
+    assert done.stdout.strip() == "[] True", done.stderr
+
+
+def test_lazy_names_load_on_first_use() -> None:
+    from idenfy_async import SqliteJournal, create_sessions, verify_signature
+    from idenfy_async.bulk import create_sessions as bulk_create_sessions
+    from idenfy_async.journal import SqliteJournal as journal_class
+    from idenfy_async.webhooks import verify_signature as webhooks_verify
+
+    assert (SqliteJournal, create_sessions, verify_signature) == (
+        journal_class,
+        bulk_create_sessions,
+        webhooks_verify,
+    )
+    assert {"SqliteJournal", "create_sessions", "verify_signature"} <= set(dir(idenfy_async))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = idenfy_async.nope
