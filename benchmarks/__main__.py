@@ -111,13 +111,13 @@ class Results:
     samples: dict[tuple[str, str, int], list[Sample]] = field(default_factory=dict)
 
     def add(self, name: str, cell: Cell, sample: Sample) -> None:
-        self.samples.setdefault((name, *cell), []).append(sample)
+        self.samples.setdefault((name, cell[0], cell[1]), []).append(sample)
 
     def cpu(self, name: str, cell: Cell) -> list[float]:
-        return [s.cpu_us for s in self.samples[(name, *cell)]]
+        return [s.cpu_us for s in self.samples[name, cell[0], cell[1]]]
 
     def wall(self, name: str, cell: Cell) -> list[float]:
-        return [s.wall_us for s in self.samples[(name, *cell)]]
+        return [s.wall_us for s in self.samples[name, cell[0], cell[1]]]
 
     def ratio(self, name: str, base: str, cell: Cell) -> float:
         """Median of the per-round CPU ratios name/base (both ran in each round)."""
@@ -281,7 +281,10 @@ async def contenders_for(
     ]
     for contender in contenders:
         answer = await contender.call()
-        scan_ref = answer.scan_ref if isinstance(answer, Session) else answer.get("scanRef")
+        if isinstance(answer, Session):
+            scan_ref = answer.scan_ref
+        else:
+            scan_ref = str(answer.get("scanRef")) if isinstance(answer, dict) else ""
         if scan_ref != TOKEN_RESPONSE["scanRef"]:
             raise SystemExit(f"{contender.name}: the benchmark server gave an unexpected answer")
     return contenders
