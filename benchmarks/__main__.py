@@ -51,6 +51,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -455,11 +456,13 @@ def check(results: Results, options: Options, args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- import time
 
 
-def _import_ms(module: str) -> float:
+def _import_ms(module: str, pycache: str) -> float:
     """Milliseconds a fresh interpreter takes to import ``module``.
 
     Timed inside the child around the import alone: interpreter start-up, which
-    varies more than the import itself on a busy machine, is left out.
+    varies more than the import itself on a busy machine, is left out. Bytecode is
+    cached in ``pycache`` for every module alike (an installed package has its .pyc
+    files; a checkout run with PYTHONDONTWRITEBYTECODE would be compiled each time).
     """
     code = (
         "import time\n"
@@ -467,7 +470,11 @@ def _import_ms(module: str) -> float:
         f"import {module}\n"
         "print(time.perf_counter() - start)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = pycache
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+    )
     return float(done.stdout) * 1000
 
 
@@ -475,14 +482,18 @@ def import_part(args: argparse.Namespace) -> int:
     """``import idenfy_async`` over a bare interpreter, next to ``import httpx``."""
     runs = QUICK_ROUNDS if args.quick else IMPORT_RUNS
     times: dict[str, float] = {}
-    for _ in range(runs):  # alternated, so a busy phase of the machine hits all alike
-        for name in ("httpx", "idenfy_async", "idenfy_async.cli"):
-            times[name] = min(times.get(name, float("inf")), _import_ms(name))
+    modules = ("httpx", "idenfy_async", "idenfy_async.cli")
+    with tempfile.TemporaryDirectory(prefix="idenfy-bench-pycache-") as pycache:
+        for name in modules:
+            _import_ms(name, pycache)  # writes the bytecode cache
+        for _ in range(runs):  # alternated, so a busy phase of the machine hits all alike
+            for name in modules:
+                times[name] = min(times.get(name, float("inf")), _import_ms(name, pycache))
     ratio = times["idenfy_async"] / times["httpx"]
     _out("")
     _out(
-        f"Import time, fastest of {runs} fresh interpreters, the import statement alone"
-        " (details: python -X importtime -c 'import idenfy_async'):"
+        f"Import time, fastest of {runs} fresh interpreters, the import statement alone,"
+        " bytecode cached (details: python -X importtime -c 'import idenfy_async'):"
     )
     for name, ms in times.items():
         _out(f"  import {name:<17} {ms:6.1f} ms  ({ms / times['httpx']:.2f}x import httpx)")
