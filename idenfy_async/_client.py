@@ -44,7 +44,7 @@ from .models import (
     VerificationSummary,
     is_loopback_host,
 )
-from .transports import HttpBackend, build_transport
+from .transports import DirectClient, HttpBackend, build_transport
 
 __all__ = ["NOT_GIVEN", "AsyncIdenfy"]
 
@@ -94,13 +94,6 @@ _NOT_SENT: Final = (
     httpx.UnsupportedProtocol,
     httpx.LocalProtocolError,
 )
-
-
-class _IgnoredCookies(httpx.Cookies):
-    """An always-empty cookie store: responses' ``Set-Cookie`` headers are not kept."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        pass
 
 
 class AsyncIdenfy:
@@ -203,15 +196,12 @@ class AsyncIdenfy:
             limits = httpx.Limits(
                 max_connections=max_concurrency, max_keepalive_connections=max_concurrency
             )
-            http_client = httpx.AsyncClient(
+            http_client = DirectClient(
                 transport=transport or build_transport(http_backend, limits),
                 timeout=DEFAULT_TIMEOUT if timeout is NOT_GIVEN else timeout,
                 limits=limits,
                 follow_redirects=False,
             )
-            # iDenfy's API sets no cookies; httpx would still parse every response for
-            # them (~10% of a call's CPU on the aiohttp backend). No public switch.
-            http_client._cookies = _IgnoredCookies()
             self._timeout: Any = httpx.USE_CLIENT_DEFAULT
         else:
             self._timeout = httpx.USE_CLIENT_DEFAULT if timeout is NOT_GIVEN else timeout

@@ -10,6 +10,7 @@ the core install never needs it.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import httpx
@@ -19,7 +20,9 @@ from idenfy_async.errors import ConfigurationError
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport
 
-__all__ = ["HTTP_BACKENDS", "AiohttpTransport", "HttpBackend", "build_transport"]
+__all__ = ["HTTP_BACKENDS", "AiohttpTransport", "DirectClient", "HttpBackend", "build_transport"]
+
+_httpx_logger: Final = logging.getLogger("httpx")
 
 #: ``"httpx"``: httpx's default transport (httpcore); ``"aiohttp"``: :class:`AiohttpTransport`.
 HttpBackend = Literal["httpx", "aiohttp"]
@@ -36,6 +39,66 @@ def build_transport(backend: str, limits: httpx.Limits) -> httpx.AsyncBaseTransp
     raise ConfigurationError(
         f"http_backend must be one of {', '.join(map(repr, HTTP_BACKENDS))}, not {backend!r}"
     )
+
+
+class DirectClient(httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` that ``AsyncIdenfy`` builds for itself.
+
+    That client has no auth, no event hooks and no redirects, and keeps no cookies
+    (iDenfy's API sets none). ``AsyncClient.send`` would still run its auth flow,
+    redirect loop, cookie parsing and stream wrapping on every request (about a
+    fifth of a ``create_session``'s CPU on the aiohttp transport), so a streamed
+    request that needs none of them goes straight to the transport. Anything else
+    takes httpx's own path.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cookies = _IgnoredCookies()
+
+    async def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+    ) -> httpx.Response:
+        hooks = self.event_hooks
+        if (
+            not stream
+            or self.is_closed
+            or not (auth is None or (auth is httpx.USE_CLIENT_DEFAULT and self.auth is None))
+            or follow_redirects is True
+            or self.follow_redirects
+            or hooks["request"]
+            or hooks["response"]
+            or "timeout" not in request.extensions
+            or request.url.userinfo
+        ):
+            return await super().send(
+                request, stream=stream, auth=auth, follow_redirects=follow_redirects
+            )
+        transport = self._transport_for_url(request.url)
+        response = await transport.handle_async_request(request)
+        response.request = request
+        if _httpx_logger.isEnabledFor(logging.INFO):  # as httpx logs each request
+            _httpx_logger.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                request.method,
+                request.url,
+                response.http_version,
+                response.status_code,
+                response.reason_phrase,
+            )
+        return response
+
+
+class _IgnoredCookies(httpx.Cookies):
+    """An always-empty cookie store: responses' ``Set-Cookie`` headers are not kept."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
 
 
 def _aiohttp_module() -> Any:
