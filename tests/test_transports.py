@@ -34,7 +34,7 @@ from idenfy_async import (
     RetryPolicy,
     ServerError,
 )
-from idenfy_async.transports import HTTP_BACKENDS, AiohttpTransport, build_transport
+from idenfy_async.transports import HTTP_BACKENDS, AiohttpTransport, DirectClient, build_transport
 from idenfy_async.transports._aiohttp import _httpx_error
 from tests.faultserver import (
     Action,
@@ -347,3 +347,27 @@ async def test_cookies_are_neither_kept_nor_sent(
         server.script(Respond(200, b"file"))
         await client.download_file(server.base_url + "/f/a.jpg", tmp_path / "a")
     assert [r.headers.get("cookie") for r in server.requests] == [None, None]
+
+
+async def test_direct_client_skips_only_what_it_does_not_use() -> None:
+    """Streamed plain requests go straight to the transport; anything else through httpx."""
+    hooked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Set-Cookie": "a=1"}, content=b"ok")
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(request.url.path)
+
+    async with DirectClient(transport=httpx.MockTransport(answer)) as http:
+        request = http.build_request("GET", "https://h.example/direct")
+        response = await http.send(request, stream=True)
+        assert (response.request, await response.aread()) == (request, b"ok")
+        assert not http.cookies  # not kept, on either path
+        http.event_hooks = {"request": [hook]}
+        await http.send(http.build_request("GET", "https://h.example/hooked"), stream=True)
+        await http.get("https://h.example/unstreamed")
+        assert not http.cookies
+    assert hooked == ["/hooked", "/unstreamed"]
+    with pytest.raises(RuntimeError, match="closed"):
+        await http.send(request, stream=True)
