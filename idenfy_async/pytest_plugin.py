@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from . import AsyncIdenfy, RetryPolicy
-from .testing import DEFAULT_API_KEY, DEFAULT_API_SECRET, FakeIdenfy, FakeIdenfyServer
+# The plugin loads with every pytest run of a project that installed the package: the
+# fake (and what it needs) is imported only when a test asks for a fixture.
+if TYPE_CHECKING:
+    from . import AsyncIdenfy
+    from .testing import FakeIdenfy, FakeIdenfyServer
 
 __all__ = ["VirtualClock", "idenfy_client", "idenfy_fake", "idenfy_fake_server"]
 
@@ -53,6 +56,8 @@ class VirtualClock:
 @pytest.fixture
 def idenfy_fake() -> FakeIdenfy:
     """A new FakeIdenfy, accepting ``test-key`` / ``test-secret``."""
+    from .testing import FakeIdenfy
+
     return FakeIdenfy()
 
 
@@ -73,6 +78,9 @@ def _async_fixture(name: str, function: Callable[..., AsyncIterator[Any]]) -> Ca
 
 async def _client(idenfy_fake: FakeIdenfy) -> AsyncIterator[AsyncIdenfy]:
     """An open AsyncIdenfy bound to ``idenfy_fake``; retries wait on a virtual clock."""
+    from . import AsyncIdenfy, RetryPolicy
+    from .testing import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
     clock = VirtualClock()
     policy = RetryPolicy(clock=clock, sleep=clock.sleep)
     async with AsyncIdenfy(
@@ -83,6 +91,8 @@ async def _client(idenfy_fake: FakeIdenfy) -> AsyncIterator[AsyncIdenfy]:
 
 async def _server(idenfy_fake: FakeIdenfy) -> AsyncIterator[FakeIdenfyServer]:
     """``idenfy_fake`` served on 127.0.0.1 (a free port); ``.base_url`` is where."""
+    from .testing import FakeIdenfyServer
+
     server = FakeIdenfyServer(idenfy_fake)
     await server.start()
     try:

@@ -1,6 +1,6 @@
 """What ``nox -s build`` checks in a fresh venv holding the built wheel, one part at a time.
 
-``python build_smoke.py base|cli|pytest|redis``, run outside the repository (so that the
+``python build_smoke.py base|cli|pytest|redis|aiohttp``, run outside the repository (so that the
 installed package is imported, not the source tree), after installing the wheel with
 that extra. Not a pytest module: the test suite runs against the source tree.
 """
@@ -69,7 +69,29 @@ def redis_extra() -> None:
     assert callable(coordination.connect)
 
 
-PARTS = {"base": base, "cli": cli_extra, "pytest": pytest_extra, "redis": redis_extra}
+def aiohttp_extra() -> None:
+    import asyncio
+
+    from idenfy_async import AsyncIdenfy
+    from idenfy_async.testing import FakeIdenfyServer
+
+    async def run() -> str:
+        async with (
+            FakeIdenfyServer() as base_url,
+            AsyncIdenfy("test-key", "test-secret", base_url=base_url, http_backend="aiohttp") as c,
+        ):
+            return (await c.create_session(client_id="user-1")).client_id
+
+    assert asyncio.run(run()) == "user-1"
+
+
+PARTS = {
+    "base": base,
+    "cli": cli_extra,
+    "pytest": pytest_extra,
+    "redis": redis_extra,
+    "aiohttp": aiohttp_extra,
+}
 
 if __name__ == "__main__":
     PARTS[sys.argv[1]]()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import importlib.metadata
+import os
+import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +17,21 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).parent.parent
 PLUGIN = "idenfy_async.pytest_plugin"
+
+
+def _import_every_module() -> None:
+    """pytester's in-process runs forget modules first imported inside them: import them
+    all now, so that classes keep one identity for the whole session."""
+    import idenfy_async
+
+    for module in pkgutil.walk_packages(idenfy_async.__path__, "idenfy_async."):
+        if module.name.endswith("__main__"):
+            continue  # runs the command line
+        with contextlib.suppress(ImportError):  # an optional dependency not installed
+            importlib.import_module(module.name)
+
+
+_import_every_module()
 
 
 ASYNCIO = ("-o", "asyncio_default_fixture_loop_scope=function", "-p", "no:cacheprovider")
@@ -103,3 +124,20 @@ def test_async_fixture(idenfy_client):
     result = pytester.runpytest_subprocess("-p", PLUGIN, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)  # at set-up, saying what to install
     result.stdout.fnmatch_lines(["*idenfy_client is an async fixture: it needs pytest-asyncio*"])
+
+
+def test_loading_the_plugin_does_not_import_the_fake() -> None:
+    """Every pytest run of a project with the package loads the plugin: it imports no more
+    than ``import idenfy_async`` does until a test asks for a fixture."""
+    code = (
+        "import sys, idenfy_async.pytest_plugin\n"
+        "print([m for m in ('idenfy_async.testing', 'sqlite3') if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert done.stdout.strip() == "[]", done.stderr

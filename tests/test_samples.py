@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
+import importlib
 import importlib.metadata
 import inspect
+import pkgutil
 import re
 import threading
 from collections.abc import Iterator
@@ -42,6 +45,21 @@ DIRECTIVE = re.compile(
     r"<!--\s*sample:\s*(?P<mode>context|pytest|skip)(?::\s*(?P<reason>.*?))?\s*-->"
 )
 PLUGIN = "idenfy_async.pytest_plugin"
+
+
+def _import_every_module() -> None:
+    """pytester's in-process runs forget modules first imported inside them: import them
+    all now, so that classes keep one identity for the whole session."""
+    import idenfy_async
+
+    for module in pkgutil.walk_packages(idenfy_async.__path__, "idenfy_async."):
+        if module.name.endswith("__main__"):
+            continue  # runs the command line
+        with contextlib.suppress(ImportError):  # an optional dependency not installed
+            importlib.import_module(module.name)
+
+
+_import_every_module()
 
 
 @attrs.frozen
