@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import enum
 import math
 import os
@@ -32,18 +33,20 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
 import attrs
 import httpx
 
-from . import _sansio, errors
+from . import _sansio, coordination, errors
 from ._limiter import ConcurrencyLimiter, Cooldown, RateLimit, RateLimiter
 from ._retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
 from .journal import Journal
 from .models import (
     FileUrls,
+    IdentificationEvent,
     Session,
     SessionRequest,
     StatusResult,
     VerificationData,
     VerificationSummary,
+    WebhookEvent,
     is_loopback_host,
 )
 from .reconcile import (
@@ -62,6 +65,10 @@ DEFAULT_MAX_CONCURRENCY: Final = 10
 ENV_API_KEY: Final = "IDENFY_API_KEY"
 ENV_API_SECRET: Final = "IDENFY_API_SECRET"
 ENV_BASE_URL: Final = "IDENFY_BASE_URL"
+#: Turns on the state shared by every process on the account (see ``redis_url``).
+ENV_REDIS_URL: Final = "IDENFY_REDIS_URL"
+#: The account's rate when ``redis_url`` is set and ``rate_limit`` is not: iDenfy's default.
+DEFAULT_ACCOUNT_RATE: Final = "10000/hour"
 #: Bytes read from a file download before each write (never the whole file in memory).
 DOWNLOAD_CHUNK_SIZE: Final = 64 * 1024
 DEFAULT_PAGE_SIZE: Final = _sansio.DEFAULT_PAGE_SIZE
@@ -121,6 +128,22 @@ class AsyncIdenfy:
         transport: an ``httpx.AsyncBaseTransport`` (e.g. ``FakeIdenfy()``) for tests.
         http_client: your own ``httpx.AsyncClient`` (proxies, CA bundles); used as is
             and never closed by us.
+        redis_url: a Redis URL (default: ``IDENFY_REDIS_URL``; ``None`` or empty: off)
+            shared by every process on this account. With it ``rate_limit`` is the
+            *account's* rate (a spec, default ``"10000/hour"``) that all processes
+            share (:class:`~idenfy_async.coordination.RedisQuota`); a rate-limit answer
+            seen by any process pauses all of them; bulk rows (:meth:`create_sessions`)
+            take bulk tokens, after interactive calls; bulk runs keep one open session
+            per clientId across processes. Needs ``pip install 'idenfy-async[redis]'``.
+        bulk_share: with ``redis_url``, the share of the account's rate bulk rows may
+            use at most (default 1.0: all that interactive calls leave). Give every
+            process the same value.
+        single_session: one open session per clientId for :meth:`create_session`
+            (:class:`~idenfy_async.coordination.SessionRegistry`): concurrent creates
+            send one request, an open session is returned for the same request and
+            raises :class:`SessionAlreadyOpenError` for another. Across processes with
+            ``redis_url``, else within this one. Bulk runs use it whenever
+            ``redis_url`` is set.
     """
 
     def __init__(
@@ -139,6 +162,9 @@ class AsyncIdenfy:
         on_retry: OnRetry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        redis_url: str | _NotGiven | None = NOT_GIVEN,
+        bulk_share: float = coordination.DEFAULT_BULK_SHARE,
+        single_session: bool = False,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
         api_secret = api_secret if api_secret is not None else os.environ.get(ENV_API_SECRET)
@@ -170,10 +196,37 @@ class AsyncIdenfy:
         self._on_retry = on_retry
         self._limiter = ConcurrencyLimiter(max_concurrency)
         self._cooldown = Cooldown(self._policy.clock, self._policy.sleep)
-        self._rate_limit: RateLimit | None = (
-            RateLimiter(rate_limit, clock=self._policy.clock, sleep=self._policy.sleep)
-            if isinstance(rate_limit, str)
-            else rate_limit
+        url = os.environ.get(ENV_REDIS_URL) if redis_url is NOT_GIVEN else redis_url
+        self._redis: Any = None
+        self._quota: coordination.RedisQuota | None = None
+        self._shared_cooldown: coordination.SharedCooldown | None = None
+        self._rate_limit: RateLimit | None
+        if url:
+            if rate_limit is not None and not isinstance(rate_limit, str | int | float):
+                raise errors.ConfigurationError(
+                    "with redis_url, rate_limit is the account's rate shared by every"
+                    ' process: give a spec such as "10000/hour", not a RateLimit object'
+                )
+            self._redis = coordination.connect(url)  # bounded timeouts, lazy: no I/O here
+            self._quota = coordination.RedisQuota(
+                self._redis,
+                api_key,
+                rate_limit if rate_limit is not None else DEFAULT_ACCOUNT_RATE,
+                bulk_share=bulk_share,
+            )
+            self._shared_cooldown = coordination.SharedCooldown(
+                self._redis, api_key, clock=self._policy.clock, sleep=self._policy.sleep
+            )
+            self._rate_limit = self._quota.interactive
+        else:
+            self._rate_limit = (
+                RateLimiter(rate_limit, clock=self._policy.clock, sleep=self._policy.sleep)
+                if isinstance(rate_limit, str)
+                else rate_limit
+            )
+        self._single_session = single_session
+        self._sessions = coordination.SessionRegistry(
+            self._redis, api_key, clock=self._policy.clock, sleep=self._policy.sleep
         )
 
         if timeout is not NOT_GIVEN:
@@ -224,8 +277,13 @@ class AsyncIdenfy:
         if self._closed:
             return
         self._closed = True
-        if self._owns_http:
-            await self._http.aclose()
+        try:
+            if self._owns_http:
+                await self._http.aclose()
+        finally:
+            if self._redis is not None:
+                with contextlib.suppress(Exception):  # a dead Redis has nothing to flush
+                    await self._redis.aclose()
 
     @property
     def is_closed(self) -> bool:
@@ -295,34 +353,107 @@ class AsyncIdenfy:
         any shared cooldown has passed (bulk runs record a row ``pending`` there). If it
         raises, nothing is sent and its exception propagates.
 
+        With ``single_session=True`` (or in a bulk run with ``redis_url``) the
+        clientId's open session is returned instead of creating another, for the
+        same request (see :class:`~idenfy_async.coordination.SessionRegistry`).
+
         Raises:
             RequestValidationError: invalid input; nothing was sent.
             APIError: iDenfy refused (a subclass per cause).
             APIConnectionError: no answer (``request_sent`` says whether it left).
             ResponseDecodeError: the answer could not be read.
+            SessionAlreadyOpenError: (single session) the clientId has an open session
+                for another request, on ``.session``; nothing was sent.
+            SessionOutcomeUnknownError: (single session) an earlier create for the
+                clientId may have made a session: reconcile, then :meth:`forget_session`.
+            CoordinationError: (single session with Redis) the clientId could not be
+                claimed in Redis; nothing was sent.
         """
         if request is None:
             fields.setdefault("client_id", "")  # reported as "clientId: is required"
             request = SessionRequest(**fields)
         elif fields:
             raise TypeError("pass a SessionRequest or keyword fields, not both")
+        return await self._create_session(
+            request,
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            retry_ambiguous=retry_ambiguous,
+            timeout=timeout,
+            before_send=before_send,
+            priority="interactive",
+            single=self._single_session,
+        )
+
+    async def _create_session(
+        self,
+        request: SessionRequest,
+        *,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+        priority: coordination.Priority,
+        single: bool,
+    ) -> Session:
         spec = _sansio.build_create_session(request)
         base_url = self._base_url
 
         def parse(status: int, headers: Mapping[str, str], content: bytes) -> Session:
             return _sansio.parse_create_session(status, content, base_url=base_url)
 
-        return await self._call(
-            "create_session",
-            CallKind.CREATE,
-            spec,
-            parse,
-            max_retries=max_retries,
-            retry_deadline=retry_deadline,
-            retry_ambiguous=retry_ambiguous,
-            timeout=timeout,
+        async def send(hook: Callable[[], Awaitable[None]] | None) -> Session:
+            return await self._call(
+                "create_session",
+                CallKind.CREATE,
+                spec,
+                parse,
+                max_retries=max_retries,
+                retry_deadline=retry_deadline,
+                retry_ambiguous=retry_ambiguous,
+                timeout=timeout,
+                before_send=hook,
+                priority=priority,
+            )
+
+        if not single:
+            return await send(before_send)
+        self._check_usable()
+        deadline = self._policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline
+        return await self._sessions.create(
+            request.client_id,
+            spec.body,
+            send,
+            expiry_time=request.expiry_time,
+            deadline=deadline,
             before_send=before_send,
         )
+
+    async def mark_session_closed(self, event: WebhookEvent) -> bool:
+        """Tell the open-session registry a webhook arrived; True if it closed a session.
+
+        Call it from the webhook handler with the parsed event: an identification
+        event with its final result (``final`` not False) closes the clientId's open
+        session with that scanRef, so the next ``create_session`` for the clientId
+        creates a new one. Other events change nothing. Shared through Redis with
+        ``redis_url`` (raises :class:`CoordinationError` when Redis fails: answer the
+        webhook 503 so iDenfy redelivers it).
+        """
+        if not isinstance(event, IdentificationEvent) or event.final is False:
+            return False
+        if not event.client_id:
+            return False
+        return await self._sessions.close(event.client_id, event.scan_ref)
+
+    async def forget_session(self, client_id: str) -> None:
+        """Let the next ``create_session`` for ``client_id`` be sent, whatever was known.
+
+        For a :class:`SessionOutcomeUnknownError`: once :meth:`reconcile_session` says
+        ``NOT_FOUND`` (or you handled the session it found). Raises
+        :class:`CoordinationError` when Redis fails.
+        """
+        await self._sessions.forget(client_id)
 
     def create_sessions(
         self,
@@ -356,7 +487,7 @@ class AsyncIdenfy:
         from .bulk import create_sessions  # bulk is built on this client's public API
 
         return create_sessions(
-            self,
+            _BulkCreator(self, single=self._single_session or self._redis is not None),
             requests,
             concurrency=self._limiter.limit if concurrency is None else concurrency,
             journal=journal,
@@ -827,6 +958,7 @@ class AsyncIdenfy:
         retry_ambiguous: bool | _NotGiven,
         timeout: float | httpx.Timeout | _NotGiven | None,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        priority: coordination.Priority = "interactive",
     ) -> T:
         self._check_usable()
         policy = self._policy
@@ -845,7 +977,7 @@ class AsyncIdenfy:
 
         async def send() -> T:
             nonlocal first_send
-            await self._admit(budget, spec)
+            await self._admit(budget, spec, priority)
             try:
                 # Checked per attempt: the client may close while a retry waits.
                 self._check_open()
@@ -878,6 +1010,7 @@ class AsyncIdenfy:
             kind=kind,
             policy=policy,
             cooldown=self._cooldown,
+            shared_cooldown=self._shared_cooldown,
             max_retries=policy.max_retries if max_retries is NOT_GIVEN else max_retries,
             deadline=None,
             budget=budget,
@@ -887,7 +1020,9 @@ class AsyncIdenfy:
             on_retry=self._on_retry,
         )
 
-    async def _admit(self, budget: Budget, spec: _sansio.RequestSpec) -> None:
+    async def _admit(
+        self, budget: Budget, spec: _sansio.RequestSpec, priority: coordination.Priority
+    ) -> None:
         """Wait out the shared cooldown, then take a rate token, then a slot (held on return).
 
         The token is taken after the cooldown: when a cooldown ends, the calls that
@@ -895,9 +1030,12 @@ class AsyncIdenfy:
         would draw a 429 for all but one and start the next cooldown). Queueing for
         the token and the slot does not count against the deadline; the cooldown does,
         and one that would outlast it raises :class:`RateLimitError` at once.
+        With Redis, the account's quota takes the token at ``priority``; its script
+        also waits out a cooldown another process started.
         """
         clock = self._policy.clock
         rate_limit = self._rate_limit
+        quota = self._quota
         cooldown = self._cooldown
         while True:
             # Checked inline first: the hot path has no cooldown and needs no coroutine.
@@ -915,7 +1053,9 @@ class AsyncIdenfy:
                     retry_after=cooling,
                 )
             queued = clock()
-            if rate_limit is not None:
+            if quota is not None:
+                await quota.take(priority)  # before the slot, as below
+            elif rate_limit is not None:
                 # Before taking a concurrency slot: a request waiting for its turn
                 # must not hold up others.
                 await rate_limit.acquire()
@@ -1011,6 +1151,36 @@ class AsyncIdenfy:
             path=spec.path,
             now=self._policy.wall_clock(),
         )
+
+
+class _BulkCreator:
+    """The client as bulk runs see it: bulk-priority tokens, and (with Redis or
+    ``single_session``) one open session per clientId."""
+
+    def __init__(self, client: AsyncIdenfy, *, single: bool) -> None:
+        self._client = client
+        self._single = single
+
+    async def create_session(
+        self,
+        request: SessionRequest,
+        /,
+        *,
+        retry_ambiguous: bool,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> Session:
+        return await self._client._create_session(
+            request,
+            retry_ambiguous=retry_ambiguous,
+            before_send=before_send,
+            priority="bulk",
+            single=self._single,
+        )
+
+    def list_verifications(
+        self, client_id: str | None = None
+    ) -> AsyncIterator[VerificationSummary]:
+        return self._client.list_verifications(client_id)
 
 
 def _body_only(parse: Callable[[int, bytes], T]) -> Parse[T]:

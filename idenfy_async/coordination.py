@@ -56,25 +56,35 @@ import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
 import attrs
 
 from ._limiter import _RATE_SPEC, RATE_UNITS, Cooldown, RateLimiter, parse_rate
-from .errors import ConfigurationError, CoordinationError
+from .errors import (
+    ConfigurationError,
+    CoordinationError,
+    IdenfyError,
+    SessionAlreadyOpenError,
+    SessionOutcomeUnknownError,
+)
+from .models import Session
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = [
     "DEFAULT_BULK_SHARE",
+    "DEFAULT_CLAIM_LEASE",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_DEDUPE_TTL",
     "DEFAULT_FALLBACK_SHARE",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_DEDUPE_KEYS",
     "DEFAULT_OP_TIMEOUT",
+    "DEFAULT_POLL_INTERVAL",
     "DEFAULT_PROBE_INTERVAL",
+    "DEFAULT_SESSION_TTL",
     "KEY_PREFIX",
     "DedupeStore",
     "Grant",
@@ -84,12 +94,15 @@ __all__ = [
     "QuotaView",
     "RedisDedupeStore",
     "RedisQuota",
+    "SessionRegistry",
     "SharedCooldown",
     "account_namespace",
     "connect",
+    "request_digest",
 ]
 
 logger = logging.getLogger("idenfy_async")
+T = TypeVar("T")
 
 #: Seconds one Redis call may take, connection included, before it counts as failed.
 DEFAULT_OP_TIMEOUT: Final = 0.5
@@ -655,3 +668,474 @@ class RedisDedupeStore:
     async def release(self, key: str) -> None:
         """Forget ``key`` (its processing failed): the next delivery is processed."""
         await _run("dedupe", lambda: self._release(keys=(self._key(key),)), self.op_timeout)
+
+
+# --------------------------------------------------------------------------- open sessions
+
+#: Seconds a claim on a clientId lasts without news from its holder: a process that
+#: died mid-create leaves the clientId "unknown" after this (never free).
+DEFAULT_CLAIM_LEASE: Final = 300.0
+#: Seconds between looks at a clientId another process is creating a session for.
+DEFAULT_POLL_INTERVAL: Final = 0.05
+#: Seconds an open session (or an unknown outcome) is remembered when neither the
+#: answer nor the request says how long the token lives (iDenfy's default expiryTime).
+DEFAULT_SESSION_TTL: Final = 86_400.0
+
+_Claimed = Literal["lead", "open", "unknown", "pending"]
+
+
+def request_digest(body: bytes) -> str:
+    """What makes two create requests "the same": a SHA-256 of the exact wire body."""
+    return hashlib.sha256(body).hexdigest()
+
+
+@attrs.frozen
+class _Seen:
+    """What a claim on a clientId found."""
+
+    state: _Claimed
+    digest: str | None = None
+    session: Session | None = None
+
+
+class _Follow(Exception):
+    """Raised from ``before_send`` by a claim this call does not hold: nothing is sent."""
+
+    def __init__(self, seen: _Seen) -> None:
+        super().__init__(seen.state)
+        self.seen = seen
+
+
+class _SessionStore(Protocol):
+    async def claim(
+        self, client_id: str, digest: str, owner: str, lease: float, ttl: float
+    ) -> _Seen: ...
+
+    async def commit(
+        self, client_id: str, owner: str, digest: str, session: Session, ttl: float
+    ) -> None: ...
+
+    async def release(self, client_id: str, owner: str) -> None: ...
+
+    async def mark_unknown(self, client_id: str, owner: str, ttl: float) -> None: ...
+
+    async def close(self, client_id: str, scan_ref: str) -> bool: ...
+
+    async def forget(self, client_id: str) -> None: ...
+
+
+@attrs.define
+class _Entry:
+    state: _Claimed
+    owner: str
+    digest: str
+    expires: float
+    lease: float = 0.0
+    session: Session | None = None
+
+
+class _MemorySessions:
+    """One process's open sessions, on its monotonic clock."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+
+    def _live(self, client_id: str) -> _Entry | None:
+        entry = self._entries.get(client_id)
+        if entry is not None and entry.expires <= self._clock():
+            del self._entries[client_id]
+            return None
+        return entry
+
+    async def claim(
+        self, client_id: str, digest: str, owner: str, lease: float, ttl: float
+    ) -> _Seen:
+        now = self._clock()
+        entry = self._live(client_id)
+        if entry is None:
+            self._entries[client_id] = _Entry(
+                "pending", owner, digest, now + lease + ttl, now + lease
+            )
+            return _Seen("lead")
+        if entry.state == "pending":
+            if entry.owner == owner:
+                return _Seen("lead")
+            if entry.lease < now:
+                entry.state = "unknown"
+                return _Seen("unknown")
+            return _Seen("pending")
+        return _Seen(entry.state, entry.digest, entry.session)
+
+    async def commit(
+        self, client_id: str, owner: str, digest: str, session: Session, ttl: float
+    ) -> None:
+        entry = self._live(client_id)
+        if entry is None or entry.state == "unknown" or entry.owner == owner:
+            self._entries[client_id] = _Entry(
+                "open", owner, digest, self._clock() + ttl, session=session
+            )
+
+    async def release(self, client_id: str, owner: str) -> None:
+        entry = self._live(client_id)
+        if entry is not None and entry.state == "pending" and entry.owner == owner:
+            del self._entries[client_id]
+
+    async def mark_unknown(self, client_id: str, owner: str, ttl: float) -> None:
+        entry = self._live(client_id)
+        if entry is None or (entry.state == "pending" and entry.owner == owner):
+            self._entries[client_id] = _Entry("unknown", owner, "", self._clock() + ttl)
+
+    async def close(self, client_id: str, scan_ref: str) -> bool:
+        entry = self._live(client_id)
+        if entry is not None and entry.session is not None and entry.session.scan_ref == scan_ref:
+            del self._entries[client_id]
+            return True
+        return False
+
+    async def forget(self, client_id: str) -> None:
+        self._entries.pop(client_id, None)
+
+
+# One hash per clientId: st (pending/open/unknown), own (the claim's random token),
+# dg (the request digest), lease (server ms), and for an open session its shareable
+# fields. Times from the server's clock. Every script is safe to run twice.
+_SESSION_CLAIM_SCRIPT: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st then
+  redis.call('HSET', KEYS[1], 'st', 'pending', 'own', ARGV[1], 'dg', ARGV[2],
+    'lease', string.format('%d', now + tonumber(ARGV[3])))
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]))
+  return {'lead'}
+end
+if st == 'pending' then
+  if redis.call('HGET', KEYS[1], 'own') == ARGV[1] then return {'lead'} end
+  if tonumber(redis.call('HGET', KEYS[1], 'lease')) < now then
+    redis.call('HSET', KEYS[1], 'st', 'unknown')
+    return {'unknown'}
+  end
+  return {'pending'}
+end
+if st == 'open' then
+  local v = redis.call('HMGET', KEYS[1], 'dg', 'tok', 'ref', 'url', 'dig', 'exp', 'len')
+  local out = {'open'}
+  for i = 1, 7 do out[i + 1] = v[i] or '' end
+  return out
+end
+return {st}
+"""
+_SESSION_COMMIT_SCRIPT: Final = """
+local st = redis.call('HGET', KEYS[1], 'st')
+if st and st ~= 'unknown' and redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'st', 'open', 'own', ARGV[1], 'dg', ARGV[3], 'tok', ARGV[4],
+  'ref', ARGV[5], 'url', ARGV[6], 'dig', ARGV[7], 'exp', ARGV[8], 'len', ARGV[9])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+"""
+_SESSION_RELEASE_SCRIPT: Final = """
+if redis.call('HGET', KEYS[1], 'st') == 'pending'
+  and redis.call('HGET', KEYS[1], 'own') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+_SESSION_UNKNOWN_SCRIPT: Final = """
+local st = redis.call('HGET', KEYS[1], 'st')
+if st and not (st == 'pending' and redis.call('HGET', KEYS[1], 'own') == ARGV[1]) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'st', 'unknown', 'own', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+"""
+_SESSION_CLOSE_SCRIPT: Final = """
+if redis.call('HGET', KEYS[1], 'st') == 'open'
+  and redis.call('HGET', KEYS[1], 'ref') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class _RedisSessions:
+    """Open sessions shared through Redis by every process with the API key.
+
+    The authToken is stored (it is what a second process hands out) with a TTL of the
+    token's life, and never logged; personal data echoed in the answer is not stored.
+    """
+
+    def __init__(self, redis: Redis, api_key: str, op_timeout: float, key_prefix: str) -> None:
+        self.op_timeout = op_timeout
+        self._namespace = account_namespace(api_key, prefix=key_prefix)
+        self._claim = redis.register_script(_SESSION_CLAIM_SCRIPT)
+        self._commit = redis.register_script(_SESSION_COMMIT_SCRIPT)
+        self._release = redis.register_script(_SESSION_RELEASE_SCRIPT)
+        self._unknown = redis.register_script(_SESSION_UNKNOWN_SCRIPT)
+        self._close = redis.register_script(_SESSION_CLOSE_SCRIPT)
+        self._redis = redis
+
+    def key(self, client_id: str) -> str:
+        # Hashed: a clientId is often a user id; no reason to spread it into Redis.
+        digest = hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{self._namespace}:sess:{digest}"
+
+    async def _call(self, script: Any, client_id: str, *args: Any) -> Any:
+        keys = (self.key(client_id),)
+        return await _run("session", lambda: script(keys=keys, args=args), self.op_timeout)
+
+    async def claim(
+        self, client_id: str, digest: str, owner: str, lease: float, ttl: float
+    ) -> _Seen:
+        reply = await self._call(self._claim, client_id, owner, digest, _ms(lease), _ms(ttl))
+        fields = [_text(x) for x in reply]
+        state = fields[0]
+        if state == "open":
+            dg, tok, ref, url, dig, exp, length = fields[1:8]
+            session = Session(
+                auth_token=tok,
+                scan_ref=ref,
+                client_id=client_id,
+                redirect_url=url or None,
+                digit_string=dig or None,
+                expiry_time=int(exp) if exp else None,
+                session_length=int(length) if length else None,
+            )
+            return _Seen("open", dg, session)
+        if state not in ("lead", "unknown", "pending"):
+            raise CoordinationError("session", "unexpected reply")
+        return _Seen(state)  # type: ignore[arg-type]
+
+    async def commit(
+        self, client_id: str, owner: str, digest: str, session: Session, ttl: float
+    ) -> None:
+        await self._call(
+            self._commit,
+            client_id,
+            owner,
+            _ms(ttl),
+            digest,
+            session.auth_token,
+            session.scan_ref,
+            session.redirect_url or "",
+            session.digit_string or "",
+            "" if session.expiry_time is None else str(session.expiry_time),
+            "" if session.session_length is None else str(session.session_length),
+        )
+
+    async def release(self, client_id: str, owner: str) -> None:
+        await self._call(self._release, client_id, owner)
+
+    async def mark_unknown(self, client_id: str, owner: str, ttl: float) -> None:
+        await self._call(self._unknown, client_id, owner, _ms(ttl))
+
+    async def close(self, client_id: str, scan_ref: str) -> bool:
+        return int(await self._call(self._close, client_id, scan_ref)) == 1
+
+    async def forget(self, client_id: str) -> None:
+        key = self.key(client_id)
+        await _run("session", lambda: self._redis.delete(key), self.op_timeout)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+class SessionRegistry:
+    """One open session per clientId: who may create, and what the others get.
+
+    In memory (``redis=None``) it covers one process; with Redis, every process with
+    ``api_key``. The client uses it for ``AsyncIdenfy(single_session=True)`` and for
+    bulk runs with Redis; call :meth:`create` yourself only to wrap another creator.
+
+    * Concurrent creates for one clientId send one request (the *leader*'s); the
+      others get its :class:`~idenfy_async.Session` (in this process the same object;
+      in another one a copy with authToken, scanRef, redirectUrl, digitString,
+      expiryTime and sessionLength: echoed personal data is not shared).
+    * While that session is open (its token not expired; no final webhook passed to
+      :meth:`close`), a new create for the clientId returns it when the request is
+      the same (same :func:`request_digest` of the wire body), else raises
+      :class:`~idenfy_async.errors.SessionAlreadyOpenError` carrying it.
+    * A leader whose outcome is ambiguous (a session may exist; its process died; it
+      was cancelled after sending) leaves the clientId *unknown*, never free: creates
+      raise :class:`~idenfy_async.errors.SessionOutcomeUnknownError` until
+      :meth:`forget` (after ``client.reconcile_session``) or the token's expiry.
+      A claim lasts ``claim_lease`` seconds without news; then it is unknown.
+    * Redis failing (down, slow) refuses: the claim raises
+      :class:`~idenfy_async.errors.CoordinationError` and nothing is sent. Failures
+      after the request left are logged; the claim then turns unknown at its lease's
+      end, never free.
+    """
+
+    def __init__(
+        self,
+        redis: Redis | None = None,
+        api_key: str | None = None,
+        *,
+        claim_lease: float = DEFAULT_CLAIM_LEASE,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        op_timeout: float = DEFAULT_OP_TIMEOUT,
+        key_prefix: str = KEY_PREFIX,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.claim_lease = _check_timeout("claim_lease", claim_lease)
+        self.poll_interval = _check_timeout("poll_interval", poll_interval)
+        self._store: _SessionStore
+        if redis is None:
+            self._store = _MemorySessions(clock)
+        else:
+            self._store = _RedisSessions(
+                redis, api_key or "", _check_timeout("op_timeout", op_timeout), key_prefix
+            )
+        self.shared = redis is not None
+        self._clock = clock
+        self._sleep = sleep
+        self._flights: dict[str, asyncio.Future[tuple[str, Session] | None]] = {}
+
+    def __repr__(self) -> str:
+        return f"SessionRegistry(shared={self.shared}, in_flight={len(self._flights)})"
+
+    async def create(
+        self,
+        client_id: str,
+        body: bytes,
+        send: Callable[[Callable[[], Awaitable[None]]], Awaitable[Session]],
+        *,
+        expiry_time: int | None = None,
+        deadline: float | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> Session:
+        """The clientId's one open session: created by ``send(hook)``, or found.
+
+        ``send`` must await ``hook`` right before its request leaves and send nothing
+        if it raises (``AsyncIdenfy``'s ``before_send``); ``before_send`` runs inside
+        that hook once the claim is held. ``deadline``: seconds this call may wait
+        for another one creating the same clientId.
+        """
+        digest = request_digest(body)
+        end = None if deadline is None else self._clock() + deadline
+        while True:
+            flight = self._flights.get(client_id)
+            if flight is None:
+                break
+            try:
+                outcome = await self._bounded(asyncio.shield(flight), end)
+            except asyncio.TimeoutError:
+                raise SessionOutcomeUnknownError(client_id, in_flight=True) from None
+            if outcome is not None and outcome[0] == digest:
+                return outcome[1]  # the leader's own Session
+        future: asyncio.Future[tuple[str, Session] | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._flights[client_id] = future
+        result: tuple[str, Session] | None = None
+        try:
+            session = await self._lead(
+                client_id, digest, send, expiry_time, deadline, end, before_send
+            )
+            result = (digest, session)
+            return session
+        finally:
+            del self._flights[client_id]
+            future.set_result(result)
+
+    async def _bounded(self, awaitable: Awaitable[T], end: float | None) -> T:
+        if end is None:
+            return await awaitable
+        return await asyncio.wait_for(awaitable, max(0.0, end - self._clock()))
+
+    async def _lead(
+        self,
+        client_id: str,
+        digest: str,
+        send: Callable[[Callable[[], Awaitable[None]]], Awaitable[Session]],
+        expiry_time: int | None,
+        deadline: float | None,
+        end: float | None,
+        before_send: Callable[[], Awaitable[None]] | None,
+    ) -> Session:
+        store = self._store
+        owner = secrets.token_hex(16)
+        ttl = float(expiry_time) if expiry_time else DEFAULT_SESSION_TTL
+        lease = max(self.claim_lease, (deadline or 0.0) + 30.0)
+        held = sent = False
+
+        async def hook() -> None:
+            nonlocal held, sent
+            seen = await store.claim(client_id, digest, owner, lease, ttl)  # raises: nothing sent
+            if seen.state != "lead":
+                raise _Follow(seen)
+            held = True
+            if before_send is not None:
+                await before_send()  # it raising: nothing is sent, the claim is released
+            sent = True
+
+        while True:
+            try:
+                session = await send(hook)
+            except _Follow as follow:
+                seen = follow.seen
+                while seen.state == "pending":  # another process is creating it
+                    if end is not None and self._clock() >= end:
+                        raise SessionOutcomeUnknownError(client_id, in_flight=True) from None
+                    await self._sleep(self.poll_interval)
+                    seen = await store.claim(client_id, digest, owner, lease, ttl)
+                if seen.state == "open":
+                    assert seen.session is not None
+                    if seen.digest == digest:
+                        return seen.session
+                    raise SessionAlreadyOpenError(client_id, seen.session) from None
+                if seen.state == "unknown":
+                    raise SessionOutcomeUnknownError(client_id) from None
+                continue  # the other one failed cleanly; the claim is ours: send
+            except BaseException as exc:
+                if held:
+                    maybe = sent and (not isinstance(exc, IdenfyError) or exc.ambiguous)
+                    await self._settle(
+                        store.mark_unknown(client_id, owner, ttl)
+                        if maybe
+                        else store.release(client_id, owner)
+                    )
+                raise
+            open_for = float(session.expiry_time) if session.expiry_time else ttl
+            await self._settle(store.commit(client_id, owner, digest, session, open_for))
+            return session
+
+    async def _settle(self, step: Awaitable[Any]) -> None:
+        """Record a leader's outcome, even when its caller is being cancelled."""
+        task = asyncio.ensure_future(step)
+        try:
+            await asyncio.shield(task)
+        except CoordinationError as exc:
+            logger.warning(
+                "could not record a session outcome in Redis (%s): the clientId turns"
+                " unknown when its claim's lease ends",
+                exc.reason,
+            )
+        except asyncio.CancelledError:
+            task.add_done_callback(_swallow)
+            raise
+
+    async def close(self, client_id: str, scan_ref: str) -> bool:
+        """Mark the clientId's open session ``scan_ref`` closed (its final webhook came).
+
+        True when it was the open one; a new create for the clientId is then sent.
+        """
+        return await self._store.close(client_id, scan_ref)
+
+    async def forget(self, client_id: str) -> None:
+        """Forget whatever is known about the clientId (after reconciling an unknown)."""
+        await self._store.forget(client_id)
+
+
+def _swallow(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
