@@ -138,6 +138,10 @@ class AsyncIdenfy:
         bulk_share: with ``redis_url``, the share of the account's rate bulk rows may
             use at most (default 1.0: all that interactive calls leave). Give every
             process the same value.
+        fallback_share: with ``redis_url``, the share of the account's rate this
+            process paces itself at while Redis fails (default 0.25: it cannot know
+            how many others do the same); ``None`` refuses instead: calls raise
+            :class:`CoordinationError` without sending.
         single_session: one open session per clientId for :meth:`create_session`
             (:class:`~idenfy_async.coordination.SessionRegistry`): concurrent creates
             send one request, an open session is returned for the same request and
@@ -164,6 +168,7 @@ class AsyncIdenfy:
         http_client: httpx.AsyncClient | None = None,
         redis_url: str | _NotGiven | None = NOT_GIVEN,
         bulk_share: float = coordination.DEFAULT_BULK_SHARE,
+        fallback_share: float | None = coordination.DEFAULT_FALLBACK_SHARE,
         single_session: bool = False,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
@@ -213,6 +218,7 @@ class AsyncIdenfy:
                 api_key,
                 rate_limit if rate_limit is not None else DEFAULT_ACCOUNT_RATE,
                 bulk_share=bulk_share,
+                fallback_share=fallback_share,
             )
             self._shared_cooldown = coordination.SharedCooldown(
                 self._redis, api_key, clock=self._policy.clock, sleep=self._policy.sleep

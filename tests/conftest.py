@@ -12,6 +12,9 @@ import pytest
 
 from idenfy_async import AsyncIdenfy, RetryPolicy
 from idenfy_async.testing import FakeIdenfy
+from tests.redisserver import own_redis_server, redis_server
+
+__all__ = ["own_redis_server", "redis_server"]  # real redis-server fixtures, for every module
 
 SAMPLES = Path(__file__).parent / "samples"
 
