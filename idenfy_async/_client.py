@@ -219,6 +219,8 @@ class AsyncIdenfy:
                 rate_limit if rate_limit is not None else DEFAULT_ACCOUNT_RATE,
                 bulk_share=bulk_share,
                 fallback_share=fallback_share,
+                sleep=self._policy.sleep,
+                clock=self._policy.clock,
             )
             self._shared_cooldown = coordination.SharedCooldown(
                 self._redis, api_key, clock=self._policy.clock, sleep=self._policy.sleep

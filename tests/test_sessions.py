@@ -571,3 +571,117 @@ async def test_redis_killed_mid_bulk_run_stops_it_and_a_rerun_resumes(
     assert {r["clientId"] for r in rows if r["status"] in ("created", "skipped", "found")} == set(
         ids
     )
+
+
+# --------------------------------------------------------------------------- client wiring
+
+
+def test_redis_url_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer
+) -> None:
+    monkeypatch.setenv("IDENFY_REDIS_URL", redis_server.url)
+    client = AsyncIdenfy("k", "s", rate_limit="50/s")
+    quota = client._quota
+    assert quota is not None
+    assert quota.rate == 50
+    assert client.rate_limit is quota.interactive
+    assert AsyncIdenfy("k", "s")._quota is not None  # the default account rate
+    assert AsyncIdenfy("k", "s", redis_url=None)._quota is None  # explicitly off
+    monkeypatch.setenv("IDENFY_REDIS_URL", "")
+    assert AsyncIdenfy("k", "s")._quota is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"rate_limit": coordination.MemoryDedupeStore()}, "account's rate"),
+        ({"rate_limit": "fast"}, "rate"),
+        ({"bulk_share": 0}, "bulk_share"),
+        ({"fallback_share": 2}, "fallback_share"),
+    ],
+)
+def test_bad_shared_settings_are_refused(kwargs: dict[str, Any], needle: str) -> None:
+    from idenfy_async import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=needle):
+        AsyncIdenfy("k", "s", redis_url="redis://127.0.0.1:1/0", **kwargs)
+
+
+async def test_a_rate_limit_answer_pauses_every_process(redis_server: RedisServer) -> None:
+    """A 429 seen by one client is waited out by another one sharing the account."""
+    api_key = new_key()
+    fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
+    clock_a, clock_b = VirtualClock(), VirtualClock()
+
+    def client(clock: VirtualClock) -> AsyncIdenfy:
+        policy = RetryPolicy(clock=clock, sleep=clock.sleep, random=lambda: 1.0, wall_clock=clock)
+        return redis_client(fake, api_key, redis_server.url, retry_policy=policy)
+
+    fake.fail_next(
+        Failure(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "30"})
+    )
+    async with client(clock_a) as a, client(clock_b) as b:
+        await a.create_session(client_id="first")  # meets the 429, retries after it
+        assert fake.requests == 2
+        b_sleeps = len(clock_b.sleeps)
+        await b.create_session(client_id="other")
+    # B slept out what was left of A's 30 s pause before its request could leave.
+    assert any(25 < s <= 30 for s in clock_b.sleeps[b_sleeps:])
+
+
+class Priorities:
+    """Records the priority of each token a client's quota hands out."""
+
+    def __init__(self, client: AsyncIdenfy) -> None:
+        quota = client._quota
+        assert quota is not None
+        self.seen: list[str] = []
+        take = quota.take
+
+        async def spy(priority: coordination.Priority = "interactive") -> coordination.Grant:
+            self.seen.append(priority)
+            return await take(priority)
+
+        quota.take = spy  # type: ignore[method-assign]
+
+
+async def test_bulk_rows_take_bulk_tokens_and_share_sessions(redis_server: RedisServer) -> None:
+    api_key = new_key()
+    fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
+    async with AsyncIdenfy(
+        api_key, SECRET, transport=fake, redis_url=redis_server.url, rate_limit="1000/s"
+    ) as client:
+        spy = Priorities(client)
+        await client.create_session(client_id="interactive")
+        rows = [SessionRequest(client_id="dup"), SessionRequest(client_id="dup")]
+        results = [r async for r in client.create_sessions(rows)]
+    assert spy.seen[0] == "interactive"
+    assert set(spy.seen[1:]) == {"bulk"}
+    # With Redis, bulk keeps one open session per clientId (single_session not needed).
+    assert len(fake.sessions_for("dup")) == 1
+    assert {r.session.scan_ref for r in results if r.session} == {
+        fake.sessions_for("dup")[0].scan_ref
+    }
+
+
+async def test_without_shared_state_bulk_sends_every_row(
+    fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    async with AsyncIdenfy(
+        "test-key", "test-secret", transport=fake, retry_policy=policy, redis_url=None
+    ) as client:
+        rows = [SessionRequest(client_id="dup"), SessionRequest(client_id="dup")]
+        assert len([r async for r in client.create_sessions(rows)]) == 2
+    assert len(fake.sessions_for("dup")) == 2
+
+
+async def test_aclose_closes_the_redis_connections(redis_server: RedisServer) -> None:
+    api_key = new_key()
+    fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
+    client = redis_client(fake, api_key, redis_server.url)
+    await client.create_session(client_id="u")
+    pool = client._redis.connection_pool
+    assert pool._in_use_connections or pool._available_connections
+    await client.aclose()
+    assert not pool._in_use_connections
+    assert not any(c.is_connected for c in pool._available_connections)
