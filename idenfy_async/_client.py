@@ -454,6 +454,19 @@ class AsyncIdenfy:
             return False
         return await self._sessions.close(event.client_id, event.scan_ref)
 
+    def dedupe_store(
+        self, *, ttl: float = coordination.DEFAULT_DEDUPE_TTL
+    ) -> coordination.DedupeStore:
+        """A webhook dedupe store for this account: shared through Redis with ``redis_url``
+        (:class:`~idenfy_async.coordination.RedisDedupeStore`, on this client's
+        connections), else one process's (:class:`~idenfy_async.coordination.MemoryDedupeStore`).
+
+        Make one per application and ``claim(event.dedupe_key)`` for each webhook.
+        """
+        if self._redis is None:
+            return coordination.MemoryDedupeStore(ttl=ttl)
+        return coordination.RedisDedupeStore(self._redis, self._api_key, ttl=ttl)
+
     async def forget_session(self, client_id: str) -> None:
         """Let the next ``create_session`` for ``client_id`` be sent, whatever was known.
 
