@@ -39,5 +39,5 @@ def typing(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (not run by default): CPU per call vs raw httpx, bulk throughput, bulk memory."""
-    session.install(".", *nox.project.dependency_groups(PYPROJECT, "bench"))
+    session.install(".[redis]", *nox.project.dependency_groups(PYPROJECT, "bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)

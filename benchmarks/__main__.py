@@ -52,7 +52,7 @@ import httpx
 
 from idenfy_async import AsyncIdenfy, Session
 
-from . import bulk
+from . import bulk, redis_quota
 from ._payload import (
     API_KEY,
     API_SECRET,
@@ -63,7 +63,7 @@ from ._payload import (
 )
 from .server import ServerProcess, start_server
 
-PARTS: Final = ("cpu", "bulk", "memory")
+PARTS: Final = ("cpu", "bulk", "memory", "redis")
 CONCURRENCIES: Final = (1, 64)
 LIBRARY: Final = "idenfy-async create_session"
 RAW: Final = "raw httpx post + .json()"
@@ -406,7 +406,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="CPU per call of AsyncIdenfy.create_session vs raw httpx, then bulk"
-        " throughput and memory.",
+        " throughput, memory and the account-wide Redis quota.",
     )
     parser.add_argument(
         "--only",
@@ -455,6 +455,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="also show httpx pool sizes per round"
     )
+    parser.add_argument(
+        "--redis-url",
+        help="redis part: an existing Redis (default: start a redis-server on a free port)",
+    )
+    parser.add_argument(
+        "--redis-seconds",
+        type=float,
+        default=redis_quota.DEFAULT_SECONDS,
+        help="redis part: seconds each multi-process measurement runs (default: %(default)s)",
+    )
     bulk.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -464,11 +474,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = [part for part in PARTS if args.only is None or part in args.only]
     for line in machine_lines():
         _out(line)
+    redis_status = 0
+    if "redis" in parts:
+        # First, before pinning: its worker processes would inherit one CPU.
+        redis_status = redis_quota.run_part(args.redis_url, seconds=args.redis_seconds)
+    if parts == ["redis"]:
+        return redis_status
     pinned = pin(usable_cpus()) if args.pin else None
     status = cpu_part(args, pinned) if "cpu" in parts else 0
     if "bulk" in parts or "memory" in parts:
         status = max(status, bulk.run_parts(args, parts, pinned, _out))
-    return status
+    return max(status, redis_status)
 
 
 def cpu_part(args: argparse.Namespace, pinned: tuple[int, int] | None) -> int:
