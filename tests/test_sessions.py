@@ -8,6 +8,7 @@ processes clicking "Verify" at the same instant.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -685,3 +686,44 @@ async def test_aclose_closes_the_redis_connections(redis_server: RedisServer) ->
     await client.aclose()
     assert not pool._in_use_connections
     assert not any(c.is_connected for c in pool._available_connections)
+
+
+# --------------------------------------------------------------------------- README
+
+
+def readme_block(section: str, index: int = 0) -> str:
+    """The ``index``-th python code block under the README heading ``section``."""
+    text = (ROOT / "README.md").read_text()
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return body.split("```python\n")[index + 1].split("\n```", 1)[0]
+
+
+async def test_readme_fastapi_lifespan_sample_runs_against_redis(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's "Running on several workers" sample, as written, on a real Redis:
+    two workers (two apps) and a double click on both gives one session."""
+    api_key = new_key()
+    fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
+    async with FakeIdenfyServer(fake) as base_url:
+        for name, value in environment(redis_server.url, base_url, api_key).items():
+            monkeypatch.setenv(name, value)
+        source = readme_block("Running on several workers")
+        workers = []
+        for _ in range(2):
+            namespace: dict[str, Any] = {}
+            exec(compile(source, "README.md", "exec"), namespace)  # our own README sample
+            workers.append(namespace["app"])
+        async with contextlib.AsyncExitStack() as stack:
+            calls = []
+            for app in workers:
+                await stack.enter_async_context(app.router.lifespan_context(app))
+                assert isinstance(app.state.dedupe, coordination.RedisDedupeStore)
+                http = httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://t"
+                )
+                calls.append((await stack.enter_async_context(http)).post("/verifications/u-7"))
+            answers = await asyncio.gather(*calls)
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json() == answers[1].json()
+    assert len(fake.sessions_for("u-7")) == 1
