@@ -21,6 +21,9 @@ Redis (``pip install 'idenfy-async[redis]'``).
   (503 when Redis fails, so iDenfy redelivers). A final result closes the user's open
   session, so their next ``POST /verifications`` starts a new one.
 * ``GET /verifications/{scan_ref}`` -> the recorded result.
+* ``POST /verifications/{scan_ref}/reverify`` -> re-verify a returning user by face:
+  ``{method, redirect_url}`` (face authentication), or 409 when the verification is
+  not approved and a new one is needed.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from idenfy_async import (
     CoordinationError,
     IdenfyError,
     IdentificationEvent,
+    NotFoundError,
     OpenSessionError,
     RequestValidationError,
     SignatureVerificationError,
@@ -133,6 +137,18 @@ class KycService:
             "redirect_url": session.redirect_url,
             "iframe_url": session.iframe_url,
         }
+
+    async def reverify(self, scan_ref: str) -> dict[str, str] | None:
+        """Re-verify a returning user by face against their approved verification.
+
+        None when the scanRef cannot be face-authenticated (not approved): the user
+        must go through a full verification again. A token costs a credit.
+        """
+        check = await self.client.face_auth.check(scan_ref)
+        if not check.can_authenticate:
+            return None
+        token = await self.client.face_auth.create_token(scan_ref)
+        return {"method": "FACE_AUTHENTICATION", "redirect_url": token.redirect_url}
 
     async def accept_webhook(
         self, body: bytes, signature: str | None, event_type: str | None
@@ -239,6 +255,22 @@ def create_app(
         except IdenfyError as exc:
             logger.warning("create_session failed: %s", exc)
             raise HTTPException(503, detail="identity verification unavailable") from exc
+
+    @app.post("/verifications/{scan_ref}/reverify")
+    async def reverify(scan_ref: str) -> dict[str, str]:
+        """A returning user: face authentication, or 409 if a full verification is needed."""
+        try:
+            answer = await service.reverify(scan_ref)
+        except RequestValidationError as exc:
+            raise HTTPException(422, detail=str(exc)) from exc
+        except NotFoundError as exc:
+            raise HTTPException(404, detail="unknown verification") from exc
+        except IdenfyError as exc:
+            logger.warning("face authentication failed: %s", exc)
+            raise HTTPException(503, detail="face authentication unavailable") from exc
+        if answer is None:
+            raise HTTPException(409, detail="not approved: start a new verification")
+        return answer
 
     @app.post(WEBHOOK_PATH)
     async def idenfy_webhook(request: Request) -> Response:

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import enum
+import functools
 import math
 import os
 import platform
@@ -78,6 +79,13 @@ USER_AGENT: Final = (
 
 if TYPE_CHECKING:
     from .bulk import BulkProgress, BulkResult
+    from .resources import (
+        Blocklists,
+        FaceAuthentication,
+        InformationRequests,
+        Processing,
+        ProofOfAddress,
+    )
 
 T = TypeVar("T")
 
@@ -522,6 +530,45 @@ class AsyncIdenfy:
             ),
             stop=stop,
         )
+
+    # ------------------------------------------------------------------ resources
+    # The rest of the KYC workflow lives in .resources (imported on first use: it
+    # imports this module), sent through this client's _call.
+
+    @functools.cached_property
+    def face_auth(self) -> FaceAuthentication:
+        """Face authentication of a returning user (:class:`~.resources.FaceAuthentication`)."""
+        from .resources import FaceAuthentication
+
+        return FaceAuthentication(self)
+
+    @functools.cached_property
+    def request_info(self) -> InformationRequests:
+        """Ask for more information (:class:`~.resources.InformationRequests`)."""
+        from .resources import InformationRequests
+
+        return InformationRequests(self)
+
+    @functools.cached_property
+    def blocklists(self) -> Blocklists:
+        """Blocklist entries (:class:`~.resources.Blocklists`)."""
+        from .resources import Blocklists
+
+        return Blocklists(self)
+
+    @functools.cached_property
+    def processing(self) -> Processing:
+        """Direct processing and additional-step uploads (:class:`~.resources.Processing`)."""
+        from .resources import Processing
+
+        return Processing(self)
+
+    @functools.cached_property
+    def proof_of_address(self) -> ProofOfAddress:
+        """The standalone proof-of-address check (:class:`~.resources.ProofOfAddress`)."""
+        from .resources import ProofOfAddress
+
+        return ProofOfAddress(self)
 
     @property
     def rate_limit(self) -> RateLimit | None:

@@ -17,8 +17,10 @@ import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from .kyc_models import BlocklistEntry, FaceAuthCheck, FaceAuthSession, PoaCheck
 from .models import (
     NULL,
+    NULLABLE_FIELDS,
     AdditionalStepsStatus,
     DocumentExpirationEvent,
     FacialAuthenticationEvent,
@@ -33,6 +35,8 @@ from .models import (
     VerificationData,
     VerificationStatus,
     VerificationSummary,
+    VideoCallAnswer,
+    VideoCallEvent,
     wire_name,
 )
 
@@ -57,6 +61,21 @@ def make_converter() -> cattrs.Converter:
 
     # Request: every None field is omitted (sending null could override the account's
     # dashboard defaults); the NULL sentinel becomes an explicit null.
+    # Any nullable parameter may be NULL (models.NULLABLE_FIELDS): each one's hook
+    # turns it into null, then handles a real value as its type needs.
+    value_hooks: dict[str, Callable[[Any], Any]] = {
+        "country": _passthrough,
+        "documents": list,
+        "registry_centers_countries": list,
+        "additional_steps": _plain,
+        "additional_data": _plain,
+    }
+    nullable = {
+        name: override(
+            rename=wire_name(name), unstruct_hook=_null_or(value_hooks.get(name, _identity))
+        )
+        for name in NULLABLE_FIELDS
+    }
     request_hook = make_dict_unstructure_fn(
         SessionRequest,
         conv,
@@ -65,15 +84,8 @@ def make_converter() -> cattrs.Converter:
             SessionRequest,
             extra=override(omit=True),
             allow_unlisted_documents=override(omit=True),
-            country=override(rename="country", unstruct_hook=_passthrough),
-            documents=override(rename="documents", unstruct_hook=list),
-            registry_centers_countries=override(
-                rename="registryCentersCountries", unstruct_hook=list
-            ),
             video_call_questions=override(rename="videoCallQuestions", unstruct_hook=list),
-            questionnaire=override(rename="questionnaire", unstruct_hook=_null_or_value),
-            additional_steps=override(rename="additionalSteps", unstruct_hook=_plain),
-            additional_data=override(rename="additionalData", unstruct_hook=_plain),
+            **nullable,
         ),
     )
 
@@ -99,6 +111,8 @@ def make_converter() -> cattrs.Converter:
     session_overrides["auth_token"] = override(rename="authToken", struct_hook=_strict_str)
     session_overrides["scan_ref"] = override(rename="scanRef", struct_hook=_strict_str)
     session_overrides["digit_string"] = override(rename="digitString", struct_hook=_echo_text)
+    session_overrides["country"] = override(rename="country", struct_hook=_echo_countries)
+    session_overrides["nationality"] = override(rename="nationality", struct_hook=_echo_country)
     session_hook = make_dict_structure_fn(
         Session,
         conv,
@@ -179,7 +193,37 @@ def _echo_str_or_list(value: Any, _: Any) -> str | list[str] | None:
     return value if type(value) is str else _echo_str_list(value, _)
 
 
+def _echo_country(value: Any, _: Any) -> str | None:
+    # Every documented answer 2019-2022 echoes the code lower-case ("lt").
+    text = _echo_text(value, _)
+    return text.upper() if text is not None and text.isascii() else text
+
+
+def _echo_countries(value: Any, _: Any) -> str | list[str] | None:
+    codes = _echo_str_or_list(value, _)
+    if isinstance(codes, list):
+        return [code.upper() if code.isascii() else code for code in codes]
+    return _echo_country(codes, _)
+
+
+def _echo_mapping(value: Any, _: Any) -> Mapping[str, Any] | None:
+    return value if type(value) is dict else None
+
+
+def _echo_allowed_documents(value: Any, _: Any) -> Mapping[str, list[str]] | None:
+    # {"ALL": ["ID_CARD", ...]}: entries of another shape are left out (raw has them).
+    if type(value) is not dict:
+        return None
+    return {
+        country: list(types)
+        for country, types in value.items()
+        if type(types) is list and all(type(t) is str for t in types)
+    }
+
+
 _ECHO: dict[Any, Callable[[Any, Any], Any]] = {
+    Mapping[str, Any] | None: _echo_mapping,
+    Mapping[str, list[str]] | None: _echo_allowed_documents,
     str: _echo_client_id,
     str | None: _echo_str,
     int | None: _echo_int,
@@ -202,8 +246,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _null_or_value(value: Any) -> Any:
-    return None if value is NULL else value
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _null_or(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def unstructure(value: Any) -> Any:
+        return None if value is NULL else hook(value)
+
+    return unstructure
 
 
 # --------------------------------------------------------------------------- results
@@ -223,40 +274,46 @@ _DATA_FALLBACK_KEYS = (
 )
 
 
+def _register_result(
+    conv: cattrs.Converter,
+    cls: type[Any],
+    *,
+    null_is_empty: bool = False,
+    prepare: Callable[[Mapping[str, Any]], dict[str, Any]] = dict,
+    **extra: Any,
+) -> None:
+    """Register the lenient structure hook of one answer model (see _RESULT_HOOKS)."""
+    attrs.resolve_types(cls)
+    overrides: dict[str, Any] = {
+        a.name: override(rename=wire_name(a.name), struct_hook=_RESULT_HOOKS.get(a.type))
+        for a in attrs.fields(cls)
+    }
+    overrides["raw"] = override(rename=_RAW, struct_hook=lambda v, _: v)
+    if "event_type" in overrides:
+        overrides["event_type"] = override(omit=True)  # from the header, not the body
+    overrides.update(extra)
+    generated = make_dict_structure_fn(cls, conv, **overrides)
+
+    def hook(value: Any, _: Any) -> Any:
+        if value is None and null_is_empty:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise TypeError("expected an object")
+        body = prepare(value)
+        body[_RAW] = value
+        return generated(body)
+
+    conv.register_structure_hook(cls, hook)
+
+
 def _register_results(conv: cattrs.Converter) -> None:
     """Structure hooks for statuses, data, file URLs and webhook events."""
     conv.register_structure_hook_factory(_is_open_enum_union, _open_enum_hook)
     conv.register_structure_hook_factory(_is_open_enum_tuple, _open_enum_tuple_hook)
     conv.register_structure_hook(FileUrls, _file_urls)
 
-    def register(
-        cls: type[Any],
-        *,
-        null_is_empty: bool = False,
-        prepare: Callable[[Mapping[str, Any]], dict[str, Any]] = dict,
-        **extra: Any,
-    ) -> None:
-        attrs.resolve_types(cls)
-        overrides: dict[str, Any] = {
-            a.name: override(rename=wire_name(a.name), struct_hook=_RESULT_HOOKS.get(a.type))
-            for a in attrs.fields(cls)
-        }
-        overrides["raw"] = override(rename=_RAW, struct_hook=lambda v, _: v)
-        if "event_type" in overrides:
-            overrides["event_type"] = override(omit=True)  # from the header, not the body
-        overrides.update(extra)
-        generated = make_dict_structure_fn(cls, conv, **overrides)
-
-        def hook(value: Any, _: Any) -> Any:
-            if value is None and null_is_empty:
-                value = {}
-            if not isinstance(value, Mapping):
-                raise TypeError("expected an object")
-            body = prepare(value)
-            body[_RAW] = value
-            return generated(body)
-
-        conv.register_structure_hook(cls, hook)
+    def register(cls: type[Any], **options: Any) -> None:
+        _register_result(conv, cls, **options)
 
     register(ServiceStatus)
     register(ServiceResult)
@@ -270,7 +327,7 @@ def _register_results(conv: cattrs.Converter) -> None:
     register(StatusResult)
     register(
         IdentificationEvent,
-        prepare=_lift_data_fields,
+        prepare=_identification_body,
         aml=override(rename=_UPPER_KEYS["aml"], struct_hook=records),
         lid=override(rename=_UPPER_KEYS["lid"], struct_hook=records),
         criminal_check=override(rename=_UPPER_KEYS["criminal_check"], struct_hook=records),
@@ -281,6 +338,70 @@ def _register_results(conv: cattrs.Converter) -> None:
     )
     register(DocumentExpirationEvent)
     register(VerificationSummary)
+    register(VideoCallAnswer)
+    answer_hook = conv.get_structure_hook(VideoCallAnswer)
+
+    def answers(value: Any, tp: Any) -> dict[str, VideoCallAnswer]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise TypeError("expected an object of answers")
+        return {_text(question): answer_hook(answer, tp) for question, answer in value.items()}
+
+    register(
+        VideoCallEvent,
+        video_call_answers=override(rename="videoCallAnswers", struct_hook=answers),
+    )
+    # The rest of the KYC workflow (kyc_models): answers read like results.
+    for cls in (FaceAuthCheck, FaceAuthSession, BlocklistEntry, PoaCheck):
+        register(cls)
+
+
+def _identification_body(value: Mapping[str, Any]) -> dict[str, Any]:
+    return _lift_data_fields(_legacy_services(value))
+
+
+def _legacy_services(value: Mapping[str, Any]) -> dict[str, Any]:
+    # Older integrations still receive lower-case ``aml`` / ``lid``: 2018-12
+    # ``{"suspected": bool, "results": {...}}``, 2019 one result object; from 2021
+    # ``AML`` / ``LID`` lists. All become the same typed results (never dropped: a
+    # value of any other shape fails decoding, so an AML hit cannot vanish).
+    body = dict(value)
+    for lower, upper in (("aml", "AML"), ("lid", "LID")):
+        if lower not in body:
+            continue
+        legacy = body.pop(lower)
+        if legacy is None:
+            continue
+        if isinstance(legacy, Mapping) and set(legacy) <= {"suspected", "results"}:
+            legacy = [_suspected_results(legacy, upper)]
+        elif not isinstance(legacy, list):
+            legacy = [legacy]  # one result object (or a bad value, reported by its hook)
+        current = body.get(upper)
+        if current is None:
+            current = []
+        elif not isinstance(current, list):
+            current = [current]
+        body[upper] = [*current, *legacy]
+    return body
+
+
+def _suspected_results(legacy: Mapping[str, Any], group: str) -> dict[str, Any]:
+    # The 2018 form as one result: its flag is the service's verdict, its results
+    # object (hits, when there are any) the data. The original keys are kept in raw.
+    results = legacy.get("results")
+    if results is None or results == {} or results == []:
+        data: Any = []
+    elif isinstance(results, list):
+        data = results
+    else:
+        data = [results]
+    return {
+        **legacy,
+        "serviceGroupType": group,
+        "status": {"serviceSuspected": legacy.get("suspected")},
+        "data": data,
+    }
 
 
 def _lift_data_fields(value: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,11 @@ import enum
 import ipaddress
 import math
 import re
+import unicodedata
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, Literal, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 
 import attrs
 
@@ -55,6 +56,8 @@ __all__ = [
     "VerificationData",
     "VerificationStatus",
     "VerificationSummary",
+    "VideoCallAnswer",
+    "VideoCallEvent",
     "WebhookEvent",
     "wire_name",
 ]
@@ -73,6 +76,9 @@ class _NullType(enum.Enum):
 #: questionnaire). ``None`` means "not set": the field is left out of the request so the
 #: dashboard default applies.
 NULL: Final = _NullType.NULL
+# The class, not Literal[NULL]: a Literal makes every annotation a typing.Union,
+# whose text the CLI reads to parse cells.
+_Null: TypeAlias = _NullType
 
 
 class _WireEnum(str, enum.Enum):
@@ -178,6 +184,8 @@ _Check = Callable[[Any], "str | None"]
 
 _NAME_FORBIDDEN: Final = frozenset('~!@#$%^*()_+={}[]|:;",<>/?')
 _DIGIT: Final = re.compile(r"\d")
+_NAME_SEPARATORS: Final = frozenset(" -'.\u2019")
+_LOCALE_RE: Final = re.compile(r"[a-z]{2}")
 # The common case, decided by one regex: https, a plain host name, then path/query.
 _PLAIN_HTTPS_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?")
 _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -193,6 +201,7 @@ _JSON_RULE: Final = (
     "must contain only JSON values (strings, finite numbers, true/false, null,"
     " lists, and objects with string keys)"
 )
+_NOT_NULLABLE: Final = "must not be null (iDenfy documents no null for it; leave it unset)"
 _UNENCODABLE_RULE: Final = "text must be valid Unicode (no lone surrogates such as \\ud800)"
 
 
@@ -283,6 +292,23 @@ def _check_name(value: Any) -> str | None:
         return "must not contain digits"
     if not _NAME_FORBIDDEN.isdisjoint(value):
         return 'must not contain any of ~!@#$%^*()_+={}[]|:;",<>/?'
+    # "Letters only" (the seed), in any script: a letter, a combining mark (a
+    # decomposed accent), or what separates the parts of a name. Emoji, symbols and
+    # control characters are not part of a name printed on a document.
+    if not all(c.isalpha() or c in _NAME_SEPARATORS or _is_mark(c) for c in value):
+        return "must contain only letters, spaces, hyphens, apostrophes and periods"
+    return None
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")
+
+
+def _check_locale(value: Any) -> str | None:
+    # ISO 639-1 (the seed: "ISO alpha-2"): "english" or "en-GB" would reach iDenfy
+    # and silently fall back to English.
+    if not isinstance(value, str) or not _LOCALE_RE.fullmatch(value):
+        return "must be a two-letter ISO 639-1 language code such as en or lt"
     return None
 
 
@@ -404,17 +430,15 @@ def _check_uuid(value: Any) -> str | None:
 
 
 def _check_risk_profile(value: Any) -> str | None:
-    # The docs type it as an integer id; the OpenAPI file as a UUID. Accept both.
+    # The seed types it as an integer id; the OpenAPI file as a UUID. Accept both
+    # (a digit string was made an integer by _risk_profile).
     if isinstance(value, int) and not isinstance(value, bool):
         return None
     if isinstance(value, str):
-        # ASCII digits only: str.isdigit() is also true for superscripts and Arabic digits.
-        return None if value.isascii() and value.isdigit() else _check_uuid(value)
+        if value.isascii() and value.isdigit():  # left as text by _risk_profile: too big
+            return "integers must fit in 64 bits"
+        return _check_uuid(value)
     return "must be an integer id or a UUID"
-
-
-def _check_questionnaire(value: Any) -> str | None:
-    return None if value is NULL else _text(255)(value)
 
 
 _DOCUMENT_TYPES: Final = frozenset(d.value for d in DocumentType)
@@ -451,6 +475,19 @@ def _uuid_text(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
+def _risk_profile(value: Any) -> Any:
+    # An integer id given as text (a CSV cell, say) is sent as the integer the seed
+    # documents; a UUID stays text. Over 64 bits it stays text, for the rule to report.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        number = int(value)
+        return number if number <= _INT_MAX else value
+    return _uuid_text(value)
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) and value.isascii() else value
+
+
 def _json_mapping(value: Any) -> Any:
     # A plain copy, so a caller's later change to the mapping cannot slip past the
     # rules; a value that is not JSON stays as given for the validator to report.
@@ -476,7 +513,13 @@ class SessionRequest:
     """The body of ``POST /api/v2/token``: every documented parameter.
 
     Only ``client_id`` is required. A field left as ``None`` is not sent, so the
-    dashboard default applies; use :data:`NULL` to send an explicit ``null``.
+    dashboard default applies; use :data:`NULL` to send an explicit ``null`` for
+    any parameter iDenfy documents as nullable (:data:`NULLABLE_FIELDS`: personal
+    data, URLs, ``locale``, ``country``, ``documents``, ``questionnaire``,
+    ``additional_steps``, ``additional_data``, ...). ``locale`` is an ISO 639-1
+    code (lower-cased); names are letters (any script) with spaces, hyphens,
+    apostrophes and periods; an integer ``risk_assessment_profile`` given as
+    digits is sent as a JSON integer.
     ``extra`` passes through parameters this model does not know yet. Unlisted
     document types are refused unless ``allow_unlisted_documents=True``.
 
@@ -487,36 +530,36 @@ class SessionRequest:
     client_id: str = attrs.field(kw_only=False)
 
     # Personal data
-    first_name: str | None = attrs.field(default=None, repr=False)
-    last_name: str | None = attrs.field(default=None, repr=False)
-    date_of_birth: str | _dt.date | None = attrs.field(
+    first_name: str | _Null | None = attrs.field(default=None, repr=False)
+    last_name: str | _Null | None = attrs.field(default=None, repr=False)
+    date_of_birth: str | _dt.date | _Null | None = attrs.field(
         default=None, converter=_iso_date, repr=False
     )
-    sex: str | Sex | None = attrs.field(default=None, converter=_enum_value, repr=False)
-    nationality: str | None = attrs.field(default=None, converter=_upper, repr=False)
-    address: str | None = attrs.field(default=None, repr=False)
-    external_ref: str | None = None
+    sex: str | Sex | _Null | None = attrs.field(default=None, converter=_enum_value, repr=False)
+    nationality: str | _Null | None = attrs.field(default=None, converter=_upper, repr=False)
+    address: str | _Null | None = attrs.field(default=None, repr=False)
+    external_ref: str | _Null | None = None
 
     # Document data
-    country: str | Sequence[str] | None = attrs.field(default=None, converter=_upper_all)
-    documents: Sequence[str | DocumentType] | None = attrs.field(
+    country: str | Sequence[str] | _Null | None = attrs.field(default=None, converter=_upper_all)
+    documents: Sequence[str | DocumentType] | _Null | None = attrs.field(
         default=None, converter=_enum_values
     )
-    document_number: str | None = attrs.field(default=None, repr=False)
-    personal_number: str | None = attrs.field(default=None, repr=False)
-    date_of_expiry: str | _dt.date | None = attrs.field(
+    document_number: str | _Null | None = attrs.field(default=None, repr=False)
+    personal_number: str | _Null | None = attrs.field(default=None, repr=False)
+    date_of_expiry: str | _dt.date | _Null | None = attrs.field(
         default=None, converter=_iso_date, repr=False
     )
-    date_of_issue: str | _dt.date | None = attrs.field(
+    date_of_issue: str | _dt.date | _Null | None = attrs.field(
         default=None, converter=_iso_date, repr=False
     )
 
     # Session settings
-    success_url: str | None = None
-    error_url: str | None = None
-    unverified_url: str | None = None
-    callback_url: str | None = None
-    locale: str | None = None
+    success_url: str | _Null | None = None
+    error_url: str | _Null | None = None
+    unverified_url: str | _Null | None = None
+    callback_url: str | _Null | None = None
+    locale: str | _Null | None = attrs.field(default=None, converter=_lower)
     expiry_time: int | None = None
     session_length: int | None = None
     token_type: str | TokenType | None = attrs.field(default=None, converter=_enum_value)
@@ -561,22 +604,22 @@ class SessionRequest:
     face_matching_threshold_modifier: float | None = None
 
     # Customisation
-    additional_steps: Mapping[str, Any] | None = attrs.field(
+    additional_steps: Mapping[str, Any] | _Null | None = attrs.field(
         default=None, converter=_json_mapping, repr=False
     )
-    additional_data: Mapping[str, Any] | None = attrs.field(
+    additional_data: Mapping[str, Any] | _Null | None = attrs.field(
         default=None, converter=_json_mapping, repr=False
     )
-    utility_bill: bool | None = None
-    questionnaire: str | Literal[_NullType.NULL] | None = None
+    utility_bill: bool | _Null | None = None
+    questionnaire: str | _Null | None = None
     questionnaire_required: bool | None = None
-    risk_assessment_profile: int | str | uuid.UUID | None = attrs.field(
-        default=None, converter=_uuid_text
+    risk_assessment_profile: int | str | uuid.UUID | _Null | None = attrs.field(
+        default=None, converter=_risk_profile
     )
     review_failed: bool | None = None
     review_successful: bool | None = None
-    theme: str | uuid.UUID | None = attrs.field(default=None, converter=_uuid_text)
-    registry_centers_countries: Sequence[str] | None = attrs.field(
+    theme: str | uuid.UUID | _Null | None = attrs.field(default=None, converter=_uuid_text)
+    registry_centers_countries: Sequence[str] | _Null | None = attrs.field(
         default=None, converter=_upper_all
     )
     video_call_questions: Sequence[str] | None = attrs.field(default=None, converter=_tuple)
@@ -602,7 +645,14 @@ class SessionRequest:
 
 
 _BOOLS: Final = tuple(
-    a.name for a in attrs.fields(SessionRequest) if a.type in ("bool | None", bool | None)
+    a.name
+    for a in attrs.fields(SessionRequest)
+    if a.type in ("bool | None", "bool | _Null | None", bool | None, bool | _NullType | None)
+)
+#: Parameters iDenfy documents as nullable: these may be sent as an explicit null
+#: (the 2022 full request sends ``"additionalSteps": null``); the rest may not.
+NULLABLE_FIELDS: Final = frozenset(
+    a.name for a in attrs.fields(SessionRequest) if "_Null" in str(a.type)
 )
 _REPR_FIELDS: Final = tuple(
     a for a in attrs.fields(SessionRequest) if a.name != "allow_unlisted_documents"
@@ -625,7 +675,7 @@ _RULES: Final[tuple[tuple[str, _Check], ...]] = (
     ("error_url", _check_url),
     ("unverified_url", _check_url),
     ("callback_url", _check_url),
-    ("locale", _text(7, ascii_only=True)),
+    ("locale", _check_locale),
     ("expiry_time", _int_range(1, _MAX_EXPIRY_TIME)),
     ("session_length", _int_range(60, 3600)),
     ("token_type", _one_of(t.value for t in TokenType)),
@@ -634,7 +684,7 @@ _RULES: Final[tuple[tuple[str, _Check], ...]] = (
     ("face_matching_threshold_modifier", _check_number),
     ("additional_steps", _check_mapping),
     ("additional_data", _check_mapping),
-    ("questionnaire", _check_questionnaire),
+    ("questionnaire", _text(255)),
     ("risk_assessment_profile", _check_risk_profile),
     ("theme", _check_uuid),
     ("registry_centers_countries", _check_countries),
@@ -659,14 +709,17 @@ def _session_request_problems(req: SessionRequest) -> list[FieldProblem]:
             problems.append(FieldProblem("clientId", rule))
     for name, check in _RULES:
         value = getattr(req, name)
-        if value is not None:
+        if value is NULL:
+            if name not in NULLABLE_FIELDS:
+                problems.append(FieldProblem(_WIRE_NAMES[name], _NOT_NULLABLE))
+        elif value is not None:
             # Each field's own rule first, then the one every sent value obeys.
-            rule = check(value) or (None if value is NULL else json_problem(value))
+            rule = check(value) or json_problem(value)
             if rule:
                 problems.append(FieldProblem(_WIRE_NAMES[name], rule))
     if not isinstance(req.allow_unlisted_documents, bool):
         problems.append(FieldProblem("allow_unlisted_documents", "must be true or false"))
-    if req.documents is not None:
+    if req.documents is not None and req.documents is not NULL:
         rule = _documents_rule(req.documents, req.allow_unlisted_documents) or json_problem(
             req.documents
         )
@@ -711,7 +764,9 @@ class Session:
     """A created verification session (the ``/api/v2/token`` answer).
 
     ``raw`` holds the whole decoded response, including fields this model does not
-    name. ``repr()`` hides the auth token and personal data.
+    name. ``repr()`` hides the auth token and personal data. Echoed ``country`` and
+    ``nationality`` are upper-cased (iDenfy echoes them lower-case, ``"lt"``); an
+    echoed field of an unexpected type is ``None`` here and as sent in ``raw``.
     """
 
     auth_token: str = attrs.field(repr=_mask)
@@ -742,6 +797,13 @@ class Session:
     unverified_url: str | None = attrs.field(default=None, repr=False)
     callback_url: str | None = attrs.field(default=None, repr=False)
     show_instructions: bool | None = None
+    #: Country -> document types the session accepts (``{"ALL": [...]}`` in 2022 answers).
+    allowed_documents: Mapping[str, list[str]] | None = None
+    utility_bill: bool | None = None
+    questionnaire: str | None = None
+    #: The echoed step configuration (often null).
+    additional_steps: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    additional_data: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 
     @property
@@ -1248,9 +1310,10 @@ class IdentificationEvent:
     client_location: str | None = attrs.field(default=None, repr=False)
     company_id: str | None = None
     beneficiary_id: str | None = None
-    #: Legacy AML results (wire key ``AML``).
+    #: Legacy AML results: wire key ``AML`` (a list), or from older integrations
+    #: ``aml`` (one result object, or 2018's ``{suspected, results}``), all read here.
     aml: tuple[ServiceResult, ...] = attrs.field(default=(), repr=False)
-    #: Lost and invalid document checks (wire key ``LID``).
+    #: Lost and invalid document checks (wire key ``LID``, or ``lid`` as for ``aml``).
     lid: tuple[ServiceResult, ...] = attrs.field(default=(), repr=False)
     #: Wire key ``CRIMINAL_CHECK``.
     criminal_check: tuple[ServiceResult, ...] = attrs.field(default=(), repr=False)
@@ -1290,7 +1353,9 @@ class IdentificationEvent:
 class FacialAuthenticationEvent:
     """A FACIAL_AUTHENTICATION webhook: a returning user's face check finished.
 
-    ``status`` is upper-cased (iDenfy's sources disagree on its case).
+    ``status`` is upper-cased (iDenfy's sources disagree on its case); the
+    documented example has none, so it may be ``None``: then read the session
+    back (``client.face_auth.get_session(token)``) for ``approved``.
     """
 
     event_type: EventType | str = EventType.FACIAL_AUTHENTICATION
@@ -1306,6 +1371,13 @@ class FacialAuthenticationEvent:
     face_photo: str | None = attrs.field(default=None, repr=False)
     ip_address: str | None = attrs.field(default=None, repr=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def approved(self) -> bool | None:
+        """True for SUCCESS, False for a finished failure, None while unknown or pending."""
+        if self.status is None or self.status == FacialAuthenticationStatus.PENDING:
+            return None
+        return self.status == FacialAuthenticationStatus.SUCCESS
 
     @property
     def dedupe_key(self) -> str:
@@ -1339,8 +1411,43 @@ class DocumentExpirationEvent:
         return "|".join((self.scan_ref, kind, str(self.expiration_threshold or "")))
 
 
+@attrs.frozen(kw_only=True)
+class VideoCallAnswer:
+    """One answer of a video call: what the user said and whether the agent accepted it."""
+
+    answer: str | None = attrs.field(default=None, repr=False)
+    correct: bool | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class VideoCallEvent:
+    """A VIDEO_CALL_FINISHED webhook (legacy video-call sessions, 2020 docs).
+
+    ``status`` is the agent's verdict as a boolean; ``date`` is the call's end as
+    sent (``"2020-08-14 12:48:08.085275+00:00"``); ``video_call_answers`` maps each
+    question to its :class:`VideoCallAnswer`. ``repr()`` hides the auth token.
+    """
+
+    event_type: EventType | str = EventType.VIDEO_CALL_FINISHED
+    scan_ref: str
+    client_id: str | None = None
+    auth_token: str | None = attrs.field(default=None, repr=_mask)
+    status: bool | None = None
+    date: str | None = None
+    video_call_answers: Mapping[str, VideoCallAnswer] = attrs.field(factory=dict, repr=False)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def dedupe_key(self) -> str:
+        """``scanRef|VIDEO_CALL_FINISHED|status|date``, from signed fields only."""
+        return "|".join((self.scan_ref, "VIDEO_CALL_FINISHED", _flag(self.status), self.date or ""))
+
+
 #: What :func:`idenfy_async.webhooks.parse_event` returns.
-WebhookEvent: TypeAlias = IdentificationEvent | FacialAuthenticationEvent | DocumentExpirationEvent
+WebhookEvent: TypeAlias = (
+    IdentificationEvent | FacialAuthenticationEvent | DocumentExpirationEvent | VideoCallEvent
+)
 
 
 @attrs.frozen(kw_only=True)

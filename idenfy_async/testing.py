@@ -44,6 +44,7 @@ import attrs
 import httpx
 
 from . import webhooks
+from ._fake_kyc import FakeKyc
 from ._limiter import RateLimiter
 from .errors import RequestValidationError
 from .models import SessionRequest, is_loopback_host, wire_name
@@ -223,6 +224,9 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             "/api/v2/generate-pdf": ("POST", self._generate_pdf),
             "/kyc/identifications/": ("GET", self._list),
         }
+        #: Face authentication, request-information, blocklists, processing, POA.
+        self.kyc = FakeKyc(self)
+        self._routes.update(self.kyc.routes())
 
     # ------------------------------------------------------------------ scripting
 
@@ -282,7 +286,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         else:
             if headers.get("authorization") != self._expected_auth:
                 return _answer(401, {"message": "Invalid authorization credentials"})
-            route = self._routes.get(path)
+            route = self._routes.get(path) or self.kyc.route(method, path)
         if route is None:
             return _answer(404, {"message": "Not found.", "identifier": "NOT_FOUND"})
         allowed, endpoint = route
@@ -423,6 +427,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         session.data = self._document_data(session) if verified else dict(_NULL_DATA)
         for name, value in (data or {}).items():
             session.data[wire_name(name)] = value
+        self.kyc.screen(session)  # blocklisted document or face: SUSPECTED
         session.file_urls = (
             {name: self._file_url(scan_ref, name) for name in _FILE_NAMES} if verified else {}
         )

@@ -44,6 +44,7 @@ from .models import (
     EventType,
     FacialAuthenticationEvent,
     IdentificationEvent,
+    VideoCallEvent,
     WebhookEvent,
     utf8_problem,
 )
@@ -79,6 +80,7 @@ _EVENT_CLASSES: Final[Mapping[str, type[WebhookEvent]]] = {
     **dict.fromkeys(_IDENTIFICATION_TYPES, IdentificationEvent),
     EventType.FACIAL_AUTHENTICATION: FacialAuthenticationEvent,
     EventType.DOCUMENT_EXPIRATION: DocumentExpirationEvent,
+    EventType.VIDEO_CALL_FINISHED: VideoCallEvent,
 }
 # Spellings seen in iDenfy's docs and dashboard for the same events.
 _TYPE_ALIASES: Final = {
@@ -247,7 +249,15 @@ def _is_identification(payload: Mapping[str, Any]) -> bool:
 
 
 def _is_facial_authentication(payload: Mapping[str, Any]) -> bool:
-    return isinstance(payload.get("status"), str) and ("token" in payload or "method" in payload)
+    # The documented example carries no status string: its own fields decide. An
+    # object status is an identification's (checked first anyway).
+    own = ("token", "method", "facePhoto", "failReason", "riskTags")
+    status = payload.get("status")
+    return (status is None or isinstance(status, str)) and any(key in payload for key in own)
+
+
+def _is_video_call(payload: Mapping[str, Any]) -> bool:
+    return "videoCallAnswers" in payload
 
 
 # What identifies each event's body, in order: the first match is the model, so a
@@ -257,6 +267,7 @@ _SHAPES: Final[Mapping[type[WebhookEvent], Callable[[Mapping[str, Any]], bool]]]
     IdentificationEvent: _is_identification,
     DocumentExpirationEvent: _is_document_expiration,
     FacialAuthenticationEvent: _is_facial_authentication,
+    VideoCallEvent: _is_video_call,
 }
 
 

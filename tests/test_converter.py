@@ -315,8 +315,11 @@ def test_structure_real_token_response() -> None:
     assert session.first_name == "JOHN TOM"
     assert session.last_name == "SMITH"
     assert session.date_of_birth == "1990-12-20"
-    assert session.country == "lt"
-    assert session.nationality == "lt"
+    # Echoed lower-case (every documented answer 2019-2022), read upper-case like
+    # the request; raw keeps what was sent.
+    assert session.country == "LT"
+    assert session.nationality == "LT"
+    assert session.raw["country"] == "lt"
     assert session.document_number == "123456"
     assert session.personal_number == "123456789"
     assert session.sex == "M"
@@ -374,6 +377,11 @@ SESSION_FIELDS: list[tuple[str, str, Any]] = [
     ("unverified_url", "unverifiedUrl", "https://a.io/unv"),
     ("callback_url", "callbackUrl", "https://a.io/cb"),
     ("show_instructions", "showInstructions", False),
+    ("allowed_documents", "allowedDocuments", {"ALL": ["ID_CARD", "PASSPORT"]}),
+    ("utility_bill", "utilityBill", True),
+    ("questionnaire", "questionnaire", "q-1"),
+    ("additional_steps", "additionalSteps", {"ALL": {"ALL": {"UTILITY_BILL": {}}}}),
+    ("additional_data", "additionalData", {"UTILITY_BILL": {"address": "x"}}),
 ]
 
 

@@ -298,6 +298,32 @@ async def test_aiohttp_app_rejects_bad_input(
     assert "clientId" in (await too_long.json())["detail"]
 
 
+async def test_fastapi_app_reverifies_a_returning_user_by_face(
+    fake: FakeIdenfy, client_factory: Callable[[], AsyncIdenfy]
+) -> None:
+    """An approved user gets a face-authentication link; others must verify again (409)."""
+    app = fastapi_app.create_app(client_factory, SIGNING_KEY)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        started = (await http.post("/verifications", json={"user_id": "returning"})).json()
+        scan_ref = started["scan_ref"]
+        not_yet = await http.post(f"/verifications/{scan_ref}/reverify")
+        fake.complete(scan_ref, "APPROVED")
+        again = await http.post(f"/verifications/{scan_ref}/reverify")
+        unknown = await http.post("/verifications/no-such-scan-ref/reverify")
+    assert not_yet.status_code == 409
+    assert unknown.status_code == 404
+    assert again.status_code == 200
+    (face,) = fake.kyc.face_sessions
+    assert again.json() == {
+        "method": "FACE_AUTHENTICATION",
+        "redirect_url": f"https://face.authentication.idenfy.com/?token={face.token}",
+    }
+    assert face.scan_ref == scan_ref
+
+
 # --------------------------------------------------------------------------- several workers
 
 

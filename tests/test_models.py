@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from idenfy_async import (
+    NULL,
     DocumentType,
     DummyStatus,
     RequestValidationError,
@@ -384,7 +385,17 @@ INVALID = [
         {"extra": {"idLiveFaceValidation": True}}, "extra", "repeat", id="extra-repeats-flag"
     ),
     # other strings
-    pytest.param({"locale": "english-uk"}, "locale", "at most 7", id="locale-too-long"),
+    pytest.param({"locale": "english-uk"}, "locale", "ISO 639-1", id="locale-too-long"),
+    pytest.param({"locale": "english"}, "locale", "ISO 639-1", id="locale-word"),
+    pytest.param({"locale": "en-GB"}, "locale", "ISO 639-1", id="locale-region"),
+    pytest.param({"locale": "e1"}, "locale", "ISO 639-1", id="locale-digit"),
+    pytest.param({"first_name": "\U0001f600"}, "firstName", "only letters", id="name-emoji"),
+    pytest.param({"last_name": "Doe\u2122"}, "lastName", "only letters", id="name-symbol"),
+    pytest.param({"first_name": "Jo\u200bhn"}, "firstName", "only letters", id="name-zero-width"),
+    pytest.param({"expiry_time": NULL}, "expiryTime", "must not be null", id="null-not-nullable"),
+    pytest.param(
+        {"show_instructions": NULL}, "showInstructions", "must not be null", id="null-bool"
+    ),
     pytest.param({"theme": "dark"}, "theme", "UUID", id="theme-not-uuid"),
     pytest.param(
         {"questionnaire": "q" * 256}, "questionnaire", "at most 255", id="questionnaire-256"

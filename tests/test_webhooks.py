@@ -27,6 +27,7 @@ from idenfy_async.models import (
     IdentificationEvent,
     OverallStatus,
     Platform,
+    VideoCallEvent,
 )
 from idenfy_async.webhooks import (
     MAX_WEBHOOK_BYTES,
@@ -376,8 +377,8 @@ def test_unknown_fields_are_kept_in_raw() -> None:
         ("", sample(GO_SAMPLE), IdentificationEvent, EventType.IDENTIFICATION),
         (
             "VIDEO_CALL_FINISHED",
-            sample(GO_SAMPLE),
-            IdentificationEvent,
+            sample("webhook_video_call_finished_2020.json"),
+            VideoCallEvent,
             EventType.VIDEO_CALL_FINISHED,
         ),
         ("BRAND_NEW_EVENT", sample(GO_SAMPLE), IdentificationEvent, "BRAND_NEW_EVENT"),

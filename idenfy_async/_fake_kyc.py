@@ -1,0 +1,634 @@
+"""The fake's side of the rest of the KYC workflow: ``FakeIdenfy().kyc``.
+
+Plays each flow of reference §3.7-§3.12 against the sessions of its
+:class:`~idenfy_async.testing.FakeIdenfy`, in-process and over TCP alike (the
+fake's ``handle`` routes here):
+
+* face authentication: ``check-status`` says ``AUTHENTICATION`` for an APPROVED
+  scanRef; a token is made for it; :meth:`FakeKyc.complete_face_auth` plays the
+  user, :meth:`FakeKyc.send_face_auth_webhook` delivers the signed webhook, and
+  the sessions endpoints read it back;
+* request-information: a new token and session URL for a finished verification;
+  :meth:`FakeKyc.resubmit` plays the user answering (then
+  ``fake.send_webhook(..., event_type="IDENTIFICATION_RESUBMITTED")``);
+* blocklists: an entry makes every later verification that matches it
+  ``SUSPECTED`` with the blocklist fraud tag. The fake has no face recognition:
+  ``DOCUMENT`` and ``DOCUMENT_INFO`` entries match the same document number,
+  ``SELFIE`` entries the same clientId (the fake's stand-in for the same face);
+* direct processing: valid images for an unused authToken finish the session
+  (``APPROVED``, unless a blocklist says otherwise) and use the token up;
+* the additional-step upload stores the step's file; the POA check compares the
+  provided name and address with :attr:`FakeKyc.poa_document`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import string
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from . import _kyc_sansio as wire
+from . import webhooks
+from .errors import RequestValidationError
+from .kyc_models import (
+    POA_MAX_FILE_BYTES,
+    PROCESS_MAX_IMAGE_BYTES,
+    FaceAuthTokenRequest,
+    InformationRequest,
+    PoaCheckRequest,
+    ProcessingDocumentType,
+)
+from .models import COUNTRY_CODES, is_loopback_host
+
+if TYPE_CHECKING:
+    import httpx  # noqa: TID251 - types of send_face_auth_webhook's arguments
+
+    from .testing import FakeIdenfy, FakeSession
+
+__all__ = ["BlocklistRecord", "FakeFaceAuthSession", "FakeInformationRequest", "FakeKyc"]
+
+_Answer = tuple[int, dict[str, str], bytes]
+_Endpoint = Callable[["_Call"], _Answer]
+
+MAX_ATTEMPT_COUNT: Final = 3
+#: Fraud tag a later verification gets for each kind of blocklist entry.
+BLOCKLIST_TAGS: Final = {
+    "DOCUMENT": "DOC_FACE_IN_BLACKLIST",
+    "DOCUMENT_INFO": "DATA_IN_BLACKLIST",
+    "SELFIE": "FACE_IN_BLACKLIST",
+}
+_FACE_CHECK: Final = re.compile(r"/identification/facial-auth/([^/]+)/check-status/")
+_FACE_SESSION: Final = re.compile(r"/api/v2/facial-authentication-sessions/([^/]+)/")
+_REQUEST_INFO: Final = re.compile(r"/kyc/identifications/([^/]+)/request-information/")
+_BLOCKLIST: Final = re.compile(r"/kyc/identifications/([^/]+)/blocklists/([^/]+)/")
+_TOKEN_ALPHABET: Final = string.ascii_letters + string.digits
+_FINISHED_REQUIRED: Final = ("FRONT", "FACE")
+
+
+@attrs.frozen
+class _Call:
+    method: str
+    query: Mapping[str, str]
+    body: bytes
+    params: tuple[str, ...]
+
+
+@attrs.define
+class FakeFaceAuthSession:
+    """A face-authentication session the fake created."""
+
+    id: str
+    token: str
+    scan_ref: str
+    client_id: str
+    method: str
+    request: dict[str, Any]
+    approved: bool | None = None
+    status: str = "PENDING"  #: SUCCESS, FAILED, EXPIRED, CANCELED once finished
+    fail_reason: str | None = None
+
+
+@attrs.define
+class FakeInformationRequest:
+    """A request-information the fake answered; ``answered`` once :meth:`FakeKyc.resubmit` ran."""
+
+    scan_ref: str
+    token: str
+    session_url: str
+    request: dict[str, Any]
+    answered: bool = False
+
+
+@attrs.frozen
+class BlocklistRecord:
+    """One blocklist entry: what it was made from, and what it matches."""
+
+    id: str
+    source: str
+    scan_ref: str
+    reason: str | None
+    created: str
+    document_number: str | None
+    client_id: str
+
+
+def _answer(status: int, body: Any) -> _Answer:
+    return status, {"content-type": "application/json"}, json.dumps(body).encode()
+
+
+def _error(status: int, identifier: str, message: str) -> _Answer:
+    return _answer(status, {"identifier": identifier, "message": message})
+
+
+def _json_body(body: bytes) -> dict[str, Any] | _Answer:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "JSON_ERROR", "JSON parse error.")
+    if not isinstance(payload, dict):
+        return _error(400, "JSON_ERROR", "Request body must be a JSON object.")
+    return payload
+
+
+def _refused(exc: RequestValidationError) -> _Answer:
+    problem = exc.problems[0]
+    if problem.rule == "is required":
+        return _error(400, "MISSING_VALUE", f"Missing value: '{problem.field}'.")
+    return _error(400, "BAD_VALUE", f"Field '{problem.field}' {problem.rule}.")
+
+
+def _decode_file(
+    value: Any, field: str, kinds: frozenset[str], max_encoded: int
+) -> bytes | _Answer:
+    if not isinstance(value, str) or not value:
+        return _error(400, "MISSING_VALUE", f"No image provided for step '{field}'")
+    if len(value) > max_encoded:
+        return _error(400, "BAD_VALUE", f"Image for step '{field}' is too large.")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return _error(400, "BAD_VALUE", f"Field '{field}' is not valid base64.")
+    if wire.file_kind(data) not in kinds:
+        return _error(400, "BAD_VALUE", f"Field '{field}' is not a supported file type.")
+    return data
+
+
+class FakeKyc:
+    """State and endpoints of the rest of the workflow, for one :class:`FakeIdenfy`."""
+
+    def __init__(self, fake: FakeIdenfy) -> None:
+        self._fake = fake
+        self.face_sessions: list[FakeFaceAuthSession] = []
+        self.information_requests: list[FakeInformationRequest] = []
+        self.blocklist: list[BlocklistRecord] = []
+        #: (scanRef, step, bytes) of every additional-step upload.
+        self.uploads: list[tuple[str, str, bytes]] = []
+        #: (name, address) the POA check finds on every document.
+        self.poa_document: tuple[str, str] = ("JOHN DOE", "Gedimino pr. 1, Vilnius")
+        self.poa_checks: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ routing
+
+    def routes(self) -> dict[str, tuple[str, Callable[[Any], _Answer]]]:
+        """Fixed paths, for the fake's route table (its ``_Request`` has ``body``/``query``)."""
+
+        def adapt(endpoint: _Endpoint) -> Callable[[Any], _Answer]:
+            return lambda request: endpoint(_Call(request.method, request.query, request.body, ()))
+
+        return {
+            wire.FACE_AUTH_TOKEN_PATH: ("POST", adapt(self._create_face_token)),
+            wire.FACE_AUTH_SESSIONS_PATH: ("GET", adapt(self._list_face_sessions)),
+            wire.PROCESS_PATH: ("POST", adapt(self._process)),
+            wire.UPLOAD_ADDITIONAL_STEP_PATH: ("POST", adapt(self._upload_step)),
+            wire.POA_CHECK_PATH: ("POST", adapt(self._poa_check)),
+        }
+
+    def route(self, method: str, path: str) -> tuple[str, Callable[[Any], _Answer]] | None:
+        """(allowed method, endpoint) for a path with parameters in it, else None."""
+        patterns: tuple[tuple[re.Pattern[str], tuple[str, ...], _Endpoint], ...] = (
+            (_FACE_CHECK, ("GET",), self._face_check),
+            (_FACE_SESSION, ("GET",), self._get_face_session),
+            (_REQUEST_INFO, ("POST",), self._request_information),
+            (_BLOCKLIST, ("POST", "DELETE"), self._blocklist),
+        )
+        for pattern, methods, endpoint in patterns:
+            match = pattern.fullmatch(path)
+            if match:
+                params = tuple(urllib.parse.unquote(p) for p in match.groups())
+                allowed = method if method in methods else methods[0]
+                return allowed, _bind(endpoint, params)
+        return None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _token(self) -> str:
+        return "".join(self._fake._rng.choices(_TOKEN_ALPHABET, k=40))
+
+    def _session(self, scan_ref: str) -> FakeSession | _Answer:
+        try:
+            session = self._fake.session(scan_ref)
+        except KeyError:
+            return _error(404, "NOT_FOUND", "Identification not found.")
+        if session.status in ("DELETED", "EXPIRED-DELETED"):
+            return _error(404, "NOT_FOUND", "Identification not found.")
+        return session
+
+    # ------------------------------------------------------------------ face authentication
+
+    def _face_check(self, call: _Call) -> _Answer:
+        method = call.query.get("method", "FACE_MATCHING")
+        if method not in ("FACE_MATCHING", "ACTIVE_LIVENESS"):
+            return _error(
+                400, "BAD_VALUE", "Field 'method' must be one of FACE_MATCHING, ACTIVE_LIVENESS."
+            )
+        session = self._session(call.params[0])
+        if isinstance(session, tuple):
+            return session
+        kind = "AUTHENTICATION" if session.status == "APPROVED" else "IDENTIFICATION"
+        return _answer(200, {"type": kind})
+
+    def _create_face_token(self, call: _Call) -> _Answer:
+        payload = _json_body(call.body)
+        if not isinstance(payload, dict):
+            return payload
+        if payload.get("type", "AUTHENTICATION") != "AUTHENTICATION":
+            return _error(400, "BAD_VALUE", "Field 'type' must be AUTHENTICATION.")
+        try:
+            scan_ref: Any = payload.get("scanRef")
+            request = FaceAuthTokenRequest(
+                scan_ref,
+                method=payload.get("method", "FACE_MATCHING"),
+                lifetime=payload.get("lifetime"),
+                locale=payload.get("locale"),
+                generate_digit_string=payload.get("generateDigitString"),
+            )
+        except RequestValidationError as exc:
+            return _refused(exc)
+        session = self._session(request.scan_ref)
+        if isinstance(session, tuple):
+            return session
+        if session.status != "APPROVED":
+            return _error(
+                400, "BAD_VALUE", "Identification must be approved for face authentication."
+            )
+        face = FakeFaceAuthSession(
+            id=str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
+            token=self._token(),
+            scan_ref=session.scan_ref,
+            client_id=session.client_id,
+            method=str(request.method),
+            request=payload,
+        )
+        self.face_sessions.append(face)
+        answer: dict[str, Any] = {"token": face.token, "maxAttemptCount": MAX_ATTEMPT_COUNT}
+        if request.generate_digit_string:
+            answer["digitString"] = "".join(self._fake._rng.choices(string.digits, k=8))
+        return _answer(200, answer)
+
+    def face_session(self, token: str) -> FakeFaceAuthSession:
+        """The face-auth session with this token.
+
+        Raises:
+            KeyError: no such token.
+        """
+        for face in self.face_sessions:
+            if face.token == token:
+                return face
+        raise KeyError("no face-authentication session with this token")
+
+    def _face_session_body(self, face: FakeFaceAuthSession) -> dict[str, Any]:
+        return {
+            "id": face.id,
+            "tokenString": face.token,
+            "approved": face.approved,
+            "givenScanRef": face.scan_ref,
+            "type": "AUTHENTICATION",
+            "authenticationMethod": face.method,
+            "facePhoto": self._face_photo(face) if face.approved is not None else None,
+        }
+
+    def _face_photo(self, face: FakeFaceAuthSession) -> str:
+        return self._fake._file_url(face.scan_ref, "FACE")
+
+    def _list_face_sessions(self, call: _Call) -> _Answer:
+        return _answer(200, [self._face_session_body(face) for face in self.face_sessions])
+
+    def _get_face_session(self, call: _Call) -> _Answer:
+        try:
+            face = self.face_session(call.params[0])
+        except KeyError:
+            return _answer(404, {"detail": "Not found."})
+        return _answer(200, self._face_session_body(face))
+
+    def complete_face_auth(
+        self, token: str, *, approved: bool = True, fail_reason: str | None = None
+    ) -> FakeFaceAuthSession:
+        """Play the returning user: the face check passes (or fails, with ``fail_reason``).
+
+        Raises:
+            KeyError: no such token.
+        """
+        face = self.face_session(token)
+        face.approved = approved
+        face.status = "SUCCESS" if approved else "FAILED"
+        face.fail_reason = None if approved else (fail_reason or "FACE_MISMATCH")
+        return face
+
+    def face_auth_webhook_payload(self, token: str) -> dict[str, Any]:
+        """The FACIAL_AUTHENTICATION webhook body for the session as it stands."""
+        face = self.face_session(token)
+        return {
+            "id": face.id,
+            "scanRef": face.scan_ref,
+            "clientId": face.client_id,
+            "token": face.token,
+            "status": face.status,
+            "type": "AUTHENTICATION",
+            "method": face.method,
+            "facePhoto": self._face_photo(face) if face.approved is not None else None,
+            "ipAddress": "192.0.2.10",
+            "failReason": face.fail_reason,
+            "riskTags": [],
+        }
+
+    async def send_face_auth_webhook(
+        self,
+        token: str,
+        *,
+        signing_key: str | bytes,
+        url: str,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | None = 10.0,
+    ) -> int:
+        """POST the signed FACIAL_AUTHENTICATION webhook to ``url``; return the answer's status.
+
+        Recorded in the fake's ``webhooks`` like identification webhooks.
+
+        Raises:
+            KeyError: no such token.
+            ValueError: ``url`` is neither https nor http on a loopback host.
+        """
+        import httpx  # noqa: TID251 - the fake delivers webhooks over HTTP, as iDenfy does
+
+        from .testing import WebhookDelivery
+
+        face = self.face_session(token)
+        parts = urllib.parse.urlsplit(url)
+        if not (
+            parts.scheme == "https"
+            or (parts.scheme == "http" and is_loopback_host(parts.hostname or ""))
+        ):
+            raise ValueError("webhook URLs must be https:// (http:// only on a loopback host)")
+        body = json.dumps(self.face_auth_webhook_payload(token)).encode()
+        signature = webhooks.sign(body, signing_key)
+        event_type = "FACIAL_AUTHENTICATION"
+        headers = {
+            "Content-Type": "application/json",
+            webhooks.SIGNATURE_HEADER: signature,
+            webhooks.EVENT_TYPE_HEADER: event_type,
+        }
+        if http_client is not None:
+            response = await http_client.post(url, content=body, headers=headers, timeout=timeout)
+        else:
+            async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+                response = await client.post(url, content=body, headers=headers)
+        self._fake.webhooks.append(
+            WebhookDelivery(face.scan_ref, event_type, url, body, signature, response.status_code)
+        )
+        return response.status_code
+
+    # ------------------------------------------------------------------ request information
+
+    def _request_information(self, call: _Call) -> _Answer:
+        payload = _json_body(call.body)
+        if not isinstance(payload, dict):
+            return payload
+        scan_ref = call.params[0]
+        try:
+            InformationRequest(
+                scan_ref,
+                lifetime=payload.get("lifetime"),
+                questionnaire=payload.get("questionnaire"),
+                risk_assessment_profile=payload.get("riskAssessmentProfile"),
+                additional_step_upload_required=payload.get("additionalStepUploadRequired"),
+                bank_card_verification=payload.get("bankCardVerification"),
+                bank_card_expected_last_four=payload.get("bankCardExpectedLastFour"),
+            )
+        except RequestValidationError as exc:
+            return _refused(exc)
+        session = self._session(scan_ref)
+        if isinstance(session, tuple):
+            return session
+        if session.status == "ACTIVE":
+            return _error(400, "BAD_VALUE", "Identification is not finished yet.")
+        token = self._token()
+        url = f"https://ui.idenfy.com/?authToken={token}"
+        self.information_requests.append(FakeInformationRequest(scan_ref, token, url, payload))
+        return _answer(200, {"sessionUrl": url, "tokenString": token})
+
+    def resubmit(self, scan_ref: str, outcome: str = "APPROVED", **complete: Any) -> FakeSession:
+        """Play the user answering the latest request-information for ``scan_ref``.
+
+        The session ends with ``outcome`` (``complete`` takes the keywords of
+        ``fake.complete``); then deliver ``fake.send_webhook(scan_ref, ...,
+        event_type="IDENTIFICATION_RESUBMITTED")``.
+
+        Raises:
+            KeyError: no unanswered request-information for this scanRef.
+        """
+        pending = [
+            r for r in self.information_requests if r.scan_ref == scan_ref and not r.answered
+        ]
+        if not pending:
+            raise KeyError(f"no unanswered request-information for {scan_ref}")
+        pending[-1].answered = True
+        return self._fake.complete(scan_ref, outcome, **complete)
+
+    # ------------------------------------------------------------------ blocklists
+
+    def _blocklist(self, call: _Call) -> _Answer:
+        scan_ref, source = call.params
+        if source not in BLOCKLIST_TAGS:
+            return _error(
+                400,
+                "BAD_VALUE",
+                "Field 'blocklistSource' must be one of DOCUMENT, DOCUMENT_INFO, SELFIE.",
+            )
+        session = self._session(scan_ref)
+        if isinstance(session, tuple):
+            return session
+        existing = [e for e in self.blocklist if e.scan_ref == scan_ref and e.source == source]
+        if call.method == "DELETE":
+            if not existing:
+                return _answer(404, {"detail": "Not found."})
+            self.blocklist.remove(existing[0])
+            return 204, {}, b""
+        payload = _json_body(call.body)
+        if not isinstance(payload, dict):
+            return payload
+        reason = payload.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            return _error(400, "BAD_VALUE", "Field 'reason' must be a string.")
+        if not session.data:
+            return _error(400, "BAD_VALUE", "Identification has no data to blocklist.")
+        if existing:
+            return _error(400, "BAD_VALUE", "Already in the blocklist.")
+        data = session.data
+        record = BlocklistRecord(
+            id=scan_ref
+            if source != "DOCUMENT_INFO"
+            else str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
+            source=source,
+            scan_ref=scan_ref,
+            reason=reason,
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            document_number=data.get("docNumber"),
+            client_id=session.client_id,
+        )
+        self.blocklist.append(record)
+        answer: dict[str, Any] = {"id": record.id, "reason": reason, "created": record.created}
+        if source == "DOCUMENT_INFO":
+            answer.update(
+                fullName=data.get("fullName"),
+                dateOfBirth=data.get("docDob"),
+                personalNumber=data.get("docPersonalCode"),
+                documentNumber=data.get("docNumber"),
+                nationality=data.get("docNationality"),
+            )
+        else:
+            answer["faceImageUrl"] = self._fake._file_url(scan_ref, "FACE")
+        return _answer(201, answer)
+
+    def screen(self, session: FakeSession) -> None:
+        """Apply the blocklist to a session that just finished (``fake.complete`` calls it).
+
+        A match adds the entry's fraud tag; an APPROVED outcome becomes SUSPECTED.
+        """
+        if not session.data:
+            return
+        number = session.data.get("docNumber")
+        tags = []
+        for entry in self.blocklist:
+            if entry.scan_ref == session.scan_ref:
+                continue
+            same_document = number is not None and entry.document_number == number
+            if (entry.source == "SELFIE" and entry.client_id == session.client_id) or (
+                entry.source != "SELFIE" and same_document
+            ):
+                tags.append(BLOCKLIST_TAGS[entry.source])
+        if not tags:
+            return
+        fraud = session.result.setdefault("fraudTags", [])
+        fraud.extend(tag for tag in dict.fromkeys(tags) if tag not in fraud)
+        if session.status == "APPROVED":
+            session.status = "SUSPECTED"
+            session.result["overall"] = "SUSPECTED"
+
+    # ------------------------------------------------------------------ processing
+
+    def _token_session(self, token: Any) -> FakeSession | None:
+        for session in self._fake.sessions:
+            if session.auth_token == token:
+                return session
+        return None
+
+    def _process(self, call: _Call) -> _Answer:
+        payload = _json_body(call.body)
+        if not isinstance(payload, dict):
+            return payload
+        session = self._token_session(payload.get("authToken"))
+        if session is None or session.status != "ACTIVE":
+            return _error(400, "TOKEN_NOT_VALID", "Token is not valid.")
+        country = payload.get("country")
+        if country not in COUNTRY_CODES:
+            return _error(
+                400, "BAD_VALUE", "Field 'country' must be a valid ISO 3166-1 alpha-2 code."
+            )
+        document_type = payload.get("documentType")
+        if document_type not in {d.value for d in ProcessingDocumentType}:
+            return _error(400, "BAD_VALUE", "Field 'documentType' is not supported.")
+        images = payload.get("images")
+        if not isinstance(images, dict):
+            return _error(400, "MISSING_VALUE", "Missing value: 'images'.")
+        for step in _FINISHED_REQUIRED:
+            if step not in images:
+                return _error(400, "MISSING_VALUE", f"No image provided for step '{step}'")
+        for step, value in images.items():
+            decoded = _decode_file(value, step, wire.IMAGE_KINDS, PROCESS_MAX_IMAGE_BYTES)
+            if isinstance(decoded, tuple):
+                return decoded
+        self._fake.complete(
+            session.scan_ref,
+            "APPROVED",
+            data={
+                "docType": document_type,
+                "selectedCountry": country,
+                "docIssuingCountry": country,
+            },
+        )
+        return 200, {}, b""
+
+    def _upload_step(self, call: _Call) -> _Answer:
+        payload = _json_body(call.body)
+        if not isinstance(payload, dict):
+            return payload
+        scan_ref, step = payload.get("scanRef"), payload.get("step")
+        if not isinstance(scan_ref, str) or not scan_ref:
+            return _error(400, "MISSING_VALUE", "Missing value: 'scanRef'.")
+        if not isinstance(step, str) or not step:
+            return _error(400, "MISSING_VALUE", "Missing value: 'step'.")
+        session = self._session(scan_ref)
+        if isinstance(session, tuple):
+            return session
+        decoded = _decode_file(
+            payload.get("image"), step, wire.IMAGE_KINDS | {"PDF"}, PROCESS_MAX_IMAGE_BYTES
+        )
+        if isinstance(decoded, tuple):
+            return decoded
+        self.uploads.append((scan_ref, step, decoded))
+        session.file_urls[step] = self._fake._file_url(scan_ref, step)
+        additional = payload.get("additionalData")
+        if isinstance(additional, dict):
+            session.data["additionalData"] = {step: additional}
+        return 200, {}, b""
+
+    # ------------------------------------------------------------------ proof of address
+
+    def _poa_check(self, call: _Call) -> _Answer:
+        payload = _json_body(call.body)
+        if not isinstance(payload, dict):
+            return payload
+        decoded = _decode_file(payload.get("file"), "file", wire.POA_KINDS, POA_MAX_FILE_BYTES)
+        if isinstance(decoded, tuple):
+            return decoded
+        try:
+            name_given: Any = payload.get("providedName")
+            address_given: Any = payload.get("providedAddress")
+            PoaCheckRequest(decoded, provided_name=name_given, provided_address=address_given)
+        except RequestValidationError as exc:
+            return _refused(exc)
+        name, address = self.poa_document
+        name_match = _same(payload["providedName"], name)
+        address_match = _same(payload["providedAddress"], address)
+        answer = {
+            "id": str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "issueDate": "2026-01-01",
+            "documentType": "UTILITY_BILL",
+            "country": "LT",
+            "hasLogo": True,
+            "isScreenshot": False,
+            "nameMatch": name_match,
+            "addressMatch": address_match,
+            "dateValid": True,
+            "overallStatus": "MATCH" if name_match and address_match else "NO_MATCH",
+            "name": name,
+            "address": address,
+            "orgName": "Fake Utility UAB",
+            "orgAddress": "Fake st 2, Vilnius",
+            "documentTypeSupported": True,
+            "countrySupported": True,
+            "file": self._fake._file_url("poa", "file"),
+            "providedName": payload["providedName"],
+            "providedAddress": payload["providedAddress"],
+        }
+        self.poa_checks.append(answer)
+        return _answer(201, answer)
+
+
+def _same(given: str, found: str) -> bool:
+    return " ".join(given.upper().split()) == " ".join(found.upper().split())
+
+
+def _bind(endpoint: _Endpoint, params: tuple[str, ...]) -> Callable[[Any], _Answer]:
+    return lambda request: endpoint(_Call(request.method, request.query, request.body, params))
