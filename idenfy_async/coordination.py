@@ -1095,7 +1095,10 @@ class SessionRegistry:
                     raise SessionAlreadyOpenError(client_id, seen.session) from None
                 if seen.state == "unknown":
                     raise SessionOutcomeUnknownError(client_id) from None
-                continue  # the other one failed cleanly; the claim is ours: send
+                # The other one failed cleanly and the claim is ours now: held, so a
+                # failure before our request leaves (pacing, cancellation) frees it.
+                held = True
+                continue
             except BaseException as exc:
                 if held:
                     maybe = sent and (not isinstance(exc, IdenfyError) or exc.ambiguous)

@@ -27,6 +27,7 @@ from idenfy_async import (
     AsyncIdenfy,
     CoordinationError,
     IdenfyError,
+    RateLimitError,
     RetryPolicy,
     SessionAlreadyOpenError,
     SessionOutcomeUnknownError,
@@ -228,6 +229,32 @@ async def test_followers_of_an_ambiguous_leader_get_the_unknown_error(
     assert isinstance(results[0], IdenfyError)
     assert results[0].ambiguous
     assert all(isinstance(r, SessionOutcomeUnknownError) for r in results[1:])
+    assert fake.requests == 1
+
+
+async def test_a_claim_taken_over_then_refused_before_sending_is_freed(
+    fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
+) -> None:
+    """Another holder fails cleanly; this call takes the claim over while waiting, then
+    fails before its request leaves (a cooldown past its deadline): the clientId is
+    free again, not left pending to turn unknown."""
+    async with single(fake, policy) as client:
+        registry = client._sessions
+        await registry._store.claim("u", "other", "someone-else", 300.0, 3600.0)
+        real_sleep = registry._sleep
+
+        async def other_holder_gives_up(seconds: float) -> None:
+            await registry._store.release("u", "someone-else")
+            client._cooldown.extend(1000)  # what this call meets before it can send
+            await real_sleep(seconds)
+
+        registry._sleep = other_holder_gives_up
+        with pytest.raises(RateLimitError):
+            await client.create_session(client_id="u")
+        registry._sleep = real_sleep
+        assert fake.requests == 0
+        clock.now += 1001  # the cooldown is over (and any claim's lease too)
+        await client.create_session(client_id="u")
     assert fake.requests == 1
 
 
@@ -727,3 +754,21 @@ async def test_readme_fastapi_lifespan_sample_runs_against_redis(
     assert [a.status_code for a in answers] == [200, 200]
     assert answers[0].json() == answers[1].json()
     assert len(fake.sessions_for("u-7")) == 1
+
+
+async def test_bulk_with_redis_down_at_start_sends_nothing(tmp_path: Path) -> None:
+    from tests.redisserver import free_port
+
+    api_key = new_key()
+    fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
+    path = tmp_path / "customers.csv"
+    write_input(path, 5)
+    async with FakeIdenfyServer(fake) as base_url:
+        env = environment(f"redis://127.0.0.1:{free_port()}/0", base_url, api_key)
+        [(code, _, err)] = await run_processes([bulk_command(path, 0)], env)
+    assert code == 1, err.decode()
+    assert "Redis (IDENFY_REDIS_URL) failed" in err.decode()
+    assert "Traceback" not in err.decode()
+    assert fake.sessions == []
+    rows = read_out(tmp_path / "out0.jsonl")
+    assert {r["status"] for r in rows} <= {"failed"}  # retryable: a re-run sends them
