@@ -1109,20 +1109,14 @@ class AsyncIdenfy:
             # Checked inline first: the hot path has no cooldown and needs no coroutine.
             cooling = await cooldown.wait(budget.end) if cooldown.remaining > 0 else 0.0
             if cooling > 0:
-                raise errors.RateLimitError(
-                    status_code=429,
-                    identifier=None,
-                    message=(
-                        f"this client pauses every call for {cooling:.1f} s more after a"
-                        " rate-limit answer, past this call's retry_deadline"
-                    ),
-                    method=spec.method,
-                    path=spec.path,
-                    retry_after=cooling,
-                )
+                raise _cooldown_error(spec, cooling)
             queued = clock()
             if quota is not None:
-                await quota.take(priority)  # before the slot, as below
+                # Before the slot, as below. Another process's cooldown is waited out
+                # here; one that would outlast the deadline raises, as ours does.
+                grant = await quota.take(priority, max_cooldown=budget.left())
+                if grant.cooldown > 0:
+                    raise _cooldown_error(spec, grant.cooldown)
             elif rate_limit is not None:
                 # Before taking a concurrency slot: a request waiting for its turn
                 # must not hold up others.
@@ -1249,6 +1243,21 @@ class _BulkCreator:
         self, client_id: str | None = None
     ) -> AsyncIterator[VerificationSummary]:
         return self._client.list_verifications(client_id)
+
+
+def _cooldown_error(spec: _sansio.RequestSpec, cooling: float) -> errors.RateLimitError:
+    """A cooldown (this client's, or with Redis any process's) outlasting the deadline."""
+    return errors.RateLimitError(
+        status_code=429,
+        identifier=None,
+        message=(
+            f"this client pauses every call for {cooling:.1f} s more after a rate-limit"
+            " answer (with Redis: any process's), past this call's retry_deadline"
+        ),
+        method=spec.method,
+        path=spec.path,
+        retry_after=cooling,
+    )
 
 
 def _body_only(parse: Callable[[int, bytes], T]) -> Parse[T]:

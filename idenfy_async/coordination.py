@@ -209,10 +209,12 @@ def _check_timeout(name: str, value: float) -> float:
 # --------------------------------------------------------------------------- quota
 
 # KEYS: tat, bulk tat, cooldown. ARGV: interval, tolerance, horizon, bulk interval
-# (0: no bulk cap), 1 when bulk. Times in integer microseconds of the server's clock,
+# (0: no bulk cap), 1 when bulk, and optionally the longest cooldown to wait out (us;
+# negative or absent: any). Times in integer microseconds of the server's clock,
 # formatted with %d (tostring loses digits above 1e14 in Lua 5.1). A slot is
 # committed when it is at most `horizon` away; the reply is {committed, wait_us,
-# slot_us}, where an uncommitted wait_us says when to ask again.
+# slot_us}, where an uncommitted wait_us says when to ask again; {2, cooldown_us, 0}
+# refuses, reserving nothing, when the cooldown outlasts what the caller may wait.
 _QUOTA_SCRIPT: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -229,6 +231,8 @@ if bulk then
   slot = math.max(slot, bulk_tat - tolerance)
 end
 local cool = redis.call('PTTL', KEYS[3])
+local max_cool = tonumber(ARGV[6] or '-1')
+if max_cool >= 0 and cool * 1000 > max_cool then return {2, cool * 1000, 0} end
 if cool > 0 then slot = math.max(slot, now + cool * 1000) end
 local wait = slot - now
 if wait > horizon then return {0, wait - horizon, slot} end
@@ -250,11 +254,13 @@ class Grant:
 
     ``slot`` is the Redis server's time (seconds since the epoch) of the reserved
     slot, ``None`` when the quota was degraded and paced locally; ``waited`` the
-    seconds this acquisition slept.
+    seconds this acquisition slept. ``cooldown`` is set (seconds left) when nothing
+    was taken because a shared cooldown outlasts ``take(max_cooldown=...)``.
     """
 
     slot: float | None
     waited: float
+    cooldown: float = 0.0
 
 
 @attrs.frozen
@@ -387,22 +393,31 @@ class RedisQuota:
         """Wait for a slot of the account's quota and take it."""
         await self.take(priority)
 
-    async def take(self, priority: Priority = "interactive") -> Grant:
-        """Like :meth:`acquire`, and say which slot was taken (benchmarks, tests)."""
+    async def take(
+        self, priority: Priority = "interactive", *, max_cooldown: float | None = None
+    ) -> Grant:
+        """Like :meth:`acquire`, and say which slot was taken.
+
+        ``max_cooldown``: when a shared 429 cooldown has more seconds left than that,
+        take nothing and return at once a :class:`Grant` saying how long it has left
+        (the client then raises :class:`~idenfy_async.errors.RateLimitError` instead of
+        waiting past a call's deadline).
+        """
         if priority not in _PRIORITIES:
             raise ConfigurationError(f"priority must be one of {_PRIORITIES}, not {priority!r}")
         if self._skipping_redis():
             return await self._take_locally()
+        limit = -1 if max_cooldown is None else max(0, math.floor(max_cooldown * 1e6))
         if priority == "bulk":
             # One bulk waiter per process asks Redis at a time: FIFO here, and no
             # herd of pollers at each slot.
             async with self._bulk_lock:
-                return await self._take_shared(priority)
-        return await self._take_shared(priority)
+                return await self._take_shared(priority, limit)
+        return await self._take_shared(priority, limit)
 
-    async def _take_shared(self, priority: Priority) -> Grant:
+    async def _take_shared(self, priority: Priority, max_cooldown_us: int) -> Grant:
         waited = 0.0
-        args = self._args[priority]
+        args = (*self._args[priority], max_cooldown_us)
         while True:
             if self._skipping_redis():  # failed while this one waited
                 grant = await self._take_locally()
@@ -419,6 +434,8 @@ class RedisQuota:
                 return Grant(None, waited + grant.waited)
             self._recover()
             committed, wait_us, slot_us = (int(x) for x in reply)
+            if committed == 2:
+                return Grant(None, waited, cooldown=wait_us / 1e6)
             wait = wait_us / 1e6
             if wait > 0:
                 await self._sleep(wait)

@@ -657,6 +657,24 @@ async def test_a_rate_limit_answer_pauses_every_process(redis_server: RedisServe
     assert any(25 < s <= 30 for s in clock_b.sleeps[b_sleeps:])
 
 
+async def test_another_process_cooldown_past_the_deadline_raises_at_once(
+    redis_server: RedisServer, redis: Redis
+) -> None:
+    """As for the client's own cooldown: one that outlasts retry_deadline is a
+    RateLimitError with its retry_after, raised before waiting or sending."""
+    api_key = new_key()
+    fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
+    await coordination.SharedCooldown(redis, api_key).extend(30)  # another process's 429
+    async with redis_client(fake, api_key, redis_server.url) as client:
+        started = time.monotonic()
+        with pytest.raises(RateLimitError) as caught:
+            await client.create_session(client_id="u", retry_deadline=5)
+        assert time.monotonic() - started < 1.0
+    assert caught.value.retry_after is not None
+    assert 25 < caught.value.retry_after <= 30
+    assert fake.requests == 0
+
+
 class Priorities:
     """Records the priority of each token a client's quota hands out."""
 
@@ -666,9 +684,11 @@ class Priorities:
         self.seen: list[str] = []
         take = quota.take
 
-        async def spy(priority: coordination.Priority = "interactive") -> coordination.Grant:
+        async def spy(
+            priority: coordination.Priority = "interactive", *, max_cooldown: float | None = None
+        ) -> coordination.Grant:
             self.seen.append(priority)
-            return await take(priority)
+            return await take(priority, max_cooldown=max_cooldown)
 
         quota.take = spy  # type: ignore[method-assign]
 
