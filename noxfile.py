@@ -14,8 +14,8 @@ LINT_PATHS = ["idenfy_async", "tests", "benchmarks", "examples", "noxfile.py"]
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite against the installed package."""
-    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    """Run the test suite against the installed package, with the aiohttp transport."""
+    session.install(".[aiohttp]", *nox.project.dependency_groups(PYPROJECT, "test"))
     session.run("pytest", *session.posargs)
 
 
@@ -30,7 +30,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict on the package, the tests and the examples."""
-    session.install(".", *nox.project.dependency_groups(PYPROJECT, "typing"))
+    session.install(".[aiohttp]", *nox.project.dependency_groups(PYPROJECT, "typing"))
     session.run("mypy", "--strict", "idenfy_async", "tests")
     # Apart: examples/ is no package (its files run as scripts), tests import it as one.
     session.run("mypy", "--strict", "examples")
@@ -38,6 +38,8 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not run by default): CPU per call vs raw httpx, bulk throughput, bulk memory."""
-    session.install(".[redis]", *nox.project.dependency_groups(PYPROJECT, "bench"))
+    """Benchmarks (not run by default): CPU per call on each transport vs raw aiohttp and
+    httpx, import time, bulk throughput, bulk memory, the Redis quota. ``nox -s bench --
+    --quick`` for a short run."""
+    session.install(".[aiohttp,redis]", *nox.project.dependency_groups(PYPROJECT, "bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -1,40 +1,47 @@
-"""CPU time per call: ``AsyncIdenfy.create_session`` vs raw ``httpx`` post + ``.json()``.
+"""CPU time per call: ``AsyncIdenfy.create_session`` on each transport vs raw aiohttp and httpx.
 
-Both send the same JSON request to the same local HTTP/1.1 keep-alive server (a
-separate process, pinned to another CPU when there is one, so only the client's CPU
-is counted by ``time.process_time``), sequentially (concurrency 1) and from 64
-concurrent workers. After a warm-up and one untimed round, rounds alternate which
-client goes first; medians per call are reported, with the library/raw ratio.
+Four clients send the same JSON request to the same local HTTP/1.1 keep-alive server
+(a separate process, pinned to another CPU when there is one, so only the client's
+CPU is counted by ``time.process_time``):
 
-    python -m benchmarks [--calls N] [--rounds R] [--warmup W] [--check 1.10]
-    python -m benchmarks --only cpu|bulk|memory   # one part (repeatable)
+* raw aiohttp: ``session.post(json=...)`` + ``.json()`` on a ``TCPConnector(limit=c)``;
+* raw httpx: ``client.post(json=...)`` + ``.json()`` on ``Limits(max_connections=c)``;
+* the library on the aiohttp transport: ``AsyncIdenfy(http_backend="aiohttp")``;
+* the library on httpx's transport: ``AsyncIdenfy()`` (its own pool).
 
-``--check`` exits with status 1 when a library/raw ratio exceeds the given factor.
+Each client is built for one concurrency ``c`` (``max_concurrency=c`` for the library)
+and measured at 1, 8, 64 and 256, with two ways of starting:
 
-After this CPU benchmark (part ``cpu``) come the bulk benchmarks of
-:mod:`benchmarks.bulk`: throughput of ``create_sessions`` against ``asyncio.gather``
-(part ``bulk``) and peak memory per input size (part ``memory``, exit status 1 when
-over its limits).
+* ``ramp``: workers start one per completed call (as traffic grows in a service) and
+  only the steady state is timed (see :func:`measure_ramp`);
+* ``burst``: ``asyncio.gather`` of every call at once, the whole gather timed. The
+  library bounds it with its own ``max_concurrency``, the raw clients with an
+  ``asyncio.Semaphore(c)``: what a caller writes. This is where a pool's cost of
+  many waiting requests shows.
 
-Set-up, and why:
+After a warm-up, rounds rotate which client goes first; medians per call are
+reported, and ratios as the median of the rounds' ratios (a slow phase of a shared
+machine hits every client of a round alike).
 
-* Concurrency 1: each client has its own pool (the library its own ``AsyncClient``,
-  built by ``AsyncIdenfy(max_concurrency=64)``); sequential calls keep one connection.
-* Concurrency 64: ``AsyncIdenfy(max_concurrency=64, http_client=http)`` and raw calls
-  share one ``httpx.AsyncClient(limits=Limits(max_connections=64, ...))``. At 64 at
-  once, httpcore's per-request pool bookkeeping grows with the connections the pool
-  holds (roughly quadratically with idle ones), and how many it holds depends on
-  bursts and stalls of the moment: with separate pools that, not the library, made
-  the two clients differ by up to 50% from one batch to the next. One pool gives
-  both the same state; ``--own-pools`` measures with separate pools anyway.
-* Workers start one per completed call, and only the steady state is timed (see
-  :func:`measure`).
+    python -m benchmarks [--quick] [--calls N] [--rounds R] [--concurrency 1,64]
+    python -m benchmarks --only cpu|import|bulk|memory   # one part (repeatable)
+    python -m benchmarks --check-aiohttp 2.5 --check 1.10 --check-import 1.5
+
+``--check-aiohttp`` exits 1 when the aiohttp-transport library costs more than that
+factor of raw aiohttp in any cell; ``--check`` the same for the httpx-transport
+library against raw httpx; ``--check-import`` when ``import idenfy_async`` takes more
+than that factor of ``import httpx``.
+
+After these come the bulk benchmarks of :mod:`benchmarks.bulk`: throughput of
+``create_sessions`` against ``asyncio.gather`` (part ``bulk``) and peak memory per
+input size (part ``memory``, exit status 1 when over its limits).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import gc
 import importlib.metadata
@@ -42,12 +49,15 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import aiohttp
 import httpx
 
 from idenfy_async import AsyncIdenfy, Session
@@ -63,16 +73,25 @@ from ._payload import (
 )
 from .server import ServerProcess, start_server
 
-PARTS: Final = ("cpu", "bulk", "memory", "redis")
-CONCURRENCIES: Final = (1, 64)
-LIBRARY: Final = "idenfy-async create_session"
-RAW: Final = "raw httpx post + .json()"
-DEFAULT_CALLS: Final = 1500
-DEFAULT_ROUNDS: Final = 9
-SETTLE_CALLS: Final = 8  # untimed calls per worker before each timed window
+PARTS: Final = ("cpu", "import", "bulk", "memory", "redis")
+CONCURRENCIES: Final = (1, 8, 64, 256)
+STARTS: Final = ("ramp", "burst")
+RAW_AIOHTTP: Final = "raw aiohttp"
+RAW_HTTPX: Final = "raw httpx"
+LIB_AIOHTTP: Final = "library, aiohttp transport"
+LIB_HTTPX: Final = "library, httpx transport"
+CONTENDERS: Final = (RAW_AIOHTTP, RAW_HTTPX, LIB_AIOHTTP, LIB_HTTPX)
+DEFAULT_CALLS: Final = 1000
+DEFAULT_ROUNDS: Final = 5
+QUICK_CALLS: Final = 200
+QUICK_ROUNDS: Final = 3
+SETTLE_CALLS: Final = 4  # untimed calls per worker before each ramped window
+IMPORT_RUNS: Final = 9
 DEFAULT_LATENCY_MS: Final = 0.0
+_AUTHORIZATION: Final = "Basic " + base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
 
 Call = Callable[[], Awaitable[object]]
+Cell = tuple[str, int]  # (start, concurrency)
 
 
 def _out(text: str = "") -> None:
@@ -90,44 +109,32 @@ class Sample:
 
 @dataclass
 class Results:
-    samples: dict[tuple[str, int], list[Sample]] = field(default_factory=dict)
+    samples: dict[tuple[str, str, int], list[Sample]] = field(default_factory=dict)
 
-    def add(self, name: str, concurrency: int, sample: Sample) -> None:
-        self.samples.setdefault((name, concurrency), []).append(sample)
+    def add(self, name: str, cell: Cell, sample: Sample) -> None:
+        self.samples.setdefault((name, cell[0], cell[1]), []).append(sample)
 
-    def cpu(self, name: str, concurrency: int) -> list[float]:
-        return [s.cpu_us for s in self.samples[name, concurrency]]
+    def cpu(self, name: str, cell: Cell) -> list[float]:
+        return [s.cpu_us for s in self.samples[name, cell[0], cell[1]]]
 
-    def wall(self, name: str, concurrency: int) -> list[float]:
-        return [s.wall_us for s in self.samples[name, concurrency]]
+    def wall(self, name: str, cell: Cell) -> list[float]:
+        return [s.wall_us for s in self.samples[name, cell[0], cell[1]]]
 
-    def paired(self, concurrency: int) -> list[float]:
-        """library/raw CPU per call of each round: both ran back to back in it."""
-        pairs = zip(self.cpu(LIBRARY, concurrency), self.cpu(RAW, concurrency), strict=True)
-        return [lib / raw for lib, raw in pairs]
-
-    def ratio(self, concurrency: int) -> float:
-        """The median of the per-round ratios (a slow phase of the machine hits both)."""
-        return statistics.median(self.paired(concurrency))
-
-    def ratio_of_medians(self, concurrency: int) -> float:
-        return statistics.median(self.cpu(LIBRARY, concurrency)) / statistics.median(
-            self.cpu(RAW, concurrency)
-        )
+    def ratio(self, name: str, base: str, cell: Cell) -> float:
+        """Median of the per-round CPU ratios name/base (both ran in each round)."""
+        pairs = zip(self.cpu(name, cell), self.cpu(base, cell), strict=True)
+        return statistics.median(a / b for a, b in pairs)
 
 
 # --------------------------------------------------------------------------- measuring
 
 
-async def measure(call: Call, calls: int, concurrency: int, settle: int = 0) -> Sample:
+async def measure_ramp(call: Call, calls: int, concurrency: int, settle: int = 0) -> Sample:
     """CPU and wall time per call over ``calls`` calls made ``concurrency`` at a time.
 
-    Workers start one per completed call (a ramp, as traffic grows in a service),
-    not all at once: a burst of 64 simultaneous first requests would make httpx open
-    64 connections, and its pool's per-request work grows with the connections it
-    holds until idle ones expire (5 s later). The clock runs from the ``settle``-th
-    completed call to the ``settle + calls``-th, so only the steady state is timed;
-    the calls still in flight at either end balance out.
+    Workers start one per completed call, not all at once. The clock runs from the
+    ``settle``-th completed call to the ``settle + calls``-th, so only the steady
+    state is timed; the calls still in flight at either end balance out.
     """
     total = settle + calls
     issued = done = started = 0
@@ -173,8 +180,24 @@ async def measure(call: Call, calls: int, concurrency: int, settle: int = 0) -> 
     return Sample((cpu1 - cpu0) / calls * 1e6, (wall1 - wall0) / calls * 1e6)
 
 
+async def measure_burst(call: Call, calls: int, slots: asyncio.Semaphore | None) -> Sample:
+    """``asyncio.gather`` of ``calls`` calls started at once, bounded by ``slots`` if given."""
+
+    async def bounded() -> object:
+        assert slots is not None
+        async with slots:
+            return await call()
+
+    one = call if slots is None else bounded
+    gc.collect()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(calls)))
+    cpu1, wall1 = time.process_time(), time.perf_counter()
+    return Sample((cpu1 - cpu0) / calls * 1e6, (wall1 - wall0) / calls * 1e6)
+
+
 async def check_same_request() -> None:
-    """Fail loudly unless both clients send the same JSON body and the same credentials."""
+    """Fail loudly unless the library and raw httpx send the same body and credentials."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -196,71 +219,76 @@ async def check_same_request() -> None:
         )
     if json.loads(raw.content) != REQUEST_PAYLOAD:
         raise SystemExit("benchmark is unfair: httpx sends a different body")
-    if library.headers["authorization"] != raw.headers["authorization"]:
+    if not library.headers["authorization"] == raw.headers["authorization"] == _AUTHORIZATION:
         raise SystemExit("benchmark is unfair: the clients send different credentials")
     if library.url != raw.url or library.method != raw.method:
         raise SystemExit(f"benchmark is unfair: {library.url} != {raw.url}")
-
-
-def _pool_size(http: httpx.AsyncClient | None) -> int | None:
-    """Connections in an httpx client's pool (diagnostics only; private httpcore API)."""
-    pool = getattr(getattr(http, "_transport", None), "_pool", None)
-    connections = getattr(pool, "connections", None)
-    return len(connections) if connections is not None else None
 
 
 @dataclass
 class Contender:
     name: str
     call: Call
-    http: httpx.AsyncClient | None  # for diagnostics only
+    slots: asyncio.Semaphore | None  # the bound of a burst; None: the client's own
 
 
 async def contenders_for(
-    base_url: str, stack: contextlib.AsyncExitStack, *, shared_pool: bool
+    base_url: str, concurrency: int, stack: contextlib.AsyncExitStack
 ) -> list[Contender]:
-    """A library client and a raw httpx client, both bounded to 64 at once.
-
-    With ``shared_pool`` the library is given the raw client (``http_client=``), so
-    both drive the very same httpx connection pool.
-    """
+    """The four clients, each with its own pool sized for ``concurrency``."""
     url = base_url + TOKEN_PATH
-    limit = max(CONCURRENCIES)
+    session = await stack.enter_async_context(
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+    )
     http = await stack.enter_async_context(
         httpx.AsyncClient(
-            # The library's own default: the library reads the read value as the bound
-            # of a whole attempt, and a cold burst of 64 connections on a loaded
-            # machine can take longer than httpx's default 5 s.
-            timeout=httpx.Timeout(30.0, connect=5.0, pool=10.0),
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         )
     )
-    client = await stack.enter_async_context(
-        AsyncIdenfy(
-            API_KEY,
-            API_SECRET,
-            base_url=base_url,
-            max_concurrency=limit,
-            max_retries=0,
-            http_client=http if shared_pool else None,
+    libraries = {
+        backend: await stack.enter_async_context(
+            AsyncIdenfy(
+                API_KEY,
+                API_SECRET,
+                base_url=base_url,
+                max_concurrency=concurrency,
+                max_retries=0,
+                http_backend=backend,
+            )
         )
-    )
+        for backend in ("aiohttp", "httpx")
+    }
+    headers = {"Authorization": _AUTHORIZATION}
 
-    async def library_call() -> Session:
-        return await client.create_session(**REQUEST_FIELDS)
+    async def raw_aiohttp() -> Any:
+        async with session.post(url, json=REQUEST_PAYLOAD, headers=headers) as response:
+            return await response.json()
 
-    async def raw_call() -> Any:
+    async def raw_httpx() -> Any:
         response = await http.post(url, json=REQUEST_PAYLOAD, auth=(API_KEY, API_SECRET))
         return response.json()
 
-    session = await library_call()
-    answer = await raw_call()
-    if session.scan_ref != TOKEN_RESPONSE["scanRef"] or answer != TOKEN_RESPONSE:
-        raise SystemExit("the benchmark server gave an unexpected answer")
-    return [
-        Contender(LIBRARY, library_call, getattr(client, "_http", None)),
-        Contender(RAW, raw_call, http),
+    def library(client: AsyncIdenfy) -> Call:
+        async def create() -> Session:
+            return await client.create_session(**REQUEST_FIELDS)
+
+        return create
+
+    contenders = [
+        Contender(RAW_AIOHTTP, raw_aiohttp, asyncio.Semaphore(concurrency)),
+        Contender(RAW_HTTPX, raw_httpx, asyncio.Semaphore(concurrency)),
+        Contender(LIB_AIOHTTP, library(libraries["aiohttp"]), None),
+        Contender(LIB_HTTPX, library(libraries["httpx"]), None),
     ]
+    for contender in contenders:
+        answer = await contender.call()
+        if isinstance(answer, Session):
+            scan_ref = answer.scan_ref
+        else:
+            scan_ref = str(answer.get("scanRef")) if isinstance(answer, dict) else ""
+        if scan_ref != TOKEN_RESPONSE["scanRef"]:
+            raise SystemExit(f"{contender.name}: the benchmark server gave an unexpected answer")
+    return contenders
 
 
 @dataclass
@@ -268,51 +296,43 @@ class Options:
     calls: int
     rounds: int
     warmup: int
+    concurrencies: tuple[int, ...]
+    starts: tuple[str, ...]
     latency_ms: float
-    own_pools: bool
-    verbose: bool
 
 
 async def run(server: ServerProcess, options: Options) -> Results:
-    base_url, calls, rounds = server.base_url, options.calls, options.rounds
-    latency_ms, warmup = options.latency_ms, options.warmup
     results = Results()
-    async with contextlib.AsyncExitStack() as stack:
-        # One pair of clients per concurrency: httpx's pool does work per idle
-        # connection on every request, so a pool left with 64 connections by the
-        # concurrent runs would slow the sequential ones down.
-        pairs = {
-            c: await contenders_for(base_url, stack, shared_pool=c > 1 and not options.own_pools)
-            for c in CONCURRENCIES
-        }
-        _out(f"warm-up: {warmup} calls per client and concurrency ...")
-        for concurrency, pair in pairs.items():
-            server.set_delay(latency_ms if concurrency > 1 else 0)
-            for contender in pair:
-                await measure(contender.call, warmup, concurrency)
-
-        # Then one untimed round exactly like the timed ones: the first batch after
-        # the warm-up was consistently slower (pool left by the warm-up, caches).
-        for round_no in range(-1, rounds):
-            line = [f"round {round_no + 1}/{rounds}:" if round_no >= 0 else "untimed round:"]
-            for concurrency, pair in pairs.items():
-                server.set_delay(latency_ms if concurrency > 1 else 0)
-                order = pair if round_no % 2 == 0 else pair[::-1]
-                batch = {}
-                for contender in order:
-                    batch[contender.name] = await measure(
-                        contender.call, calls, concurrency, settle=SETTLE_CALLS * concurrency
+    server.set_delay(options.latency_ms)
+    for concurrency in options.concurrencies:
+        async with contextlib.AsyncExitStack() as stack:
+            contenders = await contenders_for(server.base_url, concurrency, stack)
+            for contender in contenders:
+                await measure_ramp(contender.call, options.warmup, concurrency)
+            for round_no in range(-1, options.rounds):  # an untimed round first
+                shift = round_no % len(contenders)
+                order = contenders[shift:] + contenders[:shift]
+                label = f"round {round_no + 1}/{options.rounds}" if round_no >= 0 else "untimed"
+                line = [f"c={concurrency:<3} {label}:"]
+                for start in options.starts:
+                    batch: dict[str, Sample] = {}
+                    for contender in order:
+                        if start == "ramp":
+                            settle = SETTLE_CALLS * concurrency
+                            sample = await measure_ramp(
+                                contender.call, options.calls, concurrency, settle
+                            )
+                        else:
+                            sample = await measure_burst(
+                                contender.call, options.calls, contender.slots
+                            )
+                        batch[contender.name] = sample
+                        if round_no >= 0:
+                            results.add(contender.name, (start, concurrency), sample)
+                    line.append(
+                        f"{start} " + "/".join(f"{batch[n].cpu_us:.0f}" for n in CONTENDERS)
                     )
-                    if round_no >= 0:
-                        results.add(contender.name, concurrency, batch[contender.name])
-                line.append(
-                    f"c={concurrency}"
-                    f" lib {batch[LIBRARY].cpu_us:6.1f}"
-                    f" raw {batch[RAW].cpu_us:6.1f} us"
-                )
-                if options.verbose:
-                    line.append("(pools " + "/".join(str(_pool_size(c.http)) for c in pair) + ")")
-            _out("  ".join(line))
+                _out("  ".join(line) + " us")
     return results
 
 
@@ -355,58 +375,154 @@ def pin(cpus: list[int]) -> tuple[int, int] | None:
 
 def machine_lines() -> list[str]:
     usable = len(usable_cpus())
-    packages = ("idenfy-async", "httpx", "httpcore", "h11", "anyio", "sniffio", "attrs", "cattrs")
+    packages = (
+        "idenfy-async",
+        "httpx",
+        "httpcore",
+        "h11",
+        "aiohttp",
+        "yarl",
+        "multidict",
+        "anyio",
+        "sniffio",
+        "attrs",
+        "cattrs",
+    )
+    try:
+        load = " load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        load = ""
     return [
         f"platform: {platform.platform()}",
-        f"cpu:      {_cpu_model()} ({os.cpu_count()} logical cores, {usable} usable)",
+        f"cpu:      {_cpu_model()} ({os.cpu_count()} logical cores, {usable} usable){load}",
         f"python:   {platform.python_implementation()} {platform.python_version()}",
         "packages: " + ", ".join(f"{name} {_version(name)}" for name in packages),
     ]
 
 
 def report(results: Results, options: Options) -> list[str]:
-    rule = f"{'-' * 11}-+-{'-' * 28}-+-{'-' * 9}-+-{'-' * 22}-+-{'-' * 12}"
-    pools = "separate pools" if options.own_pools else "one shared httpx pool"
     latency = f", server latency {options.latency_ms:g} ms" if options.latency_ms else ""
+    head = (
+        f"{'start':>5} {'conc':>4} | {'raw aiohttp':>11} | {'raw httpx':>9} |"
+        f" {'lib/aiohttp':>11} {'x aiohttp':>9} | {'lib/httpx':>9} {'x aiohttp':>9}"
+        f" {'x httpx':>7} | {'wall us lib/aiohttp':>19}"
+    )
     lines = [
         "",
         "CPU time of the client process (time.process_time) per call, in microseconds:"
-        f" median of {options.rounds} rounds x {options.calls} calls, with the rounds'"
-        f" min-max. The ratio is the median of the rounds' library/raw ratios."
-        f" Concurrency 64: {pools}{latency}.",
+        f" median of {options.rounds} rounds x {options.calls} calls{latency}. 'x aiohttp' /"
+        " 'x httpx': the median of the rounds' ratios to raw aiohttp / raw httpx.",
         "",
-        f"{'concurrency':>11} | {'client':<28} | {'median':>9} | {'min-max over rounds':>22}"
-        f" | {'wall us/call':>12}",
-        rule,
+        head,
+        "-" * len(head),
     ]
-    for concurrency in CONCURRENCIES:
-        for name in (LIBRARY, RAW):
-            cpu = results.cpu(name, concurrency)
-            wall = statistics.median(results.wall(name, concurrency))
-            spread = f"{min(cpu):.1f}-{max(cpu):.1f}"
+    for start in options.starts:
+        for concurrency in options.concurrencies:
+            cell = (start, concurrency)
+
+            def med(name: str, cell: Cell = cell) -> float:
+                return statistics.median(results.cpu(name, cell))
+
             lines.append(
-                f"{concurrency:>11} | {name:<28} | {statistics.median(cpu):9.1f} |"
-                f" {spread:>22} | {wall:12.1f}"
+                f"{start:>5} {concurrency:>4} | {med(RAW_AIOHTTP):11.0f} | {med(RAW_HTTPX):9.0f} |"
+                f" {med(LIB_AIOHTTP):11.0f} {results.ratio(LIB_AIOHTTP, RAW_AIOHTTP, cell):8.2f}x |"
+                f" {med(LIB_HTTPX):9.0f} {results.ratio(LIB_HTTPX, RAW_AIOHTTP, cell):8.2f}x"
+                f" {results.ratio(LIB_HTTPX, RAW_HTTPX, cell):6.2f}x |"
+                f" {statistics.median(results.wall(LIB_AIOHTTP, cell)):19.0f}"
             )
-        paired = results.paired(concurrency)
-        spread = f"{min(paired):.3f}-{max(paired):.3f}"
-        lines.append(
-            f"{concurrency:>11} | {'ratio library/raw, per round':<28} |"
-            f" {results.ratio(concurrency):8.3f}x | {spread:>22} |"
-            f" of medians {results.ratio_of_medians(concurrency):.3f}x"
-        )
-        lines.append(rule)
     return lines
+
+
+def check(results: Results, options: Options, args: argparse.Namespace) -> int:
+    status = 0
+    limits = ((args.check_aiohttp, LIB_AIOHTTP, RAW_AIOHTTP), (args.check, LIB_HTTPX, RAW_HTTPX))
+    for limit, name, base in limits:
+        if limit is None:
+            continue
+        over = [
+            f"{start} c={c} ({results.ratio(name, base, (start, c)):.2f}x)"
+            for start in options.starts
+            for c in options.concurrencies
+            if results.ratio(name, base, (start, c)) > limit
+        ]
+        if over:
+            _out(f"CHECK FAILED: {name} / {base} above {limit:.2f}x at " + ", ".join(over))
+            status = 1
+        else:
+            _out(f"check passed: {name} within {limit:.2f}x of {base} everywhere")
+    return status
+
+
+# --------------------------------------------------------------------------- import time
+
+
+def _import_ms(module: str, pycache: str) -> float:
+    """Milliseconds a fresh interpreter takes to import ``module``.
+
+    Timed inside the child around the import alone: interpreter start-up, which
+    varies more than the import itself on a busy machine, is left out. Bytecode is
+    cached in ``pycache`` for every module alike (an installed package has its .pyc
+    files; a checkout run with PYTHONDONTWRITEBYTECODE would be compiled each time).
+    """
+    code = (
+        "import time\n"
+        "start = time.perf_counter()\n"
+        f"import {module}\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = pycache
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+    )
+    return float(done.stdout) * 1000
+
+
+def import_part(args: argparse.Namespace) -> int:
+    """``import idenfy_async`` over a bare interpreter, next to ``import httpx``."""
+    runs = QUICK_ROUNDS if args.quick else IMPORT_RUNS
+    times: dict[str, float] = {}
+    modules = ("httpx", "idenfy_async", "idenfy_async.cli")
+    with tempfile.TemporaryDirectory(prefix="idenfy-bench-pycache-") as pycache:
+        for name in modules:
+            _import_ms(name, pycache)  # writes the bytecode cache
+        for _ in range(runs):  # alternated, so a busy phase of the machine hits all alike
+            for name in modules:
+                times[name] = min(times.get(name, float("inf")), _import_ms(name, pycache))
+    ratio = times["idenfy_async"] / times["httpx"]
+    _out("")
+    _out(
+        f"Import time, fastest of {runs} fresh interpreters, the import statement alone,"
+        " bytecode cached (details: python -X importtime -c 'import idenfy_async'):"
+    )
+    for name, ms in times.items():
+        _out(f"  import {name:<17} {ms:6.1f} ms  ({ms / times['httpx']:.2f}x import httpx)")
+    if args.check_import is not None:
+        if ratio > args.check_import:
+            _out(f"CHECK FAILED: import idenfy_async is {ratio:.2f}x import httpx")
+            return 1
+        _out(f"check passed: import idenfy_async within {args.check_import:.2f}x import httpx")
+    return 0
 
 
 # --------------------------------------------------------------------------- command line
 
 
+def _concurrencies(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(bulk.positive_int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of concurrencies: {text!r}") from exc
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one concurrency")
+    return values
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="CPU per call of AsyncIdenfy.create_session vs raw httpx, then bulk"
-        " throughput, memory and the account-wide Redis quota.",
+        description="CPU per create_session on each transport vs raw aiohttp and raw httpx,"
+        " import time, then bulk throughput, memory and the account-wide Redis quota.",
     )
     parser.add_argument(
         "--only",
@@ -415,45 +531,64 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="run only this part (repeatable; default: all of %(choices)s, in that order)",
     )
     parser.add_argument(
-        "--calls", type=bulk.positive_int, default=DEFAULT_CALLS, help="calls per measured batch"
+        "--quick",
+        action="store_true",
+        help=f"for development: {QUICK_CALLS} calls x {QUICK_ROUNDS} rounds unless given",
     )
     parser.add_argument(
-        "--rounds",
-        type=bulk.positive_int,
-        default=DEFAULT_ROUNDS,
-        help="measured rounds (interleaved)",
+        "--calls", type=bulk.positive_int, default=None, help=f"calls per batch ({DEFAULT_CALLS})"
     )
     parser.add_argument(
-        "--warmup", type=int, default=None, help="warm-up calls per client (default: calls/4)"
+        "--rounds", type=bulk.positive_int, default=None, help=f"rounds ({DEFAULT_ROUNDS})"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="warm-up calls per client (default: calls/2)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrencies,
+        default=CONCURRENCIES,
+        metavar="C,C,...",
+        help="concurrencies (default: 1,8,64,256)",
+    )
+    parser.add_argument(
+        "--start",
+        action="append",
+        choices=STARTS,
+        help="only this way of starting the calls (repeatable; default: both)",
+    )
+    parser.add_argument(
+        "--check-aiohttp",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="exit 1 if the aiohttp-transport library / raw aiohttp CPU ratio exceeds RATIO",
     )
     parser.add_argument(
         "--check",
         type=float,
         default=None,
         metavar="RATIO",
-        help="exit 1 if a library/raw CPU ratio (median of the rounds') exceeds RATIO, e.g. 1.10",
+        help="exit 1 if the httpx-transport library / raw httpx CPU ratio exceeds RATIO",
+    )
+    parser.add_argument(
+        "--check-import",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="exit 1 if import idenfy_async takes more than RATIO x import httpx",
     )
     parser.add_argument(
         "--latency-ms",
         type=float,
         default=DEFAULT_LATENCY_MS,
-        help="simulated API latency: server delay per answer in the concurrent runs"
-        " (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--own-pools",
-        action="store_true",
-        help="concurrency 64: the library on its own httpx client, not the raw one's"
-        " (noisier: the two pools drift apart)",
+        help="simulated API latency: server delay per answer (default: %(default)s)",
     )
     parser.add_argument(
         "--no-pin",
         dest="pin",
         action="store_false",
         help="do not pin the client and the server to separate CPUs",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="also show httpx pool sizes per round"
     )
     parser.add_argument(
         "--redis-url",
@@ -474,48 +609,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = [part for part in PARTS if args.only is None or part in args.only]
     for line in machine_lines():
         _out(line)
-    redis_status = 0
+    _out(f"command:  python -m benchmarks {' '.join(sys.argv[1:] if argv is None else argv)}")
+    status = import_part(args) if "import" in parts else 0
     if "redis" in parts:
-        # First, before pinning: its worker processes would inherit one CPU.
-        redis_status = redis_quota.run_part(args.redis_url, seconds=args.redis_seconds)
-    if parts == ["redis"]:
-        return redis_status
+        # Before pinning: its worker processes would inherit one CPU.
+        status = max(status, redis_quota.run_part(args.redis_url, seconds=args.redis_seconds))
+    if not set(parts) - {"import", "redis"}:
+        return status
     pinned = pin(usable_cpus()) if args.pin else None
-    status = cpu_part(args, pinned) if "cpu" in parts else 0
+    if "cpu" in parts:
+        status = max(status, cpu_part(args, pinned))
     if "bulk" in parts or "memory" in parts:
         status = max(status, bulk.run_parts(args, parts, pinned, _out))
-    return max(status, redis_status)
+    return status
 
 
 def cpu_part(args: argparse.Namespace, pinned: tuple[int, int] | None) -> int:
-    calls: int = args.calls
+    calls: int = args.calls or (QUICK_CALLS if args.quick else DEFAULT_CALLS)
     options = Options(
         calls=calls,
-        rounds=args.rounds,
-        warmup=args.warmup if args.warmup is not None else max(calls // 4, max(CONCURRENCIES)),
+        rounds=args.rounds or (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS),
+        warmup=args.warmup if args.warmup is not None else max(calls // 2, *args.concurrency),
+        concurrencies=args.concurrency,
+        starts=tuple(s for s in STARTS if args.start is None or s in args.start),
         latency_ms=args.latency_ms,
-        own_pools=args.own_pools,
-        verbose=args.verbose,
     )
-
     asyncio.run(check_same_request())
     with start_server(cpu=pinned[1] if pinned else None) as server:
         where = f", client on CPU {pinned[0]}, server on CPU {pinned[1]}" if pinned else ""
         _out(f"server:   {server.base_url} (separate process{where})")
+        _out("per round: CPU us per call of " + " / ".join(CONTENDERS))
         results = asyncio.run(run(server, options))
     for line in report(results, options):
         _out(line)
-
-    if args.check is not None:
-        over = [c for c in CONCURRENCIES if results.ratio(c) > args.check]
-        if over:
-            _out(
-                f"CHECK FAILED: library/raw CPU ratio above {args.check:.2f}x at concurrency "
-                + ", ".join(f"{c} ({results.ratio(c):.3f}x)" for c in over)
-            )
-            return 1
-        _out(f"check passed: every library/raw CPU ratio is within {args.check:.2f}x")
-    return 0
+    return check(results, options, args)
 
 
 if __name__ == "__main__":

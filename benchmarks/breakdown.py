@@ -44,7 +44,7 @@ import httpx
 from idenfy_async import AsyncIdenfy, SessionRequest, _converter, _sansio
 from idenfy_async import _client as _client_module
 
-from .__main__ import Call, measure
+from .__main__ import Call, measure_ramp
 from ._payload import (
     API_KEY,
     API_SECRET,
@@ -281,11 +281,11 @@ async def ablation(base_url: str, calls: int, rounds: int) -> list[tuple[str, fl
         samples: dict[str, list[float]] = defaultdict(list)
         for _, call, removed in variants:
             with _patched(client, removed, base_url):
-                await measure(call, max(100, calls // 4), 1)
+                await measure_ramp(call, max(100, calls // 4), 1)
         for round_no in range(rounds):
             for name, call, removed in variants if round_no % 2 == 0 else variants[::-1]:
                 with _patched(client, removed, base_url):
-                    sample = await measure(call, calls, 1, settle=50)
+                    sample = await measure_ramp(call, calls, 1, settle=50)
                 samples[name].append(sample.cpu_us)
         return [(name, statistics.median(samples[name])) for name, _, _ in variants]
 

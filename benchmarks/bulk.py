@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from idenfy_async import AsyncIdenfy, BulkState, JournalState, SessionRequest, SqliteJournal
+from idenfy_async.transports import HttpBackend
 
 from ._payload import REQUEST_FIELDS
 from .fake_server import FakeServerProcess, start_fake_server
@@ -103,6 +104,7 @@ class BulkOptions:
     warmup_rows: int = DEFAULT_WARMUP_ROWS
     concurrency: int = DEFAULT_CONCURRENCY
     rate_limit: str | None = DEFAULT_RATE_LIMIT
+    http_backend: HttpBackend = "httpx"
     memory_rows: tuple[int, ...] = DEFAULT_MEMORY_ROWS
     memory_server: str = "inprocess"
     max_rss_mib: float = DEFAULT_MAX_RSS_MIB
@@ -153,6 +155,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_RATE_LIMIT,
         help='the client\'s rate_limit= (%(default)s, far above reach); "none" for none',
     )
+    group.add_argument(
+        "--bulk-http-backend",
+        choices=("httpx", "aiohttp"),
+        default="httpx",
+        help="the client's http_backend= for every contender (%(default)s)",
+    )
     group = parser.add_argument_group("bulk memory (--only memory)")
     group.add_argument(
         "--memory-rows",
@@ -193,6 +201,7 @@ def options_from(args: argparse.Namespace) -> BulkOptions:
         warmup_rows=max(0, args.bulk_warmup),
         concurrency=args.bulk_concurrency,
         rate_limit=rate_limit,
+        http_backend=args.bulk_http_backend,
         memory_rows=args.memory_rows,
         memory_server=args.memory_server,
         max_rss_mib=args.max_rss_mib,
@@ -272,6 +281,7 @@ def _client(base_url: str, options: BulkOptions) -> AsyncIdenfy:
         base_url=base_url,
         max_concurrency=options.concurrency,
         rate_limit=options.rate_limit,
+        http_backend=options.http_backend,
     )
 
 
@@ -356,7 +366,8 @@ def throughput_report(results: ThroughputResults, options: BulkOptions) -> list[
         "",
         f"Bulk throughput, rows/s (wall clock): median of {options.rounds} rounds x"
         f" {options.rows} rows, concurrency {options.concurrency}, AsyncIdenfy("
-        f"max_concurrency={options.concurrency}, rate_limit={limit!r}), FakeIdenfyServer"
+        f"max_concurrency={options.concurrency}, rate_limit={limit!r},"
+        f" http_backend={options.http_backend!r}), FakeIdenfyServer"
         " over TCP on 127.0.0.1 in a separate process. CPU is the client process's"
         " (time.process_time, journal thread included) per row; 'CPU busy' = that CPU"
         " time over the wall time (100%: the client's CPU is the bound). Ratios: median of the"

@@ -1,10 +1,11 @@
 """idenfy-async: the asyncio client for iDenfy's identity verification (KYC) API."""
 
+import typing
+
 from ._client import NOT_GIVEN, AsyncIdenfy
 from ._limiter import RateLimit, RateLimiter
 from ._retry import CallKind, Failure, RetryDetails, RetryPolicy
 from ._version import __version__
-from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
 from .errors import (
     APIConnectionError,
     APIError,
@@ -37,7 +38,6 @@ from .errors import (
     TokenNotValidError,
     WebhookPayloadError,
 )
-from .journal import ErrorKind, Journal, JournalEntry, JournalState, MemoryJournal, SqliteJournal
 from .models import (
     NULL,
     AdditionalStepsStatus,
@@ -71,6 +71,8 @@ from .models import (
     VerificationData,
     VerificationStatus,
     VerificationSummary,
+    VideoCallAnswer,
+    VideoCallEvent,
     WebhookEvent,
 )
 from .reconcile import (
@@ -80,17 +82,99 @@ from .reconcile import (
     Reconciliation,
     VerificationLister,
 )
-from .webhooks import construct_event, parse_event, verify_signature
+
+if typing.TYPE_CHECKING:
+    from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
+    from .journal import (
+        ErrorKind,
+        Journal,
+        JournalEntry,
+        JournalState,
+        MemoryJournal,
+        SqliteJournal,
+    )
+    from .kyc_models import (
+        AdditionalStepUpload,
+        BlocklistEntry,
+        BlocklistSource,
+        FaceAuthCheck,
+        FaceAuthCheckType,
+        FaceAuthSession,
+        FaceAuthToken,
+        FaceAuthTokenRequest,
+        FileSource,
+        InformationRequest,
+        InformationRequestToken,
+        PoaCheck,
+        PoaCheckRequest,
+        PoaOverallStatus,
+        ProcessingDocumentType,
+        ProcessingRequest,
+    )
+    from .webhooks import construct_event, parse_event, verify_signature
+
+# Imported on first use (PEP 562): bulk and the journal (sqlite3) only serve bulk
+# runs, webhooks only webhook handlers; `import idenfy_async` need not load them.
+_LAZY = {
+    "BulkProgress": "bulk",
+    "BulkResult": "bulk",
+    "BulkState": "bulk",
+    "create_sessions": "bulk",
+    "ErrorKind": "journal",
+    "Journal": "journal",
+    "JournalEntry": "journal",
+    "JournalState": "journal",
+    "MemoryJournal": "journal",
+    "SqliteJournal": "journal",
+    "construct_event": "webhooks",
+    "parse_event": "webhooks",
+    "verify_signature": "webhooks",
+    "AdditionalStepUpload": "kyc_models",
+    "BlocklistEntry": "kyc_models",
+    "BlocklistSource": "kyc_models",
+    "FaceAuthCheck": "kyc_models",
+    "FaceAuthCheckType": "kyc_models",
+    "FaceAuthSession": "kyc_models",
+    "FaceAuthToken": "kyc_models",
+    "FaceAuthTokenRequest": "kyc_models",
+    "FileSource": "kyc_models",
+    "InformationRequest": "kyc_models",
+    "InformationRequestToken": "kyc_models",
+    "PoaCheck": "kyc_models",
+    "PoaCheckRequest": "kyc_models",
+    "PoaOverallStatus": "kyc_models",
+    "ProcessingDocumentType": "kyc_models",
+    "ProcessingRequest": "kyc_models",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AdditionalStepUpload",
     "AdditionalStepsStatus",
     "AgeEstimate",
     "AsyncIdenfy",
     "AuthenticationError",
     "BadRequestError",
+    "BlocklistEntry",
+    "BlocklistSource",
     "BulkProgress",
     "BulkResult",
     "BulkState",
@@ -109,6 +193,11 @@ __all__ = [
     "ErrorKind",
     "EventLoopMismatchError",
     "EventType",
+    "FaceAuthCheck",
+    "FaceAuthCheckType",
+    "FaceAuthSession",
+    "FaceAuthToken",
+    "FaceAuthTokenRequest",
     "FaceStatus",
     "FacialAuthenticationEvent",
     "FacialAuthenticationMethod",
@@ -116,10 +205,13 @@ __all__ = [
     "FacialAuthenticationType",
     "Failure",
     "FieldProblem",
+    "FileSource",
     "FileUrls",
     "FraudTag",
     "IdenfyError",
     "IdentificationEvent",
+    "InformationRequest",
+    "InformationRequestToken",
     "InsufficientFundsError",
     "IpProxyRiskLevel",
     "Journal",
@@ -137,6 +229,11 @@ __all__ = [
     "OverallStatus",
     "PermissionDeniedError",
     "Platform",
+    "PoaCheck",
+    "PoaCheckRequest",
+    "PoaOverallStatus",
+    "ProcessingDocumentType",
+    "ProcessingRequest",
     "RateLimit",
     "RateLimitError",
     "RateLimiter",
@@ -166,6 +263,8 @@ __all__ = [
     "VerificationLister",
     "VerificationStatus",
     "VerificationSummary",
+    "VideoCallAnswer",
+    "VideoCallEvent",
     "WebhookEvent",
     "WebhookPayloadError",
     "__version__",

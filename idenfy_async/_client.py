@@ -38,7 +38,6 @@ from . import _sansio, coordination, errors
 from ._limiter import ConcurrencyLimiter, Cooldown, RateLimit, RateLimiter
 from ._retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
-from .journal import Journal
 from .models import (
     FileUrls,
     IdentificationEvent,
@@ -56,6 +55,7 @@ from .reconcile import (
     Reconciliation,
     reconcile_session,
 )
+from .transports import DirectClient, HttpBackend, build_transport
 
 __all__ = ["NOT_GIVEN", "AsyncIdenfy"]
 
@@ -79,6 +79,7 @@ USER_AGENT: Final = (
 
 if TYPE_CHECKING:
     from .bulk import BulkProgress, BulkResult
+    from .journal import Journal
     from .resources import (
         Blocklists,
         FaceAuthentication,
@@ -133,7 +134,13 @@ class AsyncIdenfy:
             several processes). Every attempt, retries included, takes a token.
         retry_policy: backoff tuning and the injectable clock/sleep/random.
         on_retry: called with a :class:`RetryDetails` before each retry.
-        transport: an ``httpx.AsyncBaseTransport`` (e.g. ``FakeIdenfy()``) for tests.
+        http_backend: what carries the requests: ``"httpx"`` (default: httpx's own
+            connection pool) or ``"aiohttp"`` (needs ``pip install
+            'idenfy-async[aiohttp]'``; several times less CPU per call under
+            concurrency, same retries and errors). Sized by ``max_concurrency`` and
+            ``timeout``. See the README's "Choosing a transport".
+        transport: an ``httpx.AsyncBaseTransport`` (e.g. ``FakeIdenfy()`` for tests, or
+            ``idenfy_async.transports.AiohttpTransport(...)`` tuned yourself).
         http_client: your own ``httpx.AsyncClient`` (proxies, CA bundles); used as is
             and never closed by us.
         redis_url: a Redis URL (default: ``IDENFY_REDIS_URL``; ``None`` or empty: off)
@@ -172,6 +179,7 @@ class AsyncIdenfy:
         rate_limit: str | RateLimit | None = None,
         retry_policy: RetryPolicy | None = None,
         on_retry: OnRetry | None = None,
+        http_backend: HttpBackend = "httpx",
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         redis_url: str | _NotGiven | None = NOT_GIVEN,
@@ -191,6 +199,11 @@ class AsyncIdenfy:
             raise errors.ConfigurationError("pass either transport= or http_client=, not both")
         if max_concurrency < 1:
             raise errors.ConfigurationError("max_concurrency must be at least 1")
+        if http_backend != "httpx" and (transport is not None or http_client is not None):
+            raise errors.ConfigurationError(
+                "http_backend= chooses the transport: pass it, transport= or http_client=,"
+                " not several"
+            )
 
         self._base_url = _checked_base_url(base_url or os.environ.get(ENV_BASE_URL))
         self._api_key = api_key
@@ -249,14 +262,15 @@ class AsyncIdenfy:
             _checked_timeouts(httpx.Timeout(timeout).as_dict())
         self._owns_http = http_client is None
         if http_client is None:
-            http_client = httpx.AsyncClient(
-                transport=transport,
+            # Our limiter admits at most max_concurrency requests, so the pool
+            # never makes one wait (no PoolTimeout under a large gather).
+            limits = httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            )
+            http_client = DirectClient(
+                transport=transport or build_transport(http_backend, limits),
                 timeout=DEFAULT_TIMEOUT if timeout is NOT_GIVEN else timeout,
-                # Our limiter admits at most max_concurrency requests, so the pool
-                # never makes one wait (no PoolTimeout under a large gather).
-                limits=httpx.Limits(
-                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-                ),
+                limits=limits,
                 follow_redirects=False,
             )
             self._timeout: Any = httpx.USE_CLIENT_DEFAULT

@@ -1,16 +1,19 @@
 """The one cattrs converter: snake_case <-> camelCase, unset fields omitted.
 
-Built once at import with generated hooks (no per-call reflection).
+Built once, with generated hooks (no per-call reflection), the first time it is used:
+generating them takes longer than importing httpx would, and ``import idenfy_async``
+need not pay for it.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 import cattrs
@@ -599,7 +602,22 @@ _RESULT_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
 }
 
 
-converter = make_converter()
+class _LazyConverter:
+    """Stands in for the converter; builds it on first use, then forwards to it."""
+
+    def __init__(self, build: Callable[[], cattrs.Converter]) -> None:
+        self._build = build
+        self._built: cattrs.Converter | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._built is None:
+            self._built = self._build()
+        value = getattr(self._built, name)
+        setattr(self, name, value)  # later look-ups find it without __getattr__
+        return value
+
+
+converter: Final = cast(cattrs.Converter, _LazyConverter(make_converter))
 
 
 def shape_problem(exc: BaseException, model: str | None = None) -> str:
@@ -646,8 +664,10 @@ def structure_session(body: Mapping[str, Any], **fill: Any) -> Session:
 
     ``fill`` supplies wire fields the body lacks (``raw`` stays the body as received).
     """
-    session: Session = _structure_session({**body, **fill, "\x00raw": body}, Session)
+    session: Session = _session_hook()({**body, **fill, "\x00raw": body}, Session)
     return session
 
 
-_structure_session = converter.get_structure_hook(Session)
+@functools.cache
+def _session_hook() -> Callable[[Any, Any], Any]:
+    return converter.get_structure_hook(Session)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.resources
+import os
+import subprocess
+import sys
 import types
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -18,6 +21,7 @@ MODULES = [
     "idenfy_async.models",
     "idenfy_async.reconcile",
     "idenfy_async.testing",
+    "idenfy_async.transports",
 ]
 
 
@@ -97,3 +101,42 @@ def test_reconciliation_is_exported() -> None:
     for name in exported:
         assert getattr(idenfy_async, name) is getattr(reconcile, name)
     assert callable(idenfy_async.AsyncIdenfy.reconcile_session)
+
+
+HEAVY = ["aiohttp", "sqlite3", "idenfy_async.bulk", "idenfy_async.journal", "idenfy_async.webhooks"]
+HEAVY += ["idenfy_async.cli", "idenfy_async.testing", "idenfy_async.transports._aiohttp"]
+
+
+def test_import_loads_nothing_a_call_path_does_not_need() -> None:
+    """``import idenfy_async`` (and the client) stay light: optional parts load on first use."""
+    code = (
+        "import sys, idenfy_async\n"
+        "from idenfy_async import AsyncIdenfy\n"
+        "from idenfy_async._converter import converter\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules], converter._built is None)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=60,
+    )
+    assert done.stdout.strip() == "[] True", done.stderr
+
+
+def test_lazy_names_load_on_first_use() -> None:
+    from idenfy_async import SqliteJournal, create_sessions, verify_signature
+    from idenfy_async.bulk import create_sessions as bulk_create_sessions
+    from idenfy_async.journal import SqliteJournal as journal_class
+    from idenfy_async.webhooks import verify_signature as webhooks_verify
+
+    assert (SqliteJournal, create_sessions, verify_signature) == (
+        journal_class,
+        bulk_create_sessions,
+        webhooks_verify,
+    )
+    assert {"SqliteJournal", "create_sessions", "verify_signature"} <= set(dir(idenfy_async))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = idenfy_async.nope
