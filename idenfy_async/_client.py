@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
 import attrs
 import httpx
 
-from . import _sansio, coordination, errors
+from . import _sansio, errors
 from ._limiter import ConcurrencyLimiter, Cooldown, RateLimit, RateLimiter
 from ._retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
@@ -78,6 +78,7 @@ USER_AGENT: Final = (
 )
 
 if TYPE_CHECKING:
+    from . import coordination
     from .bulk import BulkProgress, BulkResult
     from .journal import Journal
     from .resources import (
@@ -183,8 +184,8 @@ class AsyncIdenfy:
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         redis_url: str | _NotGiven | None = NOT_GIVEN,
-        bulk_share: float = coordination.DEFAULT_BULK_SHARE,
-        fallback_share: float | None = coordination.DEFAULT_FALLBACK_SHARE,
+        bulk_share: float | _NotGiven = NOT_GIVEN,
+        fallback_share: float | _NotGiven | None = NOT_GIVEN,
         single_session: bool = False,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
@@ -224,7 +225,7 @@ class AsyncIdenfy:
         self._cooldown = Cooldown(self._policy.clock, self._policy.sleep)
         url = os.environ.get(ENV_REDIS_URL) if redis_url is NOT_GIVEN else redis_url
         self._redis: Any = None
-        self._quota: coordination.RedisQuota | None = None
+        self._quota: coordination.RedisQuota | None = None  # loaded only when used
         self._shared_cooldown: coordination.SharedCooldown | None = None
         self._rate_limit: RateLimit | None
         if url:
@@ -233,15 +234,21 @@ class AsyncIdenfy:
                     "with redis_url, rate_limit is the account's rate shared by every"
                     ' process: give a spec such as "10000/hour", not a RateLimit object'
                 )
+            from . import coordination
+
+            shares: dict[str, Any] = {}
+            if bulk_share is not NOT_GIVEN:
+                shares["bulk_share"] = bulk_share
+            if fallback_share is not NOT_GIVEN:
+                shares["fallback_share"] = fallback_share
             self._redis = coordination.connect(url)  # bounded timeouts, lazy: no I/O here
             self._quota = coordination.RedisQuota(
                 self._redis,
                 api_key,
                 rate_limit if rate_limit is not None else DEFAULT_ACCOUNT_RATE,
-                bulk_share=bulk_share,
-                fallback_share=fallback_share,
                 sleep=self._policy.sleep,
                 clock=self._policy.clock,
+                **shares,
             )
             self._shared_cooldown = coordination.SharedCooldown(
                 self._redis, api_key, clock=self._policy.clock, sleep=self._policy.sleep
@@ -254,9 +261,7 @@ class AsyncIdenfy:
                 else rate_limit
             )
         self._single_session = single_session
-        self._sessions = coordination.SessionRegistry(
-            self._redis, api_key, clock=self._policy.clock, sleep=self._policy.sleep
-        )
+        self._registry: coordination.SessionRegistry | None = None  # made on first use
 
         if timeout is not NOT_GIVEN:
             _checked_timeouts(httpx.Timeout(timeout).as_dict())
@@ -451,7 +456,7 @@ class AsyncIdenfy:
             return await send(before_send)
         self._check_usable()
         deadline = self._policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline
-        return await self._sessions.create(
+        return await self._sessions().create(
             request.client_id,
             spec.body,
             send,
@@ -474,20 +479,22 @@ class AsyncIdenfy:
             return False
         if not event.client_id:
             return False
-        return await self._sessions.close(event.client_id, event.scan_ref)
+        return await self._sessions().close(event.client_id, event.scan_ref)
 
-    def dedupe_store(
-        self, *, ttl: float = coordination.DEFAULT_DEDUPE_TTL
-    ) -> coordination.DedupeStore:
+    def dedupe_store(self, *, ttl: float | None = None) -> coordination.DedupeStore:
         """A webhook dedupe store for this account: shared through Redis with ``redis_url``
         (:class:`~idenfy_async.coordination.RedisDedupeStore`, on this client's
         connections), else one process's (:class:`~idenfy_async.coordination.MemoryDedupeStore`).
 
         Make one per application and ``claim(event.dedupe_key)`` for each webhook.
+        ``ttl``: seconds a key is kept (default a day: ``DEFAULT_DEDUPE_TTL``).
         """
+        from . import coordination
+
+        kept = coordination.DEFAULT_DEDUPE_TTL if ttl is None else ttl
         if self._redis is None:
-            return coordination.MemoryDedupeStore(ttl=ttl)
-        return coordination.RedisDedupeStore(self._redis, self._api_key, ttl=ttl)
+            return coordination.MemoryDedupeStore(ttl=kept)
+        return coordination.RedisDedupeStore(self._redis, self._api_key, ttl=kept)
 
     async def forget_session(self, client_id: str) -> None:
         """Let the next ``create_session`` for ``client_id`` be sent, whatever was known.
@@ -496,7 +503,17 @@ class AsyncIdenfy:
         ``NOT_FOUND`` (or you handled the session it found). Raises
         :class:`CoordinationError` when Redis fails.
         """
-        await self._sessions.forget(client_id)
+        await self._sessions().forget(client_id)
+
+    def _sessions(self) -> coordination.SessionRegistry:
+        """The open-session registry (in Redis with ``redis_url``), made on first use."""
+        if self._registry is None:
+            from . import coordination
+
+            self._registry = coordination.SessionRegistry(
+                self._redis, self._api_key, clock=self._policy.clock, sleep=self._policy.sleep
+            )
+        return self._registry
 
     def create_sessions(
         self,

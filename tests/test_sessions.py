@@ -239,7 +239,7 @@ async def test_a_claim_taken_over_then_refused_before_sending_is_freed(
     fails before its request leaves (a cooldown past its deadline): the clientId is
     free again, not left pending to turn unknown."""
     async with single(fake, policy) as client:
-        registry = client._sessions
+        registry = client._sessions()
         await registry._store.claim("u", "other", "someone-else", 300.0, 3600.0)
         real_sleep = registry._sleep
 
