@@ -171,14 +171,20 @@ def connect(
         raise ConfigurationError(
             "Redis support needs the redis package: pip install 'idenfy-async[redis]'"
         ) from exc
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=op_timeout,
-        socket_timeout=op_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(NoBackoff(), 1),
-    )
+    try:
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=op_timeout,
+            socket_timeout=op_timeout,
+            socket_connect_timeout=connect_timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
+    except ValueError:  # never echoed: the URL may hold a password
+        raise ConfigurationError(
+            "the Redis URL cannot be used: it must look like redis://[:password@]host:port/db"
+            " (or rediss://, unix://)"
+        ) from None
     client: Redis = Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
     return client
 

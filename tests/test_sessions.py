@@ -635,6 +635,16 @@ def test_bad_shared_settings_are_refused(kwargs: dict[str, Any], needle: str) ->
         AsyncIdenfy("k", "s", redis_url="redis://127.0.0.1:1/0", **kwargs)
 
 
+@pytest.mark.parametrize("url", ["not a url", "http://h", "redis://:hunter2@h:port/0"])
+def test_a_bad_redis_url_is_a_configuration_error(url: str) -> None:
+    from idenfy_async import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        AsyncIdenfy("k", "s", redis_url=url)
+    assert "hunter2" not in str(caught.value)
+    assert caught.value.__cause__ is None  # nor in a chained exception's message
+
+
 async def test_a_rate_limit_answer_pauses_every_process(redis_server: RedisServer) -> None:
     """A 429 seen by one client is waited out by another one sharing the account."""
     api_key = new_key()
