@@ -1,16 +1,20 @@
-"""State shared by every process on one iDenfy account: quota, 429 cooldown, webhook dedupe.
+"""State shared by every process on one iDenfy account: quota, 429 cooldown, open
+sessions, webhook dedupe.
 
 One process needs none of this (the client paces and cools down by itself). Several
 workers, machines or a bulk job next to a web service share one account, so they
-share its rate limit too. Here that state lives in Redis (``pip install
-'idenfy-async[redis]'``), under keys derived from a hash of the API key (never the
-key itself), hash-tagged so one account's keys sit on one cluster node::
+share its rate limit too. ``AsyncIdenfy(redis_url=...)`` (or ``IDENFY_REDIS_URL``)
+wires everything here into the client; the objects are usable alone too. Here that
+state lives in Redis (``pip install 'idenfy-async[redis]'``), under keys derived from
+a hash of the API key (never the key itself), hash-tagged so one account's keys sit
+on one cluster node::
 
     redis = coordination.connect(os.environ["IDENFY_REDIS_URL"])
     quota = coordination.RedisQuota(redis, api_key, "10000/hour", bulk_share=0.8)
     await quota.interactive.acquire()  # or quota.bulk; both are RateLimits
     cooldown = coordination.SharedCooldown(redis, api_key)
     dedupe = coordination.RedisDedupeStore(redis, api_key)  # or MemoryDedupeStore()
+    sessions = coordination.SessionRegistry(redis, api_key)  # or SessionRegistry() in memory
 
 **Quota.** GCRA (generic cell rate algorithm) in one Lua script: one ``EVALSHA``
 per acquisition (a bulk one that must wait longer than its horizon asks again when
@@ -38,7 +42,16 @@ about 60 s), and failures are :class:`~idenfy_async.errors.CoordinationError`:
 * the cooldown degrades to this process's own copy (each process still honours the
   429s it sees itself);
 * the Redis dedupe store refuses (raises): a webhook handler should answer 503 so
-  iDenfy redelivers, rather than process an event twice.
+  iDenfy redelivers, rather than process an event twice;
+* the session registry refuses (raises before anything is sent): a second session
+  would be a second credit. After the request left, a failure to record its outcome
+  is logged and the clientId turns unknown at its claim's lease end, never free.
+
+**Open sessions.** One per clientId (:class:`SessionRegistry`): a claim in one
+script (``pending`` with the claimer's random token and a lease), then ``open`` with
+the session's shareable fields for the token's life, or ``unknown`` when the outcome
+is ambiguous. A Redis lock cannot fence iDenfy: the claim only keeps well-behaved
+processes from sending twice, so whatever could hide a session is ``unknown``.
 
 A command that timed out may still run on the server later: each script is safe to
 run twice (a duplicate quota reservation wastes a slot, never exceeds the rate; a
