@@ -63,6 +63,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import hmac
 import logging
 import math
 import secrets
@@ -720,9 +721,18 @@ DEFAULT_SESSION_TTL: Final = 86_400.0
 _Claimed = Literal["lead", "open", "unknown", "pending"]
 
 
-def request_digest(body: bytes) -> str:
-    """What makes two create requests "the same": a SHA-256 of the exact wire body."""
-    return hashlib.sha256(body).hexdigest()
+def request_digest(body: bytes, key: bytes = b"") -> str:
+    """What makes two create requests "the same": a digest of the exact wire body.
+
+    HMAC-SHA256 under ``key`` (the registry derives one from the API key, so what
+    Redis holds cannot be matched against guessed personal data).
+    """
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def _account_key(api_key: str) -> bytes:
+    """A secret per account, never stored: keys the hashes of clientIds and requests."""
+    return hashlib.sha256(b"idenfy-async sessions\0" + api_key.encode()).digest()
 
 
 @attrs.frozen
@@ -911,6 +921,7 @@ class _RedisSessions:
     def __init__(self, redis: Redis, api_key: str, op_timeout: float, key_prefix: str) -> None:
         self.op_timeout = op_timeout
         self._namespace = account_namespace(api_key, prefix=key_prefix)
+        self._secret = _account_key(api_key)
         self._claim = redis.register_script(_SESSION_CLAIM_SCRIPT)
         self._commit = redis.register_script(_SESSION_COMMIT_SCRIPT)
         self._release = redis.register_script(_SESSION_RELEASE_SCRIPT)
@@ -919,8 +930,8 @@ class _RedisSessions:
         self._redis = redis
 
     def key(self, client_id: str) -> str:
-        # Hashed: a clientId is often a user id; no reason to spread it into Redis.
-        digest = hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        # Keyed hash: a clientId is often a guessable user id; not spread into Redis.
+        digest = request_digest(client_id.encode("utf-8", "surrogatepass"), self._secret)[:32]
         return f"{self._namespace}:sess:{digest}"
 
     async def _call(self, script: Any, client_id: str, *args: Any) -> Any:
@@ -1032,6 +1043,7 @@ class SessionRegistry:
                 redis, api_key or "", _check_timeout("op_timeout", op_timeout), key_prefix
             )
         self.shared = redis is not None
+        self._secret = _account_key(api_key or "")
         self._clock = clock
         self._sleep = sleep
         self._flights: dict[str, asyncio.Future[tuple[str, Session] | None]] = {}
@@ -1056,7 +1068,7 @@ class SessionRegistry:
         that hook once the claim is held. ``deadline``: seconds this call may wait
         for another one creating the same clientId.
         """
-        digest = request_digest(body)
+        digest = request_digest(body, self._secret)
         end = None if deadline is None else self._clock() + deadline
         while True:
             flight = self._flights.get(client_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -341,6 +342,10 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def redis_client(fake: FakeIdenfy, api_key: str, url: str, **kwargs: Any) -> AsyncIdenfy:
     return AsyncIdenfy(
         api_key,
@@ -375,6 +380,11 @@ async def test_two_processes_worth_of_clients_send_one_request(
         keys = [k.decode() if isinstance(k, bytes) else k for k in await redis.keys("*:sess:*")]
         assert len(keys) == 1
         assert "user-1" not in keys[0]
+        # Keyed by the account: a guessed clientId cannot be matched to its key.
+        assert hashlib.sha256(b"user-1").hexdigest()[:32] not in keys[0]
+        stored = {text(k): text(v) for k, v in (await redis.hgetall(keys[0])).items()}
+        assert stored["tok"] == first.auth_token  # shared: what the other process returns
+        assert "user-1" not in "".join(stored.values())
         assert 3_590_000 < await redis.pttl(keys[0]) <= 3_600_000
         # A different request meets the open session; a final webhook closes it.
         with pytest.raises(SessionAlreadyOpenError) as caught:
