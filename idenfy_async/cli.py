@@ -229,7 +229,8 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=1,
         metavar="N",
-        help="requests --rate lets through at once (default 1: a steady pace)",
+        help="requests --rate lets through at once (default 1: a steady pace; not used with"
+        " Redis: the account's shared quota paces every process)",
     )
     bulk.add_argument(
         "--redis-url",
