@@ -49,6 +49,13 @@ class VirtualClock:
         await asyncio.sleep(0)
 
 
+@pytest.fixture(autouse=True)
+def _no_shared_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's IDENFY_REDIS_URL must not reach tests (nor the CLI they start):
+    tests that share state through Redis say so."""
+    monkeypatch.delenv("IDENFY_REDIS_URL", raising=False)
+
+
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock()
