@@ -79,6 +79,7 @@ from .errors import (
     ConfigurationError,
     CoordinationError,
     IdenfyError,
+    ResponseDecodeError,
     SessionAlreadyOpenError,
     SessionOutcomeUnknownError,
 )
@@ -1149,16 +1150,27 @@ class SessionRegistry:
                 continue
             except BaseException as exc:
                 if held:
-                    maybe = sent and (not isinstance(exc, IdenfyError) or exc.ambiguous)
                     await self._settle(
-                        store.mark_unknown(client_id, owner, ttl)
-                        if maybe
-                        else store.release(client_id, owner)
+                        self._after_failure(exc, sent, client_id, owner, digest, ttl)
                     )
                 raise
             open_for = float(session.expiry_time) if session.expiry_time else ttl
             await self._settle(store.commit(client_id, owner, digest, session, open_for))
             return session
+
+    def _after_failure(
+        self, exc: BaseException, sent: bool, client_id: str, owner: str, digest: str, ttl: float
+    ) -> Awaitable[None]:
+        """What a held claim becomes when the create raised ``exc``."""
+        store = self._store
+        if isinstance(exc, ResponseDecodeError) and exc.scan_ref and exc.auth_token:
+            # Created, and its token read, although the rest of the answer was not:
+            # the session is open (bulk records it created).
+            partial = Session(auth_token=exc.auth_token, scan_ref=exc.scan_ref, client_id=client_id)
+            return store.commit(client_id, owner, digest, partial, ttl)
+        if sent and (not isinstance(exc, IdenfyError) or exc.ambiguous):
+            return store.mark_unknown(client_id, owner, ttl)  # a session may exist
+        return store.release(client_id, owner)  # nothing was created
 
     async def _settle(self, step: Awaitable[Any]) -> None:
         """Record a leader's outcome, even when its caller is being cancelled."""

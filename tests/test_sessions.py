@@ -218,6 +218,23 @@ async def test_what_a_failed_leader_leaves(
             assert fake.requests > requests
 
 
+async def test_a_created_session_with_an_unreadable_answer_is_open(
+    fake: FakeIdenfy, policy: RetryPolicy
+) -> None:
+    """authToken and scanRef read, the rest not: the session exists and is handed out."""
+    from idenfy_async import ResponseDecodeError
+
+    body = json.dumps({"authToken": "t" * 40, "scanRef": "scan-1", "clientId": None}).encode()
+    async with single(fake, policy) as client:
+        fake.fail_next(Failure(status=200, body=body, create=True))
+        with pytest.raises(ResponseDecodeError) as caught:
+            await client.create_session(client_id="u")
+        assert caught.value.scan_ref == "scan-1"
+        again = await client.create_session(client_id="u")
+    assert (again.scan_ref, again.auth_token) == ("scan-1", "t" * 40)
+    assert fake.requests == 1
+
+
 async def test_followers_of_an_ambiguous_leader_get_the_unknown_error(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
