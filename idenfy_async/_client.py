@@ -757,6 +757,25 @@ class AsyncIdenfy:
                 ``client_id`` or ``per_page``.
             APIError, APIConnectionError, ResponseDecodeError: while iterating.
         """
+        return self._list_verifications(
+            client_id,
+            per_page=per_page,
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            timeout=timeout,
+            priority="interactive",
+        )
+
+    def _list_verifications(
+        self,
+        client_id: str | None,
+        *,
+        per_page: int = DEFAULT_PAGE_SIZE,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+        priority: coordination.Priority,
+    ) -> AsyncIterator[VerificationSummary]:
         first = _sansio.build_list_verifications(client_id, page=1, per_page=per_page)
 
         async def pages() -> AsyncIterator[VerificationSummary]:
@@ -779,6 +798,7 @@ class AsyncIdenfy:
                     max_retries=max_retries,
                     retry_deadline=retry_deadline,
                     timeout=timeout,
+                    priority=priority,
                 )
                 for summary in page.results:
                     yield summary
@@ -996,6 +1016,7 @@ class AsyncIdenfy:
         max_retries: int | _NotGiven,
         retry_deadline: float | _NotGiven | None,
         timeout: float | httpx.Timeout | _NotGiven | None,
+        priority: coordination.Priority = "interactive",
     ) -> T:
         return await self._call(
             operation,
@@ -1006,6 +1027,7 @@ class AsyncIdenfy:
             retry_deadline=retry_deadline,
             retry_ambiguous=NOT_GIVEN,
             timeout=timeout,
+            priority=priority,
         )
 
     async def _stream(
@@ -1273,7 +1295,8 @@ class _BulkCreator:
     def list_verifications(
         self, client_id: str | None = None
     ) -> AsyncIterator[VerificationSummary]:
-        return self._client.list_verifications(client_id)
+        # Reconciling a bulk run's open rows is bulk work too: behind interactive calls.
+        return self._client._list_verifications(client_id, priority="bulk")
 
 
 def _cooldown_error(spec: _sansio.RequestSpec, cooling: float) -> errors.RateLimitError:

@@ -749,6 +749,28 @@ async def test_bulk_rows_take_bulk_tokens_and_share_sessions(redis_server: Redis
     }
 
 
+async def test_bulk_reconciliation_reads_take_bulk_tokens_too(redis_server: RedisServer) -> None:
+    """A re-run reconciling an open row lists its clientId on bulk tokens, behind users."""
+    from idenfy_async import JournalEntry, JournalState, MemoryJournal
+
+    api_key = new_key()
+    fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
+    journal = MemoryJournal()
+    await journal.put(
+        JournalEntry(
+            client_id="open", state=JournalState.PENDING, attempts=1, pending_at=time.time() - 3600
+        )
+    )
+    async with AsyncIdenfy(
+        api_key, SECRET, transport=fake, redis_url=redis_server.url, rate_limit="1000/s"
+    ) as client:
+        spy = Priorities(client)
+        rows = [SessionRequest(client_id="open")]
+        [result] = [r async for r in client.create_sessions(rows, journal=journal)]
+    assert result.sent  # iDenfy never saw it: listed, then sent
+    assert spy.seen == ["bulk", "bulk"]
+
+
 async def test_without_shared_state_bulk_sends_every_row(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
