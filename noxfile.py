@@ -44,9 +44,9 @@ def typing(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (not run by default): CPU per call on each transport vs raw aiohttp and
-    httpx, import time, bulk throughput, bulk memory. ``nox -s bench -- --quick`` for a
-    short run."""
-    session.install(".[aiohttp]", *nox.project.dependency_groups(PYPROJECT, "bench"))
+    httpx, import time, bulk throughput, bulk memory, the Redis quota. ``nox -s bench --
+    --quick`` for a short run."""
+    session.install(".[aiohttp,redis]", *nox.project.dependency_groups(PYPROJECT, "bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

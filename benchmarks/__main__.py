@@ -62,7 +62,7 @@ import httpx
 
 from idenfy_async import AsyncIdenfy, Session
 
-from . import bulk
+from . import bulk, redis_quota
 from ._payload import (
     API_KEY,
     API_SECRET,
@@ -73,7 +73,7 @@ from ._payload import (
 )
 from .server import ServerProcess, start_server
 
-PARTS: Final = ("cpu", "import", "bulk", "memory")
+PARTS: Final = ("cpu", "import", "bulk", "memory", "redis")
 CONCURRENCIES: Final = (1, 8, 64, 256)
 STARTS: Final = ("ramp", "burst")
 RAW_AIOHTTP: Final = "raw aiohttp"
@@ -522,7 +522,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="CPU per create_session on each transport vs raw aiohttp and raw httpx,"
-        " import time, then bulk throughput and memory.",
+        " import time, then bulk throughput, memory and the account-wide Redis quota.",
     )
     parser.add_argument(
         "--only",
@@ -590,6 +590,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_false",
         help="do not pin the client and the server to separate CPUs",
     )
+    parser.add_argument(
+        "--redis-url",
+        help="redis part: an existing Redis (default: start a redis-server on a free port)",
+    )
+    parser.add_argument(
+        "--redis-seconds",
+        type=float,
+        default=redis_quota.DEFAULT_SECONDS,
+        help="redis part: seconds each multi-process measurement runs (default: %(default)s)",
+    )
     bulk.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -601,6 +611,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _out(line)
     _out(f"command:  python -m benchmarks {' '.join(sys.argv[1:] if argv is None else argv)}")
     status = import_part(args) if "import" in parts else 0
+    if "redis" in parts:
+        # Before pinning: its worker processes would inherit one CPU.
+        status = max(status, redis_quota.run_part(args.redis_url, seconds=args.redis_seconds))
+    if not set(parts) - {"import", "redis"}:
+        return status
     pinned = pin(usable_cpus()) if args.pin else None
     if "cpu" in parts:
         status = max(status, cpu_part(args, pinned))

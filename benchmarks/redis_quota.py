@@ -8,7 +8,9 @@ under a random API key's namespace, and are left to expire).
 
 * **overhead**: one process, sequential interactive acquisitions at a rate far above
   what is reached, so none waits: wall and CPU microseconds per call (one
-  ``EVALSHA`` round trip), next to a bare ``PING`` on the same connection.
+  ``EVALSHA`` round trip), next to a bare ``PING`` on the same connection; and
+  what one open session per clientId adds to a create (a claim and a commit: two
+  round trips).
 * **rate**: 1 and 3 processes (4 bulk tasks each) saturating ``--rate`` for
   ``--seconds``: the rate used as a share of the configured one (the promise:
   97-100 %) and the busiest one-second window (at most the rate), from the
@@ -37,10 +39,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Final
 
-from idenfy_async import coordination
+from idenfy_async import Session, coordination
 
 DEFAULT_SECONDS: Final = 3.0
 DEFAULT_RATE: Final = "50/s"
@@ -152,14 +154,33 @@ def run_processes(commands: Sequence[Sequence[str]], timeout: float) -> list[lis
 
 async def overhead(url: str) -> None:
     redis = coordination.connect(url)
-    quota = coordination.RedisQuota(redis, "bench-" + secrets.token_hex(8), 1e9)
+    api_key = "bench-" + secrets.token_hex(8)
+    quota = coordination.RedisQuota(redis, api_key, 1e9)
+    sessions = coordination.SessionRegistry(redis, api_key)
+    created = Session(auth_token="t" * 40, scan_ref="scan", client_id="c")
+    numbers = iter(range(10**9))
+
+    async def send(hook: Callable[[], Awaitable[None]]) -> Session:
+        await hook()  # the claim, where the request would leave
+        return created
+
+    async def claim() -> None:
+        # A new clientId each time: one claim (EVALSHA) and one commit (EVALSHA).
+        await sessions.create(f"c{next(numbers)}", b"{}", send, expiry_time=60)
+
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+        "acquire": quota.acquire,
+        "session": claim,
+        "PING": redis.ping,
+    }
     try:
         await redis.ping()
         await quota.acquire()  # loads the script
-        rows: dict[str, list[tuple[float, float]]] = {"acquire": [], "PING": []}
+        await claim()
+        rows: dict[str, list[tuple[float, float]]] = {name: [] for name in calls}
         for _ in range(OVERHEAD_ROUNDS):
             for name in rows:
-                call = quota.acquire if name == "acquire" else redis.ping
+                call = calls[name]
                 wall, cpu = time.perf_counter(), time.process_time()
                 for _ in range(OVERHEAD_CALLS):
                     await call()
@@ -168,7 +189,10 @@ async def overhead(url: str) -> None:
                 rows[name].append((wall, cpu))
     finally:
         await redis.aclose()
-    _out(f"overhead ({OVERHEAD_CALLS} sequential calls x {OVERHEAD_ROUNDS} rounds, medians):")
+    _out(
+        f"overhead ({OVERHEAD_CALLS} sequential calls x {OVERHEAD_ROUNDS} rounds, medians;"
+        " session: single_session's claim and commit around a create):"
+    )
     for name, samples in rows.items():
         wall_us = statistics.median(s[0] for s in samples)
         cpu_us = statistics.median(s[1] for s in samples)

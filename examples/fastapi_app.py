@@ -13,12 +13,18 @@ webhook signing key set in iDenfy's dashboard as ``IDENFY_SIGNING_KEY``, and
 ``PUBLIC_BASE_URL`` (where iDenfy can reach this service, ``https://``; sent as each
 session's callbackUrl, otherwise the dashboard's notification URL applies). Settings
 are checked at start-up: a ``PUBLIC_BASE_URL`` iDenfy would refuse stops the service
-with a ConfigurationError instead of failing every verification later.
+with a ConfigurationError instead of failing every verification later. With
+``IDENFY_REDIS_URL`` set, every worker (and any bulk job) shares the account's rate
+limit, its 429 pauses, each user's open session and the webhook dedupe through
+Redis (``pip install 'idenfy-async[redis]'``).
 
-* ``POST /verifications`` ``{"user_id": "..."}`` -> ``{scan_ref, redirect_url, iframe_url}``
+* ``POST /verifications`` ``{"user_id": "..."}`` -> ``{scan_ref, redirect_url, iframe_url}``;
+  while the user's session is open, the same one (409 if it cannot be told).
 * ``POST /idenfy/webhook``: verifies ``Idenfy-Signature`` on the raw body, answers at
   once (iDenfy allows 10 s), and leaves the work to a background worker that fetches
-  the document data and records the result, once per ``dedupe_key``.
+  the document data and records the result, once per ``dedupe_key`` across workers
+  (503 when Redis fails, so iDenfy redelivers). A final result closes the user's open
+  session, so their next ``POST /verifications`` starts a new one.
 * ``GET /verifications/{scan_ref}`` -> the recorded result.
 * ``POST /verifications/{scan_ref}/reverify`` -> re-verify a returning user by face:
   ``{method, redirect_url}`` (face authentication), or 409 when the verification is
@@ -41,9 +47,11 @@ from pydantic import BaseModel
 from idenfy_async import (
     AsyncIdenfy,
     ConfigurationError,
+    CoordinationError,
     IdenfyError,
     IdentificationEvent,
     NotFoundError,
+    OpenSessionError,
     RequestValidationError,
     SessionRequest,
     SignatureVerificationError,
@@ -51,6 +59,7 @@ from idenfy_async import (
     WebhookPayloadError,
     construct_event,
 )
+from idenfy_async.coordination import DedupeStore
 from idenfy_async.testing import FakeIdenfy
 
 logger = logging.getLogger("kyc_service")
@@ -84,9 +93,13 @@ def check_public_url(public_url: str | None) -> None:
 def default_client() -> AsyncIdenfy:
     """The real API with credentials from the environment, else the built-in fake."""
     if os.environ.get("IDENFY_API_KEY") and os.environ.get("IDENFY_API_SECRET"):
-        return AsyncIdenfy()
+        # A double click on "Verify" gets the user's open session, not a second credit
+        # (across every worker when IDENFY_REDIS_URL is set).
+        return AsyncIdenfy(single_session=True)
     logger.warning("IDENFY_API_KEY/IDENFY_API_SECRET not set: using the built-in FakeIdenfy")
-    return AsyncIdenfy("test-key", "test-secret", transport=FakeIdenfy())
+    return AsyncIdenfy(
+        "test-key", "test-secret", transport=FakeIdenfy(), single_session=True, redis_url=None
+    )
 
 
 @attrs.frozen
@@ -112,7 +125,7 @@ class KycService:
         self._client: AsyncIdenfy | None = None
         self._queue: asyncio.Queue[IdentificationEvent] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
-        self._seen: set[str] = set()
+        self._dedupe: DedupeStore | None = None
         self.results: dict[str, Verification] = {}
 
     @property
@@ -123,6 +136,8 @@ class KycService:
 
     async def start(self) -> None:
         self._client = self._client_factory()  # on the serving event loop
+        # Shared by every worker through Redis when IDENFY_REDIS_URL is set.
+        self._dedupe = self._client.dedupe_store()
         self._worker = asyncio.create_task(self._work())
 
     async def stop(self) -> None:
@@ -160,18 +175,47 @@ class KycService:
         token = await self.client.face_auth.create_token(scan_ref)
         return {"method": "FACE_AUTHENTICATION", "redirect_url": token.redirect_url}
 
-    def accept_webhook(self, body: bytes, signature: str | None, event_type: str | None) -> int:
-        """Verify and queue one webhook; the HTTP status to answer with. Never waits."""
+    async def accept_webhook(
+        self, body: bytes, signature: str | None, event_type: str | None
+    ) -> int:
+        """Verify and queue one webhook; the HTTP status to answer with.
+
+        Waits only for the dedupe store (Redis: bounded by its op_timeout), never for
+        the work. A webhook seen by any worker is acknowledged and not processed again;
+        when Redis fails the answer is 503, so iDenfy delivers it again later.
+        """
         try:
             event = construct_event(body, signature, self._signing_key, event_type=event_type)
         except SignatureVerificationError:
             return 401
         except WebhookPayloadError:
             return 400
-        if isinstance(event, IdentificationEvent) and event.dedupe_key not in self._seen:
-            self._seen.add(event.dedupe_key)
-            self._queue.put_nowait(event)
-        return 200  # a redelivery, or an event this service does not use: acknowledged
+        if not isinstance(event, IdentificationEvent):
+            return 200  # an event this service does not use: acknowledged
+        assert self._dedupe is not None
+        try:
+            if not await self._dedupe.claim(event.dedupe_key):
+                return 200  # a redelivery, or being processed by another worker
+        except CoordinationError as exc:
+            logger.warning("webhook dedupe unavailable (%s): asking iDenfy to redeliver", exc)
+            return 503
+        try:
+            # Its final result closes the clientId's open session (single_session).
+            await self.client.mark_session_closed(event)
+        except CoordinationError as exc:
+            await self._release(event.dedupe_key)
+            logger.warning("open sessions unavailable (%s): asking iDenfy to redeliver", exc)
+            return 503
+        self._queue.put_nowait(event)
+        return 200
+
+    async def _release(self, key: str) -> None:
+        """Forget a claim whose processing failed, so iDenfy's redelivery is processed."""
+        assert self._dedupe is not None
+        try:
+            await self._dedupe.release(key)
+        except CoordinationError as exc:  # the key then expires with its TTL
+            logger.warning("could not release webhook %s: %s", key, exc)
 
     async def _work(self) -> None:
         while True:
@@ -187,7 +231,7 @@ class KycService:
                 )
             except IdenfyError as exc:
                 # Forget the key so that iDenfy's redelivery is processed again.
-                self._seen.discard(event.dedupe_key)
+                await self._release(event.dedupe_key)
                 logger.warning("could not process webhook %s: %s", event.dedupe_key, exc)
             finally:
                 self._queue.task_done()
@@ -229,6 +273,8 @@ def create_app(
             return await service.start_verification(body.user_id)
         except RequestValidationError as exc:
             raise HTTPException(422, detail=str(exc)) from exc
+        except OpenSessionError as exc:  # a session may be open or in flight for the user
+            raise HTTPException(409, detail="a verification is already in progress") from exc
         except IdenfyError as exc:
             logger.warning("create_session failed: %s", exc)
             raise HTTPException(503, detail="identity verification unavailable") from exc
@@ -251,7 +297,7 @@ def create_app(
 
     @app.post(WEBHOOK_PATH)
     async def idenfy_webhook(request: Request) -> Response:
-        status = service.accept_webhook(
+        status = await service.accept_webhook(
             await request.body(),  # the raw bytes: the signature is over them
             request.headers.get("Idenfy-Signature"),
             request.headers.get("Idenfy-Event-Type"),

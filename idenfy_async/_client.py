@@ -43,11 +43,13 @@ from ._retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
 from .models import (
     FileUrls,
+    IdentificationEvent,
     Session,
     SessionRequest,
     StatusResult,
     VerificationData,
     VerificationSummary,
+    WebhookEvent,
     is_loopback_host,
 )
 from .reconcile import (
@@ -71,6 +73,10 @@ ENV_BASE_URL: Final = "IDENFY_BASE_URL"
 ENV_LOG: Final = "IDENFY_LOG"
 LOG_LEVELS: Final = {"info": logging.INFO, "debug": logging.DEBUG}
 LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Turns on the state shared by every process on the account (see ``redis_url``).
+ENV_REDIS_URL: Final = "IDENFY_REDIS_URL"
+#: The account's rate when ``redis_url`` is set and ``rate_limit`` is not: iDenfy's default.
+DEFAULT_ACCOUNT_RATE: Final = "10000/hour"
 #: Bytes read from a file download before each write (never the whole file in memory).
 DOWNLOAD_CHUNK_SIZE: Final = 64 * 1024
 DEFAULT_PAGE_SIZE: Final = _sansio.DEFAULT_PAGE_SIZE
@@ -79,6 +85,7 @@ USER_AGENT: Final = (
 )
 
 if TYPE_CHECKING:
+    from . import coordination
     from .bulk import BulkProgress, BulkResult
     from .journal import Journal
     from .resources import (
@@ -228,6 +235,26 @@ class AsyncIdenfy:
             ``idenfy_async.transports.AiohttpTransport(...)`` tuned yourself).
         http_client: your own ``httpx.AsyncClient`` (proxies, CA bundles); used as is
             and never closed by us.
+        redis_url: a Redis URL (default: ``IDENFY_REDIS_URL``; ``None`` or empty: off)
+            shared by every process on this account. With it ``rate_limit`` is the
+            *account's* rate (a spec, default ``"10000/hour"``) that all processes
+            share (:class:`~idenfy_async.coordination.RedisQuota`); a rate-limit answer
+            seen by any process pauses all of them; bulk rows (:meth:`create_sessions`)
+            take bulk tokens, after interactive calls; bulk runs keep one open session
+            per clientId across processes. Needs ``pip install 'idenfy-async[redis]'``.
+        bulk_share: with ``redis_url``, the share of the account's rate bulk rows may
+            use at most (default 1.0: all that interactive calls leave). Give every
+            process the same value.
+        fallback_share: with ``redis_url``, the share of the account's rate this
+            process paces itself at while Redis fails (default 0.25: it cannot know
+            how many others do the same); ``None`` refuses instead: calls raise
+            :class:`CoordinationError` without sending.
+        single_session: one open session per clientId for :meth:`create_session`
+            (:class:`~idenfy_async.coordination.SessionRegistry`): concurrent creates
+            send one request, an open session is returned for the same request and
+            raises :class:`SessionAlreadyOpenError` for another. Across processes with
+            ``redis_url``, else within this one. Bulk runs use it whenever
+            ``redis_url`` is set.
     """
 
     def __init__(
@@ -247,6 +274,10 @@ class AsyncIdenfy:
         http_backend: HttpBackend = "httpx",
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        redis_url: str | _NotGiven | None = NOT_GIVEN,
+        bulk_share: float | _NotGiven = NOT_GIVEN,
+        fallback_share: float | _NotGiven | None = NOT_GIVEN,
+        single_session: bool = False,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
         api_secret = api_secret if api_secret is not None else os.environ.get(ENV_API_SECRET)
@@ -285,11 +316,45 @@ class AsyncIdenfy:
         self._on_retry = on_retry
         self._limiter = ConcurrencyLimiter(max_concurrency)
         self._cooldown = Cooldown(self._policy.clock, self._policy.sleep)
-        self._rate_limit: RateLimit | None = (
-            RateLimiter(rate_limit, clock=self._policy.clock, sleep=self._policy.sleep)
-            if isinstance(rate_limit, str)
-            else rate_limit
-        )
+        url = os.environ.get(ENV_REDIS_URL) if redis_url is NOT_GIVEN else redis_url
+        self._redis: Any = None
+        self._quota: coordination.RedisQuota | None = None  # loaded only when used
+        self._shared_cooldown: coordination.SharedCooldown | None = None
+        self._rate_limit: RateLimit | None
+        if url:
+            if rate_limit is not None and not isinstance(rate_limit, str | int | float):
+                raise errors.ConfigurationError(
+                    "with redis_url, rate_limit is the account's rate shared by every"
+                    ' process: give a spec such as "10000/hour", not a RateLimit object'
+                )
+            from . import coordination
+
+            shares: dict[str, Any] = {}
+            if bulk_share is not NOT_GIVEN:
+                shares["bulk_share"] = bulk_share
+            if fallback_share is not NOT_GIVEN:
+                shares["fallback_share"] = fallback_share
+            self._redis = coordination.connect(url)  # bounded timeouts, lazy: no I/O here
+            self._quota = coordination.RedisQuota(
+                self._redis,
+                api_key,
+                rate_limit if rate_limit is not None else DEFAULT_ACCOUNT_RATE,
+                sleep=self._policy.sleep,
+                clock=self._policy.clock,
+                **shares,
+            )
+            self._shared_cooldown = coordination.SharedCooldown(
+                self._redis, api_key, clock=self._policy.clock, sleep=self._policy.sleep
+            )
+            self._rate_limit = self._quota.interactive
+        else:
+            self._rate_limit = (
+                RateLimiter(rate_limit, clock=self._policy.clock, sleep=self._policy.sleep)
+                if isinstance(rate_limit, str)
+                else rate_limit
+            )
+        self._single_session = single_session
+        self._registry: coordination.SessionRegistry | None = None  # made on first use
 
         if timeout is not NOT_GIVEN:
             _checked_timeouts(httpx.Timeout(timeout).as_dict())
@@ -340,8 +405,13 @@ class AsyncIdenfy:
         if self._closed:
             return
         self._closed = True
-        if self._owns_http:
-            await self._http.aclose()
+        try:
+            if self._owns_http:
+                await self._http.aclose()
+        finally:
+            if self._redis is not None:
+                with contextlib.suppress(Exception):  # a dead Redis has nothing to flush
+                    await self._redis.aclose()
 
     @property
     def is_closed(self) -> bool:
@@ -452,34 +522,132 @@ class AsyncIdenfy:
         any shared cooldown has passed (bulk runs record a row ``pending`` there). If it
         raises, nothing is sent and its exception propagates.
 
+        With ``single_session=True`` (or in a bulk run with ``redis_url``) the
+        clientId's open session is returned instead of creating another, for the
+        same request (see :class:`~idenfy_async.coordination.SessionRegistry`).
+
         Raises:
             RequestValidationError: invalid input; nothing was sent.
             APIError: iDenfy refused (a subclass per cause).
             APIConnectionError: no answer (``request_sent`` says whether it left).
             ResponseDecodeError: the answer could not be read.
+            SessionAlreadyOpenError: (single session) the clientId has an open session
+                for another request, on ``.session``; nothing was sent.
+            SessionOutcomeUnknownError: (single session) an earlier create for the
+                clientId may have made a session: reconcile, then :meth:`forget_session`.
+            CoordinationError: (single session with Redis) the clientId could not be
+                claimed in Redis; nothing was sent.
         """
         if request is None:
             fields.setdefault("client_id", "")  # reported as "clientId: is required"
             request = SessionRequest(**fields)
         elif fields:
             raise TypeError("pass a SessionRequest or keyword fields, not both")
+        return await self._create_session(
+            request,
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            retry_ambiguous=retry_ambiguous,
+            timeout=timeout,
+            before_send=before_send,
+            priority="interactive",
+            single=self._single_session,
+        )
+
+    async def _create_session(
+        self,
+        request: SessionRequest,
+        *,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+        priority: coordination.Priority,
+        single: bool,
+    ) -> Session:
         spec = _sansio.build_create_session(request)
         base_url = self._base_url
 
         def parse(status: int, headers: Mapping[str, str], content: bytes) -> Session:
             return _sansio.parse_create_session(status, content, base_url=base_url)
 
-        return await self._call(
-            "create_session",
-            CallKind.CREATE,
-            spec,
-            parse,
-            max_retries=max_retries,
-            retry_deadline=retry_deadline,
-            retry_ambiguous=retry_ambiguous,
-            timeout=timeout,
+        async def send(hook: Callable[[], Awaitable[None]] | None) -> Session:
+            return await self._call(
+                "create_session",
+                CallKind.CREATE,
+                spec,
+                parse,
+                max_retries=max_retries,
+                retry_deadline=retry_deadline,
+                retry_ambiguous=retry_ambiguous,
+                timeout=timeout,
+                before_send=hook,
+                priority=priority,
+            )
+
+        if not single:
+            return await send(before_send)
+        self._check_usable()
+        deadline = self._policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline
+        return await self._sessions().create(
+            request.client_id,
+            spec.body,
+            send,
+            expiry_time=request.expiry_time,
+            deadline=deadline,
             before_send=before_send,
         )
+
+    async def mark_session_closed(self, event: WebhookEvent) -> bool:
+        """Tell the open-session registry a webhook arrived; True if it closed a session.
+
+        Call it from the webhook handler with the parsed event: an identification
+        event with its final result (``final`` not False) closes the clientId's open
+        session with that scanRef, so the next ``create_session`` for the clientId
+        creates a new one. Other events change nothing. Shared through Redis with
+        ``redis_url`` (raises :class:`CoordinationError` when Redis fails: answer the
+        webhook 503 so iDenfy redelivers it).
+        """
+        if not isinstance(event, IdentificationEvent) or event.final is False:
+            return False
+        if not event.client_id:
+            return False
+        return await self._sessions().close(event.client_id, event.scan_ref)
+
+    def dedupe_store(self, *, ttl: float | None = None) -> coordination.DedupeStore:
+        """A webhook dedupe store for this account: shared through Redis with ``redis_url``
+        (:class:`~idenfy_async.coordination.RedisDedupeStore`, on this client's
+        connections), else one process's (:class:`~idenfy_async.coordination.MemoryDedupeStore`).
+
+        Make one per application and ``claim(event.dedupe_key)`` for each webhook.
+        ``ttl``: seconds a key is kept (default a day: ``DEFAULT_DEDUPE_TTL``).
+        """
+        from . import coordination
+
+        kept = coordination.DEFAULT_DEDUPE_TTL if ttl is None else ttl
+        if self._redis is None:
+            return coordination.MemoryDedupeStore(ttl=kept)
+        return coordination.RedisDedupeStore(self._redis, self._api_key, ttl=kept)
+
+    async def forget_session(self, client_id: str) -> None:
+        """Let the next ``create_session`` for ``client_id`` be sent, whatever was known.
+
+        For a :class:`SessionOutcomeUnknownError`: once :meth:`reconcile_session` says
+        ``NOT_FOUND`` (or you handled the session it found). Raises
+        :class:`CoordinationError` when Redis fails.
+        """
+        await self._sessions().forget(client_id)
+
+    def _sessions(self) -> coordination.SessionRegistry:
+        """The open-session registry (in Redis with ``redis_url``), made on first use."""
+        if self._registry is None:
+            from . import coordination
+
+            self._registry = coordination.SessionRegistry(
+                self._redis, self._api_key, clock=self._policy.clock, sleep=self._policy.sleep
+            )
+        return self._registry
 
     def create_sessions(
         self,
@@ -513,7 +681,7 @@ class AsyncIdenfy:
         from .bulk import create_sessions  # bulk is built on this client's public API
 
         return create_sessions(
-            self,
+            _BulkCreator(self, single=self._single_session or self._redis is not None),
             requests,
             concurrency=self._limiter.limit if concurrency is None else concurrency,
             journal=journal,
@@ -723,6 +891,25 @@ class AsyncIdenfy:
                 ``client_id`` or ``per_page``.
             APIError, APIConnectionError, ResponseDecodeError: while iterating.
         """
+        return self._list_verifications(
+            client_id,
+            per_page=per_page,
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            timeout=timeout,
+            priority="interactive",
+        )
+
+    def _list_verifications(
+        self,
+        client_id: str | None,
+        *,
+        per_page: int = DEFAULT_PAGE_SIZE,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
+        timeout: float | httpx.Timeout | _NotGiven | None = NOT_GIVEN,
+        priority: coordination.Priority,
+    ) -> AsyncIterator[VerificationSummary]:
         first = _sansio.build_list_verifications(client_id, page=1, per_page=per_page)
 
         async def pages() -> AsyncIterator[VerificationSummary]:
@@ -745,6 +932,7 @@ class AsyncIdenfy:
                     max_retries=max_retries,
                     retry_deadline=retry_deadline,
                     timeout=timeout,
+                    priority=priority,
                 )
                 for summary in page.results:
                     yield summary
@@ -969,6 +1157,7 @@ class AsyncIdenfy:
         max_retries: int | _NotGiven,
         retry_deadline: float | _NotGiven | None,
         timeout: float | httpx.Timeout | _NotGiven | None,
+        priority: coordination.Priority = "interactive",
     ) -> T:
         return await self._call(
             operation,
@@ -979,6 +1168,7 @@ class AsyncIdenfy:
             retry_deadline=retry_deadline,
             retry_ambiguous=NOT_GIVEN,
             timeout=timeout,
+            priority=priority,
         )
 
     async def _stream(
@@ -1034,6 +1224,7 @@ class AsyncIdenfy:
         retry_ambiguous: bool | _NotGiven,
         timeout: float | httpx.Timeout | _NotGiven | None,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        priority: coordination.Priority = "interactive",
     ) -> T:
         self._check_usable()
         policy = self._policy
@@ -1054,7 +1245,7 @@ class AsyncIdenfy:
 
         async def send() -> T:
             nonlocal first_send, attempt
-            await self._admit(budget, spec)
+            await self._admit(budget, spec, priority)
             attempt += 1
             # One attempt, from its slot to its result: httpx's errors are translated
             # here, and here it is logged and its answer captured (see _HttpxErrors).
@@ -1090,6 +1281,7 @@ class AsyncIdenfy:
             kind=kind,
             policy=policy,
             cooldown=self._cooldown,
+            shared_cooldown=self._shared_cooldown,
             max_retries=policy.max_retries if max_retries is NOT_GIVEN else max_retries,
             deadline=None,
             budget=budget,
@@ -1099,7 +1291,9 @@ class AsyncIdenfy:
             on_retry=self._on_retry,
         )
 
-    async def _admit(self, budget: Budget, spec: _sansio.RequestSpec) -> None:
+    async def _admit(
+        self, budget: Budget, spec: _sansio.RequestSpec, priority: coordination.Priority
+    ) -> None:
         """Wait out the shared cooldown, then take a rate token, then a slot (held on return).
 
         The token is taken after the cooldown: when a cooldown ends, the calls that
@@ -1107,27 +1301,26 @@ class AsyncIdenfy:
         would draw a 429 for all but one and start the next cooldown). Queueing for
         the token and the slot does not count against the deadline; the cooldown does,
         and one that would outlast it raises :class:`RateLimitError` at once.
+        With Redis, the account's quota takes the token at ``priority``; its script
+        also waits out a cooldown another process started.
         """
         clock = self._policy.clock
         rate_limit = self._rate_limit
+        quota = self._quota
         cooldown = self._cooldown
         while True:
             # Checked inline first: the hot path has no cooldown and needs no coroutine.
             cooling = await cooldown.wait(budget.end) if cooldown.remaining > 0 else 0.0
             if cooling > 0:
-                raise errors.RateLimitError(
-                    status_code=429,
-                    identifier=None,
-                    message=(
-                        f"this client pauses every call for {cooling:.1f} s more after a"
-                        " rate-limit answer, past this call's retry_deadline"
-                    ),
-                    method=spec.method,
-                    path=spec.path,
-                    retry_after=cooling,
-                )
+                raise _cooldown_error(spec, cooling)
             queued = clock()
-            if rate_limit is not None:
+            if quota is not None:
+                # Before the slot, as below. Another process's cooldown is waited out
+                # here; one that would outlast the deadline raises, as ours does.
+                grant = await quota.take(priority, max_cooldown=budget.left())
+                if grant.cooldown > 0:
+                    raise _cooldown_error(spec, grant.cooldown)
+            elif rate_limit is not None:
                 # Before taking a concurrency slot: a request waiting for its turn
                 # must not hold up others.
                 await rate_limit.acquire()
@@ -1223,6 +1416,52 @@ class AsyncIdenfy:
             path=spec.path,
             now=self._policy.wall_clock(),
         )
+
+
+class _BulkCreator:
+    """The client as bulk runs see it: bulk-priority tokens, and (with Redis or
+    ``single_session``) one open session per clientId."""
+
+    def __init__(self, client: AsyncIdenfy, *, single: bool) -> None:
+        self._client = client
+        self._single = single
+
+    async def create_session(
+        self,
+        request: SessionRequest,
+        /,
+        *,
+        retry_ambiguous: bool,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> Session:
+        return await self._client._create_session(
+            request,
+            retry_ambiguous=retry_ambiguous,
+            before_send=before_send,
+            priority="bulk",
+            single=self._single,
+        )
+
+    def list_verifications(
+        self, client_id: str | None = None
+    ) -> AsyncIterator[VerificationSummary]:
+        # Reconciling a bulk run's open rows is bulk work too: behind interactive calls.
+        return self._client._list_verifications(client_id, priority="bulk")
+
+
+def _cooldown_error(spec: _sansio.RequestSpec, cooling: float) -> errors.RateLimitError:
+    """A cooldown (this client's, or with Redis any process's) outlasting the deadline."""
+    return errors.RateLimitError(
+        status_code=429,
+        identifier=None,
+        message=(
+            f"this client pauses every call for {cooling:.1f} s more after a rate-limit"
+            " answer (with Redis: any process's), past this call's retry_deadline"
+        ),
+        method=spec.method,
+        path=spec.path,
+        retry_after=cooling,
+    )
 
 
 def _body_only(parse: Callable[[int, bytes], T]) -> Parse[T]:

@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import attrs
 
@@ -236,11 +236,13 @@ async def retry_call(
     retry_ambiguous: bool,
     on_retry: OnRetry | None = None,
     budget: Budget | None = None,
+    shared_cooldown: SharedPause | None = None,
 ) -> T:
     """Run ``send`` until it succeeds or the policy says stop; re-raise the last error.
 
     A rate-limit answer starts the shared ``cooldown``: every call of the client
-    waits it out (``send`` waits on it) instead of each hammering on its own.
+    waits it out (``send`` waits on it) instead of each hammering on its own;
+    ``shared_cooldown`` (Redis) makes every process on the account wait it out too.
     ``budget`` (made from ``deadline`` when not given) is what ``send`` also reads to
     bound each attempt; a retry is made only when its wait ends before the deadline.
     The error raised says ``ambiguous`` when *any* attempt may have taken effect.
@@ -283,8 +285,17 @@ async def retry_call(
                 on_retry(details)
             if failure is Failure.RATE_LIMITED:
                 cooldown.extend(delay)  # the next attempt waits on it, with every other call
+                if shared_cooldown is not None:
+                    # Every process's quota waits it out (never raises: degrades).
+                    await shared_cooldown.extend(delay)
             else:
                 await policy.sleep(delay)
+
+
+class SharedPause(Protocol):
+    """A cooldown other processes see (:class:`~idenfy_async.coordination.SharedCooldown`)."""
+
+    async def extend(self, seconds: float) -> None: ...
 
 
 def _describe(exc: errors.IdenfyError) -> str:

@@ -33,6 +33,7 @@ from .errors import (
     APIError,
     ClientStateError,
     ConfigurationError,
+    CoordinationError,
     IdenfyError,
     InsufficientFundsError,
     JournalError,
@@ -161,13 +162,16 @@ class BulkProgress:
 def is_retryable(exc: IdenfyError) -> bool:
     """True when iDenfy provably created nothing and a later attempt may succeed.
 
-    Rate limits, 503, connections never made and exhausted credits qualify (top up,
-    then re-run); validation, authentication and other refusals do not; an error
-    after which a session may exist (``ambiguous``) never does.
+    Rate limits, 503, connections never made, exhausted credits (top up, then
+    re-run) and shared state (Redis) that failed before sending qualify; validation,
+    authentication and other refusals do not; an error after which a session may
+    exist (``ambiguous``) never does.
     """
     if exc.ambiguous:
         return False
-    if isinstance(exc, RateLimitError | InsufficientFundsError | ClientStateError):
+    if isinstance(
+        exc, RateLimitError | InsufficientFundsError | ClientStateError | CoordinationError
+    ):
         return True
     if isinstance(exc, APIConnectionError):
         return not exc.request_sent

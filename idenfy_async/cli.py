@@ -46,6 +46,14 @@ dropped (not journaled; a re-run sends them), the requests already in flight
 finish and are recorded; a message says how many are in flight. A second Ctrl-C
 stops at once: rows in flight then stay pending, reported unknown by a re-run.
 
+Several runs, or a run next to a web service, on one account: give each the same
+``--redis-url`` (default ``IDENFY_REDIS_URL``). ``--rate`` is then the account's
+rate, shared by every process (interactive calls of the service go first), a
+rate-limit answer pauses them all, and each clientId gets one session whichever
+run sends it (the others record the same session). If Redis fails the run stops
+with one line and exit 1, sending nothing more; re-run the same command once
+Redis answers.
+
 Credentials come from ``IDENFY_API_KEY`` and ``IDENFY_API_SECRET`` (and
 ``IDENFY_BASE_URL``). With ``--fake``, or with neither variable set, rows go to
 an in-process FakeIdenfy (nothing is sent, nothing is spent) and the journal is
@@ -96,6 +104,7 @@ import attrs
 
 from idenfy_async import (
     AsyncIdenfy,
+    CoordinationError,
     FieldProblem,
     IdenfyError,
     RateLimiter,
@@ -131,6 +140,7 @@ EXIT_INTERRUPTED: Final = 130
 
 ENV_API_KEY: Final = "IDENFY_API_KEY"
 ENV_API_SECRET: Final = "IDENFY_API_SECRET"
+ENV_REDIS_URL: Final = "IDENFY_REDIS_URL"
 DEFAULT_CONCURRENCY: Final = 10
 #: iDenfy's default account limit; pass --rate to match yours, or --rate none.
 DEFAULT_RATE: Final = "10000/hour"
@@ -248,7 +258,15 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=1,
         metavar="N",
-        help="requests --rate lets through at once (default 1: a steady pace)",
+        help="requests --rate lets through at once (default 1: a steady pace; not used with"
+        " Redis: the account's shared quota paces every process)",
+    )
+    bulk.add_argument(
+        "--redis-url",
+        metavar="URL",
+        default=os.environ.get(ENV_REDIS_URL) or None,
+        help=f"share the account's --rate, 429 pauses and one session per clientId with"
+        f" every process using this Redis (default ${ENV_REDIS_URL}; ignored with --fake)",
     )
     bulk.add_argument(
         "--encoding",
@@ -1044,7 +1062,9 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str] | None:
 
 
 def _target(
-    args: argparse.Namespace, credentials: tuple[str, str] | None, rate: RateLimiter | None
+    args: argparse.Namespace,
+    credentials: tuple[str, str] | None,
+    rate: RateLimiter | str | None,
 ) -> _Target:
     concurrency = args.concurrency
     if credentials is None:
@@ -1060,12 +1080,26 @@ def _target(
             transport=fake,
             base_url="https://ivs.idenfy.com",
             max_concurrency=concurrency,
-            rate_limit=rate,
+            rate_limit=rate if not isinstance(rate, str) else None,
+            redis_url=None,  # each fake is its own account: nothing to share
         )
         return _Target(client, "fake", fake=True)
     key, secret = credentials
     try:
-        client = AsyncIdenfy(key, secret, max_concurrency=concurrency, rate_limit=rate)
+        if args.redis_url:
+            # Fail closed: without Redis this run cannot know what the others send.
+            client = AsyncIdenfy(
+                key,
+                secret,
+                max_concurrency=concurrency,
+                rate_limit=rate,
+                redis_url=args.redis_url,
+                fallback_share=None,
+            )
+        else:
+            client = AsyncIdenfy(
+                key, secret, max_concurrency=concurrency, rate_limit=rate, redis_url=None
+            )
     except IdenfyError as exc:
         raise _InputError(str(exc)) from exc
     # The journal is bound to one account on one server; the key is hashed, not stored.
@@ -1093,10 +1127,15 @@ def _check_paths(input_path: str, out: str | None, journal: str | None) -> None:
         raise _InputError("INPUT, OUT and the journal must be three different files")
 
 
-def _rate_limit(args: argparse.Namespace, fake: bool) -> RateLimiter | None:
+def _rate_limit(args: argparse.Namespace, fake: bool) -> RateLimiter | str | None:
     spec = args.rate if args.rate is not None else (None if fake else DEFAULT_RATE)
+    shared = bool(args.redis_url) and not fake
     if spec is None or spec.strip().lower() in _NO_RATE:
+        if shared:
+            raise _InputError("--rate none cannot be used with Redis: --rate is the account's")
         return None
+    if shared:
+        return spec  # the account's rate, paced in Redis (checked by the client)
     try:
         return RateLimiter(spec, burst=args.burst)
     except IdenfyError as exc:
@@ -1116,6 +1155,8 @@ async def _bulk(args: argparse.Namespace) -> int:
     _check_paths(args.input, args.out, journal_path)
     rate = _rate_limit(args, fake)
     target = _target(args, credentials, rate)
+    if args.redis_url and fake:
+        _say("idenfy-async: --redis-url is ignored with the built-in FakeIdenfy.")
 
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(target.client)
@@ -1199,6 +1240,7 @@ class _Run:
         self.stop = asyncio.Event()  #: bulk sends nothing new once it is set
         self.announced = False
         self.input_error: _InputError | None = None
+        self.redis_error: CoordinationError | None = None
         self.found: list[str] = []  # the first FOUND_LISTED found rows, for the summary
         self.progress = _progress_for(sys.stderr, 0)
 
@@ -1228,7 +1270,7 @@ class _Run:
                 loop.remove_signal_handler(signum)
             self.progress.finish()
             self.output.flush()
-        failure = self.output.error or stopped_by or self.input_error
+        failure = self.output.error or stopped_by or self.input_error or self.redis_error
         self._summary(interrupted or self.stopping or failure is not None)
         if stopped_by is not None:
             _say(
@@ -1238,6 +1280,14 @@ class _Run:
             return EXIT_ROWS
         if self.output.error is not None:
             _say(f"idenfy-async: error: {self._output_failed(self.output.error)}")
+            return EXIT_ROWS
+        if self.redis_error is not None:
+            _say(
+                f"idenfy-async: error: Redis ({ENV_REDIS_URL}) failed: {self.redis_error}."
+                " The run stopped: no new request was sent, requests in flight finished."
+                " Re-run the same command once Redis answers: rows not created are sent"
+                " then, none twice."
+            )
             return EXIT_ROWS
         if self.input_error is not None:
             _say(
@@ -1337,6 +1387,9 @@ class _Run:
             self.stop.set()  # results cannot be written: send nothing more
 
     def _record(self, result: BulkResult) -> None:
+        if isinstance(result.error, CoordinationError) and self.redis_error is None:
+            self.redis_error = result.error  # sending on without Redis is unsafe: stop
+            self.stop.set()
         line = self.lines.pop(result.index)
         session = result.session
         state = result.state

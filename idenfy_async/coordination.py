@@ -1,16 +1,20 @@
-"""State shared by every process on one iDenfy account: quota, 429 cooldown, webhook dedupe.
+"""State shared by every process on one iDenfy account: quota, 429 cooldown, open
+sessions, webhook dedupe.
 
 One process needs none of this (the client paces and cools down by itself). Several
 workers, machines or a bulk job next to a web service share one account, so they
-share its rate limit too. Here that state lives in Redis (``pip install
-'idenfy-async[redis]'``), under keys derived from a hash of the API key (never the
-key itself), hash-tagged so one account's keys sit on one cluster node::
+share its rate limit too. ``AsyncIdenfy(redis_url=...)`` (or ``IDENFY_REDIS_URL``)
+wires everything here into the client; the objects are usable alone too. Here that
+state lives in Redis (``pip install 'idenfy-async[redis]'``), under keys derived from
+a hash of the API key (never the key itself), hash-tagged so one account's keys sit
+on one cluster node::
 
     redis = coordination.connect(os.environ["IDENFY_REDIS_URL"])
     quota = coordination.RedisQuota(redis, api_key, "10000/hour", bulk_share=0.8)
     await quota.interactive.acquire()  # or quota.bulk; both are RateLimits
     cooldown = coordination.SharedCooldown(redis, api_key)
     dedupe = coordination.RedisDedupeStore(redis, api_key)  # or MemoryDedupeStore()
+    sessions = coordination.SessionRegistry(redis, api_key)  # or SessionRegistry() in memory
 
 **Quota.** GCRA (generic cell rate algorithm) in one Lua script: one ``EVALSHA``
 per acquisition (a bulk one that must wait longer than its horizon asks again when
@@ -38,7 +42,16 @@ about 60 s), and failures are :class:`~idenfy_async.errors.CoordinationError`:
 * the cooldown degrades to this process's own copy (each process still honours the
   429s it sees itself);
 * the Redis dedupe store refuses (raises): a webhook handler should answer 503 so
-  iDenfy redelivers, rather than process an event twice.
+  iDenfy redelivers, rather than process an event twice;
+* the session registry refuses (raises before anything is sent): a second session
+  would be a second credit. After the request left, a failure to record its outcome
+  is logged and the clientId turns unknown at its claim's lease end, never free.
+
+**Open sessions.** One per clientId (:class:`SessionRegistry`): a claim in one
+script (``pending`` with the claimer's random token and a lease), then ``open`` with
+the session's shareable fields for the token's life, or ``unknown`` when the outcome
+is ambiguous. A Redis lock cannot fence iDenfy: the claim only keeps well-behaved
+processes from sending twice, so whatever could hide a session is ``unknown``.
 
 A command that timed out may still run on the server later: each script is safe to
 run twice (a duplicate quota reservation wastes a slot, never exceeds the rate; a
@@ -50,31 +63,43 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import hmac
 import logging
 import math
 import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
 import attrs
 
 from ._limiter import _RATE_SPEC, RATE_UNITS, Cooldown, RateLimiter, parse_rate
-from .errors import ConfigurationError, CoordinationError
+from .errors import (
+    ConfigurationError,
+    CoordinationError,
+    IdenfyError,
+    ResponseDecodeError,
+    SessionAlreadyOpenError,
+    SessionOutcomeUnknownError,
+)
+from .models import Session
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = [
     "DEFAULT_BULK_SHARE",
+    "DEFAULT_CLAIM_LEASE",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_DEDUPE_TTL",
     "DEFAULT_FALLBACK_SHARE",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_DEDUPE_KEYS",
     "DEFAULT_OP_TIMEOUT",
+    "DEFAULT_POLL_INTERVAL",
     "DEFAULT_PROBE_INTERVAL",
+    "DEFAULT_SESSION_TTL",
     "KEY_PREFIX",
     "DedupeStore",
     "Grant",
@@ -84,12 +109,15 @@ __all__ = [
     "QuotaView",
     "RedisDedupeStore",
     "RedisQuota",
+    "SessionRegistry",
     "SharedCooldown",
     "account_namespace",
     "connect",
+    "request_digest",
 ]
 
 logger = logging.getLogger("idenfy_async")
+T = TypeVar("T")
 
 #: Seconds one Redis call may take, connection included, before it counts as failed.
 DEFAULT_OP_TIMEOUT: Final = 0.5
@@ -158,14 +186,20 @@ def connect(
         raise ConfigurationError(
             "Redis support needs the redis package: pip install 'idenfy-async[redis]'"
         ) from exc
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=op_timeout,
-        socket_timeout=op_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(NoBackoff(), 1),
-    )
+    try:
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=op_timeout,
+            socket_timeout=op_timeout,
+            socket_connect_timeout=connect_timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
+    except ValueError:  # never echoed: the URL may hold a password
+        raise ConfigurationError(
+            "the Redis URL cannot be used: it must look like redis://[:password@]host:port/db"
+            " (or rediss://, unix://)"
+        ) from None
     client: Redis = Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
     return client
 
@@ -196,10 +230,12 @@ def _check_timeout(name: str, value: float) -> float:
 # --------------------------------------------------------------------------- quota
 
 # KEYS: tat, bulk tat, cooldown. ARGV: interval, tolerance, horizon, bulk interval
-# (0: no bulk cap), 1 when bulk. Times in integer microseconds of the server's clock,
+# (0: no bulk cap), 1 when bulk, and optionally the longest cooldown to wait out (us;
+# negative or absent: any). Times in integer microseconds of the server's clock,
 # formatted with %d (tostring loses digits above 1e14 in Lua 5.1). A slot is
 # committed when it is at most `horizon` away; the reply is {committed, wait_us,
-# slot_us}, where an uncommitted wait_us says when to ask again.
+# slot_us}, where an uncommitted wait_us says when to ask again; {2, cooldown_us, 0}
+# refuses, reserving nothing, when the cooldown outlasts what the caller may wait.
 _QUOTA_SCRIPT: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -216,6 +252,8 @@ if bulk then
   slot = math.max(slot, bulk_tat - tolerance)
 end
 local cool = redis.call('PTTL', KEYS[3])
+local max_cool = tonumber(ARGV[6] or '-1')
+if max_cool >= 0 and cool * 1000 > max_cool then return {2, cool * 1000, 0} end
 if cool > 0 then slot = math.max(slot, now + cool * 1000) end
 local wait = slot - now
 if wait > horizon then return {0, wait - horizon, slot} end
@@ -237,11 +275,13 @@ class Grant:
 
     ``slot`` is the Redis server's time (seconds since the epoch) of the reserved
     slot, ``None`` when the quota was degraded and paced locally; ``waited`` the
-    seconds this acquisition slept.
+    seconds this acquisition slept. ``cooldown`` is set (seconds left) when nothing
+    was taken because a shared cooldown outlasts ``take(max_cooldown=...)``.
     """
 
     slot: float | None
     waited: float
+    cooldown: float = 0.0
 
 
 @attrs.frozen
@@ -374,22 +414,31 @@ class RedisQuota:
         """Wait for a slot of the account's quota and take it."""
         await self.take(priority)
 
-    async def take(self, priority: Priority = "interactive") -> Grant:
-        """Like :meth:`acquire`, and say which slot was taken (benchmarks, tests)."""
+    async def take(
+        self, priority: Priority = "interactive", *, max_cooldown: float | None = None
+    ) -> Grant:
+        """Like :meth:`acquire`, and say which slot was taken.
+
+        ``max_cooldown``: when a shared 429 cooldown has more seconds left than that,
+        take nothing and return at once a :class:`Grant` saying how long it has left
+        (the client then raises :class:`~idenfy_async.errors.RateLimitError` instead of
+        waiting past a call's deadline).
+        """
         if priority not in _PRIORITIES:
             raise ConfigurationError(f"priority must be one of {_PRIORITIES}, not {priority!r}")
         if self._skipping_redis():
             return await self._take_locally()
+        limit = -1 if max_cooldown is None else max(0, math.floor(max_cooldown * 1e6))
         if priority == "bulk":
             # One bulk waiter per process asks Redis at a time: FIFO here, and no
             # herd of pollers at each slot.
             async with self._bulk_lock:
-                return await self._take_shared(priority)
-        return await self._take_shared(priority)
+                return await self._take_shared(priority, limit)
+        return await self._take_shared(priority, limit)
 
-    async def _take_shared(self, priority: Priority) -> Grant:
+    async def _take_shared(self, priority: Priority, max_cooldown_us: int) -> Grant:
         waited = 0.0
-        args = self._args[priority]
+        args = (*self._args[priority], max_cooldown_us)
         while True:
             if self._skipping_redis():  # failed while this one waited
                 grant = await self._take_locally()
@@ -406,6 +455,8 @@ class RedisQuota:
                 return Grant(None, waited + grant.waited)
             self._recover()
             committed, wait_us, slot_us = (int(x) for x in reply)
+            if committed == 2:
+                return Grant(None, waited, cooldown=wait_us / 1e6)
             wait = wait_us / 1e6
             if wait > 0:
                 await self._sleep(wait)
@@ -655,3 +706,499 @@ class RedisDedupeStore:
     async def release(self, key: str) -> None:
         """Forget ``key`` (its processing failed): the next delivery is processed."""
         await _run("dedupe", lambda: self._release(keys=(self._key(key),)), self.op_timeout)
+
+
+# --------------------------------------------------------------------------- open sessions
+
+#: Seconds a claim on a clientId lasts without news from its holder: a process that
+#: died mid-create leaves the clientId "unknown" after this (never free).
+DEFAULT_CLAIM_LEASE: Final = 300.0
+#: Seconds between looks at a clientId another process is creating a session for.
+DEFAULT_POLL_INTERVAL: Final = 0.05
+#: Seconds an open session (or an unknown outcome) is remembered when neither the
+#: answer nor the request says how long the token lives (iDenfy's default expiryTime).
+DEFAULT_SESSION_TTL: Final = 86_400.0
+
+_Claimed = Literal["lead", "open", "unknown", "pending"]
+
+
+def request_digest(body: bytes, key: bytes = b"") -> str:
+    """What makes two create requests "the same": a digest of the exact wire body.
+
+    HMAC-SHA256 under ``key`` (the registry derives one from the API key, so what
+    Redis holds cannot be matched against guessed personal data).
+    """
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def _account_key(api_key: str) -> bytes:
+    """A secret per account, never stored: keys the hashes of clientIds and requests."""
+    return hashlib.sha256(b"idenfy-async sessions\0" + api_key.encode()).digest()
+
+
+@attrs.frozen
+class _Seen:
+    """What a claim on a clientId found."""
+
+    state: _Claimed
+    digest: str | None = None
+    session: Session | None = None
+
+
+class _Follow(Exception):
+    """Raised from ``before_send`` by a claim this call does not hold: nothing is sent."""
+
+    def __init__(self, seen: _Seen) -> None:
+        super().__init__(seen.state)
+        self.seen = seen
+
+
+class _SessionStore(Protocol):
+    async def claim(
+        self, client_id: str, digest: str, owner: str, lease: float, ttl: float
+    ) -> _Seen: ...
+
+    async def commit(
+        self, client_id: str, owner: str, digest: str, session: Session, ttl: float
+    ) -> None: ...
+
+    async def release(self, client_id: str, owner: str) -> None: ...
+
+    async def mark_unknown(self, client_id: str, owner: str, ttl: float) -> None: ...
+
+    async def close(self, client_id: str, scan_ref: str) -> bool: ...
+
+    async def forget(self, client_id: str) -> None: ...
+
+
+@attrs.define
+class _Entry:
+    state: _Claimed
+    owner: str
+    digest: str
+    expires: float
+    lease: float = 0.0
+    session: Session | None = None
+
+
+class _MemorySessions:
+    """One process's open sessions, on its monotonic clock."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+
+    def _live(self, client_id: str) -> _Entry | None:
+        entry = self._entries.get(client_id)
+        if entry is not None and entry.expires <= self._clock():
+            del self._entries[client_id]
+            return None
+        return entry
+
+    async def claim(
+        self, client_id: str, digest: str, owner: str, lease: float, ttl: float
+    ) -> _Seen:
+        now = self._clock()
+        entry = self._live(client_id)
+        if entry is None:
+            self._entries[client_id] = _Entry(
+                "pending", owner, digest, now + lease + ttl, now + lease
+            )
+            return _Seen("lead")
+        if entry.state == "pending":
+            if entry.owner == owner:
+                return _Seen("lead")
+            if entry.lease < now:
+                entry.state = "unknown"
+                return _Seen("unknown")
+            return _Seen("pending")
+        return _Seen(entry.state, entry.digest, entry.session)
+
+    async def commit(
+        self, client_id: str, owner: str, digest: str, session: Session, ttl: float
+    ) -> None:
+        entry = self._live(client_id)
+        if entry is None or entry.state == "unknown" or entry.owner == owner:
+            self._entries[client_id] = _Entry(
+                "open", owner, digest, self._clock() + ttl, session=session
+            )
+
+    async def release(self, client_id: str, owner: str) -> None:
+        entry = self._live(client_id)
+        if entry is not None and entry.state == "pending" and entry.owner == owner:
+            del self._entries[client_id]
+
+    async def mark_unknown(self, client_id: str, owner: str, ttl: float) -> None:
+        entry = self._live(client_id)
+        if entry is None or (entry.state == "pending" and entry.owner == owner):
+            self._entries[client_id] = _Entry("unknown", owner, "", self._clock() + ttl)
+
+    async def close(self, client_id: str, scan_ref: str) -> bool:
+        entry = self._live(client_id)
+        if entry is not None and entry.session is not None and entry.session.scan_ref == scan_ref:
+            del self._entries[client_id]
+            return True
+        return False
+
+    async def forget(self, client_id: str) -> None:
+        self._entries.pop(client_id, None)
+
+
+# One hash per clientId: st (pending/open/unknown), own (the claim's random token),
+# dg (the request digest), lease (server ms), and for an open session its shareable
+# fields. Times from the server's clock. Every script is safe to run twice.
+_SESSION_CLAIM_SCRIPT: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st then
+  redis.call('HSET', KEYS[1], 'st', 'pending', 'own', ARGV[1], 'dg', ARGV[2],
+    'lease', string.format('%d', now + tonumber(ARGV[3])))
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]))
+  return {'lead'}
+end
+if st == 'pending' then
+  if redis.call('HGET', KEYS[1], 'own') == ARGV[1] then return {'lead'} end
+  if tonumber(redis.call('HGET', KEYS[1], 'lease')) < now then
+    redis.call('HSET', KEYS[1], 'st', 'unknown')
+    return {'unknown'}
+  end
+  return {'pending'}
+end
+if st == 'open' then
+  local v = redis.call('HMGET', KEYS[1], 'dg', 'tok', 'ref', 'url', 'dig', 'exp', 'len')
+  local out = {'open'}
+  for i = 1, 7 do out[i + 1] = v[i] or '' end
+  return out
+end
+return {st}
+"""
+_SESSION_COMMIT_SCRIPT: Final = """
+local st = redis.call('HGET', KEYS[1], 'st')
+if st and st ~= 'unknown' and redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'st', 'open', 'own', ARGV[1], 'dg', ARGV[3], 'tok', ARGV[4],
+  'ref', ARGV[5], 'url', ARGV[6], 'dig', ARGV[7], 'exp', ARGV[8], 'len', ARGV[9])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+"""
+_SESSION_RELEASE_SCRIPT: Final = """
+if redis.call('HGET', KEYS[1], 'st') == 'pending'
+  and redis.call('HGET', KEYS[1], 'own') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+_SESSION_UNKNOWN_SCRIPT: Final = """
+local st = redis.call('HGET', KEYS[1], 'st')
+if st and not (st == 'pending' and redis.call('HGET', KEYS[1], 'own') == ARGV[1]) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'st', 'unknown', 'own', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+"""
+_SESSION_CLOSE_SCRIPT: Final = """
+if redis.call('HGET', KEYS[1], 'st') == 'open'
+  and redis.call('HGET', KEYS[1], 'ref') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class _RedisSessions:
+    """Open sessions shared through Redis by every process with the API key.
+
+    The authToken is stored (it is what a second process hands out) with a TTL of the
+    token's life, and never logged; personal data echoed in the answer is not stored.
+    """
+
+    def __init__(self, redis: Redis, api_key: str, op_timeout: float, key_prefix: str) -> None:
+        self.op_timeout = op_timeout
+        self._namespace = account_namespace(api_key, prefix=key_prefix)
+        self._secret = _account_key(api_key)
+        self._claim = redis.register_script(_SESSION_CLAIM_SCRIPT)
+        self._commit = redis.register_script(_SESSION_COMMIT_SCRIPT)
+        self._release = redis.register_script(_SESSION_RELEASE_SCRIPT)
+        self._unknown = redis.register_script(_SESSION_UNKNOWN_SCRIPT)
+        self._close = redis.register_script(_SESSION_CLOSE_SCRIPT)
+        self._redis = redis
+
+    def key(self, client_id: str) -> str:
+        # Keyed hash: a clientId is often a guessable user id; not spread into Redis.
+        digest = request_digest(client_id.encode("utf-8", "surrogatepass"), self._secret)[:32]
+        return f"{self._namespace}:sess:{digest}"
+
+    async def _call(self, script: Any, client_id: str, *args: Any) -> Any:
+        keys = (self.key(client_id),)
+        return await _run("session", lambda: script(keys=keys, args=args), self.op_timeout)
+
+    async def claim(
+        self, client_id: str, digest: str, owner: str, lease: float, ttl: float
+    ) -> _Seen:
+        reply = await self._call(self._claim, client_id, owner, digest, _ms(lease), _ms(ttl))
+        fields = [_text(x) for x in reply]
+        state = fields[0]
+        if state == "open":
+            dg, tok, ref, url, dig, exp, length = fields[1:8]
+            session = Session(
+                auth_token=tok,
+                scan_ref=ref,
+                client_id=client_id,
+                redirect_url=url or None,
+                digit_string=dig or None,
+                expiry_time=int(exp) if exp else None,
+                session_length=int(length) if length else None,
+            )
+            return _Seen("open", dg, session)
+        if state not in ("lead", "unknown", "pending"):
+            raise CoordinationError("session", "unexpected reply")
+        return _Seen(state)  # type: ignore[arg-type]
+
+    async def commit(
+        self, client_id: str, owner: str, digest: str, session: Session, ttl: float
+    ) -> None:
+        await self._call(
+            self._commit,
+            client_id,
+            owner,
+            _ms(ttl),
+            digest,
+            session.auth_token,
+            session.scan_ref,
+            session.redirect_url or "",
+            session.digit_string or "",
+            "" if session.expiry_time is None else str(session.expiry_time),
+            "" if session.session_length is None else str(session.session_length),
+        )
+
+    async def release(self, client_id: str, owner: str) -> None:
+        await self._call(self._release, client_id, owner)
+
+    async def mark_unknown(self, client_id: str, owner: str, ttl: float) -> None:
+        await self._call(self._unknown, client_id, owner, _ms(ttl))
+
+    async def close(self, client_id: str, scan_ref: str) -> bool:
+        return int(await self._call(self._close, client_id, scan_ref)) == 1
+
+    async def forget(self, client_id: str) -> None:
+        key = self.key(client_id)
+        await _run("session", lambda: self._redis.delete(key), self.op_timeout)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+class SessionRegistry:
+    """One open session per clientId: who may create, and what the others get.
+
+    In memory (``redis=None``) it covers one process; with Redis, every process with
+    ``api_key``. The client uses it for ``AsyncIdenfy(single_session=True)`` and for
+    bulk runs with Redis; call :meth:`create` yourself only to wrap another creator.
+
+    * Concurrent creates for one clientId send one request (the *leader*'s); the
+      others get its :class:`~idenfy_async.Session` (in this process the same object;
+      in another one a copy with authToken, scanRef, redirectUrl, digitString,
+      expiryTime and sessionLength: echoed personal data is not shared).
+    * While that session is open (its token not expired; no final webhook passed to
+      :meth:`close`), a new create for the clientId returns it when the request is
+      the same (same :func:`request_digest` of the wire body), else raises
+      :class:`~idenfy_async.errors.SessionAlreadyOpenError` carrying it.
+    * A leader whose outcome is ambiguous (a session may exist; its process died; it
+      was cancelled after sending) leaves the clientId *unknown*, never free: creates
+      raise :class:`~idenfy_async.errors.SessionOutcomeUnknownError` until
+      :meth:`forget` (after ``client.reconcile_session``) or the token's expiry.
+      A claim lasts ``claim_lease`` seconds without news; then it is unknown.
+    * Redis failing (down, slow) refuses: the claim raises
+      :class:`~idenfy_async.errors.CoordinationError` and nothing is sent. Failures
+      after the request left are logged; the claim then turns unknown at its lease's
+      end, never free.
+    """
+
+    def __init__(
+        self,
+        redis: Redis | None = None,
+        api_key: str | None = None,
+        *,
+        claim_lease: float = DEFAULT_CLAIM_LEASE,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        op_timeout: float = DEFAULT_OP_TIMEOUT,
+        key_prefix: str = KEY_PREFIX,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.claim_lease = _check_timeout("claim_lease", claim_lease)
+        self.poll_interval = _check_timeout("poll_interval", poll_interval)
+        self._store: _SessionStore
+        if redis is None:
+            self._store = _MemorySessions(clock)
+        else:
+            self._store = _RedisSessions(
+                redis, api_key or "", _check_timeout("op_timeout", op_timeout), key_prefix
+            )
+        self.shared = redis is not None
+        self._secret = _account_key(api_key or "")
+        self._clock = clock
+        self._sleep = sleep
+        self._flights: dict[str, asyncio.Future[tuple[str, Session] | None]] = {}
+
+    def __repr__(self) -> str:
+        return f"SessionRegistry(shared={self.shared}, in_flight={len(self._flights)})"
+
+    async def create(
+        self,
+        client_id: str,
+        body: bytes,
+        send: Callable[[Callable[[], Awaitable[None]]], Awaitable[Session]],
+        *,
+        expiry_time: int | None = None,
+        deadline: float | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> Session:
+        """The clientId's one open session: created by ``send(hook)``, or found.
+
+        ``send`` must await ``hook`` right before its request leaves and send nothing
+        if it raises (``AsyncIdenfy``'s ``before_send``); ``before_send`` runs inside
+        that hook once the claim is held. ``deadline``: seconds this call may wait
+        for another one creating the same clientId.
+        """
+        digest = request_digest(body, self._secret)
+        end = None if deadline is None else self._clock() + deadline
+        while True:
+            flight = self._flights.get(client_id)
+            if flight is None:
+                break
+            try:
+                outcome = await self._bounded(asyncio.shield(flight), end)
+            except asyncio.TimeoutError:
+                raise SessionOutcomeUnknownError(client_id, in_flight=True) from None
+            if outcome is not None and outcome[0] == digest:
+                return outcome[1]  # the leader's own Session
+        future: asyncio.Future[tuple[str, Session] | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._flights[client_id] = future
+        result: tuple[str, Session] | None = None
+        try:
+            session = await self._lead(
+                client_id, digest, send, expiry_time, deadline, end, before_send
+            )
+            result = (digest, session)
+            return session
+        finally:
+            del self._flights[client_id]
+            future.set_result(result)
+
+    async def _bounded(self, awaitable: Awaitable[T], end: float | None) -> T:
+        if end is None:
+            return await awaitable
+        return await asyncio.wait_for(awaitable, max(0.0, end - self._clock()))
+
+    async def _lead(
+        self,
+        client_id: str,
+        digest: str,
+        send: Callable[[Callable[[], Awaitable[None]]], Awaitable[Session]],
+        expiry_time: int | None,
+        deadline: float | None,
+        end: float | None,
+        before_send: Callable[[], Awaitable[None]] | None,
+    ) -> Session:
+        store = self._store
+        owner = secrets.token_hex(16)
+        ttl = float(expiry_time) if expiry_time else DEFAULT_SESSION_TTL
+        lease = max(self.claim_lease, (deadline or 0.0) + 30.0)
+        held = sent = False
+
+        async def hook() -> None:
+            nonlocal held, sent
+            seen = await store.claim(client_id, digest, owner, lease, ttl)  # raises: nothing sent
+            if seen.state != "lead":
+                raise _Follow(seen)
+            held = True
+            if before_send is not None:
+                await before_send()  # it raising: nothing is sent, the claim is released
+            sent = True
+
+        while True:
+            try:
+                session = await send(hook)
+            except _Follow as follow:
+                seen = follow.seen
+                while seen.state == "pending":  # another process is creating it
+                    if end is not None and self._clock() >= end:
+                        raise SessionOutcomeUnknownError(client_id, in_flight=True) from None
+                    await self._sleep(self.poll_interval)
+                    seen = await store.claim(client_id, digest, owner, lease, ttl)
+                if seen.state == "open":
+                    assert seen.session is not None
+                    if seen.digest == digest:
+                        return seen.session
+                    raise SessionAlreadyOpenError(client_id, seen.session) from None
+                if seen.state == "unknown":
+                    raise SessionOutcomeUnknownError(client_id) from None
+                # The other one failed cleanly and the claim is ours now: held, so a
+                # failure before our request leaves (pacing, cancellation) frees it.
+                held = True
+                continue
+            except BaseException as exc:
+                if held:
+                    await self._settle(
+                        self._after_failure(exc, sent, client_id, owner, digest, ttl)
+                    )
+                raise
+            open_for = float(session.expiry_time) if session.expiry_time else ttl
+            await self._settle(store.commit(client_id, owner, digest, session, open_for))
+            return session
+
+    def _after_failure(
+        self, exc: BaseException, sent: bool, client_id: str, owner: str, digest: str, ttl: float
+    ) -> Awaitable[None]:
+        """What a held claim becomes when the create raised ``exc``."""
+        store = self._store
+        if isinstance(exc, ResponseDecodeError) and exc.scan_ref and exc.auth_token:
+            # Created, and its token read, although the rest of the answer was not:
+            # the session is open (bulk records it created).
+            partial = Session(auth_token=exc.auth_token, scan_ref=exc.scan_ref, client_id=client_id)
+            return store.commit(client_id, owner, digest, partial, ttl)
+        if sent and (not isinstance(exc, IdenfyError) or exc.ambiguous):
+            return store.mark_unknown(client_id, owner, ttl)  # a session may exist
+        return store.release(client_id, owner)  # nothing was created
+
+    async def _settle(self, step: Awaitable[Any]) -> None:
+        """Record a leader's outcome, even when its caller is being cancelled."""
+        task = asyncio.ensure_future(step)
+        try:
+            await asyncio.shield(task)
+        except CoordinationError as exc:
+            logger.warning(
+                "could not record a session outcome in Redis (%s): the clientId turns"
+                " unknown when its claim's lease ends",
+                exc.reason,
+            )
+        except asyncio.CancelledError:
+            task.add_done_callback(_swallow)
+            raise
+
+    async def close(self, client_id: str, scan_ref: str) -> bool:
+        """Mark the clientId's open session ``scan_ref`` closed (its final webhook came).
+
+        True when it was the open one; a new create for the clientId is then sent.
+        """
+        return await self._store.close(client_id, scan_ref)
+
+    async def forget(self, client_id: str) -> None:
+        """Forget whatever is known about the clientId (after reconciling an unknown)."""
+        await self._store.forget(client_id)
+
+
+def _swallow(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -27,7 +27,10 @@
     ├── JournalError
     │   ├── JournalLockedError
     │   └── JournalMismatchError
-    └── CoordinationError             operation, reason
+    ├── CoordinationError             operation, reason
+    └── OpenSessionError              client_id
+        ├── SessionAlreadyOpenError   session
+        └── SessionOutcomeUnknownError  in_flight (ambiguous)
 
 Every error says whether the request may have taken effect on iDenfy's side
 (:attr:`IdenfyError.ambiguous`): for session creation that means a session, and a
@@ -41,9 +44,12 @@ kept on :attr:`APIError.body` for code that needs it, and is never printed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
+
+if TYPE_CHECKING:
+    from .models import Session
 
 __all__ = [
     "APIConnectionError",
@@ -64,11 +70,14 @@ __all__ = [
     "JournalLockedError",
     "JournalMismatchError",
     "NotFoundError",
+    "OpenSessionError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestValidationError",
     "ResponseDecodeError",
     "ServerError",
+    "SessionAlreadyOpenError",
+    "SessionOutcomeUnknownError",
     "SignatureVerificationError",
     "TokenNotExpiredError",
     "TokenNotValidError",
@@ -356,6 +365,60 @@ class CoordinationError(IdenfyError):
         self.operation = operation
         self.reason = reason
         super().__init__(f"shared state unavailable for {operation}: {reason}")
+
+
+class OpenSessionError(IdenfyError):
+    """Raised instead of creating a session while the clientId may already have one open.
+
+    Only with one open session per clientId (``AsyncIdenfy(single_session=True)``, or
+    bulk runs with ``IDENFY_REDIS_URL``): nothing was sent. ``client_id`` is the
+    clientId asked for; it is not part of the message.
+    """
+
+    def __init__(self, client_id: str, message: str) -> None:
+        self.client_id = client_id
+        super().__init__(message)
+
+
+class SessionAlreadyOpenError(OpenSessionError):
+    """The clientId has an open session (token not expired, no final webhook yet),
+    created for a *different* request; ``session`` is that session, so the caller
+    decides (hand it out, or wait for its final webhook). Its authToken is never
+    printed."""
+
+    def __init__(self, client_id: str, session: Session) -> None:
+        self.session = session
+        super().__init__(
+            client_id,
+            f"this clientId already has an open session (scanRef {session.scan_ref})"
+            " created for a different request; it is on .session. A new one is not"
+            " created until its final webhook arrives or its token expires.",
+        )
+
+
+class SessionOutcomeUnknownError(OpenSessionError):
+    """An earlier ``create_session`` for the clientId may have created a session that
+    nobody could read (its answer was lost, or its process died), or one is still in
+    flight elsewhere past this call's deadline (``in_flight``). Nothing is sent for
+    the clientId until that is settled: ``client.reconcile_session`` tells whether the
+    session exists, then ``client.forget_session(client_id)`` lets a new one be created.
+    """
+
+    ambiguous = True
+
+    def __init__(self, client_id: str, *, in_flight: bool = False) -> None:
+        self.in_flight = in_flight
+        why = (
+            "another create_session for this clientId is still in flight past this call's deadline"
+            if in_flight
+            else "an earlier create_session for this clientId may have created a session"
+            " whose answer was lost"
+        )
+        super().__init__(
+            client_id,
+            f"{why}; nothing was sent. Reconcile (client.reconcile_session), then"
+            " client.forget_session(client_id) to allow a new one.",
+        )
 
 
 def _shorten(text: str, limit: int = 200) -> str:

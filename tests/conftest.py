@@ -12,6 +12,9 @@ import pytest
 
 from idenfy_async import AsyncIdenfy, RetryPolicy
 from idenfy_async.testing import FakeIdenfy
+from tests.redisserver import own_redis_server, redis_server
+
+__all__ = ["own_redis_server", "redis_server"]  # real redis-server fixtures, for every module
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -44,6 +47,13 @@ class VirtualClock:
         self.sleeps.append(seconds)
         self.now += max(0.0, seconds)
         await asyncio.sleep(0)
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's IDENFY_REDIS_URL must not reach tests (nor the CLI they start):
+    tests that share state through Redis say so."""
+    monkeypatch.delenv("IDENFY_REDIS_URL", raising=False)
 
 
 @pytest.fixture

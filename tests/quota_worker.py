@@ -2,6 +2,11 @@
 
     python -m tests.quota_worker quota URL API_KEY RATE PRIORITY SECONDS CONCURRENCY [GAP]
     python -m tests.quota_worker dedupe URL API_KEY FIRST COUNT
+    python -m tests.quota_worker session CLIENT_ID START_AT
+
+``session`` (credentials, base URL and ``IDENFY_REDIS_URL`` from the environment)
+waits until the wall-clock instant START_AT, calls ``create_session`` once with
+``single_session=True`` and prints ``[scanRef]``: a user's double click on two workers.
 
 It prints ``ready``, waits for a line on stdin (so every process starts at once),
 runs, and prints one JSON line: for ``quota`` each grant as ``[slot, at, took,
@@ -66,6 +71,16 @@ async def _dedupe(args: list[str]) -> list[Any]:
     return [k for k, mine in zip(keys, results, strict=True) if mine]
 
 
+async def _session(args: list[str]) -> list[Any]:
+    from idenfy_async import AsyncIdenfy
+
+    client_id, start_at = args[0], float(args[1])
+    async with AsyncIdenfy(single_session=True) as client:
+        await asyncio.sleep(max(0.0, start_at - time.time()))  # both at the same instant
+        session = await client.create_session(client_id=client_id)
+    return [session.scan_ref]
+
+
 def _go() -> None:
     print("ready", flush=True)  # noqa: T201 - the protocol with the parent
     sys.stdin.readline()
@@ -73,7 +88,8 @@ def _go() -> None:
 
 def main() -> None:
     mode, *args = sys.argv[1:]
-    result = asyncio.run(_quota(args) if mode == "quota" else _dedupe(args))
+    run = {"quota": _quota, "dedupe": _dedupe, "session": _session}[mode]
+    result = asyncio.run(run(args))
     print(json.dumps(result), flush=True)  # noqa: T201
 
 

@@ -17,12 +17,14 @@ from idenfy_async import (
     APIConnectionError,
     AsyncIdenfy,
     ConfigurationError,
+    CoordinationError,
     IdenfyError,
     RateLimitError,
     ResponseDecodeError,
     RetryPolicy,
     ServerError,
     Session,
+    SessionOutcomeUnknownError,
     SessionRequest,
 )
 from idenfy_async._limiter import RateLimiter
@@ -285,6 +287,11 @@ AMBIGUOUS_SERVER_ERROR.ambiguous = True
         (APIConnectionError("ReadError", request_sent=True), False),
         (AMBIGUOUS_SERVER_ERROR, False),
         (ServerError(status_code=500, identifier=None, message=None), False),
+        # Shared state (Redis) refused before anything was sent: a re-run sends it.
+        (CoordinationError("quota", "ConnectionError"), True),
+        (CoordinationError("session", "timeout"), True),
+        # May exist (another process's lost answer), or open for another request: no.
+        (SessionOutcomeUnknownError("u"), False),
     ],
 )
 def test_is_retryable(error: IdenfyError, retryable: bool) -> None:

@@ -35,9 +35,7 @@ from idenfy_async.coordination import (
 from idenfy_async.errors import ConfigurationError, CoordinationError, IdenfyError
 from idenfy_async.testing import FakeIdenfy
 from tests.conftest import VirtualClock
-from tests.redisserver import RedisServer, free_port, own_redis_server, redis_server
-
-__all__ = ["own_redis_server", "redis_server"]  # fixtures, imported to be found
+from tests.redisserver import RedisServer, free_port
 
 ROOT = Path(__file__).parent.parent
 

@@ -24,6 +24,7 @@ from examples import aiohttp_app, fastapi_app
 from idenfy_async import AsyncIdenfy, ConfigurationError, DocumentType, RetryPolicy
 from idenfy_async.testing import FakeIdenfy
 from idenfy_async.webhooks import sign
+from tests.redisserver import RedisServer
 
 SIGNING_KEY = "example-signing-key"
 DATA_PATH = "/api/v2/data"
@@ -365,3 +366,69 @@ def test_example_docstrings_say_how_to_install_today(module: Any) -> None:
     assert "pip install idenfy-async " not in doc.replace("``pip install idenfy-async``", "")
     assert "pip install . " in doc
     assert "clone of the idenfy-async repository" in " ".join(doc.split())
+
+
+# --------------------------------------------------------------------------- several workers
+
+
+async def test_two_fastapi_workers_share_sessions_and_webhook_dedupe(
+    fake: FakeIdenfy, gated: GatedFake, own_redis_server: RedisServer
+) -> None:
+    """Two workers on one Redis (IDENFY_REDIS_URL): a double click on two workers gets one
+    session, a webhook redelivered to the other worker is not processed again, the final
+    result frees the user for a new session, and a Redis outage answers 503."""
+
+    def factory() -> AsyncIdenfy:
+        return AsyncIdenfy(
+            "test-key",
+            "test-secret",
+            transport=gated,
+            redis_url=own_redis_server.url,
+            rate_limit="1000/s",
+            single_session=True,
+        )
+
+    apps = [
+        fastapi_app.create_app(factory, SIGNING_KEY, public_url="http://127.0.0.1")
+        for _ in range(2)
+    ]
+    services: list[fastapi_app.KycService] = [app.state.service for app in apps]
+    async with contextlib.AsyncExitStack() as stack:
+        https = []
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            https.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, base_url="http://t")
+                )
+            )
+        a, b = https
+        clicks = await asyncio.gather(
+            *(http.post("/verifications", json={"user_id": "u-1"}) for http in (a, b))
+        )
+        assert [r.status_code for r in clicks] == [200, 200]
+        scan_ref = clicks[0].json()["scan_ref"]
+        assert clicks[1].json()["scan_ref"] == scan_ref
+        assert len(fake.sessions_for("u-1")) == 1
+
+        fake.complete(scan_ref, "APPROVED", data={"docType": "PASSPORT"})
+        for http in (a, b):  # delivered to one worker, redelivered to the other
+            assert (
+                await fake.send_webhook(scan_ref, signing_key=SIGNING_KEY, http_client=http) == 200
+            )
+            for service in services:
+                await service.drained()
+        assert gated.paths.count(DATA_PATH) == 1
+        again = await b.post("/verifications", json={"user_id": "u-1"})
+        assert again.json()["scan_ref"] != scan_ref  # the final result closed the session
+
+        own_redis_server.kill()
+        fake.complete(again.json()["scan_ref"], "DENIED")
+        status = await fake.send_webhook(
+            again.json()["scan_ref"], signing_key=SIGNING_KEY, http_client=a
+        )
+        assert status == 503  # iDenfy redelivers it once Redis is back
+        refused = await a.post("/verifications", json={"user_id": "u-2"})
+        assert refused.status_code == 503
+    assert len(fake.sessions_for("u-2")) == 0  # no session without the claim
