@@ -16,11 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, cast
 
 import attrs
-import cattrs
-from cattrs.errors import IterableValidationError, IterableValidationNote
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .kyc_models import BlocklistEntry, FaceAuthCheck, FaceAuthSession, PoaCheck
 from .models import (
     NULL,
     NULLABLE_FIELDS,
@@ -43,13 +39,24 @@ from .models import (
     wire_name,
 )
 
-__all__ = ["converter", "session_request_to_wire", "shape_problem", "structure_session"]
+if typing.TYPE_CHECKING:
+    import cattrs
+
+__all__ = [
+    "converter",
+    "session_request_to_wire",
+    "shape_errors",
+    "shape_problem",
+    "structure_session",
+]
 
 #: Wire keys that are not the camelCase of their attribute (iDenfy's upper-case lists).
 _UPPER_KEYS: Final = {"aml": "AML", "lid": "LID", "criminal_check": "CRIMINAL_CHECK"}
 
 
 def _renames(cls: type, **extra: Any) -> dict[str, Any]:
+    from cattrs.gen import override
+
     overrides: dict[str, Any] = {
         a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls)
     }
@@ -59,6 +66,11 @@ def _renames(cls: type, **extra: Any) -> dict[str, Any]:
 
 def make_converter() -> cattrs.Converter:
     """A converter with every model hook registered."""
+    # cattrs is imported here, not at module level: `import idenfy_async` need not
+    # pay for it (about 15 ms) before the first body is built or read.
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
     conv = cattrs.Converter()
     conv.register_unstructure_hook(type(NULL), lambda _: None)
 
@@ -286,6 +298,8 @@ def _register_result(
     **extra: Any,
 ) -> None:
     """Register the lenient structure hook of one answer model (see _RESULT_HOOKS)."""
+    from cattrs.gen import make_dict_structure_fn, override
+
     attrs.resolve_types(cls)
     overrides: dict[str, Any] = {
         a.name: override(rename=wire_name(a.name), struct_hook=_RESULT_HOOKS.get(a.type))
@@ -311,6 +325,10 @@ def _register_result(
 
 def _register_results(conv: cattrs.Converter) -> None:
     """Structure hooks for statuses, data, file URLs and webhook events."""
+    from cattrs.gen import override
+
+    from .kyc_models import BlocklistEntry, FaceAuthCheck, FaceAuthSession, PoaCheck
+
     conv.register_structure_hook_factory(_is_open_enum_union, _open_enum_hook)
     conv.register_structure_hook_factory(_is_open_enum_tuple, _open_enum_tuple_hook)
     conv.register_structure_hook(FileUrls, _file_urls)
@@ -575,12 +593,15 @@ def _record_tuple(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], tuple
 
 def _each(values: Any, hook: Callable[[Any, Any], Any], tp: Any) -> tuple[Any, ...]:
     # Like cattrs' own list hook: every bad item is reported, each with its index.
+    from cattrs import BaseValidationError
+    from cattrs.errors import IterableValidationError, IterableValidationNote
+
     items: list[Any] = []
     problems: list[Exception] = []
     for index, value in enumerate(values):
         try:
             items.append(hook(value, tp))
-        except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+        except (BaseValidationError, KeyError, TypeError, ValueError) as exc:
             note = IterableValidationNote(f"Structuring {tp} @ index {index}", index, tp)
             noted: Any = exc  # __notes__ is not in Python 3.10's stubs
             noted.__notes__ = [*getattr(exc, "__notes__", []), note]
@@ -617,7 +638,17 @@ class _LazyConverter:
         return value
 
 
-converter: Final = cast(cattrs.Converter, _LazyConverter(make_converter))
+converter: Final = cast("cattrs.Converter", _LazyConverter(make_converter))
+
+
+def shape_errors() -> tuple[type[BaseException], ...]:
+    """What structuring a body can raise: ``except shape_errors() as exc:``.
+
+    A function, so that cattrs is imported only once a body is really read.
+    """
+    from cattrs import BaseValidationError
+
+    return (BaseValidationError, KeyError, TypeError, ValueError)
 
 
 def shape_problem(exc: BaseException, model: str | None = None) -> str:
@@ -625,8 +656,10 @@ def shape_problem(exc: BaseException, model: str | None = None) -> str:
 
     Paths only: cattrs' own leaf messages may quote values, which are personal data.
     """
+    from cattrs import BaseValidationError
+
     what = f"unexpected shape for {model}" if model else "unexpected shape"
-    if isinstance(exc, cattrs.BaseValidationError):
+    if isinstance(exc, BaseValidationError):
         return f"{what} at " + ", ".join(sorted(set(_paths(exc, "$"))))
     if isinstance(exc, KeyError) and exc.args:
         return f"{what} at $.{exc.args[0]} (missing)"
@@ -634,9 +667,11 @@ def shape_problem(exc: BaseException, model: str | None = None) -> str:
 
 
 def _paths(exc: cattrs.BaseValidationError, prefix: str) -> Iterator[str]:
+    from cattrs import BaseValidationError
+
     for sub in exc.exceptions:
         here = prefix + _step(sub)
-        if isinstance(sub, cattrs.BaseValidationError):
+        if isinstance(sub, BaseValidationError):
             yield from _paths(sub, here)
         else:
             yield here + (" (missing)" if isinstance(sub, KeyError) else "")

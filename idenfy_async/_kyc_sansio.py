@@ -18,10 +18,8 @@ import json
 import urllib.parse
 from typing import Any, Final
 
-import cattrs
-
 from . import errors
-from ._converter import converter, shape_problem
+from ._converter import converter, shape_errors, shape_problem
 from ._sansio import RequestSpec, _dumps, _identifier, _json_object, _Kind, _structure
 from .errors import FieldProblem, RequestValidationError
 from .kyc_models import (
@@ -269,7 +267,7 @@ def parse_face_auth_sessions(status: int, content: bytes) -> tuple[FaceAuthSessi
         sessions: tuple[FaceAuthSession, ...] = converter.structure(
             items, tuple[FaceAuthSession, ...]
         )
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+    except shape_errors() as exc:
         raise errors.ResponseDecodeError(shape_problem(exc), status_code=status) from exc
     return sessions
 

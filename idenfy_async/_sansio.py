@@ -29,10 +29,15 @@ from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
 import attrs
-import cattrs
 
 from . import errors
-from ._converter import converter, session_request_to_wire, shape_problem, structure_session
+from ._converter import (
+    converter,
+    session_request_to_wire,
+    shape_errors,
+    shape_problem,
+    structure_session,
+)
 from .errors import FieldProblem, RequestValidationError
 from .models import (
     FileUrls,
@@ -232,7 +237,7 @@ def parse_create_session(status: int, content: bytes, *, base_url: str) -> Sessi
         )
     try:
         return structure_session(body, **fill)
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+    except shape_errors() as exc:
         raise errors.ResponseDecodeError(
             shape_problem(exc),
             status_code=status,
@@ -391,7 +396,7 @@ def _structure(status: int, content: bytes, cls: type[_T], *, kind: _Kind) -> _T
         raise errors.ResponseDecodeError(f"the body is not {kind.what}", status_code=status)
     try:
         return converter.structure(body, cls)
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+    except shape_errors() as exc:
         raise errors.ResponseDecodeError(shape_problem(exc), status_code=status) from exc
 
 
@@ -517,7 +522,7 @@ def parse_list_page(status: int, content: bytes) -> VerificationPage:
     links = {key: body.get(key) for key in ("next", "previous")}
     try:
         items = converter.structure(results, tuple[VerificationSummary, ...])
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+    except shape_errors() as exc:
         raise errors.ResponseDecodeError("unexpected shape in results", status_code=status) from exc
     return VerificationPage(
         count=count if type(count) is int else None,

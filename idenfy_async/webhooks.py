@@ -35,9 +35,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
-import cattrs
 
-from ._converter import converter, shape_problem
+from ._converter import converter, shape_errors, shape_problem
 from .errors import ConfigurationError, SignatureVerificationError, WebhookPayloadError
 from .models import (
     DocumentExpirationEvent,
@@ -150,7 +149,7 @@ def parse_event(
         raise WebhookPayloadError(f"the body matches no known event{detail}")
     try:
         event: WebhookEvent = converter.structure(payload, cls)
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+    except shape_errors() as exc:
         raise WebhookPayloadError(shape_problem(exc, cls.__name__)) from exc
     if kind is not None and kind != event.event_type:
         event = attrs.evolve(event, event_type=kind)

@@ -106,6 +106,7 @@ def test_reconciliation_is_exported() -> None:
 HEAVY = ["aiohttp", "sqlite3", "idenfy_async.bulk", "idenfy_async.journal", "idenfy_async.webhooks"]
 HEAVY += ["idenfy_async.cli", "idenfy_async.testing", "idenfy_async.transports._aiohttp"]
 HEAVY += ["idenfy_async.coordination", "redis"]  # only with redis_url or single_session
+HEAVY += ["cattrs", "idenfy_async.kyc_models", "idenfy_async.resources"]  # on first use
 
 
 def test_import_loads_nothing_a_call_path_does_not_need() -> None:
