@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import os
 import queue
 import sqlite3
@@ -69,6 +70,23 @@ SCHEMA_VERSION: Final = 2
 #: Writes queued while the previous transaction committed go into the next one
 #: (group commit): one fsync for many rows when many requests are in flight.
 MAX_BATCH: Final = 512
+#: Bits of the filter of clientIds that may be in the journal (1 MiB, allocated once:
+#: memory stays flat in the number of rows). With a million clientIds in it, about 3 %
+#: of the lookups of absent ones still ask the file; none is ever answered wrongly.
+KNOWN_FILTER_BITS: Final = 1 << 23
+#: A journal holding more entries than this when opened is not loaded into the filter
+#: (its false positives would make it useless): every lookup then asks the file.
+KNOWN_FILTER_MAX_ENTRIES: Final = 1_000_000
+#: Lookups queued together are answered by one ``SELECT ... IN`` of at most this many.
+MAX_LOOKUP: Final = 256
+#: A durable commit costs ~150-450 us of CPU (its fsync mostly) whatever it holds,
+#: taken from the client's own CPU. When writes come from many rows at once (the
+#: previous batch had several), a batch smaller than COMMIT_GROUP waits this long once
+#: for more to join it: measured at concurrency 32, ~40 % fewer commits and ~25 us
+#: less CPU per row, for a millisecond more per write (2 ms and more cost throughput).
+#: One writer at a time (batches of one) never waits.
+COMMIT_DELAY: Final = 0.001
+COMMIT_GROUP: Final = 32
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS entries (
     client_id TEXT PRIMARY KEY,
@@ -95,6 +113,10 @@ _COLUMNS: Final = (
     " error_identifier, error_message, error_retryable, attempts, pending_at,"
     " verification_status, expires_at, reconciled"
 )
+_PUT_WIDTH: Final = _COLUMNS.count(",") + 2  # the columns and updated_at
+_PUT_ROW: Final = f"({', '.join('?' * _PUT_WIDTH)})"
+#: SQLite's smallest limit on parameters per statement (before 3.32; 32,766 since).
+_MIN_VARIABLES: Final = 999
 #: Version 1's columns, and what version 2 takes from them: a pending or unknown row
 #: last went pending at most when it was last written (a conservative pending time).
 _V1_COLUMNS: Final = (
@@ -251,9 +273,14 @@ class SqliteJournal:
         self.path = os.fspath(path)
         self.scope = scope
         self.durable = durable
-        self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
+        #: ops asked for during this turn of the event loop, handed over together
+        self._outbox: list[_Op] = []
         self._thread: threading.Thread | None = None
         self._closed = False
+        #: clientIds that may have an entry; None: unknown, every lookup asks the file
+        self._known: _KnownIds | None = None
+        self._worker: _Worker | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._thread is not None and not self._closed else "closed"
@@ -282,17 +309,17 @@ class SqliteJournal:
         if self._thread is not None:
             raise JournalError("a SqliteJournal can be opened once")
         loop = asyncio.get_running_loop()
-        opened: asyncio.Future[None] = loop.create_future()
-        worker = _Worker(self.path, scope=self.scope, durable=self.durable)
+        opened: asyncio.Future[_KnownIds | None] = loop.create_future()
+        worker = self._worker = _Worker(self.path, scope=self.scope, durable=self.durable)
         self._thread = threading.Thread(
             target=worker.run,
-            args=(self._queue, _Op(_opened, opened, loop)),
+            args=(self._queue, opened),
             name="idenfy-journal",
             daemon=True,
         )
         self._thread.start()
         try:
-            await opened
+            self._known = await opened
         except BaseException:
             self._closed = True
             self._queue.put(None)
@@ -304,19 +331,22 @@ class SqliteJournal:
         if thread is None or self._closed:
             return
         self._closed = True
+        self._flush()
         self._queue.put(None)
         await asyncio.to_thread(thread.join)
 
     async def get(self, client_id: str) -> JournalEntry | None:
-        def read(conn: sqlite3.Connection) -> JournalEntry | None:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM entries WHERE client_id = ?", (client_id,)
-            ).fetchone()
-            return None if row is None else _entry_from_row(row)
-
-        return await self._submit(read)
+        self._check_open()
+        known = self._known
+        if known is not None and not known.may_contain(client_id):
+            # Neither in the file when it was opened nor put since: no entry, and
+            # nothing to wait for (a put queued before this call marked it first).
+            return None
+        entry: JournalEntry | None = await self._submit(_GET, client_id)
+        return entry
 
     async def put(self, entry: JournalEntry) -> None:
+        self._check_open()
         error = entry.error
         values = (
             entry.client_id,
@@ -336,15 +366,9 @@ class SqliteJournal:
             entry.reconciled.value if entry.reconciled is not None else None,
             time.time(),
         )
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT OR REPLACE INTO entries ({_COLUMNS}, updated_at)"
-                f" VALUES ({', '.join('?' * len(values))})",
-                values,
-            )
-
-        await self._submit(write)
+        if self._known is not None:
+            self._known.add(entry.client_id)  # before it is queued: see get()
+        await self._submit(_PUT, values)
 
     async def counts(self) -> dict[JournalState, int]:
         """How many clientIds are in each state."""
@@ -355,7 +379,7 @@ class SqliteJournal:
                 counts[JournalState(state)] = n
             return counts
 
-        return await self._submit(count)
+        return await self._call(count)
 
     async def open_entries(self) -> list[JournalEntry]:
         """Entries still ``pending`` or ``unknown``: what a re-run reconciles first (few:
@@ -368,28 +392,80 @@ class SqliteJournal:
             )
             return [_entry_from_row(row) for row in rows]
 
-        return await self._submit(read)
+        return await self._call(read)
 
-    async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _check_open(self) -> None:
         if self._thread is None or self._closed:
             raise JournalError(
                 "the journal is not open: use `async with SqliteJournal(path) as journal:`"
             )
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        result: T = await self._submit(_CALL, fn)
+        return result
+
+    async def _submit(self, kind: int, arg: Any) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Op(fn, future, loop))
+        future = loop.create_future()
+        if not self._outbox:
+            # Handed to the worker at the end of this turn, with the ops other tasks
+            # ask for meanwhile: one wake-up of the worker thread for all of them.
+            loop.call_soon(self._flush)
+        self._outbox.append((kind, arg, future))
         return await future
 
+    def _flush(self) -> None:
+        if self._outbox:
+            self._queue.put(self._outbox)
+            self._outbox = []
 
-def _opened(conn: sqlite3.Connection) -> None:
-    """Stands for the open step in the op that reports it."""
+
+#: What an op asks the worker: the entry of a clientId (its argument), to store a row
+#: (the values of a row of ``_put_sql``), or to call a function with the connection.
+_GET: Final = 0
+_PUT: Final = 1
+_CALL: Final = 2
+#: (kind, argument, the future the awaiting task waits on)
+_Op = tuple[int, Any, "asyncio.Future[Any]"]
 
 
-@attrs.define
-class _Op:
-    fn: Callable[[sqlite3.Connection], Any]
-    future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
+class _KnownIds:
+    """A Bloom filter of the clientIds that may have an entry: never a false "absent".
+
+    Filled by the worker from the file when it opens, then only by ``put`` on the
+    event loop, before the write is queued. A lookup of a clientId it has never seen
+    (every row of a fresh run) is answered without a round trip to the worker.
+    """
+
+    __slots__ = ("_bits", "_mask")
+
+    def __init__(self, bits: int = KNOWN_FILTER_BITS) -> None:
+        self._bits = bytearray(bits // 8)
+        self._mask = bits - 1
+
+    def _positions(self, client_id: str) -> tuple[int, int, int]:
+        # Three positions from one 64-bit hash (double hashing); str caches its hash.
+        h = hash(client_id)
+        low, high = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
+        mask = self._mask
+        return low & mask, (low + high) & mask, (low + 2 * high) & mask
+
+    def add(self, client_id: str) -> None:
+        bits = self._bits
+        a, b, c = self._positions(client_id)
+        bits[a >> 3] |= 1 << (a & 7)
+        bits[b >> 3] |= 1 << (b & 7)
+        bits[c >> 3] |= 1 << (c & 7)
+
+    def may_contain(self, client_id: str) -> bool:
+        bits = self._bits
+        a, b, c = self._positions(client_id)
+        return bool(
+            bits[a >> 3] & (1 << (a & 7))
+            and bits[b >> 3] & (1 << (b & 7))
+            and bits[c >> 3] & (1 << (c & 7))
+        )
 
 
 class _Worker:
@@ -404,32 +480,54 @@ class _Worker:
         self.path = path
         self.scope = scope
         self.durable = durable
+        #: transactions and ops run: how well commits group (read by tests and benches)
+        self.batches = 0
+        self.ops = 0
+        #: entries one INSERT may store (SQLite's limit on parameters per statement)
+        self.rows_per_put = _MIN_VARIABLES // _PUT_WIDTH
 
-    def run(self, ops: queue.SimpleQueue[_Op | None], opening: _Op) -> None:
+    def run(
+        self, ops: queue.SimpleQueue[list[_Op] | None], opened: asyncio.Future[_KnownIds | None]
+    ) -> None:
         try:
             conn = self.open()
+            known = self.load_known(conn)
         except Exception as exc:
-            _settle(opening, None, self._translate(exc))
+            _settle(opened.get_loop(), [(opened, None)], self._translate(exc))
             return
-        _settle(opening, None, None)
+        _settle(opened.get_loop(), [(opened, known)], None)
         try:
-            stop = False
+            stop, previous = False, 0
             while not stop:
                 batch: list[_Op] = []
-                item = ops.get()
-                while item is not None:
-                    batch.append(item)
-                    if len(batch) >= MAX_BATCH:
-                        break
-                    try:
-                        item = ops.get_nowait()
-                    except queue.Empty:
-                        break
-                stop = item is None
+                stop = self._collect(ops, batch, wait=previous > 1)
+                previous = len(batch)
                 if batch:
                     self._execute(conn, batch)
         finally:
             conn.close()
+
+    @staticmethod
+    def _collect(ops: queue.SimpleQueue[list[_Op] | None], batch: list[_Op], *, wait: bool) -> bool:
+        """Fill ``batch`` with the next ops and those queued behind them (waiting once
+        for more when ``wait``); True when the journal is closing."""
+        item = ops.get()
+        while item is not None:
+            batch += item
+            if len(batch) >= MAX_BATCH:
+                return False
+            try:
+                item = ops.get_nowait()
+            except queue.Empty:
+                if not wait or len(batch) >= COMMIT_GROUP:
+                    return False
+                wait = False
+                time.sleep(COMMIT_DELAY)  # releases the GIL: the event loop runs meanwhile
+                try:
+                    item = ops.get_nowait()
+                except queue.Empty:
+                    return False
+        return True
 
     def open(self) -> sqlite3.Connection:
         # The file holds authTokens: owner-only from the first byte (WAL files follow).
@@ -463,6 +561,11 @@ class _Worker:
         except BaseException:
             conn.close()
             raise
+        getlimit = getattr(conn, "getlimit", None)  # Python 3.11+
+        limit = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
+        if getlimit is not None and limit is not None:
+            variables: int = getlimit(limit)
+            self.rows_per_put = max(1, min(MAX_BATCH, variables // _PUT_WIDTH))
         return conn
 
     def _check_scope(self, conn: sqlite3.Connection) -> None:
@@ -477,25 +580,68 @@ class _Worker:
                 " server; use a separate journal for each account and server"
             )
 
+    def load_known(self, conn: sqlite3.Connection) -> _KnownIds | None:
+        """The filter of the clientIds in the file, or None when it holds too many."""
+        (count,) = conn.execute("SELECT COUNT(*) FROM entries").fetchone()
+        if count > KNOWN_FILTER_MAX_ENTRIES:
+            return None
+        known = _KnownIds()
+        for (client_id,) in conn.execute("SELECT client_id FROM entries"):
+            known.add(client_id)
+        return known
+
     def _execute(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
-        # One transaction for the batch: a failure fails every write in it (none is
-        # committed), which is right for the only failures expected (disk full, I/O).
+        # One transaction for the batch (group commit: one fsync for every write queued
+        # meanwhile): a failure fails every op in it (no write is committed), which is
+        # right for the only failures expected (disk full, I/O). Lookups alone need none.
+        # A batch of writes only that fits one statement is that statement, committed
+        # on its own: each call into sqlite3 releases and retakes the GIL, and on a
+        # busy event loop each retake waits for the loop to let go of it.
+        self.batches += 1
+        self.ops += len(batch)
+        kinds = {kind for kind, _, _ in batch}
+        single = kinds == {_PUT} and len(batch) <= self.rows_per_put
+        transaction = not single and kinds != {_GET}
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            if transaction:
+                conn.execute("BEGIN IMMEDIATE")
             try:
-                values = [op.fn(conn) for op in batch]
-                conn.execute("COMMIT")
+                values = self._run_ops(conn, batch)
+                if transaction:
+                    conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
         except Exception as exc:
-            error = self._translate(exc)
-            for op in batch:
-                _settle(op, None, error)
+            _settle_batch(batch, None, self._translate(exc))
             return
-        for op, value in zip(batch, values, strict=True):
-            _settle(op, value, None)
+        _settle_batch(batch, values, None)
+
+    def _run_ops(self, conn: sqlite3.Connection, batch: list[_Op]) -> list[Any]:
+        """Each op's value, in order; neighbouring lookups and neighbouring writes each
+        go to SQLite as one statement (order kept: a lookup sees every write before it,
+        and of two writes of one clientId in a statement the later one stays)."""
+        values: list[Any] = []
+        start, end = 0, len(batch)
+        while start < end:
+            kind = batch[start][0]
+            stop = start + 1
+            while stop < end and batch[stop][0] == kind and kind != _CALL:
+                stop += 1
+            if kind == _GET:
+                for chunk in range(start, stop, MAX_LOOKUP):
+                    ids = [op[1] for op in batch[chunk : min(chunk + MAX_LOOKUP, stop)]]
+                    values += _lookup(conn, ids)
+            elif kind == _PUT:
+                for chunk in range(start, stop, self.rows_per_put):
+                    rows = [op[1] for op in batch[chunk : min(chunk + self.rows_per_put, stop)]]
+                    conn.execute(_put_sql(len(rows)), [v for row in rows for v in row])
+                values += [None] * (stop - start)
+            else:
+                values.append(batch[start][1](conn))
+            start = stop
+        return values
 
     def _translate(self, exc: Exception) -> Exception:
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
@@ -512,17 +658,56 @@ class _Worker:
         return exc
 
 
-def _settle(op: _Op, value: Any, error: BaseException | None) -> None:
-    def settle() -> None:
-        if op.future.done():  # the awaiting task was cancelled; a write still stands
-            return
-        if error is not None:
-            op.future.set_exception(error)
-        else:
-            op.future.set_result(value)
+@functools.lru_cache(maxsize=64)
+def _put_sql(rows: int) -> str:
+    """One statement storing ``rows`` entries."""
+    return (
+        f"INSERT OR REPLACE INTO entries ({_COLUMNS}, updated_at)"
+        f" VALUES {', '.join([_PUT_ROW] * rows)}"
+    )
 
+
+def _lookup(conn: sqlite3.Connection, client_ids: list[str]) -> list[JournalEntry | None]:
+    """The entries of ``client_ids`` (None where absent), in one statement."""
+    unique = list(dict.fromkeys(client_ids))
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM entries WHERE client_id IN ({', '.join('?' * len(unique))})",
+        unique,
+    )
+    found = {row[0]: _entry_from_row(row) for row in rows}
+    return [found.get(client_id) for client_id in client_ids]
+
+
+def _settle_batch(batch: list[_Op], values: list[Any] | None, error: BaseException | None) -> None:
+    """Hand a batch's outcomes to the awaiting tasks: one wake-up per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for index, (_, _, future) in enumerate(batch):
+        value = values[index] if values is not None else None
+        by_loop.setdefault(future.get_loop(), []).append((future, value))
+    for loop, outcomes in by_loop.items():
+        _settle(loop, outcomes, error)
+
+
+def _settle(
+    loop: asyncio.AbstractEventLoop,
+    outcomes: list[tuple[asyncio.Future[Any], Any]],
+    error: BaseException | None,
+) -> None:
     with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-        op.loop.call_soon_threadsafe(settle)
+        loop.call_soon_threadsafe(_set_outcomes, outcomes, error)
+
+
+def _set_outcomes(
+    outcomes: list[tuple[asyncio.Future[Any], Any]], error: BaseException | None
+) -> None:
+    """On the event loop: settle each future (``error`` for all, else its value)."""
+    for future, value in outcomes:
+        if future.done():  # the awaiting task was cancelled; a write still stands
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
 
 
 def _entry_from_row(row: tuple[Any, ...]) -> JournalEntry:

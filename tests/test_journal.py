@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import sqlite3
 import stat
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -23,6 +26,7 @@ from idenfy_async import (
     RequestValidationError,
     ServerError,
 )
+from idenfy_async import journal as journal_module
 from idenfy_async.journal import (
     ErrorKind,
     Journal,
@@ -373,3 +377,165 @@ async def test_open_entries_are_the_pending_and_unknown_ones(
         await journal.put(entry)
     opened = sorted(await journal.open_entries(), key=lambda e: e.client_id)
     assert [every_field(e) for e in opened] == [every_field(pending), every_field(unknown)]
+
+
+# --------------------------------------------------------------------------- round trips
+# A bulk row costs the journal a lookup and two durable writes; these pin down how the
+# SqliteJournal keeps that cheap without giving up order or durability.
+
+
+def _pending(client_id: str, attempts: int = 1) -> JournalEntry:
+    return JournalEntry(client_id=client_id, state=JournalState.PENDING, attempts=attempts)
+
+
+def _worker(journal: SqliteJournal) -> Any:
+    worker = journal._worker  # the counters tell how ops were grouped
+    assert worker is not None
+    return worker
+
+
+async def test_lookups_of_unknown_client_ids_stay_on_the_event_loop(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    async with SqliteJournal(path) as journal:
+        assert [await journal.get(f"new-{i}") for i in range(100)] == [None] * 100
+        assert _worker(journal).ops == 0  # a fresh run's lookups cost no round trip
+        await journal.put(CREATED)
+        assert await journal.get("user-1") == CREATED  # known since its put: asks the file
+        assert _worker(journal).ops == 2
+    async with SqliteJournal(path) as journal:  # known from the file when opened
+        assert await journal.get("user-1") == CREATED
+        assert await journal.get("user-2") is None
+        assert _worker(journal).ops == 1
+
+
+async def test_a_journal_too_large_for_the_filter_asks_the_file_for_every_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "j.sqlite"
+    async with SqliteJournal(path) as journal:
+        await journal.put(CREATED)
+        await journal.put(FAILED)
+    monkeypatch.setattr(journal_module, "KNOWN_FILTER_MAX_ENTRIES", 1)
+    async with SqliteJournal(path) as journal:
+        assert await journal.get("user-1") == CREATED
+        assert await journal.get("user-2") == FAILED
+        assert await journal.get("user-3") is None
+        assert _worker(journal).ops == 3
+
+
+def test_the_known_ids_filter_never_says_absent_for_an_added_id() -> None:
+    small = journal_module._KnownIds(bits=1 << 10)  # crowded: many false "maybe"s
+    added = [f"id-{i}" for i in range(2000)]
+    for client_id in added:
+        small.add(client_id)
+    assert all(small.may_contain(client_id) for client_id in added)
+    roomy = journal_module._KnownIds()
+    for client_id in added:
+        roomy.add(client_id)
+    assert all(roomy.may_contain(client_id) for client_id in added)
+    assert not any(roomy.may_contain(f"other-{i}") for i in range(2000))
+
+
+async def test_concurrent_writes_share_one_commit_and_one_wake_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    wake_ups = 0
+    call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal wake_ups
+        wake_ups += 1
+        return call_soon_threadsafe(*args, **kwargs)
+
+    async with SqliteJournal(tmp_path / "j.sqlite") as journal:
+        monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+        await asyncio.gather(*(journal.put(_pending(f"u{i}")) for i in range(64)))
+        assert (_worker(journal).batches, _worker(journal).ops, wake_ups) == (1, 64, 1)
+        assert (await journal.counts())[JournalState.PENDING] == 64
+
+
+async def test_a_batch_keeps_the_order_of_its_writes_and_lookups(tmp_path: Path) -> None:
+    created = attrs.evolve(CREATED, client_id="a")
+    async with SqliteJournal(tmp_path / "j.sqlite") as journal:
+        results = await asyncio.gather(
+            journal.put(_pending("a")),
+            journal.get("a"),
+            journal.put(created),
+            journal.put(_pending("b")),
+            journal.put(_pending("b", attempts=2)),  # one statement: the later one stays
+            journal.get("a"),
+            journal.get("b"),
+            journal.get("a"),  # asked twice in one SELECT
+        )
+        assert _worker(journal).batches == 1
+        assert results == [
+            None,
+            _pending("a"),
+            None,
+            None,
+            None,
+            created,
+            _pending("b", 2),
+            created,
+        ]
+    async with SqliteJournal(tmp_path / "j.sqlite") as journal:
+        assert await journal.get("b") == _pending("b", attempts=2)
+
+
+async def test_a_batch_larger_than_one_statement_lands_whole(tmp_path: Path) -> None:
+    async with SqliteJournal(tmp_path / "j.sqlite") as journal:
+        _worker(journal).rows_per_put = 3
+        await asyncio.gather(*(journal.put(_pending(f"u{i}", attempts=i)) for i in range(10)))
+        assert _worker(journal).batches == 1
+        assert [await journal.get(f"u{i}") for i in range(10)] == [
+            _pending(f"u{i}", attempts=i) for i in range(10)
+        ]
+
+
+def _op(kind: int) -> Any:
+    return (kind, None, None)
+
+
+@pytest.mark.parametrize(
+    ("queued", "wait", "later", "sleeps", "taken"),
+    [
+        # one writer at a time: never waits
+        pytest.param([[_op(1)]], False, [[_op(1)]], 0, 1, id="alone"),
+        # after a batch of several: a small batch waits once, and what came meanwhile joins
+        pytest.param([[_op(1)]], True, [[_op(1)], [_op(0)]], 1, 3, id="waits-once"),
+        pytest.param([[_op(1)]], True, [], 1, 1, id="waits-for-nothing"),
+        # big enough already: no wait
+        pytest.param(
+            [[_op(1)] * journal_module.COMMIT_GROUP],
+            True,
+            [[_op(1)]],
+            0,
+            journal_module.COMMIT_GROUP,
+            id="full",
+        ),
+    ],
+)
+def test_a_small_batch_waits_once_for_more_when_writers_are_concurrent(
+    monkeypatch: pytest.MonkeyPatch,
+    queued: list[list[Any]],
+    wait: bool,
+    later: list[list[Any]],
+    sleeps: int,
+    taken: int,
+) -> None:
+    ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for item in queued:
+        ops.put(item)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # what arrives while the worker waits
+        slept.append(seconds)
+        for item in later:
+            ops.put(item)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    batch: list[Any] = []
+    assert journal_module._Worker._collect(ops, batch, wait=wait) is False
+    assert (len(slept), len(batch)) == (sleeps, taken)
+    assert slept == [journal_module.COMMIT_DELAY] * sleeps
