@@ -1202,7 +1202,7 @@ class AsyncIdenfy:
                         raise _sansio.download_error(
                             response.status_code,
                             response.headers,
-                            path=spec.path,
+                            path=_shown_path(spec),
                             now=self._policy.wall_clock(),
                         )
                     async for chunk in response.aiter_bytes(chunk_size):
@@ -1263,7 +1263,7 @@ class AsyncIdenfy:
                             "no time left to send the request (timeout, or retry_deadline)",
                             request_sent=False,
                             method=spec.method,
-                            path=spec.path,
+                            path=_shown_path(spec),
                         )
                     # httpx's per-phase timeouts never outlast the attempt's share either.
                     attempt_timeouts = (
@@ -1406,14 +1406,14 @@ class AsyncIdenfy:
             try:
                 return parse(status, response.headers, content)
             except errors.ResponseDecodeError as exc:
-                exc.method, exc.path = spec.method, spec.path
+                exc.method, exc.path = spec.method, _shown_path(spec)
                 raise
         raise _sansio.error_from_response(
             status,
             response.headers,
             content,
             method=spec.method,
-            path=spec.path,
+            path=_shown_path(spec),
             now=self._policy.wall_clock(),
         )
 
@@ -1459,7 +1459,7 @@ def _cooldown_error(spec: _sansio.RequestSpec, cooling: float) -> errors.RateLim
             " answer (with Redis: any process's), past this call's retry_deadline"
         ),
         method=spec.method,
-        path=spec.path,
+        path=_shown_path(spec),
         retry_after=cooling,
     )
 
@@ -1587,7 +1587,7 @@ async def _exchange(
                 f"the answer is larger than {cap:,} bytes",
                 status_code=response.status_code,
                 method=request.method,
-                path=seen.spec.path,
+                path=_shown_path(seen.spec),
             )
         content = b""  # an error status still says what happened; its body is not needed
     return response, content
@@ -1717,7 +1717,7 @@ class _HttpxErrors:
 
 
 def _shown_path(spec: _sansio.RequestSpec) -> str:
-    """The path as logs and ResponseInfo name it: never a query (a listing's clientId,
+    """The path as errors, logs and ResponseInfo name it: never a query (a listing's clientId,
     a file URL's signature), never a token the real path holds."""
     return spec.shown_path or spec.path.partition("?")[0]
 
@@ -1725,7 +1725,7 @@ def _shown_path(spec: _sansio.RequestSpec) -> str:
 def _translate(
     exc: Exception, operation: str, spec: _sansio.RequestSpec, status: int
 ) -> errors.IdenfyError:
-    method, path = spec.method, spec.path
+    method, path = spec.method, _shown_path(spec)
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, _AttemptExpired):
         # It may fire while connecting; we cannot tell, so "may have left" (safe).

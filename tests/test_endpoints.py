@@ -22,6 +22,7 @@ from idenfy_async import (
     DocumentStatus,
     FaceStatus,
     FileUrls,
+    IdenfyError,
     MismatchTag,
     NotFoundError,
     OverallStatus,
@@ -760,3 +761,26 @@ async def test_closed_client_downloads_nothing(policy: RetryPolicy) -> None:
     await client.aclose()
     with pytest.raises(errors.ClientClosedError):
         await client.download_file(f"{S3}/f.jpg", io.BytesIO())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(400, json={"identifier": "BAD_VALUE", "message": "Bad value."}),
+        httpx.Response(200, content=b"not json"),
+    ],
+    ids=["api-error", "undecodable"],
+)
+async def test_listing_errors_never_name_the_client_id(
+    wire: AsyncIdenfy, answer: httpx.Response
+) -> None:
+    """The listing's query holds the clientId (often an e-mail): errors name the path only."""
+    client_id = "jane.doe@example.com"
+    with respx.mock(assert_all_called=True) as router:
+        router.get(url__startswith=API + "/kyc/identifications/").mock(return_value=answer)
+        with pytest.raises(IdenfyError) as caught:
+            [item async for item in wire.list_verifications(client_id=client_id)]
+    shown = f"{caught.value} {caught.value!r}"
+    assert "/kyc/identifications/" in str(caught.value)
+    for leak in (client_id, "jane.doe%40example.com", "clientId="):
+        assert leak not in shown
