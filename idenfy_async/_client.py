@@ -572,6 +572,21 @@ class AsyncIdenfy:
         def parse(status: int, headers: Mapping[str, str], content: bytes) -> Session:
             return _sansio.parse_create_session(status, content, base_url=base_url)
 
+        if not single:
+            # Straight to _call: no extra coroutine layer on the common path.
+            return await self._call(
+                "create_session",
+                CallKind.CREATE,
+                spec,
+                parse,
+                max_retries=max_retries,
+                retry_deadline=retry_deadline,
+                retry_ambiguous=retry_ambiguous,
+                timeout=timeout,
+                before_send=before_send,
+                priority=priority,
+            )
+
         async def send(hook: Callable[[], Awaitable[None]] | None) -> Session:
             return await self._call(
                 "create_session",
@@ -586,8 +601,6 @@ class AsyncIdenfy:
                 priority=priority,
             )
 
-        if not single:
-            return await send(before_send)
         self._check_usable()
         deadline = self._policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline
         return await self._sessions().create(
@@ -1308,6 +1321,12 @@ class AsyncIdenfy:
         rate_limit = self._rate_limit
         quota = self._quota
         cooldown = self._cooldown
+        limiter = self._limiter
+        if quota is None and rate_limit is None and limiter.free() and cooldown.remaining <= 0:
+            # Nothing to wait for: the slot is taken without yielding to the loop, so
+            # no cooldown can begin and no time is queued meanwhile.
+            await limiter.acquire()
+            return
         while True:
             # Checked inline first: the hot path has no cooldown and needs no coroutine.
             cooling = await cooldown.wait(budget.end) if cooldown.remaining > 0 else 0.0
@@ -1560,18 +1579,18 @@ async def _exchange(
     try:
         response = await http.send(request, stream=True)
         seen.status, seen.headers = response.status_code, response.headers
-        # Read in chunks, up to the cap (a declared length over it is not read at all).
-        declared = response.headers.get("content-length")
-        if declared is None or not declared.isdigit() or int(declared) <= cap:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    break
-                chunks.append(chunk)
-            else:
-                content = b"".join(chunks)
+        try:
+            # A transport that read the body already (the aiohttp one, a mock): no
+            # stream to walk, no header to look up; the cap applies all the same.
+            content = response.content
+        except httpx.ResponseNotRead:
+            # Read in chunks, up to the cap (a declared length over it is not read at all).
+            declared = response.headers.get("content-length")
+            if declared is None or not declared.isdigit() or int(declared) <= cap:
+                content = await _read_capped(response, cap)
+        else:
+            if len(content) > cap:
+                content = None
     except asyncio.CancelledError:
         if timer is not None and timer.expired():
             raise _AttemptExpired(limit or 0.0) from None
@@ -1591,6 +1610,18 @@ async def _exchange(
             )
         content = b""  # an error status still says what happened; its body is not needed
     return response, content
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
+    """The streamed body, or None once it passes ``cap`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # httpx exceptions raised before a single byte of the request left this machine.
@@ -1623,7 +1654,17 @@ class _HttpxErrors:
     ``headers`` are the answer's, once known.
     """
 
-    __slots__ = ("attempt", "begun", "clock", "headers", "operation", "spec", "started", "status")
+    __slots__ = (
+        "attempt",
+        "begun",
+        "clock",
+        "headers",
+        "operation",
+        "responses",
+        "spec",
+        "started",
+        "status",
+    )
 
     def __init__(
         self,
@@ -1641,18 +1682,26 @@ class _HttpxErrors:
         self.clock = clock
         self.started = started  #: when the call began (its first attempt's queueing included)
         self.begun = 0.0
+        self.responses: list[ResponseInfo] | None = None
 
     def __enter__(self) -> _HttpxErrors:
-        if self.clock is not None:
-            self.begun = self.clock()
-            if self.started is not None and http_logger.isEnabledFor(logging.DEBUG):
-                http_logger.debug(
-                    "%s %s: attempt %d starts %d ms into the call",
-                    self.spec.method,
-                    _shown_path(self.spec),
-                    self.attempt,
-                    round((self.begun - self.started) * 1000),
-                )
+        if self.clock is None:
+            return self
+        # Cheap when nobody listens: one level check, one context-variable lookup;
+        # then no clock reading either (``clock`` None: nothing to record).
+        self.responses = _RESPONSES.get()
+        if self.responses is None and not http_logger.isEnabledFor(logging.INFO):
+            self.clock = None
+            return self
+        self.begun = self.clock()
+        if self.started is not None and http_logger.isEnabledFor(logging.DEBUG):
+            http_logger.debug(
+                "%s %s: attempt %d starts %d ms into the call",
+                self.spec.method,
+                _shown_path(self.spec),
+                self.attempt,
+                round((self.begun - self.started) * 1000),
+            )
         return self
 
     def __exit__(
@@ -1668,10 +1717,11 @@ class _HttpxErrors:
         self._record(exc)
 
     def _record(self, exc: BaseException | None) -> None:
-        # Cheap when nobody listens: one level check, one context-variable lookup.
+        if self.clock is None:  # nobody listens (see __enter__), or not an attempt
+            return
         logged = http_logger.isEnabledFor(logging.INFO)
-        responses = _RESPONSES.get() if exc is None else None
-        if (not logged and responses is None) or self.clock is None:
+        responses = self.responses if exc is None else None
+        if not logged and responses is None:
             return
         now = self.clock()
         path = _shown_path(self.spec)

@@ -37,6 +37,10 @@ class ConcurrencyLimiter:
         if self.in_flight > self.peak:
             self.peak = self.in_flight
 
+    def free(self) -> bool:
+        """Whether :meth:`acquire` would take a slot at once, without yielding."""
+        return not self._semaphore.locked()
+
     def release(self) -> None:
         self.in_flight -= 1
         self._semaphore.release()
