@@ -554,7 +554,7 @@ class AsyncIdenfy:
             single=self._single_session,
         )
 
-    async def _create_session(
+    def _create_session(
         self,
         request: SessionRequest,
         *,
@@ -565,7 +565,10 @@ class AsyncIdenfy:
         before_send: Callable[[], Awaitable[None]] | None = None,
         priority: coordination.Priority,
         single: bool,
-    ) -> Session:
+    ) -> Awaitable[Session]:
+        # A plain function handing back the call's coroutine: one coroutine layer
+        # fewer per create (both callers await it at once, so its checks and
+        # validation still raise where they did).
         spec = _sansio.build_create_session(request)
         base_url = self._base_url
 
@@ -573,8 +576,7 @@ class AsyncIdenfy:
             return _sansio.parse_create_session(status, content, base_url=base_url)
 
         if not single:
-            # Straight to _call: no extra coroutine layer on the common path.
-            return await self._call(
+            return self._call(
                 "create_session",
                 CallKind.CREATE,
                 spec,
@@ -603,7 +605,7 @@ class AsyncIdenfy:
 
         self._check_usable()
         deadline = self._policy.deadline if retry_deadline is NOT_GIVEN else retry_deadline
-        return await self._sessions().create(
+        return self._sessions().create(
             request.client_id,
             spec.body,
             send,
@@ -1258,7 +1260,10 @@ class AsyncIdenfy:
 
         async def send() -> T:
             nonlocal first_send, attempt
-            await self._admit(budget, spec, priority)
+            if self._admits_now():
+                await self._limiter.acquire()  # takes a free slot without yielding
+            else:
+                await self._admit(budget, spec, priority)
             attempt += 1
             # One attempt, from its slot to its result: httpx's errors are translated
             # here, and here it is logged and its answer captured (see _HttpxErrors).
@@ -1321,12 +1326,6 @@ class AsyncIdenfy:
         rate_limit = self._rate_limit
         quota = self._quota
         cooldown = self._cooldown
-        limiter = self._limiter
-        if quota is None and rate_limit is None and limiter.free() and cooldown.remaining <= 0:
-            # Nothing to wait for: the slot is taken without yielding to the loop, so
-            # no cooldown can begin and no time is queued meanwhile.
-            await limiter.acquire()
-            return
         while True:
             # Checked inline first: the hot path has no cooldown and needs no coroutine.
             cooling = await cooldown.wait(budget.end) if cooldown.remaining > 0 else 0.0
@@ -1350,6 +1349,18 @@ class AsyncIdenfy:
             # A cooldown began while this call queued: give the slot back and wait it
             # out with the others (the token is spent; pacing only gets slower).
             self._limiter.release()
+
+    def _admits_now(self) -> bool:
+        """Whether :meth:`_admit` would have nothing to wait for: no quota or rate limit,
+        no cooldown, a free slot. The slot is then taken without yielding to the loop,
+        so no cooldown can begin and no time is queued meanwhile (the same outcome as
+        :meth:`_admit`, without its loop and clock readings)."""
+        return (
+            self._quota is None
+            and self._rate_limit is None
+            and self._limiter.free()
+            and self._cooldown.remaining <= 0
+        )
 
     def _timeouts(self, timeout: float | httpx.Timeout | _NotGiven | None) -> dict[str, Any]:
         """httpx's four timeouts (connect, read, write, pool) for one call."""
