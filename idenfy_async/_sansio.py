@@ -163,9 +163,14 @@ class RequestSpec:
     shown_path: str | None = None
 
 
+# Strict JSON only: no NaN/Infinity, and UTF-8 (a lone surrogate raises). One encoder,
+# built once (json.dumps with arguments builds a new one per call); it holds no state
+# between calls.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _dumps(payload: Any) -> bytes:
-    # Strict JSON only: no NaN/Infinity, and UTF-8 (a lone surrogate raises).
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _ENCODER.encode(payload).encode()
 
 
 def build_create_session(request: SessionRequest) -> RequestSpec:
