@@ -1351,15 +1351,18 @@ class AsyncIdenfy:
             self._limiter.release()
 
     def _admits_now(self) -> bool:
-        """Whether :meth:`_admit` would have nothing to wait for: no quota or rate limit,
-        no cooldown, a free slot. The slot is then taken without yielding to the loop,
-        so no cooldown can begin and no time is queued meanwhile (the same outcome as
-        :meth:`_admit`, without its loop and clock readings)."""
+        """Whether :meth:`_admit` would have nothing to wait for: no Redis quota, no
+        cooldown, a free slot, and no rate limit or a token of this process's bucket
+        free with nobody queued for it (taken here, in :meth:`_admit`'s order: after
+        the cooldown, before the slot). The slot is then taken without yielding to the
+        loop, so no cooldown can begin and no time is queued meanwhile: the same
+        outcome as :meth:`_admit`, without its loop and clock readings."""
+        rate_limit = self._rate_limit
         return (
             self._quota is None
-            and self._rate_limit is None
             and self._limiter.free()
             and self._cooldown.remaining <= 0
+            and (rate_limit is None or (type(rate_limit) is RateLimiter and rate_limit.take_now()))
         )
 
     def _timeouts(self, timeout: float | httpx.Timeout | _NotGiven | None) -> dict[str, Any]:

@@ -145,6 +145,7 @@ class RateLimiter:
         self._tokens = self.burst
         self._updated = clock()
         self._lock = asyncio.Lock()
+        self._queued = 0  # callers inside acquire()
 
     def __repr__(self) -> str:
         return f"RateLimiter({self.rate:g}/s, burst={self.burst:g})"
@@ -163,11 +164,20 @@ class RateLimiter:
             return True
         return False
 
+    def take_now(self) -> bool:
+        """Take a token if one is available now and nobody waits in :meth:`acquire`:
+        what ``acquire`` would do without yielding, so no waiter is overtaken."""
+        return self._queued == 0 and self.try_acquire()
+
     async def acquire(self) -> None:
         """Wait for a token and take it."""
-        async with self._lock:  # first come, first served; the clock only moves for one
-            while not self.try_acquire():
-                await self._sleep(self.wait_time)
+        self._queued += 1
+        try:
+            async with self._lock:  # first come, first served; the clock only moves for one
+                while not self.try_acquire():
+                    await self._sleep(self.wait_time)
+        finally:
+            self._queued -= 1
 
     def _refill(self) -> None:
         now = self._clock()
