@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
 
 from . import _kyc_sansio as wire
-from . import errors
 
 # _client imports this module lazily (in its resource properties): no cycle.
 from ._client import NOT_GIVEN, _NotGiven
@@ -83,31 +82,24 @@ class _Resource:
         spec: RequestSpec,
         parse: Callable[[int, bytes], T],
         options: Mapping[str, Any],
-        *,
-        shown_path: str | None = None,
     ) -> T:
         def parse_answer(status: int, headers: Mapping[str, str], content: bytes) -> T:
             return parse(status, content)
 
-        try:
-            return await self._client._call(
-                operation,
-                kind,
-                spec,
-                parse_answer,
-                max_retries=options.get("max_retries", NOT_GIVEN),
-                retry_deadline=options.get("retry_deadline", NOT_GIVEN),
-                retry_ambiguous=(
-                    options.get("retry_ambiguous", NOT_GIVEN)
-                    if kind is CallKind.CREATE
-                    else NOT_GIVEN
-                ),
-                timeout=options.get("timeout", NOT_GIVEN),
-            )
-        except errors.IdenfyError as exc:
-            if shown_path is not None and getattr(exc, "path", None):
-                exc.path = shown_path  # type: ignore[attr-defined]  # the real one holds a token
-            raise
+        # Errors and logs name spec.shown_path (no token) where the spec sets one:
+        # the client's one rule for what a path may show.
+        return await self._client._call(
+            operation,
+            kind,
+            spec,
+            parse_answer,
+            max_retries=options.get("max_retries", NOT_GIVEN),
+            retry_deadline=options.get("retry_deadline", NOT_GIVEN),
+            retry_ambiguous=(
+                options.get("retry_ambiguous", NOT_GIVEN) if kind is CallKind.CREATE else NOT_GIVEN
+            ),
+            timeout=options.get("timeout", NOT_GIVEN),
+        )
 
 
 def _options(**given: Any) -> dict[str, Any]:
@@ -293,7 +285,6 @@ class FaceAuthentication(_Resource):
             wire.build_face_auth_session(token),
             wire.parse_face_auth_session,
             _options(max_retries=max_retries, retry_deadline=retry_deadline, timeout=timeout),
-            shown_path=wire.FACE_AUTH_SESSION_PATH_SHOWN,
         )
 
 
