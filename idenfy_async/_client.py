@@ -38,8 +38,18 @@ import attrs
 import httpx
 
 from . import _sansio, errors
+from ._constants import (
+    DEFAULT_ACCOUNT_RATE,
+    DEFAULT_CONCURRENCY,
+    ENV_API_KEY,
+    ENV_API_SECRET,
+    ENV_BASE_URL,
+    ENV_LOG,
+    ENV_REDIS_URL,
+)
 from ._limiter import ConcurrencyLimiter, Cooldown, RateLimit, RateLimiter
 from ._retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
+from ._urls import secure_url_problem
 from ._version import __version__
 from .models import (
     FileUrls,
@@ -50,7 +60,6 @@ from .models import (
     VerificationData,
     VerificationSummary,
     WebhookEvent,
-    is_loopback_host,
 )
 from .reconcile import (
     DEFAULT_SETTLE_WINDOW,
@@ -65,18 +74,9 @@ __all__ = ["NOT_GIVEN", "AsyncIdenfy", "ResponseInfo"]
 DEFAULT_BASE_URL: Final = "https://ivs.idenfy.com"
 #: Token creation is fast; a 600 s read timeout would only hide trouble.
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0, pool=10.0)
-DEFAULT_MAX_CONCURRENCY: Final = 10
-ENV_API_KEY: Final = "IDENFY_API_KEY"
-ENV_API_SECRET: Final = "IDENFY_API_SECRET"
-ENV_BASE_URL: Final = "IDENFY_BASE_URL"
-#: ``IDENFY_LOG=info`` or ``debug``: one log line per attempt (see :func:`configure_logging`).
-ENV_LOG: Final = "IDENFY_LOG"
+DEFAULT_MAX_CONCURRENCY: Final = DEFAULT_CONCURRENCY
 LOG_LEVELS: Final = {"info": logging.INFO, "debug": logging.DEBUG}
 LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-#: Turns on the state shared by every process on the account (see ``redis_url``).
-ENV_REDIS_URL: Final = "IDENFY_REDIS_URL"
-#: The account's rate when ``redis_url`` is set and ``rate_limit`` is not: iDenfy's default.
-DEFAULT_ACCOUNT_RATE: Final = "10000/hour"
 #: Bytes read from a file download before each write (never the whole file in memory).
 DOWNLOAD_CHUNK_SIZE: Final = 64 * 1024
 DEFAULT_PAGE_SIZE: Final = _sansio.DEFAULT_PAGE_SIZE
@@ -1852,7 +1852,7 @@ def _checked_base_url(url: str | None) -> str:
     parts = urllib.parse.urlsplit(url)
     if not parts.hostname or parts.scheme not in ("https", "http"):
         raise errors.ConfigurationError("base_url must be an absolute https:// URL")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+    if secure_url_problem(url):
         raise errors.ConfigurationError(
             "base_url must use https://: plain http:// would send the API secret in clear"
             " (allowed only for loopback hosts such as 127.0.0.1, for local testing)"

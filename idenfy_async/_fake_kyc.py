@@ -38,6 +38,7 @@ import attrs
 
 from . import _kyc_sansio as wire
 from . import webhooks
+from ._urls import secure_url_problem
 from .errors import RequestValidationError
 from .kyc_models import (
     POA_MAX_FILE_BYTES,
@@ -47,7 +48,7 @@ from .kyc_models import (
     PoaCheckRequest,
     ProcessingDocumentType,
 )
-from .models import COUNTRY_CODES, is_loopback_host
+from .models import COUNTRY_CODES
 
 if TYPE_CHECKING:
     import httpx  # noqa: TID251 - types of send_face_auth_webhook's arguments
@@ -363,11 +364,7 @@ class FakeKyc:
         from .testing import WebhookDelivery
 
         face = self.face_session(token)
-        parts = urllib.parse.urlsplit(url)
-        if not (
-            parts.scheme == "https"
-            or (parts.scheme == "http" and is_loopback_host(parts.hostname or ""))
-        ):
+        if secure_url_problem(url):
             raise ValueError("webhook URLs must be https:// (http:// only on a loopback host)")
         body = json.dumps(self.face_auth_webhook_payload(token)).encode()
         signature = webhooks.sign(body, signing_key)

@@ -38,6 +38,7 @@ from ._converter import (
     shape_problem,
     structure_session,
 )
+from ._urls import secure_url_problem
 from .errors import FieldProblem, RequestValidationError
 from .models import (
     FileUrls,
@@ -46,7 +47,6 @@ from .models import (
     StatusResult,
     VerificationData,
     VerificationSummary,
-    is_loopback_host,
     json_problem,
     utf8_problem,
     wire_name,
@@ -592,17 +592,8 @@ def check_download_url(url: Any) -> str:
         RequestValidationError: naming ``url``; nothing may be sent.
     """
     problem = "must be an https:// URL (http:// only for loopback hosts)"
-    if isinstance(url, str) and not utf8_problem(url):
-        try:
-            parts = urllib.parse.urlsplit(url)
-            host = parts.hostname
-        except ValueError:
-            host = None
-        else:
-            if host and (
-                parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))
-            ):
-                return url
+    if isinstance(url, str) and not utf8_problem(url) and secure_url_problem(url) is None:
+        return url
     raise RequestValidationError("download_file", [FieldProblem("url", problem)])
 
 

@@ -24,10 +24,11 @@ import contextlib
 import enum
 import functools
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
-from typing import Final, Protocol
+from typing import Protocol
 
 import attrs
 
+from ._constants import DEFAULT_CONCURRENCY
 from .errors import (
     APIConnectionError,
     APIError,
@@ -60,9 +61,6 @@ __all__ = [
     "create_sessions",
     "is_retryable",
 ]
-
-#: Rows in flight when ``concurrency`` is not given (the client's default limit).
-DEFAULT_CONCURRENCY: Final = 10
 
 
 class SessionCreator(Protocol):

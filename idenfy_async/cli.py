@@ -112,6 +112,15 @@ from idenfy_async import (
     SessionRequest,
     __version__,
 )
+from idenfy_async._constants import (
+    DEFAULT_ACCOUNT_RATE,
+    DEFAULT_CONCURRENCY,
+    ENV_API_KEY,
+    ENV_API_SECRET,
+    ENV_BASE_URL,
+    ENV_REDIS_URL,
+    ENV_SIGNING_KEY,
+)
 from idenfy_async.bulk import BulkProgress, BulkResult, BulkState
 from idenfy_async.journal import (
     ErrorKind,
@@ -138,18 +147,12 @@ EXIT_ROWS: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
 
-ENV_API_KEY: Final = "IDENFY_API_KEY"
-ENV_API_SECRET: Final = "IDENFY_API_SECRET"
-ENV_REDIS_URL: Final = "IDENFY_REDIS_URL"
-DEFAULT_CONCURRENCY: Final = 10
 #: iDenfy's default account limit; pass --rate to match yours, or --rate none.
-DEFAULT_RATE: Final = "10000/hour"
+DEFAULT_RATE: Final = DEFAULT_ACCOUNT_RATE
 JOURNAL_SUFFIX: Final = ".journal.sqlite"
 #: The journal of runs against the in-process fake: apart from the real one, so that
 #: a rehearsal resumes like a real run yet never blocks (or feeds) the real journal.
 FAKE_JOURNAL_SUFFIX: Final = ".fake.journal.sqlite"
-ENV_BASE_URL: Final = "IDENFY_BASE_URL"
-ENV_SIGNING_KEY: Final = "IDENFY_SIGNING_KEY"
 #: Where ``fake ...`` looks for a fake-server when neither --server nor IDENFY_BASE_URL says.
 DEFAULT_FAKE_SERVER: Final = "http://127.0.0.1:8080"
 #: How often fake-server --exit-with-parent checks that its parent is still there.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-import ipaddress
 import math
 import re
 import unicodedata
@@ -20,6 +19,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 
 import attrs
 
+from ._urls import secure_url_problem
 from .errors import FieldProblem, RequestValidationError
 
 __all__ = [
@@ -186,8 +186,6 @@ _NAME_FORBIDDEN: Final = frozenset('~!@#$%^*()_+={}[]|:;",<>/?')
 _DIGIT: Final = re.compile(r"\d")
 _NAME_SEPARATORS: Final = frozenset(" -'.\u2019")
 _LOCALE_RE: Final = re.compile(r"[a-z]{2}")
-# The common case, decided by one regex: https, a plain host name, then path/query.
-_PLAIN_HTTPS_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?")
 _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MAX_EXPIRY_TIME: Final = 2_592_000
 _URL_MIN, _URL_MAX = 5, 2048
@@ -361,28 +359,7 @@ def _check_url(value: Any) -> str | None:
         return "must be a string"
     if not _URL_MIN <= len(value) <= _URL_MAX:
         return f"must be {_URL_MIN} to {_URL_MAX} characters long"
-    if _PLAIN_HTTPS_URL.fullmatch(value):
-        return None
-    try:
-        parts = urllib.parse.urlsplit(value)
-        host = parts.hostname
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return "must be an https:// URL"
-    if parts.scheme == "https" and host:
-        return None
-    if parts.scheme == "http" and host and is_loopback_host(host):
-        return None  # local development and FakeIdenfy only; iDenfy itself needs https
-    return "must be an https:// URL"
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return secure_url_problem(value)
 
 
 def _int_range(low: int, high: int | None = None) -> _Check:

@@ -61,8 +61,9 @@ import httpx
 from . import webhooks
 from ._fake_kyc import FakeKyc
 from ._limiter import RateLimiter
+from ._urls import secure_url_problem
 from .errors import RequestValidationError
-from .models import SessionRequest, is_loopback_host, wire_name
+from .models import SessionRequest, wire_name
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -551,9 +552,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         target = url or session.callback_url
         if not target:
             raise ValueError(f"session {scan_ref} has no callbackUrl; pass url=")
-        parts = urllib.parse.urlsplit(target)
-        host = parts.hostname or ""
-        if not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))):
+        if secure_url_problem(target):
             raise ValueError("webhook URLs must be https:// (http:// only on a loopback host)")
         body = json.dumps(self.webhook_payload(scan_ref)).encode()
         signature = webhooks.sign(body, signing_key)

@@ -20,7 +20,8 @@ from idenfy_async import (
     RetryPolicy,
     ServerError,
 )
-from idenfy_async._client import ENV_LOG, logger
+from idenfy_async._client import logger
+from idenfy_async._constants import ENV_LOG
 from idenfy_async.testing import Failure, FakeIdenfy, FakeIdenfyServer
 
 ATTEMPTS = "idenfy_async.http"

@@ -1,0 +1,24 @@
+"""Values that more than one module needs, declared once.
+
+The environment variable names are part of the public contract (the README and the
+CLI's help name them); the defaults are iDenfy's documented account limits.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ENV_API_KEY: Final = "IDENFY_API_KEY"
+ENV_API_SECRET: Final = "IDENFY_API_SECRET"
+ENV_BASE_URL: Final = "IDENFY_BASE_URL"
+#: ``info`` or ``debug``: one log line per attempt (see ``configure_logging``).
+ENV_LOG: Final = "IDENFY_LOG"
+#: Turns on the state shared by every process on the account (see ``redis_url``).
+ENV_REDIS_URL: Final = "IDENFY_REDIS_URL"
+#: The webhook signing key the CLI's ``fake webhook`` signs with.
+ENV_SIGNING_KEY: Final = "IDENFY_SIGNING_KEY"
+
+#: Requests one client has in flight, and rows a bulk run has in flight, by default.
+DEFAULT_CONCURRENCY: Final = 10
+#: iDenfy's default account rate limit.
+DEFAULT_ACCOUNT_RATE: Final = "10000/hour"

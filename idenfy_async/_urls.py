@@ -1,0 +1,54 @@
+"""The one rule for where this library sends or points anything: https, or a loopback host.
+
+Every URL the library sends to (``base_url``, a file download, a fake's webhook) or
+puts into a request (``successUrl`` and the other redirect URLs) passes
+:func:`secure_url_problem`. Plain ``http://`` is allowed only for loopback hosts, so
+that local development and :class:`~idenfy_async.testing.FakeIdenfy` work while no
+secret, token or personal data ever crosses a network in clear.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import urllib.parse
+from typing import Final
+
+__all__ = ["is_loopback_host", "secure_url_problem"]
+
+#: The common case, accepted without parsing (``urlsplit`` costs microseconds per call).
+_PLAIN_HTTPS_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?")
+#: What every refusal says: the rule, never the URL (it may carry a token).
+HTTPS_RULE: Final = "must be an https:// URL"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_url_problem(url: str) -> str | None:
+    """None when ``url`` is absolute ``https://``, or ``http://`` on a loopback host.
+
+    Otherwise the broken rule, for a :class:`~idenfy_async.errors.FieldProblem` or a
+    :class:`~idenfy_async.errors.ConfigurationError`; the URL itself is never repeated.
+    """
+    if _PLAIN_HTTPS_URL.fullmatch(url):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return HTTPS_RULE
+    if not host:
+        return HTTPS_RULE
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and is_loopback_host(host):
+        return None  # local development and FakeIdenfy only; iDenfy itself needs https
+    return HTTPS_RULE
