@@ -21,25 +21,22 @@ from typing import IO, Any, Final, TypeAlias
 
 import attrs
 
-from .errors import FieldProblem, RequestValidationError
-from .models import (
-    COUNTRY_CODES,
-    FacialAuthenticationMethod,
-    FacialAuthenticationType,
+from ._checks import (
     _check_bool,
     _check_locale,
     _check_mapping,
     _check_risk_profile,
-    _enum_value,
     _int_range,
-    _json_mapping,
-    _lower,
-    _mask,
-    _OpenEnum,
-    _risk_profile,
     _text,
     json_problem,
 )
+from ._countries import COUNTRY_CODES
+from ._enums import FacialAuthenticationMethod, FacialAuthenticationType, _OpenEnum
+from ._results import _mask
+from ._rules import _enum_value, _json_mapping, _lower, _risk_profile
+from ._urls import FACE_AUTH_UI_URL as FACE_AUTH_UI_URL
+from ._urls import face_auth_ui_url
+from .errors import FieldProblem, RequestValidationError
 
 __all__ = [
     "ADDITIONAL_STEP_MAX_IMAGE_BYTES",
@@ -65,8 +62,6 @@ __all__ = [
     "ProcessingRequest",
 ]
 
-#: Where a face-authentication token is used (redirect or iframe).
-FACE_AUTH_UI_URL: Final = "https://face.authentication.idenfy.com/"
 #: ``/api/v2/process``: each image at most 6 MB (iDenfy: "Max size of 6MB") and the
 #: request at most 20 MB. Counted on the base64 text sent, in decimal megabytes: the
 #: stricter reading, so a request that passes here is never refused for size there.
@@ -283,9 +278,7 @@ class FaceAuthToken:
     @property
     def redirect_url(self) -> str:
         """``https://face.authentication.idenfy.com/?token=...`` (redirect or iframe ``src``)."""
-        from urllib.parse import urlencode
-
-        return FACE_AUTH_UI_URL + "?" + urlencode({"token": self.token})
+        return face_auth_ui_url(self.token)
 
     @property
     def iframe_url(self) -> str:
