@@ -13,6 +13,10 @@ from typing import Final, TypeAlias, TypeVar
 
 __all__ = [
     "NULL",
+    "BlocklistSource",
+    "FaceAuthCheckType",
+    "PoaOverallStatus",
+    "ProcessingDocumentType",
     "AdditionalStepsStatus",
     "AgeEstimate",
     "DocumentExpirationThreshold",
@@ -384,3 +388,39 @@ class FacialAuthenticationMethod(_OpenEnum):
 
     ACTIVE_LIVENESS = "ACTIVE_LIVENESS"
     FACE_MATCHING = "FACE_MATCHING"
+
+
+# --------------------------------------------------------------------------- KYC workflow enums
+
+
+class FaceAuthCheckType(_OpenEnum):
+    """What a scanRef allows (``check-status``): AUTHENTICATION, or a new IDENTIFICATION."""
+
+    AUTHENTICATION = "AUTHENTICATION"
+    IDENTIFICATION = "IDENTIFICATION"
+
+
+class BlocklistSource(_OpenEnum):
+    """Which part of a verification goes on a blocklist."""
+
+    DOCUMENT = "DOCUMENT"  #: the document's face image
+    DOCUMENT_INFO = "DOCUMENT_INFO"  #: name, birth date, personal and document numbers
+    SELFIE = "SELFIE"  #: the user's selfie
+
+
+class ProcessingDocumentType(_OpenEnum):
+    """``documentType`` accepted by direct processing (``/api/v2/process`` lists these five)."""
+
+    ID_CARD = "ID_CARD"
+    PASSPORT = "PASSPORT"
+    RESIDENCE_PERMIT = "RESIDENCE_PERMIT"
+    DRIVER_LICENSE = "DRIVER_LICENSE"
+    OTHER = "OTHER"
+
+
+class PoaOverallStatus(_OpenEnum):
+    """``overallStatus`` of a proof-of-address check."""
+
+    MATCH = "MATCH"
+    NO_MATCH = "NO_MATCH"
+    NOT_COMPARED = "NOT_COMPARED"

@@ -34,8 +34,9 @@ def wire_name(attribute: str) -> str:
     return _CAMEL_RE.sub(lambda m: m.group(1).upper(), attribute)
 
 
-#: How a text (a CSV cell) becomes a field's value.
-Kind = Literal["str", "bool", "int", "float", "json", "list", "list_or_str"]
+#: How a text (a CSV cell) becomes a field's value; "file" is a file given as bytes,
+#: a path or an open file (a path as text; never checked as JSON: it is read, then sent).
+Kind = Literal["str", "bool", "int", "float", "json", "list", "list_or_str", "file"]
 #: The one metadata key a field's :class:`Rule` is stored under.
 RULE_KEY: Final = "idenfy_async.rule"
 NOT_NULLABLE: Final = "must not be null (iDenfy documents no null for it; leave it unset)"
@@ -49,7 +50,7 @@ class Rule:
     (returns the broken rule or None); every sent value must also be strict JSON.
     ``nullable``: iDenfy documents an explicit null (``NULL``) for it. ``wire``: the
     name problems are reported under when it is not the attribute's camelCase.
-    ``required``: ``None`` and ``""`` are refused. ``sent``: False for a local
+    ``required``: ``None`` (not given) is refused. ``sent``: False for a local
     option that never reaches the body (no JSON or null rule then).
     """
 
@@ -95,7 +96,7 @@ def field_problems(instance: object) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     for name, wire, declared in rules_of(type(instance)):
         value = getattr(instance, name)
-        if value is None or (declared.required and value == ""):
+        if value is None:
             if declared.required:
                 problems.append(FieldProblem(wire, "is required"))
             continue
@@ -105,7 +106,7 @@ def field_problems(instance: object) -> list[FieldProblem]:
             continue
         # The field's own rule first, then the one every sent value obeys.
         broken = declared.check(value) if declared.check else None
-        if not broken and declared.sent:
+        if not broken and declared.sent and declared.kind != "file":
             broken = json_problem(value)
         if broken:
             problems.append(FieldProblem(wire, broken))

@@ -165,6 +165,14 @@ _JSON_OBJECT: Final = rule("json", _check_mapping, nullable=True)
 _DOCUMENT_TYPES: Final = frozenset(d.value for d in DocumentType)
 
 
+_client_id_text: Final = _text(100, ascii_only=True)
+
+
+def _check_client_id(value: Any) -> str | None:
+    # An empty clientId is as good as none: iDenfy needs one to name the session.
+    return "is required" if value == "" else _client_id_text(value)
+
+
 def _check_document_list(value: Any) -> str | None:
     # The shape only: which types are allowed depends on allow_unlisted_documents,
     # checked by the model once the shape is right.
@@ -199,7 +207,7 @@ class SessionRequest:
     """
 
     client_id: str = attrs.field(
-        kw_only=False, metadata=rule("str", _text(100, ascii_only=True), required=True)
+        kw_only=False, metadata=rule("str", _check_client_id, required=True)
     )
 
     # Personal data

@@ -11,6 +11,13 @@ import pytest
 from idenfy_async import NULL, RequestValidationError, SessionRequest
 from idenfy_async._checks import _check_bool, _int_range
 from idenfy_async._rules import RULE_KEY, Rule, cell_value, field_problems, rule, rules_of
+from idenfy_async.kyc_models import (
+    AdditionalStepUpload,
+    FaceAuthTokenRequest,
+    InformationRequest,
+    PoaCheckRequest,
+    ProcessingRequest,
+)
 from idenfy_async.models import NULLABLE_FIELDS
 
 
@@ -150,3 +157,29 @@ def test_null_is_refused_where_the_rule_is_not_nullable() -> None:
     assert [(p.field, p.rule[:16]) for p in info.value.problems] == [
         ("expiryTime", "must not be null")
     ]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        FaceAuthTokenRequest,
+        InformationRequest,
+        ProcessingRequest,
+        AdditionalStepUpload,
+        PoaCheckRequest,
+    ],
+)
+def test_every_kyc_request_field_declares_its_rule(model: type) -> None:
+    """The KYC workflow's requests declare their rules on their fields too (the images
+    of direct processing are checked one by one, by step name, instead)."""
+    missing = [a.name for a in attrs.fields(model) if RULE_KEY not in a.metadata]
+    assert missing == (["images"] if model is ProcessingRequest else [])
+
+
+def test_file_fields_are_not_checked_as_json() -> None:
+    """A file given as bytes or a path is read and sent as base64: no JSON rule for it."""
+    request = PoaCheckRequest(b"%PDF-1.4", provided_name="A", provided_address="B")
+    assert field_problems(request) == []
+    with pytest.raises(RequestValidationError) as info:
+        PoaCheckRequest(None, provided_name="A", provided_address="B")  # type: ignore[arg-type]
+    assert [(p.field, p.rule) for p in info.value.problems] == [("file", "is required")]
