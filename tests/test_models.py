@@ -613,6 +613,30 @@ def test_session_repr_shows_missing_digit_string_as_none() -> None:
     assert "digit_string=None" in repr(Session(auth_token="t", scan_ref="s", client_id="c"))
 
 
+# --------------------------------------------------------------------------- import paths
+
+#: Every name importable from idenfy_async.models before it was split (issue 8): the
+#: public ones and those other modules of the package read from it.
+MODELS_NAMES_BEFORE_SPLIT = """
+    COUNTRY_CODES NULL NULLABLE_FIELDS IFRAME_BASE_URL AdditionalStepsStatus AgeEstimate
+    DocumentExpirationEvent DocumentExpirationThreshold DocumentSex DocumentStatus
+    DocumentType DummyStatus EventType FaceStatus FacialAuthenticationEvent
+    FacialAuthenticationMethod FacialAuthenticationStatus FacialAuthenticationType FileUrls
+    FraudTag IdentificationEvent IpProxyRiskLevel MismatchTag OverallStatus Platform
+    ServiceResult ServiceStatus Session SessionRequest Sex StatusResult TokenType
+    VerificationData VerificationStatus VerificationSummary VideoCallAnswer VideoCallEvent
+    WebhookEvent wire_name json_problem utf8_problem
+""".split()
+
+
+@pytest.mark.parametrize("name", MODELS_NAMES_BEFORE_SPLIT)
+def test_models_import_paths_still_work(name: str) -> None:
+    """``idenfy_async.models.X`` keeps working for every name it had (re-exported)."""
+    import idenfy_async.models
+
+    assert getattr(idenfy_async.models, name) is not None
+
+
 # --------------------------------------------------------------------------- COUNTRY_CODES
 
 
