@@ -401,7 +401,7 @@ def _cross_field_problems(req: SessionRequest) -> list[FieldProblem]:
         not req.allow_unlisted_documents
         and documents is not None
         and documents is not NULL
-        and not _check_document_list(documents)
+        and not (_check_document_list(documents) or json_problem(documents))
         and not _DOCUMENT_TYPES.issuperset(documents)
     ):
         rule_text = (

@@ -183,3 +183,12 @@ def test_file_fields_are_not_checked_as_json() -> None:
     with pytest.raises(RequestValidationError) as info:
         PoaCheckRequest(None, provided_name="A", provided_address="B")  # type: ignore[arg-type]
     assert [(p.field, p.rule) for p in info.value.problems] == [("file", "is required")]
+
+
+def test_documents_report_one_problem_at_a_time() -> None:
+    """Unknown types that are also not valid text: the field's own rule alone (as before
+    the rules moved onto the fields), not a second one about the types."""
+    with pytest.raises(RequestValidationError) as info:
+        SessionRequest("u", documents=["\ud800"])
+    assert [p.field for p in info.value.problems] == ["documents"]
+    assert "valid Unicode" in info.value.problems[0].rule
