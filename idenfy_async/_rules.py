@@ -35,7 +35,7 @@ def wire_name(attribute: str) -> str:
 
 
 #: How a text (a CSV cell) becomes a field's value; "file" is a file given as bytes,
-#: a path or an open file (a path as text; never checked as JSON: it is read, then sent).
+#: a path or an open file (a path as text).
 Kind = Literal["str", "bool", "int", "float", "json", "list", "list_or_str", "file"]
 #: The one metadata key a field's :class:`Rule` is stored under.
 RULE_KEY: Final = "idenfy_async.rule"
@@ -51,7 +51,8 @@ class Rule:
     ``nullable``: iDenfy documents an explicit null (``NULL``) for it. ``wire``: the
     name problems are reported under when it is not the attribute's camelCase.
     ``required``: ``None`` (not given) is refused. ``sent``: False for a local
-    option that never reaches the body (no JSON or null rule then).
+    option that never reaches the body (its check judges every value, ``None`` too;
+    no JSON or null rule).
     """
 
     kind: Kind
@@ -91,22 +92,28 @@ def rules_of(cls: type) -> tuple[tuple[str, str, Rule], ...]:
     return found
 
 
-def field_problems(instance: object) -> list[FieldProblem]:
-    """Every broken field rule of an attrs request, in field order (values never quoted)."""
+def field_problems(instance: object, *, takes_null: bool = True) -> list[FieldProblem]:
+    """Every broken field rule of an attrs request, in field order (values never quoted).
+
+    ``takes_null``: the model accepts :data:`~idenfy_async.models.NULL` for its
+    nullable fields and refuses it, as such, for its other optional sent fields.
+    Without it (the KYC workflow's requests), NULL is just a value the checks refuse.
+    """
     problems: list[FieldProblem] = []
     for name, wire, declared in rules_of(type(instance)):
         value = getattr(instance, name)
-        if value is None:
+        if value is None and declared.sent:  # not sent: the dashboard default applies
             if declared.required:
                 problems.append(FieldProblem(wire, "is required"))
             continue
-        if value is NULL and declared.sent:
+        if value is NULL and takes_null and declared.sent and not declared.required:
             if not declared.nullable:
                 problems.append(FieldProblem(wire, NOT_NULLABLE))
             continue
-        # The field's own rule first, then the one every sent value obeys.
+        # The field's own rule first, then the one every sent value obeys (a file's
+        # bytes are read and encoded, not sent as given: only a path given as text is).
         broken = declared.check(value) if declared.check else None
-        if not broken and declared.sent and declared.kind != "file":
+        if not broken and declared.sent and (declared.kind != "file" or isinstance(value, str)):
             broken = json_problem(value)
         if broken:
             problems.append(FieldProblem(wire, broken))

@@ -191,7 +191,7 @@ class FaceAuthTokenRequest:
     generate_digit_string: bool | None = attrs.field(default=None, metadata=_BOOL)
 
     def __attrs_post_init__(self) -> None:
-        _raise("FaceAuthTokenRequest", field_problems(self))
+        _raise("FaceAuthTokenRequest", field_problems(self, takes_null=False))
 
 
 @attrs.frozen(kw_only=True)
@@ -287,7 +287,7 @@ class InformationRequest:
     )
 
     def __attrs_post_init__(self) -> None:
-        _raise("InformationRequest", field_problems(self))
+        _raise("InformationRequest", field_problems(self, takes_null=False))
 
 
 @attrs.frozen(kw_only=True)
@@ -370,7 +370,10 @@ class ProcessingRequest:
     skip_analysis: bool | None = attrs.field(default=None, metadata=_BOOL)
 
     def __attrs_post_init__(self) -> None:
-        _raise("ProcessingRequest", field_problems(self) + _image_problems(self.images))
+        _raise(
+            "ProcessingRequest",
+            field_problems(self, takes_null=False) + _image_problems(self.images),
+        )
 
     def __repr__(self) -> str:
         return (
@@ -420,7 +423,7 @@ class AdditionalStepUpload:
     )
 
     def __attrs_post_init__(self) -> None:
-        _raise("AdditionalStepUpload", field_problems(self))
+        _raise("AdditionalStepUpload", field_problems(self, takes_null=False))
 
     def __repr__(self) -> str:
         return (
@@ -449,7 +452,7 @@ class PoaCheckRequest:
     provided_address: str = attrs.field(metadata=_POA_TEXT)
 
     def __attrs_post_init__(self) -> None:
-        _raise("PoaCheckRequest", field_problems(self))
+        _raise("PoaCheckRequest", field_problems(self, takes_null=False))
 
     def __repr__(self) -> str:
         return f"PoaCheckRequest(file={_source_repr(self.file)}, provided_name=<redacted>, ...)"
