@@ -16,7 +16,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import attrs
 
@@ -42,9 +42,9 @@ RULE_KEY: Final = "idenfy_async.rule"
 NOT_NULLABLE: Final = "must not be null (iDenfy documents no null for it; leave it unset)"
 
 
-@attrs.frozen
-class Rule:
-    """What one request field must be.
+class Rule(NamedTuple):
+    """What one request field must be (a NamedTuple: immutable, and about a millisecond
+    cheaper to create at import than an attrs class).
 
     ``kind``: how a text cell becomes the value. ``check``: the value's own rule
     (returns the broken rule or None); every sent value must also be strict JSON.
