@@ -19,7 +19,9 @@ import urllib.parse
 from typing import Any, Final
 
 from . import errors
+from ._checks import _text
 from ._converter import converter, shape_errors, shape_problem
+from ._enums import FacialAuthenticationMethod
 from ._sansio import RequestSpec, _dumps, _identifier, _json_object, _Kind, _structure
 from .errors import FieldProblem, RequestValidationError
 from .kyc_models import (
@@ -42,7 +44,6 @@ from .kyc_models import (
     _token_problem,
     scan_ref_problem,
 )
-from .models import FacialAuthenticationMethod, _text
 
 __all__ = [
     "FACE_AUTH_SESSIONS_PATH",

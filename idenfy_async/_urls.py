@@ -1,4 +1,5 @@
-"""The one rule for where this library sends or points anything: https, or a loopback host.
+"""Where this library sends or points anything: the https-or-loopback rule, and the
+UI URLs built from a token (the verification UI and the face-authentication UI).
 
 Every URL the library sends to (``base_url``, a file download, a fake's webhook) or
 puts into a request (``successUrl`` and the other redirect URLs) passes
@@ -14,7 +15,19 @@ import re
 import urllib.parse
 from typing import Final
 
-__all__ = ["is_loopback_host", "secure_url_problem"]
+__all__ = [
+    "FACE_AUTH_UI_URL",
+    "IFRAME_BASE_URL",
+    "face_auth_ui_url",
+    "is_loopback_host",
+    "secure_url_problem",
+    "session_ui_url",
+]
+
+#: iDenfy's verification UI: a session's auth token opens it (redirect or iframe).
+IFRAME_BASE_URL: Final = "https://ui.idenfy.com/"
+#: iDenfy's face-authentication UI: a face-auth token opens it.
+FACE_AUTH_UI_URL: Final = "https://face.authentication.idenfy.com/"
 
 #: The common case, accepted without parsing (``urlsplit`` costs microseconds per call).
 _PLAIN_HTTPS_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?")
@@ -52,3 +65,13 @@ def secure_url_problem(url: str) -> str | None:
     if parts.scheme == "http" and is_loopback_host(host):
         return None  # local development and FakeIdenfy only; iDenfy itself needs https
     return HTTPS_RULE
+
+
+def session_ui_url(auth_token: str) -> str:
+    """The verification UI URL for a session: ``https://ui.idenfy.com/?authToken=...``."""
+    return IFRAME_BASE_URL + "?" + urllib.parse.urlencode({"authToken": auth_token})
+
+
+def face_auth_ui_url(token: str) -> str:
+    """The face-authentication UI URL for a token (``...?token=...``)."""
+    return FACE_AUTH_UI_URL + "?" + urllib.parse.urlencode({"token": token})

@@ -21,25 +21,28 @@ from typing import IO, Any, Final, TypeAlias
 
 import attrs
 
-from .errors import FieldProblem, RequestValidationError
-from .models import (
-    COUNTRY_CODES,
-    FacialAuthenticationMethod,
-    FacialAuthenticationType,
+from ._checks import (
     _check_bool,
+    _check_country,
     _check_locale,
     _check_mapping,
     _check_risk_profile,
-    _enum_value,
     _int_range,
-    _json_mapping,
-    _lower,
-    _mask,
-    _OpenEnum,
-    _risk_profile,
     _text,
-    json_problem,
 )
+from ._enums import (
+    BlocklistSource,
+    FaceAuthCheckType,
+    FacialAuthenticationMethod,
+    FacialAuthenticationType,
+    PoaOverallStatus,
+    ProcessingDocumentType,
+)
+from ._results import _mask
+from ._rules import _enum_value, _json_mapping, _lower, _risk_profile, field_problems, rule
+from ._urls import FACE_AUTH_UI_URL as FACE_AUTH_UI_URL
+from ._urls import face_auth_ui_url
+from .errors import FieldProblem, RequestValidationError
 
 __all__ = [
     "ADDITIONAL_STEP_MAX_IMAGE_BYTES",
@@ -65,8 +68,6 @@ __all__ = [
     "ProcessingRequest",
 ]
 
-#: Where a face-authentication token is used (redirect or iframe).
-FACE_AUTH_UI_URL: Final = "https://face.authentication.idenfy.com/"
 #: ``/api/v2/process``: each image at most 6 MB (iDenfy: "Max size of 6MB") and the
 #: request at most 20 MB. Counted on the base64 text sent, in decimal megabytes: the
 #: stricter reading, so a request that passes here is never refused for size there.
@@ -88,42 +89,6 @@ _LAST_FOUR: Final = re.compile(r"[0-9]{4}")
 #: An image or document: its bytes, a path to it, or a binary file open for reading.
 #: Never base64 text (a ``str`` is a path).
 FileSource: TypeAlias = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
-
-
-# --------------------------------------------------------------------------- enums
-
-
-class FaceAuthCheckType(_OpenEnum):
-    """What a scanRef allows (``check-status``): AUTHENTICATION, or a new IDENTIFICATION."""
-
-    AUTHENTICATION = "AUTHENTICATION"
-    IDENTIFICATION = "IDENTIFICATION"
-
-
-class BlocklistSource(_OpenEnum):
-    """Which part of a verification goes on a blocklist."""
-
-    DOCUMENT = "DOCUMENT"  #: the document's face image
-    DOCUMENT_INFO = "DOCUMENT_INFO"  #: name, birth date, personal and document numbers
-    SELFIE = "SELFIE"  #: the user's selfie
-
-
-class ProcessingDocumentType(_OpenEnum):
-    """``documentType`` accepted by direct processing (``/api/v2/process`` lists these five)."""
-
-    ID_CARD = "ID_CARD"
-    PASSPORT = "PASSPORT"
-    RESIDENCE_PERMIT = "RESIDENCE_PERMIT"
-    DRIVER_LICENSE = "DRIVER_LICENSE"
-    OTHER = "OTHER"
-
-
-class PoaOverallStatus(_OpenEnum):
-    """``overallStatus`` of a proof-of-address check."""
-
-    MATCH = "MATCH"
-    NO_MATCH = "NO_MATCH"
-    NOT_COMPARED = "NOT_COMPARED"
 
 
 # --------------------------------------------------------------------------- rules
@@ -153,12 +118,6 @@ def _one_of(*allowed: str) -> Any:
     return check
 
 
-def _check_country(value: Any) -> str | None:
-    if isinstance(value, str) and value in COUNTRY_CODES:
-        return None
-    return "must be an ISO 3166-1 alpha-2 country code"
-
-
 def _check_last_four(value: Any) -> str | None:
     if isinstance(value, str) and _LAST_FOUR.fullmatch(value):
         return None
@@ -181,23 +140,11 @@ def _check_source(value: Any) -> str | None:
     return "must be bytes, a file path or a binary file open for reading"
 
 
-def _problems(
-    model: Any, rules: tuple[tuple[str, str, Any], ...], *, required: frozenset[str]
-) -> list[FieldProblem]:
-    # (attribute, wire name, check): None is "not sent" unless required.
-    problems: list[FieldProblem] = []
-    for name, wire, check in rules:
-        value = getattr(model, name)
-        if value is None:
-            if wire in required:
-                problems.append(FieldProblem(wire, "is required"))
-            continue
-        rule = check(value)
-        if rule is None and not isinstance(value, bytes | bytearray | memoryview | os.PathLike):
-            rule = json_problem(value) if isinstance(value, str | int | float | Mapping) else None
-        if rule:
-            problems.append(FieldProblem(wire, rule))
-    return problems
+# Field rules shared by several fields (declared on each field, see _rules.Rule).
+_SCAN_REF: Final = rule("str", scan_ref_problem, required=True)
+_BOOL: Final = rule("bool", _check_bool)
+_FILE: Final = rule("file", _check_source, required=True)
+_POA_TEXT: Final = rule("str", _text(MAX_POA_TEXT), required=True)
 
 
 def _raise(model: str, problems: list[FieldProblem]) -> None:
@@ -229,23 +176,22 @@ class FaceAuthTokenRequest:
         RequestValidationError: listing every broken rule, by wire name.
     """
 
-    scan_ref: str = attrs.field(kw_only=False)
+    scan_ref: str = attrs.field(kw_only=False, metadata=_SCAN_REF)
     method: str | FacialAuthenticationMethod = attrs.field(
-        default=FacialAuthenticationMethod.FACE_MATCHING, converter=_enum_value
+        default=FacialAuthenticationMethod.FACE_MATCHING,
+        converter=_enum_value,
+        metadata=rule("str", _one_of(*(m.value for m in FacialAuthenticationMethod))),
     )
-    lifetime: int | None = None
-    locale: str | None = attrs.field(default=None, converter=_lower)
-    generate_digit_string: bool | None = None
+    lifetime: int | None = attrs.field(
+        default=None, metadata=rule("int", _int_range(1, MAX_LIFETIME))
+    )
+    locale: str | None = attrs.field(
+        default=None, converter=_lower, metadata=rule("str", _check_locale)
+    )
+    generate_digit_string: bool | None = attrs.field(default=None, metadata=_BOOL)
 
     def __attrs_post_init__(self) -> None:
-        rules = (
-            ("scan_ref", "scanRef", scan_ref_problem),
-            ("method", "method", _one_of(*(m.value for m in FacialAuthenticationMethod))),
-            ("lifetime", "lifetime", _int_range(1, MAX_LIFETIME)),
-            ("locale", "locale", _check_locale),
-            ("generate_digit_string", "generateDigitString", _check_bool),
-        )
-        _raise("FaceAuthTokenRequest", _problems(self, rules, required=frozenset({"scanRef"})))
+        _raise("FaceAuthTokenRequest", field_problems(self, takes_null=False))
 
 
 @attrs.frozen(kw_only=True)
@@ -283,9 +229,7 @@ class FaceAuthToken:
     @property
     def redirect_url(self) -> str:
         """``https://face.authentication.idenfy.com/?token=...`` (redirect or iframe ``src``)."""
-        from urllib.parse import urlencode
-
-        return FACE_AUTH_UI_URL + "?" + urlencode({"token": self.token})
+        return face_auth_ui_url(self.token)
 
     @property
     def iframe_url(self) -> str:
@@ -328,27 +272,22 @@ class InformationRequest:
         RequestValidationError: listing every broken rule, by wire name.
     """
 
-    scan_ref: str = attrs.field(kw_only=False)
-    lifetime: int | None = None
-    questionnaire: str | None = None
-    risk_assessment_profile: int | str | uuid.UUID | None = attrs.field(
-        default=None, converter=_risk_profile
+    scan_ref: str = attrs.field(kw_only=False, metadata=_SCAN_REF)
+    lifetime: int | None = attrs.field(
+        default=None, metadata=rule("int", _int_range(0, MAX_LIFETIME))
     )
-    additional_step_upload_required: bool | None = None
-    bank_card_verification: bool | None = None
-    bank_card_expected_last_four: str | None = attrs.field(default=None, repr=False)
+    questionnaire: str | None = attrs.field(default=None, metadata=rule("str", _text(255)))
+    risk_assessment_profile: int | str | uuid.UUID | None = attrs.field(
+        default=None, converter=_risk_profile, metadata=rule("str", _check_risk_profile)
+    )
+    additional_step_upload_required: bool | None = attrs.field(default=None, metadata=_BOOL)
+    bank_card_verification: bool | None = attrs.field(default=None, metadata=_BOOL)
+    bank_card_expected_last_four: str | None = attrs.field(
+        default=None, repr=False, metadata=rule("str", _check_last_four)
+    )
 
     def __attrs_post_init__(self) -> None:
-        rules = (
-            ("scan_ref", "scanRef", scan_ref_problem),
-            ("lifetime", "lifetime", _int_range(0, MAX_LIFETIME)),
-            ("questionnaire", "questionnaire", _text(255)),
-            ("risk_assessment_profile", "riskAssessmentProfile", _check_risk_profile),
-            ("additional_step_upload_required", "additionalStepUploadRequired", _check_bool),
-            ("bank_card_verification", "bankCardVerification", _check_bool),
-            ("bank_card_expected_last_four", "bankCardExpectedLastFour", _check_last_four),
-        )
-        _raise("InformationRequest", _problems(self, rules, required=frozenset({"scanRef"})))
+        _raise("InformationRequest", field_problems(self, takes_null=False))
 
 
 @attrs.frozen(kw_only=True)
@@ -416,24 +355,25 @@ class ProcessingRequest:
         RequestValidationError: listing every broken rule, by wire name.
     """
 
-    auth_token: str = attrs.field(kw_only=False)
-    country: str = attrs.field(converter=_upper_text)
-    document_type: str | ProcessingDocumentType = attrs.field(converter=_enum_value)
+    auth_token: str = attrs.field(
+        kw_only=False, metadata=rule("str", _token_problem, required=True)
+    )
+    country: str = attrs.field(
+        converter=_upper_text, metadata=rule("str", _check_country, required=True)
+    )
+    document_type: str | ProcessingDocumentType = attrs.field(
+        converter=_enum_value,
+        metadata=rule("str", _one_of(*(d.value for d in ProcessingDocumentType)), required=True),
+    )
+    # No Rule: each image is its own problem, by step name (_image_problems).
     images: Mapping[str, FileSource] = attrs.field(converter=_images)
-    skip_analysis: bool | None = None
+    skip_analysis: bool | None = attrs.field(default=None, metadata=_BOOL)
 
     def __attrs_post_init__(self) -> None:
-        rules = (
-            ("auth_token", "authToken", _token_problem),
-            ("country", "country", _check_country),
-            ("document_type", "documentType", _one_of(*(d.value for d in ProcessingDocumentType))),
-            ("skip_analysis", "skipAnalysis", _check_bool),
+        _raise(
+            "ProcessingRequest",
+            field_problems(self, takes_null=False) + _image_problems(self.images),
         )
-        problems = _problems(
-            self, rules, required=frozenset({"authToken", "country", "documentType"})
-        )
-        problems += _image_problems(self.images)
-        _raise("ProcessingRequest", problems)
 
     def __repr__(self) -> str:
         return (
@@ -475,20 +415,15 @@ class AdditionalStepUpload:
         RequestValidationError: listing every broken rule, by wire name.
     """
 
-    scan_ref: str = attrs.field(kw_only=False)
-    step: str
-    image: FileSource
-    additional_data: Mapping[str, Any] | None = attrs.field(default=None, converter=_json_mapping)
+    scan_ref: str = attrs.field(kw_only=False, metadata=_SCAN_REF)
+    step: str = attrs.field(metadata=rule("str", _check_step_name, required=True))
+    image: FileSource = attrs.field(metadata=_FILE)
+    additional_data: Mapping[str, Any] | None = attrs.field(
+        default=None, converter=_json_mapping, metadata=rule("json", _check_mapping)
+    )
 
     def __attrs_post_init__(self) -> None:
-        rules = (
-            ("scan_ref", "scanRef", scan_ref_problem),
-            ("step", "step", _check_step_name),
-            ("image", "image", _check_source),
-            ("additional_data", "additionalData", _check_mapping),
-        )
-        required = frozenset({"scanRef", "step", "image"})
-        _raise("AdditionalStepUpload", _problems(self, rules, required=required))
+        _raise("AdditionalStepUpload", field_problems(self, takes_null=False))
 
     def __repr__(self) -> str:
         return (
@@ -512,18 +447,12 @@ class PoaCheckRequest:
         RequestValidationError: listing every broken rule, by wire name.
     """
 
-    file: FileSource = attrs.field(kw_only=False)
-    provided_name: str
-    provided_address: str
+    file: FileSource = attrs.field(kw_only=False, metadata=_FILE)
+    provided_name: str = attrs.field(metadata=_POA_TEXT)
+    provided_address: str = attrs.field(metadata=_POA_TEXT)
 
     def __attrs_post_init__(self) -> None:
-        rules = (
-            ("file", "file", _check_source),
-            ("provided_name", "providedName", _text(MAX_POA_TEXT)),
-            ("provided_address", "providedAddress", _text(MAX_POA_TEXT)),
-        )
-        required = frozenset({"file", "providedName", "providedAddress"})
-        _raise("PoaCheckRequest", _problems(self, rules, required=required))
+        _raise("PoaCheckRequest", field_problems(self, takes_null=False))
 
     def __repr__(self) -> str:
         return f"PoaCheckRequest(file={_source_repr(self.file)}, provided_name=<redacted>, ...)"

@@ -1,10 +1,18 @@
-"""The one https-or-loopback rule (``idenfy_async._urls``) that every URL check uses."""
+"""The one https-or-loopback rule (``idenfy_async._urls``) that every URL check uses, and
+the UI URLs built from a token."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from idenfy_async._urls import is_loopback_host, secure_url_problem
+from idenfy_async._urls import (
+    face_auth_ui_url,
+    is_loopback_host,
+    secure_url_problem,
+    session_ui_url,
+)
 
 SECURE = [
     "https://ivs.idenfy.com",
@@ -50,3 +58,20 @@ def test_every_other_url_is_refused_by_the_rule_never_by_repeating_the_url(url: 
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("build", "token", "url"),
+    [
+        (session_ui_url, "abc", "https://ui.idenfy.com/?authToken=abc"),
+        (session_ui_url, "a b&c=d/", "https://ui.idenfy.com/?authToken=a+b%26c%3Dd%2F"),
+        (face_auth_ui_url, "t-1", "https://face.authentication.idenfy.com/?token=t-1"),
+        (face_auth_ui_url, "x?y#z", "https://face.authentication.idenfy.com/?token=x%3Fy%23z"),
+    ],
+)
+def test_ui_urls_carry_the_token_as_one_query_value(
+    build: Callable[[str], str], token: str, url: str
+) -> None:
+    """The UI URLs percent-encode the token, so it cannot add parameters or a fragment."""
+    assert build(token) == url
+    assert secure_url_problem(build(token)) is None
