@@ -86,7 +86,10 @@ from .reconcile import (
 if typing.TYPE_CHECKING:
     from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
     from .journal import (
-        ErrorKind,
+        ErrorKind as ErrorKind,  # deprecated: ErrorRecord
+    )
+    from .journal import (
+        ErrorRecord,
         Journal,
         JournalEntry,
         JournalState,
@@ -120,7 +123,7 @@ _LAZY = {
     "BulkResult": "bulk",
     "BulkState": "bulk",
     "create_sessions": "bulk",
-    "ErrorKind": "journal",
+    "ErrorRecord": "journal",
     "Journal": "journal",
     "JournalEntry": "journal",
     "JournalState": "journal",
@@ -148,7 +151,21 @@ _LAZY = {
 }
 
 
+# Old names kept for one release: each use warns (never cached in globals()).
+_DEPRECATED = {"ErrorKind": "ErrorRecord"}
+
+
 def __getattr__(name: str) -> typing.Any:
+    if name in _DEPRECATED:
+        new = _DEPRECATED[name]
+        import warnings
+
+        warnings.warn(
+            f"idenfy_async.{name} is deprecated: use {new} (same object)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        name = new
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -190,7 +207,7 @@ __all__ = [
     "DocumentStatus",
     "DocumentType",
     "DummyStatus",
-    "ErrorKind",
+    "ErrorRecord",
     "EventLoopMismatchError",
     "EventType",
     "FaceAuthCheck",
