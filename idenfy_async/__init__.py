@@ -2,6 +2,7 @@
 
 import typing
 
+from . import _public, errors, models
 from ._client import NOT_GIVEN, AsyncIdenfy, ResponseInfo
 from ._limiter import RateLimit, RateLimiter
 from ._retry import CallKind, Failure, RetryDetails, RetryPolicy
@@ -171,9 +172,13 @@ def __getattr__(name: str) -> typing.Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    loaded = import_module(f".{module}", __name__)
+    for lazy_name, home in _LAZY.items():  # all of the module's names at once
+        if home == module:
+            value = getattr(loaded, lazy_name)
+            _public.claim(value)
+            globals()[lazy_name] = value
+    return globals()[name]
 
 
 def __dir__() -> list[str]:
@@ -291,3 +296,20 @@ __all__ = [
     "parse_event",
     "verify_signature",
 ]
+
+
+def _claim_public_names() -> None:
+    """``idenfy_async.X`` in reprs and pickles for what is loaded now (lazy names: when
+    loaded, in ``__getattr__``); the public classes of models and errors that the
+    package does not export say ``idenfy_async.models`` / ``idenfy_async.errors``."""
+    exported = set(__all__)
+    for name in __all__:
+        if name in globals():
+            _public.claim(globals()[name])
+    for module in (errors, models):
+        for name in module.__all__:
+            if name not in exported:
+                _public.claim(getattr(module, name), module.__name__)
+
+
+_claim_public_names()
