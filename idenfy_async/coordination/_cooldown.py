@@ -59,8 +59,8 @@ class SharedCooldown:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.op_timeout = _check_timeout("op_timeout", op_timeout)
-        self.probe_interval = _check_timeout("probe_interval", probe_interval)
+        self.op_timeout: float = _check_timeout("op_timeout", op_timeout)
+        self.probe_interval: float = _check_timeout("probe_interval", probe_interval)
         self._key = f"{account_namespace(api_key, prefix=key_prefix)}:cooldown"
         self._extend = redis.register_script(_EXTEND_SCRIPT)
         self._remaining = redis.register_script(_REMAINING_SCRIPT)

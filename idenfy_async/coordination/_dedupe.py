@@ -52,10 +52,10 @@ class MemoryDedupeStore:
         max_keys: int = DEFAULT_MAX_DEDUPE_KEYS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.ttl = _check_timeout("ttl", ttl)
+        self.ttl: float = _check_timeout("ttl", ttl)
         if max_keys < 1:
             raise ConfigurationError("max_keys must be at least 1")
-        self.max_keys = max_keys
+        self.max_keys: int = max_keys
         self._clock = clock
         # Insertion order is expiry order (one ttl for all), so expired keys lead.
         self._expiry: collections.OrderedDict[str, float] = collections.OrderedDict()
@@ -112,8 +112,8 @@ class RedisDedupeStore:
         op_timeout: float = DEFAULT_OP_TIMEOUT,
         key_prefix: str = KEY_PREFIX,
     ) -> None:
-        self.ttl = _check_timeout("ttl", ttl)
-        self.op_timeout = _check_timeout("op_timeout", op_timeout)
+        self.ttl: float = _check_timeout("ttl", ttl)
+        self.op_timeout: float = _check_timeout("op_timeout", op_timeout)
         self._namespace = account_namespace(api_key, prefix=key_prefix)
         self._claim = redis.register_script(_CLAIM_SCRIPT)
         self._release = redis.register_script(_RELEASE_SCRIPT)

@@ -184,17 +184,17 @@ class RedisQuota:
         schedule = QuotaSchedule.for_rate(rate, bulk_share)
         if fallback_share is not None and not 0 < fallback_share <= 1:
             raise ConfigurationError("fallback_share must be above 0 and at most 1, or None")
-        self.schedule = schedule
-        self.rate = schedule.rate
-        self.bulk_share = float(bulk_share)
-        self.fallback_share = fallback_share
-        self.op_timeout = _check_timeout("op_timeout", op_timeout)
-        self.probe_interval = _check_timeout("probe_interval", probe_interval)
-        self.interval_us = schedule.interval_us
-        self.tolerance_us = schedule.tolerance_us
-        self.bulk_tolerance_us = schedule.bulk_tolerance_us
-        self.horizon_us = schedule.horizon_us
-        self.bulk_interval_us = schedule.bulk_interval_us
+        self.schedule: QuotaSchedule = schedule
+        self.rate: float = schedule.rate
+        self.bulk_share: float = float(bulk_share)
+        self.fallback_share: float | None = fallback_share
+        self.op_timeout: float = _check_timeout("op_timeout", op_timeout)
+        self.probe_interval: float = _check_timeout("probe_interval", probe_interval)
+        self.interval_us: int = schedule.interval_us
+        self.tolerance_us: int = schedule.tolerance_us
+        self.bulk_tolerance_us: int = schedule.bulk_tolerance_us
+        self.horizon_us: int = schedule.horizon_us
+        self.bulk_interval_us: int = schedule.bulk_interval_us
         namespace = account_namespace(api_key, prefix=key_prefix)
         self._keys = (f"{namespace}:gcra", f"{namespace}:gcra:bulk", f"{namespace}:cooldown")
         self._redis = redis
@@ -215,8 +215,8 @@ class RedisQuota:
                 1,
             ),
         }
-        self.interactive = QuotaView(self, "interactive")
-        self.bulk = QuotaView(self, "bulk")
+        self.interactive: QuotaView = QuotaView(self, "interactive")
+        self.bulk: QuotaView = QuotaView(self, "bulk")
 
     def __repr__(self) -> str:
         return f"RedisQuota({self.rate:g}/s, bulk_share={self.bulk_share:g})"

@@ -216,7 +216,7 @@ class _RedisSessions:
     """
 
     def __init__(self, redis: Redis, api_key: str, op_timeout: float, key_prefix: str) -> None:
-        self.op_timeout = op_timeout
+        self.op_timeout: float = op_timeout
         self._namespace = account_namespace(api_key, prefix=key_prefix)
         self._secret = _account_key(api_key)
         self._claim = redis.register_script(_SESSION_CLAIM_SCRIPT)

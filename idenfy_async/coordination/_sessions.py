@@ -88,8 +88,8 @@ class SessionRegistry:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.claim_lease = _check_timeout("claim_lease", claim_lease)
-        self.poll_interval = _check_timeout("poll_interval", poll_interval)
+        self.claim_lease: float = _check_timeout("claim_lease", claim_lease)
+        self.poll_interval: float = _check_timeout("poll_interval", poll_interval)
         self._store: _SessionStore
         if redis is None:
             self._store = _MemorySessions(clock)
@@ -97,7 +97,7 @@ class SessionRegistry:
             self._store = _RedisSessions(
                 redis, api_key or "", _check_timeout("op_timeout", op_timeout), key_prefix
             )
-        self.shared = redis is not None
+        self.shared: bool = redis is not None
         self._secret = _account_key(api_key or "")
         self._clock = clock
         self._sleep = sleep
