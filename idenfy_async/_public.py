@@ -6,8 +6,8 @@ Setting ``__module__`` has one trap: ``typing.get_type_hints`` (and through it
 ``__module__`` names, where ``Mapping`` or a private type may not exist, or may be
 another object. So each annotation that would not resolve to the same objects in the
 public module becomes a ``typing.ForwardRef`` bound to the defining module: hints
-resolve exactly as before. The check is a few dict lookups per annotation; only the
-annotations that need it pay for a ``ForwardRef`` (it compiles its text).
+resolve exactly as before. The check is a few dict lookups per distinct annotation
+text; only the texts that need it pay for a ``ForwardRef`` (it compiles its text).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ _IDENTIFIER: Final = re.compile(r"[A-Za-z_]\w*")
 _MISSING: Final = object()
 #: Where each claimed name is defined: ``"idenfy_async.Session"`` -> its module's name.
 HOMES: Final[dict[str, str]] = {}
+_BOUND: Final[dict[tuple[str, str, str], str | typing.ForwardRef]] = {}
 
 
 def claim(value: Any, public: str = PACKAGE) -> None:
@@ -49,18 +50,29 @@ def _bind_annotations(cls: type, home: str, public: str) -> None:
     annotations = inspect.get_annotations(cls)  # the class's own, unevaluated
     if not annotations:
         return
-    home_names = vars(sys.modules[home])
-    public_names = vars(sys.modules[public])
     bound = {
-        name: (
-            typing.ForwardRef(text, is_argument=False, module=home, is_class=True)
-            if isinstance(text, str) and not _reads_alike(text, home_names, public_names)
-            else text
-        )
+        name: _bound(text, home, public) if isinstance(text, str) else text
         for name, text in annotations.items()
     }
     if bound != annotations:
         cls.__annotations__ = bound
+
+
+def _bound(text: str, home: str, public: str) -> str | typing.ForwardRef:
+    """``text`` itself when ``public`` reads it alike, else a ForwardRef bound to ``home``.
+
+    Remembered per (text, home, public): the same few dozen texts recur across the
+    classes, and a ForwardRef (immutable once made) can be shared by them.
+    """
+    key = (text, home, public)
+    known = _BOUND.get(key)
+    if known is None:
+        if _reads_alike(text, vars(sys.modules[home]), vars(sys.modules[public])):
+            known = text
+        else:
+            known = typing.ForwardRef(text, is_argument=False, module=home, is_class=True)
+        _BOUND[key] = known
+    return known
 
 
 def _reads_alike(text: str, home: dict[str, Any], public: dict[str, Any]) -> bool:
