@@ -302,14 +302,11 @@ def _claim_public_names() -> None:
     """``idenfy_async.X`` in reprs and pickles for what is loaded now (lazy names: when
     loaded, in ``__getattr__``); the public classes of models and errors that the
     package does not export say ``idenfy_async.models`` / ``idenfy_async.errors``."""
-    exported = set(__all__)
     for name in __all__:
         if name in globals():
             _public.claim(globals()[name])
     for module in (errors, models):
-        for name in module.__all__:
-            if name not in exported:
-                _public.claim(getattr(module, name), module.__name__)
+        _public.claim_module(module.__name__)
 
 
 _claim_public_names()

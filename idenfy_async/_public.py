@@ -45,6 +45,16 @@ def claim(value: Any, public: str = PACKAGE) -> None:
     HOMES[f"{public}.{value.__qualname__}"] = home
 
 
+def claim_module(module_name: str) -> None:
+    """Claim each class and function of ``module_name.__all__``: for the package when
+    it exports the name, else for the module itself (its public home). A module whose
+    names are defined in private modules calls this once, at its end."""
+    module = sys.modules[module_name]
+    exported = set(getattr(sys.modules.get(PACKAGE), "__all__", ()))
+    for name in module.__all__:
+        claim(getattr(module, name), PACKAGE if name in exported else module_name)
+
+
 def _bind_annotations(cls: type, home: str, public: str) -> None:
     """Rebind the class's own string annotations that ``public`` would read otherwise."""
     annotations = inspect.get_annotations(cls)  # the class's own, unevaluated

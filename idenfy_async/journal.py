@@ -35,6 +35,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import _public
 from ._journal_model import (
     _OPEN,
     ErrorRecord,
@@ -252,3 +253,7 @@ def __getattr__(name: str) -> Any:
         )
         return ErrorRecord
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# Reprs and pickles name the public home, not the private module defining each.
+_public.claim_module(__name__)
