@@ -2,8 +2,8 @@
 one worker thread that owns the sqlite3 connection.
 
 Nothing here runs on the event loop except the filter of known clientIds
-(:class:`_KnownIds`) and the hand-back of outcomes; :class:`~idenfy_async.journal.
-SqliteJournal` queues ops and awaits them.
+(:class:`_KnownIds`) and the hand-back of outcomes;
+:class:`~idenfy_async.journal.SqliteJournal` queues ops and awaits them.
 """
 
 from __future__ import annotations

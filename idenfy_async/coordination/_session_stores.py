@@ -1,7 +1,7 @@
 """Where the session registry keeps its claims: one process's memory, or Redis.
 
-Both stores answer the same five questions (claim, commit, release, mark unknown,
-close/forget) with the same states (``lead``, ``pending``, ``open``, ``unknown``);
+Both stores take the same six calls (claim, commit, release, mark_unknown, close,
+forget) and answer with the same states (``lead``, ``pending``, ``open``, ``unknown``);
 :class:`~idenfy_async.coordination.SessionRegistry` decides what to do with them.
 """
 
