@@ -1,5 +1,6 @@
-"""Project tasks. A bare ``nox`` runs tests, lint, typing and docs; ``nox -s bench`` measures,
-``nox -s build`` builds and checks the distributions."""
+"""Project tasks. A bare ``nox`` runs the tests under branch coverage (``coverage``), lint,
+typing and docs; ``nox -s tests`` runs the tests alone (quicker, takes pytest arguments),
+``nox -s bench`` measures, ``nox -s build`` builds and checks the distributions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typing", "docs"]
+# One test run in the default (and CI) run: the coverage session is the test suite.
+nox.options.sessions = ["coverage", "lint", "typing", "docs"]
 nox.options.default_venv_backend = "venv"
 nox.options.error_on_missing_interpreters = True
 
@@ -25,6 +27,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def coverage(session: nox.Session) -> None:
+    """The test suite under branch coverage; fails below ``fail_under`` in pyproject.toml."""
+    session.install(".[aiohttp]", *nox.project.dependency_groups(PYPROJECT, "coverage"))
+    # --cov takes source, branch and fail_under from [tool.coverage] in pyproject.toml.
+    session.run("pytest", "--cov", "--cov-report=term", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
@@ -34,11 +44,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typing(session: nox.Session) -> None:
-    """mypy --strict on the package, the tests and the examples."""
+    """mypy --strict on the package, the tests and the examples; pyright on the typed uses
+    of the public API (tests/typing) and on the package's type completeness (100 %)."""
     session.install(".[aiohttp]", *nox.project.dependency_groups(PYPROJECT, "typing"))
     session.run("mypy", "--strict", "idenfy_async", "tests")
     # Apart: examples/ is no package (its files run as scripts), tests import it as one.
     session.run("mypy", "--strict", "examples")
+    # A second checker: what users of pyright/Pylance see must agree with mypy.
+    session.run("pyright", "tests/typing")
+    # Every public symbol of the installed package has a declared type.
+    session.run("pyright", "--verifytypes", "idenfy_async", "--ignoreexternal")
 
 
 @nox.session

@@ -2,6 +2,7 @@
 
 import typing
 
+from . import _public, errors, models
 from ._client import NOT_GIVEN, AsyncIdenfy, ResponseInfo
 from ._limiter import RateLimit, RateLimiter
 from ._retry import CallKind, Failure, RetryDetails, RetryPolicy
@@ -86,7 +87,10 @@ from .reconcile import (
 if typing.TYPE_CHECKING:
     from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
     from .journal import (
-        ErrorKind,
+        ErrorKind as ErrorKind,  # deprecated: ErrorRecord
+    )
+    from .journal import (
+        ErrorRecord,
         Journal,
         JournalEntry,
         JournalState,
@@ -120,7 +124,7 @@ _LAZY = {
     "BulkResult": "bulk",
     "BulkState": "bulk",
     "create_sessions": "bulk",
-    "ErrorKind": "journal",
+    "ErrorRecord": "journal",
     "Journal": "journal",
     "JournalEntry": "journal",
     "JournalState": "journal",
@@ -148,15 +152,33 @@ _LAZY = {
 }
 
 
+# Old names kept for one release: each use warns (never cached in globals()).
+_DEPRECATED = {"ErrorKind": "ErrorRecord"}
+
+
 def __getattr__(name: str) -> typing.Any:
+    if name in _DEPRECATED:
+        new = _DEPRECATED[name]
+        import warnings
+
+        warnings.warn(
+            f"idenfy_async.{name} is deprecated: use {new} (same object)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        name = new
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    loaded = import_module(f".{module}", __name__)
+    for lazy_name, home in _LAZY.items():  # all of the module's names at once
+        if home == module:
+            value = getattr(loaded, lazy_name)
+            _public.claim(value)
+            globals()[lazy_name] = value
+    return globals()[name]
 
 
 def __dir__() -> list[str]:
@@ -190,7 +212,7 @@ __all__ = [
     "DocumentStatus",
     "DocumentType",
     "DummyStatus",
-    "ErrorKind",
+    "ErrorRecord",
     "EventLoopMismatchError",
     "EventType",
     "FaceAuthCheck",
@@ -274,3 +296,17 @@ __all__ = [
     "parse_event",
     "verify_signature",
 ]
+
+
+def _claim_public_names() -> None:
+    """``idenfy_async.X`` in reprs and pickles for what is loaded now (lazy names: when
+    loaded, in ``__getattr__``); the public classes of models and errors that the
+    package does not export say ``idenfy_async.models`` / ``idenfy_async.errors``."""
+    for name in __all__:
+        if name in globals():
+            _public.claim(globals()[name])
+    for module in (errors, models):
+        _public.claim_module(module.__name__)
+
+
+_claim_public_names()

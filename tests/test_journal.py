@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import pytest
 
+import idenfy_async
 from idenfy_async import (
     APIConnectionError,
     AuthenticationError,
@@ -25,10 +26,11 @@ from idenfy_async import (
     RateLimitError,
     RequestValidationError,
     ServerError,
+    _journal_sqlite,
 )
 from idenfy_async import journal as journal_module
 from idenfy_async.journal import (
-    ErrorKind,
+    ErrorRecord,
     Journal,
     JournalEntry,
     JournalError,
@@ -51,7 +53,7 @@ CREATED = JournalEntry(
 FAILED = JournalEntry(
     client_id="user-2",
     state=JournalState.FAILED,
-    error=ErrorKind(
+    error=ErrorRecord(
         name="RateLimitError",
         retryable=True,
         status_code=429,
@@ -232,7 +234,7 @@ def test_entry_repr_hides_the_auth_token() -> None:
     [
         (
             RateLimitError(status_code=429, identifier="TOO_MANY_REQUESTS", message="Slow down."),
-            ErrorKind(
+            ErrorRecord(
                 name="RateLimitError",
                 retryable=True,
                 status_code=429,
@@ -243,12 +245,12 @@ def test_entry_repr_hides_the_auth_token() -> None:
         ),
         (
             ServerError(status_code=500, identifier=None, message=None),
-            ErrorKind(name="ServerError", retryable=True, status_code=500),
+            ErrorRecord(name="ServerError", retryable=True, status_code=500),
             "ServerError (HTTP 500)",
         ),
         (
             AuthenticationError(status_code=401, identifier="UNAUTHORIZED", message=None),
-            ErrorKind(
+            ErrorRecord(
                 name="AuthenticationError",
                 retryable=True,
                 status_code=401,
@@ -258,7 +260,7 @@ def test_entry_repr_hides_the_auth_token() -> None:
         ),
         (
             APIConnectionError("ConnectError: refused", request_sent=False),
-            ErrorKind(name="APIConnectionError", retryable=True, message="ConnectError: refused"),
+            ErrorRecord(name="APIConnectionError", retryable=True, message="ConnectError: refused"),
             "APIConnectionError: ConnectError: refused",
         ),
         (
@@ -266,7 +268,7 @@ def test_entry_repr_hides_the_auth_token() -> None:
                 "SessionRequest",
                 [FieldProblem("firstName", "must not contain digits"), FieldProblem("x", "y")],
             ),
-            ErrorKind(
+            ErrorRecord(
                 name="RequestValidationError",
                 retryable=True,
                 message="firstName: must not contain digits; x: y",
@@ -275,10 +277,23 @@ def test_entry_repr_hides_the_auth_token() -> None:
         ),
     ],
 )
-def test_error_kind_from_error(error: IdenfyError, expected: ErrorKind, text: str) -> None:
-    kind = ErrorKind.from_error(error, retryable=True)
+def test_error_record_from_error(error: IdenfyError, expected: ErrorRecord, text: str) -> None:
+    kind = ErrorRecord.from_error(error, retryable=True)
     assert kind == expected
     assert str(kind) == text
+
+
+def test_error_kind_is_the_deprecated_name_of_error_record() -> None:
+    """``ErrorKind`` (a record, not an enum) still imports for one release, with a warning."""
+    with pytest.warns(DeprecationWarning, match="use ErrorRecord"):
+        from idenfy_async.journal import ErrorKind
+    assert ErrorKind is ErrorRecord
+    with pytest.warns(DeprecationWarning, match="use ErrorRecord"):
+        assert idenfy_async.ErrorKind is ErrorRecord
+    with pytest.warns(DeprecationWarning, match="use ErrorRecord"):  # every time, not once
+        assert idenfy_async.ErrorKind is ErrorRecord
+    assert "ErrorKind" not in idenfy_async.__all__
+    assert idenfy_async.ErrorRecord is ErrorRecord
 
 
 # --------------------------------------------------------------------------- reconciliation
@@ -287,7 +302,7 @@ FOUND = JournalEntry(
     client_id="user-3",
     state=JournalState.FOUND,
     scan_ref="scan-3",
-    error=ErrorKind(name="APITimeoutError", retryable=False, message="ReadTimeout"),
+    error=ErrorRecord(name="APITimeoutError", retryable=False, message="ReadTimeout"),
     attempts=1,
     pending_at=1_796_000_000.25,
     verification_status="ACTIVE",
@@ -352,7 +367,7 @@ async def test_a_version_1_journal_is_migrated(tmp_path: Path) -> None:
         assert pending.pending_at == 100.5
         assert unknown is not None
         assert unknown.pending_at == 200.5
-        assert unknown.error == ErrorKind(name="APITimeoutError", retryable=False)
+        assert unknown.error == ErrorRecord(name="APITimeoutError", retryable=False)
         assert unknown.attempts == 2
         assert created is not None
         assert created.pending_at is None
@@ -415,7 +430,7 @@ async def test_a_journal_too_large_for_the_filter_asks_the_file_for_every_lookup
     async with SqliteJournal(path) as journal:
         await journal.put(CREATED)
         await journal.put(FAILED)
-    monkeypatch.setattr(journal_module, "KNOWN_FILTER_MAX_ENTRIES", 1)
+    monkeypatch.setattr(_journal_sqlite, "KNOWN_FILTER_MAX_ENTRIES", 1)
     async with SqliteJournal(path) as journal:
         assert await journal.get("user-1") == CREATED
         assert await journal.get("user-2") == FAILED
@@ -424,12 +439,12 @@ async def test_a_journal_too_large_for_the_filter_asks_the_file_for_every_lookup
 
 
 def test_the_known_ids_filter_never_says_absent_for_an_added_id() -> None:
-    small = journal_module._KnownIds(bits=1 << 10)  # crowded: many false "maybe"s
+    small = _journal_sqlite._KnownIds(bits=1 << 10)  # crowded: many false "maybe"s
     added = [f"id-{i}" for i in range(2000)]
     for client_id in added:
         small.add(client_id)
     assert all(small.may_contain(client_id) for client_id in added)
-    roomy = journal_module._KnownIds()
+    roomy = _journal_sqlite._KnownIds()
     for client_id in added:
         roomy.add(client_id)
     assert all(roomy.may_contain(client_id) for client_id in added)
@@ -536,6 +551,6 @@ def test_a_small_batch_waits_once_for_more_when_writers_are_concurrent(
 
     monkeypatch.setattr(time, "sleep", sleep)
     batch: list[Any] = []
-    assert journal_module._Worker._collect(ops, batch, wait=wait) is False
+    assert _journal_sqlite._Worker._collect(ops, batch, wait=wait) is False
     assert (len(slept), len(batch)) == (sleeps, taken)
     assert slept == [journal_module.COMMIT_DELAY] * sleeps

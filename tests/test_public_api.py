@@ -10,6 +10,7 @@ import subprocess
 import sys
 import types
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,112 @@ def test_lazy_names_load_on_first_use() -> None:
     assert {"SqliteJournal", "create_sessions", "verify_signature"} <= set(dir(idenfy_async))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = idenfy_async.nope
+
+
+# --------------------------------------------------------------------------- __module__
+
+
+def _exported_values() -> list[tuple[str, object]]:
+    """Every name of ``__all__`` and its value (loading the lazy ones)."""
+    return [(name, getattr(idenfy_async, name)) for name in idenfy_async.__all__]
+
+
+def test_exported_classes_and_functions_live_in_the_package() -> None:
+    """``idenfy_async.X`` in reprs and tracebacks, as httpx does, lazy names included."""
+    elsewhere = [
+        (name, value.__module__)
+        for name, value in _exported_values()
+        if isinstance(value, type | types.FunctionType) and value.__module__ != "idenfy_async"
+    ]
+    assert elsewhere == []
+    assert repr(idenfy_async.Session) == "<class 'idenfy_async.Session'>"
+    assert repr(idenfy_async.JournalEntry) == "<class 'idenfy_async.JournalEntry'>"
+
+
+def test_names_imported_from_their_modules_first_live_in_their_public_home() -> None:
+    """Imported straight from their module (the package's lazy name never touched), the
+    journal's, webhooks' and coordination's names still say where they are public."""
+    code = (
+        "from idenfy_async.journal import JournalEntry, SqliteJournal\n"
+        "from idenfy_async.webhooks import parse_event\n"
+        "from idenfy_async.coordination import RedisQuota, SessionRegistry\n"
+        "print(JournalEntry.__module__, SqliteJournal.__module__, parse_event.__module__,"
+        " RedisQuota.__module__, SessionRegistry.__module__)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=60,
+    )
+    assert done.stdout.split() == ["idenfy_async"] * 3 + ["idenfy_async.coordination"] * 2, (
+        done.stderr
+    )
+
+
+@pytest.mark.parametrize("module_name", ["idenfy_async.models", "idenfy_async.errors"])
+def test_public_classes_of_models_and_errors_name_a_public_module(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    homes = {
+        getattr(module, name).__module__
+        for name in module.__all__
+        if isinstance(getattr(module, name), type)
+    }
+    assert homes <= {"idenfy_async", module_name}
+
+
+def test_type_hints_resolve_as_in_the_defining_module() -> None:
+    """get_type_hints reads string annotations in ``__module__``: every claimed class's
+    hints are still the objects its own module means (cattrs and attrs depend on it)."""
+    import typing
+
+    import attrs
+
+    from idenfy_async import _public
+
+    for module in ("coordination", "journal", "webhooks"):  # each claims its names
+        importlib.import_module(f"idenfy_async.{module}")
+    _exported_values()  # and the package's lazy ones
+    checked = 0
+    for public_name, home in sorted(_public.HOMES.items()):
+        public, name = public_name.rsplit(".", 1)
+        value = getattr(sys.modules[public], name)
+        if not isinstance(value, type):
+            continue
+        try:
+            expected = typing.get_type_hints(value, vars(sys.modules[home]))
+        except NameError:  # names imported only for type checkers: as unresolvable as before
+            assert not attrs.has(value), public_name  # cattrs must resolve every model
+            continue
+        assert typing.get_type_hints(value) == expected, public_name
+        checked += 1
+    assert checked > 60
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(
+            lambda: idenfy_async.Session(auth_token="t", scan_ref="s", client_id="c"), id="model"
+        ),
+        pytest.param(lambda: idenfy_async.DocumentType.PASSPORT, id="enum"),
+        pytest.param(
+            lambda: idenfy_async.JournalEntry(
+                client_id="c", state=idenfy_async.JournalState.PENDING
+            ),
+            id="lazy-model",
+        ),
+        pytest.param(lambda: idenfy_async.ConfigurationError("no API key"), id="error"),
+    ],
+)
+def test_pickling_still_round_trips(value: Any) -> None:
+    import pickle
+
+    original = value()
+    copy = pickle.loads(pickle.dumps(original))
+    assert type(copy) is type(original)
+    assert (
+        (copy == original) if not isinstance(original, Exception) else (str(copy) == str(original))
+    )

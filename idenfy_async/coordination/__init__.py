@@ -1,0 +1,132 @@
+"""State shared by every process on one iDenfy account: quota, 429 cooldown, open
+sessions, webhook dedupe.
+
+One process needs none of this (the client paces and cools down by itself). Several
+workers, machines or a bulk job next to a web service share one account, so they
+share its rate limit too. ``AsyncIdenfy(redis_url=...)`` (or ``IDENFY_REDIS_URL``)
+wires everything here into the client; the objects are usable alone too. Here that
+state lives in Redis (``pip install 'idenfy-async[redis]'``), under keys derived from
+a hash of the API key (never the key itself), hash-tagged so one account's keys sit
+on one cluster node::
+
+    redis = coordination.connect(os.environ["IDENFY_REDIS_URL"])
+    quota = coordination.RedisQuota(redis, api_key, "10000/hour", bulk_share=0.8)
+    await quota.interactive.acquire()  # or quota.bulk; both are RateLimits
+    cooldown = coordination.SharedCooldown(redis, api_key)
+    dedupe = coordination.RedisDedupeStore(redis, api_key)  # or MemoryDedupeStore()
+    sessions = coordination.SessionRegistry(redis, api_key)  # or SessionRegistry() in memory
+
+**Quota.** GCRA (generic cell rate algorithm) in one Lua script: one ``EVALSHA``
+per acquisition (a bulk one that must wait longer than its horizon asks again when
+it is due), time read from the Redis server (``TIME``), so machines' clocks
+never enter the decision. A rate of ``N`` per ``period`` means: in no window of one
+``period`` do all processes together get more than ``N`` grants. To give interactive
+calls one token of head start over bulk ones inside that promise, the pace is
+``period / (N - 1)`` (98 % of the rate at 50/s, 99.99 % at 10,000/hour; for N
+under 34 the head start shrinks to 3 % of N, so the pace stays at 97 %).
+
+**Priority.** Interactive acquisitions reserve their slot at once (first come, first
+served) and are admitted one token interval ahead of the pace; bulk ones only half an
+interval ahead, and reserve at most half an interval in advance (the slack that keeps
+a bulk job at the full rate although its waiters wake late). So a bulk job saturating
+the quota delays an interactive call by at most one interval. ``bulk_share`` caps
+bulk at a share of the rate with a second GCRA key in the same script.
+
+**When Redis fails** (refused, reset, hung, slow). Every call is bounded by
+``op_timeout`` whatever the Redis client's own settings (redis-py's defaults can hang
+about 60 s), and failures are :class:`~idenfy_async.errors.CoordinationError`:
+
+* the quota degrades: it logs a warning and paces this process alone at
+  ``fallback_share`` of the rate, asking Redis again every ``probe_interval``
+  (``fallback_share=None`` raises instead);
+* the cooldown degrades to this process's own copy (each process still honours the
+  429s it sees itself);
+* the Redis dedupe store refuses (raises): a webhook handler should answer 503 so
+  iDenfy redelivers, rather than process an event twice;
+* the session registry refuses (raises before anything is sent): a second session
+  would be a second credit. After the request left, a failure to record its outcome
+  is logged and the clientId turns unknown at its claim's lease end, never free.
+
+**Open sessions.** One per clientId (:class:`SessionRegistry`): a claim in one
+script (``pending`` with the claimer's random token and a lease), then ``open`` with
+the session's shareable fields for the token's life, or ``unknown`` when the outcome
+is ambiguous. A Redis lock cannot fence iDenfy: the claim only keeps well-behaved
+processes from sending twice, so whatever could hide a session is ``unknown``.
+
+A command that timed out may still run on the server later: each script is safe to
+run twice (a duplicate quota reservation wastes a slot, never exceeds the rate; a
+dedupe claim is keyed by a token of its own).
+
+The package's rooms: ``_redis`` (connection, the one boundary to Redis), ``_quota``
+(the GCRA script and its schedule), ``_cooldown``, ``_dedupe``, ``_session_stores``
+(where claims live) and ``_sessions`` (the registry's rules). Import from here.
+"""
+
+from __future__ import annotations
+
+from idenfy_async import _public
+
+from ._cooldown import SharedCooldown
+from ._dedupe import (
+    DEFAULT_DEDUPE_TTL,
+    DEFAULT_MAX_DEDUPE_KEYS,
+    DedupeStore,
+    MemoryDedupeStore,
+    RedisDedupeStore,
+)
+from ._quota import (
+    DEFAULT_BULK_SHARE,
+    DEFAULT_FALLBACK_SHARE,
+    Grant,
+    Priority,
+    QuotaSchedule,
+    QuotaView,
+    RedisQuota,
+)
+from ._redis import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_OP_TIMEOUT,
+    DEFAULT_PROBE_INTERVAL,
+    KEY_PREFIX,
+    account_namespace,
+    connect,
+)
+from ._session_stores import request_digest
+from ._sessions import (
+    DEFAULT_CLAIM_LEASE,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_SESSION_TTL,
+    SessionRegistry,
+)
+
+__all__ = [
+    "DEFAULT_BULK_SHARE",
+    "DEFAULT_CLAIM_LEASE",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_DEDUPE_TTL",
+    "DEFAULT_FALLBACK_SHARE",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_DEDUPE_KEYS",
+    "DEFAULT_OP_TIMEOUT",
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_PROBE_INTERVAL",
+    "DEFAULT_SESSION_TTL",
+    "KEY_PREFIX",
+    "DedupeStore",
+    "Grant",
+    "MemoryDedupeStore",
+    "Priority",
+    "QuotaSchedule",
+    "QuotaView",
+    "RedisDedupeStore",
+    "RedisQuota",
+    "SessionRegistry",
+    "SharedCooldown",
+    "account_namespace",
+    "connect",
+    "request_digest",
+]
+
+# Reprs and pickles name the public home, not the private module defining each.
+_public.claim_module(__name__)

@@ -1,0 +1,317 @@
+"""The account-wide quota: a GCRA (generic cell rate algorithm) in one Lua script.
+
+:class:`QuotaSchedule` turns a rate into the script's pace and tolerances;
+:class:`RedisQuota` asks the script for slots (degrading to local pacing when Redis
+fails); :class:`QuotaView` is one priority of it, as a RateLimit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Final, Literal
+
+import attrs
+
+from idenfy_async._limiter import _RATE_SPEC, RATE_UNITS, RateLimiter, parse_rate
+from idenfy_async.errors import ConfigurationError, CoordinationError
+
+from ._redis import (
+    DEFAULT_OP_TIMEOUT,
+    DEFAULT_PROBE_INTERVAL,
+    KEY_PREFIX,
+    _check_timeout,
+    _run,
+    account_namespace,
+    logger,
+)
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+#: Bulk may use the whole quota by default: interactive calls go first anyway.
+DEFAULT_BULK_SHARE: Final = 1.0
+#: Without Redis each process paces itself at this share of the account's rate:
+#: conservative, as it does not know how many others do the same.
+DEFAULT_FALLBACK_SHARE: Final = 0.25
+#: Who is asking: interactive calls (a user waits) go before bulk ones.
+Priority = Literal["interactive", "bulk"]
+
+_PRIORITIES: Final = ("interactive", "bulk")
+# The share of the window kept for interactive calls' head start, at most one token:
+# 3 % keeps at least 97 % of the rate for small counts ("10/s").
+_MAX_HEADROOM_SHARE: Final = 0.03
+
+
+# KEYS: tat, bulk tat, cooldown. ARGV: interval, tolerance, horizon, bulk interval
+# (0: no bulk cap), 1 when bulk, and optionally the longest cooldown to wait out (us;
+# negative or absent: any). Times in integer microseconds of the server's clock,
+# formatted with %d (tostring loses digits above 1e14 in Lua 5.1). A slot is
+# committed when it is at most `horizon` away; the reply is {committed, wait_us,
+# slot_us}, where an uncommitted wait_us says when to ask again; {2, cooldown_us, 0}
+# refuses, reserving nothing, when the cooldown outlasts what the caller may wait.
+_QUOTA_SCRIPT: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local horizon = tonumber(ARGV[3])
+local bulk_interval = tonumber(ARGV[4])
+local bulk = ARGV[5] == '1' and bulk_interval > 0
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local slot = math.max(now, tat - tolerance)
+local bulk_tat = now
+if bulk then
+  bulk_tat = tonumber(redis.call('GET', KEYS[2]) or now)
+  slot = math.max(slot, bulk_tat - tolerance)
+end
+local cool = redis.call('PTTL', KEYS[3])
+local max_cool = tonumber(ARGV[6] or '-1')
+if max_cool >= 0 and cool * 1000 > max_cool then return {2, cool * 1000, 0} end
+if cool > 0 then slot = math.max(slot, now + cool * 1000) end
+local wait = slot - now
+if wait > horizon then return {0, wait - horizon, slot} end
+local new_tat = math.max(tat, slot) + interval
+redis.call('SET', KEYS[1], string.format('%d', new_tat),
+  'PX', math.ceil((new_tat - now) / 1000) + 1000)
+if bulk then
+  local new_bulk = math.max(bulk_tat, slot) + bulk_interval
+  redis.call('SET', KEYS[2], string.format('%d', new_bulk),
+    'PX', math.ceil((new_bulk - now) / 1000) + 1000)
+end
+return {1, wait, slot}
+"""
+
+
+@attrs.frozen
+class Grant:
+    """One acquisition: when it may go, and how.
+
+    ``slot`` is the Redis server's time (seconds since the epoch) of the reserved
+    slot, ``None`` when the quota was degraded and paced locally; ``waited`` the
+    seconds this acquisition slept. ``cooldown`` is set (seconds left) when nothing
+    was taken because a shared cooldown outlasts ``take(max_cooldown=...)``.
+    """
+
+    slot: float | None
+    waited: float
+    cooldown: float = 0.0
+
+
+@attrs.frozen
+class QuotaSchedule:
+    """The pace a :class:`RedisQuota` keeps for a rate, in microseconds.
+
+    ``interval_us`` between grants; ``tolerance_us`` how far ahead of the pace an
+    interactive call is admitted, ``bulk_tolerance_us`` a bulk one;
+    ``horizon_us`` how far ahead bulk reserves; ``bulk_interval_us`` the bulk cap's
+    interval (0: no cap).
+    """
+
+    rate: float
+    interval_us: int
+    tolerance_us: int
+    bulk_tolerance_us: int
+    horizon_us: int
+    bulk_interval_us: int
+
+    @classmethod
+    def for_rate(cls, spec: str | float, bulk_share: float = DEFAULT_BULK_SHARE) -> QuotaSchedule:
+        """The schedule of ``spec`` (``"10000/hour"``, ``"50/s"``, or requests per second)."""
+        if not 0 < bulk_share <= 1:
+            raise ConfigurationError("bulk_share must be above 0 and at most 1")
+        rate = parse_rate(spec)  # the one owner of rate validation and its messages
+        count, period = rate, 1.0
+        if isinstance(spec, str):
+            match = _RATE_SPEC.fullmatch(spec)
+            assert match is not None  # parse_rate accepted it
+            count = float(match.group(1))
+            period = float(match.group(2) or 1) * RATE_UNITS[match.group(3).lower()]
+        # Any window of one period gets at most ceil((period + tolerance) / interval)
+        # grants (GCRA's bound, with the largest tolerance: the interactive one), so
+        # `count - headroom` paced plus `headroom` of tolerance is exactly `count`.
+        headroom = min(1.0, _MAX_HEADROOM_SHARE * count)
+        interval = math.ceil(period * 1e6 / (count - headroom))
+        tolerance = math.floor(headroom * interval)
+        # Bulk gets half that tolerance (a waiter woken late catches up instead of
+        # losing its slot) and reserves at most the other half ahead (a waiter woken
+        # early needs no second trip). Both are slack for bulk and delay for an
+        # interactive call: with bulk saturating, it waits at most one interval.
+        bulk_tolerance = tolerance // 2
+        return cls(
+            rate=rate,
+            interval_us=interval,
+            tolerance_us=tolerance,
+            bulk_tolerance_us=bulk_tolerance,
+            horizon_us=tolerance - bulk_tolerance,
+            bulk_interval_us=0 if bulk_share >= 1 else math.ceil(interval / bulk_share),
+        )
+
+
+class RedisQuota:
+    """An account-wide rate limit shared through Redis by every process with ``api_key``.
+
+    ``rate`` is a spec such as ``"10000/hour"`` or ``"50/s"`` (or requests per second):
+    in no window of that period do all processes together get more than that many
+    grants. ``bulk_share`` caps bulk acquisitions at that share of the rate. Give
+    every process on the account the same ``rate`` and ``bulk_share``: they share
+    one schedule.
+    :attr:`interactive` and :attr:`bulk` are :class:`~idenfy_async.RateLimit` views
+    to hand to ``AsyncIdenfy(rate_limit=...)``. A caller cancelled while it sleeps
+    until its reserved slot leaves that slot unused (the rate is never exceeded, a
+    slot is lost). Every Redis call is bounded by
+    ``op_timeout``; when Redis fails, the quota paces this process alone at
+    ``fallback_share`` of the rate (``None``: raise :class:`CoordinationError`).
+    ``sleep`` and ``clock`` (the local fallback's) are injectable.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        api_key: str,
+        rate: str | float,
+        *,
+        bulk_share: float = DEFAULT_BULK_SHARE,
+        fallback_share: float | None = DEFAULT_FALLBACK_SHARE,
+        op_timeout: float = DEFAULT_OP_TIMEOUT,
+        probe_interval: float = DEFAULT_PROBE_INTERVAL,
+        key_prefix: str = KEY_PREFIX,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        schedule = QuotaSchedule.for_rate(rate, bulk_share)
+        if fallback_share is not None and not 0 < fallback_share <= 1:
+            raise ConfigurationError("fallback_share must be above 0 and at most 1, or None")
+        self.schedule: QuotaSchedule = schedule
+        self.rate: float = schedule.rate
+        self.bulk_share: float = float(bulk_share)
+        self.fallback_share: float | None = fallback_share
+        self.op_timeout: float = _check_timeout("op_timeout", op_timeout)
+        self.probe_interval: float = _check_timeout("probe_interval", probe_interval)
+        self.interval_us: int = schedule.interval_us
+        self.tolerance_us: int = schedule.tolerance_us
+        self.bulk_tolerance_us: int = schedule.bulk_tolerance_us
+        self.horizon_us: int = schedule.horizon_us
+        self.bulk_interval_us: int = schedule.bulk_interval_us
+        namespace = account_namespace(api_key, prefix=key_prefix)
+        self._keys = (f"{namespace}:gcra", f"{namespace}:gcra:bulk", f"{namespace}:cooldown")
+        self._redis = redis
+        self._script = redis.register_script(_QUOTA_SCRIPT)
+        self._sleep = sleep
+        self._clock = clock
+        self._bulk_lock = asyncio.Lock()
+        self._local = RateLimiter(self.rate * (fallback_share or 1.0), clock=clock, sleep=sleep)
+        self._degraded_until: float | None = None
+        # Interactive calls commit any wait at once (first come, first served).
+        self._args = {
+            "interactive": (self.interval_us, self.tolerance_us, 2**52, 0, 0),
+            "bulk": (
+                self.interval_us,
+                self.bulk_tolerance_us,
+                self.horizon_us,
+                self.bulk_interval_us,
+                1,
+            ),
+        }
+        self.interactive: QuotaView = QuotaView(self, "interactive")
+        self.bulk: QuotaView = QuotaView(self, "bulk")
+
+    def __repr__(self) -> str:
+        return f"RedisQuota({self.rate:g}/s, bulk_share={self.bulk_share:g})"
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis failed recently and this process paces itself."""
+        return self._degraded_until is not None
+
+    async def acquire(self, priority: Priority = "interactive") -> None:
+        """Wait for a slot of the account's quota and take it."""
+        await self.take(priority)
+
+    async def take(
+        self, priority: Priority = "interactive", *, max_cooldown: float | None = None
+    ) -> Grant:
+        """Like :meth:`acquire`, and say which slot was taken.
+
+        ``max_cooldown``: when a shared 429 cooldown has more seconds left than that,
+        take nothing and return at once a :class:`Grant` saying how long it has left
+        (the client then raises :class:`~idenfy_async.errors.RateLimitError` instead of
+        waiting past a call's deadline).
+        """
+        if priority not in _PRIORITIES:
+            raise ConfigurationError(f"priority must be one of {_PRIORITIES}, not {priority!r}")
+        if self._skipping_redis():
+            return await self._take_locally()
+        limit = -1 if max_cooldown is None else max(0, math.floor(max_cooldown * 1e6))
+        if priority == "bulk":
+            # One bulk waiter per process asks Redis at a time: FIFO here, and no
+            # herd of pollers at each slot.
+            async with self._bulk_lock:
+                return await self._take_shared(priority, limit)
+        return await self._take_shared(priority, limit)
+
+    async def _take_shared(self, priority: Priority, max_cooldown_us: int) -> Grant:
+        waited = 0.0
+        args = (*self._args[priority], max_cooldown_us)
+        while True:
+            if self._skipping_redis():  # failed while this one waited
+                grant = await self._take_locally()
+                return Grant(None, waited + grant.waited)
+            try:
+                reply = await _run(
+                    "quota", lambda: self._script(keys=self._keys, args=args), self.op_timeout
+                )
+            except CoordinationError as exc:
+                if self.fallback_share is None:
+                    raise
+                self._degrade(exc)
+                grant = await self._take_locally()
+                return Grant(None, waited + grant.waited)
+            self._recover()
+            committed, wait_us, slot_us = (int(x) for x in reply)
+            if committed == 2:
+                return Grant(None, waited, cooldown=wait_us / 1e6)
+            wait = wait_us / 1e6
+            if wait > 0:
+                await self._sleep(wait)
+                waited += wait
+            if committed:
+                return Grant(slot_us / 1e6, waited)
+
+    def _skipping_redis(self) -> bool:
+        return self._degraded_until is not None and self._clock() < self._degraded_until
+
+    async def _take_locally(self) -> Grant:
+        started = self._clock()
+        await self._local.acquire()
+        return Grant(None, self._clock() - started)
+
+    def _degrade(self, exc: CoordinationError) -> None:
+        if self._degraded_until is None:
+            logger.warning(
+                "Redis quota unavailable (%s): pacing this process alone at %g/s"
+                " (fallback_share=%g) until Redis answers again",
+                exc.reason,
+                self._local.rate,
+                self.fallback_share,
+            )
+        self._degraded_until = self._clock() + self.probe_interval
+
+    def _recover(self) -> None:
+        if self._degraded_until is not None:
+            self._degraded_until = None
+            logger.warning("Redis quota available again: sharing the account's rate")
+
+
+@attrs.frozen
+class QuotaView:
+    """One priority of a :class:`RedisQuota`, as a :class:`~idenfy_async.RateLimit`."""
+
+    quota: RedisQuota
+    priority: Priority
+
+    async def acquire(self) -> None:
+        """Wait for a slot at this view's priority and take it."""
+        await self.quota.take(self.priority)
