@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from . import _kyc_sansio as wire
-from . import webhooks
-from ._urls import secure_url_problem
-from .errors import RequestValidationError
-from .kyc_models import (
+from idenfy_async import _kyc_sansio as wire
+from idenfy_async import webhooks
+from idenfy_async._urls import secure_url_problem
+from idenfy_async.errors import RequestValidationError
+from idenfy_async.kyc_models import (
     POA_MAX_FILE_BYTES,
     PROCESS_MAX_IMAGE_BYTES,
     FaceAuthTokenRequest,
@@ -48,12 +48,13 @@ from .kyc_models import (
     PoaCheckRequest,
     ProcessingDocumentType,
 )
-from .models import COUNTRY_CODES
+from idenfy_async.models import COUNTRY_CODES
 
 if TYPE_CHECKING:
-    import httpx  # noqa: TID251 - types of send_face_auth_webhook's arguments
+    import httpx
 
-    from .testing import FakeIdenfy, FakeSession
+    from ._common import FakeSession
+    from ._fake import FakeIdenfy
 
 __all__ = ["BlocklistRecord", "FakeFaceAuthSession", "FakeInformationRequest", "FakeKyc"]
 
@@ -298,7 +299,7 @@ class FakeKyc:
         }
 
     def _face_photo(self, face: FakeFaceAuthSession) -> str:
-        return self._fake._file_url(face.scan_ref, "FACE")
+        return self._fake.results.file_url(face.scan_ref, "FACE")
 
     def _list_face_sessions(self, call: _Call) -> _Answer:
         return _answer(200, [self._face_session_body(face) for face in self.face_sessions])
@@ -359,9 +360,9 @@ class FakeKyc:
             KeyError: no such token.
             ValueError: ``url`` is neither https nor http on a loopback host.
         """
-        import httpx  # noqa: TID251 - the fake delivers webhooks over HTTP, as iDenfy does
+        import httpx
 
-        from .testing import WebhookDelivery
+        from ._common import WebhookDelivery
 
         face = self.face_session(token)
         if secure_url_problem(url):
@@ -483,7 +484,7 @@ class FakeKyc:
                 nationality=data.get("docNationality"),
             )
         else:
-            answer["faceImageUrl"] = self._fake._file_url(scan_ref, "FACE")
+            answer["faceImageUrl"] = self._fake.results.file_url(scan_ref, "FACE")
         return _answer(201, answer)
 
     def screen(self, session: FakeSession) -> None:
@@ -573,7 +574,7 @@ class FakeKyc:
         if isinstance(decoded, tuple):
             return decoded
         self.uploads.append((scan_ref, step, decoded))
-        session.file_urls[step] = self._fake._file_url(scan_ref, step)
+        session.file_urls[step] = self._fake.results.file_url(scan_ref, step)
         additional = payload.get("additionalData")
         if isinstance(additional, dict):
             session.data["additionalData"] = {step: additional}
@@ -615,7 +616,7 @@ class FakeKyc:
             "orgAddress": "Fake st 2, Vilnius",
             "documentTypeSupported": True,
             "countrySupported": True,
-            "file": self._fake._file_url("poa", "file"),
+            "file": self._fake.results.file_url("poa", "file"),
             "providedName": payload["providedName"],
             "providedAddress": payload["providedAddress"],
         }
