@@ -30,6 +30,8 @@ __all__ = ["FakeIdenfyServer"]
 #: A request head (or any incomplete event) larger than this is refused with 431.
 MAX_HEADER_BYTES: Final = 64 * 1024
 _READ_SIZE: Final = 64 * 1024
+#: How long a refused client may go on sending before the connection closes anyway.
+LINGER_SECONDS: Final = 1.0
 
 
 class FakeIdenfyServer:
@@ -144,6 +146,7 @@ class FakeIdenfyServer:
             received = await _receive(connection, reader, writer)
         except h11.RemoteProtocolError as exc:
             _refuse(connection, writer, exc.error_status_hint)
+            await _linger(reader, writer)
             return False
         if received is None:
             return False  # closed between requests: the normal end of keep-alive
@@ -240,6 +243,24 @@ def _refuse(connection: h11.Connection, writer: asyncio.StreamWriter, status: in
     )
     with contextlib.suppress(h11.LocalProtocolError):
         writer.write(_send(connection, head) + _send(connection, h11.EndOfMessage()))
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Stop writing, then read what the client still sends (bounded) before closing.
+
+    Closing a socket with unread input resets it, and a reset can destroy the refusal
+    before the client reads it (an oversized head is refused mid-upload).
+    """
+    with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        await asyncio.wait_for(_discard(reader), LINGER_SECONDS)
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    while await reader.read(_READ_SIZE):
+        pass
 
 
 def _reason(status: int) -> str:
