@@ -119,7 +119,7 @@ async def test_client_with_wrong_secret_gets_authentication_error(
         pytest.param(
             {"clientId": "u", "country": "XX"},
             "BAD_VALUE",
-            "Field 'country' must be an ISO 3166-1 alpha-2 country code.",
+            "Field 'country' must be a valid ISO 3166-1 alpha-2 code.",  # iDenfy's words
             id="bad-country",
         ),
         pytest.param(
