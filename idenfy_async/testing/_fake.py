@@ -49,7 +49,15 @@ from ._common import (
 )
 from ._faults import Fault, Reply
 from ._kyc import FakeKyc
-from ._results import FILE_NAMES, FILE_SIZE, NULL_DATA, OUTCOME_RESULTS, Results, document_data
+from ._results import (
+    FILE_NAMES,
+    FILE_SIZE,
+    NULL_DATA,
+    OUTCOME_RESULTS,
+    Results,
+    document_data,
+    status_object,
+)
 
 __all__ = ["FakeIdenfy"]
 
@@ -317,17 +325,13 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         session.platform = platform if verified else None
         session.start_time = session.start_time or now
         session.finish_time = now
-        session.result = {
-            "overall": outcome,
-            "suspicionReasons": [],
-            "mismatchTags": mismatch,
-            "fraudTags": fraud,
-            "autoDocument": auto_document or document,
-            "autoFace": auto_face or face,
-            "manualDocument": manual_document,
-            "manualFace": manual_face,
-            "additionalSteps": None,
-        }
+        session.result = status_object(
+            outcome,
+            fraud_tags=fraud,
+            mismatch_tags=mismatch,
+            auto=(auto_document or document, auto_face or face),
+            manual=(manual_document, manual_face),
+        )
         session.data = document_data(session) if verified else dict(NULL_DATA)
         for name, value in (data or {}).items():
             session.data[wire_name(name)] = value
@@ -345,17 +349,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
     def webhook_payload(self, scan_ref: str) -> dict[str, Any]:
         """The identification webhook body for the session as it stands."""
         session = self.session(scan_ref)
-        status = session.result or {
-            "overall": session.status,
-            "suspicionReasons": [],
-            "mismatchTags": [],
-            "fraudTags": [],
-            "autoDocument": None,
-            "autoFace": None,
-            "manualDocument": None,
-            "manualFace": None,
-            "additionalSteps": None,
-        }
+        status = session.result or status_object(session.status)
         return {
             "final": session.final,
             "platform": session.platform,

@@ -28,7 +28,7 @@ from ._common import (
 if TYPE_CHECKING:
     from ._fake import FakeIdenfy
 
-__all__ = ["Results", "document_data"]
+__all__ = ["Results", "document_data", "status_object"]
 
 FILE_NAMES: Final = ("FRONT", "BACK", "FACE")
 FILE_SIZE: Final = 20_000
@@ -239,6 +239,28 @@ class Results:
         if session is None or name not in session.file_urls:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
         return 200, {"content-type": "image/jpeg"}, self._fake.file_content(scan_ref, name)
+
+
+def status_object(
+    overall: str,
+    *,
+    fraud_tags: list[str] | None = None,
+    mismatch_tags: list[str] | None = None,
+    auto: tuple[str | None, str | None] = (None, None),
+    manual: tuple[str | None, str | None] = (None, None),
+) -> dict[str, Any]:
+    """The webhook's ``status`` object: overall status, tags, (document, face) results."""
+    return {
+        "overall": overall,
+        "suspicionReasons": [],
+        "mismatchTags": mismatch_tags or [],
+        "fraudTags": fraud_tags or [],
+        "autoDocument": auto[0],
+        "autoFace": auto[1],
+        "manualDocument": manual[0],
+        "manualFace": manual[1],
+        "additionalSteps": None,
+    }
 
 
 def document_data(session: FakeSession) -> dict[str, Any]:
