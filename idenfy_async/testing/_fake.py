@@ -409,9 +409,33 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         target = url or session.callback_url
         if not target:
             raise ValueError(f"session {scan_ref} has no callbackUrl; pass url=")
-        if secure_url_problem(target):
+        return await self._deliver(
+            scan_ref,
+            event_type,
+            target,
+            self.webhook_payload(scan_ref),
+            signing_key,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+        )
+
+    async def _deliver(
+        self,
+        scan_ref: str,
+        event_type: str,
+        url: str,
+        payload: Mapping[str, Any],
+        signing_key: str | bytes,
+        *,
+        http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+        timeout: float | None,
+    ) -> int:
+        """Sign ``payload`` and POST it as iDenfy does; record the delivery (every webhook)."""
+        if secure_url_problem(url):
             raise ValueError("webhook URLs must be https:// (http:// only on a loopback host)")
-        body = json.dumps(self.webhook_payload(scan_ref)).encode()
+        body = json.dumps(payload).encode()
         signature = webhooks.sign(body, signing_key)
         headers = {
             "Content-Type": "application/json",
@@ -420,14 +444,12 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             "User-Agent": "FakeIdenfy-Webhooks",
         }
         if http_client is not None:
-            response = await http_client.post(
-                target, content=body, headers=headers, timeout=timeout
-            )
+            response = await http_client.post(url, content=body, headers=headers, timeout=timeout)
         else:
             async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
-                response = await client.post(target, content=body, headers=headers)
+                response = await client.post(url, content=body, headers=headers)
         self.webhooks.append(
-            WebhookDelivery(scan_ref, event_type, target, body, signature, response.status_code)
+            WebhookDelivery(scan_ref, event_type, url, body, signature, response.status_code)
         )
         return response.status_code
 

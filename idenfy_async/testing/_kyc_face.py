@@ -8,7 +8,6 @@ endpoints read it back. :class:`~idenfy_async.testing._kyc.FakeKyc` builds on it
 
 from __future__ import annotations
 
-import json
 import string
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,8 +15,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from idenfy_async import webhooks
-from idenfy_async._urls import secure_url_problem
 from idenfy_async.errors import RequestValidationError
 from idenfy_async.kyc_models import FaceAuthTokenRequest
 
@@ -228,27 +225,14 @@ class FaceAuth:
             KeyError: no such token.
             ValueError: ``url`` is neither https nor http on a loopback host.
         """
-        import httpx
-
-        from ._common import WebhookDelivery
-
         face = self.face_session(token)
-        if secure_url_problem(url):
-            raise ValueError("webhook URLs must be https:// (http:// only on a loopback host)")
-        body = json.dumps(self.face_auth_webhook_payload(token)).encode()
-        signature = webhooks.sign(body, signing_key)
-        event_type = "FACIAL_AUTHENTICATION"
-        headers = {
-            "Content-Type": "application/json",
-            webhooks.SIGNATURE_HEADER: signature,
-            webhooks.EVENT_TYPE_HEADER: event_type,
-        }
-        if http_client is not None:
-            response = await http_client.post(url, content=body, headers=headers, timeout=timeout)
-        else:
-            async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
-                response = await client.post(url, content=body, headers=headers)
-        self._fake.webhooks.append(
-            WebhookDelivery(face.scan_ref, event_type, url, body, signature, response.status_code)
+        return await self._fake._deliver(
+            face.scan_ref,
+            "FACIAL_AUTHENTICATION",
+            url,
+            self.face_auth_webhook_payload(token),
+            signing_key,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
         )
-        return response.status_code
