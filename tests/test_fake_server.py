@@ -307,3 +307,40 @@ async def test_scripted_faults_apply_over_tcp_before_random_ones() -> None:
 def test_truncate_at_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="truncate_at"):
         Fault(truncate_at=-1)
+
+
+FAULTS = [
+    pytest.param(Fault(status=503), id="503"),
+    pytest.param(Fault(status=500, create=True), id="500-after-creating"),
+    pytest.param(Fault(error=httpx.ConnectError), id="lost-before"),
+    pytest.param(Fault(error=httpx.ReadError, create=True), id="lost-after-creating"),
+    pytest.param(Fault(truncate_at=5), id="cut-body"),
+    pytest.param(Fault(status=502, truncate_at=3), id="cut-error-body"),
+    pytest.param(Fault(delay=0.001), id="slow"),
+]
+
+
+async def _outcome(client: AsyncIdenfy, fake: FakeIdenfy, fault: Fault) -> tuple[object, ...]:
+    fake.fail_next(fault)
+    try:
+        await client.create_session(client_id="user-1")
+        failed: object = None
+    except IdenfyError as exc:
+        failed = type(exc).__name__ if fault.error is None else "dropped"
+    return failed, len(fake.sessions_for("user-1")), fake.requests, fake.pending_failures
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_a_fault_plays_the_same_in_process_and_over_tcp(fault: Fault) -> None:
+    """One place plays faults: the same error, sessions and request count either way
+    (a lost answer is an exception in-process, a dropped connection over TCP)."""
+    fake = FakeIdenfy()
+    async with AsyncIdenfy("test-key", "test-secret", transport=fake, max_retries=0) as client:
+        in_process = await _outcome(client, fake, fault)
+    server = FakeIdenfyServer()
+    async with (
+        server as base_url,
+        AsyncIdenfy("test-key", "test-secret", base_url=base_url, max_retries=0) as client,
+    ):
+        over_tcp = await _outcome(client, server.fake, fault)
+    assert in_process == over_tcp
