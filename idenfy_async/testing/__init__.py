@@ -7,9 +7,10 @@ Plug it in as a transport, no network and no credentials needed::
         session = await client.create_session(client_id="user-1")
     assert fake.sessions[0].scan_ref == session.scan_ref
 
-It checks Basic auth, validates bodies like the real API (same error shapes and
-identifiers), answers with realistic 201 bodies, records what it created, and can
-be scripted to fail: ``fake.fail_next(Fault(status=503))``.
+It checks Basic auth, validates token requests with its own rules written from
+iDenfy's reference (same error shapes and identifiers as the API), answers with
+realistic 201 bodies, records what it created, and can be scripted to fail:
+``fake.fail_next(Fault(status=503))``, in-process and over TCP alike.
 
 The listing (``GET /kyc/identifications/?clientId=...``) shows every session of a
 clientId, ``ACTIVE`` while nobody finished it, as iDenfy's does; give
@@ -35,11 +36,12 @@ prefix ``/__fake__/`` (no credentials; the fake listens on loopback only)::
 :class:`FakeControl` calls them from Python, ``idenfy-async fake complete|webhook|sessions|reset``
 from a shell.
 
-The package's modules, one job each: ``_fake`` (the stateful fake and its sessions),
-``_results`` (the result endpoints), ``_kyc`` (the rest of the workflow), ``_faults``
-(scripted faults, and the one place that plays them), ``_rules`` (the fake's own
-rules for token requests, written from iDenfy's reference), ``_server`` (the TCP
-server, on h11) and ``_control`` (the control endpoints and their client).
+The package's modules, one job each: ``_fake`` (the stateful fake and its
+sessions), ``_results`` (the result endpoints), ``_kyc`` and ``_kyc_face`` (the rest
+of the workflow), ``_faults`` (scripted faults, and the one place that plays them),
+``_rules`` (the fake's own rules for token requests, written from iDenfy's
+reference), ``_server`` (the TCP server, on h11) and ``_control`` (the control
+endpoints and their client); ``_common`` holds what they share.
 """
 
 from __future__ import annotations
