@@ -169,7 +169,9 @@ BAD_BODIES = [
     ({"clientId": 12}, "BAD_VALUE", "clientId"),
     ({"clientId": "x" * 101}, "BAD_VALUE", "clientId"),
     ({"clientId": "naïve"}, "BAD_VALUE", "clientId"),
-    ({"clientId": "u", "client_id": "u", "tokenType": "SELFIE"}, "BAD_VALUE", "tokenType"),
+    ({"clientId": "u", "tokenType": "SELFIE"}, "BAD_VALUE", "tokenType"),
+    ({"clientId": "u", "first_name": "John"}, "BAD_VALUE", "first_name"),  # snake_case
+    ({"clientId": "u", "ExpiryTime": 600}, "BAD_VALUE", "ExpiryTime"),  # wrong case
     ({"clientId": "u", "tokenType": None}, "BAD_VALUE", "tokenType"),
     ({"clientId": "u", "externalRef": "r" * 41}, "BAD_VALUE", "externalRef"),
     ({"clientId": "u", "expiryTime": 0}, "BAD_VALUE", "expiryTime"),

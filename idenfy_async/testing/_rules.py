@@ -248,6 +248,10 @@ TOKEN_RULES: Final[Mapping[str, tuple[_Check, bool]]] = {
     **dict.fromkeys(_TOGGLES, (_boolean, False)),
 }
 _CLIENT_ID: Final = _string(1, 100, ascii_only=True)
+#: Known names by their letters alone: ``first_name`` or ``FirstName`` is a known
+#: parameter misspelt. The API would ignore it silently (the user's data unused); the
+#: fake refuses it, so that a wrong wire name cannot pass a test.
+_SPELLINGS: Final = {name.lower(): name for name in (*TOKEN_RULES, "clientId", "personScanRef")}
 
 
 def token_request(body: bytes) -> dict[str, Any] | Answer:
@@ -278,6 +282,9 @@ def _problem(payload: Mapping[str, Any]) -> tuple[str, str | None] | None:
     for name, value in payload.items():
         known = TOKEN_RULES.get(name)
         if known is None:
+            wire = _SPELLINGS.get(name.replace("_", "").lower())
+            if wire is not None and wire != name:
+                return name, f"is not a parameter: the wire name is {wire}"
             continue  # not in the reference: the API's newer parameters pass
         check, nullable = known
         if value is None:
