@@ -344,3 +344,15 @@ async def test_a_fault_plays_the_same_in_process_and_over_tcp(fault: Fault) -> N
     ):
         over_tcp = await _outcome(client, server.fake, fault)
     assert in_process == over_tcp
+
+
+async def test_an_answer_without_a_body_cannot_be_cut() -> None:
+    """Delete answers 200 with no body: truncate_at leaves it whole, both ways alike."""
+    fake = FakeIdenfy()
+    async with AsyncIdenfy("test-key", "test-secret", transport=fake, max_retries=0) as client:
+        session = await client.create_session(client_id="user-1")
+        fake.complete(session.scan_ref, "APPROVED")
+        fake.fail_next(Fault(truncate_at=0))
+        await client.delete_verification(session.scan_ref)
+    assert fake.session(session.scan_ref).status == "DELETED"
+    assert fake.pending_failures == 0

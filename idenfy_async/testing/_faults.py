@@ -44,7 +44,7 @@ class Fault:
     closes: the purest ambiguous case. Without ``status`` the request is processed
     and its real answer is cut; in-process, reading the body raises
     ``httpx.RemoteProtocolError`` as httpx does over TCP. At least one byte is always
-    missing, whatever ``N``.
+    missing, whatever ``N`` (an answer without a body cannot be cut: it is whole).
     """
 
     status: int | None = None
@@ -86,7 +86,8 @@ async def play(
     status, headers, body = handle(fault)
     if fault.error is not None:
         return Reply(lost=fault.error)  # done, but the answer is lost
-    cut = None if fault.truncate_at is None else min(fault.truncate_at, max(len(body) - 1, 0))
+    # An empty body has nothing to cut: it is answered whole.
+    cut = None if fault.truncate_at is None or not body else min(fault.truncate_at, len(body) - 1)
     return Reply(status, headers, body, cut=cut)
 
 
