@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 PLUGIN_TESTS = """
-from idenfy_async.testing import Failure
+from idenfy_async.testing import Fault
 
 async def test_fixtures(idenfy_client, idenfy_fake):
-    idenfy_fake.fail_next(Failure(status=503))
+    idenfy_fake.fail_next(Fault(status=503))
     session = await idenfy_client.create_session(client_id="user-1")
     assert idenfy_fake.session(session.scan_ref).client_id == "user-1"
 

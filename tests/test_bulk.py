@@ -45,8 +45,7 @@ from idenfy_async.journal import (
     MemoryJournal,
     SqliteJournal,
 )
-from idenfy_async.testing import Failure as Scripted
-from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, random_failure
+from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault, random_failure
 from tests.conftest import VirtualClock
 
 # --------------------------------------------------------------------------- helpers
@@ -301,26 +300,26 @@ def test_is_retryable(error: IdenfyError, retryable: bool) -> None:
 @pytest.mark.parametrize(
     ("failure", "state", "retryable", "created"),
     [
-        (Scripted(status=503), BulkState.FAILED, True, False),
-        (Scripted(status=429, identifier="TOO_MANY_REQUESTS"), BulkState.FAILED, True, False),
-        (Scripted(status=400, identifier="TOO_MANY_REQUESTS"), BulkState.FAILED, True, False),
-        (Scripted(error=httpx.ConnectError), BulkState.FAILED, True, False),
-        (Scripted(status=402), BulkState.FAILED, True, False),
-        (Scripted(status=400, identifier="BAD_VALUE"), BulkState.FAILED, False, False),
-        (Scripted(status=401, identifier="UNAUTHORIZED"), BulkState.FAILED, False, False),
-        (Scripted(status=409), BulkState.FAILED, False, False),
-        (Scripted(status=500, identifier="INTERNAL_ERROR"), BulkState.UNKNOWN, False, False),
-        (Scripted(status=500, create=True), BulkState.UNKNOWN, False, True),
-        (Scripted(status=504, create=True), BulkState.UNKNOWN, False, True),
-        (Scripted(error=httpx.ReadTimeout, create=True), BulkState.UNKNOWN, False, True),
-        (Scripted(error=httpx.RemoteProtocolError), BulkState.UNKNOWN, False, False),
-        (Scripted(status=201, body=b"<html>"), BulkState.UNKNOWN, False, False),
+        (Fault(status=503), BulkState.FAILED, True, False),
+        (Fault(status=429, identifier="TOO_MANY_REQUESTS"), BulkState.FAILED, True, False),
+        (Fault(status=400, identifier="TOO_MANY_REQUESTS"), BulkState.FAILED, True, False),
+        (Fault(error=httpx.ConnectError), BulkState.FAILED, True, False),
+        (Fault(status=402), BulkState.FAILED, True, False),
+        (Fault(status=400, identifier="BAD_VALUE"), BulkState.FAILED, False, False),
+        (Fault(status=401, identifier="UNAUTHORIZED"), BulkState.FAILED, False, False),
+        (Fault(status=409), BulkState.FAILED, False, False),
+        (Fault(status=500, identifier="INTERNAL_ERROR"), BulkState.UNKNOWN, False, False),
+        (Fault(status=500, create=True), BulkState.UNKNOWN, False, True),
+        (Fault(status=504, create=True), BulkState.UNKNOWN, False, True),
+        (Fault(error=httpx.ReadTimeout, create=True), BulkState.UNKNOWN, False, True),
+        (Fault(error=httpx.RemoteProtocolError), BulkState.UNKNOWN, False, False),
+        (Fault(status=201, body=b"<html>"), BulkState.UNKNOWN, False, False),
     ],
 )
 async def test_each_failure_ends_in_one_state(
     fake: FakeIdenfy,
     policy: RetryPolicy,
-    failure: Scripted,
+    failure: Fault,
     state: BulkState,
     retryable: bool,
     created: bool,

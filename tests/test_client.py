@@ -37,8 +37,7 @@ from idenfy_async import (
     SessionRequest,
     __version__,
 )
-from idenfy_async.testing import Failure as Scripted
-from idenfy_async.testing import FakeIdenfy
+from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock
 
 TOKEN_URL = "https://ivs.idenfy.com/api/v2/token"
@@ -378,7 +377,7 @@ async def test_error_status_body_is_kept_on_the_error(
 ) -> None:
     """APIError.body keeps iDenfy's parsed answer for code that needs it."""
     body = {"identifier": "BAD_VALUE", "message": "Invalid value.", "firstName": "ZYXWV"}
-    fake.fail_next(Scripted(status=400, body=json.dumps(body).encode()))
+    fake.fail_next(Fault(status=400, body=json.dumps(body).encode()))
     with pytest.raises(IdenfyError) as excinfo:
         await client.create_session(client_id="user-1", first_name=PII)
     error = excinfo.value
@@ -472,12 +471,12 @@ async def test_caller_closing_their_http_client_gives_client_closed_error(
 @pytest.mark.parametrize(
     "script",
     [
-        pytest.param(Scripted(status=503), id="backoff-wait"),
-        pytest.param(Scripted(status=429, headers={"Retry-After": "5"}), id="cooldown-wait"),
+        pytest.param(Fault(status=503), id="backoff-wait"),
+        pytest.param(Fault(status=429, headers={"Retry-After": "5"}), id="cooldown-wait"),
     ],
 )
 async def test_close_during_retry_wait_raises_client_closed_error(
-    script: Scripted, fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
+    script: Fault, fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
 ) -> None:
     """A call whose client is closed while it waits to retry raises ClientClosedError."""
     clients: list[AsyncIdenfy] = []
@@ -571,21 +570,21 @@ PII_ECHO = json.dumps(
 ).encode()
 
 LEAK_CASES = [
-    pytest.param([Scripted(status=400, body=PII_ECHO)], None, id="400-echoing-body"),
+    pytest.param([Fault(status=400, body=PII_ECHO)], None, id="400-echoing-body"),
     pytest.param(
-        [Scripted(status=500, body=b"<html>" + PII.encode() + b"</html>")] * 2,
+        [Fault(status=500, body=b"<html>" + PII.encode() + b"</html>")] * 2,
         None,
         id="500-html-echo",
     ),
     pytest.param(
-        [Scripted(status=429, headers={"Retry-After": "600"}, body=PII_ECHO)],
+        [Fault(status=429, headers={"Retry-After": "600"}, body=PII_ECHO)],
         None,
         id="429-too-long",
     ),
-    pytest.param([Scripted(status=409, body=PII_ECHO)] * 2, None, id="409"),
+    pytest.param([Fault(status=409, body=PII_ECHO)] * 2, None, id="409"),
     pytest.param(
         [
-            Scripted(
+            Fault(
                 status=201,
                 body=json.dumps(
                     {**OK_BODY, "clientId": {"n": PII}, "firstName": PII.upper()}
@@ -595,9 +594,9 @@ LEAK_CASES = [
         None,
         id="201-undecodable-shape",
     ),
-    pytest.param([Scripted(status=201, body=b"{" + PII.encode())], None, id="201-not-json"),
-    pytest.param([Scripted(error=httpx.ReadTimeout)] * 2, None, id="read-timeout"),
-    pytest.param([Scripted(error=httpx.ConnectError)] * 2, None, id="connect-error"),
+    pytest.param([Fault(status=201, body=b"{" + PII.encode())], None, id="201-not-json"),
+    pytest.param([Fault(error=httpx.ReadTimeout)] * 2, None, id="read-timeout"),
+    pytest.param([Fault(error=httpx.ConnectError)] * 2, None, id="connect-error"),
     pytest.param([], "wrong-secret", id="401-wrong-credentials"),
     pytest.param([], "invalid-input", id="validation-error"),
     pytest.param([], "closed", id="closed"),
@@ -606,7 +605,7 @@ LEAK_CASES = [
 
 @pytest.mark.parametrize(("scripts", "special"), LEAK_CASES)
 async def test_errors_and_logs_never_leak_secret_or_body(
-    scripts: list[Scripted],
+    scripts: list[Fault],
     special: str | None,
     clock: VirtualClock,
     policy: RetryPolicy,
@@ -694,7 +693,7 @@ async def test_rate_limit_charges_every_attempt_including_retries(
 ) -> None:
     """A retried call takes one token per attempt: the server counts every request."""
     limiter = CountingRateLimit()
-    fake.fail_next(Scripted(status=503))
+    fake.fail_next(Fault(status=503))
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit=limiter
     ) as client:
@@ -712,7 +711,7 @@ async def test_before_send_runs_once_after_pacing_and_before_the_first_attempt(
     async def hook() -> None:
         seen.append((limiter.acquired, fake.requests))
 
-    fake.fail_next(Scripted(status=503))
+    fake.fail_next(Fault(status=503))
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit=limiter
     ) as client:

@@ -22,7 +22,7 @@ from idenfy_async import (
 )
 from idenfy_async._client import logger
 from idenfy_async._constants import ENV_LOG
-from idenfy_async.testing import Failure, FakeIdenfy, FakeIdenfyServer
+from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 
 ATTEMPTS = "idenfy_async.http"
 
@@ -85,7 +85,7 @@ async def test_one_line_per_attempt_with_what_happened(
 ) -> None:
     monkeypatch.setenv(ENV_LOG, "info")
     caplog.set_level(logging.NOTSET)  # capture what the package's own level lets through
-    fake.fail_next(Failure(status=503), Failure(error=httpx.ConnectError))
+    fake.fail_next(Fault(status=503), Fault(error=httpx.ConnectError))
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy
     ) as client:
@@ -93,7 +93,7 @@ async def test_one_line_per_attempt_with_what_happened(
         fake.complete(session.scan_ref)
         [_ async for _ in client.list_verifications(client_id="user-1")]
         await client.get_files(session.scan_ref)
-        fake.fail_next(Failure(status=500))
+        fake.fail_next(Fault(status=500))
         with pytest.raises(ServerError):
             await client.get_status(session.scan_ref, max_retries=0)
     assert attempt_lines(caplog) == [
@@ -129,7 +129,7 @@ async def test_elapsed_is_the_attempts_own_time(
     """Measured on the client's clock: here a scripted 1.5 s delay on a virtual clock."""
     monkeypatch.setenv(ENV_LOG, "debug")
     caplog.set_level(logging.NOTSET)
-    fake.fail_next(Failure(status=503, delay=1.5))
+    fake.fail_next(Fault(status=503, delay=1.5))
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy
     ) as client:
@@ -218,13 +218,13 @@ async def test_no_secret_token_or_personal_data_in_any_record_even_at_debug(
     # Error answers whose bodies quote personal data, a retry, a lost connection.
     fake = FakeIdenfy(KEY, SECRET)
     fake.fail_next(
-        Failure(status=503, message=f"{PERSON['first_name']} is down"),
-        Failure(error=httpx.ReadError, create=True),
+        Fault(status=503, message=f"{PERSON['first_name']} is down"),
+        Fault(error=httpx.ReadError, create=True),
     )
     policy = RetryPolicy(sleep=no_wait, retry_ambiguous=True)
     async with AsyncIdenfy(KEY, SECRET, transport=fake, retry_policy=policy) as client:
         await client.create_session(**PERSON)
-        fake.fail_next(Failure(status=400, message=f"no {PERSON['last_name']}"))
+        fake.fail_next(Fault(status=400, message=f"no {PERSON['last_name']}"))
         with pytest.raises(APIError):
             await client.get_data(session.scan_ref, max_retries=0)
     assert attempt_lines(caplog)  # the switch was on: there is something to check
@@ -243,7 +243,7 @@ async def test_no_secret_token_or_personal_data_in_any_record_even_at_debug(
 async def test_with_response_info_gives_status_headers_elapsed_and_attempts(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
-    fake.fail_next(Failure(status=503, delay=2.0))
+    fake.fail_next(Fault(status=503, delay=2.0))
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy
     ) as client:
@@ -321,7 +321,7 @@ async def test_a_failed_call_or_no_request_gives_no_info(
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy
     ) as client:
-        fake.fail_next(Failure(status=500))
+        fake.fail_next(Fault(status=500))
         with client.capture_responses() as responses, pytest.raises(ServerError):
             await client.get_status("0" * 36, max_retries=0)
         assert responses == []

@@ -44,8 +44,7 @@ from idenfy_async._sansio import (
     parse_generate_pdf,
 )
 from idenfy_async.models import VerificationSummary
-from idenfy_async.testing import Failure as Scripted
-from idenfy_async.testing import FakeIdenfy
+from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import sample, sample_bytes
 
 API = "https://ivs.idenfy.com"
@@ -222,7 +221,7 @@ async def test_delete_is_retried_after_a_lost_answer(fake: FakeIdenfy, client: A
     """Deleted, answer lost: the retry deletes again, harmlessly, and succeeds."""
     session = await client.create_session(client_id="user-1")
     fake.complete(session.scan_ref)
-    fake.fail_next(Scripted(error=httpx.ReadTimeout, create=True))
+    fake.fail_next(Fault(error=httpx.ReadTimeout, create=True))
     await client.delete_verification(session.scan_ref)
     assert fake.session(session.scan_ref).status == "DELETED"
 

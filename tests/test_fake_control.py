@@ -128,11 +128,11 @@ async def test_control_needs_no_credentials_and_consumes_no_scripted_failure(
     fake: FakeIdenfy,
 ) -> None:
     """The control plane is not the API: no Basic auth, no scripted failure used up."""
-    from idenfy_async.testing import Failure
+    from idenfy_async.testing import Fault
 
     async with AsyncIdenfy("test-key", "test-secret", transport=fake) as client:
         ref = (await client.create_session(client_id="u-1")).scan_ref
-        fake.fail_next(Failure(status=503))
+        fake.fail_next(Fault(status=503))
         async with httpx.AsyncClient(transport=fake, base_url="https://x.invalid") as http:
             answer = await http.post(
                 f"{CONTROL_PREFIX}sessions/{ref}/complete", json={"status": "SUSPECTED"}

@@ -20,8 +20,7 @@ from idenfy_async import (
     SignatureVerificationError,
     webhooks,
 )
-from idenfy_async.testing import Failure as Scripted
-from idenfy_async.testing import FakeIdenfy
+from idenfy_async.testing import FakeIdenfy, Fault
 
 SIGNING_KEY = "whsec-test-key"
 CALLBACK = "https://shop.example/idenfy/webhook"
@@ -276,7 +275,7 @@ async def test_scripted_failures_apply_to_result_endpoints(
 ) -> None:
     """fail_next works on every endpoint; reads retry through it."""
     session = await client.create_session(client_id="user-1")
-    fake.fail_next(Scripted(status=503), Scripted(error=httpx.ConnectError))
+    fake.fail_next(Fault(status=503), Fault(error=httpx.ConnectError))
     status = await client.get_status(session.scan_ref)
     assert status.status == OverallStatus.ACTIVE
     assert fake.pending_failures == 0

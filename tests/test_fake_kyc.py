@@ -22,7 +22,7 @@ from idenfy_async import (
 )
 from idenfy_async.kyc_models import FaceAuthCheckType, PoaOverallStatus
 from idenfy_async.models import EventType
-from idenfy_async.testing import Failure, FakeIdenfy, FakeIdenfyServer
+from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 from idenfy_async.webhooks import construct_event
 
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-body" * 3 + b"\xff\xd9"
@@ -141,7 +141,7 @@ async def test_an_ambiguous_token_failure_is_not_retried(
     """iDenfy made the token (a credit spent) but the answer was a 500: raised, ambiguous,
     and no second token is made."""
     scan_ref = await approved(client, fake, "user")
-    fake.fail_next(Failure(status=500, identifier="INTERNAL_ERROR", create=True))
+    fake.fail_next(Fault(status=500, identifier="INTERNAL_ERROR", create=True))
     with pytest.raises(ServerError) as info:
         await client.face_auth.create_token(scan_ref)
     assert info.value.ambiguous is True
@@ -150,7 +150,7 @@ async def test_an_ambiguous_token_failure_is_not_retried(
 
 async def test_a_connect_error_is_retried(client: AsyncIdenfy, fake: FakeIdenfy) -> None:
     scan_ref = await approved(client, fake, "user")
-    fake.fail_next(Failure(error=httpx.ConnectError))
+    fake.fail_next(Fault(error=httpx.ConnectError))
     await client.face_auth.create_token(scan_ref)
     assert len(fake.kyc.face_sessions) == 1
 

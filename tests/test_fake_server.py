@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import random
 from collections import Counter
 
+import httpx
 import pytest
 
 from idenfy_async import (
@@ -16,7 +19,7 @@ from idenfy_async import (
     RateLimitError,
     ServerError,
 )
-from idenfy_async.testing import FAILURE_MIX, FakeIdenfyServer, random_failure
+from idenfy_async.testing import FAILURE_MIX, FakeIdenfy, FakeIdenfyServer, Fault, random_failure
 
 
 async def test_serves_sessions_to_a_client() -> None:
@@ -114,3 +117,242 @@ def test_random_failure_rate_and_mix() -> None:
 def test_fail_rate_is_a_share() -> None:
     with pytest.raises(ValueError, match="fail_rate"):
         FakeIdenfyServer(fail_rate=1.5)
+
+
+# --------------------------------------------------------------------------- raw HTTP/1.1
+
+AUTH = "Basic " + base64.b64encode(b"test-key:test-secret").decode()
+TIMEOUT = 2.0  # every raw read is bounded: a hung server fails the test, never blocks it
+
+
+def _token_request(client_id: str, *, extra: str = "") -> bytes:
+    body = json.dumps({"clientId": client_id}).encode()
+    head = (
+        f"POST /api/v2/token HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    )
+    return head.encode() + body
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[bytes, dict[str, str], bytes]:
+    """One answer: (status line, lower-cased headers, body of Content-Length bytes)."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    status_line, *lines = head[:-4].split(b"\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), TIMEOUT)
+    return status_line, headers, body
+
+
+async def _connect(server: FakeIdenfyServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.wait_for(asyncio.open_connection(server.host, server.port), TIMEOUT)
+
+
+async def test_a_chunked_request_body_is_read_whole() -> None:
+    """Transfer-Encoding: chunked is decoded (the hand-parsed server refused it with 400)."""
+    server = FakeIdenfyServer()
+    async with server:
+        reader, writer = await _connect(server)
+        body = json.dumps({"clientId": "chunky", "firstName": "John"}).encode()
+        pieces = [body[:5], body[5:17], body[17:]]
+        chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+        writer.write(
+            b"POST /api/v2/token HTTP/1.1\r\nHost: x\r\nAuthorization: "
+            + AUTH.encode()
+            + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunked
+        )
+        status_line, _, answer = await _read_answer(reader)
+        writer.close()
+    assert status_line == b"HTTP/1.1 201 Created"
+    assert json.loads(answer)["clientId"] == "chunky"
+    assert [s.request for s in server.fake.sessions] == [json.loads(body)]
+
+
+async def test_pipelined_requests_on_one_connection_are_answered_in_order() -> None:
+    """Requests written back to back before any answer are each answered, in order."""
+    server = FakeIdenfyServer()
+    async with server:
+        reader, writer = await _connect(server)
+        writer.write(b"".join(_token_request(f"user-{i}") for i in range(3)))
+        answers = [await _read_answer(reader) for _ in range(3)]
+        writer.write(_token_request("user-3"))  # the connection is still open
+        answers.append(await _read_answer(reader))
+        writer.close()
+    assert [a[0] for a in answers] == [b"HTTP/1.1 201 Created"] * 4
+    assert [json.loads(a[2])["clientId"] for a in answers] == [f"user-{i}" for i in range(4)]
+    assert all(a[1]["connection"] == "keep-alive" for a in answers)
+    assert server.fake.requests == 4
+
+
+async def test_connection_close_is_honoured() -> None:
+    """``Connection: close`` (and HTTP/1.0) get one answer, ``connection: close``, then EOF."""
+    server = FakeIdenfyServer()
+    async with server:
+        for request in (
+            _token_request("user-1", extra="Connection: close\r\n"),
+            b"GET /kyc/identifications/ HTTP/1.0\r\nAuthorization: " + AUTH.encode() + b"\r\n\r\n",
+        ):
+            reader, writer = await _connect(server)
+            writer.write(request)
+            status_line, headers, _ = await _read_answer(reader)
+            assert headers["connection"] == "close"
+            assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""
+            writer.close()
+            assert status_line.split(b" ")[1] in (b"200", b"201")
+
+
+async def test_expect_100_continue_is_answered_before_the_body() -> None:
+    server = FakeIdenfyServer()
+    async with server:
+        reader, writer = await _connect(server)
+        request = _token_request("user-1", extra="Expect: 100-continue\r\n")
+        head, _, body = request.partition(b"\r\n\r\n")
+        writer.write(head + b"\r\n\r\n")
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        writer.write(body)
+        status_line, _, _ = await _read_answer(reader)
+        writer.close()
+    assert interim.startswith(b"HTTP/1.1 100 ")
+    assert status_line == b"HTTP/1.1 201 Created"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /kyc/identifications/ HTTP/1.1\r\nHost x\r\n\r\n", 400),  # no colon
+        (b"POST /api/v2/token HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n", 400),
+        (b"POST /api/v2/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n", 431),
+    ],
+    ids=["not-http", "header-without-colon", "bad-content-length", "unknown-coding", "huge-head"],
+)
+async def test_a_request_that_does_not_parse_is_refused_and_closed(
+    request_bytes: bytes, status: int
+) -> None:
+    server = FakeIdenfyServer()
+    async with server:
+        reader, writer = await _connect(server)
+        writer.write(request_bytes)
+        answer = await asyncio.wait_for(reader.read(), TIMEOUT)  # read() to EOF: it closed
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 %d " % status)
+    assert server.fake.requests == 0
+
+
+# --------------------------------------------------------------------------- faults over TCP
+
+
+async def test_a_body_cut_short_is_ambiguous_and_the_session_exists() -> None:
+    """Status, headers, part of the declared body, then the connection closes."""
+    server = FakeIdenfyServer()
+    async with server:
+        reader, writer = await _connect(server)
+        server.fake.fail_next(Fault(truncate_at=10))
+        writer.write(_token_request("user-raw"))
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        rest = await asyncio.wait_for(reader.read(), TIMEOUT)
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 201 Created\r\n")
+    declared = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+    assert len(rest) == 10 < declared
+    assert server.fake.sessions_for("user-raw")
+
+
+async def test_create_session_against_a_cut_body_raises_ambiguous_after_one_post() -> None:
+    server = FakeIdenfyServer()
+    async with (
+        server as base_url,
+        AsyncIdenfy("test-key", "test-secret", base_url=base_url) as client,
+    ):
+        server.fake.fail_next(Fault(truncate_at=25))
+        with pytest.raises(APIConnectionError) as caught:
+            await client.create_session(client_id="user-1")
+    assert caught.value.ambiguous is True
+    assert len(server.fake.sessions_for("user-1")) == 1  # iDenfy has it...
+    assert server.fake.requests == 1  # ...from one POST: nobody retried it blindly
+
+
+async def test_create_session_against_a_cut_body_in_process_is_ambiguous_too() -> None:
+    fake = FakeIdenfy()
+    fake.fail_next(Fault(truncate_at=0))
+    async with AsyncIdenfy("test-key", "test-secret", transport=fake) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.create_session(client_id="user-1")
+    assert caught.value.ambiguous is True
+    assert len(fake.sessions_for("user-1")) == 1
+    assert fake.requests == 1
+
+
+async def test_scripted_faults_apply_over_tcp_before_random_ones() -> None:
+    server = FakeIdenfyServer()
+    async with (
+        server as base_url,
+        AsyncIdenfy("test-key", "test-secret", base_url=base_url, max_retries=0) as client,
+    ):
+        server.fake.fail_next(Fault(status=503), Fault(error=httpx.ConnectError))
+        with pytest.raises(ServerError):
+            await client.create_session(client_id="user-1")
+        with pytest.raises(APIConnectionError) as caught:
+            await client.create_session(client_id="user-2")
+        await client.create_session(client_id="user-3")
+    assert caught.value.ambiguous is True  # over TCP a dropped connection may hide work
+    assert [s.client_id for s in server.fake.sessions] == ["user-3"]
+    assert server.fake.pending_failures == 0
+
+
+def test_truncate_at_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="truncate_at"):
+        Fault(truncate_at=-1)
+
+
+FAULTS = [
+    pytest.param(Fault(status=503), id="503"),
+    pytest.param(Fault(status=500, create=True), id="500-after-creating"),
+    pytest.param(Fault(error=httpx.ConnectError), id="lost-before"),
+    pytest.param(Fault(error=httpx.ReadError, create=True), id="lost-after-creating"),
+    pytest.param(Fault(truncate_at=5), id="cut-body"),
+    pytest.param(Fault(status=502, truncate_at=3), id="cut-error-body"),
+    pytest.param(Fault(delay=0.001), id="slow"),
+]
+
+
+async def _outcome(client: AsyncIdenfy, fake: FakeIdenfy, fault: Fault) -> tuple[object, ...]:
+    fake.fail_next(fault)
+    try:
+        await client.create_session(client_id="user-1")
+        failed: object = None
+    except IdenfyError as exc:
+        failed = type(exc).__name__ if fault.error is None else "dropped"
+    return failed, len(fake.sessions_for("user-1")), fake.requests, fake.pending_failures
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_a_fault_plays_the_same_in_process_and_over_tcp(fault: Fault) -> None:
+    """One place plays faults: the same error, sessions and request count either way
+    (a lost answer is an exception in-process, a dropped connection over TCP)."""
+    fake = FakeIdenfy()
+    async with AsyncIdenfy("test-key", "test-secret", transport=fake, max_retries=0) as client:
+        in_process = await _outcome(client, fake, fault)
+    server = FakeIdenfyServer()
+    async with (
+        server as base_url,
+        AsyncIdenfy("test-key", "test-secret", base_url=base_url, max_retries=0) as client,
+    ):
+        over_tcp = await _outcome(client, server.fake, fault)
+    assert in_process == over_tcp
+
+
+async def test_an_answer_without_a_body_cannot_be_cut() -> None:
+    """Delete answers 200 with no body: truncate_at leaves it whole, both ways alike."""
+    fake = FakeIdenfy()
+    async with AsyncIdenfy("test-key", "test-secret", transport=fake, max_retries=0) as client:
+        session = await client.create_session(client_id="user-1")
+        fake.complete(session.scan_ref, "APPROVED")
+        fake.fail_next(Fault(truncate_at=0))
+        await client.delete_verification(session.scan_ref)
+    assert fake.session(session.scan_ref).status == "DELETED"
+    assert fake.pending_failures == 0

@@ -12,8 +12,7 @@ import pytest
 
 from idenfy_async import AsyncIdenfy, RateLimitError, RetryPolicy, Session
 from idenfy_async._limiter import ConcurrencyLimiter, Cooldown
-from idenfy_async.testing import Failure as Scripted
-from idenfy_async.testing import FakeIdenfy
+from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock
 
 #: Real seconds after which a wait counts as a hang (a leaked slot); never reached when passing.
@@ -264,9 +263,7 @@ async def test_rate_limit_cooldown_holds_back_every_call_of_the_client() -> None
     """After one call gets 429 Retry-After: 5, no call of the client sends before t+5."""
     clock = ManualClock()
     fake = FakeIdenfy(seed=1, sleep=clock.sleep)
-    fake.fail_next(
-        Scripted(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "5"})
-    )
+    fake.fail_next(Fault(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "5"}))
     transport = CountingTransport(fake, clock=clock)
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=transport, retry_policy=manual_policy(clock)
@@ -300,7 +297,7 @@ async def test_rate_limit_cooldown_on_virtual_clock(
     fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
 ) -> None:
     """With gather on the shared virtual clock, every request after the 429 is sent at t0+5."""
-    fake.fail_next(Scripted(status=429, headers={"Retry-After": "5"}))
+    fake.fail_next(Fault(status=429, headers={"Retry-After": "5"}))
     transport = CountingTransport(fake, clock=clock, yield_inside=False)
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=transport, retry_policy=policy
@@ -396,7 +393,7 @@ async def test_cancellation_during_cooldown_leaks_no_slot() -> None:
     """Calls wait out a 429 cooldown without holding a slot; cancelled there, they leak none."""
     clock = ManualClock()
     fake = FakeIdenfy(seed=1, sleep=clock.sleep)
-    fake.fail_next(Scripted(status=429, headers={"Retry-After": "5"}))
+    fake.fail_next(Fault(status=429, headers={"Retry-After": "5"}))
     transport = CountingTransport(fake, clock=clock)
     async with AsyncIdenfy(
         "test-key",
@@ -436,7 +433,7 @@ async def test_a_cooldown_longer_than_the_calls_deadline_raises_at_once() -> Non
     """Another call's Retry-After: 6 and retry_deadline=1: RateLimitError now, not in 6 s."""
     clock = ManualClock()
     fake = FakeIdenfy(seed=1, sleep=clock.sleep)
-    fake.fail_next(Scripted(status=429, headers={"Retry-After": "6"}))
+    fake.fail_next(Fault(status=429, headers={"Retry-After": "6"}))
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=manual_policy(clock)
     ) as client:
@@ -467,7 +464,7 @@ async def test_after_a_cooldown_calls_leave_at_the_configured_pace() -> None:
     """
     clock = ManualClock()
     fake = FakeIdenfy(seed=1, sleep=clock.sleep)
-    fake.fail_next(Scripted(status=429, headers={"Retry-After": "1"}))
+    fake.fail_next(Fault(status=429, headers={"Retry-After": "1"}))
     transport = CountingTransport(fake, clock=clock)
     sent: list[float] = []
 

@@ -54,7 +54,7 @@ import time
 
 import pytest
 from idenfy_async import AsyncIdenfy
-from idenfy_async.testing import Failure
+from idenfy_async.testing import Fault
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ async def test_create(idenfy_client, idenfy_fake):
 
 
 async def test_retries_wait_on_a_virtual_clock(idenfy_client, idenfy_fake):
-    idenfy_fake.fail_next(Failure(status=503), Failure(status=503))
+    idenfy_fake.fail_next(Fault(status=503), Fault(status=503))
     started = time.monotonic()
     await idenfy_client.create_session(client_id="user-2")
     assert time.monotonic() - started < 0.5  # two backoffs of 0.25-1 s each, not waited

@@ -34,8 +34,7 @@ from idenfy_async import (
 from idenfy_async.bulk import create_sessions
 from idenfy_async.journal import JournalEntry, JournalState, MemoryJournal
 from idenfy_async.reconcile import DEFAULT_EXPIRY_TIME, decide
-from idenfy_async.testing import Failure as Scripted
-from idenfy_async.testing import FakeIdenfy
+from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock
 
 FOUND, NOT_FOUND, UNKNOWN = (
@@ -382,7 +381,7 @@ async def lose_the_answer(
     client: AsyncIdenfy, fake: FakeIdenfy, clock: VirtualClock, *, created: bool
 ) -> float:
     """A sign-up handler's create whose answer is lost; returns the time taken before."""
-    fake.fail_next(Scripted(error=httpx.ReadTimeout, create=created))
+    fake.fail_next(Fault(error=httpx.ReadTimeout, create=created))
     since = clock.now  # the client's wall clock (conftest's policy)
     with pytest.raises(IdenfyError) as caught:
         await client.create_session(client_id="user-1")
@@ -429,7 +428,7 @@ async def test_every_page_is_read_and_known_sessions_are_told_apart(
 ) -> None:
     older = [await client.create_session(client_id="user-1") for _ in range(101)]
     since = clock.now
-    fake.fail_next(Scripted(status=500, create=True))
+    fake.fail_next(Fault(status=500, create=True))
     with pytest.raises(IdenfyError):
         await client.create_session(client_id="user-1")
     lost = fake.sessions_for("user-1")[-1]
@@ -449,7 +448,7 @@ async def test_every_page_is_read_and_known_sessions_are_told_apart(
 async def test_a_failed_listing_is_unknown_not_an_exception(
     client: AsyncIdenfy, fake: FakeIdenfy
 ) -> None:
-    fake.fail_next(Scripted(status=401))
+    fake.fail_next(Fault(status=401))
     result = await client.reconcile_session("user-1", since=0.0, settle_window=0)
     assert (result.outcome, result.reason) == (UNKNOWN, R.LISTING_FAILED)
     assert isinstance(result.error, AuthenticationError)
@@ -706,7 +705,7 @@ async def test_pending_at_comes_from_the_policy_wall_clock_and_survives_a_lost_a
             await clock.sleep(7)  # the request takes a while; the stamp does not move
             return await fake.handle_async_request(request)
 
-    fake.fail_next(Scripted(error=httpx.RemoteProtocolError, create=True))
+    fake.fail_next(Fault(error=httpx.RemoteProtocolError, create=True))
     reconcile = ReconcilePolicy(wall_clock=clock, sleep=clock.sleep)
     sent_at = clock.now
     async with AsyncIdenfy(
@@ -750,7 +749,7 @@ async def test_reconciling_after_a_flaky_run_leaves_every_client_id_once(
     journal = MemoryJournal()
     reconcile = ReconcilePolicy(settle_window=WINDOW_BULK, wall_clock=clock, sleep=clock.sleep)
     lost = [
-        Scripted(error=httpx.RemoteProtocolError, create=i % 2 == 0) if i % 7 == 0 else None
+        Fault(error=httpx.RemoteProtocolError, create=i % 2 == 0) if i % 7 == 0 else None
         for i in range(n)
     ]
 

@@ -36,8 +36,7 @@ from idenfy_async import (
 from idenfy_async._limiter import Cooldown
 from idenfy_async._retry import RETRY_TABLE, classify, retry_call, should_retry
 from idenfy_async._sansio import error_from_response
-from idenfy_async.testing import Failure as Scripted
-from idenfy_async.testing import FakeIdenfy
+from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock, sample
 
 SECRET = "test-secret"
@@ -74,9 +73,9 @@ def http_error(
     )
 
 
-def failing(n: int, **kwargs: Any) -> list[Scripted]:
+def failing(n: int, **kwargs: Any) -> list[Fault]:
     """``n`` copies of one scripted failure."""
-    return [Scripted(**kwargs) for _ in range(n)]
+    return [Fault(**kwargs) for _ in range(n)]
 
 
 # --------------------------------------------------------------------------- the decision table
@@ -234,7 +233,7 @@ def test_classify_table(make_error: Callable[[], IdenfyError], expected: Failure
 class E2E:
     """One scripted failure and what the client must do with it."""
 
-    script: Scripted
+    script: Fault
     decision: str  # "retry", "opt_in" or "never"
     error: type[IdenfyError]
     ambiguous: bool
@@ -244,40 +243,40 @@ class E2E:
 
 E2E_CASES = [
     pytest.param(
-        E2E(Scripted(error=httpx.ConnectError), "retry", APIConnectionError, False, False),
+        E2E(Fault(error=httpx.ConnectError), "retry", APIConnectionError, False, False),
         id="connect_error",
     ),
     pytest.param(
-        E2E(Scripted(error=httpx.ConnectTimeout), "retry", APITimeoutError, False, False),
+        E2E(Fault(error=httpx.ConnectTimeout), "retry", APITimeoutError, False, False),
         id="connect_timeout",
     ),
     pytest.param(
-        E2E(Scripted(error=httpx.PoolTimeout), "retry", APITimeoutError, False, False),
+        E2E(Fault(error=httpx.PoolTimeout), "retry", APITimeoutError, False, False),
         id="pool_timeout",
     ),
     pytest.param(
-        E2E(Scripted(error=httpx.ReadTimeout), "opt_in", APITimeoutError, True, True),
+        E2E(Fault(error=httpx.ReadTimeout), "opt_in", APITimeoutError, True, True),
         id="read_timeout",
     ),
     pytest.param(
-        E2E(Scripted(error=httpx.WriteTimeout), "opt_in", APITimeoutError, True, True),
+        E2E(Fault(error=httpx.WriteTimeout), "opt_in", APITimeoutError, True, True),
         id="write_timeout",
     ),
     pytest.param(
-        E2E(Scripted(error=httpx.ReadError), "opt_in", APIConnectionError, True, True),
+        E2E(Fault(error=httpx.ReadError), "opt_in", APIConnectionError, True, True),
         id="read_error",
     ),
     pytest.param(
-        E2E(Scripted(error=httpx.RemoteProtocolError), "opt_in", APIConnectionError, True, True),
+        E2E(Fault(error=httpx.RemoteProtocolError), "opt_in", APIConnectionError, True, True),
         id="remote_protocol_error",
     ),
     pytest.param(
-        E2E(Scripted(status=429), "retry", RateLimitError, False, rate_limited=True),
+        E2E(Fault(status=429), "retry", RateLimitError, False, rate_limited=True),
         id="http_429",
     ),
     pytest.param(
         E2E(
-            Scripted(status=400, identifier="TOO_MANY_REQUESTS"),
+            Fault(status=400, identifier="TOO_MANY_REQUESTS"),
             "retry",
             RateLimitError,
             False,
@@ -285,22 +284,22 @@ E2E_CASES = [
         ),
         id="http_400_too_many_requests",
     ),
-    pytest.param(E2E(Scripted(status=503), "retry", ServerError, False), id="http_503"),
-    pytest.param(E2E(Scripted(status=500), "opt_in", ServerError, True), id="http_500"),
-    pytest.param(E2E(Scripted(status=502), "opt_in", ServerError, True), id="http_502"),
-    pytest.param(E2E(Scripted(status=504), "opt_in", ServerError, True), id="http_504"),
-    pytest.param(E2E(Scripted(status=408), "opt_in", APIError, True), id="http_408"),
+    pytest.param(E2E(Fault(status=503), "retry", ServerError, False), id="http_503"),
+    pytest.param(E2E(Fault(status=500), "opt_in", ServerError, True), id="http_500"),
+    pytest.param(E2E(Fault(status=502), "opt_in", ServerError, True), id="http_502"),
+    pytest.param(E2E(Fault(status=504), "opt_in", ServerError, True), id="http_504"),
+    pytest.param(E2E(Fault(status=408), "opt_in", APIError, True), id="http_408"),
     pytest.param(
-        E2E(Scripted(status=400, identifier="INTERNAL_ERROR"), "opt_in", ServerError, True),
+        E2E(Fault(status=400, identifier="INTERNAL_ERROR"), "opt_in", ServerError, True),
         id="http_400_internal_error",
     ),
-    pytest.param(E2E(Scripted(status=409), "opt_in", ConflictError, False), id="http_409"),
+    pytest.param(E2E(Fault(status=409), "opt_in", ConflictError, False), id="http_409"),
     pytest.param(
-        E2E(Scripted(status=400, identifier="BAD_VALUE"), "never", BadRequestError, False),
+        E2E(Fault(status=400, identifier="BAD_VALUE"), "never", BadRequestError, False),
         id="http_400_bad_value",
     ),
     pytest.param(
-        E2E(Scripted(status=201, body=b"<html>oops</html>"), "never", ResponseDecodeError, True),
+        E2E(Fault(status=201, body=b"<html>oops</html>"), "never", ResponseDecodeError, True),
         id="http_201_unreadable",
     ),
 ]
@@ -357,7 +356,7 @@ async def test_create_session_retry_ambiguous_end_to_end(
 class ReadScript(httpx.AsyncBaseTransport):
     """Plays scripted failures for any endpoint, then answers a documented status body."""
 
-    def __init__(self, *failures: Scripted) -> None:
+    def __init__(self, *failures: Fault) -> None:
         self.script = list(failures)
         self.requests = 0
 
@@ -398,7 +397,7 @@ async def test_per_call_retry_ambiguous_false_overrides_client(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
     """A per-call retry_ambiguous=False wins over the client's retry_ambiguous=True."""
-    fake.fail_next(Scripted(status=500))
+    fake.fail_next(Fault(status=500))
     async with make_client(fake, policy, retry_ambiguous=True) as client:
         with pytest.raises(ServerError) as excinfo:
             await client.create_session(client_id="user-1", retry_ambiguous=False)
@@ -410,7 +409,7 @@ async def test_lost_answer_after_creation_is_ambiguous(
     fake: FakeIdenfy, client: AsyncIdenfy
 ) -> None:
     """A read timeout after iDenfy created the session is raised, ambiguous, and not repeated."""
-    fake.fail_next(Scripted(error=httpx.ReadTimeout, create=True))
+    fake.fail_next(Fault(error=httpx.ReadTimeout, create=True))
     with pytest.raises(APITimeoutError) as excinfo:
         await client.create_session(client_id="user-1")
     assert excinfo.value.ambiguous is True
@@ -423,7 +422,7 @@ async def test_retry_ambiguous_can_duplicate_a_session(
     fake: FakeIdenfy, client: AsyncIdenfy
 ) -> None:
     """Opting in to ambiguous retries may create a second session: the documented trade-off."""
-    fake.fail_next(Scripted(error=httpx.ReadTimeout, create=True))
+    fake.fail_next(Fault(error=httpx.ReadTimeout, create=True))
     session = await client.create_session(client_id="user-1", retry_ambiguous=True)
     created = fake.sessions_for("user-1")
     assert len(created) == 2
@@ -569,7 +568,7 @@ async def test_retry_after_honoured_exactly(
     clock: VirtualClock,
 ) -> None:
     """A rate-limit answer's Retry-After (seconds or HTTP date) is waited exactly, then retried."""
-    fake.fail_next(Scripted(status=status, identifier=identifier, headers=headers))
+    fake.fail_next(Fault(status=status, identifier=identifier, headers=headers))
     session = await client.create_session(client_id="user-1")
     assert session.client_id == "user-1"
     assert fake.requests == 2
@@ -582,7 +581,7 @@ async def test_retry_after_in_the_past_means_no_wait(
 ) -> None:
     """An HTTP-date Retry-After already past is a zero wait."""
     past = email.utils.formatdate(WALL_NOW - 30, usegmt=True)
-    fake.fail_next(Scripted(status=429, headers={"Retry-After": past}))
+    fake.fail_next(Fault(status=429, headers={"Retry-After": past}))
     await client.create_session(client_id="user-1")
     assert fake.requests == 2
     assert clock.sleeps == []
@@ -592,7 +591,7 @@ async def test_retry_after_honoured_on_503(
     fake: FakeIdenfy, client: AsyncIdenfy, clock: VirtualClock
 ) -> None:
     """A 503 with Retry-After waits what the server asked (RFC 9110), not the short backoff."""
-    fake.fail_next(Scripted(status=503, headers={"Retry-After": "5"}))
+    fake.fail_next(Fault(status=503, headers={"Retry-After": "5"}))
     await client.create_session(client_id="user-1")
     assert fake.requests == 2
     assert clock.sleeps == [5.0]
@@ -624,7 +623,7 @@ async def test_retry_after_above_max_is_raised(
     if max_retry_after is not None:
         policy = attrs.evolve(policy, max_retry_after=max_retry_after)
     fake.fail_next(
-        Scripted(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": header})
+        Fault(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": header})
     )
     async with make_client(fake, policy) as client:
         with pytest.raises(RateLimitError) as excinfo:
@@ -738,7 +737,7 @@ async def test_deadline_stops_rate_limit_wait(
     fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
 ) -> None:
     """A Retry-After that would end past the deadline is not waited for."""
-    fake.fail_next(Scripted(status=429, headers={"Retry-After": "30"}))
+    fake.fail_next(Fault(status=429, headers={"Retry-After": "30"}))
     async with make_client(fake, policy, retry_deadline=10.0) as client:
         with pytest.raises(RateLimitError) as excinfo:
             await client.create_session(client_id="user-1")
@@ -891,7 +890,7 @@ async def test_a_session_created_by_a_retried_500_is_not_forgotten(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
     """retry_ambiguous=True: 500 (session created), then 400: the error says ambiguous."""
-    fake.fail_next(Scripted(status=500, create=True), Scripted(status=400, identifier="BAD_VALUE"))
+    fake.fail_next(Fault(status=500, create=True), Fault(status=400, identifier="BAD_VALUE"))
     async with make_client(fake, policy, retry_ambiguous=True) as client:
         with pytest.raises(BadRequestError) as excinfo:
             await client.create_session(client_id="user-1")
@@ -926,13 +925,13 @@ async def test_retry_call_does_not_catch_foreign_exceptions(clock: VirtualClock)
 @pytest.mark.parametrize(
     ("script", "error_type"),
     [
-        pytest.param(Scripted(status=503), ServerError, id="http_503"),
-        pytest.param(Scripted(status=429), RateLimitError, id="http_429"),
-        pytest.param(Scripted(error=httpx.ConnectError), APIConnectionError, id="connect_error"),
+        pytest.param(Fault(status=503), ServerError, id="http_503"),
+        pytest.param(Fault(status=429), RateLimitError, id="http_429"),
+        pytest.param(Fault(error=httpx.ConnectError), APIConnectionError, id="connect_error"),
     ],
 )
 async def test_client_raises_last_error_unwrapped(
-    script: Scripted,
+    script: Fault,
     error_type: type[IdenfyError],
     fake: FakeIdenfy,
     policy: RetryPolicy,
@@ -956,10 +955,10 @@ async def test_client_raises_last_error_unwrapped(
 async def test_on_retry_receives_details(fake: FakeIdenfy, policy: RetryPolicy) -> None:
     """on_retry gets one RetryDetails per retry: attempt numbers, delay, failure and error."""
     fake.fail_next(
-        Scripted(error=httpx.ConnectError),
-        Scripted(status=503),
-        Scripted(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "3"}),
-        Scripted(status=400, identifier="TOO_MANY_REQUESTS"),
+        Fault(error=httpx.ConnectError),
+        Fault(status=503),
+        Fault(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "3"}),
+        Fault(status=400, identifier="TOO_MANY_REQUESTS"),
     )
     seen: list[RetryDetails] = []
     async with make_client(fake, policy, max_retries=5, on_retry=seen.append) as client:
@@ -992,9 +991,9 @@ async def test_retry_logs_say_what_and_why_without_secrets(
     """Each retry logs one INFO line naming the call, attempt, wait and cause; no body or secret."""
     caplog.set_level(logging.DEBUG)
     fake.fail_next(
-        Scripted(status=503, message="Zyxwv is down"),
-        Scripted(status=400, identifier="TOO_MANY_REQUESTS", message="Zyxwv limited"),
-        Scripted(error=httpx.ConnectError),
+        Fault(status=503, message="Zyxwv is down"),
+        Fault(status=400, identifier="TOO_MANY_REQUESTS", message="Zyxwv limited"),
+        Fault(error=httpx.ConnectError),
     )
     async with make_client(fake, policy) as client:
         await client.create_session(client_id="user-1", first_name="Zyxwv")

@@ -38,7 +38,7 @@ from idenfy_async import (
 )
 from idenfy_async.coordination import SessionRegistry, request_digest
 from idenfy_async.reconcile import DEFAULT_SETTLE_WINDOW
-from idenfy_async.testing import Failure, FakeIdenfy, FakeIdenfyServer
+from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 from tests.conftest import VirtualClock
 from tests.redisserver import RedisServer
 
@@ -177,11 +177,11 @@ async def test_the_session_is_open_until_its_token_expires(
 # How the leader's create ended -> what the next create for the clientId does.
 LEADER_OUTCOMES = [
     # Refused, nothing created: the clientId is free again.
-    ("refused", Failure(status=400, identifier="MISSING_PARAMETER"), "sent"),
-    ("never sent", Failure(error=httpx.ConnectError), "sent"),
+    ("refused", Fault(status=400, identifier="MISSING_PARAMETER"), "sent"),
+    ("never sent", Fault(error=httpx.ConnectError), "sent"),
     # Sent, no answer, the session exists: unknown, never free.
-    ("answer lost", Failure(error=httpx.ReadTimeout, create=True), "unknown"),
-    ("server error", Failure(status=500, identifier="INTERNAL_ERROR", create=True), "unknown"),
+    ("answer lost", Fault(error=httpx.ReadTimeout, create=True), "unknown"),
+    ("server error", Fault(status=500, identifier="INTERNAL_ERROR", create=True), "unknown"),
 ]
 
 
@@ -191,7 +191,7 @@ async def test_what_a_failed_leader_leaves(
     policy: RetryPolicy,
     clock: VirtualClock,
     name: str,
-    failure: Failure,
+    failure: Fault,
     then: str,
 ) -> None:
     async with single(fake, policy, max_retries=0) as client:
@@ -226,7 +226,7 @@ async def test_a_created_session_with_an_unreadable_answer_is_open(
 
     body = json.dumps({"authToken": "t" * 40, "scanRef": "scan-1", "clientId": None}).encode()
     async with single(fake, policy) as client:
-        fake.fail_next(Failure(status=200, body=body, create=True))
+        fake.fail_next(Fault(status=200, body=body, create=True))
         with pytest.raises(ResponseDecodeError) as caught:
             await client.create_session(client_id="u")
         assert caught.value.scan_ref == "scan-1"
@@ -239,7 +239,7 @@ async def test_followers_of_an_ambiguous_leader_get_the_unknown_error(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
     async with single(fake, policy, max_retries=0) as client:
-        fake.fail_next(Failure(error=httpx.ReadTimeout, create=True, delay=1.0))
+        fake.fail_next(Fault(error=httpx.ReadTimeout, create=True, delay=1.0))
         results = await asyncio.gather(
             *(client.create_session(client_id="user-1") for _ in range(3)),
             return_exceptions=True,
@@ -381,7 +381,7 @@ async def test_two_processes_worth_of_clients_send_one_request(
     """Two clients (two registries, as two processes would have) on one Redis."""
     api_key = new_key()
     fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
-    fake.fail_next(Failure(delay=0.2))  # the leader's answer takes a while
+    fake.fail_next(Fault(delay=0.2))  # the leader's answer takes a while
     async with (
         redis_client(fake, api_key, redis_server.url) as a,
         redis_client(fake, api_key, redis_server.url) as b,
@@ -682,9 +682,7 @@ async def test_a_rate_limit_answer_pauses_every_process(redis_server: RedisServe
         policy = RetryPolicy(clock=clock, sleep=clock.sleep, random=lambda: 1.0, wall_clock=clock)
         return redis_client(fake, api_key, redis_server.url, retry_policy=policy)
 
-    fake.fail_next(
-        Failure(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "30"})
-    )
+    fake.fail_next(Fault(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "30"}))
     async with client(clock_a) as a, client(clock_b) as b:
         await a.create_session(client_id="first")  # meets the 429, retries after it
         assert fake.requests == 2

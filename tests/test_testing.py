@@ -18,8 +18,7 @@ from idenfy_async import (
     RetryPolicy,
     ServerError,
 )
-from idenfy_async.testing import Failure as Scripted
-from idenfy_async.testing import FakeIdenfy, FakeSession
+from idenfy_async.testing import FakeIdenfy, FakeSession, Fault
 from tests.conftest import VirtualClock
 
 TOKEN_URL = "https://ivs.idenfy.com/api/v2/token"
@@ -120,7 +119,7 @@ async def test_client_with_wrong_secret_gets_authentication_error(
         pytest.param(
             {"clientId": "u", "country": "XX"},
             "BAD_VALUE",
-            "Field 'country' must be an ISO 3166-1 alpha-2 country code.",
+            "Field 'country' must be a valid ISO 3166-1 alpha-2 code.",  # iDenfy's words
             id="bad-country",
         ),
         pytest.param(
@@ -290,22 +289,22 @@ def test_same_seed_same_tokens(seed: int) -> None:
 @pytest.mark.parametrize(
     ("script", "status", "body"),
     [
-        pytest.param(Scripted(status=503), 503, {"message": "Scripted failure."}, id="status-only"),
+        pytest.param(Fault(status=503), 503, {"message": "Scripted failure."}, id="status-only"),
         pytest.param(
-            Scripted(status=400, identifier="TOO_MANY_REQUESTS", message="Too many requests."),
+            Fault(status=400, identifier="TOO_MANY_REQUESTS", message="Too many requests."),
             400,
             {"identifier": "TOO_MANY_REQUESTS", "message": "Too many requests."},
             id="identifier-and-message",
         ),
         pytest.param(
-            Scripted(status=409, message="Client ID already exists"),
+            Fault(status=409, message="Client ID already exists"),
             409,
             {"message": "Client ID already exists"},
             id="message-only",
         ),
     ],
 )
-async def test_scripted_status(script: Scripted, status: int, body: dict[str, str]) -> None:
+async def test_scripted_status(script: Fault, status: int, body: dict[str, str]) -> None:
     """A scripted status answers with an iDenfy error body and creates nothing."""
     fake = FakeIdenfy()
     fake.fail_next(script)
@@ -320,8 +319,8 @@ async def test_scripted_headers_and_body() -> None:
     """Scripted headers are sent; a scripted body replaces the JSON error body."""
     fake = FakeIdenfy()
     fake.fail_next(
-        Scripted(status=429, headers={"Retry-After": "7"}),
-        Scripted(status=502, body=b"<html>Bad gateway</html>", headers={"X-Proxy": "edge"}),
+        Fault(status=429, headers={"Retry-After": "7"}),
+        Fault(status=502, body=b"<html>Bad gateway</html>", headers={"X-Proxy": "edge"}),
     )
     first = await post(fake, {"clientId": "u"})
     assert first.status_code == 429
@@ -336,8 +335,8 @@ async def test_scripted_headers_and_body() -> None:
 async def test_scripted_failures_used_in_order_then_normal_service() -> None:
     """Each scripted failure serves one request, in order; then the fake works normally."""
     fake = FakeIdenfy()
-    fake.fail_next(Scripted(status=500), Scripted(status=503))
-    fake.fail_next(Scripted(status=429))
+    fake.fail_next(Fault(status=500), Fault(status=503))
+    fake.fail_next(Fault(status=429))
     assert fake.pending_failures == 3
     statuses = [(await post(fake, {"clientId": "u"})).status_code for _ in range(4)]
     assert statuses == [500, 503, 429, 201]
@@ -349,12 +348,12 @@ async def test_scripted_failures_used_in_order_then_normal_service() -> None:
 @pytest.mark.parametrize(
     ("script", "status"),
     [
-        pytest.param(Scripted(delay=3.0), 201, id="delay-then-success"),
-        pytest.param(Scripted(delay=2.5, status=504), 504, id="delay-then-status"),
+        pytest.param(Fault(delay=3.0), 201, id="delay-then-success"),
+        pytest.param(Fault(delay=2.5, status=504), 504, id="delay-then-status"),
     ],
 )
 async def test_scripted_delay_uses_injected_sleep(
-    script: Scripted, status: int, clock: VirtualClock
+    script: Fault, status: int, clock: VirtualClock
 ) -> None:
     """A scripted delay passes through the injected sleep (no real waiting)."""
     fake = FakeIdenfy(sleep=clock.sleep)
@@ -371,7 +370,7 @@ async def test_scripted_delay_uses_injected_sleep(
 async def test_scripted_connection_error(error: type[httpx.TransportError]) -> None:
     """A scripted error class is raised by the transport; nothing is created."""
     fake = FakeIdenfy()
-    fake.fail_next(Scripted(error=error))
+    fake.fail_next(Fault(error=error))
     with pytest.raises(error, match=f"scripted {error.__name__}"):
         await post(fake, {"clientId": "u"})
     assert fake.sessions == []
@@ -382,12 +381,12 @@ async def test_scripted_create_then_error_records_the_session(
     fake: FakeIdenfy, client: AsyncIdenfy
 ) -> None:
     """create=True with an error: the session exists although the caller got an error."""
-    fake.fail_next(Scripted(error=httpx.ReadTimeout, create=True))
+    fake.fail_next(Fault(error=httpx.ReadTimeout, create=True))
     with pytest.raises(httpx.ReadTimeout):
         await post(fake, {"clientId": "raw"})
     assert len(fake.sessions_for("raw")) == 1
 
-    fake.fail_next(Scripted(error=httpx.ReadError, create=True))
+    fake.fail_next(Fault(error=httpx.ReadError, create=True))
     with pytest.raises(Exception) as excinfo:  # noqa: PT011
         await client.create_session(client_id="via-client")
     assert getattr(excinfo.value, "ambiguous", None) is True
@@ -403,7 +402,7 @@ async def test_scripted_create_then_status_records_the_session(
     status: int, error: type[Exception], fake: FakeIdenfy, client: AsyncIdenfy
 ) -> None:
     """create=True with a status: iDenfy created the session but answered an error."""
-    fake.fail_next(Scripted(status=status, create=True, headers={"Retry-After": "600"}))
+    fake.fail_next(Fault(status=status, create=True, headers={"Retry-After": "600"}))
     with pytest.raises(error):
         await client.create_session(client_id="user-1")
     assert len(fake.sessions_for("user-1")) == 1
@@ -415,7 +414,7 @@ async def test_scripted_out_of_credits_maps_to_insufficient_funds(
 ) -> None:
     """The fake can play iDenfy's "Partner reached token limit." (400 PERMISSIONS_ERROR)."""
     fake.fail_next(
-        Scripted(status=400, identifier="PERMISSIONS_ERROR", message="Partner reached token limit.")
+        Fault(status=400, identifier="PERMISSIONS_ERROR", message="Partner reached token limit.")
     )
     with pytest.raises(InsufficientFundsError) as excinfo:
         await client.create_session(client_id="user-1")
@@ -427,9 +426,22 @@ async def test_readme_example_rate_limit_then_success(
     fake: FakeIdenfy, client: AsyncIdenfy
 ) -> None:
     """The README's example: a 429 with Retry-After: 0 is retried at once and succeeds."""
-    fake.fail_next(
-        Scripted(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "0"})
-    )
+    fake.fail_next(Fault(status=429, identifier="TOO_MANY_REQUESTS", headers={"Retry-After": "0"}))
     session = await client.create_session(client_id="user-1")
     assert [s.scan_ref for s in fake.sessions_for("user-1")] == [session.scan_ref]
     assert fake.requests == 2
+
+
+def test_failure_is_the_deprecated_name_of_fault() -> None:
+    """``testing.Failure`` still works for one release, with a DeprecationWarning."""
+    from idenfy_async import testing
+
+    with pytest.warns(DeprecationWarning, match=r"testing\.Fault"):
+        old = testing.Failure
+    assert old is Fault
+    with pytest.warns(DeprecationWarning, match=r"testing\.Fault"):
+        from idenfy_async.testing import Failure
+    assert Failure is Fault
+    assert "Failure" not in testing.__all__  # a star-import does not warn
+    with pytest.raises(AttributeError, match="Nope"):
+        testing.Nope  # noqa: B018

@@ -4,10 +4,8 @@ Plays each flow of reference §3.7-§3.12 against the sessions of its
 :class:`~idenfy_async.testing.FakeIdenfy`, in-process and over TCP alike (the
 fake's ``handle`` routes here):
 
-* face authentication: ``check-status`` says ``AUTHENTICATION`` for an APPROVED
-  scanRef; a token is made for it; :meth:`FakeKyc.complete_face_auth` plays the
-  user, :meth:`FakeKyc.send_face_auth_webhook` delivers the signed webhook, and
-  the sessions endpoints read it back;
+* face authentication: in ``_kyc_face`` (its :class:`FaceAuth` is FakeKyc's base),
+  with the helpers every part uses;
 * request-information: a new token and session URL for a finished verification;
   :meth:`FakeKyc.resubmit` plays the user answering (then
   ``fake.send_webhook(..., event_type="IDENTIFICATION_RESUBMITTED")``);
@@ -25,42 +23,40 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
-import string
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from . import _kyc_sansio as wire
-from . import webhooks
-from ._urls import secure_url_problem
-from .errors import RequestValidationError
-from .kyc_models import (
+from idenfy_async import _kyc_sansio as wire
+from idenfy_async.errors import RequestValidationError
+from idenfy_async.kyc_models import (
     POA_MAX_FILE_BYTES,
     PROCESS_MAX_IMAGE_BYTES,
-    FaceAuthTokenRequest,
     InformationRequest,
     PoaCheckRequest,
     ProcessingDocumentType,
 )
-from .models import COUNTRY_CODES
+from idenfy_async.models import COUNTRY_CODES
+
+from ._common import answer as _answer
+from ._common import error as _error
+from ._common import json_object as _json_body
+from ._kyc_face import Call, FaceAuth, FakeFaceAuthSession, refused
 
 if TYPE_CHECKING:
-    import httpx  # noqa: TID251 - types of send_face_auth_webhook's arguments
-
-    from .testing import FakeIdenfy, FakeSession
+    from ._common import FakeSession
+    from ._fake import FakeIdenfy
 
 __all__ = ["BlocklistRecord", "FakeFaceAuthSession", "FakeInformationRequest", "FakeKyc"]
 
 _Answer = tuple[int, dict[str, str], bytes]
-_Endpoint = Callable[["_Call"], _Answer]
+_Endpoint = Callable[["Call"], _Answer]
 
-MAX_ATTEMPT_COUNT: Final = 3
 #: Fraud tag a later verification gets for each kind of blocklist entry.
 BLOCKLIST_TAGS: Final = {
     "DOCUMENT": "DOC_FACE_IN_BLACKLIST",
@@ -71,31 +67,7 @@ _FACE_CHECK: Final = re.compile(r"/identification/facial-auth/([^/]+)/check-stat
 _FACE_SESSION: Final = re.compile(r"/api/v2/facial-authentication-sessions/([^/]+)/")
 _REQUEST_INFO: Final = re.compile(r"/kyc/identifications/([^/]+)/request-information/")
 _BLOCKLIST: Final = re.compile(r"/kyc/identifications/([^/]+)/blocklists/([^/]+)/")
-_TOKEN_ALPHABET: Final = string.ascii_letters + string.digits
 _FINISHED_REQUIRED: Final = ("FRONT", "FACE")
-
-
-@attrs.frozen
-class _Call:
-    method: str
-    query: Mapping[str, str]
-    body: bytes
-    params: tuple[str, ...]
-
-
-@attrs.define
-class FakeFaceAuthSession:
-    """A face-authentication session the fake created."""
-
-    id: str
-    token: str
-    scan_ref: str
-    client_id: str
-    method: str
-    request: dict[str, Any]
-    approved: bool | None = None
-    status: str = "PENDING"  #: SUCCESS, FAILED, EXPIRED, CANCELED once finished
-    fail_reason: str | None = None
 
 
 @attrs.define
@@ -122,31 +94,6 @@ class BlocklistRecord:
     client_id: str
 
 
-def _answer(status: int, body: Any) -> _Answer:
-    return status, {"content-type": "application/json"}, json.dumps(body).encode()
-
-
-def _error(status: int, identifier: str, message: str) -> _Answer:
-    return _answer(status, {"identifier": identifier, "message": message})
-
-
-def _json_body(body: bytes) -> dict[str, Any] | _Answer:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "JSON_ERROR", "JSON parse error.")
-    if not isinstance(payload, dict):
-        return _error(400, "JSON_ERROR", "Request body must be a JSON object.")
-    return payload
-
-
-def _refused(exc: RequestValidationError) -> _Answer:
-    problem = exc.problems[0]
-    if problem.rule == "is required":
-        return _error(400, "MISSING_VALUE", f"Missing value: '{problem.field}'.")
-    return _error(400, "BAD_VALUE", f"Field '{problem.field}' {problem.rule}.")
-
-
 def _decode_file(
     value: Any, field: str, kinds: frozenset[str], max_encoded: int
 ) -> bytes | _Answer:
@@ -163,12 +110,11 @@ def _decode_file(
     return data
 
 
-class FakeKyc:
+class FakeKyc(FaceAuth):
     """State and endpoints of the rest of the workflow, for one :class:`FakeIdenfy`."""
 
     def __init__(self, fake: FakeIdenfy) -> None:
-        self._fake = fake
-        self.face_sessions: list[FakeFaceAuthSession] = []
+        super().__init__(fake)
         self.information_requests: list[FakeInformationRequest] = []
         self.blocklist: list[BlocklistRecord] = []
         #: (scanRef, step, bytes) of every additional-step upload.
@@ -183,7 +129,7 @@ class FakeKyc:
         """Fixed paths, for the fake's route table (its ``_Request`` has ``body``/``query``)."""
 
         def adapt(endpoint: _Endpoint) -> Callable[[Any], _Answer]:
-            return lambda request: endpoint(_Call(request.method, request.query, request.body, ()))
+            return lambda request: endpoint(Call(request.method, request.query, request.body, ()))
 
         return {
             wire.FACE_AUTH_TOKEN_PATH: ("POST", adapt(self._create_face_token)),
@@ -209,184 +155,9 @@ class FakeKyc:
                 return allowed, _bind(endpoint, params)
         return None
 
-    # ------------------------------------------------------------------ helpers
-
-    def _token(self) -> str:
-        return "".join(self._fake._rng.choices(_TOKEN_ALPHABET, k=40))
-
-    def _session(self, scan_ref: str) -> FakeSession | _Answer:
-        try:
-            session = self._fake.session(scan_ref)
-        except KeyError:
-            return _error(404, "NOT_FOUND", "Identification not found.")
-        if session.status in ("DELETED", "EXPIRED-DELETED"):
-            return _error(404, "NOT_FOUND", "Identification not found.")
-        return session
-
-    # ------------------------------------------------------------------ face authentication
-
-    def _face_check(self, call: _Call) -> _Answer:
-        method = call.query.get("method", "FACE_MATCHING")
-        if method not in ("FACE_MATCHING", "ACTIVE_LIVENESS"):
-            return _error(
-                400, "BAD_VALUE", "Field 'method' must be one of FACE_MATCHING, ACTIVE_LIVENESS."
-            )
-        session = self._session(call.params[0])
-        if isinstance(session, tuple):
-            return session
-        kind = "AUTHENTICATION" if session.status == "APPROVED" else "IDENTIFICATION"
-        return _answer(200, {"type": kind})
-
-    def _create_face_token(self, call: _Call) -> _Answer:
-        payload = _json_body(call.body)
-        if not isinstance(payload, dict):
-            return payload
-        if payload.get("type", "AUTHENTICATION") != "AUTHENTICATION":
-            return _error(400, "BAD_VALUE", "Field 'type' must be AUTHENTICATION.")
-        try:
-            scan_ref: Any = payload.get("scanRef")
-            request = FaceAuthTokenRequest(
-                scan_ref,
-                method=payload.get("method", "FACE_MATCHING"),
-                lifetime=payload.get("lifetime"),
-                locale=payload.get("locale"),
-                generate_digit_string=payload.get("generateDigitString"),
-            )
-        except RequestValidationError as exc:
-            return _refused(exc)
-        session = self._session(request.scan_ref)
-        if isinstance(session, tuple):
-            return session
-        if session.status != "APPROVED":
-            return _error(
-                400, "BAD_VALUE", "Identification must be approved for face authentication."
-            )
-        face = FakeFaceAuthSession(
-            id=str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
-            token=self._token(),
-            scan_ref=session.scan_ref,
-            client_id=session.client_id,
-            method=str(request.method),
-            request=payload,
-        )
-        self.face_sessions.append(face)
-        answer: dict[str, Any] = {"token": face.token, "maxAttemptCount": MAX_ATTEMPT_COUNT}
-        if request.generate_digit_string:
-            answer["digitString"] = "".join(self._fake._rng.choices(string.digits, k=8))
-        return _answer(200, answer)
-
-    def face_session(self, token: str) -> FakeFaceAuthSession:
-        """The face-auth session with this token.
-
-        Raises:
-            KeyError: no such token.
-        """
-        for face in self.face_sessions:
-            if face.token == token:
-                return face
-        raise KeyError("no face-authentication session with this token")
-
-    def _face_session_body(self, face: FakeFaceAuthSession) -> dict[str, Any]:
-        return {
-            "id": face.id,
-            "tokenString": face.token,
-            "approved": face.approved,
-            "givenScanRef": face.scan_ref,
-            "type": "AUTHENTICATION",
-            "authenticationMethod": face.method,
-            "facePhoto": self._face_photo(face) if face.approved is not None else None,
-        }
-
-    def _face_photo(self, face: FakeFaceAuthSession) -> str:
-        return self._fake._file_url(face.scan_ref, "FACE")
-
-    def _list_face_sessions(self, call: _Call) -> _Answer:
-        return _answer(200, [self._face_session_body(face) for face in self.face_sessions])
-
-    def _get_face_session(self, call: _Call) -> _Answer:
-        try:
-            face = self.face_session(call.params[0])
-        except KeyError:
-            return _answer(404, {"detail": "Not found."})
-        return _answer(200, self._face_session_body(face))
-
-    def complete_face_auth(
-        self, token: str, *, approved: bool = True, fail_reason: str | None = None
-    ) -> FakeFaceAuthSession:
-        """Play the returning user: the face check passes (or fails, with ``fail_reason``).
-
-        Raises:
-            KeyError: no such token.
-        """
-        face = self.face_session(token)
-        face.approved = approved
-        face.status = "SUCCESS" if approved else "FAILED"
-        face.fail_reason = None if approved else (fail_reason or "FACE_MISMATCH")
-        return face
-
-    def face_auth_webhook_payload(self, token: str) -> dict[str, Any]:
-        """The FACIAL_AUTHENTICATION webhook body for the session as it stands."""
-        face = self.face_session(token)
-        return {
-            "id": face.id,
-            "scanRef": face.scan_ref,
-            "clientId": face.client_id,
-            "token": face.token,
-            "status": face.status,
-            "type": "AUTHENTICATION",
-            "method": face.method,
-            "facePhoto": self._face_photo(face) if face.approved is not None else None,
-            "ipAddress": "192.0.2.10",
-            "failReason": face.fail_reason,
-            "riskTags": [],
-        }
-
-    async def send_face_auth_webhook(
-        self,
-        token: str,
-        *,
-        signing_key: str | bytes,
-        url: str,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float | None = 10.0,
-    ) -> int:
-        """POST the signed FACIAL_AUTHENTICATION webhook to ``url``; return the answer's status.
-
-        Recorded in the fake's ``webhooks`` like identification webhooks.
-
-        Raises:
-            KeyError: no such token.
-            ValueError: ``url`` is neither https nor http on a loopback host.
-        """
-        import httpx  # noqa: TID251 - the fake delivers webhooks over HTTP, as iDenfy does
-
-        from .testing import WebhookDelivery
-
-        face = self.face_session(token)
-        if secure_url_problem(url):
-            raise ValueError("webhook URLs must be https:// (http:// only on a loopback host)")
-        body = json.dumps(self.face_auth_webhook_payload(token)).encode()
-        signature = webhooks.sign(body, signing_key)
-        event_type = "FACIAL_AUTHENTICATION"
-        headers = {
-            "Content-Type": "application/json",
-            webhooks.SIGNATURE_HEADER: signature,
-            webhooks.EVENT_TYPE_HEADER: event_type,
-        }
-        if http_client is not None:
-            response = await http_client.post(url, content=body, headers=headers, timeout=timeout)
-        else:
-            async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
-                response = await client.post(url, content=body, headers=headers)
-        self._fake.webhooks.append(
-            WebhookDelivery(face.scan_ref, event_type, url, body, signature, response.status_code)
-        )
-        return response.status_code
-
     # ------------------------------------------------------------------ request information
 
-    def _request_information(self, call: _Call) -> _Answer:
+    def _request_information(self, call: Call) -> _Answer:
         payload = _json_body(call.body)
         if not isinstance(payload, dict):
             return payload
@@ -402,7 +173,7 @@ class FakeKyc:
                 bank_card_expected_last_four=payload.get("bankCardExpectedLastFour"),
             )
         except RequestValidationError as exc:
-            return _refused(exc)
+            return refused(exc)
         session = self._session(scan_ref)
         if isinstance(session, tuple):
             return session
@@ -433,7 +204,7 @@ class FakeKyc:
 
     # ------------------------------------------------------------------ blocklists
 
-    def _blocklist(self, call: _Call) -> _Answer:
+    def _blocklist(self, call: Call) -> _Answer:
         scan_ref, source = call.params
         if source not in BLOCKLIST_TAGS:
             return _error(
@@ -483,7 +254,7 @@ class FakeKyc:
                 nationality=data.get("docNationality"),
             )
         else:
-            answer["faceImageUrl"] = self._fake._file_url(scan_ref, "FACE")
+            answer["faceImageUrl"] = self._fake.results.file_url(scan_ref, "FACE")
         return _answer(201, answer)
 
     def screen(self, session: FakeSession) -> None:
@@ -519,7 +290,7 @@ class FakeKyc:
                 return session
         return None
 
-    def _process(self, call: _Call) -> _Answer:
+    def _process(self, call: Call) -> _Answer:
         payload = _json_body(call.body)
         if not isinstance(payload, dict):
             return payload
@@ -555,7 +326,7 @@ class FakeKyc:
         )
         return 200, {}, b""
 
-    def _upload_step(self, call: _Call) -> _Answer:
+    def _upload_step(self, call: Call) -> _Answer:
         payload = _json_body(call.body)
         if not isinstance(payload, dict):
             return payload
@@ -573,7 +344,7 @@ class FakeKyc:
         if isinstance(decoded, tuple):
             return decoded
         self.uploads.append((scan_ref, step, decoded))
-        session.file_urls[step] = self._fake._file_url(scan_ref, step)
+        session.file_urls[step] = self._fake.results.file_url(scan_ref, step)
         additional = payload.get("additionalData")
         if isinstance(additional, dict):
             session.data["additionalData"] = {step: additional}
@@ -581,7 +352,7 @@ class FakeKyc:
 
     # ------------------------------------------------------------------ proof of address
 
-    def _poa_check(self, call: _Call) -> _Answer:
+    def _poa_check(self, call: Call) -> _Answer:
         payload = _json_body(call.body)
         if not isinstance(payload, dict):
             return payload
@@ -593,7 +364,7 @@ class FakeKyc:
             address_given: Any = payload.get("providedAddress")
             PoaCheckRequest(decoded, provided_name=name_given, provided_address=address_given)
         except RequestValidationError as exc:
-            return _refused(exc)
+            return refused(exc)
         name, address = self.poa_document
         name_match = _same(payload["providedName"], name)
         address_match = _same(payload["providedAddress"], address)
@@ -615,7 +386,7 @@ class FakeKyc:
             "orgAddress": "Fake st 2, Vilnius",
             "documentTypeSupported": True,
             "countrySupported": True,
-            "file": self._fake._file_url("poa", "file"),
+            "file": self._fake.results.file_url("poa", "file"),
             "providedName": payload["providedName"],
             "providedAddress": payload["providedAddress"],
         }
@@ -628,4 +399,4 @@ def _same(given: str, found: str) -> bool:
 
 
 def _bind(endpoint: _Endpoint, params: tuple[str, ...]) -> Callable[[Any], _Answer]:
-    return lambda request: endpoint(_Call(request.method, request.query, request.body, params))
+    return lambda request: endpoint(Call(request.method, request.query, request.body, params))

@@ -1,0 +1,478 @@
+"""The stateful fake: :class:`FakeIdenfy`, its sessions and the user's side of each flow.
+
+It routes each request (Basic auth, method, path) to its endpoints: creating a
+session here, the result endpoints in :mod:`._results`, the rest of the workflow in
+:mod:`._kyc`, the control endpoints in :mod:`._control`. Scripted faults act only
+through :mod:`._faults`; token requests are checked by :mod:`._rules`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import random
+import string
+import time
+import urllib.parse
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Literal
+
+import httpx
+
+from idenfy_async import webhooks
+from idenfy_async._urls import secure_url_problem
+from idenfy_async.models import wire_name
+
+from . import _control, _faults, _rules
+from ._common import (
+    CONTROL_PREFIX,
+    DEFAULT_API_KEY,
+    DEFAULT_API_SECRET,
+    DEFAULT_EXPIRY_TIME,
+    DEFAULT_SESSION_LENGTH,
+    DEFAULT_SIGNING_KEY,
+    FAKE_BASE_URL,
+    FAKE_FILES_BASE_URL,
+    FAKE_FILES_PREFIX,
+    TOKEN_ALPHABET,
+    WEBHOOK_TIMEOUT,
+    Answer,
+    FakeSession,
+    Request,
+    WebhookDelivery,
+    answer,
+    error,
+)
+from ._faults import Fault, Reply
+from ._kyc import FakeKyc
+from ._results import (
+    FILE_NAMES,
+    FILE_SIZE,
+    NULL_DATA,
+    OUTCOME_RESULTS,
+    Results,
+    document_data,
+    status_object,
+)
+
+__all__ = ["FakeIdenfy"]
+
+
+class FakeIdenfy(httpx.AsyncBaseTransport):
+    """A stateful fake of iDenfy's KYC API; use it as ``transport=``.
+
+    Endpoints: ``POST /api/v2/token``, ``/status``, ``/data``, ``/files``,
+    ``/delete``, ``/generate-pdf`` and ``GET /kyc/identifications/``, plus the
+    pre-signed file URLs it hands out (served without Basic auth, refused *with*
+    an Authorization header, as S3 does).
+
+    Args:
+        api_key, api_secret: the credentials it accepts.
+        seed: seeds scanRef/authToken generation, for reproducible runs.
+        sleep: how scripted delays pass (inject a fake to keep tests instant).
+        base_url: the origin its pagination links name.
+        files_base_url: the origin of its file URLs.
+        pdf_format: how ``/generate-pdf`` answers: ``"base64"`` (a JSON string, as
+            the current docs say), ``"base64-text"`` (bare base64) or ``"raw"``
+            (``application/pdf``).
+        listing_delay: seconds a new session stays out of the listing (0: listed at
+            once). Only the listing lags: status, data and the rest see it at once.
+        clock: monotonic seconds, for ``listing_delay`` (inject a fake in tests).
+        signing_key: what the ``/__fake__/`` webhook endpoint signs with unless the
+            control request names another.
+    """
+
+    def __init__(
+        self,
+        api_key: str = DEFAULT_API_KEY,
+        api_secret: str = DEFAULT_API_SECRET,
+        *,
+        seed: int | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        base_url: str = FAKE_BASE_URL,
+        files_base_url: str = FAKE_FILES_BASE_URL,
+        pdf_format: Literal["base64", "base64-text", "raw"] = "base64",
+        listing_delay: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        signing_key: str | bytes = DEFAULT_SIGNING_KEY,
+    ) -> None:
+        if not listing_delay >= 0:
+            raise ValueError("listing_delay must be at least 0 seconds")
+        expected = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
+        self._expected_auth = f"Basic {expected}"
+        self._rng = random.Random(seed)
+        self._sleep = sleep
+        self._script: deque[Fault] = deque()
+        self.base_url = base_url.rstrip("/")
+        self.files_base_url = files_base_url.rstrip("/")
+        self.pdf_format = pdf_format
+        self.listing_delay = listing_delay
+        self.clock = clock
+        self.signing_key = signing_key
+        self.sessions: list[FakeSession] = []
+        self.requests = 0  #: every request that reached the fake, failed or not
+        self.webhooks: list[WebhookDelivery] = []  #: every webhook sent, in order
+        #: (path, lower-cased headers) of every file download asked for.
+        self.file_requests: list[tuple[str, dict[str, str]]] = []
+        file_key = hashlib.sha256(f"files:{api_secret}".encode()).digest()
+        #: Status, data, files, delete, PDF, the listing and file downloads.
+        self.results = Results(self, file_key)
+        self._routes: dict[str, tuple[str, Callable[[Request], Answer]]] = {
+            "/api/v2/token": ("POST", lambda r: self._create_session(r.body)),
+            **self.results.routes(),
+        }
+        #: Face authentication, request-information, blocklists, processing, POA.
+        self.kyc = FakeKyc(self)
+        self._routes.update(self.kyc.routes())
+
+    # ------------------------------------------------------------------ scripting
+
+    def fail_next(self, *failures: Fault) -> None:
+        """Queue faults; each is used by one request, in order, then normal service.
+
+        In-process and over TCP (:class:`FakeIdenfyServer`) alike.
+        """
+        self._script.extend(failures)
+
+    def next_fault(self) -> Fault | None:
+        """Take the next scripted fault, if any (the server asks before its random ones)."""
+        return self._script.popleft() if self._script else None
+
+    @property
+    def pending_failures(self) -> int:
+        """Scripted failures not used yet."""
+        return len(self._script)
+
+    def sessions_for(self, client_id: str) -> list[FakeSession]:
+        """Every session created for ``client_id`` (more than one means a duplicate)."""
+        return [s for s in self.sessions if s.client_id == client_id]
+
+    def reset(self) -> None:
+        """Forget every session, webhook, request count and scripted failure."""
+        self.sessions.clear()
+        self.webhooks.clear()
+        self.file_requests.clear()
+        self._script.clear()
+        self.requests = 0
+
+    # ------------------------------------------------------------------ transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        raw_path = request.url.raw_path.decode("ascii")
+        if raw_path.startswith(CONTROL_PREFIX):
+            status, headers, content = await self.control(request.method, raw_path, body)
+            return httpx.Response(status, headers=headers, content=content, request=request)
+        reply = await self.respond(
+            request.method, raw_path, request.headers, body, self.next_fault()
+        )
+        if reply.lost is not None:
+            raise reply.lost(f"scripted {reply.lost.__name__}", request=request)
+        if reply.cut is None:
+            return httpx.Response(
+                reply.status, headers=reply.headers, content=reply.body, request=request
+            )
+        # The headers declare the whole body; reading it stops short, as over TCP.
+        headers = {**reply.headers, "content-length": str(len(reply.body))}
+        stream = _CutStream(reply.body[: reply.cut])
+        return httpx.Response(reply.status, headers=headers, stream=stream, request=request)
+
+    async def respond(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fault: Fault | None = None,
+    ) -> Reply:
+        """Count and answer one API request under ``fault`` (in-process and TCP alike)."""
+        self.requests += 1
+        return await _faults.play(
+            fault, lambda f: self.handle(method, path, headers, body, failure=f), self._sleep
+        )
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        failure: Fault | None = None,
+    ) -> Answer:
+        """Answer one request: (status, headers, body). Pure apart from the fake's state.
+
+        ``path`` may carry the query string (``/kyc/identifications/?page=2``);
+        the listing needs it. ``headers`` must look up lower-case names. A scripted
+        ``failure`` with a status answers once authentication and routing passed.
+        """
+        path, _, raw_query = path.partition("?")
+        query = dict(urllib.parse.parse_qsl(raw_query))
+        route: tuple[str, Callable[[Request], Answer]] | None
+        if path.startswith(FAKE_FILES_PREFIX):
+            route = ("GET", self.results.download)  # pre-signed: the URL is the credential
+        else:
+            if headers.get("authorization") != self._expected_auth:
+                return answer(401, {"message": "Invalid authorization credentials"})
+            route = self._routes.get(path) or self.kyc.route(method, path)
+        if route is None:
+            return answer(404, {"message": "Not found.", "identifier": "NOT_FOUND"})
+        allowed, endpoint = route
+        if method != allowed:
+            return error(405, "METHOD_NOT_ALLOWED", f"Method '{method}' not allowed.")
+        request = Request(method, path, query, headers, body)
+        return _faults.answer(failure, lambda: endpoint(request))
+
+    def _create_session(self, body: bytes) -> Answer:
+        payload = _rules.token_request(body)
+        if not isinstance(payload, dict):
+            return payload  # iDenfy's 400
+
+        scan_ref = str(uuid.UUID(int=self._rng.getrandbits(128), version=1))
+        auth_token = "".join(self._rng.choices(TOKEN_ALPHABET, k=40))
+        response: dict[str, Any] = {
+            "message": "Token created successfully",
+            **payload,
+            "authToken": auth_token,
+            "scanRef": scan_ref,
+            "clientId": payload["clientId"],
+            "personScanRef": payload["clientId"],
+            "redirectUrl": f"{FAKE_BASE_URL}/api/v2/redirect?authToken={auth_token}",
+            "expiryTime": payload.get("expiryTime", DEFAULT_EXPIRY_TIME),
+            "sessionLength": payload.get("sessionLength", DEFAULT_SESSION_LENGTH),
+            "tokenType": payload.get("tokenType", "IDENTIFICATION"),
+            "digitString": (
+                "".join(self._rng.choices(string.digits, k=8))
+                if payload.get("generateDigitString")
+                else None
+            ),
+        }
+        for name in ("firstName", "lastName"):
+            if isinstance(payload.get(name), str):
+                response[name] = payload[name].upper()
+        self.sessions.append(
+            FakeSession(
+                scan_ref=scan_ref,
+                auth_token=auth_token,
+                client_id=payload["clientId"],
+                request=payload,
+                response=response,
+                created_at=self.clock(),
+            )
+        )
+        return answer(201, response)
+
+    # ------------------------------------------------------------------ the user's side
+
+    def session(self, scan_ref: str) -> FakeSession:
+        """The session with this scanRef.
+
+        Raises:
+            KeyError: the fake created no such session.
+        """
+        for candidate in self.sessions:
+            if candidate.scan_ref == scan_ref:
+                return candidate
+        raise KeyError(scan_ref)
+
+    def complete(
+        self,
+        scan_ref: str,
+        outcome: str = "APPROVED",
+        *,
+        fraud_tags: Iterable[str] = (),
+        mismatch_tags: Iterable[str] = (),
+        data: Mapping[str, Any] | None = None,
+        final: bool = True,
+        auto_document: str | None = None,
+        auto_face: str | None = None,
+        manual_document: str | None = None,
+        manual_face: str | None = None,
+        platform: str = "PC",
+    ) -> FakeSession:
+        """Play the user's verification: the session ends with ``outcome``.
+
+        ``outcome`` is the overall status (``APPROVED``, ``DENIED``, ``SUSPECTED``,
+        ``REVIEWING``, ``EXPIRED``, or any newer value). Document and face results
+        follow from it unless given. SUSPECTED always carries a tag (as at
+        iDenfy): ``FACE_SUSPECTED`` when none is given. ``data`` overrides fields
+        of the document data (camelCase or snake_case names). Afterwards status,
+        data, files, the PDF and the listing all report this outcome; call again
+        to change it (e.g. ``final=False`` first, then the manual review).
+
+        Raises:
+            KeyError: unknown scanRef.
+            ValueError: ``outcome`` is ACTIVE or DELETED, or the session was deleted.
+        """
+        session = self.session(scan_ref)
+        outcome = outcome.upper()
+        if outcome in ("ACTIVE", "DELETED", "EXPIRED-DELETED"):
+            raise ValueError(f"{outcome} is not an outcome; use delete_verification")
+        if session.status in ("DELETED", "EXPIRED-DELETED"):
+            raise ValueError(f"session {scan_ref} was deleted")
+        fraud, mismatch = list(fraud_tags), list(mismatch_tags)
+        if outcome == "SUSPECTED" and not fraud and not mismatch:
+            fraud = ["FACE_SUSPECTED"]
+        document, face = OUTCOME_RESULTS.get(outcome, (None, None))
+        verified = outcome != "EXPIRED"
+        now = int(time.time())
+        session.status = outcome
+        session.final = final
+        session.platform = platform if verified else None
+        session.start_time = session.start_time or now
+        session.finish_time = now
+        session.result = status_object(
+            outcome,
+            fraud_tags=fraud,
+            mismatch_tags=mismatch,
+            auto=(auto_document or document, auto_face or face),
+            manual=(manual_document, manual_face),
+        )
+        session.data = document_data(session) if verified else dict(NULL_DATA)
+        for name, value in (data or {}).items():
+            session.data[wire_name(name)] = value
+        self.kyc.screen(session)  # blocklisted document or face: SUSPECTED
+        session.file_urls = (
+            {name: self.results.file_url(scan_ref, name) for name in FILE_NAMES} if verified else {}
+        )
+        return session
+
+    def file_content(self, scan_ref: str, name: str) -> bytes:
+        """The bytes the fake serves for one of its file URLs (deterministic, ~20 KiB)."""
+        filler = hashlib.shake_256(f"{scan_ref}/{name}".encode()).digest(FILE_SIZE)
+        return b"\xff\xd8\xff\xe0" + filler + b"\xff\xd9"
+
+    def webhook_payload(self, scan_ref: str) -> dict[str, Any]:
+        """The identification webhook body for the session as it stands."""
+        session = self.session(scan_ref)
+        status = session.result or status_object(session.status)
+        return {
+            "final": session.final,
+            "platform": session.platform,
+            "status": {**status, "overall": session.status},
+            "data": {**NULL_DATA, **session.data},
+            "fileUrls": dict(session.file_urls),
+            "additionalStepPdfUrls": {},
+            "AML": None,
+            "LID": None,
+            "scanRef": session.scan_ref,
+            "externalRef": session.request.get("externalRef"),
+            "clientId": session.client_id,
+            "companyId": None,
+            "beneficiaryId": None,
+            "startTime": session.start_time,
+            "finishTime": session.finish_time,
+            "clientIp": "192.0.2.10",
+            "clientIpCountry": "LT",
+            "clientLocation": "Vilnius, Lithuania",
+            "gdcMatch": None,
+            "manualAddress": None,
+            "manualAddressMatch": False,
+            "registryCenterCheck": None,
+            "addressVerification": None,
+            "questionnaireAnswers": None,
+            "additionalSteps": None,
+        }
+
+    async def send_webhook(
+        self,
+        scan_ref: str,
+        *,
+        signing_key: str | bytes,
+        event_type: str = "IDENTIFICATION_AUTO_FINISHED",
+        url: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | None = WEBHOOK_TIMEOUT,
+    ) -> int:
+        """POST the signed identification webhook, as iDenfy would; return the answer's status.
+
+        The body is :meth:`webhook_payload` as JSON; ``Idenfy-Signature`` is
+        :func:`idenfy_async.webhooks.sign` of those exact bytes with
+        ``signing_key``, and ``Idenfy-Event-Type`` is ``event_type``. It goes to
+        ``url``, else the session's callbackUrl (``https://``, or ``http://`` on a
+        loopback host), through ``http_client`` or ``transport`` when given (e.g.
+        ``httpx.ASGITransport(app)``), else a new client. Like iDenfy, it waits
+        ``timeout`` seconds (10) for the answer. Every delivery is recorded in
+        :attr:`webhooks`.
+
+        Raises:
+            KeyError: unknown scanRef.
+            ValueError: no URL to send to, or one that is neither https nor loopback.
+            httpx.HTTPError: the delivery failed without an answer (e.g. a timeout).
+        """
+        session = self.session(scan_ref)
+        target = url or session.callback_url
+        if not target:
+            raise ValueError(f"session {scan_ref} has no callbackUrl; pass url=")
+        return await self._deliver(
+            scan_ref,
+            event_type,
+            target,
+            self.webhook_payload(scan_ref),
+            signing_key,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+        )
+
+    async def _deliver(
+        self,
+        scan_ref: str,
+        event_type: str,
+        url: str,
+        payload: Mapping[str, Any],
+        signing_key: str | bytes,
+        *,
+        http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+        timeout: float | None,
+    ) -> int:
+        """Sign ``payload`` and POST it as iDenfy does; record the delivery (every webhook)."""
+        if secure_url_problem(url):
+            raise ValueError("webhook URLs must be https:// (http:// only on a loopback host)")
+        body = json.dumps(payload).encode()
+        signature = webhooks.sign(body, signing_key)
+        headers = {
+            "Content-Type": "application/json",
+            webhooks.SIGNATURE_HEADER: signature,
+            webhooks.EVENT_TYPE_HEADER: event_type,
+            "User-Agent": "FakeIdenfy-Webhooks",
+        }
+        if http_client is not None:
+            response = await http_client.post(url, content=body, headers=headers, timeout=timeout)
+        else:
+            async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+                response = await client.post(url, content=body, headers=headers)
+        self.webhooks.append(
+            WebhookDelivery(scan_ref, event_type, url, body, signature, response.status_code)
+        )
+        return response.status_code
+
+    # ------------------------------------------------------------------ control endpoints
+
+    async def control(self, method: str, path: str, body: bytes) -> Answer:
+        """Answer one request to a ``/__fake__/`` control endpoint (see the package doc).
+
+        Answers are JSON; a problem is ``{"error": "..."}`` with 400 (bad body), 404
+        (unknown scanRef or endpoint), 405, or 502 (the webhook got no answer).
+        """
+        return await _control.control(self, method, path, body)
+
+
+class _CutStream(httpx.AsyncByteStream):
+    """A response body that ends early: reading it fails as httpx fails over TCP."""
+
+    def __init__(self, sent: bytes) -> None:
+        self._sent = sent
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._sent:
+            yield self._sent
+        raise httpx.RemoteProtocolError(
+            "peer closed connection without sending complete message body (scripted)"
+        )

@@ -1,0 +1,276 @@
+"""The TCP server: :class:`FakeIdenfyServer` serves a :class:`FakeIdenfy` over HTTP/1.1.
+
+HTTP itself is h11's job (keep-alive and pipelining, ``Content-Length`` and chunked
+request bodies, ``Expect: 100-continue``, a 400 for what does not parse); this module
+only moves bytes between the socket and h11, and delivers each :class:`Reply`: a lost
+answer drops the connection, a cut one sends part of the body and then closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import math
+import random
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Final
+
+import h11
+
+from idenfy_async._limiter import RateLimiter
+
+from ._common import CONTROL_PREFIX, error
+from ._fake import FakeIdenfy
+from ._faults import Reply, random_failure
+
+__all__ = ["FakeIdenfyServer"]
+
+#: A request head (or any incomplete event) larger than this is refused with 431.
+MAX_HEADER_BYTES: Final = 64 * 1024
+_READ_SIZE: Final = 64 * 1024
+#: How long a refused client may go on sending before the connection closes anyway.
+LINGER_SECONDS: Final = 1.0
+
+
+class FakeIdenfyServer:
+    """:class:`FakeIdenfy` served over real HTTP/1.1 (keep-alive) on a loopback port.
+
+    For code that cannot take a transport: a subprocess, the CLI, curl. Use it as
+    ``async with FakeIdenfyServer() as base_url:`` (port 0 picks a free port) and point
+    the client there (``base_url=`` or ``IDENFY_BASE_URL``) with the fake's
+    credentials, ``test-key`` / ``test-secret``.
+
+    Args:
+        fake: the fake to serve (a new one by default); its ``sessions`` tell what
+            was created, whatever the client was told.
+        fail_rate: share of requests that fail, drawn from :data:`FAILURE_MIX`; a
+            dropped connection closes the socket without an answer.
+        latency: seconds each answer is held after the request was processed.
+        rate_limit: e.g. ``"10/s"``: beyond it, 429 ``TOO_MANY_REQUESTS`` with a
+            ``Retry-After``, like iDenfy's account limit.
+        seed: makes failures (and a new fake's tokens) reproducible.
+    """
+
+    def __init__(
+        self,
+        fake: FakeIdenfy | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fail_rate: float = 0.0,
+        latency: float = 0.0,
+        rate_limit: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not 0.0 <= fail_rate <= 1.0:
+            raise ValueError("fail_rate must be between 0 and 1")
+        self.fake = fake if fake is not None else FakeIdenfy(seed=seed)
+        self.host = host
+        self.port = port
+        self.fail_rate = fail_rate
+        self.latency = latency
+        self._rate_limiter = RateLimiter(rate_limit) if rate_limit else None
+        self._rng = random.Random(seed)
+        self._server: asyncio.Server | None = None
+        self._connections: dict[asyncio.Task[object], asyncio.StreamWriter] = {}
+        self._changed = asyncio.Event()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``, once started."""
+        if self._server is None:
+            raise RuntimeError("the server is not started")
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> str:
+        """Start listening; return the base URL."""
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.base_url
+
+    async def aclose(self) -> None:
+        """Stop listening and close every connection."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        # Closing the sockets ends each connection's task at its next read: cancelling
+        # them instead trips asyncio.streams (it reads the cancelled task's exception).
+        for writer in self._connections.values():
+            writer.transport.abort()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await server.wait_closed()
+
+    async def __aenter__(self) -> str:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def wait_for_sessions(self, count: int) -> None:
+        """Return once the fake has created at least ``count`` sessions."""
+        while len(self.fake.sessions) < count:
+            await self._changed.wait()
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections[task] = writer
+        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+        try:
+            while await self._exchange(connection, reader, writer):
+                connection.start_next_cycle()
+        except ConnectionError:
+            pass  # the client went away mid-request
+        finally:
+            if task is not None:
+                self._connections.pop(task, None)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _exchange(
+        self, connection: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answer one request; False when the connection should close."""
+        try:
+            received = await _receive(connection, reader, writer)
+        except h11.RemoteProtocolError as exc:
+            _refuse(connection, writer, exc.error_status_hint)
+            await _linger(reader, writer)
+            return False
+        if received is None:
+            return False  # closed between requests: the normal end of keep-alive
+        request, body = received
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in request.headers
+        }
+        target = request.target.decode("latin-1")
+        reply = await self._respond(request.method.decode("ascii"), target, headers, body)
+        if reply.lost is not None:
+            writer.transport.abort()  # scripted: the answer is lost
+            return False
+        writer.write(_send(connection, _head(reply)))
+        if reply.cut is not None:
+            # Scripted: part of the declared body, then the end of the connection
+            # (close, not abort, so that the part sent reaches the client first).
+            writer.write(_send(connection, h11.Data(data=reply.body[: reply.cut])))
+            await writer.drain()
+            return False
+        writer.write(_send(connection, h11.Data(data=reply.body)))
+        writer.write(_send(connection, h11.EndOfMessage()))
+        await writer.drain()
+        return connection.our_state is h11.DONE and connection.their_state is h11.DONE
+
+    async def _respond(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        if path.startswith(CONTROL_PREFIX):  # never rate-limited, never failing
+            return Reply(*await self.fake.control(method, path, body))
+        limiter = self._rate_limiter
+        if limiter is not None and not limiter.try_acquire():
+            self.fake.requests += 1
+            status, answer_headers, content = error(429, "TOO_MANY_REQUESTS", "Too many requests.")
+            wait = str(max(1, math.ceil(limiter.wait_time)))
+            return Reply(status, {**answer_headers, "Retry-After": wait}, content)
+        fault = self.fake.next_fault() or random_failure(self._rng, self.fail_rate)
+        reply = await self.fake.respond(method, path, headers, body, fault)
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        return reply
+
+
+async def _receive(
+    connection: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[h11.Request, bytes] | None:
+    """The next request and its whole body, or None if the client closed before one."""
+    request: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = connection.next_event()
+        if event is h11.NEED_DATA:
+            if connection.they_are_waiting_for_100_continue:
+                writer.write(
+                    _send(connection, h11.InformationalResponse(status_code=100, headers=[]))
+                )
+            connection.receive_data(await reader.read(_READ_SIZE))  # b"": the end
+        elif isinstance(event, h11.Request):
+            request = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            assert request is not None
+            return request, bytes(body)
+        elif isinstance(event, h11.ConnectionClosed):
+            return None
+
+
+def _head(reply: Reply) -> h11.Response:
+    """The status line and headers; h11 turns ``keep-alive`` into ``close`` when due."""
+    headers = [
+        (name, value)
+        for name, value in reply.headers.items()
+        if name.lower() not in ("content-length", "connection", "transfer-encoding")
+    ]
+    headers += [
+        ("content-length", str(len(reply.body))),
+        ("connection", "keep-alive"),
+        ("server", "FakeIdenfy"),
+    ]
+    return h11.Response(status_code=reply.status, headers=headers, reason=_reason(reply.status))
+
+
+def _refuse(connection: h11.Connection, writer: asyncio.StreamWriter, status: int) -> None:
+    """Answer a request h11 could not parse (400, or 431 for an oversized head), if we can."""
+    if connection.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+        return  # an answer is already under way: just close
+    head = h11.Response(
+        status_code=status,
+        headers=[("content-length", "0"), ("connection", "close"), ("server", "FakeIdenfy")],
+        reason=_reason(status),
+    )
+    with contextlib.suppress(h11.LocalProtocolError):
+        writer.write(_send(connection, head) + _send(connection, h11.EndOfMessage()))
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Stop writing, then read what the client still sends (bounded) before closing.
+
+    Closing a socket with unread input resets it, and a reset can destroy the refusal
+    before the client reads it (an oversized head is refused mid-upload).
+    """
+    with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        await asyncio.wait_for(_discard(reader), LINGER_SECONDS)
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    while await reader.read(_READ_SIZE):
+        pass
+
+
+def _reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Response"
+
+
+def _send(connection: h11.Connection, event: h11.Event) -> bytes:
+    data = connection.send(event)
+    assert data is not None  # None only for ConnectionClosed, which we never send
+    return data
