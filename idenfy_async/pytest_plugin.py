@@ -43,7 +43,7 @@ class VirtualClock:
     """Monotonic seconds that pass only when someone sleeps on them (no real waiting)."""
 
     def __init__(self, start: float = 0.0) -> None:
-        self.now = start
+        self.now: float = start
 
     def __call__(self) -> float:
         return self.now
@@ -101,5 +101,5 @@ async def _server(idenfy_fake: FakeIdenfy) -> AsyncIterator[FakeIdenfyServer]:
         await server.aclose()
 
 
-idenfy_client = _async_fixture("idenfy_client", _client)
-idenfy_fake_server = _async_fixture("idenfy_fake_server", _server)
+idenfy_client: Callable[..., Any] = _async_fixture("idenfy_client", _client)
+idenfy_fake_server: Callable[..., Any] = _async_fixture("idenfy_fake_server", _server)

@@ -162,7 +162,7 @@ class FakeControl:
         timeout: float = WEBHOOK_TIMEOUT + 5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url: str = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=self.base_url + CONTROL_PREFIX.rstrip("/"),
             timeout=timeout,

@@ -107,26 +107,26 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         self._rng = random.Random(seed)
         self._sleep = sleep
         self._script: deque[Fault] = deque()
-        self.base_url = base_url.rstrip("/")
-        self.files_base_url = files_base_url.rstrip("/")
+        self.base_url: str = base_url.rstrip("/")
+        self.files_base_url: str = files_base_url.rstrip("/")
         self.pdf_format = pdf_format
         self.listing_delay = listing_delay
         self.clock = clock
         self.signing_key = signing_key
         self.sessions: list[FakeSession] = []
-        self.requests = 0  #: every request that reached the fake, failed or not
+        self.requests: int = 0  #: every request that reached the fake, failed or not
         self.webhooks: list[WebhookDelivery] = []  #: every webhook sent, in order
         #: (path, lower-cased headers) of every file download asked for.
         self.file_requests: list[tuple[str, dict[str, str]]] = []
         file_key = hashlib.sha256(f"files:{api_secret}".encode()).digest()
         #: Status, data, files, delete, PDF, the listing and file downloads.
-        self.results = Results(self, file_key)
+        self.results: Results = Results(self, file_key)
         self._routes: dict[str, tuple[str, Callable[[Request], Answer]]] = {
             "/api/v2/token": ("POST", lambda r: self._create_session(r.body)),
             **self.results.routes(),
         }
         #: Face authentication, request-information, blocklists, processing, POA.
-        self.kyc = FakeKyc(self)
+        self.kyc: FakeKyc = FakeKyc(self)
         self._routes.update(self.kyc.routes())
 
     # ------------------------------------------------------------------ scripting

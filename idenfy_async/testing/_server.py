@@ -66,9 +66,9 @@ class FakeIdenfyServer:
     ) -> None:
         if not 0.0 <= fail_rate <= 1.0:
             raise ValueError("fail_rate must be between 0 and 1")
-        self.fake = fake if fake is not None else FakeIdenfy(seed=seed)
+        self.fake: FakeIdenfy = fake if fake is not None else FakeIdenfy(seed=seed)
         self.host = host
-        self.port = port
+        self.port: int = port
         self.fail_rate = fail_rate
         self.latency = latency
         self._rate_limiter = RateLimiter(rate_limit) if rate_limit else None
@@ -87,7 +87,7 @@ class FakeIdenfyServer:
     async def start(self) -> str:
         """Start listening; return the base URL."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = int(self._server.sockets[0].getsockname()[1])
         return self.base_url
 
     async def aclose(self) -> None:
