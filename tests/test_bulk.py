@@ -27,13 +27,13 @@ from idenfy_async import (
     SessionOutcomeUnknownError,
     SessionRequest,
 )
+from idenfy_async._bulk_row import _Runner
 from idenfy_async._limiter import RateLimiter
 from idenfy_async.bulk import (
     BulkProgress,
     BulkResult,
     BulkState,
     SessionCreator,
-    _Runner,
     create_sessions,
     is_retryable,
 )
