@@ -5,6 +5,7 @@ asked (:class:`_Gate`). :func:`idenfy_async.bulk.create_sessions` schedules the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import attrs
 
@@ -80,6 +81,9 @@ class _Runner:
         self.reconcile = True
         #: what reconciliation said about rows about to be sent anyway (retry_unknown)
         self.resent: dict[str, Reconciliation] = {}
+        #: awaited once a row's answer (or error) is in, before its outcome is written:
+        #: the scheduler frees the row's slot there (see ``bulk._Schedule``)
+        self.answered: Callable[[int], Awaitable[None]] = _nothing
 
     def reconcile_with(self, reconcile: bool | ReconcilePolicy) -> None:
         """Reconcile open rows (True, or with a policy) or not (False)."""
@@ -110,7 +114,13 @@ class _Runner:
                 return await self._unexpected(index, request, exc, sent=False, attempts=None)
             if known is not None:
                 return known
-        attempts = (entry.attempts if entry is not None else 0) + 1
+        return await self._send(index, request, (entry.attempts if entry is not None else 0) + 1)
+
+    async def _send(self, index: int, request: SessionRequest, attempts: int) -> BulkResult | None:
+        """Send the row (recorded ``pending`` first, from ``before_send``), then record
+        its outcome; None when a stop refused it before anything was sent."""
+        journal = self.journal
+        cid = request.client_id
         sent = False
         checked = self.resent.pop(cid, None)
         pending_at: float | None = None
@@ -138,19 +148,35 @@ class _Runner:
             return None
         except JournalError:
             raise
-        except ResponseDecodeError as exc:
-            if exc.scan_ref and exc.auth_token:
-                # Created, and paid for: the rest of the answer was unreadable.
-                partial = Session(auth_token=exc.auth_token, scan_ref=exc.scan_ref, client_id=cid)
-                return await self._created(index, request, partial, attempts, checked, error=exc)
-            return await self._failed(index, request, exc, sent, attempts, pending_at, checked)
-        except IdenfyError as exc:
-            return await self._failed(index, request, exc, sent, attempts, pending_at, checked)
-        except Exception as exc:  # a bug must not spoil the other rows
-            return await self._unexpected(
-                index, request, exc, sent=sent, attempts=attempts, pending_at=pending_at
-            )
+        except Exception as exc:
+            await self.answered(index)
+            return await self._settle(index, request, exc, sent, attempts, pending_at, checked)
+        await self.answered(index)
         return await self._created(index, request, session, attempts, checked)
+
+    async def _settle(
+        self,
+        index: int,
+        request: SessionRequest,
+        exc: Exception,
+        sent: bool,
+        attempts: int,
+        pending_at: float | None,
+        checked: Reconciliation | None,
+    ) -> BulkResult:
+        """The outcome of a row whose ``create_session`` raised, recorded."""
+        if isinstance(exc, ResponseDecodeError) and exc.scan_ref and exc.auth_token:
+            # Created, and paid for: the rest of the answer was unreadable.
+            partial = Session(
+                auth_token=exc.auth_token, scan_ref=exc.scan_ref, client_id=request.client_id
+            )
+            return await self._created(index, request, partial, attempts, checked, error=exc)
+        if isinstance(exc, IdenfyError):
+            return await self._failed(index, request, exc, sent, attempts, pending_at, checked)
+        # A bug must not spoil the other rows.
+        return await self._unexpected(
+            index, request, exc, sent=sent, attempts=attempts, pending_at=pending_at
+        )
 
     async def _created(
         self,
@@ -380,3 +406,7 @@ def _found_in(entry: JournalEntry) -> Reconciliation:
         status=entry.verification_status,
         expires_at=entry.expires_at,
     )
+
+
+async def _nothing(index: int) -> None:
+    """The default :attr:`_Runner.answered`: nothing to hand over."""

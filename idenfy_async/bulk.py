@@ -63,8 +63,12 @@ async def create_sessions(
 ) -> AsyncGenerator[BulkResult, None]:
     """Create a session per request; yield each row's :class:`BulkResult` as it finishes.
 
-    At most ``concurrency`` rows are in flight, and the input is read no faster than
-    that. Results come in completion order (``index`` gives the input position).
+    At most ``concurrency`` requests are in flight, and the input is read no faster
+    than that. With a journal, a row's slot serves the next row as soon as its answer
+    is in, while its outcome is written (at most ``concurrency`` rows at once are being
+    written or waiting for you to take their result); a result is yielded once its
+    outcome is recorded. Results come in completion order (``index`` gives the input
+    position).
     Ambiguous failures are never retried within the run (``retry_ambiguous=False`` is
     passed to the client): a row that may have created a session ends ``unknown``.
     One row's failure, even an unexpected exception, is that row's result: ``failed``
@@ -111,6 +115,7 @@ async def create_sessions(
         JournalError: the journal cannot be written; the run stops (a row whose
             outcome could not be recorded stays ``pending``: unknown, never resent).
     """
+    # Long for its docstring (the public contract); the body is _Schedule's.
     limit = DEFAULT_CONCURRENCY if concurrency is None else concurrency
     if limit < 1:
         raise ConfigurationError("concurrency must be at least 1")
@@ -123,105 +128,179 @@ async def create_sessions(
         retry_failed=retry_failed,
     )
     runner.reconcile_with(reconcile)
-    slots = asyncio.Semaphore(limit)
-    finished: asyncio.Queue[asyncio.Task[BulkResult | None] | _Signal] = asyncio.Queue()
-    tasks: set[asyncio.Task[BulkResult | None]] = set()
-    # The latest row of each clientId in flight, so a repeat waits for it (journal only).
-    latest: dict[str, asyncio.Task[BulkResult | None]] = {}
+    schedule = _Schedule(runner, limit, ordered=journal is not None, on_progress=on_progress)
+    schedule.start(requests, stop)
+    try:
+        while schedule.producing or schedule.tasks or not schedule.finished.empty():
+            result = schedule.take(await schedule.finished.get())
+            if result is not None:
+                yield result
+    finally:
+        await schedule.close()
 
-    def on_done(cid: str, index: int, task: asyncio.Task[BulkResult | None]) -> None:
-        tasks.discard(task)
-        gate.done(index)
-        if latest.get(cid) is task:
-            del latest[cid]
-        finished.put_nowait(task)
 
-    async def produce() -> None:
+class _Signal(enum.Enum):
+    INPUT_DONE = "input done"
+    STOP = "stop"
+
+
+_Row = asyncio.Task[BulkResult | None]
+
+
+class _Schedule:
+    """The rows of one :func:`create_sessions` call between the input and the caller.
+
+    A row holds one of ``limit`` *slots* from the moment it is read until its answer
+    is in. With a journal, its outcome is then written while its slot already serves
+    the next row (the write rides the journal's next group commit instead of keeping
+    a request from leaving); at most ``limit`` rows are being recorded or waiting to
+    be taken by the caller at once, so at most ``2 * limit`` rows are unfinished and
+    memory stays flat. A row's result is yielded only once its outcome is recorded.
+    Without a journal there is nothing to overlap: the slot frees when the caller
+    takes the result.
+    """
+
+    def __init__(
+        self,
+        runner: _Runner,
+        limit: int,
+        *,
+        ordered: bool,
+        on_progress: Callable[[BulkProgress], None] | None,
+    ) -> None:
+        self.runner = runner
+        self.gate = runner.gate
+        self.ordered = ordered  # rows repeating a clientId go one after the other
+        self.on_progress = on_progress
+        self.slots = asyncio.Semaphore(limit)
+        self.recording = asyncio.Semaphore(limit)
+        self.holding: set[int] = set()  # rows still holding their slot
+        self.finished: asyncio.Queue[tuple[int, _Row] | _Signal] = asyncio.Queue()
+        self.tasks: set[_Row] = set()
+        # The latest row of each clientId in flight, so a repeat waits for it (journal only).
+        self.latest: dict[str, _Row] = {}
+        self.counts = dict.fromkeys(BulkState, 0)
+        self.producing = True
+        self.producer: asyncio.Task[None] | None = None
+        self.watcher: asyncio.Task[None] | None = None
+        if ordered:
+            runner.answered = self.answered
+
+    def start(
+        self,
+        requests: Iterable[SessionRequest] | AsyncIterable[SessionRequest],
+        stop: asyncio.Event | None,
+    ) -> None:
+        self.producer = asyncio.create_task(self.produce(requests))
+        self.producer.add_done_callback(lambda _: self.finished.put_nowait(_Signal.INPUT_DONE))
+        if stop is not None:
+            self.watcher = asyncio.create_task(self.watch(stop))
+
+    async def produce(
+        self, requests: Iterable[SessionRequest] | AsyncIterable[SessionRequest]
+    ) -> None:
         index = 0
         async with contextlib.aclosing(_aiter(requests)) as rows:
             async for request in rows:
-                await slots.acquire()
+                await self.slots.acquire()
+                self.holding.add(index)
                 cid = request.client_id
-                previous = latest.get(cid)
-                task = asyncio.create_task(runner.run(index, request, after=previous))
-                if journal is not None:
-                    latest[cid] = task
-                tasks.add(task)
-                gate.waiting[index] = task
-                task.add_done_callback(functools.partial(on_done, cid, index))
+                previous = self.latest.get(cid)
+                task = asyncio.create_task(self.runner.run(index, request, after=previous))
+                if self.ordered:
+                    self.latest[cid] = task
+                self.tasks.add(task)
+                self.gate.waiting[index] = task
+                task.add_done_callback(functools.partial(self.on_done, cid, index))
                 index += 1
 
-    async def watch(event: asyncio.Event) -> None:
+    async def watch(self, event: asyncio.Event) -> None:
         await event.wait()
-        finished.put_nowait(_Signal.STOP)
+        self.finished.put_nowait(_Signal.STOP)
 
-    producer = asyncio.create_task(produce())
-    producer.add_done_callback(lambda _: finished.put_nowait(_Signal.INPUT_DONE))
-    watcher = asyncio.create_task(watch(stop)) if stop is not None else None
-    counts = dict.fromkeys(BulkState, 0)
+    async def answered(self, index: int) -> None:
+        """Row ``index`` has its answer: trade its slot for a recording place."""
+        await self.recording.acquire()  # full: the row keeps its slot (back-pressure)
+        self.holding.discard(index)
+        self.slots.release()
 
-    def progress() -> BulkProgress:
+    def on_done(self, cid: str, index: int, task: _Row) -> None:
+        self.tasks.discard(task)
+        self.gate.done(index)
+        if self.latest.get(cid) is task:
+            del self.latest[cid]
+        self.finished.put_nowait((index, task))
+
+    def take(self, item: tuple[int, _Row] | _Signal) -> BulkResult | None:
+        """What a finished item means: a result to yield, or None."""
+        if item is _Signal.INPUT_DONE:
+            self.producing = False
+            assert self.producer is not None
+            if not self.producer.cancelled():  # cancelled: by a stop
+                self.producer.result()  # the input's own exception, if it raised one
+            return None
+        if item is _Signal.STOP:
+            self.stopping()
+            return None
+        assert not isinstance(item, _Signal)
+        index, task = item
+        if index in self.holding:
+            self.holding.discard(index)
+            self.slots.release()
+        else:
+            self.recording.release()
+        if task.cancelled():  # dropped by a stop before its request left
+            return None
+        result = task.result()  # a bug or JournalError stops the run
+        if result is None:  # refused at before_send by a stop: nothing was sent
+            return None
+        self.counts[result.state] += 1
+        if self.on_progress is not None:
+            self.on_progress(self.progress())
+        return result
+
+    def stopping(self) -> None:
+        # Rows that have not started to send are dropped, wherever they wait (journal,
+        # rate limiter, slot, cooldown): none of them is journaled. The gate already
+        # refuses any that reaches before_send meanwhile.
+        self.gate.stopped = True
+        assert self.producer is not None
+        self.producer.cancel()
+        for task in self.gate.waiting.values():
+            task.cancel()
+        if self.on_progress is not None:
+            self.on_progress(self.progress())
+
+    def progress(self) -> BulkProgress:
+        counts = self.counts
         return BulkProgress(
             done=sum(counts.values()),
             created=counts[BulkState.CREATED],
             skipped=counts[BulkState.SKIPPED],
             failed=counts[BulkState.FAILED],
             unknown=counts[BulkState.UNKNOWN],
-            in_flight=len(gate.sending),
-            sent=gate.sent,
-            stopped=gate.stopped,
+            in_flight=len(self.gate.sending),
+            sent=self.gate.sent,
+            stopped=self.gate.stopped,
             found=counts[BulkState.FOUND],
         )
 
-    producing = True
-    try:
-        while producing or tasks or not finished.empty():
-            item = await finished.get()
-            if item is _Signal.INPUT_DONE:
-                producing = False
-                if not producer.cancelled():  # cancelled: by a stop
-                    producer.result()  # the input's own exception, if it raised one
-                continue
-            if item is _Signal.STOP:
-                # Rows that have not started to send are dropped, wherever they wait
-                # (journal, rate limiter, slot, cooldown): none of them is journaled.
-                # The gate already refuses any that reaches before_send meanwhile.
-                gate.stopped = True
-                producer.cancel()
-                for task in gate.waiting.values():
-                    task.cancel()
-                if on_progress is not None:
-                    on_progress(progress())
-                continue
-            assert not isinstance(item, _Signal)
-            slots.release()
-            if item.cancelled():  # dropped by a stop before its request left
-                continue
-            result = item.result()  # a bug or JournalError stops the run
-            if result is None:  # refused at before_send by a stop: nothing was sent
-                continue
-            counts[result.state] += 1
-            if on_progress is not None:
-                on_progress(progress())
-            yield result
-    finally:
+    async def close(self) -> None:
+        """Cancel and await whatever still runs (the caller stopped early, or an error)."""
+        producer, watcher = self.producer, self.watcher
+        assert producer is not None
         producer.cancel()
         if watcher is not None:
             watcher.cancel()
-        for task in tasks:
+        for task in self.tasks:
             task.cancel()
-        await asyncio.gather(producer, *tasks, return_exceptions=True)
+        await asyncio.gather(producer, *self.tasks, return_exceptions=True)
         if watcher is not None:
             await asyncio.gather(watcher, return_exceptions=True)
-        while not finished.empty():  # finished but never consumed: mark errors as seen
-            item = finished.get_nowait()
-            if isinstance(item, asyncio.Task) and not item.cancelled():
-                item.exception()
-
-
-class _Signal(enum.Enum):
-    INPUT_DONE = "input done"
-    STOP = "stop"
+        while not self.finished.empty():  # finished but never consumed: mark errors as seen
+            item = self.finished.get_nowait()
+            if isinstance(item, tuple) and not item[1].cancelled():
+                item[1].exception()
 
 
 async def _aiter(
