@@ -215,6 +215,35 @@ def _control_parsers(commands: Any) -> None:
     server = argparse.ArgumentParser(add_help=False)
     server.add_argument("--server", metavar="URL", help="the fake-server's base URL")
 
+    _complete_parser(actions, server)
+
+    webhook = actions.add_parser(
+        "webhook",
+        parents=[server],
+        help="have the fake POST the session's signed webhook to its callbackUrl",
+    )
+    webhook.add_argument("scan_ref", metavar="SCANREF")
+    webhook.add_argument("--url", help="send here instead of the session's callbackUrl")
+    webhook.add_argument(
+        "--signing-key", metavar="KEY", help="sign with this key, not the server's"
+    )
+    webhook.add_argument(
+        "--event-type", metavar="TYPE", help="Idenfy-Event-Type (IDENTIFICATION_AUTO_FINISHED)"
+    )
+    webhook.set_defaults(run=_run_control, run_action="webhook")
+
+    sessions = actions.add_parser(
+        "sessions", parents=[server], help="list the sessions the fake holds"
+    )
+    sessions.add_argument("--json", action="store_true", help="one JSON object a line")
+    sessions.set_defaults(run=_run_control, run_action="sessions")
+
+    reset = actions.add_parser("reset", parents=[server], help="forget every session")
+    reset.set_defaults(run=_run_control, run_action="reset")
+
+
+def _complete_parser(actions: Any, server: argparse.ArgumentParser) -> None:
+    """``idenfy-async fake complete``: play the user's verification."""
     complete = actions.add_parser(
         "complete",
         parents=[server],
@@ -240,30 +269,6 @@ def _control_parsers(commands: Any) -> None:
         "--not-final", action="store_true", help="final: false (a manual review follows)"
     )
     complete.set_defaults(run=_run_control, run_action="complete")
-
-    webhook = actions.add_parser(
-        "webhook",
-        parents=[server],
-        help="have the fake POST the session's signed webhook to its callbackUrl",
-    )
-    webhook.add_argument("scan_ref", metavar="SCANREF")
-    webhook.add_argument("--url", help="send here instead of the session's callbackUrl")
-    webhook.add_argument(
-        "--signing-key", metavar="KEY", help="sign with this key, not the server's"
-    )
-    webhook.add_argument(
-        "--event-type", metavar="TYPE", help="Idenfy-Event-Type (IDENTIFICATION_AUTO_FINISHED)"
-    )
-    webhook.set_defaults(run=_run_control, run_action="webhook")
-
-    sessions = actions.add_parser(
-        "sessions", parents=[server], help="list the sessions the fake holds"
-    )
-    sessions.add_argument("--json", action="store_true", help="one JSON object a line")
-    sessions.set_defaults(run=_run_control, run_action="sessions")
-
-    reset = actions.add_parser("reset", parents=[server], help="forget every session")
-    reset.set_defaults(run=_run_control, run_action="reset")
 
 
 def _positive_int(text: str) -> int:
