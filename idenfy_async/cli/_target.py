@@ -24,6 +24,8 @@ _NO_RATE: Final = frozenset({"none", "off", "0"})
 
 @attrs.frozen
 class _Target:
+    """The client rows go to, the scope its journal is bound to, and whether it is the fake."""
+
     client: AsyncIdenfy
     scope: str
     fake: bool
@@ -45,6 +47,8 @@ def _target(
     credentials: tuple[str, str] | None,
     rate: RateLimiter | str | None,
 ) -> _Target:
+    """The client: the in-process fake without credentials, else iDenfy (shared pacing
+    through Redis with --redis-url, failing closed)."""
     concurrency = args.concurrency
     if credentials is None:
         why = "--fake" if args.fake else f"no {ENV_API_KEY}/{ENV_API_SECRET} set"
@@ -87,6 +91,7 @@ def _target(
 
 
 def _journal_path(args: argparse.Namespace, fake: bool) -> str | None:
+    """--journal, else next to INPUT (apart for the fake); None with --no-journal."""
     if args.no_journal:
         if args.journal:
             raise _InputError("--journal and --no-journal exclude each other")
@@ -97,6 +102,7 @@ def _journal_path(args: argparse.Namespace, fake: bool) -> str | None:
 
 
 def _check_paths(input_path: str, out: str | None, journal: str | None) -> None:
+    """OUT is given, has a known suffix, and INPUT, OUT and the journal are three files."""
     if not out:
         raise _InputError("--out OUT is required (or use --dry-run)")
     if Path(out).suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
@@ -107,6 +113,7 @@ def _check_paths(input_path: str, out: str | None, journal: str | None) -> None:
 
 
 def _rate_limit(args: argparse.Namespace, fake: bool) -> RateLimiter | str | None:
+    """--rate as the client takes it: a limiter, the account's spec for Redis, or None."""
     spec = args.rate if args.rate is not None else (None if fake else DEFAULT_RATE)
     shared = bool(args.redis_url) and not fake
     if spec is None or spec.strip().lower() in _NO_RATE:
