@@ -216,6 +216,9 @@ def options_from(args: argparse.Namespace) -> BulkOptions:
 class Sample:
     rows_per_s: float
     cpu_us: float  # client process CPU (all threads: the journal's too) per row
+    #: journal transactions (each a durable commit) per row; None without a journal.
+    #: Less at the mercy of a busy machine than rows/s: how well writes group.
+    commits_per_row: float | None = None
 
 
 @dataclass
@@ -311,7 +314,10 @@ async def _one_run(
         else:
             created = await _bulk(client, requests, concurrency, journal)
         cpu1, wall1 = time.process_time(), time.perf_counter()
+        commits: float | None = None
         if journal is not None:
+            worker = journal._worker  # its counters are read by tests and benches
+            commits = worker.batches / count if worker is not None else None
             journal_created = (await journal.counts())[JournalState.CREATED]
     fake_created = await asyncio.to_thread(server.take_created)
     problems = []
@@ -323,7 +329,8 @@ async def _one_run(
         problems.append(f"the fake server created {fake_created}")
     if problems:
         raise SystemExit(f"{name}: {count} rows, but " + ", ".join(problems))
-    return Sample(count / (wall1 - wall0), (cpu1 - cpu0) / count * 1e6), created
+    rate, cpu = count / (wall1 - wall0), (cpu1 - cpu0) / count * 1e6
+    return Sample(rate, cpu, commits), created
 
 
 async def run_throughput(
@@ -399,6 +406,11 @@ def throughput_report(results: ThroughputResults, options: BulkOptions) -> list[
             f" {f'{min(paired):.3f}-{max(paired):.3f}':>13} |"
             f" of medians {of_medians:.3f}x"
         )
+    commits = [s.commits_per_row for s in results.samples[BULK_JOURNAL]]
+    lines.append(
+        f"journal commits per row (durable transactions; 2 writes a row: pending, outcome):"
+        f" median {statistics.median(c for c in commits if c is not None):.3f}"
+    )
     lines.append(rule)
     expected = options.rounds * options.rows
     lines.append(

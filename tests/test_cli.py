@@ -28,21 +28,21 @@ from hypothesis import strategies as st
 
 from idenfy_async import AsyncIdenfy, SessionRequest, __version__, cli
 from idenfy_async.cli import (
-    _COLUMNS,
+    EXIT_CODES,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_ROWS,
     EXIT_USAGE,
-    OUTPUT_FIELDS,
-    _Input,
-    _open_rows_notes,
-    _parser,
-    _Progress,
-    _progress_for,
-    _RichProgress,
-    _Tally,
     main,
 )
+from idenfy_async.cli import _rows as cli_rows
+from idenfy_async.cli._args import _parser
+from idenfy_async.cli._bulk import _open_rows_notes
+from idenfy_async.cli._common import _InputError
+from idenfy_async.cli._exits import FAKE_EXIT_CODES, exit_codes_text
+from idenfy_async.cli._output import OUTPUT_FIELDS, _Output
+from idenfy_async.cli._progress import _Progress, _progress_for, _RichProgress, _Tally
+from idenfy_async.cli._rows import _COLUMNS, CSV_DELIMITERS, _Input, _Row
 from idenfy_async.journal import JournalEntry, JournalState, SqliteJournal
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 
@@ -296,6 +296,49 @@ def test_bulk_help_tells_when_out_is_required(
     assert "[--out OUT]" in text  # optional in the usage line, and the help agrees:
     assert "required unless --dry-run" in text
     assert "(required)" not in text
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_the_exit_code_table_has_every_code_once() -> None:
+    # Hand-written: the codes scripts around the command rely on.
+    assert (EXIT_OK, EXIT_ROWS, EXIT_USAGE, EXIT_INTERRUPTED) == (0, 1, 2, 130)
+    assert list(EXIT_CODES) == [0, 1, 2, 130]
+    assert set(FAKE_EXIT_CODES) == {EXIT_OK, EXIT_ROWS, EXIT_USAGE}
+
+
+@pytest.mark.parametrize(
+    ("argv", "codes"),
+    [([], EXIT_CODES), (["bulk"], EXIT_CODES), (["fake"], FAKE_EXIT_CODES)],
+    ids=["idenfy-async", "bulk", "fake"],
+)
+def test_help_lists_the_exit_codes_from_the_table(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    codes: dict[int, str],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    text = _words(capsys.readouterr().out)
+    assert _words(exit_codes_text(codes)) in text
+    for code, meaning in codes.items():
+        assert f"{code} {_words(meaning)}" in text
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/bulk.md"])
+def test_the_docs_describe_the_exit_codes_as_the_table_does(doc: str) -> None:
+    text = _words((EXAMPLES.parent / doc).read_text(encoding="utf-8"))
+    assert _words(exit_codes_text()) in text
+
+
+def test_the_module_docstring_lists_the_exit_codes_from_the_table() -> None:
+    text = _words(cli.__doc__ or "")
+    for code, meaning in EXIT_CODES.items():
+        assert f"* {code}: {_words(meaning)}" in text
 
 
 def test_dry_run_of_a_good_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -841,7 +884,7 @@ def test_a_utf16_jsonl_file_is_read(
 def test_an_overlong_jsonl_line_fails_alone(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "MAX_LINE_CHARS", 60)
+    monkeypatch.setattr(cli_rows, "MAX_LINE_CHARS", 60)  # read where INPUT is read
     source = tmp_path / "in.jsonl"
     long_row = json.dumps({"clientId": "b", "firstName": "A" * 100})
     source.write_text(f'{{"clientId": "a"}}\n{long_row}\n{{"clientId": "c"}}\n')
@@ -934,10 +977,10 @@ def test_input_unreadable_mid_run_stops_the_run_in_one_line(
     far finish and are recorded, nothing more is sent, one line says why (exit 1)."""
     real_rows = _Input.rows
 
-    def rows(self: _Input) -> Generator[cli._Row, None, None]:
+    def rows(self: _Input) -> Generator[_Row, None, None]:
         for i, row in enumerate(real_rows(self)):
             if i == 5:
-                raise cli._InputError(f"{self.path}: line 7: byte 0x93 is not UTF-8 text")
+                raise _InputError(f"{self.path}: line 7: byte 0x93 is not UTF-8 text")
             yield row
 
     monkeypatch.setattr(_Input, "rows", rows)
@@ -972,14 +1015,14 @@ class FillsUp(io.StringIO):
 def test_out_failing_mid_run_stops_sending_and_keeps_the_journal_consistent(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_init = cli._Output.__init__
+    real_init = _Output.__init__
 
-    def init(self: cli._Output, path: str) -> None:
+    def init(self: _Output, path: str) -> None:
         real_init(self, path)
         self._stream.close()
         self._stream = FillsUp(room=3)
 
-    monkeypatch.setattr(cli._Output, "__init__", init)
+    monkeypatch.setattr(_Output, "__init__", init)
     customers(tmp_path / "in.csv", 200)
     journal_path = tmp_path / "j.sqlite"
     argv = ["--fake", "--journal", str(journal_path), "--out", "out.jsonl"]
@@ -1017,7 +1060,7 @@ def csv_files(draw: st.DrawFn) -> bytes:
     header = draw(st.lists(st.sampled_from(COLUMN_NAMES) | ODD_TEXT, min_size=1, max_size=5))
     rows = draw(st.lists(st.lists(ODD_TEXT, max_size=6), max_size=5))
     text = io.StringIO()
-    csv.writer(text, delimiter=draw(st.sampled_from(cli.CSV_DELIMITERS))).writerows([header, *rows])
+    csv.writer(text, delimiter=draw(st.sampled_from(CSV_DELIMITERS))).writerows([header, *rows])
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]))
     data = text.getvalue().encode(encoding, "surrogatepass" if "utf" in encoding else "replace")
     cut = draw(st.integers(0, len(data)))  # sometimes truncated mid-character

@@ -1,0 +1,123 @@
+"""``idenfy-async bulk``: check INPUT through, then either validate only (``--dry-run``)
+or set up the client, journal and OUT, say what happens to rows an earlier run left
+open, and hand over to :class:`~._run._Run`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+
+from idenfy_async.journal import Journal, JournalEntry, JournalError, MemoryJournal, SqliteJournal
+
+from ._common import _duration, _InputError, _plural, _say
+from ._exits import EXIT_OK, EXIT_ROWS
+from ._output import _Output
+from ._rows import _Input
+from ._run import _Run
+from ._target import _check_paths, _credentials, _journal_path, _rate_limit, _target
+
+
+async def _bulk_command(args: argparse.Namespace) -> int:
+    """``idenfy-async bulk``: check INPUT, set up, run; the exit code."""
+    source = _Input(args.input, args.encoding)
+    # The whole file is read once before anything is sent: a file unreadable halfway
+    # (encoding, CSV syntax) is refused up front, with nothing sent.
+    total = await asyncio.to_thread(source.check)
+    if args.dry_run:
+        return _dry_run(source)
+    credentials = _credentials(args)
+    fake = credentials is None
+    journal_path = _journal_path(args, fake)
+    _check_paths(args.input, args.out, journal_path)
+    rate = _rate_limit(args, fake)
+    target = _target(args, credentials, rate)
+    if args.redis_url and fake:
+        _say("idenfy-async: --redis-url is ignored with the built-in FakeIdenfy.")
+
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(target.client)
+        journal: Journal | None = None
+        if journal_path is not None:
+            try:
+                journal = await stack.enter_async_context(
+                    SqliteJournal(journal_path, scope=target.scope)
+                )
+            except JournalError as exc:
+                raise _InputError(str(exc)) from exc
+        output = _Output(args.out)
+        stack.callback(output.close)
+        await _announce_open_rows(journal, args)
+        run = _Run(args, source, output, target, journal, journal_path)
+        run.progress.total = total
+        return await run.execute()
+    raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
+
+
+async def _announce_open_rows(journal: Journal | None, args: argparse.Namespace) -> None:
+    """Before anything is sent: what this run will do about rows that may have a session."""
+    if isinstance(journal, SqliteJournal | MemoryJournal):
+        entries = await journal.open_entries()
+        for note in _open_rows_notes(entries, args, now=time.time()):
+            _say(note)
+
+
+def _open_rows_notes(
+    entries: Sequence[JournalEntry], args: argparse.Namespace, *, now: float
+) -> list[str]:
+    count = len(entries)
+    if not count:
+        return []
+    held = (
+        f"idenfy-async: the journal holds {count} {_plural(count)} that may already have a session"
+    )
+    if args.no_reconcile:
+        if not args.retry_unknown:
+            return []
+        return [f"{held}; --retry-unknown sends them again without asking iDenfy."]
+    notes = [f"{held}; each is looked up in iDenfy's listing before anything is sent for it."]
+    window = args.settle_window
+    recent = [
+        e.pending_at for e in entries if e.pending_at is not None and now < e.pending_at + window
+    ]
+    if recent:
+        wait = _duration(max(recent) + window - now)
+        notes.append(
+            f"idenfy-async: {len(recent)} of them {'was' if len(recent) == 1 else 'were'} sent"
+            f" less than {window:g} s ago: they wait up to {wait} first, as iDenfy's listing"
+            " may lag (--settle-window)."
+        )
+    if args.retry_unknown:
+        notes.append(
+            "idenfy-async: --retry-unknown: those still undecided are sent again anyway"
+            " (the summary counts them)."
+        )
+    return notes
+
+
+def _dry_run(source: _Input) -> int:
+    rows = bad = problems = 0
+    for row in source.rows():
+        rows += 1
+        if not row.problems:
+            continue
+        bad += 1
+        who = f" (clientId {row.client_id})" if row.client_id else ""
+        for problem in row.problems:
+            problems += 1
+            _say(f"{source.path} row {row.line}{who}: {problem}")
+    if bad:
+        _say(
+            f"{bad} of {rows} {_plural(rows)} {'has' if bad == 1 else 'have'} problems"
+            f" ({problems} in all); nothing was sent."
+        )
+        return EXIT_ROWS
+    if rows == 0:
+        _say(f"{source.path} has no rows; nothing was sent.")
+    elif rows == 1:
+        _say("The 1 row is valid; nothing was sent.")
+    else:
+        _say(f"All {rows} rows are valid; nothing was sent.")
+    return EXIT_OK
