@@ -20,7 +20,7 @@ from .errors import (
     InsufficientFundsError,
     RateLimitError,
 )
-from .journal import ErrorKind
+from .journal import ErrorRecord
 from .models import Session, SessionRequest
 from .reconcile import (
     ReconcileOutcome,
@@ -78,7 +78,7 @@ class BulkResult:
     state: BulkState
     session: Session | None = None
     error: IdenfyError | None = None
-    error_kind: ErrorKind | None = None
+    error_kind: ErrorRecord | None = None
     sent: bool = False
     reconciliation: Reconciliation | None = None
 
@@ -94,7 +94,7 @@ class BulkResult:
         return self.sent and checked is not None and checked.outcome is ReconcileOutcome.UNKNOWN
 
     @property
-    def outcome(self) -> Session | IdenfyError | ErrorKind | None:
+    def outcome(self) -> Session | IdenfyError | ErrorRecord | None:
         """The session, else the error, else what the journal knew about the failure."""
         if self.session is not None:
             return self.session

@@ -15,7 +15,7 @@ from .errors import (
     JournalError,
     ResponseDecodeError,
 )
-from .journal import ErrorKind, Journal, JournalEntry, JournalState
+from .journal import ErrorRecord, Journal, JournalEntry, JournalState
 from .models import Session, SessionRequest
 from .reconcile import (
     ReconcileOutcome,
@@ -225,7 +225,7 @@ class _Runner:
         pending_at: float | None,
         checked: Reconciliation | None,
     ) -> BulkResult:
-        kind = ErrorKind.from_error(exc, retryable=is_retryable(exc))
+        kind = ErrorRecord.from_error(exc, retryable=is_retryable(exc))
         state = JournalState.UNKNOWN if exc.ambiguous else JournalState.FAILED
         if self.journal is not None:
             await self.journal.put(
@@ -270,7 +270,7 @@ class _Runner:
         """
         state = JournalState.UNKNOWN if sent else JournalState.FAILED
         moment = "after the request was sent" if sent else "before anything was sent"
-        kind = ErrorKind(
+        kind = ErrorRecord(
             name=type(exc).__name__, retryable=False, message=f"unexpected error {moment}"
         )
         if self.journal is not None and attempts is not None:

@@ -38,7 +38,7 @@ from idenfy_async.bulk import (
     is_retryable,
 )
 from idenfy_async.journal import (
-    ErrorKind,
+    ErrorRecord,
     JournalEntry,
     JournalError,
     JournalState,
@@ -405,12 +405,12 @@ async def test_each_failure_ends_in_one_state(
 
 # --------------------------------------------------------------------------- resuming
 
-RATE_LIMITED = ErrorKind(name="RateLimitError", retryable=True, status_code=429)
-BAD_VALUE = ErrorKind(name="BadRequestError", retryable=False, status_code=400)
-LOST = ErrorKind(name="APITimeoutError", retryable=False, message="ReadTimeout")
+RATE_LIMITED = ErrorRecord(name="RateLimitError", retryable=True, status_code=429)
+BAD_VALUE = ErrorRecord(name="BadRequestError", retryable=False, status_code=400)
+LOST = ErrorRecord(name="APITimeoutError", retryable=False, message="ReadTimeout")
 
 
-def entry(state: JournalState, error: ErrorKind | None = None) -> JournalEntry:
+def entry(state: JournalState, error: ErrorRecord | None = None) -> JournalEntry:
     return JournalEntry(client_id="user-0", state=state, error=error, attempts=1)
 
 
@@ -763,7 +763,7 @@ async def test_an_unexpected_exception_is_only_its_rows_failure() -> None:
     before, after = by_id["user-3"], by_id["user-7"]
     assert (before.state, before.sent, before.error) == (BulkState.FAILED, False, None)
     assert (after.state, after.sent, after.error) == (BulkState.UNKNOWN, True, None)
-    assert before.error_kind == ErrorKind(
+    assert before.error_kind == ErrorRecord(
         name="UnicodeEncodeError",
         retryable=False,
         message="unexpected error before anything was sent",

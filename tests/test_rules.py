@@ -140,16 +140,6 @@ def test_cell_value_of_an_unknown_attribute() -> None:
         cell_value("no_such_field", "x")
 
 
-def test_cell_kinds_match_the_cli_while_it_reads_annotations() -> None:
-    """Until cli.py reads cells with cell_value, both give every field the same kind."""
-    from idenfy_async import cli
-
-    kinds = getattr(cli, "_KINDS", None)
-    if kinds is None:
-        pytest.skip("cli.py reads cells with _rules.cell_value")
-    assert {name: r.kind for name, _, r in rules_of(SessionRequest)} == kinds
-
-
 def test_null_is_refused_where_the_rule_is_not_nullable() -> None:
     """NULL passes only the fields whose rule says nullable; the rest name the rule."""
     with pytest.raises(RequestValidationError) as info:

@@ -90,7 +90,6 @@ from ._exits import (
 from ._progress import _Progress as _Progress
 from ._progress import _progress_for as _progress_for
 from ._progress import _RichProgress as _RichProgress
-from ._rows import _KINDS as _KINDS
 
 __all__ = ["EXIT_CODES", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_ROWS", "EXIT_USAGE", "main"]
 

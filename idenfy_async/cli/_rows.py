@@ -1,6 +1,6 @@
 """Reading INPUT row by row: the file's encoding and CSV separator, the columns, each
-cell's text turned into its field's value (:func:`_cell_value`, the one place that
-parses a cell), and each row's :class:`SessionRequest` or every problem with it."""
+cell's text turned into its field's value (``_rules.cell_value``, derived from the
+rule declared on the field), and each row's :class:`SessionRequest` or every problem with it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any, Final, TextIO
 import attrs
 
 from idenfy_async import FieldProblem, RequestValidationError, SessionRequest
+from idenfy_async._rules import cell_value
 from idenfy_async.models import wire_name
 
 from ._common import _InputError
@@ -24,8 +25,6 @@ from ._common import _InputError
 #: The longest JSONL line read as a row: a longer one fails alone (CSV cells are bounded
 #: by csv's own field limit, 131,072 characters).
 MAX_LINE_CHARS: Final = 1_000_000
-_TRUE: Final = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE: Final = frozenset({"false", "f", "no", "n", "0"})
 
 
 @attrs.frozen
@@ -41,67 +40,6 @@ _COLUMNS: Final = {
     **{name: name for name in _ATTRIBUTES},
     **{wire_name(name): name for name in _ATTRIBUTES},
 }
-
-
-def _kind(annotation: object) -> str:
-    """How a CSV cell becomes this field's value, from the field's type."""
-    text = annotation if isinstance(annotation, str) else repr(annotation)
-    if "Mapping" in text:
-        return "json"
-    if "Sequence" in text:
-        return "list_or_str" if text.startswith("str |") else "list"
-    if "bool" in text:
-        return "bool"
-    if "float" in text:
-        return "float"
-    if "int" in text and "str" not in text:
-        return "int"
-    return "str"
-
-
-_KINDS: Final = {name: _kind(a.type) for name, a in _ATTRIBUTES.items()}
-
-
-class _CellError(Exception):
-    """A cell that cannot become its field's type; the message is the rule broken."""
-
-
-def _cell_value(kind: str, text: str) -> Any:
-    if kind == "bool":
-        lowered = text.lower()
-        if lowered in _TRUE or lowered in _FALSE:
-            return lowered in _TRUE
-        raise _CellError("must be true or false")
-    if kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise _CellError("must be an integer") from None
-    if kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise _CellError("must be a number") from None
-    if kind == "json":
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):  # RecursionError: nested too deep
-            value = None
-        if not isinstance(value, dict):
-            raise _CellError("must be a JSON object")
-        return value
-    if kind in ("list", "list_or_str"):
-        if text.startswith("["):
-            try:
-                items = json.loads(text)
-            except (ValueError, RecursionError):
-                items = None
-            if not isinstance(items, list):
-                raise _CellError('must be values separated by "|" or a JSON list')
-            return items
-        if kind == "list" or "|" in text:
-            return [part.strip() for part in text.split("|") if part.strip()]
-    return text
 
 
 def _build(line: int, values: Mapping[str, Any], problems: list[FieldProblem]) -> _Row:
@@ -308,9 +246,9 @@ class _Input:
                 if not text:
                     continue  # empty cell: not set, the dashboard default applies
                 try:
-                    values[name] = _cell_value(_KINDS[name], text)
-                except _CellError as exc:
-                    problems.append(FieldProblem(wire_name(name), str(exc)))
+                    values[name] = cell_value(name, text)
+                except RequestValidationError as exc:
+                    problems.extend(exc.problems)
             yield _build(line, values, problems)
 
     def _jsonl_rows(self, stream: TextIO) -> Iterator[_Row]:

@@ -16,7 +16,7 @@ from typing import Final
 from idenfy_async import CoordinationError, SessionRequest
 from idenfy_async._constants import ENV_REDIS_URL
 from idenfy_async.bulk import BulkProgress, BulkResult, BulkState
-from idenfy_async.journal import ErrorKind, Journal, JournalError
+from idenfy_async.journal import ErrorRecord, Journal, JournalError
 from idenfy_async.reconcile import ReconcilePolicy
 
 from ._common import _duration, _InputError, _plural, _say
@@ -293,7 +293,7 @@ def _reconcile_summary(t: _Tally, found: Sequence[str], *, reconciling: bool) ->
 
 
 def _error_text(result: BulkResult) -> str | None:
-    kind: ErrorKind | None = result.error_kind
+    kind: ErrorRecord | None = result.error_kind
     if result.state in (BulkState.CREATED, BulkState.SKIPPED):
         return None
     checked = result.reconciliation
