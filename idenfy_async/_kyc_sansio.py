@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from . import errors
 from ._converter import converter, shape_errors, shape_problem
-from ._sansio import RequestSpec, _dumps, _identifier, _json_object, _Kind, _structure
+from ._wire import RequestSpec, _dumps, _identifier, _json_object, _Kind, _structure
 from .errors import FieldProblem, RequestValidationError
 from .kyc_models import (
     ADDITIONAL_STEP_MAX_IMAGE_BYTES,
