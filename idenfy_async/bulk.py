@@ -71,7 +71,7 @@ class SessionCreator(Protocol):
         request: SessionRequest,
         /,
         *,
-        retry_ambiguous: bool,
+        retry_unknown: bool,
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Session:
         """Create one session; await ``before_send`` once, right before the first
@@ -192,7 +192,7 @@ async def create_sessions(
 
     At most ``concurrency`` rows are in flight, and the input is read no faster than
     that. Results come in completion order (``index`` gives the input position).
-    Ambiguous failures are never retried within the run (``retry_ambiguous=False`` is
+    Ambiguous failures are never retried within the run (``retry_unknown=False`` is
     passed to the client): a row that may have created a session ends ``unknown``.
     One row's failure, even an unexpected exception, is that row's result: ``failed``
     when it happened before the request could leave, ``unknown`` after.
@@ -456,7 +456,7 @@ class _Runner:
 
         try:
             session = await self.client.create_session(
-                request, retry_ambiguous=False, before_send=mark_pending
+                request, retry_unknown=False, before_send=mark_pending
             )
         except _Stopped:
             return None
