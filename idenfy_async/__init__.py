@@ -2,9 +2,11 @@
 
 import typing
 
-from ._client import NOT_GIVEN, AsyncIdenfy, ResponseInfo
-from ._limiter import RateLimit, RateLimiter
-from ._retry import CallKind, Failure, RetryDetails, RetryPolicy
+from ._client import AsyncIdenfy
+from ._limiter import Pacer, RateLimiter
+from ._observe import ResponseInfo
+from ._options import NOT_GIVEN, NotGiven, RequestOptions
+from ._retry import Failure, OnRetry, RetryDetails, RetryPolicy
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -84,6 +86,8 @@ from .reconcile import (
 )
 
 if typing.TYPE_CHECKING:
+    from ._limiter import RateLimit as RateLimit  # deprecated: Pacer (see _RENAMED)
+    from ._retry import CallKind as CallKind  # importable, not in __all__: in no public signature
     from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
     from .journal import (
         ErrorKind,
@@ -148,7 +152,28 @@ _LAZY = {
 }
 
 
+#: Old names still importable for one release, each with a DeprecationWarning.
+_RENAMED = {"RateLimit": "Pacer"}
+#: Importable but not public API (in no public signature): served, never cached here.
+_UNLISTED = {"CallKind": "_retry"}
+
+
 def __getattr__(name: str) -> typing.Any:
+    new_name = _RENAMED.get(name)
+    if new_name is not None:
+        import warnings
+
+        warnings.warn(
+            f"idenfy_async.{name} is deprecated and will be removed in the next release;"
+            f" use idenfy_async.{new_name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new_name]
+    if name in _UNLISTED:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_UNLISTED[name]}", __name__), name)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -160,7 +185,7 @@ def __getattr__(name: str) -> typing.Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_UNLISTED})
 
 
 __all__ = [
@@ -178,7 +203,6 @@ __all__ = [
     "BulkProgress",
     "BulkResult",
     "BulkState",
-    "CallKind",
     "ClientClosedError",
     "ClientStateError",
     "ConfigurationError",
@@ -225,8 +249,11 @@ __all__ = [
     "NOT_GIVEN",
     "NULL",
     "NotFoundError",
+    "NotGiven",
+    "OnRetry",
     "OpenSessionError",
     "OverallStatus",
+    "Pacer",
     "PermissionDeniedError",
     "Platform",
     "PoaCheck",
@@ -234,13 +261,13 @@ __all__ = [
     "PoaOverallStatus",
     "ProcessingDocumentType",
     "ProcessingRequest",
-    "RateLimit",
     "RateLimitError",
     "RateLimiter",
     "ReconcileOutcome",
     "ReconcilePolicy",
     "ReconcileReason",
     "Reconciliation",
+    "RequestOptions",
     "RequestValidationError",
     "ResponseDecodeError",
     "ResponseInfo",

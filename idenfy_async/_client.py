@@ -362,9 +362,9 @@ class AsyncIdenfy:
         if given.timeout is not NOT_GIVEN:
             checked_timeouts(httpx.Timeout(given.timeout).as_dict())
         derived = object.__new__(AsyncIdenfy)
-        shared = {k: v for k, v in vars(self).items() if k not in _PER_CLIENT_STATE}
+        shared = {k: v for k, v in vars(self).items() if k not in _RESOURCES}
         vars(derived).update(shared)
-        derived._closed = False
+        derived._closed = False  # its own open/closed state; _root's is checked too
         derived._policy = _evolved(self._policy, given)
         if given.timeout is not NOT_GIVEN:
             derived._timeout = given.timeout
@@ -1041,19 +1041,10 @@ class AsyncIdenfy:
         return await _downloads.download_files(download, file_urls, directory)
 
 
-#: What a client from with_options() does not share with the one it came from: its own
-#: open/closed state and options, and its resource objects (they hold their client).
-_PER_CLIENT_STATE: Final = frozenset(
-    {
-        "_closed",
-        "_policy",
-        "_timeout",
-        "face_auth",
-        "request_info",
-        "blocklists",
-        "processing",
-        "proof_of_address",
-    }
+#: The resource objects a client caches (each holds its client): a client from
+#: with_options() makes its own.
+_RESOURCES: Final = frozenset(
+    {"face_auth", "request_info", "blocklists", "processing", "proof_of_address"}
 )
 
 
