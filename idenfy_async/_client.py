@@ -1,21 +1,19 @@
-"""``AsyncIdenfy``: the client's lifecycle and its endpoint methods.
+"""``AsyncIdenfy``: the client, put together from its parts.
 
-Thin on purpose: each endpoint builds its request with the sans-I/O modules
-(:mod:`._sansio`), and :mod:`._http` sends it (admission by :mod:`._admission`,
-retries by :mod:`._retry`, httpx's errors made ours in one place); downloads are
-:mod:`._downloads`, logs and ``ResponseInfo`` :mod:`._observe`, per-call options
-:mod:`._options`.
+Thin on purpose: :mod:`._client_base` (configuration, lifecycle, ``with_options``,
+sending), :mod:`._client_sessions` (``create_session`` and the open-session
+registry), :mod:`._client_results` (status, data, files, PDF, deletion, listing,
+downloads), and here bulk runs and the KYC resources. Endpoints build requests with
+the sans-I/O modules (:mod:`._sansio`); :mod:`._http` sends them (admission by
+:mod:`._admission`, retries by :mod:`._retry`, httpx's errors made ours in one
+place); logs and ``ResponseInfo`` are :mod:`._observe`'s, per-call options
+:mod:`._options`'.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import functools
-import os
-import sys
-import urllib.parse
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -23,71 +21,31 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Iterator,
-    Mapping,
 )
-from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
+from typing import TYPE_CHECKING
 
-import attrs
-import httpx
-
-from . import _downloads, _sansio, errors
-from ._admission import Admission
-from ._constants import (
-    DEFAULT_ACCOUNT_RATE,
-    DEFAULT_CONCURRENCY,
-    ENV_API_KEY,
-    ENV_API_SECRET,
-    ENV_BASE_URL,
-    ENV_LOG,
-    ENV_REDIS_URL,
-)
-from ._downloads import DOWNLOAD_CHUNK_SIZE
-from ._http import DEFAULT_TIMEOUT, Parse, Sender, checked_timeouts
+from ._client_base import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+from ._client_base import DEFAULT_MAX_CONCURRENCY as DEFAULT_MAX_CONCURRENCY
+from ._client_results import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
+from ._client_results import ResultCalls
+from ._client_sessions import SessionCalls
+from ._downloads import DOWNLOAD_CHUNK_SIZE as DOWNLOAD_CHUNK_SIZE
+from ._http import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from ._http import USER_AGENT as USER_AGENT
-from ._limiter import ConcurrencyLimiter, Cooldown, Pacer, RateLimiter
-from ._observe import ResponseInfo, configure_logging, hide_queries_in_httpx_logs
-from ._observe import capture_responses as _capture_responses
+from ._observe import ResponseInfo
+from ._observe import configure_logging as configure_logging
 from ._observe import http_logger as http_logger
 from ._observe import logger as logger
-from ._options import (
-    NO_OPTIONS,
-    NOT_GIVEN,
-    NotGiven,
-    ReadOptions,
-    RequestOptions,
-    options_from,
-    renamed_option,
-)
-from ._retry import CallKind, OnRetry, RetryPolicy
-from ._urls import secure_url_problem
-from .models import (
-    FileUrls,
-    IdentificationEvent,
-    Session,
-    SessionRequest,
-    StatusResult,
-    VerificationData,
-    VerificationSummary,
-    WebhookEvent,
-)
+from ._options import NOT_GIVEN, NotGiven, RequestOptions
+from .models import Session, SessionRequest, VerificationSummary
 from .reconcile import (
     DEFAULT_SETTLE_WINDOW,
     ReconcilePolicy,
     Reconciliation,
     reconcile_session,
 )
-from .transports import DirectClient, HttpBackend, build_transport
-
-if sys.version_info >= (3, 11):
-    from typing import Unpack
-else:
-    from typing_extensions import Unpack
 
 if TYPE_CHECKING:
-    from . import coordination
     from .bulk import BulkProgress, BulkResult
     from .journal import Journal
     from .resources import (
@@ -100,17 +58,11 @@ if TYPE_CHECKING:
 
 __all__ = ["NOT_GIVEN", "AsyncIdenfy", "NotGiven", "RequestOptions", "ResponseInfo"]
 
-# Older code imports these from here (they moved to the modules that own them).
+# Older code imports this from here (it moved to _options, public as NotGiven).
 _NotGiven = NotGiven
 
-DEFAULT_BASE_URL: Final = "https://ivs.idenfy.com"
-DEFAULT_MAX_CONCURRENCY: Final = DEFAULT_CONCURRENCY
-DEFAULT_PAGE_SIZE: Final = _sansio.DEFAULT_PAGE_SIZE
 
-T = TypeVar("T")
-
-
-class AsyncIdenfy:
+class AsyncIdenfy(SessionCalls, ResultCalls):
     """Async client for iDenfy's KYC API; one per event loop, shared by every task.
 
     Use it as ``async with AsyncIdenfy() as client:`` or call :meth:`aclose` when done.
@@ -175,510 +127,6 @@ class AsyncIdenfy:
     one's connections, pacing and Redis state.
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        api_secret: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        retry_deadline: float | NotGiven | None = NOT_GIVEN,
-        retry_unknown: bool | NotGiven = NOT_GIVEN,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        rate_limit: str | Pacer | None = None,
-        retry_policy: RetryPolicy | None = None,
-        on_retry: OnRetry | None = None,
-        http_backend: HttpBackend = "httpx",
-        transport: httpx.AsyncBaseTransport | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        redis_url: str | NotGiven | None = NOT_GIVEN,
-        bulk_share: float | NotGiven = NOT_GIVEN,
-        fallback_share: float | NotGiven | None = NOT_GIVEN,
-        single_session: bool = False,
-        retry_ambiguous: bool | NotGiven = NOT_GIVEN,
-    ) -> None:
-        api_key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
-        api_secret = api_secret if api_secret is not None else os.environ.get(ENV_API_SECRET)
-        _check_arguments(api_key, api_secret, max_concurrency, http_backend, transport, http_client)
-        assert api_key is not None  # checked just above
-        assert api_secret is not None
-        configure_logging(os.environ.get(ENV_LOG))
-
-        self._base_url = _checked_base_url(base_url or os.environ.get(ENV_BASE_URL))
-        hide_queries_in_httpx_logs(self._base_url)
-        self._api_key = api_key
-        options = RequestOptions(
-            max_retries=max_retries,
-            retry_deadline=retry_deadline,
-            retry_unknown=renamed_option("AsyncIdenfy", retry_unknown, retry_ambiguous),
-        )
-        self._policy = _evolved(retry_policy or RetryPolicy(), options)
-        self._on_retry = on_retry
-        self._single_session = single_session
-        self._registry: coordination.SessionRegistry | None = None  # made on first use
-        self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._root = self  # with_options: the client that owns the pool and registry
-        admission = self._connect_pacing(api_key, rate_limit, redis_url, bulk_share, fallback_share)
-        admission.limiter = ConcurrencyLimiter(max_concurrency)
-
-        if timeout is not NOT_GIVEN:
-            checked_timeouts(httpx.Timeout(timeout).as_dict())
-        self._owns_http = http_client is None
-        self._timeout: Any = httpx.USE_CLIENT_DEFAULT
-        if http_client is None:
-            # Our limiter admits at most max_concurrency requests, so the pool
-            # never makes one wait (no PoolTimeout under a large gather).
-            limits = httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            )
-            http_client = DirectClient(
-                transport=transport or build_transport(http_backend, limits),
-                timeout=DEFAULT_TIMEOUT if timeout is NOT_GIVEN else timeout,
-                limits=limits,
-                follow_redirects=False,
-            )
-        elif timeout is not NOT_GIVEN:
-            self._timeout = timeout
-        token = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
-        self._sender = Sender(
-            http_client,
-            owns_http=self._owns_http,
-            authorization=f"Basic {token}",
-            admission=admission,
-        )
-
-    def _connect_pacing(
-        self,
-        api_key: str,
-        rate_limit: str | Pacer | None,
-        redis_url: str | NotGiven | None,
-        bulk_share: float | NotGiven,
-        fallback_share: float | NotGiven | None,
-    ) -> Admission:
-        """The client's pacing: Redis's account quota with ``redis_url``, else ``rate_limit``."""
-        policy = self._policy
-        url = os.environ.get(ENV_REDIS_URL) if redis_url is NOT_GIVEN else redis_url
-        self._redis: Any = None
-        self._quota: coordination.RedisQuota | None = None  # loaded only when used
-        admission = Admission(
-            limiter=ConcurrencyLimiter(1),  # replaced by the caller
-            cooldown=Cooldown(policy.clock, policy.sleep),
-            clock=policy.clock,
-        )
-        if not url:
-            admission.pacer = (
-                RateLimiter(rate_limit, clock=policy.clock, sleep=policy.sleep)
-                if isinstance(rate_limit, str)
-                else rate_limit
-            )
-            return admission
-        if rate_limit is not None and not isinstance(rate_limit, str | int | float):
-            raise errors.ConfigurationError(
-                "with redis_url, rate_limit is the account's rate shared by every"
-                ' process: give a spec such as "10000/hour", not a Pacer object'
-            )
-        from . import coordination
-
-        shares: dict[str, Any] = {}
-        if bulk_share is not NOT_GIVEN:
-            shares["bulk_share"] = bulk_share
-        if fallback_share is not NOT_GIVEN:
-            shares["fallback_share"] = fallback_share
-        self._redis = coordination.connect(url)  # bounded timeouts, lazy: no I/O here
-        self._quota = coordination.RedisQuota(
-            self._redis,
-            api_key,
-            rate_limit if rate_limit is not None else DEFAULT_ACCOUNT_RATE,
-            sleep=policy.sleep,
-            clock=policy.clock,
-            **shares,
-        )
-        admission.quota = self._quota
-        admission.pacer = self._quota.interactive
-        admission.shared_cooldown = coordination.SharedCooldown(
-            self._redis, api_key, clock=policy.clock, sleep=policy.sleep
-        )
-        return admission
-
-    # ------------------------------------------------------------------ lifecycle
-
-    async def __aenter__(self) -> AsyncIdenfy:
-        self._check_usable()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool (unless it is a caller's ``http_client``). Idempotent.
-
-        On a client from :meth:`with_options` this closes that client only: the pool,
-        pacing and Redis connections belong to the client it came from.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        if self._root is not self:
-            return
-        try:
-            if self._owns_http:
-                await self._http.aclose()
-        finally:
-            if self._redis is not None:
-                with contextlib.suppress(Exception):  # a dead Redis has nothing to flush
-                    await self._redis.aclose()
-
-    def with_options(
-        self,
-        *,
-        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        retry_deadline: float | NotGiven | None = NOT_GIVEN,
-        retry_unknown: bool | NotGiven = NOT_GIVEN,
-        retry_ambiguous: bool | NotGiven = NOT_GIVEN,
-    ) -> AsyncIdenfy:
-        """A client with other defaults for these per-call options, sharing this one's state.
-
-        ``client.with_options(timeout=5, max_retries=0).get_status(scan_ref)``. The new
-        client shares the connection pool, the concurrency limit, the rate limit and
-        the rate-limit cooldown, the open-session registry and the Redis connections:
-        one pace for both. Options not given keep this client's; a call's own keywords
-        still win. Closing the new client (``aclose``, ``async with``) closes only it;
-        the pool closes with this one (and then the new client is closed too).
-        """
-        given = RequestOptions(
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_deadline=retry_deadline,
-            retry_unknown=renamed_option("with_options", retry_unknown, retry_ambiguous),
-        )
-        if given.timeout is not NOT_GIVEN:
-            checked_timeouts(httpx.Timeout(given.timeout).as_dict())
-        derived = object.__new__(AsyncIdenfy)
-        shared = {k: v for k, v in vars(self).items() if k not in _RESOURCES}
-        vars(derived).update(shared)
-        derived._closed = False  # its own open/closed state; _root's is checked too
-        derived._policy = _evolved(self._policy, given)
-        if given.timeout is not NOT_GIVEN:
-            derived._timeout = given.timeout
-        return derived
-
-    @property
-    def _http(self) -> httpx.AsyncClient:
-        return self._sender.http
-
-    @property
-    def is_closed(self) -> bool:
-        """True after :meth:`aclose` or leaving ``async with`` (this client's or, for a
-        client from :meth:`with_options`, the one it came from)."""
-        return self._closed or self._root._closed
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL requests go to."""
-        return self._base_url
-
-    @property
-    def in_flight(self) -> int:
-        """Requests in flight right now (bounded by ``max_concurrency``)."""
-        return self._sender.admission.limiter.in_flight
-
-    @property
-    def rate_limit(self) -> Pacer | None:
-        """The pacer of this client's requests, if any."""
-        return self._sender.admission.pacer
-
-    # ------------------------------------------------------------------ response details
-
-    async def with_response_info(self, call: Awaitable[T]) -> tuple[T, ResponseInfo]:
-        """Await ``call`` (a call of this client) and return its result with its answer's details.
-
-        ``status, info = await client.with_response_info(client.get_status(scan_ref))``;
-        ``info.status_code``, ``info.headers``, ``info.elapsed``, ``info.attempts``. For
-        a call that makes several requests (a listing's pages), the last one's.
-
-        Whatever ``call`` raises propagates unchanged.
-
-        Raises:
-            RuntimeError: the awaited call made no request at all.
-        """
-        with self.capture_responses() as responses:
-            result = await call
-        if not responses:
-            raise RuntimeError("with_response_info: the awaited call made no request")
-        return result, responses[-1]
-
-    @contextlib.contextmanager
-    def capture_responses(self) -> Iterator[list[ResponseInfo]]:
-        """Collect a :class:`ResponseInfo` for every successful request made in the block.
-
-        ``with client.capture_responses() as responses: ...``: one entry per request,
-        in order of completion, including each page of a listing and each file of
-        :meth:`download_files`. It follows the current task and the tasks it starts
-        (a context variable), so concurrent callers each see only their own; it
-        collects requests of any ``AsyncIdenfy``. Blocks nest: the outer one gets the
-        inner one's entries too.
-        """
-        with _capture_responses() as responses:
-            yield responses
-
-    def __repr__(self) -> str:
-        key = self._api_key
-        shown = key[:4] + "…" if len(key) >= 12 else "***"
-        return (
-            f"AsyncIdenfy(base_url={self._base_url!r}, api_key={shown!r},"
-            f" max_concurrency={self._sender.admission.limiter.limit}, closed={self.is_closed})"
-        )
-
-    def _check_open(self) -> None:
-        if self.is_closed or self._http.is_closed:
-            raise errors.ClientClosedError(
-                "this AsyncIdenfy client is closed; create a new one (one client per"
-                " application, opened at start-up and closed at shutdown)"
-            )
-
-    def _check_usable(self) -> None:
-        self._check_open()
-        root = self._root  # the connections' loop is one for every derived client
-        loop = asyncio.get_running_loop()
-        if root._loop is None:
-            root._loop = loop
-        elif loop is not root._loop:
-            raise errors.EventLoopMismatchError(
-                "this AsyncIdenfy client was first used on another event loop; its"
-                " connections belong to that loop. Create one client per event loop"
-                " (e.g. inside the coroutine passed to asyncio.run)."
-            )
-
-    # ------------------------------------------------------------------ sending
-
-    def _call(
-        self,
-        operation: str,
-        kind: CallKind,
-        spec: _sansio.RequestSpec,
-        parse: Parse[T],
-        options: RequestOptions = NO_OPTIONS,
-        *,
-        before_send: Callable[[], Awaitable[None]] | None = None,
-        priority: coordination.Priority = "interactive",
-    ) -> Awaitable[T]:
-        """Send one call (the one place per-call options meet the client's settings).
-
-        ``retry_unknown`` counts for ``CallKind.CREATE`` only: a read retries every
-        transient failure anyway. A plain function handing back the call's coroutine
-        (one coroutine layer fewer per call); its checks still raise at once.
-        """
-        self._check_usable()
-        policy = self._policy
-        o = options
-        return self._sender.call(
-            operation,
-            kind,
-            spec,
-            parse,
-            base_url=self._base_url,
-            policy=policy,
-            timeouts=self._sender.timeouts(self._timeout if o.timeout is NOT_GIVEN else o.timeout),
-            max_retries=policy.max_retries if o.max_retries is NOT_GIVEN else o.max_retries,
-            deadline=policy.deadline if o.retry_deadline is NOT_GIVEN else o.retry_deadline,
-            retry_unknown=(
-                kind is CallKind.CREATE
-                and (policy.retry_unknown if o.retry_unknown is NOT_GIVEN else o.retry_unknown)
-            ),
-            on_retry=self._on_retry,
-            check_open=self._check_open,
-            before_send=before_send,
-            priority=priority,
-        )
-
-    async def _read(
-        self,
-        operation: str,
-        spec: _sansio.RequestSpec,
-        parse: Callable[[int, bytes], T],
-        options: ReadOptions,
-    ) -> T:
-        def parse_body(status: int, headers: Mapping[str, str], content: bytes) -> T:
-            return parse(status, content)
-
-        return await self._call(
-            operation, CallKind.READ, spec, parse_body, options_from(operation, options)
-        )
-
-    # ------------------------------------------------------------------ endpoints
-
-    async def create_session(
-        self,
-        request: SessionRequest | None = None,
-        /,
-        *,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        retry_deadline: float | NotGiven | None = NOT_GIVEN,
-        retry_unknown: bool | NotGiven = NOT_GIVEN,
-        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
-        before_send: Callable[[], Awaitable[None]] | None = None,
-        retry_ambiguous: bool | NotGiven = NOT_GIVEN,
-        **fields: Any,
-    ) -> Session:
-        """Create a verification session (``POST /api/v2/token``).
-
-        Pass a :class:`SessionRequest`, or its fields as keywords
-        (``create_session(client_id="user-123", first_name="John")``).
-
-        Only failures that provably created no session are retried unless
-        ``retry_unknown=True``; an error that may hide a created session has
-        ``ambiguous=True``. ``before_send`` is awaited once, right before the first
-        attempt leaves: after its rate-limit token and concurrency slot are taken and
-        any shared cooldown has passed (bulk runs record a row ``pending`` there). If it
-        raises, nothing is sent and its exception propagates.
-
-        With ``single_session=True`` (or in a bulk run with ``redis_url``) the
-        clientId's open session is returned instead of creating another, for the
-        same request (see :class:`~idenfy_async.coordination.SessionRegistry`).
-
-        Raises:
-            RequestValidationError: invalid input; nothing was sent.
-            APIError: iDenfy refused (a subclass per cause).
-            APIConnectionError: no answer (``request_sent`` says whether it left).
-            ResponseDecodeError: the answer could not be read.
-            SessionAlreadyOpenError: (single session) the clientId has an open session
-                for another request, on ``.session``; nothing was sent.
-            SessionOutcomeUnknownError: (single session) an earlier create for the
-                clientId may have made a session: reconcile, then :meth:`forget_session`.
-            CoordinationError: (single session with Redis) the clientId could not be
-                claimed in Redis; nothing was sent.
-        """
-        if request is None:
-            fields.setdefault("client_id", "")  # reported as "clientId: is required"
-            request = SessionRequest(**fields)
-        elif fields:
-            raise TypeError("pass a SessionRequest or keyword fields, not both")
-        options = NO_OPTIONS
-        if not (
-            max_retries
-            is retry_deadline
-            is retry_unknown
-            is timeout
-            is retry_ambiguous
-            is NOT_GIVEN
-        ):
-            options = RequestOptions(
-                timeout=timeout,
-                max_retries=max_retries,
-                retry_deadline=retry_deadline,
-                retry_unknown=renamed_option("create_session", retry_unknown, retry_ambiguous),
-            )
-        return await self._create_session(
-            request,
-            options,
-            before_send=before_send,
-            priority="interactive",
-            single=self._single_session,
-        )
-
-    def _create_session(
-        self,
-        request: SessionRequest,
-        options: RequestOptions,
-        *,
-        before_send: Callable[[], Awaitable[None]] | None,
-        priority: coordination.Priority,
-        single: bool,
-    ) -> Awaitable[Session]:
-        # A plain function handing back the call's coroutine: one coroutine layer
-        # fewer per create (both callers await it at once, so its checks and
-        # validation still raise where they did).
-        spec = _sansio.build_create_session(request)
-        base_url = self._base_url
-
-        def parse(status: int, headers: Mapping[str, str], content: bytes) -> Session:
-            return _sansio.parse_create_session(status, content, base_url=base_url)
-
-        def send(hook: Callable[[], Awaitable[None]] | None) -> Awaitable[Session]:
-            return self._call(
-                "create_session",
-                CallKind.CREATE,
-                spec,
-                parse,
-                options,
-                before_send=hook,
-                priority=priority,
-            )
-
-        if not single:
-            return send(before_send)
-        self._check_usable()
-        deadline = options.retry_deadline
-        return self._sessions().create(
-            request.client_id,
-            spec.body,
-            send,
-            expiry_time=request.expiry_time,
-            deadline=self._policy.deadline if deadline is NOT_GIVEN else deadline,
-            before_send=before_send,
-        )
-
-    async def mark_session_closed(self, event: WebhookEvent) -> bool:
-        """Tell the open-session registry a webhook arrived; True if it closed a session.
-
-        Call it from the webhook handler with the parsed event: an identification
-        event with its final result (``final`` not False) closes the clientId's open
-        session with that scanRef, so the next ``create_session`` for the clientId
-        creates a new one. Other events change nothing. Shared through Redis with
-        ``redis_url`` (raises :class:`CoordinationError` when Redis fails: answer the
-        webhook 503 so iDenfy redelivers it).
-        """
-        if not isinstance(event, IdentificationEvent) or event.final is False:
-            return False
-        if not event.client_id:
-            return False
-        return await self._sessions().close(event.client_id, event.scan_ref)
-
-    def dedupe_store(self, *, ttl: float | None = None) -> coordination.DedupeStore:
-        """A webhook dedupe store for this account: shared through Redis with ``redis_url``
-        (:class:`~idenfy_async.coordination.RedisDedupeStore`, on this client's
-        connections), else one process's (:class:`~idenfy_async.coordination.MemoryDedupeStore`).
-
-        Make one per application and ``claim(event.dedupe_key)`` for each webhook.
-        ``ttl``: seconds a key is kept (default a day: ``DEFAULT_DEDUPE_TTL``).
-        """
-        from . import coordination
-
-        kept = coordination.DEFAULT_DEDUPE_TTL if ttl is None else ttl
-        if self._redis is None:
-            return coordination.MemoryDedupeStore(ttl=kept)
-        return coordination.RedisDedupeStore(self._redis, self._api_key, ttl=kept)
-
-    async def forget_session(self, client_id: str) -> None:
-        """Let the next ``create_session`` for ``client_id`` be sent, whatever was known.
-
-        For a :class:`SessionOutcomeUnknownError`: once :meth:`reconcile_session` says
-        ``NOT_FOUND`` (or you handled the session it found). Raises
-        :class:`CoordinationError` when Redis fails.
-        """
-        await self._sessions().forget(client_id)
-
-    def _sessions(self) -> coordination.SessionRegistry:
-        """The open-session registry (in Redis with ``redis_url``), made on first use;
-        one for a client and every client :meth:`with_options` derives from it."""
-        root = self._root
-        if root._registry is None:
-            from . import coordination
-
-            policy = root._policy
-            root._registry = coordination.SessionRegistry(
-                root._redis, root._api_key, clock=policy.clock, sleep=policy.sleep
-            )
-        return root._registry
-
     def create_sessions(
         self,
         requests: Iterable[SessionRequest] | AsyncIterable[SessionRequest],
@@ -727,193 +175,6 @@ class AsyncIdenfy:
             ),
             stop=stop,
         )
-
-    # ------------------------------------------------------------------ resources
-    # The rest of the KYC workflow lives in .resources (imported on first use: it
-    # imports this module), sent through this client's _call.
-
-    @functools.cached_property
-    def face_auth(self) -> FaceAuthentication:
-        """Face authentication of a returning user (:class:`~.resources.FaceAuthentication`)."""
-        from .resources import FaceAuthentication
-
-        return FaceAuthentication(self)
-
-    @functools.cached_property
-    def request_info(self) -> InformationRequests:
-        """Ask for more information (:class:`~.resources.InformationRequests`)."""
-        from .resources import InformationRequests
-
-        return InformationRequests(self)
-
-    @functools.cached_property
-    def blocklists(self) -> Blocklists:
-        """Blocklist entries (:class:`~.resources.Blocklists`)."""
-        from .resources import Blocklists
-
-        return Blocklists(self)
-
-    @functools.cached_property
-    def processing(self) -> Processing:
-        """Direct processing and additional-step uploads (:class:`~.resources.Processing`)."""
-        from .resources import Processing
-
-        return Processing(self)
-
-    @functools.cached_property
-    def proof_of_address(self) -> ProofOfAddress:
-        """The standalone proof-of-address check (:class:`~.resources.ProofOfAddress`)."""
-        from .resources import ProofOfAddress
-
-        return ProofOfAddress(self)
-
-    async def get_status(self, scan_ref: str, **options: Unpack[ReadOptions]) -> StatusResult:
-        """The verification's overall status (``POST /api/v2/status``).
-
-        A fallback for a missed webhook only: iDenfy restricts accounts that poll it.
-        Transient failures are retried (a read is safe to repeat). Per-call options:
-        ``timeout``, ``max_retries``, ``retry_deadline`` (:class:`RequestOptions`).
-
-        Raises:
-            RequestValidationError: ``scan_ref`` is empty or too long; nothing was sent.
-            APIError: iDenfy refused (``NotFoundError`` for an unknown scanRef, ...).
-            APIConnectionError: no answer after the last attempt.
-            ResponseDecodeError: the answer could not be read.
-        """
-        spec = _sansio.build_get_status(scan_ref)
-        return await self._read("get_status", spec, _sansio.parse_get_status, options)
-
-    async def get_data(self, scan_ref: str, **options: Unpack[ReadOptions]) -> VerificationData:
-        """The document data read during verification (``POST /api/v2/data``).
-
-        Every field may be ``None``. Options and errors as :meth:`get_status`.
-        """
-        spec = _sansio.build_get_data(scan_ref)
-        return await self._read("get_data", spec, _sansio.parse_get_data, options)
-
-    async def get_files(self, scan_ref: str, **options: Unpack[ReadOptions]) -> FileUrls:
-        """Pre-signed URLs of the verification's photos and videos (``POST /api/v2/files``).
-
-        The URLs expire after about an hour: fetch them with :meth:`download_file`
-        or :meth:`download_files` right away. Options and errors as :meth:`get_status`.
-        """
-        spec = _sansio.build_get_files(scan_ref)
-        return await self._read("get_files", spec, _sansio.parse_files, options)
-
-    async def delete_verification(self, scan_ref: str, **options: Unpack[ReadOptions]) -> None:
-        """Delete the verification's personal data for good (``POST /api/v2/delete``).
-
-        Deleting is safe to repeat, so transient failures are retried. Options as
-        :meth:`get_status`.
-
-        Raises:
-            TokenNotExpiredError: the session is not over yet ("Token has not
-                expired yet."); try again once it was used or expired.
-            RequestValidationError, APIError, APIConnectionError: as :meth:`get_status`.
-        """
-        spec = _sansio.build_delete_verification(scan_ref)
-        await self._read("delete_verification", spec, _sansio.parse_delete_verification, options)
-
-    async def generate_pdf(
-        self,
-        scan_ref: str,
-        language: str = "en",
-        *,
-        include_main_step_files: bool = True,
-        include_additional_step_files: bool = True,
-        **options: Unpack[ReadOptions],
-    ) -> bytes:
-        """The verification report as PDF bytes (``POST /api/v2/generate-pdf``).
-
-        Whether iDenfy answers with the PDF itself or with base64 of it, the PDF
-        bytes are returned. Generating again is harmless, so failures are retried.
-        Options as :meth:`get_status`.
-
-        Raises:
-            ResponseDecodeError: the answer is neither a PDF nor base64 of one.
-            RequestValidationError, APIError, APIConnectionError: as :meth:`get_status`.
-        """
-        spec = _sansio.build_generate_pdf(
-            scan_ref,
-            language=language,
-            include_main_step_files=include_main_step_files,
-            include_additional_step_files=include_additional_step_files,
-        )
-        return await self._call(
-            "generate_pdf",
-            CallKind.READ,
-            spec,
-            _sansio.parse_generate_pdf,
-            options_from("generate_pdf", options),
-        )
-
-    def list_verifications(
-        self,
-        client_id: str | None = None,
-        *,
-        per_page: int = DEFAULT_PAGE_SIZE,
-        **options: Unpack[ReadOptions],
-    ) -> AsyncIterator[VerificationSummary]:
-        """Every verification, or those of ``client_id`` (``GET /kyc/identifications/``).
-
-        ``async for summary in client.list_verifications("user-1"): ...``; page after
-        page, each fetched when the previous one is used up. A ``next`` link is followed only
-        on this client's own origin: the credentials never go anywhere else. Options
-        (for each page) as :meth:`get_status`.
-
-        Raises:
-            RequestValidationError: at once (before iterating), for a bad
-                ``client_id`` or ``per_page``.
-            APIError, APIConnectionError, ResponseDecodeError: while iterating.
-        """
-        return self._list_verifications(
-            client_id,
-            per_page=per_page,
-            options=options_from("list_verifications", options),
-            priority="interactive",
-        )
-
-    def _list_verifications(
-        self,
-        client_id: str | None,
-        *,
-        per_page: int = DEFAULT_PAGE_SIZE,
-        options: RequestOptions = NO_OPTIONS,
-        priority: coordination.Priority,
-    ) -> AsyncIterator[VerificationSummary]:
-        first = _sansio.build_list_verifications(client_id, page=1, per_page=per_page)
-
-        def parse(status: int, headers: Mapping[str, str], content: bytes) -> Any:
-            return _sansio.parse_list_page(status, content)
-
-        async def pages() -> AsyncIterator[VerificationSummary]:
-            spec: _sansio.RequestSpec | None = first
-            number = 1
-            fetched: set[str] = set()
-            while spec is not None:
-                if spec.path in fetched:
-                    raise errors.ResponseDecodeError(
-                        "the next page link points to a page already read",
-                        status_code=200,
-                        method=spec.method,
-                        path=_sansio.LIST_VERIFICATIONS_PATH,
-                    )
-                fetched.add(spec.path)
-                page: _sansio.VerificationPage = await self._call(
-                    "list_verifications", CallKind.READ, spec, parse, options, priority=priority
-                )
-                for summary in page.results:
-                    yield summary
-                number += 1
-                spec = _sansio.next_page_spec(
-                    page,
-                    base_url=self._base_url,
-                    client_id=client_id,
-                    page_number=number,
-                    per_page=per_page,
-                )
-
-        return pages()
 
     async def reconcile_session(
         self,
@@ -969,83 +230,44 @@ class AsyncIdenfy:
             wall_clock=self._policy.wall_clock,
         )
 
-    async def download_file(
-        self,
-        url: str,
-        destination: str | os.PathLike[str] | BinaryIO,
-        *,
-        chunk_size: int = DOWNLOAD_CHUNK_SIZE,
-        **options: Unpack[ReadOptions],
-    ) -> int:
-        """Stream one file URL (from :meth:`get_files` or a webhook) to a path or binary file.
+    # ------------------------------------------------------------------ resources
+    # The rest of the KYC workflow lives in .resources (imported on first use: it
+    # imports the options module only), sent through this client's _call.
 
-        The body is written in ``chunk_size`` pieces off the event loop, never held
-        whole in memory. A path is written to a temporary file beside it and
-        renamed at the end, so it never holds half a file; a file object is
-        written at its current position (retried only if it is seekable). The
-        request carries no Authorization header: these are pre-signed URLs on
-        another host. Returns the number of bytes written. Options as
-        :meth:`get_status` (``timeout`` keeps httpx's meaning here: each phase, each
-        read, as a file's size is unknown).
+    @functools.cached_property
+    def face_auth(self) -> FaceAuthentication:
+        """Face authentication of a returning user (:class:`~.resources.FaceAuthentication`)."""
+        from .resources import FaceAuthentication
 
-        Raises:
-            RequestValidationError: ``url`` is not ``https://`` (``http://`` only on
-                loopback); nothing was sent.
-            APIError: the file host refused (``PermissionDeniedError`` once the URL
-                expired, about an hour after it was issued).
-            APIConnectionError: no complete answer after the last attempt.
-        """
-        url = _sansio.check_download_url(url)
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError("chunk_size must be a positive integer")
-        chosen = options_from("download_file", options)
-        self._check_usable()
-        policy = self._policy
-        return await _downloads.download_file(
-            self._sender,
-            url,
-            destination,
-            chunk_size=chunk_size,
-            policy=policy,
-            timeout=self._timeout if chosen.timeout is NOT_GIVEN else chosen.timeout,
-            max_retries=(
-                policy.max_retries if chosen.max_retries is NOT_GIVEN else chosen.max_retries
-            ),
-            deadline=policy.deadline
-            if chosen.retry_deadline is NOT_GIVEN
-            else chosen.retry_deadline,
-            on_retry=self._on_retry,
-            check_open=self._check_open,
-        )
+        return FaceAuthentication(self)
 
-    async def download_files(
-        self,
-        file_urls: Mapping[str, str | None],
-        directory: str | os.PathLike[str],
-        *,
-        chunk_size: int = DOWNLOAD_CHUNK_SIZE,
-        **options: Unpack[ReadOptions],
-    ) -> dict[str, Path]:
-        """Download every URL of a :class:`FileUrls` into ``directory``, concurrently.
+    @functools.cached_property
+    def request_info(self) -> InformationRequests:
+        """Ask for more information (:class:`~.resources.InformationRequests`)."""
+        from .resources import InformationRequests
 
-        Files are named after their key and the URL's extension (``FRONT.jpg``);
-        null URLs are skipped. Returns key -> path. If one download fails, the
-        others are cancelled and the error is raised (files already complete stay).
-        Raises as :meth:`download_file` does; every URL is checked before any is sent.
-        """
-        options_from("download_files", options)  # a wrong keyword raises before any I/O
+        return InformationRequests(self)
 
-        def download(url: str, path: Path) -> Awaitable[int]:
-            return self.download_file(url, path, chunk_size=chunk_size, **options)
+    @functools.cached_property
+    def blocklists(self) -> Blocklists:
+        """Blocklist entries (:class:`~.resources.Blocklists`)."""
+        from .resources import Blocklists
 
-        return await _downloads.download_files(download, file_urls, directory)
+        return Blocklists(self)
 
+    @functools.cached_property
+    def processing(self) -> Processing:
+        """Direct processing and additional-step uploads (:class:`~.resources.Processing`)."""
+        from .resources import Processing
 
-#: The resource objects a client caches (each holds its client): a client from
-#: with_options() makes its own.
-_RESOURCES: Final = frozenset(
-    {"face_auth", "request_info", "blocklists", "processing", "proof_of_address"}
-)
+        return Processing(self)
+
+    @functools.cached_property
+    def proof_of_address(self) -> ProofOfAddress:
+        """The standalone proof-of-address check (:class:`~.resources.ProofOfAddress`)."""
+        from .resources import ProofOfAddress
+
+        return ProofOfAddress(self)
 
 
 class _BulkCreator:
@@ -1077,57 +299,3 @@ class _BulkCreator:
     ) -> AsyncIterator[VerificationSummary]:
         # Reconciling a bulk run's open rows is bulk work too: behind interactive calls.
         return self._client._list_verifications(client_id, priority="bulk")
-
-
-def _check_arguments(
-    api_key: str | None,
-    api_secret: str | None,
-    max_concurrency: int,
-    http_backend: str,
-    transport: httpx.AsyncBaseTransport | None,
-    http_client: httpx.AsyncClient | None,
-) -> None:
-    if not api_key or not api_secret:
-        raise errors.ConfigurationError(
-            "iDenfy API credentials are missing: pass api_key= and api_secret= to"
-            f" AsyncIdenfy(), or set the {ENV_API_KEY} and {ENV_API_SECRET}"
-            " environment variables."
-        )
-    if http_client is not None and transport is not None:
-        raise errors.ConfigurationError("pass either transport= or http_client=, not both")
-    if max_concurrency < 1:
-        raise errors.ConfigurationError("max_concurrency must be at least 1")
-    if http_backend != "httpx" and (transport is not None or http_client is not None):
-        raise errors.ConfigurationError(
-            "http_backend= chooses the transport: pass it, transport= or http_client=, not several"
-        )
-
-
-def _evolved(policy: RetryPolicy, options: RequestOptions) -> RetryPolicy:
-    """``policy`` with the retry settings ``options`` gives (a client's own defaults)."""
-    overrides: dict[str, Any] = {}
-    if options.max_retries is not NOT_GIVEN:
-        overrides["max_retries"] = options.max_retries
-    if options.retry_deadline is not NOT_GIVEN:
-        overrides["deadline"] = options.retry_deadline
-    if options.retry_unknown is not NOT_GIVEN:
-        overrides["retry_unknown"] = options.retry_unknown
-    return attrs.evolve(policy, **overrides) if overrides else policy
-
-
-def _checked_base_url(url: str | None) -> str:
-    url = (url or DEFAULT_BASE_URL).rstrip("/")
-    parts = urllib.parse.urlsplit(url)
-    if not parts.hostname or parts.scheme not in ("https", "http"):
-        raise errors.ConfigurationError("base_url must be an absolute https:// URL")
-    if secure_url_problem(url):
-        raise errors.ConfigurationError(
-            "base_url must use https://: plain http:// would send the API secret in clear"
-            " (allowed only for loopback hosts such as 127.0.0.1, for local testing)"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise errors.ConfigurationError(
-            "base_url must not carry a query, fragment or user:password (pass credentials"
-            " as api_key= and api_secret=)"
-        )
-    return url
