@@ -7,6 +7,7 @@ from ._limiter import Pacer, RateLimiter
 from ._observe import ResponseInfo
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
 from ._retry import Failure, OnRetry, RetryDetails, RetryPolicy
+from ._session_fields import SessionFields
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -278,6 +279,7 @@ __all__ = [
     "ServiceStatus",
     "Session",
     "SessionAlreadyOpenError",
+    "SessionFields",
     "SessionOutcomeUnknownError",
     "SessionRequest",
     "Sex",

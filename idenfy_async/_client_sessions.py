@@ -11,7 +11,7 @@ from collections.abc import (
     Callable,
     Mapping,
 )
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
@@ -25,6 +25,7 @@ from ._options import (
     renamed_option,
 )
 from ._retry import CallKind
+from ._session_fields import SessionFields
 from .models import (
     IdentificationEvent,
     Session,
@@ -33,9 +34,9 @@ from .models import (
 )
 
 if sys.version_info >= (3, 11):
-    pass
+    from typing import Unpack
 else:
-    pass
+    from typing_extensions import Unpack
 
 if TYPE_CHECKING:
     from . import coordination
@@ -57,12 +58,13 @@ class SessionCalls(ClientBase):
         timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
         before_send: Callable[[], Awaitable[None]] | None = None,
         retry_ambiguous: bool | NotGiven = NOT_GIVEN,
-        **fields: Any,
+        **fields: Unpack[SessionFields],
     ) -> Session:
         """Create a verification session (``POST /api/v2/token``).
 
         Pass a :class:`SessionRequest`, or its fields as keywords
-        (``create_session(client_id="user-123", first_name="John")``).
+        (``create_session(client_id="user-123", first_name="John")``; typed by
+        ``SessionFields``: a type checker catches a misspelt field or a wrong type).
 
         Only failures that provably created no session are retried unless
         ``retry_unknown=True``; an error that may hide a created session has
