@@ -49,8 +49,8 @@ from ._options import (
     NotGiven,
     ReadOptions,
     RequestOptions,
+    given_options,
     options_from,
-    renamed_option,
 )
 from ._retry import CallKind, OnRetry, RetryPolicy
 from ._urls import secure_url_problem
@@ -106,10 +106,12 @@ class ClientBase:
         self._base_url = _checked_base_url(base_url or os.environ.get(ENV_BASE_URL))
         hide_queries_in_httpx_logs(self._base_url)
         self._api_key = api_key
-        options = RequestOptions(
+        options = given_options(
+            "AsyncIdenfy",
             max_retries=max_retries,
             retry_deadline=retry_deadline,
-            retry_unknown=renamed_option("AsyncIdenfy", retry_unknown, retry_ambiguous),
+            retry_unknown=retry_unknown,
+            retry_ambiguous=retry_ambiguous,
         )
         self._policy = _evolved(retry_policy or RetryPolicy(), options)
         self._on_retry = on_retry
@@ -121,27 +123,15 @@ class ClientBase:
         admission = self._connect_pacing(api_key, rate_limit, redis_url, bulk_share, fallback_share)
         admission.limiter = ConcurrencyLimiter(max_concurrency)
 
-        if timeout is not NOT_GIVEN:
-            checked_timeouts(httpx.Timeout(timeout).as_dict())
         self._owns_http = http_client is None
         self._timeout: Any = httpx.USE_CLIENT_DEFAULT
-        if http_client is None:
-            # Our limiter admits at most max_concurrency requests, so the pool
-            # never makes one wait (no PoolTimeout under a large gather).
-            limits = httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            )
-            http_client = DirectClient(
-                transport=transport or build_transport(http_backend, limits),
-                timeout=DEFAULT_TIMEOUT if timeout is NOT_GIVEN else timeout,
-                limits=limits,
-                follow_redirects=False,
-            )
-        elif timeout is not NOT_GIVEN:
-            self._timeout = timeout
+        if timeout is not NOT_GIVEN:
+            checked_timeouts(httpx.Timeout(timeout).as_dict())
+            if http_client is not None:  # ours gets it as its default instead
+                self._timeout = timeout
         token = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
         self._sender = Sender(
-            http_client,
+            http_client or _own_http_client(max_concurrency, http_backend, transport, timeout),
             owns_http=self._owns_http,
             authorization=f"Basic {token}",
             admission=admission,
@@ -249,11 +239,13 @@ class ClientBase:
         still win. Closing the new client (``aclose``, ``async with``) closes only it;
         the pool closes with this one (and then the new client is closed too).
         """
-        given = RequestOptions(
+        given = given_options(
+            "with_options",
             timeout=timeout,
             max_retries=max_retries,
             retry_deadline=retry_deadline,
-            retry_unknown=renamed_option("with_options", retry_unknown, retry_ambiguous),
+            retry_unknown=retry_unknown,
+            retry_ambiguous=retry_ambiguous,
         )
         if given.timeout is not NOT_GIVEN:
             checked_timeouts(httpx.Timeout(given.timeout).as_dict())
@@ -411,6 +403,26 @@ class ClientBase:
 _RESOURCES: Final = frozenset(
     {"face_auth", "request_info", "blocklists", "processing", "proof_of_address"}
 )
+
+
+def _own_http_client(
+    max_concurrency: int,
+    http_backend: HttpBackend,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float | httpx.Timeout | NotGiven | None,
+) -> httpx.AsyncClient:
+    """The ``httpx.AsyncClient`` a client builds for itself (not a caller's ``http_client``)."""
+    # Our limiter admits at most max_concurrency requests, so the pool never makes
+    # one wait (no PoolTimeout under a large gather).
+    limits = httpx.Limits(
+        max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+    )
+    return DirectClient(
+        transport=transport or build_transport(http_backend, limits),
+        timeout=DEFAULT_TIMEOUT if timeout is NOT_GIVEN else timeout,
+        limits=limits,
+        follow_redirects=False,
+    )
 
 
 def _check_arguments(

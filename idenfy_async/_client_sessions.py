@@ -18,11 +18,10 @@ import httpx
 from . import _sansio
 from ._client_base import ClientBase
 from ._options import (
-    NO_OPTIONS,
     NOT_GIVEN,
     NotGiven,
     RequestOptions,
-    renamed_option,
+    given_options,
 )
 from ._retry import CallKind
 from ._session_fields import SessionFields
@@ -94,21 +93,14 @@ class SessionCalls(ClientBase):
             request = SessionRequest(**fields)
         elif fields:
             raise TypeError("pass a SessionRequest or keyword fields, not both")
-        options = NO_OPTIONS
-        if not (
-            max_retries
-            is retry_deadline
-            is retry_unknown
-            is timeout
-            is retry_ambiguous
-            is NOT_GIVEN
-        ):
-            options = RequestOptions(
-                timeout=timeout,
-                max_retries=max_retries,
-                retry_deadline=retry_deadline,
-                retry_unknown=renamed_option("create_session", retry_unknown, retry_ambiguous),
-            )
+        options = given_options(
+            "create_session",
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            retry_unknown=retry_unknown,
+            retry_ambiguous=retry_ambiguous,
+        )
         return await self._create_session(
             request,
             options,

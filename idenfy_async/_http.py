@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import platform
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -29,6 +28,7 @@ import httpx
 
 from . import _observe, errors
 from ._admission import Admission
+from ._options import Timeouts, checked_timeouts, clipped_timeouts, largest_timeout
 from ._retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
 from ._wire import (
@@ -43,7 +43,7 @@ from ._wire import (
 if TYPE_CHECKING:
     from . import coordination
 
-__all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "Parse", "Sender", "WireErrors"]
+__all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "Parse", "Sender", "WireErrors", "checked_timeouts"]
 
 #: Token creation is fast; a 600 s read timeout would only hide trouble.
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0, pool=10.0)
@@ -54,7 +54,6 @@ USER_AGENT: Final = (
 T = TypeVar("T")
 #: Reads a 2xx answer: (status, headers, body) -> result.
 Parse = Callable[[int, Mapping[str, str], bytes], T]
-Timeouts = dict[str, Any]
 
 
 class Sender:
@@ -86,7 +85,7 @@ class Sender:
         self._header_cache: dict[tuple[bool, str], httpx.Headers] = {}
         self._fast_urls: dict[str, httpx.URL] = {}
         self.default_timeout = checked_timeouts(http.timeout.as_dict())
-        self.default_largest = _largest(self.default_timeout)
+        self.default_largest = largest_timeout(self.default_timeout)
 
     def timeouts(self, chosen: Any) -> Timeouts:
         """httpx's four timeouts (connect, read, write, pool) for ``chosen``: a number,
@@ -117,6 +116,9 @@ class Sender:
     ) -> T:
         """Run one call: its attempts, each admitted, sent and read, until one succeeds
         or the retry rules say stop (then the last error is raised)."""
+        # Over 60 lines on purpose: one closure holds the call's state (attempt number,
+        # the before_send hook still to run); an object per call instead costs CPU on
+        # the path the bench measures.
         admission = self.admission
         first_send = before_send
         url = base_url + spec.path
@@ -185,9 +187,11 @@ class Sender:
                 path=shown_path(spec),
             )
         # httpx's per-phase timeouts never outlast the attempt's share either.
-        largest = self.default_largest if timeouts is self.default_timeout else _largest(timeouts)
+        largest = (
+            self.default_largest if timeouts is self.default_timeout else largest_timeout(timeouts)
+        )
         if limit is not None and limit < largest:
-            timeouts = _clipped(timeouts, limit)
+            timeouts = clipped_timeouts(timeouts, limit)
         request = self.request(spec, url, timeouts)
         return await _exchange(self.http, request, limit, response_size_cap(spec), seen)
 
@@ -463,8 +467,10 @@ def _translate(
             path=path,
         )
     if isinstance(exc, httpx.HTTPStatusError):  # a caller's response hook raise_for_status()
-        response = exc.response
-        return errors_from_status(response, method=method, path=path)
+        response = exc.response  # its body is not ours to read
+        return error_from_response(
+            response.status_code, response.headers, b"", method=method, path=path, now=0.0
+        )
     if isinstance(exc, httpx.InvalidURL):  # never echoed: a file URL's query is its signature
         return errors.RequestValidationError(
             operation, [errors.FieldProblem("url", "is not a URL httpx can send to")]
@@ -473,34 +479,3 @@ def _translate(
     # transport's RequestError, StreamError: answers came, none usable; it may have
     # been processed.
     return errors.APIConnectionError(reason, request_sent=True, method=method, path=path)
-
-
-def errors_from_status(response: httpx.Response, *, method: str, path: str) -> errors.APIError:
-    """The error for a caller's ``raise_for_status()`` (its body is not ours to read)."""
-    return error_from_response(
-        response.status_code, response.headers, b"", method=method, path=path, now=0.0
-    )
-
-
-def checked_timeouts(timeouts: dict[str, Any]) -> Timeouts:
-    """``timeouts`` when each is None or a finite number of seconds >= 0.
-
-    Raises:
-        ConfigurationError: any other value.
-    """
-    if any(value is not None and not 0 <= value < math.inf for value in timeouts.values()):
-        raise errors.ConfigurationError(
-            "timeout must be a finite number of seconds (>= 0), None, or an httpx.Timeout"
-            " of such values"
-        )
-    return timeouts
-
-
-def _largest(timeouts: Mapping[str, float | None]) -> float:
-    return max(math.inf if value is None else value for value in timeouts.values())
-
-
-def _clipped(timeouts: Mapping[str, float | None], limit: float) -> dict[str, float]:
-    return {
-        name: limit if value is None or value > limit else value for name, value in timeouts.items()
-    }

@@ -11,21 +11,29 @@ disables the timeout; ``retry_deadline=None`` removes the bound).
 from __future__ import annotations
 
 import enum
+import math
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
 
+from . import errors
+
 if TYPE_CHECKING:
     import httpx
 
 __all__ = [
     "NOT_GIVEN",
+    "Timeouts",
+    "checked_timeouts",
+    "clipped_timeouts",
+    "largest_timeout",
     "CreateOptions",
     "NotGiven",
     "ReadOptions",
     "RequestOptions",
+    "given_options",
     "options_from",
 ]
 
@@ -113,7 +121,7 @@ def options_from(
         if not create and (new_name is not None or name == "retry_unknown"):
             raise TypeError(f"{operation}() got an unexpected keyword argument {name!r}")
         if new_name is not None:
-            _warn_renamed(name, new_name, stacklevel=4)
+            _warn_renamed(name, new_name, stacklevel=5)  # the caller of a resource method
             if new_name in keywords:
                 raise TypeError(f"{operation}() got both {new_name}= and {name}=")
             name = new_name
@@ -122,6 +130,27 @@ def options_from(
         if value is not NOT_GIVEN:
             given[name] = value
     return RequestOptions(**given) if given else NO_OPTIONS
+
+
+def given_options(
+    operation: str,
+    *,
+    timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
+    max_retries: int | NotGiven = NOT_GIVEN,
+    retry_deadline: float | NotGiven | None = NOT_GIVEN,
+    retry_unknown: bool | NotGiven = NOT_GIVEN,
+    retry_ambiguous: bool | NotGiven = NOT_GIVEN,
+) -> RequestOptions:
+    """The :class:`RequestOptions` of explicit keywords (``retry_ambiguous``: the old name
+    of ``retry_unknown``, warned about); :data:`NO_OPTIONS` when none is given."""
+    if max_retries is retry_deadline is retry_unknown is timeout is retry_ambiguous is NOT_GIVEN:
+        return NO_OPTIONS  # the common case: nothing built per call
+    return RequestOptions(
+        timeout=timeout,
+        max_retries=max_retries,
+        retry_deadline=retry_deadline,
+        retry_unknown=renamed_option(operation, retry_unknown, retry_ambiguous, stacklevel=4),
+    )
 
 
 def renamed_option(
@@ -142,3 +171,34 @@ def _warn_renamed(old: str, new: str, *, stacklevel: int) -> None:
         DeprecationWarning,
         stacklevel=stacklevel,
     )
+
+
+# ------------------------------------------------------------------ timeouts
+#: httpx's four timeouts (connect, read, write, pool) of one call, in seconds or None.
+Timeouts = dict[str, Any]
+
+
+def checked_timeouts(timeouts: dict[str, Any]) -> Timeouts:
+    """``timeouts`` when each is None or a finite number of seconds >= 0.
+
+    Raises:
+        ConfigurationError: any other value.
+    """
+    if any(value is not None and not 0 <= value < math.inf for value in timeouts.values()):
+        raise errors.ConfigurationError(
+            "timeout must be a finite number of seconds (>= 0), None, or an httpx.Timeout"
+            " of such values"
+        )
+    return timeouts
+
+
+def largest_timeout(timeouts: Mapping[str, float | None]) -> float:
+    """The longest of httpx's four timeouts (``inf`` if any is None)."""
+    return max(math.inf if value is None else value for value in timeouts.values())
+
+
+def clipped_timeouts(timeouts: Mapping[str, float | None], limit: float) -> dict[str, float]:
+    """Each of httpx's four timeouts, cut to ``limit`` (what is left of the deadline)."""
+    return {
+        name: limit if value is None or value > limit else value for name, value in timeouts.items()
+    }

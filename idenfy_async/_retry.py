@@ -332,14 +332,7 @@ async def retry_call(
                 raise
             retries += 1
             details = RetryDetails(operation, retries + 1, max_retries + 1, delay, failure, exc)
-            logger.info(
-                "retrying %s (attempt %d of %d) in %.2fs after %s",
-                operation,
-                details.attempt,
-                details.max_attempts,
-                delay,
-                _describe(exc),
-            )
+            _announce(details)
             if on_retry is not None:
                 on_retry(details)
             if failure is Failure.RATE_LIMITED:
@@ -355,6 +348,18 @@ class SharedPause(Protocol):
     """A cooldown other processes see (:class:`~idenfy_async.coordination.SharedCooldown`)."""
 
     async def extend(self, seconds: float) -> None: ...
+
+
+def _announce(details: RetryDetails) -> None:
+    """The retry line on the ``idenfy_async`` logger (``IDENFY_LOG=info``)."""
+    logger.info(
+        "retrying %s (attempt %d of %d) in %.2fs after %s",
+        details.operation,
+        details.attempt,
+        details.max_attempts,
+        details.delay,
+        _describe(details.error),
+    )
 
 
 def _describe(exc: errors.IdenfyError) -> str:
