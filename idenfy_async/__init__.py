@@ -7,7 +7,6 @@ from ._limiter import Pacer, RateLimiter
 from ._observe import ResponseInfo
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
 from ._retry import Failure, OnRetry, RetryDetails, RetryPolicy
-from ._session_fields import SessionFields
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -89,6 +88,7 @@ from .reconcile import (
 if typing.TYPE_CHECKING:
     from ._limiter import RateLimit as RateLimit  # deprecated: Pacer (see _RENAMED)
     from ._retry import CallKind as CallKind  # importable, not in __all__: in no public signature
+    from ._session_fields import SessionFields
     from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
     from .journal import (
         ErrorKind,
@@ -121,6 +121,7 @@ if typing.TYPE_CHECKING:
 # Imported on first use (PEP 562): bulk and the journal (sqlite3) only serve bulk
 # runs, webhooks only webhook handlers; `import idenfy_async` need not load them.
 _LAZY = {
+    "SessionFields": "_session_fields",  # a type for typed wrappers only
     "BulkProgress": "bulk",
     "BulkResult": "bulk",
     "BulkState": "bulk",

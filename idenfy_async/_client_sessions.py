@@ -24,7 +24,6 @@ from ._options import (
     given_options,
 )
 from ._retry import CallKind
-from ._session_fields import SessionFields
 from .models import (
     IdentificationEvent,
     Session,
@@ -39,6 +38,7 @@ else:
 
 if TYPE_CHECKING:
     from . import coordination
+    from ._session_fields import SessionFields
 
 T = TypeVar("T")
 
