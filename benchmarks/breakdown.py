@@ -41,8 +41,8 @@ from typing import Any, Final
 
 import httpx
 
-from idenfy_async import AsyncIdenfy, SessionRequest, _converter, _sansio
-from idenfy_async import _client as _client_module
+from idenfy_async import AsyncIdenfy, SessionRequest, _converter, _sansio, _wire
+from idenfy_async import _http as _http_module
 
 from .__main__ import Call, measure_ramp
 from ._payload import (
@@ -233,10 +233,10 @@ def _patched(client: AsyncIdenfy, removed: Sequence[str], base_url: str) -> Iter
     if "parse" in removed:
         swaps.append((_sansio, "parse_create_session", lambda *a, **k: session))
     if "is_error_body" in removed:
-        swaps.append((_sansio, "is_error_body", lambda *a: False))
+        swaps.append((_wire, "is_error_body", lambda *a: False))
     if "retry/limiter" in removed:
-        swaps.append((_client_module, "retry_call", _direct))
-        swaps.append((client, "_limiter", _NoLimit()))
+        swaps.append((_http_module, "retry_call", _direct))
+        swaps.append((client._sender.admission, "limiter", _NoLimit()))
     saved = [(target, name, getattr(target, name)) for target, name, _ in swaps]
     try:
         for target, name, value in swaps:

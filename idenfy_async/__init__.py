@@ -3,9 +3,11 @@
 import typing
 
 from . import _public, errors, models
-from ._client import NOT_GIVEN, AsyncIdenfy, ResponseInfo
-from ._limiter import RateLimit, RateLimiter
-from ._retry import CallKind, Failure, RetryDetails, RetryPolicy
+from ._client import AsyncIdenfy
+from ._limiter import Pacer, RateLimiter
+from ._observe import ResponseInfo
+from ._options import NOT_GIVEN, NotGiven, RequestOptions
+from ._retry import Failure, OnRetry, RetryDetails, RetryPolicy
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -85,6 +87,9 @@ from .reconcile import (
 )
 
 if typing.TYPE_CHECKING:
+    from ._limiter import RateLimit as RateLimit  # deprecated: Pacer (see _RENAMED)
+    from ._retry import CallKind as CallKind  # importable, not in __all__: in no public signature
+    from ._session_fields import SessionFields
     from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
     from .journal import (
         ErrorKind as ErrorKind,  # deprecated: ErrorRecord
@@ -120,6 +125,7 @@ if typing.TYPE_CHECKING:
 # Imported on first use (PEP 562): bulk and the journal (sqlite3) only serve bulk
 # runs, webhooks only webhook handlers; `import idenfy_async` need not load them.
 _LAZY = {
+    "SessionFields": "_session_fields",  # a type for typed wrappers only
     "BulkProgress": "bulk",
     "BulkResult": "bulk",
     "BulkState": "bulk",
@@ -152,21 +158,31 @@ _LAZY = {
 }
 
 
-# Old names kept for one release: each use warns (never cached in globals()).
-_DEPRECATED = {"ErrorKind": "ErrorRecord"}
+#: Old names still importable for one release, each use with a DeprecationWarning
+#: (served here, never cached in globals(), so every use warns).
+_RENAMED = {"RateLimit": "Pacer", "ErrorKind": "ErrorRecord"}
+#: Importable but not public API (in no public signature): served, never cached here.
+_UNLISTED = {"CallKind": "_retry"}
 
 
 def __getattr__(name: str) -> typing.Any:
-    if name in _DEPRECATED:
-        new = _DEPRECATED[name]
+    new_name = _RENAMED.get(name)
+    if new_name is not None:
         import warnings
 
         warnings.warn(
-            f"idenfy_async.{name} is deprecated: use {new} (same object)",
+            f"idenfy_async.{name} is deprecated and will be removed in the next release;"
+            f" use idenfy_async.{new_name} (the same object)",
             DeprecationWarning,
             stacklevel=2,
         )
-        name = new
+        if new_name in globals():
+            return globals()[new_name]
+        name = new_name
+    if name in _UNLISTED:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_UNLISTED[name]}", __name__), name)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -182,7 +198,7 @@ def __getattr__(name: str) -> typing.Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_UNLISTED})
 
 
 __all__ = [
@@ -200,7 +216,6 @@ __all__ = [
     "BulkProgress",
     "BulkResult",
     "BulkState",
-    "CallKind",
     "ClientClosedError",
     "ClientStateError",
     "ConfigurationError",
@@ -247,8 +262,11 @@ __all__ = [
     "NOT_GIVEN",
     "NULL",
     "NotFoundError",
+    "NotGiven",
+    "OnRetry",
     "OpenSessionError",
     "OverallStatus",
+    "Pacer",
     "PermissionDeniedError",
     "Platform",
     "PoaCheck",
@@ -256,13 +274,13 @@ __all__ = [
     "PoaOverallStatus",
     "ProcessingDocumentType",
     "ProcessingRequest",
-    "RateLimit",
     "RateLimitError",
     "RateLimiter",
     "ReconcileOutcome",
     "ReconcilePolicy",
     "ReconcileReason",
     "Reconciliation",
+    "RequestOptions",
     "RequestValidationError",
     "ResponseDecodeError",
     "ResponseInfo",
@@ -273,6 +291,7 @@ __all__ = [
     "ServiceStatus",
     "Session",
     "SessionAlreadyOpenError",
+    "SessionFields",
     "SessionOutcomeUnknownError",
     "SessionRequest",
     "Sex",

@@ -36,7 +36,7 @@ class SessionCreator(Protocol):
         request: SessionRequest,
         /,
         *,
-        retry_ambiguous: bool,
+        retry_unknown: bool,
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Session:
         """Create one session; await ``before_send`` once, right before the first

@@ -142,7 +142,7 @@ class _Runner:
 
         try:
             session = await self.client.create_session(
-                request, retry_ambiguous=False, before_send=mark_pending
+                request, retry_unknown=False, before_send=mark_pending
             )
         except _Stopped:
             return None

@@ -22,7 +22,7 @@ from . import errors
 from ._checks import _text
 from ._converter import converter, shape_errors, shape_problem
 from ._enums import FacialAuthenticationMethod
-from ._sansio import RequestSpec, _dumps, _identifier, _json_object, _Kind, _structure
+from ._wire import RequestSpec, _dumps, _identifier, _json_object, _Kind, _structure
 from .errors import FieldProblem, RequestValidationError
 from .kyc_models import (
     ADDITIONAL_STEP_MAX_IMAGE_BYTES,

@@ -16,7 +16,7 @@ from typing import Final, Protocol
 
 from .errors import ConfigurationError
 
-__all__ = ["ConcurrencyLimiter", "Cooldown", "RateLimit", "RateLimiter"]
+__all__ = ["ConcurrencyLimiter", "Cooldown", "Pacer", "RateLimit", "RateLimiter"]
 
 
 class ConcurrencyLimiter:
@@ -106,7 +106,7 @@ _RATE_SPEC: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*([A
 _EPSILON: Final = 1e-9
 
 
-class RateLimit(Protocol):
+class Pacer(Protocol):
     """Anything that paces requests: ``await acquire()`` returns when one may be sent.
 
     :class:`RateLimiter` is the in-process token bucket; a limiter shared by several
@@ -114,6 +114,11 @@ class RateLimit(Protocol):
     """
 
     async def acquire(self) -> None: ...
+
+
+#: The old name of :class:`Pacer` (``idenfy_async.RateLimit`` warns; this private alias
+#: keeps older imports of this module working).
+RateLimit = Pacer
 
 
 class RateLimiter:

@@ -6,7 +6,7 @@ may have processed it can create a second billable session. The whole rule is
 
 * ``CallKind.CREATE`` (not idempotent) retries only what provably created nothing:
   requests that never left (connect errors, pool timeouts), rate-limit answers and
-  503. Read timeouts after sending, 500/502/504, 408 and 409 need ``retry_ambiguous``.
+  503. Read timeouts after sending, 500/502/504, 408 and 409 need ``retry_unknown``.
 * ``CallKind.READ`` (status, data, deletion, PDF: safe to repeat) retries every
   transient failure.
 
@@ -21,6 +21,7 @@ import enum
 import logging
 import random
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Protocol, TypeVar
 
@@ -28,6 +29,7 @@ import attrs
 
 from . import errors
 from ._limiter import Cooldown
+from ._options import NOT_GIVEN, NotGiven
 
 __all__ = [
     "RETRY_TABLE",
@@ -86,7 +88,7 @@ _MAYBE_PROCESSED: Final = frozenset({Failure.NO_ANSWER, Failure.SERVER_ERROR, Fa
 
 class Decision(enum.Enum):
     RETRY = "retry"
-    OPT_IN = "only with retry_ambiguous=True"
+    OPT_IN = "only with retry_unknown=True"
     NEVER = "never"
 
 
@@ -132,13 +134,17 @@ def classify(exc: errors.IdenfyError) -> Failure:
     return Failure.FATAL
 
 
-def should_retry(kind: CallKind, failure: Failure, *, retry_ambiguous: bool) -> bool:
+def should_retry(kind: CallKind, failure: Failure, *, retry_unknown: bool) -> bool:
     """Whether a failure of this kind of call may be retried."""
     decision = RETRY_TABLE[kind, failure]
-    return decision is Decision.RETRY or (decision is Decision.OPT_IN and retry_ambiguous)
+    return decision is Decision.RETRY or (decision is Decision.OPT_IN and retry_unknown)
 
 
-@attrs.frozen(kw_only=True)
+# The default source of jitter (RetryPolicy.__init__ has a parameter named random).
+_RANDOM: Final = random.random
+
+
+@attrs.frozen(kw_only=True, init=False)
 class RetryPolicy:
     """Backoff settings and the injectable clock, sleep and randomness.
 
@@ -148,7 +154,9 @@ class RetryPolicy:
     ``max_retry_after``; a longer one is not waited for: the error is raised with its
     ``retry_after`` so the caller decides. ``deadline`` bounds one call in total:
     its attempts, each cut to what is left, and the waits between them (``None``: no
-    bound; see :class:`Budget` for what is not counted).
+    bound; see :class:`Budget` for what is not counted). ``retry_unknown`` also retries
+    a create's failures that may have created something (``retry_ambiguous``, its old
+    name, is still accepted with a :class:`DeprecationWarning`).
     """
 
     max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, validator=attrs.validators.ge(0))
@@ -160,11 +168,62 @@ class RetryPolicy:
     )
     rate_limit_floor: float = DEFAULT_RATE_LIMIT_FLOOR
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
-    retry_ambiguous: bool = False
+    retry_unknown: bool = False
     clock: Callable[[], float] = attrs.field(default=time.monotonic, eq=False)
     wall_clock: Callable[[], float] = attrs.field(default=time.time, eq=False)
     sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, eq=False)
     random: Callable[[], float] = attrs.field(default=random.random, eq=False)
+
+    def __init__(
+        self,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = DEFAULT_DEADLINE,
+        initial_delay: float = DEFAULT_INITIAL_DELAY,
+        max_delay: float = DEFAULT_MAX_DELAY,
+        jitter: float = DEFAULT_JITTER,
+        rate_limit_floor: float = DEFAULT_RATE_LIMIT_FLOOR,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        retry_unknown: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float] = _RANDOM,
+        retry_ambiguous: bool | NotGiven = NOT_GIVEN,
+    ) -> None:
+        # Written out (attrs' own __init__ has no room for the deprecated name).
+        if retry_ambiguous is not NOT_GIVEN:
+            warnings.warn(
+                "RetryPolicy(retry_ambiguous=) is deprecated and will be removed in the"
+                " next release; use retry_unknown=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            retry_unknown = retry_ambiguous
+        self.__attrs_init__(
+            max_retries=max_retries,
+            deadline=deadline,
+            initial_delay=initial_delay,
+            max_delay=max_delay,
+            jitter=jitter,
+            rate_limit_floor=rate_limit_floor,
+            max_retry_after=max_retry_after,
+            retry_unknown=retry_unknown,
+            clock=clock,
+            wall_clock=wall_clock,
+            sleep=sleep,
+            random=random,
+        )
+
+    @property
+    def retry_ambiguous(self) -> bool:
+        """Deprecated: :attr:`retry_unknown`."""
+        warnings.warn(
+            "RetryPolicy.retry_ambiguous is deprecated; use retry_unknown",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.retry_unknown
 
     def backoff(self, retry: int, failure: Failure, retry_after: float | None) -> float | None:
         """Seconds to wait before retry number ``retry`` (0-based); None: do not retry."""
@@ -233,7 +292,7 @@ async def retry_call(
     cooldown: Cooldown,
     max_retries: int,
     deadline: float | None,
-    retry_ambiguous: bool,
+    retry_unknown: bool,
     on_retry: OnRetry | None = None,
     budget: Budget | None = None,
     shared_cooldown: SharedPause | None = None,
@@ -261,7 +320,7 @@ async def retry_call(
             maybe_processed = maybe_processed or failure.maybe_processed
             exc.ambiguous = maybe_processed and kind is CallKind.CREATE
             if retries >= max_retries or not should_retry(
-                kind, failure, retry_ambiguous=retry_ambiguous
+                kind, failure, retry_unknown=retry_unknown
             ):
                 raise
             retry_after = exc.retry_after if isinstance(exc, errors.APIError) else None
@@ -273,14 +332,7 @@ async def retry_call(
                 raise
             retries += 1
             details = RetryDetails(operation, retries + 1, max_retries + 1, delay, failure, exc)
-            logger.info(
-                "retrying %s (attempt %d of %d) in %.2fs after %s",
-                operation,
-                details.attempt,
-                details.max_attempts,
-                delay,
-                _describe(exc),
-            )
+            _announce(details)
             if on_retry is not None:
                 on_retry(details)
             if failure is Failure.RATE_LIMITED:
@@ -296,6 +348,18 @@ class SharedPause(Protocol):
     """A cooldown other processes see (:class:`~idenfy_async.coordination.SharedCooldown`)."""
 
     async def extend(self, seconds: float) -> None: ...
+
+
+def _announce(details: RetryDetails) -> None:
+    """The retry line on the ``idenfy_async`` logger (``IDENFY_LOG=info``)."""
+    logger.info(
+        "retrying %s (attempt %d of %d) in %.2fs after %s",
+        details.operation,
+        details.attempt,
+        details.max_attempts,
+        details.delay,
+        _describe(details.error),
+    )
 
 
 def _describe(exc: errors.IdenfyError) -> str:

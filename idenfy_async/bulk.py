@@ -69,7 +69,7 @@ async def create_sessions(
     written or waiting for you to take their result); a result is yielded once its
     outcome is recorded. Results come in completion order (``index`` gives the input
     position).
-    Ambiguous failures are never retried within the run (``retry_ambiguous=False`` is
+    Ambiguous failures are never retried within the run (``retry_unknown=False`` is
     passed to the client): a row that may have created a session ends ``unknown``.
     One row's failure, even an unexpected exception, is that row's result: ``failed``
     when it happened before the request could leave, ``unknown`` after.

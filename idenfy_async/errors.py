@@ -87,7 +87,7 @@ __all__ = [
 _AMBIGUOUS_HINT = (
     " The request may have reached iDenfy and taken effect (for create_session: a session,"
     " and a verification credit, may exist). Check before sending it again;"
-    " retry_ambiguous=True makes the client retry such failures."
+    " retry_unknown=True makes the client retry such failures."
 )
 
 

@@ -19,17 +19,16 @@ face-auth check, the sessions) retry every transient failure.
 from __future__ import annotations
 
 import asyncio
-import os
+import sys
 from collections.abc import Callable, Mapping
-from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _kyc_sansio as wire
-
-# _client imports this module lazily (in its resource properties): no cycle.
-from ._client import NOT_GIVEN, _NotGiven
+from ._files import READ_CHUNK_SIZE as READ_CHUNK_SIZE
+from ._files import read_file
+from ._options import CreateOptions, ReadOptions, options_from
 from ._retry import CallKind
 from ._sansio import RequestSpec
-from .errors import FieldProblem, RequestValidationError
 from .kyc_models import (
     ADDITIONAL_STEP_MAX_IMAGE_BYTES,
     POA_MAX_FILE_BYTES,
@@ -50,9 +49,12 @@ from .kyc_models import (
 )
 from .models import FacialAuthenticationMethod
 
-if TYPE_CHECKING:
-    from httpx import Timeout  # noqa: TID251 - a type for timeout=, no HTTP here
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:
+    from typing_extensions import Unpack
 
+if TYPE_CHECKING:
     from ._client import AsyncIdenfy
 
 __all__ = [
@@ -64,9 +66,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-#: Bytes read per chunk from a file (the loop never waits on a disk read).
-READ_CHUNK_SIZE: Final = 1024 * 1024
 
 
 class _Resource:
@@ -81,78 +80,21 @@ class _Resource:
         kind: CallKind,
         spec: RequestSpec,
         parse: Callable[[int, bytes], T],
-        options: Mapping[str, Any],
+        options: Mapping[str, object],
     ) -> T:
         def parse_answer(status: int, headers: Mapping[str, str], content: bytes) -> T:
             return parse(status, content)
 
         # Errors and logs name spec.shown_path (no token) where the spec sets one:
-        # the client's one rule for what a path may show.
+        # the client's one rule for what a path may show. The options are read in one
+        # place (options_from: the deprecated retry_ambiguous= too).
         return await self._client._call(
             operation,
             kind,
             spec,
             parse_answer,
-            max_retries=options.get("max_retries", NOT_GIVEN),
-            retry_deadline=options.get("retry_deadline", NOT_GIVEN),
-            retry_ambiguous=(
-                options.get("retry_ambiguous", NOT_GIVEN) if kind is CallKind.CREATE else NOT_GIVEN
-            ),
-            timeout=options.get("timeout", NOT_GIVEN),
+            options_from(operation, options, create=kind is CallKind.CREATE),
         )
-
-
-def _options(**given: Any) -> dict[str, Any]:
-    return {name: value for name, value in given.items() if value is not NOT_GIVEN}
-
-
-# --------------------------------------------------------------------------- files
-
-
-async def read_file(source: FileSource, *, field: str, model: str, max_bytes: int) -> bytes:
-    """The bytes of ``source`` (bytes, a path, or a binary file), read off the event loop.
-
-    At most ``max_bytes + 1`` bytes are read, so a huge file is refused without
-    being loaded.
-
-    Raises:
-        RequestValidationError: naming ``field``: the file cannot be read, or is
-            larger than ``max_bytes`` (the message has the size rule, never content).
-    """
-    if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-    else:
-        try:
-            data = await asyncio.to_thread(_read_bounded, source, max_bytes + 1)
-        except (OSError, ValueError, TypeError) as exc:
-            # The class only: an OSError's text names the path, which may be personal.
-            rule = f"cannot be read ({type(exc).__name__})"
-            raise RequestValidationError(model, [FieldProblem(field, rule)]) from None
-    if len(data) > max_bytes:
-        rule = f"must be at most {max_bytes:,} bytes of file"
-        raise RequestValidationError(model, [FieldProblem(field, rule)])
-    return data
-
-
-def _read_bounded(source: str | os.PathLike[str] | IO[bytes], limit: int) -> bytes:
-    if isinstance(source, str | os.PathLike):
-        with open(source, "rb") as file:
-            return _read_chunks(file, limit)
-    return _read_chunks(source, limit)
-
-
-def _read_chunks(file: IO[bytes], limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = file.read(min(READ_CHUNK_SIZE, limit - size))
-        if not chunk:
-            break
-        if not isinstance(chunk, bytes | bytearray):
-            raise TypeError("the file is not open in binary mode")
-        chunks.append(bytes(chunk))
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 # --------------------------------------------------------------------------- resources
@@ -173,10 +115,7 @@ class FaceAuthentication(_Resource):
         self,
         scan_ref: str,
         method: str | FacialAuthenticationMethod = FacialAuthenticationMethod.FACE_MATCHING,
-        *,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[ReadOptions],
     ) -> FaceAuthCheck:
         """Whether ``scan_ref`` can be face-authenticated (a read: retried freely).
 
@@ -192,7 +131,7 @@ class FaceAuthentication(_Resource):
             CallKind.READ,
             wire.build_face_auth_check(scan_ref, method),
             wire.parse_face_auth_check,
-            _options(max_retries=max_retries, retry_deadline=retry_deadline, timeout=timeout),
+            options,
         )
 
     async def create_token(
@@ -204,16 +143,13 @@ class FaceAuthentication(_Resource):
         lifetime: int | None = None,
         locale: str | None = None,
         generate_digit_string: bool | None = None,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[CreateOptions],
     ) -> FaceAuthToken:
         """Create a face-authentication token (``POST /partner/authentication-info``).
 
         Pass a :class:`FaceAuthTokenRequest`, or the approved scanRef and keywords.
         Costs a credit: retried like ``create_session`` (only failures that provably
-        created nothing; ``retry_ambiguous=True`` to retry the rest).
+        created nothing; ``retry_unknown=True`` to retry the rest).
 
         Raises:
             RequestValidationError: invalid input; nothing was sent.
@@ -238,20 +174,12 @@ class FaceAuthentication(_Resource):
             CallKind.CREATE,
             wire.build_face_auth_token(request),
             parse,
-            _options(
-                max_retries=max_retries,
-                retry_deadline=retry_deadline,
-                retry_ambiguous=retry_ambiguous,
-                timeout=timeout,
-            ),
+            options,
         )
 
     async def list_sessions(
         self,
-        *,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[ReadOptions],
     ) -> tuple[FaceAuthSession, ...]:
         """Every face-authentication session (``GET /api/v2/facial-authentication-sessions/``)."""
         return await self._send(
@@ -259,16 +187,13 @@ class FaceAuthentication(_Resource):
             CallKind.READ,
             wire.build_face_auth_sessions(),
             wire.parse_face_auth_sessions,
-            _options(max_retries=max_retries, retry_deadline=retry_deadline, timeout=timeout),
+            options,
         )
 
     async def get_session(
         self,
         token: str,
-        *,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[ReadOptions],
     ) -> FaceAuthSession:
         """One face-authentication session by its token (``approved`` is the outcome).
 
@@ -284,7 +209,7 @@ class FaceAuthentication(_Resource):
             CallKind.READ,
             wire.build_face_auth_session(token),
             wire.parse_face_auth_session,
-            _options(max_retries=max_retries, retry_deadline=retry_deadline, timeout=timeout),
+            options,
         )
 
 
@@ -302,10 +227,7 @@ class InformationRequests(_Resource):
         additional_step_upload_required: bool | None = None,
         bank_card_verification: bool | None = None,
         bank_card_expected_last_four: str | None = None,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[CreateOptions],
     ) -> InformationRequestToken:
         """Request more information (``POST /kyc/identifications/{scanRef}/request-information/``).
 
@@ -339,12 +261,7 @@ class InformationRequests(_Resource):
             CallKind.CREATE,
             wire.build_request_information(request),
             parse,
-            _options(
-                max_retries=max_retries,
-                retry_deadline=retry_deadline,
-                retry_ambiguous=retry_ambiguous,
-                timeout=timeout,
-            ),
+            options,
         )
 
 
@@ -364,10 +281,7 @@ class Blocklists(_Resource):
         source: BlocklistSource | str,
         *,
         reason: str | None = None,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[CreateOptions],
     ) -> BlocklistEntry:
         """``POST /kyc/identifications/{scanRef}/blocklists/{source}/`` with ``{reason}``.
 
@@ -381,23 +295,14 @@ class Blocklists(_Resource):
             CallKind.CREATE,
             wire.build_blocklist_add(scan_ref, source, reason),
             wire.parse_blocklist_entry,
-            _options(
-                max_retries=max_retries,
-                retry_deadline=retry_deadline,
-                retry_ambiguous=retry_ambiguous,
-                timeout=timeout,
-            ),
+            options,
         )
 
     async def remove(
         self,
         scan_ref: str,
         source: BlocklistSource | str,
-        *,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[CreateOptions],
     ) -> None:
         """``DELETE /kyc/identifications/{scanRef}/blocklists/{source}/`` (204).
 
@@ -410,12 +315,7 @@ class Blocklists(_Resource):
             CallKind.CREATE,
             wire.build_blocklist_remove(scan_ref, source),
             wire.parse_empty,
-            _options(
-                max_retries=max_retries,
-                retry_deadline=retry_deadline,
-                retry_ambiguous=retry_ambiguous,
-                timeout=timeout,
-            ),
+            options,
         )
 
 
@@ -435,10 +335,7 @@ class Processing(_Resource):
         document_type: str | None = None,
         images: Mapping[str, FileSource] | None = None,
         skip_analysis: bool | None = None,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[CreateOptions],
     ) -> None:
         """Process a session from your images (``POST /api/v2/process``).
 
@@ -474,12 +371,7 @@ class Processing(_Resource):
             CallKind.CREATE,
             spec,
             wire.parse_empty,
-            _options(
-                max_retries=max_retries,
-                retry_deadline=retry_deadline,
-                retry_ambiguous=retry_ambiguous,
-                timeout=timeout,
-            ),
+            options,
         )
 
     async def upload_additional_step(
@@ -490,10 +382,7 @@ class Processing(_Resource):
         image: FileSource | None = None,
         *,
         additional_data: Mapping[str, Any] | None = None,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[CreateOptions],
     ) -> None:
         """Upload or re-upload one additional step (``POST /api/v2/upload-additional-step``).
 
@@ -525,12 +414,7 @@ class Processing(_Resource):
             CallKind.CREATE,
             wire.build_upload_additional_step(request, data),
             wire.parse_empty,
-            _options(
-                max_retries=max_retries,
-                retry_deadline=retry_deadline,
-                retry_ambiguous=retry_ambiguous,
-                timeout=timeout,
-            ),
+            options,
         )
 
 
@@ -544,10 +428,7 @@ class ProofOfAddress(_Resource):
         *,
         provided_name: str | None = None,
         provided_address: str | None = None,
-        max_retries: int | _NotGiven = NOT_GIVEN,
-        retry_deadline: float | _NotGiven | None = NOT_GIVEN,
-        retry_ambiguous: bool | _NotGiven = NOT_GIVEN,
-        timeout: float | Timeout | _NotGiven | None = NOT_GIVEN,
+        **options: Unpack[CreateOptions],
     ) -> PoaCheck:
         """Check a document against a name and address (``POST /api/v2/poa-checks/``).
 
@@ -577,10 +458,5 @@ class ProofOfAddress(_Resource):
             CallKind.CREATE,
             wire.build_poa_check(request, data),
             wire.parse_poa_check,
-            _options(
-                max_retries=max_retries,
-                retry_deadline=retry_deadline,
-                retry_ambiguous=retry_ambiguous,
-                timeout=timeout,
-            ),
+            options,
         )

@@ -88,10 +88,10 @@ class StubClient:
         request: SessionRequest,
         /,
         *,
-        retry_ambiguous: bool,
+        retry_unknown: bool,
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Session:
-        assert retry_ambiguous is False  # bulk never retries what may have created a session
+        assert retry_unknown is False  # bulk never retries what may have created a session
         if before_send is not None:
             await before_send()
         cid = request.client_id
@@ -495,7 +495,7 @@ async def test_pending_is_recorded_before_the_request_leaves() -> None:
             request: SessionRequest,
             /,
             *,
-            retry_ambiguous: bool,
+            retry_unknown: bool,
             before_send: Callable[[], Awaitable[None]] | None = None,
         ) -> Session:
             async def check() -> None:
@@ -504,7 +504,7 @@ async def test_pending_is_recorded_before_the_request_leaves() -> None:
                 seen.append(journal.entries[request.client_id])
 
             return await super().create_session(
-                request, retry_ambiguous=retry_ambiguous, before_send=check
+                request, retry_unknown=retry_unknown, before_send=check
             )
 
     await collect(create_sessions(Checking(), rows(2), journal=journal))
@@ -662,13 +662,13 @@ async def test_a_row_reaching_before_send_after_the_stop_is_refused() -> None:
             request: SessionRequest,
             /,
             *,
-            retry_ambiguous: bool,
+            retry_unknown: bool,
             before_send: Callable[[], Awaitable[None]] | None = None,
         ) -> Session:
             if request.client_id == "user-2":
                 stop.set()  # as a signal handler would, between pacing and the hook
             return await super().create_session(
-                request, retry_ambiguous=retry_ambiguous, before_send=before_send
+                request, retry_unknown=retry_unknown, before_send=before_send
             )
 
     stub = Racing()
@@ -734,7 +734,7 @@ class Raising(StubClient):
         request: SessionRequest,
         /,
         *,
-        retry_ambiguous: bool,
+        retry_unknown: bool,
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Session:
         cid = request.client_id
@@ -745,7 +745,7 @@ class Raising(StubClient):
             await before_send()
             raise self.after[cid]
         return await super().create_session(
-            request, retry_ambiguous=retry_ambiguous, before_send=before_send
+            request, retry_unknown=retry_unknown, before_send=before_send
         )
 
 

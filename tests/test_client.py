@@ -616,7 +616,7 @@ async def test_errors_and_logs_never_leak_secret_or_body(
     fake = FakeIdenfy(KEY, "another-secret" if special == "wrong-secret" else SECRET, seed=2)
     fake.fail_next(*scripts)
     client = AsyncIdenfy(
-        KEY, SECRET, transport=fake, retry_policy=policy, retry_ambiguous=True, max_retries=1
+        KEY, SECRET, transport=fake, retry_policy=policy, retry_unknown=True, max_retries=1
     )
     if special == "closed":
         await client.aclose()

@@ -20,8 +20,8 @@ from idenfy_async import (
     RetryPolicy,
     ServerError,
 )
-from idenfy_async._client import logger
 from idenfy_async._constants import ENV_LOG
+from idenfy_async._observe import logger
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 
 ATTEMPTS = "idenfy_async.http"
@@ -221,7 +221,7 @@ async def test_no_secret_token_or_personal_data_in_any_record_even_at_debug(
         Fault(status=503, message=f"{PERSON['first_name']} is down"),
         Fault(error=httpx.ReadError, create=True),
     )
-    policy = RetryPolicy(sleep=no_wait, retry_ambiguous=True)
+    policy = RetryPolicy(sleep=no_wait, retry_unknown=True)
     async with AsyncIdenfy(KEY, SECRET, transport=fake, retry_policy=policy) as client:
         await client.create_session(**PERSON)
         fake.fail_next(Fault(status=400, message=f"no {PERSON['last_name']}"))

@@ -2,7 +2,7 @@
 
 A call ends in a ``Session`` or a typed ``IdenfyError`` within its deadline; a create
 is never sent again after an attempt that may have created a session (unless
-``retry_ambiguous``); ``ambiguous`` says whether any attempt may have. Time is real
+``retry_unknown``); ``ambiguous`` says whether any attempt may have. Time is real
 here: every timeout is a fraction of a second and every test bounded.
 """
 
@@ -263,17 +263,17 @@ def maybe_created(action: Action) -> bool:
     timeout=st.sampled_from([0.04, 0.08]),
     deadline=st.sampled_from([0.06, 0.12, 0.2]),
     max_retries=st.integers(0, 3),
-    retry_ambiguous=st.booleans(),
+    retry_unknown=st.booleans(),
 )
 def test_every_create_ends_typed_in_time_and_tells_the_truth(
     script: list[Fault],
     timeout: float,
     deadline: float,
     max_retries: int,
-    retry_ambiguous: bool,
+    retry_unknown: bool,
 ) -> None:
     """Any short sequence of faults: a Session or a typed error, within the deadline;
-    no create after a possibly processed one (without retry_ambiguous); and
+    no create after a possibly processed one (without retry_unknown); and
     ``ambiguous`` is True exactly when some attempt may have created a session
     (which includes an answer timed out while on its way)."""
 
@@ -286,7 +286,7 @@ def test_every_create_ends_typed_in_time_and_tells_the_truth(
                     timeout=timeout,
                     retry_deadline=deadline,
                     max_retries=max_retries,
-                    retry_ambiguous=retry_ambiguous,
+                    retry_unknown=retry_unknown,
                 )
             )
             return result, took, list(server.performed)
@@ -295,7 +295,7 @@ def test_every_create_ends_typed_in_time_and_tells_the_truth(
     assert isinstance(result, Session | IdenfyError), repr(result)
     assert took < deadline + MARGIN
     flags = [maybe_created(action) for action in performed]
-    if not retry_ambiguous and True in flags:
+    if not retry_unknown and True in flags:
         assert len(performed) == flags.index(True) + 1  # nothing sent after it
     if isinstance(result, IdenfyError):
         if any(flags):

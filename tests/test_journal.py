@@ -285,12 +285,12 @@ def test_error_record_from_error(error: IdenfyError, expected: ErrorRecord, text
 
 def test_error_kind_is_the_deprecated_name_of_error_record() -> None:
     """``ErrorKind`` (a record, not an enum) still imports for one release, with a warning."""
-    with pytest.warns(DeprecationWarning, match="use ErrorRecord"):
+    with pytest.warns(DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"):
         from idenfy_async.journal import ErrorKind
     assert ErrorKind is ErrorRecord
-    with pytest.warns(DeprecationWarning, match="use ErrorRecord"):
+    with pytest.warns(DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"):
         assert idenfy_async.ErrorKind is ErrorRecord
-    with pytest.warns(DeprecationWarning, match="use ErrorRecord"):  # every time, not once
+    with pytest.warns(DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"):  # every time, not once
         assert idenfy_async.ErrorKind is ErrorRecord
     assert "ErrorKind" not in idenfy_async.__all__
     assert idenfy_async.ErrorRecord is ErrorRecord

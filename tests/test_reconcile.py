@@ -726,7 +726,7 @@ async def test_a_client_that_cannot_list_leaves_open_rows_unknown() -> None:
             request: SessionRequest,
             /,
             *,
-            retry_ambiguous: bool,
+            retry_unknown: bool,
             before_send: Callable[[], Awaitable[None]] | None = None,
         ) -> Session:
             self.calls += 1

@@ -496,9 +496,9 @@ async def test_state_changing_calls_retry_what_was_never_sent(
     assert route.call_count == 2
 
 
-async def test_retry_ambiguous_opt_in(policy: RetryPolicy) -> None:
+async def test_retry_unknown_opt_in(policy: RetryPolicy) -> None:
     async with AsyncIdenfy(
-        "test-key", "test-secret", retry_policy=policy, retry_ambiguous=True
+        "test-key", "test-secret", retry_policy=policy, retry_unknown=True
     ) as client:
         with respx.mock() as router:
             route = router.post(API + "/partner/authentication-info").mock(

@@ -80,7 +80,7 @@ def failing(n: int, **kwargs: Any) -> list[Fault]:
 
 # --------------------------------------------------------------------------- the decision table
 
-# (kind, failure): (retried by default, retried with retry_ambiguous=True). Written out by
+# (kind, failure): (retried by default, retried with retry_unknown=True). Written out by
 # hand so the test does not just restate RETRY_TABLE.
 EXPECTED_DECISIONS: dict[tuple[CallKind, Failure], tuple[bool, bool]] = {
     (C, Failure.NOT_SENT): (True, True),
@@ -114,12 +114,12 @@ DECISION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "failure", "retry_ambiguous", "expected"), DECISION_CASES)
+@pytest.mark.parametrize(("kind", "failure", "retry_unknown", "expected"), DECISION_CASES)
 def test_should_retry_table(
-    kind: CallKind, failure: Failure, retry_ambiguous: bool, expected: bool
+    kind: CallKind, failure: Failure, retry_unknown: bool, expected: bool
 ) -> None:
-    """should_retry gives the documented answer for every kind x failure x retry_ambiguous."""
-    assert should_retry(kind, failure, retry_ambiguous=retry_ambiguous) is expected
+    """should_retry gives the documented answer for every kind x failure x retry_unknown."""
+    assert should_retry(kind, failure, retry_unknown=retry_unknown) is expected
 
 
 def test_retry_table_covers_every_pair() -> None:
@@ -334,13 +334,13 @@ async def test_create_session_default_policy_end_to_end(
 
 @pytest.mark.parametrize("how", ["per_call", "per_client"])
 @pytest.mark.parametrize("case", E2E_CASES)
-async def test_create_session_retry_ambiguous_end_to_end(
+async def test_create_session_retry_unknown_end_to_end(
     case: E2E, how: str, fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
 ) -> None:
-    """retry_ambiguous=True (per call or per client) also retries ambiguous failures."""
+    """retry_unknown=True (per call or per client) also retries ambiguous failures."""
     fake.fail_next(case.script)
-    client_opts: dict[str, Any] = {"retry_ambiguous": True} if how == "per_client" else {}
-    call_opts: dict[str, Any] = {"retry_ambiguous": True} if how == "per_call" else {}
+    client_opts: dict[str, Any] = {"retry_unknown": True} if how == "per_client" else {}
+    call_opts: dict[str, Any] = {"retry_unknown": True} if how == "per_call" else {}
     async with make_client(fake, policy, **client_opts) as client:
         if case.decision in ("retry", "opt_in"):
             await client.create_session(client_id="user-1", **call_opts)
@@ -393,14 +393,14 @@ async def test_read_call_end_to_end(case: E2E, policy: RetryPolicy, clock: Virtu
             assert clock.sleeps == [2.0 if case.rate_limited else 0.25]
 
 
-async def test_per_call_retry_ambiguous_false_overrides_client(
+async def test_per_call_retry_unknown_false_overrides_client(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
-    """A per-call retry_ambiguous=False wins over the client's retry_ambiguous=True."""
+    """A per-call retry_unknown=False wins over the client's retry_unknown=True."""
     fake.fail_next(Fault(status=500))
-    async with make_client(fake, policy, retry_ambiguous=True) as client:
+    async with make_client(fake, policy, retry_unknown=True) as client:
         with pytest.raises(ServerError) as excinfo:
-            await client.create_session(client_id="user-1", retry_ambiguous=False)
+            await client.create_session(client_id="user-1", retry_unknown=False)
     assert excinfo.value.ambiguous is True
     assert fake.requests == 1
 
@@ -418,12 +418,10 @@ async def test_lost_answer_after_creation_is_ambiguous(
     assert len(fake.sessions_for("user-1")) == 1  # exists although the caller got an error
 
 
-async def test_retry_ambiguous_can_duplicate_a_session(
-    fake: FakeIdenfy, client: AsyncIdenfy
-) -> None:
+async def test_retry_unknown_can_duplicate_a_session(fake: FakeIdenfy, client: AsyncIdenfy) -> None:
     """Opting in to ambiguous retries may create a second session: the documented trade-off."""
     fake.fail_next(Fault(error=httpx.ReadTimeout, create=True))
-    session = await client.create_session(client_id="user-1", retry_ambiguous=True)
+    session = await client.create_session(client_id="user-1", retry_unknown=True)
     created = fake.sessions_for("user-1")
     assert len(created) == 2
     assert created[-1].scan_ref == session.scan_ref
@@ -767,7 +765,7 @@ async def test_retry_call_reraises_the_original_exception_object(clock: VirtualC
             cooldown=Cooldown(clock, clock.sleep),
             max_retries=2,
             deadline=None,
-            retry_ambiguous=False,
+            retry_unknown=False,
             on_retry=seen.append,
         )
     assert excinfo.value is raised[-1]
@@ -802,7 +800,7 @@ async def test_retry_call_read_kind_retries_ambiguous_failures(clock: VirtualClo
         cooldown=Cooldown(clock, clock.sleep),
         max_retries=3,
         deadline=None,
-        retry_ambiguous=False,
+        retry_unknown=False,
     )
     assert result == "ok"
     assert clock.sleeps == [0.25, 0.5, 1.0]
@@ -826,7 +824,7 @@ async def test_retry_call_marks_ambiguity_by_call_kind(clock: VirtualClock) -> N
                 cooldown=Cooldown(clock, clock.sleep),
                 max_retries=0,
                 deadline=None,
-                retry_ambiguous=False,
+                retry_unknown=False,
             )
         assert error.ambiguous is ambiguous
 
@@ -880,7 +878,7 @@ async def test_ambiguous_describes_every_attempt_of_the_call(
             cooldown=Cooldown(clock, clock.sleep),
             max_retries=len(raised) - 1,
             deadline=None,
-            retry_ambiguous=True,
+            retry_unknown=True,
         )
     assert excinfo.value is raised[-1]
     assert excinfo.value.ambiguous is ambiguous
@@ -889,9 +887,9 @@ async def test_ambiguous_describes_every_attempt_of_the_call(
 async def test_a_session_created_by_a_retried_500_is_not_forgotten(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
-    """retry_ambiguous=True: 500 (session created), then 400: the error says ambiguous."""
+    """retry_unknown=True: 500 (session created), then 400: the error says ambiguous."""
     fake.fail_next(Fault(status=500, create=True), Fault(status=400, identifier="BAD_VALUE"))
-    async with make_client(fake, policy, retry_ambiguous=True) as client:
+    async with make_client(fake, policy, retry_unknown=True) as client:
         with pytest.raises(BadRequestError) as excinfo:
             await client.create_session(client_id="user-1")
     assert excinfo.value.ambiguous is True  # was False although a session exists
@@ -917,7 +915,7 @@ async def test_retry_call_does_not_catch_foreign_exceptions(clock: VirtualClock)
             cooldown=Cooldown(clock, clock.sleep),
             max_retries=3,
             deadline=None,
-            retry_ambiguous=True,
+            retry_unknown=True,
         )
     assert calls == 1
 

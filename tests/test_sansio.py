@@ -17,6 +17,7 @@ from idenfy_async._sansio import (
     build_get_status,
     build_list_verifications,
     check_download_url,
+    decipher,
     error_from_response,
     is_error_body,
     parse_create_session,
@@ -298,6 +299,45 @@ def test_deeply_nested_error_body_is_not_an_error_envelope() -> None:
     """is_error_body survives JSON nested past the recursion limit."""
     content = b'{"identifier": "X", "a": ' + b"[" * 100_000
     assert is_error_body(200, content) is False
+
+
+# (status, body) -> the error class decipher() says the answer stands for (None: a
+# success to parse). Written out from the API reference, not from the code.
+DECIPHER_CASES = [
+    pytest.param(201, b'{"authToken": "t", "scanRef": "s"}', None, id="201-token"),
+    pytest.param(200, b'{"status": "APPROVED"}', None, id="200-result"),
+    pytest.param(200, b"not json", None, id="200-unreadable-is-the-parser's"),
+    pytest.param(
+        200,
+        b'{"identifier": "TOO_MANY_REQUESTS", "message": "Slow down."}',
+        errors.RateLimitError,
+        id="200-error-envelope",
+    ),
+    pytest.param(
+        200,
+        b'{"identifier": "X", "authToken": "t", "scanRef": "s"}',
+        None,
+        id="200-token-with-identifier-key",
+    ),
+    pytest.param(400, b'{"identifier": "UNAUTHORIZED"}', errors.AuthenticationError, id="400-id"),
+    pytest.param(404, b"<html>nope</html>", errors.NotFoundError, id="404-html"),
+    pytest.param(503, b"", errors.ServerError, id="503-empty"),
+]
+
+
+@pytest.mark.parametrize(("status", "content", "expected"), DECIPHER_CASES)
+def test_decipher_says_which_answers_are_errors(
+    status: int, content: bytes, expected: type[errors.APIError] | None
+) -> None:
+    """decipher(): None for a success to parse, else the typed error, its path shown bare."""
+    spec = RequestSpec("POST", "/api/v2/status?clientId=secret-person", b"{}")
+    error = decipher(spec, status, {}, content, now=NOW)
+    if expected is None:
+        assert error is None
+    else:
+        assert type(error) is expected
+        assert error.path == "/api/v2/status"  # never the query
+        assert "secret-person" not in str(error)
 
 
 # --------------------------------------------------------------------------- result readers

@@ -263,7 +263,9 @@ async def test_a_claim_taken_over_then_refused_before_sending_is_freed(
 
         async def other_holder_gives_up(seconds: float) -> None:
             await registry._store.release("u", "someone-else")
-            client._cooldown.extend(1000)  # what this call meets before it can send
+            client._sender.admission.cooldown.extend(
+                1000
+            )  # what this call meets before it can send
             await real_sleep(seconds)
 
         registry._sleep = other_holder_gives_up
