@@ -141,10 +141,10 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.rate = parse_rate(spec)
+        self.rate: float = parse_rate(spec)  #: requests per second
         if not burst >= 1:  # also refuses NaN
             raise ConfigurationError("burst must be at least 1 request")
-        self.burst = float(burst)
+        self.burst: float = float(burst)
         self._clock = clock
         self._sleep = sleep
         self._tokens = self.burst

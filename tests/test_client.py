@@ -663,8 +663,8 @@ async def test_happy_path_debug_logs_hold_no_secret(
 # --------------------------------------------------------------------------- rate limit
 
 
-class CountingRateLimit:
-    """A RateLimit that records acquisitions and never waits."""
+class CountingPacer:
+    """A Pacer that records acquisitions and never waits."""
 
     def __init__(self) -> None:
         self.acquired = 0
@@ -692,7 +692,7 @@ async def test_rate_limit_charges_every_attempt_including_retries(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
     """A retried call takes one token per attempt: the server counts every request."""
-    limiter = CountingRateLimit()
+    limiter = CountingPacer()
     fake.fail_next(Fault(status=503))
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit=limiter
@@ -705,7 +705,7 @@ async def test_before_send_runs_once_after_pacing_and_before_the_first_attempt(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
     """before_send: awaited once, after the token is taken; retries do not call it again."""
-    limiter = CountingRateLimit()
+    limiter = CountingPacer()
     seen: list[tuple[int, int]] = []
 
     async def hook() -> None:
@@ -738,7 +738,7 @@ async def test_client_create_sessions_takes_one_token_per_row(
     fake: FakeIdenfy, policy: RetryPolicy
 ) -> None:
     """client.create_sessions paces rows with the client's limiter, one token per request."""
-    limiter = CountingRateLimit()
+    limiter = CountingPacer()
     rows = [SessionRequest(f"user-{n}") for n in range(7)]
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit=limiter

@@ -23,7 +23,7 @@ import pytest
 from redis.asyncio import Redis
 
 from idenfy_async import AsyncIdenfy, coordination
-from idenfy_async._limiter import RateLimit
+from idenfy_async._limiter import Pacer
 from idenfy_async.coordination import (
     MemoryDedupeStore,
     QuotaSchedule,
@@ -283,9 +283,9 @@ async def test_quota_never_grants_inside_a_shared_cooldown(redis: Redis) -> None
 
 
 async def test_views_are_rate_limits(redis: Redis) -> None:
-    """Both views fit ``AsyncIdenfy(rate_limit=...)`` (RateLimit's one method)."""
+    """Both views fit ``AsyncIdenfy(rate_limit=...)`` (Pacer's one method)."""
     quota = RedisQuota(redis, new_key(), "1000/s")
-    limits: list[RateLimit] = [quota.interactive, quota.bulk]
+    limits: list[Pacer] = [quota.interactive, quota.bulk]
     for limit in limits:
         await limit.acquire()
     assert (quota.interactive.priority, quota.bulk.priority) == ("interactive", "bulk")

@@ -290,7 +290,9 @@ def test_error_kind_is_the_deprecated_name_of_error_record() -> None:
     assert ErrorKind is ErrorRecord
     with pytest.warns(DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"):
         assert idenfy_async.ErrorKind is ErrorRecord
-    with pytest.warns(DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"):  # every time, not once
+    with pytest.warns(
+        DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"
+    ):  # every time, not once
         assert idenfy_async.ErrorKind is ErrorRecord
     assert "ErrorKind" not in idenfy_async.__all__
     assert idenfy_async.ErrorRecord is ErrorRecord

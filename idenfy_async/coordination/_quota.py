@@ -2,7 +2,7 @@
 
 :class:`QuotaSchedule` turns a rate into the script's pace and tolerances;
 :class:`RedisQuota` asks the script for slots (degrading to local pacing when Redis
-fails); :class:`QuotaView` is one priority of it, as a RateLimit.
+fails); :class:`QuotaView` is one priority of it, as a Pacer.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class RedisQuota:
     grants. ``bulk_share`` caps bulk acquisitions at that share of the rate. Give
     every process on the account the same ``rate`` and ``bulk_share``: they share
     one schedule.
-    :attr:`interactive` and :attr:`bulk` are :class:`~idenfy_async.RateLimit` views
+    :attr:`interactive` and :attr:`bulk` are :class:`~idenfy_async.Pacer` views
     to hand to ``AsyncIdenfy(rate_limit=...)``. A caller cancelled while it sleeps
     until its reserved slot leaves that slot unused (the rate is never exceeded, a
     slot is lost). Every Redis call is bounded by
@@ -307,7 +307,7 @@ class RedisQuota:
 
 @attrs.frozen
 class QuotaView:
-    """One priority of a :class:`RedisQuota`, as a :class:`~idenfy_async.RateLimit`."""
+    """One priority of a :class:`RedisQuota`, as a :class:`~idenfy_async.Pacer`."""
 
     quota: RedisQuota
     priority: Priority
