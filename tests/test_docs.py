@@ -36,3 +36,27 @@ def test_every_page_is_in_the_navigation() -> None:
     pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").glob("**/*.md")}
     listed = set(re.findall(r":\s*([\w/-]+\.md)\s*$", config, re.M))
     assert pages == listed
+
+
+def contributing_table() -> list[tuple[str, str]]:
+    """(the "it lives in" cell, the "test in" cell) of each row of CONTRIBUTING's table."""
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    section = text.split("## Where does a change go", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    return [(cells[1], cells[2]) for cells in rows[2:]]  # after the header and its rule
+
+
+def test_contributing_names_only_modules_and_tests_that_exist() -> None:
+    """The "where does a change go" table stays true of the layout: every module and test
+    file it names exists (a module split or renamed without updating the table fails)."""
+    table = contributing_table()
+    assert len(table) >= 20
+    missing = []
+    for lives_in, tested_in in table:
+        for name in re.findall(r"`([\w/.*]+\.py|[\w]+/)`", lives_in):
+            if not list((ROOT / "idenfy_async").glob(name.rstrip("/"))):
+                missing.append(name)
+        for name in re.findall(r"`(tests/[\w/.*]+)`", tested_in):
+            if not list(ROOT.glob(name)):
+                missing.append(name)
+    assert missing == []
