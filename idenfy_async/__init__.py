@@ -45,7 +45,6 @@ from .models import (
     NULL,
     AdditionalStepsStatus,
     AgeEstimate,
-    DocumentExpirationEvent,
     DocumentExpirationThreshold,
     DocumentSex,
     DocumentStatus,
@@ -53,30 +52,18 @@ from .models import (
     DummyStatus,
     EventType,
     FaceStatus,
-    FacialAuthenticationEvent,
     FacialAuthenticationMethod,
     FacialAuthenticationStatus,
     FacialAuthenticationType,
-    FileUrls,
     FraudTag,
-    IdentificationEvent,
     IpProxyRiskLevel,
     MismatchTag,
     OverallStatus,
     Platform,
-    ServiceResult,
-    ServiceStatus,
     Session,
     SessionRequest,
     Sex,
-    StatusResult,
     TokenType,
-    VerificationData,
-    VerificationStatus,
-    VerificationSummary,
-    VideoCallAnswer,
-    VideoCallEvent,
-    WebhookEvent,
 )
 from .reconcile import (
     ReconcileOutcome,
@@ -87,7 +74,24 @@ from .reconcile import (
 )
 
 if typing.TYPE_CHECKING:
+    from ._events import (
+        DocumentExpirationEvent,
+        FacialAuthenticationEvent,
+        IdentificationEvent,
+        VideoCallAnswer,
+        VideoCallEvent,
+        WebhookEvent,
+    )
     from ._limiter import RateLimit as RateLimit  # deprecated: Pacer (see _RENAMED)
+    from ._results import (
+        FileUrls,
+        ServiceResult,
+        ServiceStatus,
+        StatusResult,
+        VerificationData,
+        VerificationStatus,
+        VerificationSummary,
+    )
     from ._retry import CallKind as CallKind  # importable, not in __all__: in no public signature
     from ._session_fields import SessionFields
     from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
@@ -123,8 +127,10 @@ if typing.TYPE_CHECKING:
     from .webhooks import construct_event, parse_event, verify_signature
 
 # Imported on first use (PEP 562): bulk and the journal (sqlite3) only serve bulk
-# runs, webhooks only webhook handlers; `import idenfy_async` need not load them.
+# runs, webhooks only webhook handlers, decoded results and webhook events only the
+# calls that read them (models.LAZY); `import idenfy_async` need not load them.
 _LAZY = {
+    **models.LAZY,
     "SessionFields": "_session_fields",  # a type for typed wrappers only
     "BulkProgress": "bulk",
     "BulkResult": "bulk",

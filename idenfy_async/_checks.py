@@ -40,6 +40,11 @@ _JSON_RULE: Final = (
 _UNENCODABLE_RULE: Final = "text must be valid Unicode (no lone surrogates such as \\ud800)"
 
 
+def _mask(value: object) -> str:
+    # The repr of a token or digit string: whether it is set, never what it is.
+    return "'***'" if value else repr(value)
+
+
 def utf8_problem(value: str) -> str | None:
     """The broken rule when ``value`` cannot be sent as UTF-8 (a lone surrogate), else None."""
     if value.isascii():

@@ -37,7 +37,7 @@ from ._observe import configure_logging as configure_logging
 from ._observe import http_logger as http_logger
 from ._observe import logger as logger
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
-from .models import Session, SessionRequest, VerificationSummary
+from .models import Session, SessionRequest
 from .reconcile import (
     DEFAULT_SETTLE_WINDOW,
     ReconcilePolicy,
@@ -46,6 +46,7 @@ from .reconcile import (
 )
 
 if TYPE_CHECKING:
+    from ._results import VerificationSummary  # loaded on first use (models.LAZY)
     from .bulk import BulkProgress, BulkResult
     from .journal import Journal
     from .resources import (

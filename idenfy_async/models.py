@@ -6,9 +6,10 @@ responses keep every field iDenfy sends, known or not.
 
 This module is the public home of every model. :class:`SessionRequest` and
 :class:`Session` are defined here; the rest live one job per module and are
-re-exported: enums in ``_enums``, results in ``_results``, webhook events in
-``_events``, field rules in ``_rules`` (declared on each field, see :class:`Rule`)
-made of the checks in ``_checks``, country codes in ``_countries``, UI URLs in ``_urls``.
+re-exported: enums in ``_enums``, results in ``_results`` and webhook events in
+``_events`` (both loaded on first use, see :data:`LAZY`), field rules in ``_rules``
+(declared on each field, see :class:`Rule`) made of the checks in ``_checks``, country
+codes in ``_countries``, UI URLs in ``_urls``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -35,6 +36,7 @@ from ._checks import (
     _check_url,
     _check_uuid,
     _int_range,
+    _mask,
     _one_of,
     _text,
 )
@@ -71,26 +73,6 @@ from ._enums import (
 from ._enums import (
     _OpenEnum as _OpenEnum,
 )
-from ._events import (
-    DocumentExpirationEvent,
-    FacialAuthenticationEvent,
-    IdentificationEvent,
-    VideoCallAnswer,
-    VideoCallEvent,
-    WebhookEvent,
-)
-from ._results import (
-    FileUrls,
-    ServiceResult,
-    ServiceStatus,
-    StatusResult,
-    VerificationData,
-    VerificationStatus,
-    VerificationSummary,
-)
-from ._results import (
-    _mask as _mask,
-)
 from ._rules import (
     Rule as Rule,
 )
@@ -113,6 +95,69 @@ from ._rules import (
 from ._urls import IFRAME_BASE_URL as IFRAME_BASE_URL
 from ._urls import session_ui_url
 from .errors import FieldProblem, RequestValidationError
+
+if TYPE_CHECKING:
+    from ._events import (
+        DocumentExpirationEvent,
+        FacialAuthenticationEvent,
+        IdentificationEvent,
+        VideoCallAnswer,
+        VideoCallEvent,
+        WebhookEvent,
+    )
+    from ._results import (
+        FileUrls,
+        ServiceResult,
+        ServiceStatus,
+        StatusResult,
+        VerificationData,
+        VerificationStatus,
+        VerificationSummary,
+    )
+
+#: Imported on first use (PEP 562): a decoded result or a webhook event is only built
+#: by a call that reads one, so ``import idenfy_async`` does not pay for their classes.
+LAZY: Final = {
+    **dict.fromkeys(
+        (
+            "DocumentExpirationEvent",
+            "FacialAuthenticationEvent",
+            "IdentificationEvent",
+            "VideoCallAnswer",
+            "VideoCallEvent",
+            "WebhookEvent",
+        ),
+        "_events",
+    ),
+    **dict.fromkeys(
+        (
+            "FileUrls",
+            "ServiceResult",
+            "ServiceStatus",
+            "StatusResult",
+            "VerificationData",
+            "VerificationStatus",
+            "VerificationSummary",
+        ),
+        "_results",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{home}", __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *LAZY})
+
 
 __all__ = [
     "COUNTRY_CODES",

@@ -43,7 +43,7 @@ import enum
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -54,7 +54,10 @@ from .errors import (
     IdenfyError,
     ResponseDecodeError,
 )
-from .models import OverallStatus, VerificationSummary
+from .models import OverallStatus
+
+if TYPE_CHECKING:
+    from ._results import VerificationSummary  # loaded on first use (models.LAZY)
 
 __all__ = [
     "DEFAULT_EXPIRY_TIME",
