@@ -43,34 +43,12 @@ from .errors import (
 )
 from .models import (
     NULL,
-    AdditionalStepsStatus,
-    AgeEstimate,
-    DocumentExpirationThreshold,
-    DocumentSex,
-    DocumentStatus,
     DocumentType,
     DummyStatus,
-    EventType,
-    FaceStatus,
-    FacialAuthenticationMethod,
-    FacialAuthenticationStatus,
-    FacialAuthenticationType,
-    FraudTag,
-    IpProxyRiskLevel,
-    MismatchTag,
-    OverallStatus,
-    Platform,
     Session,
     SessionRequest,
     Sex,
     TokenType,
-)
-from .reconcile import (
-    ReconcileOutcome,
-    ReconcilePolicy,
-    ReconcileReason,
-    Reconciliation,
-    VerificationLister,
 )
 
 if typing.TYPE_CHECKING:
@@ -83,6 +61,23 @@ if typing.TYPE_CHECKING:
         WebhookEvent,
     )
     from ._limiter import RateLimit as RateLimit  # deprecated: Pacer (see _RENAMED)
+    from ._open_enums import (
+        AdditionalStepsStatus,
+        AgeEstimate,
+        DocumentExpirationThreshold,
+        DocumentSex,
+        DocumentStatus,
+        EventType,
+        FaceStatus,
+        FacialAuthenticationMethod,
+        FacialAuthenticationStatus,
+        FacialAuthenticationType,
+        FraudTag,
+        IpProxyRiskLevel,
+        MismatchTag,
+        OverallStatus,
+        Platform,
+    )
     from ._results import (
         FileUrls,
         ServiceResult,
@@ -124,11 +119,19 @@ if typing.TYPE_CHECKING:
         ProcessingDocumentType,
         ProcessingRequest,
     )
+    from .reconcile import (
+        ReconcileOutcome,
+        ReconcilePolicy,
+        ReconcileReason,
+        Reconciliation,
+        VerificationLister,
+    )
     from .webhooks import construct_event, parse_event, verify_signature
 
 # Imported on first use (PEP 562): bulk and the journal (sqlite3) only serve bulk
 # runs, webhooks only webhook handlers, decoded results and webhook events only the
-# calls that read them (models.LAZY); `import idenfy_async` need not load them.
+# calls that read them (models.LAZY), reconciliation only an ambiguous create;
+# `import idenfy_async` need not load them.
 _LAZY = {
     **models.LAZY,
     "SessionFields": "_session_fields",  # a type for typed wrappers only
@@ -145,11 +148,16 @@ _LAZY = {
     "construct_event": "webhooks",
     "parse_event": "webhooks",
     "verify_signature": "webhooks",
+    "ReconcileOutcome": "reconcile",
+    "ReconcilePolicy": "reconcile",
+    "ReconcileReason": "reconcile",
+    "Reconciliation": "reconcile",
+    "VerificationLister": "reconcile",
     "AdditionalStepUpload": "kyc_models",
     "BlocklistEntry": "kyc_models",
-    "BlocklistSource": "kyc_models",
+    "BlocklistSource": "_open_enums",
     "FaceAuthCheck": "kyc_models",
-    "FaceAuthCheckType": "kyc_models",
+    "FaceAuthCheckType": "_open_enums",
     "FaceAuthSession": "kyc_models",
     "FaceAuthToken": "kyc_models",
     "FaceAuthTokenRequest": "kyc_models",
@@ -158,8 +166,8 @@ _LAZY = {
     "InformationRequestToken": "kyc_models",
     "PoaCheck": "kyc_models",
     "PoaCheckRequest": "kyc_models",
-    "PoaOverallStatus": "kyc_models",
-    "ProcessingDocumentType": "kyc_models",
+    "PoaOverallStatus": "_open_enums",
+    "ProcessingDocumentType": "_open_enums",
     "ProcessingRequest": "kyc_models",
 }
 

@@ -14,7 +14,7 @@ import attrs
 
 from . import _public
 from ._checks import _mask
-from ._enums import (
+from ._open_enums import (
     DocumentExpirationThreshold,
     EventType,
     FacialAuthenticationMethod,

@@ -15,12 +15,12 @@ import attrs
 
 from . import _public
 from ._checks import _mask as _mask
-from ._enums import (
+from ._enums import DocumentType
+from ._open_enums import (
     AdditionalStepsStatus,
     AgeEstimate,
     DocumentSex,
     DocumentStatus,
-    DocumentType,
     FaceStatus,
     FraudTag,
     IpProxyRiskLevel,

@@ -49,29 +49,11 @@ from ._checks import (
 from ._countries import COUNTRY_CODES
 from ._enums import (
     NULL,
-    AdditionalStepsStatus,
-    AgeEstimate,
-    DocumentExpirationThreshold,
-    DocumentSex,
-    DocumentStatus,
     DocumentType,
     DummyStatus,
-    EventType,
-    FaceStatus,
-    FacialAuthenticationMethod,
-    FacialAuthenticationStatus,
-    FacialAuthenticationType,
-    FraudTag,
-    IpProxyRiskLevel,
-    MismatchTag,
-    OverallStatus,
-    Platform,
     Sex,
     TokenType,
     _Null,
-)
-from ._enums import (
-    _OpenEnum as _OpenEnum,
 )
 from ._rules import (
     Rule as Rule,
@@ -105,6 +87,23 @@ if TYPE_CHECKING:
         VideoCallEvent,
         WebhookEvent,
     )
+    from ._open_enums import (
+        AdditionalStepsStatus,
+        AgeEstimate,
+        DocumentExpirationThreshold,
+        DocumentSex,
+        DocumentStatus,
+        EventType,
+        FaceStatus,
+        FacialAuthenticationMethod,
+        FacialAuthenticationStatus,
+        FacialAuthenticationType,
+        FraudTag,
+        IpProxyRiskLevel,
+        MismatchTag,
+        OverallStatus,
+        Platform,
+    )
     from ._results import (
         FileUrls,
         ServiceResult,
@@ -115,9 +114,30 @@ if TYPE_CHECKING:
         VerificationSummary,
     )
 
-#: Imported on first use (PEP 562): a decoded result or a webhook event is only built
-#: by a call that reads one, so ``import idenfy_async`` does not pay for their classes.
+#: Imported on first use (PEP 562): a decoded result, a webhook event and the open enums
+#: they hold are only built by a call that reads one, so ``import idenfy_async`` does
+#: not pay for their classes.
 LAZY: Final = {
+    **dict.fromkeys(
+        (
+            "AdditionalStepsStatus",
+            "AgeEstimate",
+            "DocumentExpirationThreshold",
+            "DocumentSex",
+            "DocumentStatus",
+            "EventType",
+            "FaceStatus",
+            "FacialAuthenticationMethod",
+            "FacialAuthenticationStatus",
+            "FacialAuthenticationType",
+            "FraudTag",
+            "IpProxyRiskLevel",
+            "MismatchTag",
+            "OverallStatus",
+            "Platform",
+        ),
+        "_open_enums",
+    ),
     **dict.fromkeys(
         (
             "DocumentExpirationEvent",
