@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -24,8 +24,10 @@ import attrs
 from ._checks import (
     _MAX_EXPIRY_TIME,
     _check_bool,
+    _check_client_id,
     _check_countries,
     _check_date,
+    _check_document_list,
     _check_locale,
     _check_mapping,
     _check_name,
@@ -114,53 +116,26 @@ if TYPE_CHECKING:
         VerificationSummary,
     )
 
-#: Imported on first use (PEP 562): a decoded result, a webhook event and the open enums
-#: they hold are only built by a call that reads one, so ``import idenfy_async`` does
-#: not pay for their classes.
+# The names each module loaded on first use serves (tests hold them to __all__).
+_OPEN_ENUMS: Final = (
+    "AdditionalStepsStatus AgeEstimate DocumentExpirationThreshold DocumentSex DocumentStatus"
+    " EventType FaceStatus FacialAuthenticationMethod FacialAuthenticationStatus"
+    " FacialAuthenticationType FraudTag IpProxyRiskLevel MismatchTag OverallStatus Platform"
+)
+_RESULTS: Final = (
+    "FileUrls ServiceResult ServiceStatus StatusResult VerificationData VerificationStatus"
+    " VerificationSummary"
+)
+_EVENTS: Final = (
+    "DocumentExpirationEvent FacialAuthenticationEvent IdentificationEvent VideoCallAnswer"
+    " VideoCallEvent WebhookEvent"
+)
+#: Imported on first use (PEP 562): results, webhook events and the open enums they hold
+#: are built by the first call that reads one, not by ``import idenfy_async``.
 LAZY: Final = {
-    **dict.fromkeys(
-        (
-            "AdditionalStepsStatus",
-            "AgeEstimate",
-            "DocumentExpirationThreshold",
-            "DocumentSex",
-            "DocumentStatus",
-            "EventType",
-            "FaceStatus",
-            "FacialAuthenticationMethod",
-            "FacialAuthenticationStatus",
-            "FacialAuthenticationType",
-            "FraudTag",
-            "IpProxyRiskLevel",
-            "MismatchTag",
-            "OverallStatus",
-            "Platform",
-        ),
-        "_open_enums",
-    ),
-    **dict.fromkeys(
-        (
-            "DocumentExpirationEvent",
-            "FacialAuthenticationEvent",
-            "IdentificationEvent",
-            "VideoCallAnswer",
-            "VideoCallEvent",
-            "WebhookEvent",
-        ),
-        "_events",
-    ),
-    **dict.fromkeys(
-        (
-            "FileUrls",
-            "ServiceResult",
-            "ServiceStatus",
-            "StatusResult",
-            "VerificationData",
-            "VerificationStatus",
-            "VerificationSummary",
-        ),
-        "_results",
-    ),
+    **dict.fromkeys(_OPEN_ENUMS.split(), "_open_enums"),
+    **dict.fromkeys(_RESULTS.split(), "_results"),
+    **dict.fromkeys(_EVENTS.split(), "_events"),
 }
 
 
@@ -228,26 +203,6 @@ _URL: Final = rule("str", _check_url, nullable=True)
 _COUNTRIES: Final = rule("list", _check_countries, nullable=True)
 _JSON_OBJECT: Final = rule("json", _check_mapping, nullable=True)
 _DOCUMENT_TYPES: Final = frozenset(d.value for d in DocumentType)
-
-
-_client_id_text: Final = _text(100, ascii_only=True)
-
-
-def _check_client_id(value: Any) -> str | None:
-    # An empty clientId is as good as none: iDenfy needs one to name the session.
-    return "is required" if value == "" else _client_id_text(value)
-
-
-def _check_document_list(value: Any) -> str | None:
-    # The shape only: which types are allowed depends on allow_unlisted_documents,
-    # checked by the model once the shape is right.
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        return "must be a list of document type names"
-    if not all(isinstance(d, str) and d for d in value):
-        return "must be a list of document type names"
-    if not value:
-        return "must name at least one document type"
-    return None
 
 
 @attrs.frozen(kw_only=True, repr=False)
