@@ -43,51 +43,50 @@ from .errors import (
 )
 from .models import (
     NULL,
-    AdditionalStepsStatus,
-    AgeEstimate,
-    DocumentExpirationEvent,
-    DocumentExpirationThreshold,
-    DocumentSex,
-    DocumentStatus,
     DocumentType,
     DummyStatus,
-    EventType,
-    FaceStatus,
-    FacialAuthenticationEvent,
-    FacialAuthenticationMethod,
-    FacialAuthenticationStatus,
-    FacialAuthenticationType,
-    FileUrls,
-    FraudTag,
-    IdentificationEvent,
-    IpProxyRiskLevel,
-    MismatchTag,
-    OverallStatus,
-    Platform,
-    ServiceResult,
-    ServiceStatus,
     Session,
     SessionRequest,
     Sex,
-    StatusResult,
     TokenType,
-    VerificationData,
-    VerificationStatus,
-    VerificationSummary,
-    VideoCallAnswer,
-    VideoCallEvent,
-    WebhookEvent,
-)
-from .reconcile import (
-    ReconcileOutcome,
-    ReconcilePolicy,
-    ReconcileReason,
-    Reconciliation,
-    VerificationLister,
 )
 
 if typing.TYPE_CHECKING:
+    from ._events import (
+        DocumentExpirationEvent,
+        FacialAuthenticationEvent,
+        IdentificationEvent,
+        VideoCallAnswer,
+        VideoCallEvent,
+        WebhookEvent,
+    )
     from ._limiter import RateLimit as RateLimit  # deprecated: Pacer (see _RENAMED)
+    from ._open_enums import (
+        AdditionalStepsStatus,
+        AgeEstimate,
+        DocumentExpirationThreshold,
+        DocumentSex,
+        DocumentStatus,
+        EventType,
+        FaceStatus,
+        FacialAuthenticationMethod,
+        FacialAuthenticationStatus,
+        FacialAuthenticationType,
+        FraudTag,
+        IpProxyRiskLevel,
+        MismatchTag,
+        OverallStatus,
+        Platform,
+    )
+    from ._results import (
+        FileUrls,
+        ServiceResult,
+        ServiceStatus,
+        StatusResult,
+        VerificationData,
+        VerificationStatus,
+        VerificationSummary,
+    )
     from ._retry import CallKind as CallKind  # importable, not in __all__: in no public signature
     from ._session_fields import SessionFields
     from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
@@ -120,11 +119,21 @@ if typing.TYPE_CHECKING:
         ProcessingDocumentType,
         ProcessingRequest,
     )
+    from .reconcile import (
+        ReconcileOutcome,
+        ReconcilePolicy,
+        ReconcileReason,
+        Reconciliation,
+        VerificationLister,
+    )
     from .webhooks import construct_event, parse_event, verify_signature
 
 # Imported on first use (PEP 562): bulk and the journal (sqlite3) only serve bulk
-# runs, webhooks only webhook handlers; `import idenfy_async` need not load them.
+# runs, webhooks only webhook handlers, decoded results and webhook events only the
+# calls that read them (models.LAZY), reconciliation only an ambiguous create;
+# `import idenfy_async` need not load them.
 _LAZY = {
+    **models.LAZY,
     "SessionFields": "_session_fields",  # a type for typed wrappers only
     "BulkProgress": "bulk",
     "BulkResult": "bulk",
@@ -139,11 +148,16 @@ _LAZY = {
     "construct_event": "webhooks",
     "parse_event": "webhooks",
     "verify_signature": "webhooks",
+    "ReconcileOutcome": "reconcile",
+    "ReconcilePolicy": "reconcile",
+    "ReconcileReason": "reconcile",
+    "Reconciliation": "reconcile",
+    "VerificationLister": "reconcile",
     "AdditionalStepUpload": "kyc_models",
     "BlocklistEntry": "kyc_models",
-    "BlocklistSource": "kyc_models",
+    "BlocklistSource": "_open_enums",
     "FaceAuthCheck": "kyc_models",
-    "FaceAuthCheckType": "kyc_models",
+    "FaceAuthCheckType": "_open_enums",
     "FaceAuthSession": "kyc_models",
     "FaceAuthToken": "kyc_models",
     "FaceAuthTokenRequest": "kyc_models",
@@ -152,8 +166,8 @@ _LAZY = {
     "InformationRequestToken": "kyc_models",
     "PoaCheck": "kyc_models",
     "PoaCheckRequest": "kyc_models",
-    "PoaOverallStatus": "kyc_models",
-    "ProcessingDocumentType": "kyc_models",
+    "PoaOverallStatus": "_open_enums",
+    "ProcessingDocumentType": "_open_enums",
     "ProcessingRequest": "kyc_models",
 }
 

@@ -40,6 +40,11 @@ _JSON_RULE: Final = (
 _UNENCODABLE_RULE: Final = "text must be valid Unicode (no lone surrogates such as \\ud800)"
 
 
+def _mask(value: object) -> str:
+    # The repr of a token or digit string: whether it is set, never what it is.
+    return "'***'" if value else repr(value)
+
+
 def utf8_problem(value: str) -> str | None:
     """The broken rule when ``value`` cannot be sent as UTF-8 (a lone surrogate), else None."""
     if value.isascii():
@@ -117,6 +122,23 @@ def _text(max_len: int, *, ascii_only: bool = False) -> _Check:
 
 _name_length = _text(100)
 _client_id_text = _text(100, ascii_only=True)
+
+
+def _check_client_id(value: Any) -> str | None:
+    # An empty clientId is as good as none: iDenfy needs one to name the session.
+    return "is required" if value == "" else _client_id_text(value)
+
+
+def _check_document_list(value: Any) -> str | None:
+    # The shape only: which types are allowed depends on allow_unlisted_documents,
+    # checked by the model once the shape is right.
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return "must be a list of document type names"
+    if not all(isinstance(d, str) and d for d in value):
+        return "must be a list of document type names"
+    if not value:
+        return "must name at least one document type"
+    return None
 
 
 def _check_name(value: Any) -> str | None:

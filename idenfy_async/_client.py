@@ -29,6 +29,7 @@ from ._client_base import DEFAULT_MAX_CONCURRENCY as DEFAULT_MAX_CONCURRENCY
 from ._client_results import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
 from ._client_results import ResultCalls
 from ._client_sessions import SessionCalls
+from ._constants import DEFAULT_SETTLE_WINDOW
 from ._downloads import DOWNLOAD_CHUNK_SIZE as DOWNLOAD_CHUNK_SIZE
 from ._http import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from ._http import USER_AGENT as USER_AGENT
@@ -37,17 +38,13 @@ from ._observe import configure_logging as configure_logging
 from ._observe import http_logger as http_logger
 from ._observe import logger as logger
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
-from .models import Session, SessionRequest, VerificationSummary
-from .reconcile import (
-    DEFAULT_SETTLE_WINDOW,
-    ReconcilePolicy,
-    Reconciliation,
-    reconcile_session,
-)
+from .models import Session, SessionRequest
 
 if TYPE_CHECKING:
+    from ._results import VerificationSummary  # loaded on first use (models.LAZY)
     from .bulk import BulkProgress, BulkResult
     from .journal import Journal
+    from .reconcile import ReconcilePolicy, Reconciliation  # loaded on first use
     from .resources import (
         Blocklists,
         FaceAuthentication,
@@ -157,6 +154,7 @@ class AsyncIdenfy(SessionCalls, ResultCalls):
         See :func:`idenfy_async.bulk.create_sessions`.
         """
         from .bulk import create_sessions  # bulk is built on this client's public API
+        from .reconcile import ReconcilePolicy
 
         return create_sessions(
             _BulkCreator(self, single=self._single_session or self._redis is not None),
@@ -218,6 +216,8 @@ class AsyncIdenfy(SessionCalls, ResultCalls):
             ConfigurationError: a negative ``settle_window``.
             ClientStateError: the client is closed or bound to another loop.
         """
+        from .reconcile import reconcile_session  # loaded on first use
+
         return await reconcile_session(
             self,
             client_id,

@@ -25,20 +25,15 @@ from ._options import (
     options_from,
 )
 from ._retry import CallKind
-from .models import (
-    FileUrls,
-    StatusResult,
-    VerificationData,
-    VerificationSummary,
-)
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
 else:
     from typing_extensions import Unpack
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # results load on first use (see models.LAZY): annotations only here
     from . import coordination
+    from ._results import FileUrls, StatusResult, VerificationData, VerificationSummary
 
 T = TypeVar("T")
 

@@ -25,10 +25,8 @@ from ._options import (
 )
 from ._retry import CallKind
 from .models import (
-    IdentificationEvent,
     Session,
     SessionRequest,
-    WebhookEvent,
 )
 
 if sys.version_info >= (3, 11):
@@ -38,6 +36,7 @@ else:
 
 if TYPE_CHECKING:
     from . import coordination
+    from ._events import WebhookEvent  # loaded on first use (models.LAZY)
     from ._session_fields import SessionFields
 
 T = TypeVar("T")
@@ -161,6 +160,8 @@ class SessionCalls(ClientBase):
         ``redis_url`` (raises :class:`CoordinationError` when Redis fails: answer the
         webhook 503 so iDenfy redelivers it).
         """
+        from ._events import IdentificationEvent  # loaded on first use (models.LAZY)
+
         if not isinstance(event, IdentificationEvent) or event.final is False:
             return False
         if not event.client_id:

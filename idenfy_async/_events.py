@@ -12,7 +12,9 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from ._enums import (
+from . import _public
+from ._checks import _mask
+from ._open_enums import (
     DocumentExpirationThreshold,
     EventType,
     FacialAuthenticationMethod,
@@ -20,7 +22,7 @@ from ._enums import (
     FacialAuthenticationType,
     Platform,
 )
-from ._results import FileUrls, ServiceResult, VerificationData, VerificationStatus, _mask
+from ._results import FileUrls, ServiceResult, VerificationData, VerificationStatus
 
 __all__ = [
     "DocumentExpirationEvent",
@@ -202,3 +204,8 @@ class VideoCallEvent:
 WebhookEvent: TypeAlias = (
     IdentificationEvent | FacialAuthenticationEvent | DocumentExpirationEvent | VideoCallEvent
 )
+
+
+# Loaded on first use (see models.__getattr__): reprs and pickles name the public home
+# (idenfy_async.StatusResult, ...) however the module was reached.
+_public.claim_module(__name__)

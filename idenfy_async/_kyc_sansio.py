@@ -21,7 +21,7 @@ from typing import Any, Final
 from . import errors
 from ._checks import _text
 from ._converter import converter, shape_errors, shape_problem
-from ._enums import FacialAuthenticationMethod
+from ._open_enums import FacialAuthenticationMethod
 from ._wire import RequestSpec, _dumps, _identifier, _json_object, _Kind, _structure
 from .errors import FieldProblem, RequestValidationError
 from .kyc_models import (

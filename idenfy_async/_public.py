@@ -48,11 +48,15 @@ def claim(value: Any, public: str = PACKAGE) -> None:
 def claim_module(module_name: str) -> None:
     """Claim each class and function of ``module_name.__all__``: for the package when
     it exports the name, else for the module itself (its public home). A module whose
-    names are defined in private modules calls this once, at its end."""
-    module = sys.modules[module_name]
+    names are defined in private modules calls this once, at its end. A name the
+    module serves on first use (PEP 562) is not loaded here: the private module that
+    defines it claims its names when it is loaded."""
+    namespace = vars(sys.modules[module_name])
     exported = set(getattr(sys.modules.get(PACKAGE), "__all__", ()))
-    for name in module.__all__:
-        claim(getattr(module, name), PACKAGE if name in exported else module_name)
+    for name in namespace["__all__"]:
+        value = namespace.get(name, _MISSING)
+        if value is not _MISSING:
+            claim(value, PACKAGE if name in exported else module_name)
 
 
 def _bind_annotations(cls: type, home: str, public: str) -> None:

@@ -13,12 +13,14 @@ from typing import Any
 
 import attrs
 
-from ._enums import (
+from . import _public
+from ._checks import _mask as _mask
+from ._enums import DocumentType
+from ._open_enums import (
     AdditionalStepsStatus,
     AgeEstimate,
     DocumentSex,
     DocumentStatus,
-    DocumentType,
     FaceStatus,
     FraudTag,
     IpProxyRiskLevel,
@@ -35,11 +37,6 @@ __all__ = [
     "VerificationStatus",
     "VerificationSummary",
 ]
-
-
-def _mask(value: object) -> str:
-    # The repr of a token or digit string: whether it is set, never what it is.
-    return "'***'" if value else repr(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -255,3 +252,8 @@ class VerificationSummary:
     status: OverallStatus | str | None = None
     suspected: bool | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+# Loaded on first use (see models.__getattr__): reprs and pickles name the public home
+# (idenfy_async.StatusResult, ...) however the module was reached.
+_public.claim_module(__name__)

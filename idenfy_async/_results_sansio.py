@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -37,14 +38,10 @@ from ._wire import (
     error_from_response,
 )
 from .errors import FieldProblem, RequestValidationError
-from .models import (
-    FileUrls,
-    StatusResult,
-    VerificationData,
-    VerificationSummary,
-    utf8_problem,
-    wire_name,
-)
+from .models import utf8_problem, wire_name
+
+if TYPE_CHECKING:  # results load on first use (models.LAZY): imported where decoded
+    from ._results import FileUrls, StatusResult, VerificationData, VerificationSummary
 
 __all__ = [
     "DATA_PATH",
@@ -213,11 +210,17 @@ def build_list_verifications(
 
 
 _STATUS_KIND: Final = _Kind("a verification status (no status field)", frozenset({"status"}))
-# Every documented key of the data answer (all may be null).
-_DATA_KIND: Final = _Kind(
-    "verification data (none of its fields)",
-    frozenset(wire_name(a.name) for a in attrs.fields(VerificationData) if a.name != "raw"),
-)
+
+
+@functools.cache
+def _data_kind() -> _Kind:
+    # Every documented key of the data answer (all may be null); built on first use.
+    from ._results import VerificationData
+
+    return _Kind(
+        "verification data (none of its fields)",
+        frozenset(wire_name(a.name) for a in attrs.fields(VerificationData) if a.name != "raw"),
+    )
 
 
 def parse_get_status(status: int, content: bytes) -> StatusResult:
@@ -227,6 +230,8 @@ def parse_get_status(status: int, content: bytes) -> StatusResult:
         ResponseDecodeError: not a JSON object, no ``status`` field, or ``scanRef``
             missing or mistyped.
     """
+    from ._results import StatusResult
+
     return _structure(status, content, StatusResult, kind=_STATUS_KIND)
 
 
@@ -237,7 +242,9 @@ def parse_get_data(status: int, content: bytes) -> VerificationData:
         ResponseDecodeError: not a JSON object, none of the data answer's fields
             (an error body, say), or a field of the wrong type.
     """
-    return _structure(status, content, VerificationData, kind=_DATA_KIND)
+    from ._results import VerificationData
+
+    return _structure(status, content, VerificationData, kind=_data_kind())
 
 
 def parse_files(status: int, content: bytes) -> FileUrls:
@@ -264,6 +271,8 @@ def parse_files(status: int, content: bytes) -> FileUrls:
         raise errors.ResponseDecodeError(
             "the body holds no file URLs (nor nulls)", status_code=status
         )
+    from ._results import FileUrls
+
     return FileUrls(files)
 
 
@@ -324,6 +333,8 @@ def parse_list_page(status: int, content: bytes) -> VerificationPage:
         raise errors.ResponseDecodeError("results is not a list", status_code=status)
     count = body.get("count")
     links = {key: body.get(key) for key in ("next", "previous")}
+    from ._results import VerificationSummary
+
     try:
         items = converter.structure(results, tuple[VerificationSummary, ...])
     except shape_errors() as exc:

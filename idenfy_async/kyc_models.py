@@ -30,7 +30,7 @@ from ._checks import (
     _int_range,
     _text,
 )
-from ._enums import (
+from ._open_enums import (
     BlocklistSource,
     FaceAuthCheckType,
     FacialAuthenticationMethod,

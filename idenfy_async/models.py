@@ -6,25 +6,28 @@ responses keep every field iDenfy sends, known or not.
 
 This module is the public home of every model. :class:`SessionRequest` and
 :class:`Session` are defined here; the rest live one job per module and are
-re-exported: enums in ``_enums``, results in ``_results``, webhook events in
-``_events``, field rules in ``_rules`` (declared on each field, see :class:`Rule`)
-made of the checks in ``_checks``, country codes in ``_countries``, UI URLs in ``_urls``.
+re-exported: enums in ``_enums``, results in ``_results`` and webhook events in
+``_events`` (both loaded on first use, see :data:`LAZY`), field rules in ``_rules``
+(declared on each field, see :class:`Rule`) made of the checks in ``_checks``, country
+codes in ``_countries``, UI URLs in ``_urls``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from ._checks import (
     _MAX_EXPIRY_TIME,
     _check_bool,
+    _check_client_id,
     _check_countries,
     _check_date,
+    _check_document_list,
     _check_locale,
     _check_mapping,
     _check_name,
@@ -35,6 +38,7 @@ from ._checks import (
     _check_url,
     _check_uuid,
     _int_range,
+    _mask,
     _one_of,
     _text,
 )
@@ -47,49 +51,11 @@ from ._checks import (
 from ._countries import COUNTRY_CODES
 from ._enums import (
     NULL,
-    AdditionalStepsStatus,
-    AgeEstimate,
-    DocumentExpirationThreshold,
-    DocumentSex,
-    DocumentStatus,
     DocumentType,
     DummyStatus,
-    EventType,
-    FaceStatus,
-    FacialAuthenticationMethod,
-    FacialAuthenticationStatus,
-    FacialAuthenticationType,
-    FraudTag,
-    IpProxyRiskLevel,
-    MismatchTag,
-    OverallStatus,
-    Platform,
     Sex,
     TokenType,
     _Null,
-)
-from ._enums import (
-    _OpenEnum as _OpenEnum,
-)
-from ._events import (
-    DocumentExpirationEvent,
-    FacialAuthenticationEvent,
-    IdentificationEvent,
-    VideoCallAnswer,
-    VideoCallEvent,
-    WebhookEvent,
-)
-from ._results import (
-    FileUrls,
-    ServiceResult,
-    ServiceStatus,
-    StatusResult,
-    VerificationData,
-    VerificationStatus,
-    VerificationSummary,
-)
-from ._results import (
-    _mask as _mask,
 )
 from ._rules import (
     Rule as Rule,
@@ -113,6 +79,80 @@ from ._rules import (
 from ._urls import IFRAME_BASE_URL as IFRAME_BASE_URL
 from ._urls import session_ui_url
 from .errors import FieldProblem, RequestValidationError
+
+if TYPE_CHECKING:
+    from ._events import (
+        DocumentExpirationEvent,
+        FacialAuthenticationEvent,
+        IdentificationEvent,
+        VideoCallAnswer,
+        VideoCallEvent,
+        WebhookEvent,
+    )
+    from ._open_enums import (
+        AdditionalStepsStatus,
+        AgeEstimate,
+        DocumentExpirationThreshold,
+        DocumentSex,
+        DocumentStatus,
+        EventType,
+        FaceStatus,
+        FacialAuthenticationMethod,
+        FacialAuthenticationStatus,
+        FacialAuthenticationType,
+        FraudTag,
+        IpProxyRiskLevel,
+        MismatchTag,
+        OverallStatus,
+        Platform,
+    )
+    from ._results import (
+        FileUrls,
+        ServiceResult,
+        ServiceStatus,
+        StatusResult,
+        VerificationData,
+        VerificationStatus,
+        VerificationSummary,
+    )
+
+# The names each module loaded on first use serves (tests hold them to __all__).
+_OPEN_ENUMS: Final = (
+    "AdditionalStepsStatus AgeEstimate DocumentExpirationThreshold DocumentSex DocumentStatus"
+    " EventType FaceStatus FacialAuthenticationMethod FacialAuthenticationStatus"
+    " FacialAuthenticationType FraudTag IpProxyRiskLevel MismatchTag OverallStatus Platform"
+)
+_RESULTS: Final = (
+    "FileUrls ServiceResult ServiceStatus StatusResult VerificationData VerificationStatus"
+    " VerificationSummary"
+)
+_EVENTS: Final = (
+    "DocumentExpirationEvent FacialAuthenticationEvent IdentificationEvent VideoCallAnswer"
+    " VideoCallEvent WebhookEvent"
+)
+#: Imported on first use (PEP 562): results, webhook events and the open enums they hold
+#: are built by the first call that reads one, not by ``import idenfy_async``.
+LAZY: Final = {
+    **dict.fromkeys(_OPEN_ENUMS.split(), "_open_enums"),
+    **dict.fromkeys(_RESULTS.split(), "_results"),
+    **dict.fromkeys(_EVENTS.split(), "_events"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{home}", __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *LAZY})
+
 
 __all__ = [
     "COUNTRY_CODES",
@@ -163,26 +203,6 @@ _URL: Final = rule("str", _check_url, nullable=True)
 _COUNTRIES: Final = rule("list", _check_countries, nullable=True)
 _JSON_OBJECT: Final = rule("json", _check_mapping, nullable=True)
 _DOCUMENT_TYPES: Final = frozenset(d.value for d in DocumentType)
-
-
-_client_id_text: Final = _text(100, ascii_only=True)
-
-
-def _check_client_id(value: Any) -> str | None:
-    # An empty clientId is as good as none: iDenfy needs one to name the session.
-    return "is required" if value == "" else _client_id_text(value)
-
-
-def _check_document_list(value: Any) -> str | None:
-    # The shape only: which types are allowed depends on allow_unlisted_documents,
-    # checked by the model once the shape is right.
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        return "must be a list of document type names"
-    if not all(isinstance(d, str) and d for d in value):
-        return "must be a list of document type names"
-    if not value:
-        return "must name at least one document type"
-    return None
 
 
 @attrs.frozen(kw_only=True, repr=False)

@@ -43,10 +43,13 @@ import enum
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import attrs
 
+from . import _public
+from ._constants import DEFAULT_SETTLE_WINDOW as DEFAULT_SETTLE_WINDOW  # see rule 5
+from ._open_enums import OverallStatus
 from .errors import (
     APIConnectionError,
     APIError,
@@ -54,7 +57,9 @@ from .errors import (
     IdenfyError,
     ResponseDecodeError,
 )
-from .models import OverallStatus, VerificationSummary
+
+if TYPE_CHECKING:
+    from ._results import VerificationSummary  # loaded on first use (models.LAZY)
 
 __all__ = [
     "DEFAULT_EXPIRY_TIME",
@@ -68,10 +73,6 @@ __all__ = [
     "reconcile_session",
 ]
 
-#: Seconds after an attempt went pending before "not listed" may mean "not created":
-#: four times the default per-attempt timeout (30 s), for a request iDenfy processes
-#: late and for the listing to catch up. Undocumented by iDenfy; see rule 5.
-DEFAULT_SETTLE_WINDOW: Final = 120.0
 #: iDenfy's default ``expiryTime`` (seconds a token can be started), per the "Create
 #: Verification Session" page (older pages said 3600; an account may set its own).
 #: Used only to tell when a found session expires, never to decide.
@@ -367,3 +368,9 @@ def _check_window(value: float) -> None:
 
 def _utc(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+# Loaded on first use (``idenfy_async.__getattr__``, ``AsyncIdenfy.reconcile_session``):
+# reprs and pickles name the public home (idenfy_async.Reconciliation, ...) however the
+# module was reached.
+_public.claim_module(__name__)

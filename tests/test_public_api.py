@@ -108,6 +108,8 @@ HEAVY = ["aiohttp", "sqlite3", "idenfy_async.bulk", "idenfy_async.journal", "ide
 HEAVY += ["idenfy_async.cli", "idenfy_async.testing", "idenfy_async.transports._aiohttp"]
 HEAVY += ["idenfy_async.coordination", "redis"]  # only with redis_url or single_session
 HEAVY += ["cattrs", "idenfy_async.kyc_models", "idenfy_async.resources"]  # on first use
+HEAVY += ["idenfy_async._results", "idenfy_async._events", "idenfy_async._open_enums"]  # results
+HEAVY += ["idenfy_async.reconcile"]  # after an ambiguous create
 
 
 def test_import_loads_nothing_a_call_path_does_not_need() -> None:
@@ -145,6 +147,21 @@ def test_lazy_names_load_on_first_use() -> None:
         _ = idenfy_async.nope
 
 
+def test_models_serve_results_and_events_on_first_use() -> None:
+    """``idenfy_async.models`` serves the result, event and open-enum classes it does not
+    load, the same objects as their modules' and the package's."""
+    from idenfy_async import models
+
+    assert set(models.LAZY) <= set(models.__all__)
+    for name, home in models.LAZY.items():
+        value = getattr(models, name)
+        assert value is getattr(importlib.import_module(f"idenfy_async.{home}"), name)
+        assert value is getattr(idenfy_async, name)
+        assert name in dir(models)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = models.nope
+
+
 # --------------------------------------------------------------------------- __module__
 
 
@@ -167,12 +184,19 @@ def test_exported_classes_and_functions_live_in_the_package() -> None:
 
 def test_names_imported_from_their_modules_first_live_in_their_public_home() -> None:
     """Imported straight from their module (the package's lazy name never touched), the
-    journal's, webhooks' and coordination's names still say where they are public."""
+    journal's, webhooks', results', events', open enums', reconciliation's and
+    coordination's names still say where they are public."""
     code = (
         "from idenfy_async.journal import JournalEntry, SqliteJournal\n"
         "from idenfy_async.webhooks import parse_event\n"
         "from idenfy_async.coordination import RedisQuota, SessionRegistry\n"
+        "from idenfy_async._results import StatusResult\n"
+        "from idenfy_async.models import VideoCallEvent\n"
+        "from idenfy_async.reconcile import Reconciliation\n"
+        "from idenfy_async._open_enums import OverallStatus\n"
         "print(JournalEntry.__module__, SqliteJournal.__module__, parse_event.__module__,"
+        " StatusResult.__module__, VideoCallEvent.__module__, Reconciliation.__module__,"
+        " OverallStatus.__module__,"
         " RedisQuota.__module__, SessionRegistry.__module__)\n"
     )
     root = Path(__file__).resolve().parent.parent
@@ -183,7 +207,7 @@ def test_names_imported_from_their_modules_first_live_in_their_public_home() -> 
         env={**os.environ, "PYTHONPATH": str(root)},
         timeout=60,
     )
-    assert done.stdout.split() == ["idenfy_async"] * 3 + ["idenfy_async.coordination"] * 2, (
+    assert done.stdout.split() == ["idenfy_async"] * 7 + ["idenfy_async.coordination"] * 2, (
         done.stderr
     )
 
@@ -241,6 +265,10 @@ def test_type_hints_resolve_as_in_the_defining_module() -> None:
             id="lazy-model",
         ),
         pytest.param(lambda: idenfy_async.ConfigurationError("no API key"), id="error"),
+        pytest.param(
+            lambda: idenfy_async.models.FileUrls({"FRONT": "https://example.com/f"}),
+            id="lazy-result",
+        ),
     ],
 )
 def test_pickling_still_round_trips(value: Any) -> None:
