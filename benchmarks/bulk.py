@@ -219,6 +219,8 @@ class Sample:
     #: journal transactions (each a durable commit) per row; None without a journal.
     #: Less at the mercy of a busy machine than rows/s: how well writes group.
     commits_per_row: float | None = None
+    #: the journal's worker thread's share of ``cpu_us``; None without a journal
+    journal_cpu_us: float | None = None
 
 
 @dataclass
@@ -308,17 +310,20 @@ async def _one_run(
         if name == BULK_JOURNAL:
             journal = await stack.enter_async_context(SqliteJournal(journal_path))
         gc.collect()
+        worker = journal._worker if journal is not None else None  # read by benches
+        journal_cpu0 = worker.cpu if worker is not None else 0.0
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if name == GATHER:
             created = await _gather(client, requests, concurrency)
         else:
             created = await _bulk(client, requests, concurrency, journal)
         cpu1, wall1 = time.process_time(), time.perf_counter()
-        commits: float | None = None
-        if journal is not None:
-            worker = journal._worker  # its counters are read by tests and benches
-            commits = worker.batches / count if worker is not None else None
+        commits = journal_cpu = None
+        if journal is not None and worker is not None:
+            commits = worker.batches / count
             journal_created = (await journal.counts())[JournalState.CREATED]
+            # Up to date once an outcome is handed back: the count's includes every row's.
+            journal_cpu = (worker.cpu - journal_cpu0) / count * 1e6
     fake_created = await asyncio.to_thread(server.take_created)
     problems = []
     if created != count:
@@ -330,7 +335,7 @@ async def _one_run(
     if problems:
         raise SystemExit(f"{name}: {count} rows, but " + ", ".join(problems))
     rate, cpu = count / (wall1 - wall0), (cpu1 - cpu0) / count * 1e6
-    return Sample(rate, cpu, commits), created
+    return Sample(rate, cpu, commits, journal_cpu), created
 
 
 async def run_throughput(
@@ -406,10 +411,15 @@ def throughput_report(results: ThroughputResults, options: BulkOptions) -> list[
             f" {f'{min(paired):.3f}-{max(paired):.3f}':>13} |"
             f" of medians {of_medians:.3f}x"
         )
-    commits = [s.commits_per_row for s in results.samples[BULK_JOURNAL]]
+    journaled = results.samples[BULK_JOURNAL]
+    commits = statistics.median(
+        s.commits_per_row for s in journaled if s.commits_per_row is not None
+    )
+    thread = statistics.median(s.journal_cpu_us for s in journaled if s.journal_cpu_us is not None)
     lines.append(
         f"journal commits per row (durable transactions; 2 writes a row: pending, outcome):"
-        f" median {statistics.median(c for c in commits if c is not None):.3f}"
+        f" median {commits:.3f}; the journal thread's CPU per row (in bulk+journal's):"
+        f" median {thread:.0f} us"
     )
     lines.append(rule)
     expected = options.rounds * options.rows

@@ -152,6 +152,9 @@ class _Worker:
         #: transactions and ops run: how well commits group (read by tests and benches)
         self.batches = 0
         self.ops = 0
+        #: CPU seconds this thread has spent (time.thread_time), up to date whenever an
+        #: op's outcome is handed back (read by benches)
+        self.cpu = 0.0
         #: entries one INSERT may store (SQLite's limit on parameters per statement)
         self.rows_per_put = _MIN_VARIABLES // _PUT_WIDTH
 
@@ -283,8 +286,10 @@ class _Worker:
                     conn.execute("ROLLBACK")
                 raise
         except Exception as exc:
+            self.cpu = time.thread_time()
             _settle_batch(batch, None, self._translate(exc))
             return
+        self.cpu = time.thread_time()
         _settle_batch(batch, values, None)
 
     def _run_ops(self, conn: sqlite3.Connection, batch: list[_Op]) -> list[Any]:

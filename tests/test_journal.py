@@ -472,6 +472,17 @@ async def test_concurrent_writes_share_one_commit_and_one_wake_up(
         assert (await journal.counts())[JournalState.PENDING] == 64
 
 
+async def test_the_worker_counts_its_own_cpu_up_to_each_answer(tmp_path: Path) -> None:
+    # Benches read it to split the journal thread's CPU from the event loop's.
+    async with SqliteJournal(tmp_path / "j.sqlite") as journal:
+        before = _worker(journal).cpu
+        await asyncio.gather(*(journal.put(_pending(f"u{i}")) for i in range(64)))
+        after = _worker(journal).cpu
+        assert after > before
+        await journal.get("u1")
+        assert _worker(journal).cpu >= after
+
+
 async def test_a_batch_keeps_the_order_of_its_writes_and_lookups(tmp_path: Path) -> None:
     created = attrs.evolve(CREATED, client_id="a")
     async with SqliteJournal(tmp_path / "j.sqlite") as journal:
