@@ -12,12 +12,15 @@ Every request is built the same way, by :meth:`Sender.request`: for the client w
 straight from prepared headers and parsed URLs (httpx's ``build_request`` re-merges
 and re-encodes every header and re-parses the URL on each call: ~15 µs of a ~100 µs
 call); a caller's own ``http_client`` goes through ``build_request``, so its defaults
-apply.
+apply. On the aiohttp transport our own client skips even that: a plain request goes
+to :meth:`AiohttpTransport.exchange` with prepared header pairs and comes back as
+(status, headers, body), with no ``httpx.Request``/``Response`` built (each call's
+objects are what the garbage collector walks while hundreds are in flight).
+:mod:`._http_attempt` sends and reads one attempt, either way.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import platform
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,6 +31,7 @@ import httpx
 
 from . import _observe, errors
 from ._admission import Admission
+from ._http_attempt import AttemptExpired, exchange
 from ._options import Timeouts, checked_timeouts, clipped_timeouts, largest_timeout
 from ._retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
@@ -39,6 +43,7 @@ from ._wire import (
     response_size_cap,
     shown_path,
 )
+from .transports import DirectClient
 
 if TYPE_CHECKING:
     from . import coordination
@@ -61,8 +66,10 @@ class Sender:
 
     __slots__ = (
         "_authorization",
+        "_direct",
         "_fast_urls",
         "_header_cache",
+        "_pair_cache",
         "admission",
         "default_largest",
         "default_timeout",
@@ -84,6 +91,9 @@ class Sender:
         self._authorization = authorization
         self._header_cache: dict[tuple[bool, str], httpx.Headers] = {}
         self._fast_urls: dict[str, httpx.URL] = {}
+        self._pair_cache: dict[tuple[bool, str], tuple[tuple[str, str], ...]] = {}
+        # The client we built sends plain requests past httpx's models when it can.
+        self._direct = http if owns_http and isinstance(http, DirectClient) else None
         self.default_timeout = checked_timeouts(http.timeout.as_dict())
         self.default_largest = largest_timeout(self.default_timeout)
 
@@ -192,8 +202,17 @@ class Sender:
         )
         if limit is not None and limit < largest:
             timeouts = clipped_timeouts(timeouts, limit)
+        cap = response_size_cap(spec)
+        direct = None if self._direct is None else self._direct.aiohttp_transport()
+        if direct is not None:
+            parsed = self._url(url)
+            if not parsed.userinfo:  # else httpx's auth flow applies (as DirectClient.send)
+                sending = direct.exchange(
+                    spec.method, parsed, self._pairs_for(spec), spec.body or None, timeouts, cap
+                )
+                return await exchange(sending, limit, cap, seen)
         request = self.request(spec, url, timeouts)
-        return await _exchange(self.http, request, limit, response_size_cap(spec), seen)
+        return await exchange(self.http.send(request, stream=True), limit, cap, seen)
 
     def request(self, spec: RequestSpec, url: str, timeouts: Timeouts) -> httpx.Request:
         """The ``httpx.Request`` for ``spec`` at ``url`` (see the module docstring)."""
@@ -204,18 +223,31 @@ class Sender:
             )
             request.extensions["timeout"] = timeouts
             return request
+        return httpx.Request(
+            spec.method,
+            self._url(url),
+            content=spec.body or None,
+            headers=headers,
+            extensions={"timeout": timeouts},
+        )
+
+    def _url(self, url: str) -> httpx.URL:
         parsed = self._fast_urls.get(url)
         if parsed is None:
             parsed = httpx.URL(url)
             if "?" not in url:  # fixed endpoint paths only: page URLs would pile up
                 self._fast_urls[url] = parsed
-        return httpx.Request(
-            spec.method,
-            parsed,
-            content=spec.body or None,
-            headers=headers,
-            extensions={"timeout": timeouts},
-        )
+        return parsed
+
+    def _pairs_for(self, spec: RequestSpec) -> tuple[tuple[str, str], ...]:
+        """:meth:`_headers_for` as the aiohttp transport sends them, built once."""
+        key = (bool(spec.body), spec.accept)
+        pairs = self._pair_cache.get(key)
+        if pairs is None:
+            raw = self._headers_for(spec).raw
+            pairs = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
+            self._pair_cache[key] = pairs
+        return pairs
 
     def _headers_for(self, spec: RequestSpec) -> httpx.Headers:
         """Our headers for this kind of request, built once per (has body, Accept).
@@ -236,116 +268,6 @@ class Sender:
         return headers
 
 
-# ------------------------------------------------------------------ one attempt on the wire
-# Everything below sends one request and reads its answer; it knows httpx and asyncio,
-# not retries or pacing.
-
-
-class _AttemptExpired(Exception):
-    """An attempt outlived its bound (raised by :class:`_AttemptTimer`, never escapes)."""
-
-    def __init__(self, limit: float) -> None:
-        super().__init__(limit)
-        self.limit = limit
-
-
-class _AttemptTimer:
-    """Cancels the current task when the attempt outlives ``limit`` seconds.
-
-    What ``asyncio.timeout`` does on 3.11+, written out so it also runs on 3.10: a
-    timer on the loop (no extra task) that cancels us; :meth:`expired` then tells our
-    cancellation from a caller's. On 3.11+ a caller's cancellation arriving in the
-    same instant is kept (``Task.uncancel``); 3.10 cannot tell them apart.
-    """
-
-    __slots__ = ("_cancelling", "_fired", "_handle", "_task")
-
-    def __init__(self, limit: float) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._task = task
-        self._fired = False
-        self._cancelling = task.cancelling() if hasattr(task, "cancelling") else 0
-        self._handle = task.get_loop().call_later(limit, self._fire)
-
-    def _fire(self) -> None:
-        self._fired = True
-        self._task.cancel()
-
-    def stop(self) -> None:
-        self._handle.cancel()
-
-    def expired(self) -> bool:
-        """Whether the CancelledError being handled is ours alone (call once, in except)."""
-        if not self._fired:
-            return False
-        uncancel = getattr(self._task, "uncancel", None)
-        return uncancel is None or uncancel() <= self._cancelling
-
-
-async def _exchange(
-    http: httpx.AsyncClient,
-    request: httpx.Request,
-    limit: float | None,
-    cap: int,
-    seen: WireErrors,
-) -> tuple[int, httpx.Headers, bytes]:
-    """Send ``request`` and read its answer, at most ``cap`` bytes, within ``limit`` s.
-
-    A success larger than ``cap`` is a :class:`ResponseDecodeError`; an error answer
-    that large keeps its status and loses its body.
-    """
-    timer = None if limit is None else _AttemptTimer(limit)
-    response: httpx.Response | None = None
-    content: bytes | None = None
-    try:
-        response = await http.send(request, stream=True)
-        seen.status, seen.headers = response.status_code, response.headers
-        try:
-            # A transport that read the body already (the aiohttp one, a mock): no
-            # stream to walk, no header to look up; the cap applies all the same.
-            content = response.content
-        except httpx.ResponseNotRead:
-            # Read in chunks, up to the cap (a declared length over it is not read at all).
-            declared = response.headers.get("content-length")
-            if declared is None or not declared.isdigit() or int(declared) <= cap:
-                content = await _read_capped(response, cap)
-        else:
-            if len(content) > cap:
-                content = None
-    except asyncio.CancelledError:
-        if timer is not None and timer.expired():
-            raise _AttemptExpired(limit or 0.0) from None
-        raise
-    finally:
-        if timer is not None:
-            timer.stop()  # first: a body read whole is not lost to a timer during close
-        if response is not None:
-            await response.aclose()
-    if content is None:
-        if 200 <= response.status_code < 300:
-            raise errors.ResponseDecodeError(
-                f"the answer is larger than {cap:,} bytes",
-                status_code=response.status_code,
-                method=request.method,
-                path=shown_path(seen.spec),
-            )
-        content = b""  # an error status still says what happened; its body is not needed
-    return response.status_code, response.headers, content
-
-
-async def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
-    """The streamed body, or None once it passes ``cap`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > cap:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 # httpx exceptions raised before a single byte of the request left this machine.
 _NOT_SENT: Final = (
     httpx.ConnectError,
@@ -361,7 +283,7 @@ _FOREIGN: Final = (
     httpx.InvalidURL,
     httpx.StreamError,
     httpx.CookieConflict,
-    _AttemptExpired,
+    AttemptExpired,
 )
 
 
@@ -444,7 +366,7 @@ def _translate(
 ) -> errors.IdenfyError:
     method, path = spec.method, shown_path(spec)
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, _AttemptExpired):
+    if isinstance(exc, AttemptExpired):
         # It may fire while connecting; we cannot tell, so "may have left" (safe).
         return errors.APITimeoutError(
             f"no complete answer within {exc.limit:.3g} s (the attempt's timeout, or what"

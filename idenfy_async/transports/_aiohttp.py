@@ -29,7 +29,7 @@ import contextvars
 import select
 import ssl
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final
 
 import aiohttp
@@ -163,17 +163,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=timeout,
             )
-            length = response.content_length
-            body: bytes | None = None
-            if length is not None and length <= BUFFER_LIMIT:
-                try:
-                    body = await response.read()
-                finally:
-                    response.release()
+            return await self._as_httpx(response)
         except aiohttp.ClientError as exc:
             raise _httpx_error(exc, sent=attempt.connected) from exc
         finally:
             _ATTEMPT.reset(token)
+
+    async def _as_httpx(self, response: aiohttp.ClientResponse) -> httpx.Response:
+        """``response`` as httpx's; its body read now when small, else streamed."""
+        length = response.content_length
+        body: bytes | None = None
+        if length is not None and length <= BUFFER_LIMIT:
+            try:
+                body = await response.read()
+            finally:
+                response.release()
         reason = response.reason
         extensions = {
             "http_version": b"HTTP/1.1",
@@ -202,6 +206,51 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # and chunker pipeline for an identity body (~8% of a create_session's CPU).
         result._content = body
         return result
+
+    async def exchange(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Sequence[tuple[str, str]],
+        content: bytes | None,
+        timeout: Mapping[str, float | None],
+        cap: int,
+    ) -> tuple[int, httpx.Headers, bytes | None] | httpx.Response:
+        """One request without httpx's models: (status, headers, body), the body None
+        when it is over ``cap`` bytes (a declared length over it is not read at all).
+
+        The same wire, timeouts and error mapping as :meth:`handle_async_request`,
+        for :class:`~idenfy_async.transports.DirectClient`'s callers that read whole
+        bodies (about a third of the objects a call allocates, which the garbage
+        collector then walks while hundreds of calls are in flight). An answer with
+        a ``Content-Encoding`` is handed back as an ``httpx.Response`` instead, for
+        httpx to decode.
+        """
+        session = self._session
+        if session is None or self._loop is not asyncio.get_running_loop():
+            session = self._open()
+        attempt = _Attempt()
+        token = _ATTEMPT.set(attempt)
+        try:
+            response = await session.request(
+                method,
+                self._yarl_url(url),
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                timeout=self._client_timeout(timeout),
+            )
+            if _ENCODED in response.headers:
+                return await self._as_httpx(response)
+            try:
+                body = await _read_capped(response, cap)
+            finally:
+                response.release()
+        except aiohttp.ClientError as exc:
+            raise _httpx_error(exc, sent=attempt.connected) from exc
+        finally:
+            _ATTEMPT.reset(token)
+        return response.status, httpx.Headers(response.raw_headers), body
 
     async def aclose(self) -> None:
         self._closed = True
@@ -285,6 +334,21 @@ class _ResponseStream(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         # An unfinished body makes aiohttp close the connection instead of pooling it.
         self._response.release()
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The whole body, or None once it is (or says it is) over ``cap`` bytes."""
+    length = response.content_length
+    if length is not None:
+        return await response.read() if length <= cap else None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _httpx_error(exc: aiohttp.ClientError, *, sent: bool) -> httpx.TransportError:
