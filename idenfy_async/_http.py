@@ -25,7 +25,7 @@ import logging
 import platform
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import httpx
 
@@ -106,7 +106,7 @@ class Sender:
             return checked_timeouts(self.http.timeout.as_dict())
         return checked_timeouts(httpx.Timeout(chosen).as_dict())
 
-    async def call(
+    def call(
         self,
         operation: str,
         kind: CallKind,
@@ -123,48 +123,20 @@ class Sender:
         check_open: Callable[[], None],
         before_send: Callable[[], Awaitable[None]] | None = None,
         priority: coordination.Priority = "interactive",
-    ) -> T:
+    ) -> Awaitable[T]:
         """Run one call: its attempts, each admitted, sent and read, until one succeeds
-        or the retry rules say stop (then the last error is raised)."""
-        # Over 60 lines on purpose: one closure holds the call's state (attempt number,
-        # the before_send hook still to run); an object per call instead costs CPU on
-        # the path the bench measures.
+        or the retry rules say stop (then the last error is raised).
+
+        A plain function handing back the call's coroutine (one coroutine layer fewer
+        per call, alive while the call queues); a bad ``deadline`` raises at once.
+        """
         admission = self.admission
-        first_send = before_send
-        url = base_url + spec.path
-        budget = Budget(deadline, policy.clock)
-        started = policy.clock()
-        attempt = 0
-
-        async def send() -> T:
-            nonlocal first_send, attempt
-            if admission.admits_now():
-                await admission.limiter.acquire()  # takes a free slot without yielding
-            else:
-                await admission.admit(budget, spec, priority)
-            attempt += 1
-            with WireErrors(operation, spec, attempt, policy.clock, started) as seen:
-                try:
-                    check_open()  # per attempt: the client may close while a retry waits
-                    if first_send is not None:
-                        hook, first_send = first_send, None
-                        await hook()
-                    status, headers, content = await self.send(spec, url, timeouts, budget, seen)
-                finally:
-                    admission.limiter.release()
-                # Inside the attempt's block: an error answer is logged as this attempt's
-                # outcome, and only a parsed success is captured as a ResponseInfo.
-                error = decipher(spec, status, headers, content, now=policy.wall_clock())
-                if error is not None:
-                    raise error
-                try:
-                    return parse(status, headers, content)
-                except errors.ResponseDecodeError as exc:
-                    exc.method, exc.path = spec.method, shown_path(spec)
-                    raise
-
-        return await retry_call(
-            send,
+        attempts = _Attempts(self, operation, spec, parse, base_url + spec.path, policy)
+        attempts.timeouts, attempts.check_open = timeouts, check_open
+        attempts.first_send, attempts.priority = before_send, priority
+        attempts.budget = Budget(deadline, policy.clock)
+        return retry_call(
+            attempts.send,
             operation=operation,
             kind=kind,
             policy=policy,
@@ -172,7 +144,7 @@ class Sender:
             shared_cooldown=admission.shared_cooldown,
             max_retries=max_retries,
             deadline=None,
-            budget=budget,
+            budget=attempts.budget,
             retry_unknown=retry_unknown,
             on_retry=on_retry,
         )
@@ -266,6 +238,86 @@ class Sender:
                 headers["Content-Type"] = JSON_CONTENT_TYPE
             self._header_cache[key] = headers
         return headers
+
+
+class _Attempts(Generic[T]):
+    """One call's state across its attempts (:meth:`send` is one attempt).
+
+    One object rather than a closure: a closure holds a cell per variable it shares,
+    and with hundreds of calls queued or in flight those cells are most of what the
+    garbage collector walks.
+    """
+
+    __slots__ = (
+        "attempt",
+        "budget",
+        "check_open",
+        "first_send",
+        "operation",
+        "parse",
+        "policy",
+        "priority",
+        "sender",
+        "spec",
+        "started",
+        "timeouts",
+        "url",
+    )
+
+    budget: Budget
+    timeouts: Timeouts
+    check_open: Callable[[], None]
+    first_send: Callable[[], Awaitable[None]] | None  #: the before_send hook, until run
+    priority: coordination.Priority
+
+    def __init__(
+        self,
+        sender: Sender,
+        operation: str,
+        spec: RequestSpec,
+        parse: Parse[T],
+        url: str,
+        policy: RetryPolicy,
+    ) -> None:
+        self.sender = sender
+        self.operation = operation
+        self.spec = spec
+        self.parse = parse
+        self.url = url
+        self.policy = policy
+        self.started = policy.clock()  # the call's start (its first queueing included)
+        self.attempt = 0
+
+    async def send(self) -> T:
+        """One attempt: admitted, sent, read and parsed (an error answer raises)."""
+        admission, spec, policy = self.sender.admission, self.spec, self.policy
+        if admission.admits_now():
+            await admission.limiter.acquire()  # takes a free slot without yielding
+        else:
+            await admission.admit(self.budget, spec, self.priority)
+        self.attempt += 1
+        with WireErrors(self.operation, spec, self.attempt, policy.clock, self.started) as seen:
+            try:
+                self.check_open()  # per attempt: the client may close while a retry waits
+                hook = self.first_send
+                if hook is not None:
+                    self.first_send = None
+                    await hook()
+                status, headers, content = await self.sender.send(
+                    spec, self.url, self.timeouts, self.budget, seen
+                )
+            finally:
+                admission.limiter.release()
+            # Inside the attempt's block: an error answer is logged as this attempt's
+            # outcome, and only a parsed success is captured as a ResponseInfo.
+            error = decipher(spec, status, headers, content, now=policy.wall_clock())
+            if error is not None:
+                raise error
+            try:
+                return self.parse(status, headers, content)
+            except errors.ResponseDecodeError as exc:
+                exc.method, exc.path = spec.method, shown_path(spec)
+                raise
 
 
 # httpx exceptions raised before a single byte of the request left this machine.

@@ -387,10 +387,11 @@ async def test_direct_client_skips_only_what_it_does_not_use() -> None:
 async def test_an_oversized_success_is_refused_on_every_backend(
     backend: str, policy: RetryPolicy, chunked: bool
 ) -> None:
+    # timeout=5: the fixture's 0.3 s read bound is too tight for 4 MiB on a busy machine.
     async with FaultServer() as server, _client(server.base_url, backend, policy) as client:
         server.script(Flood(201, MAX_JSON_RESPONSE_BYTES + 1, chunked=chunked))
         with pytest.raises(ResponseDecodeError, match="larger than") as caught:
-            await client.create_session(client_id="u", max_retries=0)
+            await client.create_session(client_id="u", max_retries=0, timeout=5)
         # The cut-off connection is not reused: the next create is answered.
         assert (await client.create_session(client_id="u2")).scan_ref == "scan-u2"
     assert (caught.value.ambiguous, server.count("POST", TOKEN)) == (True, 2)
@@ -403,7 +404,7 @@ async def test_an_oversized_error_keeps_its_status_on_every_backend(
     async with FaultServer() as server, _client(server.base_url, backend, policy) as client:
         server.script(Flood(503, MAX_JSON_RESPONSE_BYTES + 1, chunked=chunked))
         with pytest.raises(ServerError) as caught:
-            await client.create_session(client_id="u", max_retries=0)
+            await client.create_session(client_id="u", max_retries=0, timeout=5)
     assert (caught.value.status_code, caught.value.body) == (503, None)
 
 
@@ -423,7 +424,7 @@ async def test_an_answer_at_the_cap_is_read_on_every_backend(
             server.script(Raw(head + chunks + b"0\r\n\r\n"))
         else:
             server.script(Respond(200, body.encode()))
-        result = await client.get_status("scan-1")
+        result = await client.get_status("scan-1", timeout=5)  # 4 MiB on a busy machine
     assert result.status == "APPROVED"
 
 
