@@ -90,7 +90,8 @@ class Admission:
                 # Before taking a concurrency slot: a request waiting for its turn
                 # must not hold up others.
                 await pacer.acquire()
-            await self.limiter.acquire()
+            await self.limiter.wait()  # then taken(), at once: acquire() in two steps
+            self.limiter.taken()
             budget.exclude(clock() - queued)
             if cooldown.remaining <= 0:
                 return

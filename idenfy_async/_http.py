@@ -12,22 +12,26 @@ Every request is built the same way, by :meth:`Sender.request`: for the client w
 straight from prepared headers and parsed URLs (httpx's ``build_request`` re-merges
 and re-encodes every header and re-parses the URL on each call: ~15 µs of a ~100 µs
 call); a caller's own ``http_client`` goes through ``build_request``, so its defaults
-apply.
+apply. On the aiohttp transport our own client skips even that: a plain request goes
+to :meth:`AiohttpTransport.exchange` with prepared header pairs and comes back as
+(status, headers, body), with no ``httpx.Request``/``Response`` built (each call's
+objects are what the garbage collector walks while hundreds are in flight).
+:mod:`._http_attempt` sends and reads one attempt, either way.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import platform
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import httpx
 
 from . import _observe, errors
 from ._admission import Admission
+from ._http_attempt import AttemptExpired, exchange
 from ._options import Timeouts, checked_timeouts, clipped_timeouts, largest_timeout
 from ._retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
 from ._version import __version__
@@ -39,6 +43,7 @@ from ._wire import (
     response_size_cap,
     shown_path,
 )
+from .transports import DirectClient
 
 if TYPE_CHECKING:
     from . import coordination
@@ -61,8 +66,10 @@ class Sender:
 
     __slots__ = (
         "_authorization",
+        "_direct",
         "_fast_urls",
         "_header_cache",
+        "_pair_cache",
         "admission",
         "default_largest",
         "default_timeout",
@@ -84,6 +91,9 @@ class Sender:
         self._authorization = authorization
         self._header_cache: dict[tuple[bool, str], httpx.Headers] = {}
         self._fast_urls: dict[str, httpx.URL] = {}
+        self._pair_cache: dict[tuple[bool, str], tuple[tuple[str, str], ...]] = {}
+        # The client we built sends plain requests past httpx's models when it can.
+        self._direct = http if owns_http and isinstance(http, DirectClient) else None
         self.default_timeout = checked_timeouts(http.timeout.as_dict())
         self.default_largest = largest_timeout(self.default_timeout)
 
@@ -96,7 +106,7 @@ class Sender:
             return checked_timeouts(self.http.timeout.as_dict())
         return checked_timeouts(httpx.Timeout(chosen).as_dict())
 
-    async def call(
+    def call(
         self,
         operation: str,
         kind: CallKind,
@@ -113,48 +123,20 @@ class Sender:
         check_open: Callable[[], None],
         before_send: Callable[[], Awaitable[None]] | None = None,
         priority: coordination.Priority = "interactive",
-    ) -> T:
+    ) -> Awaitable[T]:
         """Run one call: its attempts, each admitted, sent and read, until one succeeds
-        or the retry rules say stop (then the last error is raised)."""
-        # Over 60 lines on purpose: one closure holds the call's state (attempt number,
-        # the before_send hook still to run); an object per call instead costs CPU on
-        # the path the bench measures.
+        or the retry rules say stop (then the last error is raised).
+
+        A plain function handing back the call's coroutine (one coroutine layer fewer
+        per call, alive while the call queues); a bad ``deadline`` raises at once.
+        """
         admission = self.admission
-        first_send = before_send
-        url = base_url + spec.path
-        budget = Budget(deadline, policy.clock)
-        started = policy.clock()
-        attempt = 0
-
-        async def send() -> T:
-            nonlocal first_send, attempt
-            if admission.admits_now():
-                await admission.limiter.acquire()  # takes a free slot without yielding
-            else:
-                await admission.admit(budget, spec, priority)
-            attempt += 1
-            with WireErrors(operation, spec, attempt, policy.clock, started) as seen:
-                try:
-                    check_open()  # per attempt: the client may close while a retry waits
-                    if first_send is not None:
-                        hook, first_send = first_send, None
-                        await hook()
-                    status, headers, content = await self.send(spec, url, timeouts, budget, seen)
-                finally:
-                    admission.limiter.release()
-                # Inside the attempt's block: an error answer is logged as this attempt's
-                # outcome, and only a parsed success is captured as a ResponseInfo.
-                error = decipher(spec, status, headers, content, now=policy.wall_clock())
-                if error is not None:
-                    raise error
-                try:
-                    return parse(status, headers, content)
-                except errors.ResponseDecodeError as exc:
-                    exc.method, exc.path = spec.method, shown_path(spec)
-                    raise
-
-        return await retry_call(
-            send,
+        attempts = _Attempts(self, operation, spec, parse, base_url + spec.path, policy)
+        attempts.timeouts, attempts.check_open = timeouts, check_open
+        attempts.first_send, attempts.priority = before_send, priority
+        attempts.budget = Budget(deadline, policy.clock)
+        return retry_call(
+            attempts.send,
             operation=operation,
             kind=kind,
             policy=policy,
@@ -162,7 +144,7 @@ class Sender:
             shared_cooldown=admission.shared_cooldown,
             max_retries=max_retries,
             deadline=None,
-            budget=budget,
+            budget=attempts.budget,
             retry_unknown=retry_unknown,
             on_retry=on_retry,
         )
@@ -192,8 +174,17 @@ class Sender:
         )
         if limit is not None and limit < largest:
             timeouts = clipped_timeouts(timeouts, limit)
+        cap = response_size_cap(spec)
+        direct = None if self._direct is None else self._direct.aiohttp_transport()
+        if direct is not None:
+            parsed = self._url(url)
+            if not parsed.userinfo:  # else httpx's auth flow applies (as DirectClient.send)
+                sending = direct.exchange(
+                    spec.method, parsed, self._pairs_for(spec), spec.body or None, timeouts, cap
+                )
+                return await exchange(sending, limit, cap, seen)
         request = self.request(spec, url, timeouts)
-        return await _exchange(self.http, request, limit, response_size_cap(spec), seen)
+        return await exchange(self.http.send(request, stream=True), limit, cap, seen)
 
     def request(self, spec: RequestSpec, url: str, timeouts: Timeouts) -> httpx.Request:
         """The ``httpx.Request`` for ``spec`` at ``url`` (see the module docstring)."""
@@ -204,18 +195,31 @@ class Sender:
             )
             request.extensions["timeout"] = timeouts
             return request
+        return httpx.Request(
+            spec.method,
+            self._url(url),
+            content=spec.body or None,
+            headers=headers,
+            extensions={"timeout": timeouts},
+        )
+
+    def _url(self, url: str) -> httpx.URL:
         parsed = self._fast_urls.get(url)
         if parsed is None:
             parsed = httpx.URL(url)
             if "?" not in url:  # fixed endpoint paths only: page URLs would pile up
                 self._fast_urls[url] = parsed
-        return httpx.Request(
-            spec.method,
-            parsed,
-            content=spec.body or None,
-            headers=headers,
-            extensions={"timeout": timeouts},
-        )
+        return parsed
+
+    def _pairs_for(self, spec: RequestSpec) -> tuple[tuple[str, str], ...]:
+        """:meth:`_headers_for` as the aiohttp transport sends them, built once."""
+        key = (bool(spec.body), spec.accept)
+        pairs = self._pair_cache.get(key)
+        if pairs is None:
+            raw = self._headers_for(spec).raw
+            pairs = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
+            self._pair_cache[key] = pairs
+        return pairs
 
     def _headers_for(self, spec: RequestSpec) -> httpx.Headers:
         """Our headers for this kind of request, built once per (has body, Accept).
@@ -236,114 +240,84 @@ class Sender:
         return headers
 
 
-# ------------------------------------------------------------------ one attempt on the wire
-# Everything below sends one request and reads its answer; it knows httpx and asyncio,
-# not retries or pacing.
+class _Attempts(Generic[T]):
+    """One call's state across its attempts (:meth:`send` is one attempt).
 
-
-class _AttemptExpired(Exception):
-    """An attempt outlived its bound (raised by :class:`_AttemptTimer`, never escapes)."""
-
-    def __init__(self, limit: float) -> None:
-        super().__init__(limit)
-        self.limit = limit
-
-
-class _AttemptTimer:
-    """Cancels the current task when the attempt outlives ``limit`` seconds.
-
-    What ``asyncio.timeout`` does on 3.11+, written out so it also runs on 3.10: a
-    timer on the loop (no extra task) that cancels us; :meth:`expired` then tells our
-    cancellation from a caller's. On 3.11+ a caller's cancellation arriving in the
-    same instant is kept (``Task.uncancel``); 3.10 cannot tell them apart.
+    One object rather than a closure: a closure holds a cell per variable it shares,
+    and with hundreds of calls queued or in flight those cells are most of what the
+    garbage collector walks.
     """
 
-    __slots__ = ("_cancelling", "_fired", "_handle", "_task")
+    __slots__ = (
+        "attempt",
+        "budget",
+        "check_open",
+        "first_send",
+        "operation",
+        "parse",
+        "policy",
+        "priority",
+        "sender",
+        "spec",
+        "started",
+        "timeouts",
+        "url",
+    )
 
-    def __init__(self, limit: float) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._task = task
-        self._fired = False
-        self._cancelling = task.cancelling() if hasattr(task, "cancelling") else 0
-        self._handle = task.get_loop().call_later(limit, self._fire)
+    budget: Budget
+    timeouts: Timeouts
+    check_open: Callable[[], None]
+    first_send: Callable[[], Awaitable[None]] | None  #: the before_send hook, until run
+    priority: coordination.Priority
 
-    def _fire(self) -> None:
-        self._fired = True
-        self._task.cancel()
+    def __init__(
+        self,
+        sender: Sender,
+        operation: str,
+        spec: RequestSpec,
+        parse: Parse[T],
+        url: str,
+        policy: RetryPolicy,
+    ) -> None:
+        self.sender = sender
+        self.operation = operation
+        self.spec = spec
+        self.parse = parse
+        self.url = url
+        self.policy = policy
+        self.started = policy.clock()  # the call's start (its first queueing included)
+        self.attempt = 0
 
-    def stop(self) -> None:
-        self._handle.cancel()
-
-    def expired(self) -> bool:
-        """Whether the CancelledError being handled is ours alone (call once, in except)."""
-        if not self._fired:
-            return False
-        uncancel = getattr(self._task, "uncancel", None)
-        return uncancel is None or uncancel() <= self._cancelling
-
-
-async def _exchange(
-    http: httpx.AsyncClient,
-    request: httpx.Request,
-    limit: float | None,
-    cap: int,
-    seen: WireErrors,
-) -> tuple[int, httpx.Headers, bytes]:
-    """Send ``request`` and read its answer, at most ``cap`` bytes, within ``limit`` s.
-
-    A success larger than ``cap`` is a :class:`ResponseDecodeError`; an error answer
-    that large keeps its status and loses its body.
-    """
-    timer = None if limit is None else _AttemptTimer(limit)
-    response: httpx.Response | None = None
-    content: bytes | None = None
-    try:
-        response = await http.send(request, stream=True)
-        seen.status, seen.headers = response.status_code, response.headers
-        try:
-            # A transport that read the body already (the aiohttp one, a mock): no
-            # stream to walk, no header to look up; the cap applies all the same.
-            content = response.content
-        except httpx.ResponseNotRead:
-            # Read in chunks, up to the cap (a declared length over it is not read at all).
-            declared = response.headers.get("content-length")
-            if declared is None or not declared.isdigit() or int(declared) <= cap:
-                content = await _read_capped(response, cap)
+    async def send(self) -> T:
+        """One attempt: admitted, sent, read and parsed (an error answer raises)."""
+        admission, spec, policy = self.sender.admission, self.spec, self.policy
+        if admission.admits_now():
+            await admission.limiter.acquire()  # takes a free slot without yielding
         else:
-            if len(content) > cap:
-                content = None
-    except asyncio.CancelledError:
-        if timer is not None and timer.expired():
-            raise _AttemptExpired(limit or 0.0) from None
-        raise
-    finally:
-        if timer is not None:
-            timer.stop()  # first: a body read whole is not lost to a timer during close
-        if response is not None:
-            await response.aclose()
-    if content is None:
-        if 200 <= response.status_code < 300:
-            raise errors.ResponseDecodeError(
-                f"the answer is larger than {cap:,} bytes",
-                status_code=response.status_code,
-                method=request.method,
-                path=shown_path(seen.spec),
-            )
-        content = b""  # an error status still says what happened; its body is not needed
-    return response.status_code, response.headers, content
-
-
-async def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
-    """The streamed body, or None once it passes ``cap`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > cap:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+            await admission.admit(self.budget, spec, self.priority)
+        self.attempt += 1
+        with WireErrors(self.operation, spec, self.attempt, policy.clock, self.started) as seen:
+            try:
+                self.check_open()  # per attempt: the client may close while a retry waits
+                hook = self.first_send
+                if hook is not None:
+                    self.first_send = None
+                    await hook()
+                status, headers, content = await self.sender.send(
+                    spec, self.url, self.timeouts, self.budget, seen
+                )
+            finally:
+                admission.limiter.release()
+            # Inside the attempt's block: an error answer is logged as this attempt's
+            # outcome, and only a parsed success is captured as a ResponseInfo.
+            error = decipher(spec, status, headers, content, now=policy.wall_clock())
+            if error is not None:
+                raise error
+            try:
+                return self.parse(status, headers, content)
+            except errors.ResponseDecodeError as exc:
+                exc.method, exc.path = spec.method, shown_path(spec)
+                raise
 
 
 # httpx exceptions raised before a single byte of the request left this machine.
@@ -361,7 +335,7 @@ _FOREIGN: Final = (
     httpx.InvalidURL,
     httpx.StreamError,
     httpx.CookieConflict,
-    _AttemptExpired,
+    AttemptExpired,
 )
 
 
@@ -444,7 +418,7 @@ def _translate(
 ) -> errors.IdenfyError:
     method, path = spec.method, shown_path(spec)
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, _AttemptExpired):
+    if isinstance(exc, AttemptExpired):
         # It may fire while connecting; we cannot tell, so "may have left" (safe).
         return errors.APITimeoutError(
             f"no complete answer within {exc.limit:.3g} s (the attempt's timeout, or what"

@@ -33,6 +33,16 @@ class ConcurrencyLimiter:
     async def acquire(self) -> None:
         """Wait for a slot and take it; the caller must :meth:`release` it."""
         await self._semaphore.acquire()
+        self.taken()
+
+    def wait(self) -> Awaitable[bool]:
+        """:meth:`acquire` in two steps, for a caller that queues many calls: await
+        this, then call :meth:`taken` at once (no await between). One coroutine fewer
+        per waiting call than awaiting :meth:`acquire`."""
+        return self._semaphore.acquire()
+
+    def taken(self) -> None:
+        """Count the slot :meth:`wait` got."""
         self.in_flight += 1
         if self.in_flight > self.peak:
             self.peak = self.in_flight

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -34,6 +36,7 @@ from idenfy_async import (
     RetryPolicy,
     ServerError,
 )
+from idenfy_async._sansio import MAX_JSON_RESPONSE_BYTES
 from idenfy_async.transports import HTTP_BACKENDS, AiohttpTransport, DirectClient, build_transport
 from idenfy_async.transports._aiohttp import _httpx_error
 from tests.faultserver import (
@@ -41,8 +44,10 @@ from tests.faultserver import (
     CloseAfterRead,
     CloseBeforeRead,
     FaultServer,
+    Flood,
     Hang,
     Partial,
+    Raw,
     ResetAfterRead,
     Respond,
     Trickle,
@@ -371,3 +376,105 @@ async def test_direct_client_skips_only_what_it_does_not_use() -> None:
     assert hooked == ["/hooked", "/unstreamed"]
     with pytest.raises(RuntimeError, match="closed"):
         await http.send(request, stream=True)
+
+
+# ------------------------------------------------- the aiohttp transport's direct path
+# AsyncIdenfy's own client hands a plain request to AiohttpTransport.exchange, past
+# httpx's Request/Response models: it must answer, cap and log exactly as httpx's path.
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+async def test_an_oversized_success_is_refused_on_every_backend(
+    backend: str, policy: RetryPolicy, chunked: bool
+) -> None:
+    # timeout=5: the fixture's 0.3 s read bound is too tight for 4 MiB on a busy machine.
+    async with FaultServer() as server, _client(server.base_url, backend, policy) as client:
+        server.script(Flood(201, MAX_JSON_RESPONSE_BYTES + 1, chunked=chunked))
+        with pytest.raises(ResponseDecodeError, match="larger than") as caught:
+            await client.create_session(client_id="u", max_retries=0, timeout=5)
+        # The cut-off connection is not reused: the next create is answered.
+        assert (await client.create_session(client_id="u2")).scan_ref == "scan-u2"
+    assert (caught.value.ambiguous, server.count("POST", TOKEN)) == (True, 2)
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+async def test_an_oversized_error_keeps_its_status_on_every_backend(
+    backend: str, policy: RetryPolicy, chunked: bool
+) -> None:
+    async with FaultServer() as server, _client(server.base_url, backend, policy) as client:
+        server.script(Flood(503, MAX_JSON_RESPONSE_BYTES + 1, chunked=chunked))
+        with pytest.raises(ServerError) as caught:
+            await client.create_session(client_id="u", max_retries=0, timeout=5)
+    assert (caught.value.status_code, caught.value.body) == (503, None)
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+async def test_an_answer_at_the_cap_is_read_on_every_backend(
+    backend: str, policy: RetryPolicy, chunked: bool
+) -> None:
+    fields = {"status": "APPROVED", "scanRef": "scan-1", "pad": ""}
+    body = json.dumps({**fields, "pad": " " * (MAX_JSON_RESPONSE_BYTES - len(json.dumps(fields)))})
+    assert len(body) == MAX_JSON_RESPONSE_BYTES
+    async with FaultServer() as server, _client(server.base_url, backend, policy) as client:
+        if chunked:
+            pieces = [body.encode()[i : i + 65536] for i in range(0, len(body), 65536)]
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            head += b"Transfer-Encoding: chunked\r\n\r\n"
+            chunks = b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in pieces)
+            server.script(Raw(head + chunks + b"0\r\n\r\n"))
+        else:
+            server.script(Respond(200, body.encode()))
+        result = await client.get_status("scan-1", timeout=5)  # 4 MiB on a busy machine
+    assert result.status == "APPROVED"
+
+
+async def test_both_backends_send_the_same_headers(policy: RetryPolicy) -> None:
+    async with FaultServer() as server:
+        for backend in HTTP_BACKENDS:
+            async with _client(server.base_url, backend, policy) as client:
+                await client.create_session(client_id="u")
+    httpx_sent, aiohttp_sent = (dict(r.headers) for r in server.requests)
+    assert aiohttp_sent == httpx_sent
+    assert {"authorization", "content-type", "content-length", "host"} <= set(httpx_sent)
+
+
+async def test_the_direct_path_skips_httpx_models_and_keeps_httpx_log_line(
+    policy: RetryPolicy, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The direct path is taken (no handle_async_request) unless httpx's request log
+    line is wanted: then the request goes through DirectClient.send, which logs it."""
+    through_httpx: list[str] = []
+    handle = AiohttpTransport.handle_async_request
+
+    async def counted(self: AiohttpTransport, request: httpx.Request) -> httpx.Response:
+        through_httpx.append(request.url.path)
+        return await handle(self, request)
+
+    monkeypatch.setattr(AiohttpTransport, "handle_async_request", counted)
+    async with FaultServer() as server, _client(server.base_url, "aiohttp", policy) as client:
+        await client.create_session(client_id="u1")
+        assert through_httpx == []
+        with caplog.at_level(logging.INFO, logger="httpx"):
+            await client.create_session(client_id="u2")
+    assert through_httpx == [TOKEN]
+    assert [r.getMessage() for r in caplog.records if r.name == "httpx"] == [
+        f'HTTP Request: POST {server.base_url}{TOKEN} "HTTP/1.1 201 Created"'
+    ]
+
+
+async def test_direct_path_applies_only_to_a_plain_client() -> None:
+    transport = AiohttpTransport()
+
+    async def hook(request: httpx.Request) -> None:
+        pass
+
+    async with DirectClient(transport=transport) as http:
+        assert http.aiohttp_transport() is transport
+        http.event_hooks = {"request": [hook]}
+        assert http.aiohttp_transport() is None
+    assert http.aiohttp_transport() is None  # closed
+    async with DirectClient(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as other:
+        assert other.aiohttp_transport() is None
+    proxied = DirectClient(transport=AiohttpTransport(), mounts={"http://x": None})
+    assert proxied.aiohttp_transport() is None
+    await proxied.aclose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import httpx
@@ -55,6 +56,33 @@ class DirectClient(httpx.AsyncClient):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cookies = _IgnoredCookies()
+        transport = kwargs.get("transport")
+        aiohttp_module = sys.modules.get(f"{__name__}._aiohttp")
+        self._aiohttp: AiohttpTransport | None = (
+            transport
+            if aiohttp_module is not None
+            and isinstance(transport, aiohttp_module.AiohttpTransport)
+            and not self._mounts  # proxies from the environment, or mounts= given
+            else None
+        )
+
+    def aiohttp_transport(self) -> AiohttpTransport | None:
+        """The :class:`AiohttpTransport` a plain request may skip httpx's models for
+        (:meth:`AiohttpTransport.exchange`), or None: another transport, or something
+        :meth:`send` would have to do for the request (hooks, auth, redirects, httpx's
+        request log line, a closed client)."""
+        transport = self._aiohttp
+        if (
+            transport is None
+            or self.is_closed
+            or self.auth is not None
+            or self.follow_redirects
+            or self.event_hooks["request"]
+            or self.event_hooks["response"]
+            or _httpx_logger.isEnabledFor(logging.INFO)
+        ):
+            return None
+        return transport
 
     async def send(
         self,

@@ -25,11 +25,10 @@ server read a request), so the transport tracks it itself:
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import select
 import ssl
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final
 
 import aiohttp
@@ -49,28 +48,16 @@ _URL_CACHE_SIZE: Final = 64
 _ENCODED: Final = "Content-Encoding"
 
 
-class _Attempt:
-    """One request's progress, as seen by the connector."""
-
-    __slots__ = ("connected",)
-
-    def __init__(self) -> None:
-        self.connected = False
-
-
-# The connector runs in the requesting task (aiohttp awaits it inline), so a context
-# variable carries the request's _Attempt to it without any per-request tracing.
-_ATTEMPT: Final[contextvars.ContextVar[_Attempt | None]] = contextvars.ContextVar(
-    "idenfy_async_aiohttp_attempt", default=None
-)
-
-
 class _Connector(aiohttp.TCPConnector):
     """Marks the moment a request gets its connection; never reuses one the server closed."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, connected: set[object], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._served: weakref.WeakSet[Any] = weakref.WeakSet()
+        # The tasks whose request got its connection. The connector runs in the
+        # requesting task (aiohttp awaits it inline), so the task names the request:
+        # no per-request object, context variable or tracing needed.
+        self._connected = connected
 
     async def connect(
         self, req: Any, traces: Any, timeout: aiohttp.ClientTimeout
@@ -84,9 +71,9 @@ class _Connector(aiohttp.TCPConnector):
                 conn.close()
                 continue
             self._served.add(protocol)
-            attempt = _ATTEMPT.get()
-            if attempt is not None:
-                attempt.connected = True
+            task = asyncio.current_task()
+            if task is not None:
+                self._connected.add(task)
             return conn
 
 
@@ -135,6 +122,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._closed = False
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
         self._urls: dict[int, tuple[httpx.URL, yarl.URL]] = {}
+        self._connected: set[object] = set()  # tasks; see _Connector
 
     def __repr__(self) -> str:
         return (
@@ -152,8 +140,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             content = await request.aread() or None
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         timeout = self._client_timeout(request.extensions.get("timeout"))
-        attempt = _Attempt()
-        token = _ATTEMPT.set(attempt)
+        task = asyncio.current_task()
         try:
             response = await session.request(
                 request.method,
@@ -163,17 +150,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=timeout,
             )
-            length = response.content_length
-            body: bytes | None = None
-            if length is not None and length <= BUFFER_LIMIT:
-                try:
-                    body = await response.read()
-                finally:
-                    response.release()
+            return await self._as_httpx(response)
         except aiohttp.ClientError as exc:
-            raise _httpx_error(exc, sent=attempt.connected) from exc
+            raise _httpx_error(exc, sent=self._sent(task)) from exc
         finally:
-            _ATTEMPT.reset(token)
+            self._connected.discard(task)
+
+    async def _as_httpx(self, response: aiohttp.ClientResponse) -> httpx.Response:
+        """``response`` as httpx's; its body read now when small, else streamed."""
+        length = response.content_length
+        body: bytes | None = None
+        if length is not None and length <= BUFFER_LIMIT:
+            try:
+                body = await response.read()
+            finally:
+                response.release()
         reason = response.reason
         extensions = {
             "http_version": b"HTTP/1.1",
@@ -203,6 +194,55 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         result._content = body
         return result
 
+    async def exchange(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Sequence[tuple[str, str]],
+        content: bytes | None,
+        timeout: Mapping[str, float | None],
+        cap: int,
+    ) -> tuple[int, httpx.Headers, bytes | None] | httpx.Response:
+        """One request without httpx's models: (status, headers, body), the body None
+        when it is over ``cap`` bytes (a declared length over it is not read at all).
+
+        The same wire, timeouts and error mapping as :meth:`handle_async_request`,
+        for :class:`~idenfy_async.transports.DirectClient`'s callers that read whole
+        bodies (about a third of the objects a call allocates, which the garbage
+        collector then walks while hundreds of calls are in flight). An answer with
+        a ``Content-Encoding`` is handed back as an ``httpx.Response`` instead, for
+        httpx to decode.
+        """
+        session = self._session
+        if session is None or self._loop is not asyncio.get_running_loop():
+            session = self._open()
+        task = asyncio.current_task()
+        try:
+            response = await session.request(
+                method,
+                self._yarl_url(url),
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                timeout=self._client_timeout(timeout),
+            )
+            if _ENCODED in response.headers:
+                return await self._as_httpx(response)
+            try:
+                body = await _read_capped(response, cap)
+            finally:
+                response.release()
+        except aiohttp.ClientError as exc:
+            raise _httpx_error(exc, sent=self._sent(task)) from exc
+        finally:
+            self._connected.discard(task)
+        return response.status, httpx.Headers(response.raw_headers), body
+
+    def _sent(self, task: asyncio.Task[Any] | None) -> bool:
+        """Whether the request in ``task`` had its connection (so may have been sent);
+        outside a task nothing could mark it: say "sent", the safe answer."""
+        return task is None or task in self._connected
+
     async def aclose(self) -> None:
         self._closed = True
         session, self._session = self._session, None
@@ -220,6 +260,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         limits = self._limits
         connector = _Connector(
+            self._connected,
             limit=limits.max_connections or 0,  # aiohttp: 0 is unbounded
             limit_per_host=0,
             keepalive_timeout=limits.keepalive_expiry,
@@ -285,6 +326,21 @@ class _ResponseStream(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         # An unfinished body makes aiohttp close the connection instead of pooling it.
         self._response.release()
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The whole body, or None once it is (or says it is) over ``cap`` bytes."""
+    length = response.content_length
+    if length is not None:
+        return await response.read() if length <= cap else None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _httpx_error(exc: aiohttp.ClientError, *, sent: bool) -> httpx.TransportError:
