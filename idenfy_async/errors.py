@@ -98,6 +98,19 @@ class IdenfyError(Exception):
     #: (set by the client, which knows whether the call was idempotent).
     ambiguous: bool = False
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own pickling calls cls(*args), which fails for the errors whose
+        # __init__ takes other (keyword-only) parameters than their message: rebuild
+        # without __init__, then restore the message and every attribute.
+        return (_rebuilt, (type(self), self.args), self.__dict__)
+
+
+def _rebuilt(cls: type[IdenfyError], args: tuple[Any, ...]) -> IdenfyError:
+    """An error of ``cls`` without running its ``__init__`` (unpickling; see above)."""
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
 
 class ConfigurationError(IdenfyError, ValueError):
     """Raised when the client is constructed with missing or unsafe settings."""
