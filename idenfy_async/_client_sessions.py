@@ -5,6 +5,7 @@ an ambiguous create.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import (
     Awaitable,
@@ -123,7 +124,7 @@ class SessionCalls(ClientBase):
         # variables become cells for the whole call, objects the garbage collector
         # walks while hundreds of creates queue (the registry's path has its own).
         spec = _sansio.build_create_session(request)
-        parse = self._session_parser()
+        parse = self._parse_session
         if single:
             return self._create_single(request, spec, parse, options, before_send, priority)
         return self._call(
@@ -136,7 +137,11 @@ class SessionCalls(ClientBase):
             priority=priority,
         )
 
-    def _session_parser(self) -> Callable[[int, Mapping[str, str], bytes], Session]:
+    @functools.cached_property
+    def _parse_session(self) -> Callable[[int, Mapping[str, str], bytes], Session]:
+        """The token answer's reader, built once per client (not per call: a closure is
+        three objects for the garbage collector on the create path); it holds only the
+        base URL, so a client from :meth:`with_options` may share it."""
         base_url = self._base_url
 
         def parse(status: int, headers: Mapping[str, str], content: bytes) -> Session:
