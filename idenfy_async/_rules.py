@@ -77,40 +77,47 @@ def rule(
     return {RULE_KEY: Rule(kind, check, nullable, wire, required, sent)}
 
 
-#: Each model's rules, read from its fields once (validation runs on every request).
-_RULES_OF: dict[type, tuple[tuple[str, str, Rule], ...]] = {}
-#: Each model's rules with one getter of all their values (one C call per request,
-#: instead of a getattr per field: most of a request's ~70 fields are None).
-_CHECKS_OF: dict[
-    type, tuple[Callable[[object], tuple[Any, ...]], tuple[tuple[str, Rule], ...]]
-] = {}
+class _ModelRules(NamedTuple):
+    """One model's rules, read from its fields once (validation runs on every request)."""
+
+    #: ``(attribute, wire name, rule)`` per field that declares one, in field order.
+    rules: tuple[tuple[str, str, Rule], ...]
+    #: Every rule-bearing value of an instance in one C call (an attrgetter), instead of
+    #: a getattr per field: most of a request's ~70 fields are None.
+    values: Callable[[object], tuple[Any, ...]]
+    #: ``(wire name, rule)`` in the order of ``values``.
+    checks: tuple[tuple[str, Rule], ...]
+    #: attribute -> (wire name, rule), for reading one cell.
+    by_name: dict[str, tuple[str, Rule]]
 
 
-def rules_of(cls: type) -> tuple[tuple[str, str, Rule], ...]:
-    """``(attribute, wire name, rule)`` for every field of ``cls`` that declares one."""
-    found = _RULES_OF.get(cls)
+_MODEL_RULES: dict[type, _ModelRules] = {}
+
+
+def _model_rules(cls: type) -> _ModelRules:
+    found = _MODEL_RULES.get(cls)
     if found is None:
-        found = _RULES_OF[cls] = tuple(
+        rules = tuple(
             (a.name, a.metadata[RULE_KEY].wire or wire_name(a.name), a.metadata[RULE_KEY])
             for a in attrs.fields(cls)
             if isinstance(a.metadata.get(RULE_KEY), Rule)
         )
-    return found
-
-
-def _checks_of(
-    cls: type,
-) -> tuple[Callable[[object], tuple[Any, ...]], tuple[tuple[str, Rule], ...]]:
-    found = _CHECKS_OF.get(cls)
-    if found is None:
-        rules = rules_of(cls)
-        names = [name for name, _, _ in rules]
-        getter = operator.attrgetter(*names)
+        getter = operator.attrgetter(*(name for name, _, _ in rules))
         values: Callable[[object], tuple[Any, ...]] = (
-            getter if len(names) > 1 else (lambda instance: (getter(instance),))
+            getter if len(rules) > 1 else (lambda instance: (getter(instance),))
         )
-        found = _CHECKS_OF[cls] = (values, tuple((wire, declared) for _, wire, declared in rules))
+        found = _MODEL_RULES[cls] = _ModelRules(
+            rules,
+            values,
+            tuple((wire, declared) for _, wire, declared in rules),
+            {name: (wire, declared) for name, wire, declared in rules},
+        )
     return found
+
+
+def rules_of(cls: type) -> tuple[tuple[str, str, Rule], ...]:
+    """``(attribute, wire name, rule)`` for every field of ``cls`` that declares one."""
+    return _model_rules(cls).rules
 
 
 def field_problems(instance: object, *, takes_null: bool = True) -> list[FieldProblem]:
@@ -121,8 +128,8 @@ def field_problems(instance: object, *, takes_null: bool = True) -> list[FieldPr
     Without it (the KYC workflow's requests), NULL is just a value the checks refuse.
     """
     problems: list[FieldProblem] = []
-    values, rules = _checks_of(type(instance))
-    for value, (wire, declared) in zip(values(instance), rules, strict=True):
+    model = _model_rules(type(instance))
+    for value, (wire, declared) in zip(model.values(instance), model.checks, strict=True):
         if value is None and declared.sent:  # not sent: the dashboard default applies
             if declared.required:
                 problems.append(FieldProblem(wire, "is required"))
@@ -181,10 +188,7 @@ def cell_value(attribute_name: str, text: str, model: type | None = None) -> obj
 
 
 def _rule_named(model: type, attribute_name: str) -> tuple[str, Rule]:
-    for name, wire, declared in rules_of(model):
-        if name == attribute_name:
-            return wire, declared
-    raise KeyError(attribute_name)
+    return _model_rules(model).by_name[attribute_name]  # KeyError: no such ruled field
 
 
 def _parse_cell(kind: Kind, text: str) -> object:
