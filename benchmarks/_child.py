@@ -69,12 +69,19 @@ async def serve_until_stopped(handle: CommandHandler, timeout: float, parent: in
 
 
 def child_arguments(
-    doc: str | None, default_timeout: float, argv: Sequence[str] | None, *, port: bool = False
+    doc: str | None,
+    default_timeout: float,
+    argv: Sequence[str] | None,
+    *,
+    port: bool = False,
+    latency: bool = False,
 ) -> argparse.Namespace:
     """Parse a child's command line and pin it to ``--cpu`` when given."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     if port:
         parser.add_argument("--port", type=int, default=0, help="0: a free port (default)")
+    if latency:
+        parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
     parser.add_argument("--timeout", type=float, default=default_timeout, help="seconds")
     parser.add_argument("--parent", type=int, default=None, help="stop when this pid is gone")
     parser.add_argument("--cpu", type=int, default=None, help="run on this CPU only")

@@ -15,7 +15,9 @@ idle connection to several waiting requests and retries the losers (encode/httpc
 (from 32 down to ~10), which made runs alternate between ~450 and ~1,000 rows/s;
 a new pool per run makes every run start alike. The server is the library's
 ``FakeIdenfyServer`` over TCP on 127.0.0.1 in a separate process (on its own CPU when
-there is one; see :mod:`benchmarks.fake_server`). After an untimed warm-up run of
+there is one; see :mod:`benchmarks.fake_server`); ``--bulk-server-latency MS`` makes it
+hold each answer that long, as a real API does (iDenfy answers in hundreds of ms),
+where with none only the client's CPU bounds a run. After an untimed warm-up run of
 each, rounds rotate which contender goes first; medians are reported, with the
 median of the per-round bulk/gather ratios. Requests are built before the clock
 starts, the journal opened before and closed after it. Every run is checked: every
@@ -105,6 +107,7 @@ class BulkOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     rate_limit: str | None = DEFAULT_RATE_LIMIT
     http_backend: HttpBackend = "httpx"
+    server_latency_ms: float = 0.0
     memory_rows: tuple[int, ...] = DEFAULT_MEMORY_ROWS
     memory_server: str = "inprocess"
     max_rss_mib: float = DEFAULT_MAX_RSS_MIB
@@ -161,6 +164,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="httpx",
         help="the client's http_backend= for every contender (%(default)s)",
     )
+    group.add_argument(
+        "--bulk-server-latency",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="the fake server holds each answer this many milliseconds (%(default)s: the"
+        " client's CPU is the bound; a real API answers in hundreds)",
+    )
     group = parser.add_argument_group("bulk memory (--only memory)")
     group.add_argument(
         "--memory-rows",
@@ -202,6 +213,7 @@ def options_from(args: argparse.Namespace) -> BulkOptions:
         concurrency=args.bulk_concurrency,
         rate_limit=rate_limit,
         http_backend=args.bulk_http_backend,
+        server_latency_ms=max(0.0, args.bulk_server_latency),
         memory_rows=args.memory_rows,
         memory_server=args.memory_server,
         max_rss_mib=args.max_rss_mib,
@@ -380,7 +392,8 @@ def throughput_report(results: ThroughputResults, options: BulkOptions) -> list[
         f" {options.rows} rows, concurrency {options.concurrency}, AsyncIdenfy("
         f"max_concurrency={options.concurrency}, rate_limit={limit!r},"
         f" http_backend={options.http_backend!r}), FakeIdenfyServer"
-        " over TCP on 127.0.0.1 in a separate process. CPU is the client process's"
+        f" over TCP on 127.0.0.1 in a separate process, answering after"
+        f" {options.server_latency_ms:g} ms. CPU is the client process's"
         " (time.process_time, journal thread included) per row; 'CPU busy' = that CPU"
         " time over the wall time (100%: the client's CPU is the bound). Ratios: median of the"
         " rounds' bulk/gather rows/s (> 1: bulk faster).",
@@ -590,8 +603,10 @@ def run_parts(
             f"bulk throughput: {options.rounds} rounds x {options.rows} rows per contender,"
             f" concurrency {options.concurrency}"
         )
-        lifetime = 120 + 3 * (options.rounds * options.rows + options.warmup_rows) / 100
-        with start_fake_server(timeout=lifetime, cpu=server_cpu) as server:
+        latency = options.server_latency_ms / 1000
+        rows = options.rounds * options.rows + options.warmup_rows
+        lifetime = 120 + 3 * rows / 100 + 3 * rows * latency / options.concurrency
+        with start_fake_server(timeout=lifetime, cpu=server_cpu, latency=latency) as server:
             where = f", client on CPU {pinned[0]}, server on CPU {pinned[1]}" if pinned else ""
             out(f"server:   {server.base_url} (FakeIdenfyServer, separate process{where})")
             results = asyncio.run(run_throughput(server, options, out))

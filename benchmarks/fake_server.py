@@ -11,6 +11,10 @@ It stops by itself when its stdin reaches EOF (the parent closed it or died), wh
 its parent process changes, on SIGTERM/SIGINT, or after ``--timeout`` seconds,
 whichever comes first; the parent kills it if it has not stopped 5 s after EOF.
 
+``--latency SECONDS`` holds every answer that long after the request was processed
+(the fake's own ``latency=``), to model a real API's response time: with none, a
+local fake answers in well under a millisecond and only the client's CPU bounds a run.
+
 Its stdin takes one command, ``count``: it answers the number of sessions the fake
 created since the previous ``count`` and forgets them (``fake.sessions`` would
 otherwise grow by one entry per row for the whole benchmark).
@@ -43,10 +47,10 @@ def _command_handler(fake: FakeIdenfy) -> CommandHandler:
     return handle
 
 
-async def serve(timeout: float, parent: int | None) -> None:
+async def serve(timeout: float, parent: int | None, latency: float = 0.0) -> None:
     """Serve until stdin closes, the parent goes away, a signal, or ``timeout`` s."""
     fake = FakeIdenfy(seed=1)
-    server = FakeIdenfyServer(fake, host=HOST, port=0)
+    server = FakeIdenfyServer(fake, host=HOST, port=0, latency=latency)
     base_url = await server.start()
     sys.stdout.write(f"{base_url}\n")
     sys.stdout.flush()
@@ -73,18 +77,20 @@ class FakeServerProcess:
 
 @contextlib.contextmanager
 def start_fake_server(
-    timeout: float = DEFAULT_TIMEOUT, cpu: int | None = None
+    timeout: float = DEFAULT_TIMEOUT, cpu: int | None = None, latency: float = 0.0
 ) -> Iterator[FakeServerProcess]:
-    """Run the fake server in a child process (on ``cpu`` if given); yield its handle."""
-    with spawn("benchmarks.fake_server", [], timeout=timeout, cpu=cpu) as child:
+    """Run the fake server in a child process (on ``cpu`` if given, answering after
+    ``latency`` seconds); yield its handle."""
+    args = ["--latency", repr(latency)] if latency else []
+    with spawn("benchmarks.fake_server", args, timeout=timeout, cpu=cpu) as child:
         if not child.first_line.startswith(f"http://{HOST}:"):
             raise RuntimeError(f"the fake server failed to start (said {child.first_line!r})")
         yield FakeServerProcess(child, child.first_line)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = child_arguments(__doc__, DEFAULT_TIMEOUT, argv)
-    asyncio.run(serve(args.timeout, args.parent))
+    args = child_arguments(__doc__, DEFAULT_TIMEOUT, argv, latency=True)
+    asyncio.run(serve(args.timeout, args.parent, args.latency))
 
 
 if __name__ == "__main__":

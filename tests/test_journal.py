@@ -120,6 +120,22 @@ async def test_sqlite_file_is_wal_and_private(tmp_path: Path) -> None:
         ]
 
 
+async def test_the_write_ahead_log_is_reused_instead_of_growing(tmp_path: Path) -> None:
+    # Every put is its own commit here: each appends the pages it changed to the WAL.
+    # Without the journal's checkpoint size the log grows to SQLite's default 1,000
+    # pages before it is written from its start again (and an fsync of a growing file
+    # also commits its new size: the cost WAL_AUTOCHECKPOINT avoids).
+    path = tmp_path / "j.sqlite"
+    async with SqliteJournal(path, durable=False) as journal:
+        page = await journal._call(lambda conn: conn.execute("PRAGMA page_size").fetchone()[0])
+        for index in range(1_500):
+            await journal.put(attrs.evolve(CREATED, client_id=f"user-{index:05d}"))
+        wal_bytes = os.stat(f"{path}-wal").st_size
+    assert wal_bytes <= 2 * _journal_sqlite.WAL_AUTOCHECKPOINT * page
+    async with SqliteJournal(path) as journal:  # nothing lost to the checkpoints
+        assert (await journal.counts())[JournalState.CREATED] == 1_500
+
+
 async def test_many_concurrent_writes_all_land(tmp_path: Path) -> None:
     async with SqliteJournal(tmp_path / "j.sqlite", durable=False) as journal:
         await asyncio.gather(
