@@ -74,6 +74,8 @@ DEFAULT_ROWS: Final = 2000
 DEFAULT_ROUNDS: Final = 5
 DEFAULT_WARMUP_ROWS: Final = 500
 DEFAULT_CONCURRENCY: Final = 32
+#: gather's 'CPU busy' at or above which a run counts as bound by the client's CPU
+CPU_BOUND_BUSY: Final = 90.0
 DEFAULT_RATE_LIMIT: Final = "1000000/s"
 DEFAULT_MEMORY_ROWS: Final = (10_000, 50_000, 100_000)
 DEFAULT_MAX_RSS_MIB: Final = 150.0
@@ -423,6 +425,18 @@ def throughput_report(results: ThroughputResults, options: BulkOptions) -> list[
             f" {statistics.median(paired):8.3f}x |"
             f" {f'{min(paired):.3f}-{max(paired):.3f}':>13} |"
             f" of medians {of_medians:.3f}x"
+        )
+    gather_busy = statistics.median(s.cpu_us * s.rows_per_s / 1e4 for s in results.samples[GATHER])
+    if gather_busy >= CPU_BOUND_BUSY:
+        lines.append(
+            f"regime: the client's CPU was the bound (gather {gather_busy:.0f}% busy): the"
+            " ratios compare CPU per row, the journal's included"
+        )
+    else:
+        lines.append(
+            f"regime: the client's CPU was not the bound (gather {gather_busy:.0f}% busy):"
+            " the ratios compare time per row, in which the journal adds its durable"
+            " commit before each send"
         )
     journaled = results.samples[BULK_JOURNAL]
     commits = statistics.median(
