@@ -14,9 +14,9 @@ from collections.abc import (
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
 
-from . import _downloads, _sansio, errors
+from . import _sansio, errors
 from ._client_base import ClientBase
-from ._downloads import DOWNLOAD_CHUNK_SIZE
+from ._constants import DOWNLOAD_CHUNK_SIZE
 from ._options import (
     NO_OPTIONS,
     NOT_GIVEN,
@@ -223,6 +223,8 @@ class ResultCalls(ClientBase):
         chosen = options_from("download_file", options)
         self._check_usable()
         policy = self._policy
+        from . import _downloads  # loaded by the first download, not by the import
+
         return await _downloads.download_file(
             self._sender,
             url,
@@ -259,5 +261,7 @@ class ResultCalls(ClientBase):
 
         def download(url: str, path: Path) -> Awaitable[int]:
             return self.download_file(url, path, chunk_size=chunk_size, **options)
+
+        from . import _downloads  # see download_file
 
         return await _downloads.download_files(download, file_urls, directory)

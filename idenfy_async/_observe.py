@@ -8,7 +8,6 @@ a :class:`ResponseInfo`. Never a body, a secret, a token or a query string.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import logging
@@ -182,6 +181,8 @@ def record_attempt(
 def _log_attempt(
     attempt: Attempt, method: str, path: str, exc: BaseException | None, now: float
 ) -> None:
+    import asyncio  # loaded already by the running loop; not at import (see _retry)
+
     if exc is None:
         outcome = "ok"
     elif isinstance(exc, asyncio.CancelledError):
