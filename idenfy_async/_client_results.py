@@ -12,10 +12,11 @@ from collections.abc import (
     Mapping,
 )
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from . import _sansio, errors
 from ._client_base import ClientBase
+from ._constants import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
 from ._constants import DOWNLOAD_CHUNK_SIZE
 from ._options import (
     NO_OPTIONS,
@@ -36,8 +37,6 @@ if TYPE_CHECKING:  # results load on first use (see models.LAZY): annotations on
     from ._results import FileUrls, StatusResult, VerificationData, VerificationSummary
 
 T = TypeVar("T")
-
-DEFAULT_PAGE_SIZE: Final = _sansio.DEFAULT_PAGE_SIZE
 
 
 class ResultCalls(ClientBase):

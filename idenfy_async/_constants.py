@@ -32,3 +32,6 @@ DEFAULT_ACCOUNT_RATE: Final = "10000/hour"
 #: Here so that the client's signatures do not load the download code (asyncio's
 #: threads, uuid) before a download.
 DOWNLOAD_CHUNK_SIZE: Final = 64 * 1024
+#: Verifications per page of a listing by default (``list_verifications``): here so
+#: that the client's signature does not load the results code before a results call.
+DEFAULT_PAGE_SIZE: Final = 100
