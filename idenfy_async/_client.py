@@ -37,7 +37,6 @@ from ._observe import configure_logging as configure_logging
 from ._observe import http_logger as http_logger
 from ._observe import logger as logger
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
-from .models import Session, SessionRequest
 
 if TYPE_CHECKING:
     import asyncio  # not loaded by `import idenfy_async` (a sync webhook receiver)
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     from ._results import VerificationSummary  # loaded on first use (models.LAZY)
     from .bulk import BulkProgress, BulkResult
     from .journal import Journal
+    from .models import Session, SessionRequest  # loaded on first use (the package's _LAZY)
     from .reconcile import ReconcilePolicy, Reconciliation  # loaded on first use
     from .resources import (
         Blocklists,

@@ -16,10 +16,10 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, cast
 
-from .models import Session, SessionRequest, wire_name
-
 if typing.TYPE_CHECKING:
     import cattrs
+
+    from .models import Session, SessionRequest
 
 __all__ = [
     "converter",
@@ -104,6 +104,8 @@ def _paths(exc: cattrs.BaseValidationError, prefix: str) -> Iterator[str]:
 
 
 def _step(exc: BaseException) -> str:
+    from ._rules import wire_name
+
     for note in getattr(exc, "__notes__", ()):
         name = getattr(note, "name", None)
         if isinstance(name, str):
@@ -116,7 +118,7 @@ def _step(exc: BaseException) -> str:
 
 def session_request_to_wire(req: SessionRequest) -> dict[str, Any]:
     """The JSON-ready body of a token request."""
-    result: dict[str, Any] = converter.unstructure(req, SessionRequest)
+    result: dict[str, Any] = _request_hook()(req)
     return result
 
 
@@ -125,13 +127,25 @@ def structure_session(body: Mapping[str, Any], **fill: Any) -> Session:
 
     ``fill`` supplies wire fields the body lacks (``raw`` stays the body as received).
     """
-    session: Session = _session_hook()({**body, **fill, "\x00raw": body}, Session)
+    hook, session_class = _session_hook()
+    session: Session = hook({**body, **fill, "\x00raw": body}, session_class)
     return session
 
 
+# The session models are imported by the first call that uses them, with the hooks:
+# `import idenfy_async` does not load them (see the package's _LAZY).
 @functools.cache
-def _session_hook() -> Callable[[Any, Any], Any]:
-    return converter.get_structure_hook(Session)
+def _request_hook() -> Callable[[Any], Any]:
+    from .models import SessionRequest
+
+    return converter.get_unstructure_hook(SessionRequest)
+
+
+@functools.cache
+def _session_hook() -> tuple[Callable[[Any, Any], Any], type[Session]]:
+    from .models import Session
+
+    return converter.get_structure_hook(Session), Session
 
 
 def each(values: Any, hook: Callable[[Any, Any], Any], tp: Any) -> tuple[Any, ...]:

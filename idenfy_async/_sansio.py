@@ -43,9 +43,8 @@ from ._wire import (
     shown_path,
 )
 from .errors import FieldProblem, RequestValidationError
-from .models import Session, SessionRequest, json_problem
 
-if TYPE_CHECKING:  # served on first use, below
+if TYPE_CHECKING:  # the results names are served on first use, below
     from ._results_sansio import (
         DATA_PATH,
         DEFAULT_PAGE_SIZE,
@@ -75,6 +74,7 @@ if TYPE_CHECKING:  # served on first use, below
         parse_get_status,
         parse_list_page,
     )
+    from .models import Session, SessionRequest  # loaded by the first create (_converter)
 
 #: The names of :mod:`._results_sansio` this module serves (PEP 562): status, data,
 #: files, listing and download code loads with the first such call, not with
@@ -202,6 +202,8 @@ def _encode_request(request: SessionRequest) -> bytes | FieldProblem:
         fields = list(session_request_to_wire(request).items())
     except (TypeError, ValueError, OverflowError, RecursionError):
         return FieldProblem("request", "cannot be encoded as JSON")
+    from ._checks import json_problem  # the rare path: not loaded before it is needed
+
     for name, value in fields:
         problem = json_problem(value)
         if problem:
