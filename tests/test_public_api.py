@@ -170,10 +170,13 @@ def test_the_first_create_loads_the_session_models_it_needs() -> None:
         "    async with AsyncIdenfy('k', 's', transport=httpx.MockTransport(answer)) as client:\n"
         "        return await client.create_session(client_id='c')\n"
         "session = asyncio.run(main())\n"
+        "from idenfy_async._converter import converter\n"
         "print(type(session) is idenfy_async.Session, repr(idenfy_async.SessionRequest),"
-        " 'idenfy_async._results_sansio' in sys.modules)\n"
+        " [m for m in sys.modules if m.startswith('idenfy_async._result')],"
+        " converter._built is None)\n"
     )
-    assert _run(code) == "True <class 'idenfy_async.SessionRequest'> False"
+    # Neither the results' sans-I/O code nor their converter hooks: a create needs neither.
+    assert _run(code) == "True <class 'idenfy_async.SessionRequest'> [] True"
 
 
 def test_default_sleep_is_asyncio_sleep_resolved_when_built() -> None:
