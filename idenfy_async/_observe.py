@@ -181,14 +181,12 @@ def record_attempt(
 def _log_attempt(
     attempt: Attempt, method: str, path: str, exc: BaseException | None, now: float
 ) -> None:
-    import asyncio  # loaded already by the running loop; not at import (see _retry)
-
     if exc is None:
         outcome = "ok"
-    elif isinstance(exc, asyncio.CancelledError):
-        outcome = "cancelled"
     else:
-        outcome = type(exc).__name__
+        import asyncio  # loaded already by the running loop; not at import (see _retry)
+
+        outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
     elapsed_ms = round((now - attempt.begun) * 1000)
     http_logger.info(
         "%s %s %s in %d ms (attempt %d: %s)",
