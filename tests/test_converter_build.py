@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import cattrs
 import pytest
 
 from idenfy_async import NULL, DocumentType, Session, SessionRequest
@@ -44,25 +45,34 @@ ANSWER: dict[str, Any] = {
 }
 
 
+@pytest.fixture(scope="module")
+def full() -> cattrs.Converter:
+    """A full converter built here (the package's own is built once per process)."""
+    return make_converter()
+
+
 @pytest.mark.parametrize("request_", REQUESTS)
 def test_full_converter_writes_a_request_as_the_session_converter_does(
-    request_: SessionRequest,
+    request_: SessionRequest, full: cattrs.Converter
 ) -> None:
-    hook = make_converter().get_unstructure_hook(SessionRequest)
+    hook = full.get_unstructure_hook(SessionRequest)
     assert hook(request_) == session_request_to_wire(request_)
-    assert make_session_converter().get_unstructure_hook(SessionRequest)(request_) == hook(request_)
+    own = make_session_converter().get_unstructure_hook(SessionRequest)
+    assert own(request_) == hook(request_)
 
 
-def test_full_converter_reads_a_session_as_the_session_converter_does() -> None:
+def test_full_converter_reads_a_session_as_the_session_converter_does(
+    full: cattrs.Converter,
+) -> None:
     raw_key = "\x00raw"  # where structure_session puts the body it keeps as ``raw``
-    read = make_converter().get_structure_hook(Session)({**ANSWER, raw_key: ANSWER}, Session)
+    read = full.get_structure_hook(Session)({**ANSWER, raw_key: ANSWER}, Session)
     assert read == structure_session(ANSWER)
     assert read.raw == ANSWER
     assert read.country == "LT"
 
 
-def test_full_converter_also_reads_results() -> None:
+def test_full_converter_also_reads_results(full: cattrs.Converter) -> None:
     body = json.loads((SAMPLES / "status_response_approved.json").read_text())
-    status = make_converter().structure(body, StatusResult)
+    status = full.structure(body, StatusResult)
     assert status.raw == body
     assert status.scan_ref == body["scanRef"]
