@@ -2,7 +2,7 @@
 
 import typing
 
-from . import _public, errors, models
+from . import _public, errors
 from ._client import AsyncIdenfy
 from ._limiter import Pacer, RateLimiter
 from ._observe import ResponseInfo
@@ -41,17 +41,9 @@ from .errors import (
     TokenNotValidError,
     WebhookPayloadError,
 )
-from .models import (
-    NULL,
-    DocumentType,
-    DummyStatus,
-    Session,
-    SessionRequest,
-    Sex,
-    TokenType,
-)
 
 if typing.TYPE_CHECKING:
+    from . import models as models
     from ._events import (
         DocumentExpirationEvent,
         FacialAuthenticationEvent,
@@ -119,6 +111,15 @@ if typing.TYPE_CHECKING:
         ProcessingDocumentType,
         ProcessingRequest,
     )
+    from .models import (
+        NULL,
+        DocumentType,
+        DummyStatus,
+        Session,
+        SessionRequest,
+        Sex,
+        TokenType,
+    )
     from .reconcile import (
         ReconcileOutcome,
         ReconcilePolicy,
@@ -128,12 +129,23 @@ if typing.TYPE_CHECKING:
     )
     from .webhooks import construct_event, parse_event, verify_signature
 
-# Imported on first use (PEP 562): bulk and the journal (sqlite3) only serve bulk
-# runs, webhooks only webhook handlers, decoded results and webhook events only the
-# calls that read them (models.LAZY), reconciliation only an ambiguous create;
-# `import idenfy_async` need not load them.
+# Imported on first use (PEP 562): the session models (and their field rules) only
+# serve the first request built or answer read, bulk and the journal (sqlite3) only
+# bulk runs, webhooks only webhook handlers, decoded results and webhook events only
+# the calls that read them (``models`` serves them: see models.LAZY), reconciliation
+# only an ambiguous create; `import idenfy_async` need not load them.
+_MODELS = (
+    "NULL DocumentType DummyStatus Session SessionRequest Sex TokenType"
+    # served by models from the module that defines them (models.LAZY)
+    " AdditionalStepsStatus AgeEstimate DocumentExpirationThreshold DocumentSex DocumentStatus"
+    " EventType FaceStatus FacialAuthenticationMethod FacialAuthenticationStatus"
+    " FacialAuthenticationType FraudTag IpProxyRiskLevel MismatchTag OverallStatus Platform"
+    " FileUrls ServiceResult ServiceStatus StatusResult VerificationData VerificationStatus"
+    " VerificationSummary DocumentExpirationEvent FacialAuthenticationEvent"
+    " IdentificationEvent VideoCallAnswer VideoCallEvent WebhookEvent"
+)
 _LAZY = {
-    **models.LAZY,
+    **dict.fromkeys(_MODELS.split(), "models"),
     "SessionFields": "_session_fields",  # a type for typed wrappers only
     "BulkProgress": "bulk",
     "BulkResult": "bulk",
@@ -197,14 +209,20 @@ def __getattr__(name: str) -> typing.Any:
         from importlib import import_module
 
         return getattr(import_module(f".{_UNLISTED[name]}", __name__), name)
+    if name == "models":  # a submodule: importing it binds it here
+        from importlib import import_module
+
+        return import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module
 
     loaded = import_module(f".{module}", __name__)
-    for lazy_name, home in _LAZY.items():  # all of the module's names at once
-        if home == module:
+    namespace = vars(loaded)
+    for lazy_name, home in _LAZY.items():  # all of the module's loaded names at once
+        # (not the ones models serves on first use: each loads its own module)
+        if home == module and (lazy_name == name or lazy_name in namespace):
             value = getattr(loaded, lazy_name)
             _public.claim(value)
             globals()[lazy_name] = value
@@ -212,7 +230,7 @@ def __getattr__(name: str) -> typing.Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, *_UNLISTED})
+    return sorted({*globals(), *_LAZY, *_UNLISTED, "models"})
 
 
 __all__ = [
@@ -333,13 +351,12 @@ __all__ = [
 
 def _claim_public_names() -> None:
     """``idenfy_async.X`` in reprs and pickles for what is loaded now (lazy names: when
-    loaded, in ``__getattr__``); the public classes of models and errors that the
-    package does not export say ``idenfy_async.models`` / ``idenfy_async.errors``."""
+    loaded, in ``__getattr__``); the public classes of errors that the package does
+    not export say ``idenfy_async.errors`` (models claims its own when loaded)."""
     for name in __all__:
         if name in globals():
             _public.claim(globals()[name])
-    for module in (errors, models):
-        _public.claim_module(module.__name__)
+    _public.claim_module(errors.__name__)
 
 
 _claim_public_names()

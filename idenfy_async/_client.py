@@ -12,7 +12,6 @@ place); logs and ``ResponseInfo`` are :mod:`._observe`'s, per-call options
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import (
     AsyncGenerator,
@@ -30,7 +29,7 @@ from ._client_results import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
 from ._client_results import ResultCalls
 from ._client_sessions import SessionCalls
 from ._constants import DEFAULT_SETTLE_WINDOW
-from ._downloads import DOWNLOAD_CHUNK_SIZE as DOWNLOAD_CHUNK_SIZE
+from ._constants import DOWNLOAD_CHUNK_SIZE as DOWNLOAD_CHUNK_SIZE
 from ._http import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from ._http import USER_AGENT as USER_AGENT
 from ._observe import ResponseInfo
@@ -38,12 +37,14 @@ from ._observe import configure_logging as configure_logging
 from ._observe import http_logger as http_logger
 from ._observe import logger as logger
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
-from .models import Session, SessionRequest
 
 if TYPE_CHECKING:
+    import asyncio  # not loaded by `import idenfy_async` (a sync webhook receiver)
+
     from ._results import VerificationSummary  # loaded on first use (models.LAZY)
     from .bulk import BulkProgress, BulkResult
     from .journal import Journal
+    from .models import Session, SessionRequest  # loaded on first use (the package's _LAZY)
     from .reconcile import ReconcilePolicy, Reconciliation  # loaded on first use
     from .resources import (
         Blocklists,

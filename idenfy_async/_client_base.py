@@ -10,7 +10,6 @@ client's settings. The endpoints are its subclasses' (:mod:`._client_sessions`,
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import os
@@ -62,6 +61,8 @@ else:
     from typing_extensions import Self
 
 if TYPE_CHECKING:
+    import asyncio  # imported where a call needs it: `import idenfy_async` does not load it
+
     from . import coordination
 
 T = TypeVar("T")
@@ -332,6 +333,8 @@ class ClientBase:
 
     def _check_usable(self) -> None:
         self._check_open()
+        import asyncio  # loaded by the running loop; not at import (see _retry)
+
         root = self._root  # the connections' loop is one for every derived client
         loop = asyncio.get_running_loop()
         if root._loop is None:

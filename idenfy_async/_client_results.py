@@ -12,11 +12,12 @@ from collections.abc import (
     Mapping,
 )
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from . import _downloads, _sansio, errors
+from . import _sansio, errors
 from ._client_base import ClientBase
-from ._downloads import DOWNLOAD_CHUNK_SIZE
+from ._constants import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
+from ._constants import DOWNLOAD_CHUNK_SIZE
 from ._options import (
     NO_OPTIONS,
     NOT_GIVEN,
@@ -36,8 +37,6 @@ if TYPE_CHECKING:  # results load on first use (see models.LAZY): annotations on
     from ._results import FileUrls, StatusResult, VerificationData, VerificationSummary
 
 T = TypeVar("T")
-
-DEFAULT_PAGE_SIZE: Final = _sansio.DEFAULT_PAGE_SIZE
 
 
 class ResultCalls(ClientBase):
@@ -223,6 +222,8 @@ class ResultCalls(ClientBase):
         chosen = options_from("download_file", options)
         self._check_usable()
         policy = self._policy
+        from . import _downloads  # loaded by the first download, not by the import
+
         return await _downloads.download_file(
             self._sender,
             url,
@@ -259,5 +260,7 @@ class ResultCalls(ClientBase):
 
         def download(url: str, path: Path) -> Awaitable[int]:
             return self.download_file(url, path, chunk_size=chunk_size, **options)
+
+        from . import _downloads  # see download_file
 
         return await _downloads.download_files(download, file_urls, directory)

@@ -25,10 +25,6 @@ from ._options import (
     given_options,
 )
 from ._retry import CallKind
-from .models import (
-    Session,
-    SessionRequest,
-)
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -39,6 +35,7 @@ if TYPE_CHECKING:
     from . import coordination
     from ._events import WebhookEvent  # loaded on first use (models.LAZY)
     from ._session_fields import SessionFields
+    from .models import Session, SessionRequest  # loaded by the first create (see _converter)
 
 T = TypeVar("T")
 
@@ -89,6 +86,8 @@ class SessionCalls(ClientBase):
                 claimed in Redis; nothing was sent.
         """
         if request is None:
+            from .models import SessionRequest
+
             fields.setdefault("client_id", "")  # reported as "clientId: is required"
             request = SessionRequest(**fields)
         elif fields:

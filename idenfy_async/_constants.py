@@ -28,3 +28,10 @@ DEFAULT_SETTLE_WINDOW: Final = 120.0
 DEFAULT_CONCURRENCY: Final = 10
 #: iDenfy's default account rate limit.
 DEFAULT_ACCOUNT_RATE: Final = "10000/hour"
+#: Bytes read from a file download before each write (never the whole file in memory).
+#: Here so that the client's signatures do not load the download code (asyncio's
+#: threads, uuid) before a download.
+DOWNLOAD_CHUNK_SIZE: Final = 64 * 1024
+#: Verifications per page of a listing by default (``list_verifications``): here so
+#: that the client's signature does not load the results code before a results call.
+DEFAULT_PAGE_SIZE: Final = 100

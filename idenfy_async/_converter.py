@@ -4,9 +4,10 @@ Built once, with generated hooks (no per-call reflection), the first time it is 
 generating them takes longer than importing httpx would, and ``import idenfy_async``
 need not pay for it. The hooks live by what they read or write: the token request and
 the created session in ``_session_hooks``, results, webhooks and the KYC answers in
-``_result_hooks``. This module also owns what a wrong shape raises and how it is told
-(:func:`shape_errors`, :func:`shape_problem`, :func:`each`): the one place that names
-cattrs' errors.
+``_result_hooks``. A create uses the session hooks alone (built first, on their own);
+:data:`converter` adds the result hooks the first time a result is read. This module
+also owns what a wrong shape raises and how it is told (:func:`shape_errors`,
+:func:`shape_problem`, :func:`each`): the one place that names cattrs' errors.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, cast
 
-from .models import Session, SessionRequest, wire_name
-
 if typing.TYPE_CHECKING:
     import cattrs
+
+    from .models import Session, SessionRequest
 
 __all__ = [
     "converter",
@@ -33,20 +34,40 @@ __all__ = [
 UPPER_KEYS: Final = {"aml": "AML", "lid": "LID", "criminal_check": "CRIMINAL_CHECK"}
 
 
-def make_converter() -> cattrs.Converter:
-    """A converter with every model hook registered."""
+def make_session_converter() -> cattrs.Converter:
+    """A converter with the token request's and the created session's hooks: all that
+    ``create_session`` needs (used through :func:`session_request_to_wire` and
+    :func:`structure_session`)."""
     # cattrs is imported here, not at module level: `import idenfy_async` need not
     # pay for it (about 15 ms) before the first body is built or read. So are the
     # hook modules, which import it too.
     import cattrs
 
-    from ._result_hooks import register_result_hooks
     from ._session_hooks import register_session_hooks
 
     conv = cattrs.Converter()
     register_session_hooks(conv)
+    return conv
+
+
+def make_converter() -> cattrs.Converter:
+    """A converter with every model hook registered: the session converter's hooks
+    (copied, not generated again) and those of results, webhooks and KYC answers.
+
+    Built apart from the session converter because the result hooks (their models
+    and generated code) cost more than the rest of a first ``create_session``
+    together: a service's first create does not wait for them.
+    """
+    from ._result_hooks import register_result_hooks
+
+    conv = _session_converter().copy()
     register_result_hooks(conv)
     return conv
+
+
+@functools.cache
+def _session_converter() -> cattrs.Converter:
+    return make_session_converter()
 
 
 class _LazyConverter:
@@ -104,6 +125,8 @@ def _paths(exc: cattrs.BaseValidationError, prefix: str) -> Iterator[str]:
 
 
 def _step(exc: BaseException) -> str:
+    from ._rules import wire_name
+
     for note in getattr(exc, "__notes__", ()):
         name = getattr(note, "name", None)
         if isinstance(name, str):
@@ -116,7 +139,7 @@ def _step(exc: BaseException) -> str:
 
 def session_request_to_wire(req: SessionRequest) -> dict[str, Any]:
     """The JSON-ready body of a token request."""
-    result: dict[str, Any] = converter.unstructure(req, SessionRequest)
+    result: dict[str, Any] = _request_hook()(req)
     return result
 
 
@@ -125,13 +148,26 @@ def structure_session(body: Mapping[str, Any], **fill: Any) -> Session:
 
     ``fill`` supplies wire fields the body lacks (``raw`` stays the body as received).
     """
-    session: Session = _session_hook()({**body, **fill, "\x00raw": body}, Session)
+    hook, session_class = _session_hook()
+    session: Session = hook({**body, **fill, "\x00raw": body}, session_class)
     return session
 
 
+# The session models are imported by the first call that uses them, with the hooks:
+# `import idenfy_async` does not load them (see the package's _LAZY); nor does a
+# create load the result hooks (see make_converter).
 @functools.cache
-def _session_hook() -> Callable[[Any, Any], Any]:
-    return converter.get_structure_hook(Session)
+def _request_hook() -> Callable[[Any], Any]:
+    from .models import SessionRequest
+
+    return _session_converter().get_unstructure_hook(SessionRequest)
+
+
+@functools.cache
+def _session_hook() -> tuple[Callable[[Any, Any], Any], type[Session]]:
+    from .models import Session
+
+    return _session_converter().get_structure_hook(Session), Session
 
 
 def each(values: Any, hook: Callable[[Any, Any], Any], tp: Any) -> tuple[Any, ...]:

@@ -4,6 +4,7 @@ Streamed in chunks written off the event loop, never held whole in memory; a pat
 written to a temporary file beside it and renamed at the end. Downloads share the
 client's pool and concurrency slots but not its rate limit or cooldown: the file host
 is not iDenfy's API (rule 5 of the sans-I/O modules: no Authorization header there).
+The client loads this module at its first download, not at ``import idenfy_async``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, BinaryIO, Final
 
 import httpx
 
+from ._constants import DOWNLOAD_CHUNK_SIZE
 from ._http import USER_AGENT, Sender, WireErrors
 from ._limiter import Cooldown
 from ._results_sansio import check_download_url, download_error
@@ -27,8 +29,6 @@ from ._wire import RequestSpec, shown_path
 
 __all__ = ["DOWNLOAD_CHUNK_SIZE", "download_file", "download_files"]
 
-#: Bytes read from a file download before each write (never the whole file in memory).
-DOWNLOAD_CHUNK_SIZE: Final = 64 * 1024
 _SAFE_FILE_NAME: Final = re.compile(r"[^A-Za-z0-9_.-]")
 _FILE_SUFFIX: Final = re.compile(r"\.[A-Za-z0-9]{1,8}")
 

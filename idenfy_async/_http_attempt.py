@@ -2,11 +2,13 @@
 
 It knows httpx, the aiohttp transport's direct path and asyncio, not retries or
 pacing (:mod:`._http` runs it inside the attempt's :class:`~._http.WireErrors`).
+``asyncio`` is imported inside the functions that run in a loop (where it is loaded
+already, so that costs a dict lookup), not with the module: ``import idenfy_async``
+does not load asyncio.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,8 @@ class _AttemptTimer:
     __slots__ = ("_cancelling", "_fired", "_handle", "_task")
 
     def __init__(self, limit: float) -> None:
+        import asyncio
+
         task = asyncio.current_task()
         assert task is not None
         self._task = task
@@ -76,6 +80,8 @@ async def exchange(
     A success larger than ``cap`` is a :class:`ResponseDecodeError`; an error answer
     that large keeps its status and loses its body.
     """
+    import asyncio
+
     timer = None if limit is None else _AttemptTimer(limit)
     response: httpx.Response | None = None
     content: bytes | None = None

@@ -3,11 +3,14 @@
 Both are acquired before a request reaches httpx's pool, so the pool never queues
 (where PoolTimeout and cancellation leaks happen) and ``asyncio.gather`` over
 thousands of calls just waits its turn here.
+
+``asyncio`` is imported where a limiter is built, not with the module: a limiter is
+made by a client (inside a running loop, where asyncio is loaded already), and
+``import idenfy_async`` (a sync webhook receiver, a CLI's ``--help``) need not load it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +29,8 @@ class ConcurrencyLimiter:
         if limit < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.limit = limit
+        import asyncio  # loaded already where a client is built (see the module docstring)
+
         self._semaphore = asyncio.Semaphore(limit)
         self.in_flight = 0
         self.peak = 0
@@ -137,7 +142,9 @@ class RateLimiter:
     ``spec`` is a string such as ``"10000/hour"``, ``"3/s"``, ``"100/min"`` or
     ``"50/10s"``, or a number of requests per second. The bucket starts full. Waiters
     are served first come, first served; a waiter cancelled while waiting takes no
-    token. ``clock`` and ``sleep`` are injectable, so tests never really wait.
+    token. ``clock`` and ``sleep`` are injectable, so tests never really wait;
+    ``sleep=None`` (the default) means :func:`asyncio.sleep`, looked up when the limiter
+    is built so that importing the package does not load asyncio.
 
     Raises:
         ConfigurationError: the spec or burst is not a positive rate.
@@ -149,14 +156,16 @@ class RateLimiter:
         *,
         burst: float = DEFAULT_BURST,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
+        import asyncio  # here, not at import (see the module docstring)
+
         self.rate: float = parse_rate(spec)  #: requests per second
         if not burst >= 1:  # also refuses NaN
             raise ConfigurationError("burst must be at least 1 request")
         self.burst: float = float(burst)
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = asyncio.sleep if sleep is None else sleep
         self._tokens = self.burst
         self._updated = clock()
         self._lock = asyncio.Lock()

@@ -8,7 +8,6 @@ a :class:`ResponseInfo`. Never a body, a secret, a token or a query string.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import logging
@@ -184,10 +183,10 @@ def _log_attempt(
 ) -> None:
     if exc is None:
         outcome = "ok"
-    elif isinstance(exc, asyncio.CancelledError):
-        outcome = "cancelled"
     else:
-        outcome = type(exc).__name__
+        import asyncio  # loaded already by the running loop; not at import (see _retry)
+
+        outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
     elapsed_ms = round((now - attempt.begun) * 1000)
     http_logger.info(
         "%s %s %s in %d ms (attempt %d: %s)",

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from . import errors
+from ._constants import DEFAULT_PAGE_SIZE
 from ._converter import converter, shape_errors
 from ._urls import secure_url_problem
 from ._wire import (
@@ -80,7 +81,6 @@ LIST_VERIFICATIONS_PATH: Final = "/kyc/identifications/"  # trailing slash, as d
 #: Longest scanRef accepted (iDenfy documents 36 and 40 in different places).
 MAX_SCAN_REF_LENGTH: Final = 40
 MAX_CLIENT_ID_LENGTH: Final = 100
-DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000
 _LANGUAGE_RE: Final = re.compile(r"[a-z]{2}")
 # The PDF header may follow a little junk (PDF 1.7, annex H.3); 1 KiB is the usual bound.

@@ -16,7 +16,6 @@ sleep and randomness are injectable, so no test ever really sleeps.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 import random
@@ -144,6 +143,15 @@ def should_retry(kind: CallKind, failure: Failure, *, retry_unknown: bool) -> bo
 _RANDOM: Final = random.random
 
 
+def _asyncio_sleep() -> Callable[[float], Awaitable[None]]:
+    """:func:`asyncio.sleep`, imported when a policy is made rather than with this
+    module: ``import idenfy_async`` does not load asyncio (a sync webhook receiver
+    never needs it), and a policy is mostly made where asyncio is loaded already."""
+    import asyncio
+
+    return asyncio.sleep
+
+
 @attrs.frozen(kw_only=True, init=False)
 class RetryPolicy:
     """Backoff settings and the injectable clock, sleep and randomness.
@@ -156,7 +164,8 @@ class RetryPolicy:
     its attempts, each cut to what is left, and the waits between them (``None``: no
     bound; see :class:`Budget` for what is not counted). ``retry_unknown`` also retries
     a create's failures that may have created something (``retry_ambiguous``, its old
-    name, is still accepted with a :class:`DeprecationWarning`).
+    name, is still accepted with a :class:`DeprecationWarning`). ``sleep=None`` (the
+    default) means :func:`asyncio.sleep`: the attribute is always a callable.
     """
 
     max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, validator=attrs.validators.ge(0))
@@ -171,7 +180,7 @@ class RetryPolicy:
     retry_unknown: bool = False
     clock: Callable[[], float] = attrs.field(default=time.monotonic, eq=False)
     wall_clock: Callable[[], float] = attrs.field(default=time.time, eq=False)
-    sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, eq=False)
+    sleep: Callable[[float], Awaitable[None]] = attrs.field(factory=_asyncio_sleep, eq=False)
     random: Callable[[], float] = attrs.field(default=random.random, eq=False)
 
     def __init__(
@@ -187,7 +196,7 @@ class RetryPolicy:
         retry_unknown: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         random: Callable[[], float] = _RANDOM,
         retry_ambiguous: bool | NotGiven = NOT_GIVEN,
     ) -> None:
@@ -211,7 +220,7 @@ class RetryPolicy:
             retry_unknown=retry_unknown,
             clock=clock,
             wall_clock=wall_clock,
-            sleep=sleep,
+            sleep=_asyncio_sleep() if sleep is None else sleep,
             random=random,
         )
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from . import _public
 from ._checks import (
     _MAX_EXPIRY_TIME,
     _check_bool,
@@ -42,12 +43,8 @@ from ._checks import (
     _one_of,
     _text,
 )
-from ._checks import (
-    json_problem as json_problem,
-)
-from ._checks import (
-    utf8_problem as utf8_problem,
-)
+from ._checks import json_problem as json_problem
+from ._checks import utf8_problem as utf8_problem
 from ._countries import COUNTRY_CODES
 from ._enums import (
     NULL,
@@ -497,3 +494,7 @@ class Session:
     def iframe_url(self) -> str:
         """The URL to embed in an ``<iframe>`` (``https://ui.idenfy.com/?authToken=...``)."""
         return session_ui_url(self.auth_token)
+
+
+# Loaded on first use, not by `import idenfy_async` (see its _LAZY): claims its own names.
+_public.claim_module(__name__)

@@ -110,6 +110,27 @@ HEAVY += ["idenfy_async.coordination", "redis"]  # only with redis_url or single
 HEAVY += ["cattrs", "idenfy_async.kyc_models", "idenfy_async.resources"]  # on first use
 HEAVY += ["idenfy_async._results", "idenfy_async._events", "idenfy_async._open_enums"]  # results
 HEAVY += ["idenfy_async.reconcile"]  # after an ambiguous create
+# asyncio (with concurrent.futures, subprocess, signal): imported where a call runs, in
+# a loop that loaded it already; a sync webhook receiver never needs it.
+HEAVY += ["asyncio", "concurrent.futures", "subprocess"]
+HEAVY += ["idenfy_async._downloads", "idenfy_async._results_sansio"]  # first download/result
+# The session models, their field rules and enums: the first request built or answer read.
+HEAVY += ["idenfy_async.models", "idenfy_async._rules", "idenfy_async._checks"]
+HEAVY += ["idenfy_async._enums", "idenfy_async._session_hooks"]
+
+
+def _run(code: str) -> str:
+    """What a fresh interpreter (this checkout first on its path) prints running ``code``."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def test_import_loads_nothing_a_call_path_does_not_need() -> None:
@@ -120,15 +141,61 @@ def test_import_loads_nothing_a_call_path_does_not_need() -> None:
         "from idenfy_async._converter import converter\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules], converter._built is None)\n"
     )
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        timeout=60,
+    assert _run(code) == "[] True"
+
+
+def test_a_webhook_receiver_never_loads_asyncio() -> None:
+    """A sync Django/Flask view: import webhooks, verify a signature, parse the event."""
+    sample = Path(__file__).parent / "samples" / "webhook_approved_go_idenfy_testdata.json"
+    code = (
+        "import sys\n"
+        "from idenfy_async import webhooks\n"
+        f"body = open({str(sample)!r}, 'rb').read()\n"
+        "webhooks.verify_signature(body, webhooks.sign(body, 'key'), 'key')\n"
+        "verified = 'asyncio' in sys.modules\n"
+        "event = webhooks.construct_event(body, webhooks.sign(body, 'key'), 'key')\n"
+        "print(verified, 'asyncio' in sys.modules, type(event).__name__)\n"
     )
-    assert done.stdout.strip() == "[] True", done.stderr
+    assert _run(code) == "False False IdentificationEvent"
+
+
+def test_the_first_create_loads_the_session_models_it_needs() -> None:
+    """What ``import idenfy_async`` leaves out, the first create loads (fresh interpreter)."""
+    code = (
+        "import asyncio, sys, httpx, idenfy_async\n"
+        "from idenfy_async import AsyncIdenfy\n"
+        "def answer(request):\n"
+        "    return httpx.Response(201, json={'authToken': 't', 'scanRef': 's', 'clientId': 'c'})\n"
+        "async def main():\n"
+        "    async with AsyncIdenfy('k', 's', transport=httpx.MockTransport(answer)) as client:\n"
+        "        return await client.create_session(client_id='c')\n"
+        "session = asyncio.run(main())\n"
+        "from idenfy_async._converter import converter\n"
+        "print(type(session) is idenfy_async.Session, repr(idenfy_async.SessionRequest),"
+        " [m for m in sys.modules if m.startswith('idenfy_async._result')],"
+        " converter._built is None)\n"
+    )
+    # Neither the results' sans-I/O code nor their converter hooks: a create needs neither.
+    assert _run(code) == "True <class 'idenfy_async.SessionRequest'> [] True"
+
+
+def test_default_sleep_is_asyncio_sleep_resolved_when_built() -> None:
+    """``sleep=None`` (the default) still means asyncio.sleep, for the policy and limiter."""
+    import asyncio
+
+    from idenfy_async import RateLimiter, RetryPolicy
+
+    assert RetryPolicy().sleep is asyncio.sleep
+    assert RetryPolicy(sleep=None).sleep is asyncio.sleep
+    assert RetryPolicy(sleep=None) == RetryPolicy()
+
+    async def sleep(seconds: float) -> None:
+        return None
+
+    assert RetryPolicy(sleep=sleep).sleep is sleep
+    limiter = RateLimiter("1/s", sleep=None)
+    assert limiter._sleep is asyncio.sleep
+    assert RateLimiter("1/s", sleep=sleep)._sleep is sleep
 
 
 def test_lazy_names_load_on_first_use() -> None:

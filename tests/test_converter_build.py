@@ -1,0 +1,78 @@
+"""The converter is built in two steps: a create builds the session hooks alone, and
+the full converter (results, webhooks, KYC answers) copies them and adds its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cattrs
+import pytest
+
+from idenfy_async import NULL, DocumentType, Session, SessionRequest
+from idenfy_async._converter import (
+    make_converter,
+    make_session_converter,
+    session_request_to_wire,
+    structure_session,
+)
+from idenfy_async._results import StatusResult
+
+REQUESTS = [
+    pytest.param(SessionRequest(client_id="c1"), id="minimal"),
+    pytest.param(
+        SessionRequest(
+            client_id="c1",
+            first_name="Jo",
+            date_of_birth=NULL,
+            documents=[DocumentType.PASSPORT],
+            country="lt",
+            video_call_questions=["Who?"],
+            extra={"newParameter": 1},
+        ),
+        id="null-enum-list-extra",
+    ),
+]
+SAMPLES = Path(__file__).parent / "samples"
+ANSWER: dict[str, Any] = {
+    "authToken": "t",
+    "scanRef": "s",
+    "clientId": "c1",
+    "country": "lt",
+    "documents": ["PASSPORT"],
+    "unknownField": True,
+}
+
+
+@pytest.fixture(scope="module")
+def full() -> cattrs.Converter:
+    """A full converter built here (the package's own is built once per process)."""
+    return make_converter()
+
+
+@pytest.mark.parametrize("request_", REQUESTS)
+def test_full_converter_writes_a_request_as_the_session_converter_does(
+    request_: SessionRequest, full: cattrs.Converter
+) -> None:
+    hook = full.get_unstructure_hook(SessionRequest)
+    assert hook(request_) == session_request_to_wire(request_)
+    own = make_session_converter().get_unstructure_hook(SessionRequest)
+    assert own(request_) == hook(request_)
+
+
+def test_full_converter_reads_a_session_as_the_session_converter_does(
+    full: cattrs.Converter,
+) -> None:
+    raw_key = "\x00raw"  # where structure_session puts the body it keeps as ``raw``
+    read = full.get_structure_hook(Session)({**ANSWER, raw_key: ANSWER}, Session)
+    assert read == structure_session(ANSWER)
+    assert read.raw == ANSWER
+    assert read.country == "LT"
+
+
+def test_full_converter_also_reads_results(full: cattrs.Converter) -> None:
+    body = json.loads((SAMPLES / "status_response_approved.json").read_text())
+    status = full.structure(body, StatusResult)
+    assert status.raw == body
+    assert status.scan_ref == body["scanRef"]
