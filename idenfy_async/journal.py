@@ -33,7 +33,7 @@ import time
 import warnings
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from . import _public
 from ._journal_model import (
@@ -179,7 +179,8 @@ class SqliteJournal:
         await asyncio.to_thread(thread.join)
 
     async def get(self, client_id: str) -> JournalEntry | None:
-        self._check_open()
+        if self._closed or self._thread is None:
+            self._refuse()
         known = self._known
         if known is not None and not known.may_contain(client_id):
             # Neither in the file when it was opened nor put since: no entry, and
@@ -189,11 +190,18 @@ class SqliteJournal:
         return entry
 
     async def put(self, entry: JournalEntry) -> None:
-        self._check_open()
+        if self._closed or self._thread is None:
+            self._refuse()
         values = _row_values(entry, time.time())
         if self._known is not None:
             self._known.add(entry.client_id)  # before it is queued: see get()
-        await self._submit(_PUT, values)
+        # _submit written out: this runs twice for every bulk row.
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._outbox:
+            loop.call_soon(self._flush)
+        self._outbox.append((_PUT, values, future))
+        await future
 
     async def counts(self) -> dict[JournalState, int]:
         """How many clientIds are in each state."""
@@ -221,9 +229,12 @@ class SqliteJournal:
 
     def _check_open(self) -> None:
         if self._thread is None or self._closed:
-            raise JournalError(
-                "the journal is not open: use `async with SqliteJournal(path) as journal:`"
-            )
+            self._refuse()
+
+    def _refuse(self) -> NoReturn:
+        raise JournalError(
+            "the journal is not open: use `async with SqliteJournal(path) as journal:`"
+        )
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         self._check_open()
