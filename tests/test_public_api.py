@@ -266,17 +266,7 @@ def test_names_imported_from_their_modules_first_live_in_their_public_home() -> 
         " OverallStatus.__module__,"
         " RedisQuota.__module__, SessionRegistry.__module__)\n"
     )
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        timeout=60,
-    )
-    assert done.stdout.split() == ["idenfy_async"] * 7 + ["idenfy_async.coordination"] * 2, (
-        done.stderr
-    )
+    assert _run(code).split() == ["idenfy_async"] * 7 + ["idenfy_async.coordination"] * 2
 
 
 @pytest.mark.parametrize("module_name", ["idenfy_async.models", "idenfy_async.errors"])
