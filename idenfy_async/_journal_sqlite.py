@@ -121,21 +121,23 @@ class _KnownIds:
         self._bits = bytearray(bits // 8)
         self._mask = bits - 1
 
-    # Three positions from one 64-bit hash (double hashing; str caches its hash),
-    # written out in each method: they run on the event loop for every bulk row.
+    def _positions(self, client_id: str) -> tuple[int, int, int]:
+        # Three positions from one 64-bit hash (double hashing); str caches its hash.
+        h = hash(client_id)
+        low, high = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
+        mask = self._mask
+        return low & mask, (low + high) & mask, (low + 2 * high) & mask
 
     def add(self, client_id: str) -> None:
-        bits, mask, h = self._bits, self._mask, hash(client_id)
-        low, high = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
-        a, b, c = low & mask, (low + high) & mask, (low + 2 * high) & mask
+        bits = self._bits
+        a, b, c = self._positions(client_id)
         bits[a >> 3] |= 1 << (a & 7)
         bits[b >> 3] |= 1 << (b & 7)
         bits[c >> 3] |= 1 << (c & 7)
 
     def may_contain(self, client_id: str) -> bool:
-        bits, mask, h = self._bits, self._mask, hash(client_id)
-        low, high = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
-        a, b, c = low & mask, (low + high) & mask, (low + 2 * high) & mask
+        bits = self._bits
+        a, b, c = self._positions(client_id)
         return bool(
             bits[a >> 3] & (1 << (a & 7))
             and bits[b >> 3] & (1 << (b & 7))
