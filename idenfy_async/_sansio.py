@@ -76,41 +76,6 @@ if TYPE_CHECKING:  # the results names are served on first use, below
     )
     from .models import Session, SessionRequest  # loaded by the first create (_converter)
 
-#: The names of :mod:`._results_sansio` this module serves (PEP 562): status, data,
-#: files, listing and download code loads with the first such call, not with
-#: ``import idenfy_async`` (session creation does not need it).
-_RESULT_NAMES: Final = frozenset(
-    {
-        "DATA_PATH",
-        "DEFAULT_PAGE_SIZE",
-        "DELETE_PATH",
-        "FILES_PATH",
-        "GENERATE_PDF_PATH",
-        "LIST_VERIFICATIONS_PATH",
-        "MAX_CLIENT_ID_LENGTH",
-        "MAX_PAGE_SIZE",
-        "MAX_SCAN_REF_LENGTH",
-        "STATUS_PATH",
-        "VerificationPage",
-        "build_delete_verification",
-        "build_generate_pdf",
-        "build_get_data",
-        "build_get_files",
-        "build_get_status",
-        "build_list_verifications",
-        "check_download_url",
-        "check_scan_ref",
-        "download_error",
-        "next_page_spec",
-        "parse_delete_verification",
-        "parse_files",
-        "parse_generate_pdf",
-        "parse_get_data",
-        "parse_get_status",
-        "parse_list_page",
-    }
-)
-
 
 def __getattr__(name: str) -> Any:
     if name not in _RESULT_NAMES:
@@ -123,7 +88,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_RESULT_NAMES})
+    return sorted({*globals(), *__all__})
 
 
 __all__ = [
@@ -255,3 +220,9 @@ def parse_create_session(status: int, content: bytes, *, base_url: str) -> Sessi
             scan_ref=scan_ref,
             auth_token=token,
         ) from exc
+
+
+#: The names of :mod:`._results_sansio` this module serves (PEP 562): those of
+#: ``__all__`` not defined above. Status, data, files, listing and download code loads
+#: with the first such call, not with ``import idenfy_async`` (creation does not need it).
+_RESULT_NAMES: Final = frozenset(__all__).difference(globals())

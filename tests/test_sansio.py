@@ -644,8 +644,8 @@ def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> N
 
 
 def test_every_name_sansio_exports_resolves_and_the_lazy_ones_are_the_results_own() -> None:
-    # _sansio lists the results' names by hand (importing _results_sansio to read them
-    # would load it with the package): this keeps the list equal to what it serves.
+    # _sansio serves the names of its __all__ it does not define from _results_sansio,
+    # on first use: each must resolve, and to the results module's own object.
     from idenfy_async import _results_sansio, _sansio
 
     assert all(hasattr(_sansio, name) for name in _sansio.__all__)
