@@ -2,7 +2,7 @@
 
 import typing
 
-from . import _public, errors
+from . import _model_names, _public, errors
 from ._client import AsyncIdenfy
 from ._limiter import Pacer, RateLimiter
 from ._observe import ResponseInfo
@@ -134,18 +134,9 @@ if typing.TYPE_CHECKING:
 # bulk runs, webhooks only webhook handlers, decoded results and webhook events only
 # the calls that read them (``models`` serves them: see models.LAZY), reconciliation
 # only an ambiguous create; `import idenfy_async` need not load them.
-_MODELS = (
-    "NULL DocumentType DummyStatus Session SessionRequest Sex TokenType"
-    # served by models from the module that defines them (models.LAZY)
-    " AdditionalStepsStatus AgeEstimate DocumentExpirationThreshold DocumentSex DocumentStatus"
-    " EventType FaceStatus FacialAuthenticationMethod FacialAuthenticationStatus"
-    " FacialAuthenticationType FraudTag IpProxyRiskLevel MismatchTag OverallStatus Platform"
-    " FileUrls ServiceResult ServiceStatus StatusResult VerificationData VerificationStatus"
-    " VerificationSummary DocumentExpirationEvent FacialAuthenticationEvent"
-    " IdentificationEvent VideoCallAnswer VideoCallEvent WebhookEvent"
-)
 _LAZY = {
-    **dict.fromkeys(_MODELS.split(), "models"),
+    # models serves its own names and the results', events' and open enums' (models.LAZY)
+    **dict.fromkeys([*_model_names.SESSION_NAMES.split(), *_model_names.LAZY], "models"),
     "SessionFields": "_session_fields",  # a type for typed wrappers only
     "BulkProgress": "bulk",
     "BulkResult": "bulk",

@@ -54,6 +54,7 @@ from ._enums import (
     TokenType,
     _Null,
 )
+from ._model_names import LAZY as LAZY
 from ._rules import (
     Rule as Rule,
 )
@@ -112,28 +113,6 @@ if TYPE_CHECKING:
         VerificationStatus,
         VerificationSummary,
     )
-
-# The names each module loaded on first use serves (tests hold them to __all__).
-_OPEN_ENUMS: Final = (
-    "AdditionalStepsStatus AgeEstimate DocumentExpirationThreshold DocumentSex DocumentStatus"
-    " EventType FaceStatus FacialAuthenticationMethod FacialAuthenticationStatus"
-    " FacialAuthenticationType FraudTag IpProxyRiskLevel MismatchTag OverallStatus Platform"
-)
-_RESULTS: Final = (
-    "FileUrls ServiceResult ServiceStatus StatusResult VerificationData VerificationStatus"
-    " VerificationSummary"
-)
-_EVENTS: Final = (
-    "DocumentExpirationEvent FacialAuthenticationEvent IdentificationEvent VideoCallAnswer"
-    " VideoCallEvent WebhookEvent"
-)
-#: Imported on first use (PEP 562): results, webhook events and the open enums they hold
-#: are built by the first call that reads one, not by ``import idenfy_async``.
-LAZY: Final = {
-    **dict.fromkeys(_OPEN_ENUMS.split(), "_open_enums"),
-    **dict.fromkeys(_RESULTS.split(), "_results"),
-    **dict.fromkeys(_EVENTS.split(), "_events"),
-}
 
 
 def __getattr__(name: str) -> Any:
