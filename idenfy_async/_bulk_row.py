@@ -189,22 +189,17 @@ class _Runner:
         error: ResponseDecodeError | None = None,
     ) -> BulkResult:
         if self.journal is not None:
-            entry = JournalEntry(
-                client_id=request.client_id,
-                state=JournalState.CREATED,
-                scan_ref=session.scan_ref,
-                auth_token=session.auth_token,
-                redirect_url=session.redirect_url,
-                attempts=attempts,
+            await self._put_if_storable(
+                self.journal,
+                JournalEntry(
+                    client_id=request.client_id,
+                    state=JournalState.CREATED,
+                    scan_ref=session.scan_ref,
+                    auth_token=session.auth_token,
+                    redirect_url=session.redirect_url,
+                    attempts=attempts,
+                ),
             )
-            try:
-                await self.journal.put(entry)
-            except JournalError:
-                raise
-            except Exception:
-                # Not storable although its pending entry was: that entry stays, so a
-                # re-run reports the row unknown and never pays for it twice.
-                pass
         return BulkResult(
             index=index,
             request=request,
@@ -274,22 +269,16 @@ class _Runner:
             name=type(exc).__name__, retryable=False, message=f"unexpected error {moment}"
         )
         if self.journal is not None and attempts is not None:
-            try:
-                await self.journal.put(
-                    JournalEntry(
-                        client_id=request.client_id,
-                        state=state,
-                        error=kind,
-                        attempts=attempts,
-                        pending_at=pending_at,
-                    )
-                )
-            except JournalError:
-                raise
-            except Exception:
-                # The row's own data cannot be stored (e.g. an unencodable clientId).
-                # Then nothing was sent, or its pending entry stays: unknown, never resent.
-                pass
+            await self._put_if_storable(
+                self.journal,
+                JournalEntry(
+                    client_id=request.client_id,
+                    state=state,
+                    error=kind,
+                    attempts=attempts,
+                    pending_at=pending_at,
+                ),
+            )
         return BulkResult(
             index=index,
             request=request,
@@ -297,6 +286,19 @@ class _Runner:
             error_kind=kind,
             sent=sent,
         )
+
+    @staticmethod
+    async def _put_if_storable(journal: Journal, entry: JournalEntry) -> None:
+        """Record a row's outcome, unless the row's own data cannot be stored (e.g. an
+        unencodable clientId): then nothing was sent, or its pending entry (stored
+        before the send) stays, so a re-run reports the row unknown and never pays
+        for it twice. A JournalError (the journal itself failing) stops the run."""
+        try:
+            await journal.put(entry)
+        except JournalError:
+            raise
+        except Exception:
+            pass
 
     async def _known(
         self, index: int, request: SessionRequest, entry: JournalEntry
