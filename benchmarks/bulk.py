@@ -252,6 +252,10 @@ class ThroughputResults:
     def cpu(self, name: str) -> list[float]:
         return [s.cpu_us for s in self.samples[name]]
 
+    def busy(self, name: str) -> float:
+        """Median share of the wall time the client's CPU was busy, in %."""
+        return statistics.median(s.cpu_us * s.rows_per_s / 1e4 for s in self.samples[name])
+
     def paired(self, name: str) -> list[float]:
         """rows/s of ``name`` over gather's, per round (both ran in it)."""
         pairs = zip(self.rates(name), self.rates(GATHER), strict=True)
@@ -408,7 +412,7 @@ def throughput_report(results: ThroughputResults, options: BulkOptions) -> list[
         rates = results.rates(name)
         label = name if name != GATHER else f"{name}({options.concurrency})"
         cpu = statistics.median(results.cpu(name))
-        busy = statistics.median(s.cpu_us * s.rows_per_s / 1e4 for s in results.samples[name])
+        busy = results.busy(name)
         lines.append(
             f"{label:<40} | {statistics.median(rates):9.0f} |"
             f" {f'{min(rates):.0f}-{max(rates):.0f}':>13} | {cpu:12.0f} | {busy:7.0f}% |"
@@ -426,7 +430,7 @@ def throughput_report(results: ThroughputResults, options: BulkOptions) -> list[
             f" {f'{min(paired):.3f}-{max(paired):.3f}':>13} |"
             f" of medians {of_medians:.3f}x"
         )
-    gather_busy = statistics.median(s.cpu_us * s.rows_per_s / 1e4 for s in results.samples[GATHER])
+    gather_busy = results.busy(GATHER)
     if gather_busy >= CPU_BOUND_BUSY:
         lines.append(
             f"regime: the client's CPU was the bound (gather {gather_busy:.0f}% busy): the"
