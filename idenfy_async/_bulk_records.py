@@ -6,6 +6,7 @@ re-run may send again (:func:`is_retryable`), and what it needs from a client
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -20,7 +21,7 @@ from .errors import (
     InsufficientFundsError,
     RateLimitError,
 )
-from .journal import ErrorRecord
+from .journal import ErrorRecord, JournalEntry
 from .models import Session, SessionRequest
 from .reconcile import (
     ReconcileOutcome,
@@ -52,6 +53,9 @@ class BulkState(str, enum.Enum):
     UNKNOWN = "unknown"  #: a session may exist although no usable answer was read
     #: reconciliation found the session an earlier attempt created; its authToken is lost
     FOUND = "found"
+    #: the journal holds a session for this clientId made from other data (another
+    #: person, or a corrected row): nothing was sent, and the earlier link is not given
+    CONFLICT = "conflict"
 
 
 @attrs.frozen(kw_only=True)
@@ -70,7 +74,10 @@ class BulkResult:
     flight when an earlier run stopped. ``reconciliation`` is what asking iDenfy
     concluded for a row an earlier attempt left open: for ``found`` rows (scanRef,
     status, expiry), ``unknown`` ones (why), and rows sent although they may already
-    have a session (see :attr:`may_be_duplicate`).
+    have a session (see :attr:`may_be_duplicate`). ``earlier`` is the journal's entry
+    that decided a row without sending it (``skipped``, ``conflict``), or that a row
+    sent anyway replaced (``replaced``: a conflict sent with ``replace_conflicts``, or
+    an expired session re-issued with ``reissue_expired``).
     """
 
     index: int  #: 0-based position in the input
@@ -81,6 +88,8 @@ class BulkResult:
     error_kind: ErrorRecord | None = None
     sent: bool = False
     reconciliation: Reconciliation | None = None
+    earlier: JournalEntry | None = attrs.field(default=None, repr=False)
+    replaced: bool = False
 
     @property
     def client_id(self) -> str:
@@ -120,6 +129,24 @@ class BulkProgress:
     sent: int = 0
     stopped: bool = False
     found: int = 0
+    conflict: int = 0
+
+
+def request_fingerprint(request: SessionRequest) -> str | None:
+    """A short hash of the body ``request`` sends: equal for equal data, whatever file
+    or separator it was read from; None if it cannot be encoded (it will fail anyway).
+
+    The journal keeps it beside each clientId, so a later row with the same clientId
+    is told apart: the same data again, or another person (a conflict). It is a hash:
+    the journal holds no personal data.
+    """
+    from ._sansio import build_create_session  # the wire layer, loaded with the first row
+
+    try:
+        body = build_create_session(request).body
+    except IdenfyError:
+        return None
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def is_retryable(exc: IdenfyError) -> bool:

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 import attrs
 
-from ._bulk_records import BulkResult, BulkState, SessionCreator, is_retryable
+from ._bulk_records import (
+    BulkResult,
+    BulkState,
+    SessionCreator,
+    is_retryable,
+    request_fingerprint,
+)
 from .errors import (
     IdenfyError,
     JournalError,
@@ -25,6 +32,15 @@ from .reconcile import (
     VerificationLister,
     decide,
     reconcile_session,
+)
+
+#: How long a created session can be started when neither its answer nor its request
+#: says (``expiryTime``: the seed's default, the longer of the documented two, so an
+#: unknown expiry is never taken to have passed too early).
+DEFAULT_EXPIRY_TIME: Final = 86_400
+#: Listed statuses that mean the session has a result (or was removed): never re-issued.
+_HAS_RESULT: Final = frozenset(
+    {"APPROVED", "DENIED", "SUSPECTED", "REVIEWING", "DELETED", "ARCHIVED"}
 )
 
 
@@ -71,16 +87,25 @@ class _Runner:
         *,
         retry_unknown: bool,
         retry_failed: bool,
+        replace_conflicts: bool = False,
+        reissue_expired: bool = False,
+        origin: Callable[[int], str | None] | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
         self.gate = gate
         self.retry_unknown = retry_unknown
         self.retry_failed = retry_failed
+        self.replace_conflicts = replace_conflicts
+        self.reissue_expired = reissue_expired
+        self.origin = origin
         self.policy = ReconcilePolicy()
         self.reconcile = True
         #: what reconciliation said about rows about to be sent anyway (retry_unknown)
         self.resent: dict[str, Reconciliation] = {}
+        #: the entries that rows about to be sent anyway replace (a conflict sent with
+        #: replace_conflicts, an expired session re-issued)
+        self.replacing: dict[str, JournalEntry] = {}
         #: awaited once a row's answer (or error) is in, before its outcome is written:
         #: the scheduler frees the row's slot there (see ``bulk._Schedule``)
         self.answered: Callable[[int], Awaitable[None]] = _nothing
@@ -105,24 +130,32 @@ class _Runner:
             raise
         except Exception as exc:  # e.g. a clientId the journal cannot store
             return await self._unexpected(index, request, exc, sent=False, attempts=None)
+        written = _Written(
+            fingerprint=request_fingerprint(request) if journal is not None else None,
+            origin=self.origin(index) if self.origin is not None else None,
+        )
         if entry is not None:
             try:
-                known = await self._known(index, request, entry)
+                known = await self._known(index, request, entry, written)
             except IdenfyError:
                 raise
             except Exception as exc:  # a bug settling one row must not spoil the others
                 return await self._unexpected(index, request, exc, sent=False, attempts=None)
             if known is not None:
                 return known
-        return await self._send(index, request, (entry.attempts if entry is not None else 0) + 1)
+        attempts = (entry.attempts if entry is not None else 0) + 1
+        return await self._send(index, request, attempts, written)
 
-    async def _send(self, index: int, request: SessionRequest, attempts: int) -> BulkResult | None:
+    async def _send(
+        self, index: int, request: SessionRequest, attempts: int, written: _Written
+    ) -> BulkResult | None:
         """Send the row (recorded ``pending`` first, from ``before_send``), then record
         its outcome; None when a stop refused it before anything was sent."""
         journal = self.journal
         cid = request.client_id
         sent = False
         checked = self.resent.pop(cid, None)
+        replaced = self.replacing.pop(cid, None)
         pending_at: float | None = None
 
         async def mark_pending() -> None:
@@ -136,6 +169,8 @@ class _Runner:
                         state=JournalState.PENDING,
                         attempts=attempts,
                         pending_at=pending_at,
+                        fingerprint=written.fingerprint,
+                        origin=written.origin,
                     )
                 )
             sent = True  # the client sends once this hook returns
@@ -150,9 +185,12 @@ class _Runner:
             raise
         except Exception as exc:
             await self.answered(index)
-            return await self._settle(index, request, exc, sent, attempts, pending_at, checked)
+            return await self._settle(
+                index, request, exc, sent, attempts, pending_at, checked, written
+            )
         await self.answered(index)
-        return await self._created(index, request, session, attempts, checked)
+        result = await self._created(index, request, session, attempts, checked, written)
+        return attrs.evolve(result, earlier=replaced, replaced=replaced is not None)
 
     async def _settle(
         self,
@@ -163,6 +201,7 @@ class _Runner:
         attempts: int,
         pending_at: float | None,
         checked: Reconciliation | None,
+        written: _Written,
     ) -> BulkResult:
         """The outcome of a row whose ``create_session`` raised, recorded."""
         if isinstance(exc, ResponseDecodeError) and exc.scan_ref and exc.auth_token:
@@ -170,9 +209,13 @@ class _Runner:
             partial = Session(
                 auth_token=exc.auth_token, scan_ref=exc.scan_ref, client_id=request.client_id
             )
-            return await self._created(index, request, partial, attempts, checked, error=exc)
+            return await self._created(
+                index, request, partial, attempts, checked, written, error=exc
+            )
         if isinstance(exc, IdenfyError):
-            return await self._failed(index, request, exc, sent, attempts, pending_at, checked)
+            return await self._failed(
+                index, request, exc, sent, attempts, pending_at, checked, written
+            )
         # A bug must not spoil the other rows.
         return await self._unexpected(
             index, request, exc, sent=sent, attempts=attempts, pending_at=pending_at
@@ -185,10 +228,12 @@ class _Runner:
         session: Session,
         attempts: int,
         checked: Reconciliation | None,
+        written: _Written,
         *,
         error: ResponseDecodeError | None = None,
     ) -> BulkResult:
         if self.journal is not None:
+            lifetime = session.expiry_time or request.expiry_time or DEFAULT_EXPIRY_TIME
             await self._put_if_storable(
                 self.journal,
                 JournalEntry(
@@ -198,6 +243,9 @@ class _Runner:
                     auth_token=session.auth_token,
                     redirect_url=session.redirect_url,
                     attempts=attempts,
+                    expires_at=self.policy.wall_clock() + lifetime,
+                    fingerprint=written.fingerprint,
+                    origin=written.origin,
                 ),
             )
         return BulkResult(
@@ -219,6 +267,7 @@ class _Runner:
         attempts: int,
         pending_at: float | None,
         checked: Reconciliation | None,
+        written: _Written,
     ) -> BulkResult:
         kind = ErrorRecord.from_error(exc, retryable=is_retryable(exc))
         state = JournalState.UNKNOWN if exc.ambiguous else JournalState.FAILED
@@ -233,6 +282,8 @@ class _Runner:
                     error=kind,
                     attempts=attempts,
                     pending_at=pending_at,
+                    fingerprint=written.fingerprint,
+                    origin=written.origin,
                 )
             )
         return BulkResult(
@@ -301,20 +352,32 @@ class _Runner:
             pass
 
     async def _known(
-        self, index: int, request: SessionRequest, entry: JournalEntry
+        self, index: int, request: SessionRequest, entry: JournalEntry, written: _Written
     ) -> BulkResult | None:
-        """The result for a row the journal already settles, or None to send it."""
+        """The result for a row the journal already settles, or None to send it.
+
+        The journal's entry is the account's: it may come from another file or an
+        earlier row of this one. A session made from other data (another person under
+        the same clientId, or a corrected row) is a conflict, never handed to this row.
+        """
         state = entry.state
+        other_data = (
+            entry.fingerprint is not None
+            and written.fingerprint is not None
+            and entry.fingerprint != written.fingerprint
+        )
+        if other_data and state in (JournalState.CREATED, JournalState.FOUND):
+            if not self.replace_conflicts:
+                hidden = attrs.evolve(entry, auth_token=None, redirect_url=None)
+                return BulkResult(
+                    index=index, request=request, state=BulkState.CONFLICT, earlier=hidden
+                )
+            self.replacing[entry.client_id] = entry
+            return None
         if state is JournalState.CREATED:
-            session = Session(
-                auth_token=entry.auth_token or "",
-                scan_ref=entry.scan_ref or "",
-                client_id=entry.client_id,
-                redirect_url=entry.redirect_url,
-            )
-            return BulkResult(
-                index=index, request=request, state=BulkState.SKIPPED, session=session
-            )
+            if self._expired(entry):
+                return await self._expired_row(index, request, entry)
+            return _skipped(index, request, entry)
         if state is JournalState.FOUND:
             return BulkResult(
                 index=index,
@@ -337,10 +400,44 @@ class _Runner:
                 outcome=ReconcileOutcome.UNKNOWN, reason=ReconcileReason.NOT_CHECKED
             )
         retryable = entry.error is not None and entry.error.retryable
-        if state is JournalState.FAILED and not (retryable or self.retry_failed):
+        # A failed row whose data changed since (corrected INPUT) is sent: nothing exists.
+        if state is JournalState.FAILED and not (retryable or self.retry_failed or other_data):
             return BulkResult(
                 index=index, request=request, state=BulkState.FAILED, error_kind=entry.error
             )
+        return None
+
+    def _expired(self, entry: JournalEntry) -> bool:
+        """A created session past its ``expiryTime`` with no result recorded."""
+        return (
+            entry.expires_at is not None
+            and self.policy.wall_clock() >= entry.expires_at
+            and entry.verification_status not in _HAS_RESULT
+        )
+
+    async def _expired_row(
+        self, index: int, request: SessionRequest, entry: JournalEntry
+    ) -> BulkResult | None:
+        """An expired session: skipped (its link no longer works: the result says so),
+        or with ``reissue_expired`` sent again once iDenfy's listing shows no result."""
+        if not self.reissue_expired:
+            return _skipped(index, request, entry)
+        client = self.client
+        if isinstance(client, VerificationLister):
+            status: str | None = None
+            try:
+                async for listed in client.list_verifications(entry.client_id):
+                    if listed.scan_ref == entry.scan_ref:
+                        status = str(listed.status) if listed.status is not None else None
+            except IdenfyError as exc:  # cannot tell: keep the session, say why
+                result = _skipped(index, request, entry)
+                return attrs.evolve(result, error=exc)
+            if status in _HAS_RESULT:
+                recorded = attrs.evolve(entry, verification_status=status)
+                if self.journal is not None:
+                    await self.journal.put(recorded)
+                return _skipped(index, request, recorded)
+        self.replacing[entry.client_id] = entry
         return None
 
     async def _reconcile(
@@ -397,6 +494,28 @@ class _Runner:
             settle_window=self.policy.settle_window,
             wall_clock=self.policy.wall_clock,
         )
+
+
+@attrs.frozen
+class _Written:
+    """What the journal records with each of a row's entries: a hash of its data and
+    where it came from."""
+
+    fingerprint: str | None
+    origin: str | None
+
+
+def _skipped(index: int, request: SessionRequest, entry: JournalEntry) -> BulkResult:
+    """A row whose session the journal holds: nothing sent, the session handed back."""
+    session = Session(
+        auth_token=entry.auth_token or "",
+        scan_ref=entry.scan_ref or "",
+        client_id=entry.client_id,
+        redirect_url=entry.redirect_url,
+    )
+    return BulkResult(
+        index=index, request=request, state=BulkState.SKIPPED, session=session, earlier=entry
+    )
 
 
 def _found_in(entry: JournalEntry) -> Reconciliation:

@@ -136,6 +136,9 @@ class AsyncIdenfy(SessionCalls, ResultCalls):
         on_progress: Callable[[BulkProgress], None] | None = None,
         reconcile: bool | ReconcilePolicy = True,
         stop: asyncio.Event | None = None,
+        replace_conflicts: bool = False,
+        reissue_expired: bool = False,
+        origin: Callable[[int], str | None] | None = None,
     ) -> AsyncGenerator[BulkResult, None]:
         """Create a session per request, streaming; yield each row's result as it ends.
 
@@ -151,7 +154,10 @@ class AsyncIdenfy(SessionCalls, ResultCalls):
         if ``retry_unknown=True``. This client paces the rows
         (its ``rate_limit`` and ``max_concurrency``); a row is recorded ``pending``
         only when its request is about to leave. Set ``stop`` to send nothing new:
-        rows not yet sent are dropped, requests in flight finish.
+        rows not yet sent are dropped, requests in flight finish. A row whose clientId
+        has a session made from other data ends ``conflict`` unless
+        ``replace_conflicts``; expired sessions are re-issued only with
+        ``reissue_expired``; ``origin`` names each row's source for those messages.
         See :func:`idenfy_async.bulk.create_sessions`.
         """
         from .bulk import create_sessions  # bulk is built on this client's public API
@@ -173,6 +179,9 @@ class AsyncIdenfy(SessionCalls, ResultCalls):
                 else reconcile
             ),
             stop=stop,
+            replace_conflicts=replace_conflicts,
+            reissue_expired=reissue_expired,
+            origin=origin,
         )
 
     async def reconcile_session(

@@ -81,8 +81,15 @@ class JournalEntry:
     pending, kept while its outcome is open. Reconciliation records, for a ``found``
     row, the session's ``scan_ref``, its listed ``verification_status`` and, while
     it is open, when it ``expires_at``; for any row it reconciled, the rule that
-    decided (``reconciled``). The two timestamps take no part in ``==``: entries are
-    equal when they say the same about the row.
+    decided (``reconciled``). For a ``created`` row, ``expires_at`` is when its
+    session can no longer be started (``expiryTime`` after it was created).
+
+    ``fingerprint`` identifies the data that was sent (:func:`request_fingerprint`: a
+    hash, never the data), so a later row with the same clientId and other data is
+    told apart from a repeat; ``origin`` says where the row came from (e.g.
+    ``customers.csv line 4``), for the message that names the earlier row. Both are
+    None in entries written before they existed. These two and the two timestamps take
+    no part in ``==``: entries are equal when they say the same about the row's outcome.
     """
 
     client_id: str
@@ -96,6 +103,8 @@ class JournalEntry:
     verification_status: str | None = None
     expires_at: float | None = attrs.field(default=None, eq=False)
     reconciled: ReconcileReason | None = None
+    fingerprint: str | None = attrs.field(default=None, eq=False)
+    origin: str | None = attrs.field(default=None, eq=False)
 
 
 class Journal(Protocol):

@@ -23,7 +23,9 @@ from .reconcile import ReconcileReason
 
 #: 2 added the ``found`` state, ``pending_at`` and the reconciliation columns; a
 #: version 1 file is migrated when opened (``pending_at`` taken from ``updated_at``).
-SCHEMA_VERSION: Final = 2
+#: 3 added what was sent and from where (``fingerprint``, ``origin``): older files gain
+#: the two columns, empty (their rows' data is unknown).
+SCHEMA_VERSION: Final = 3
 #: Writes queued while the previous transaction committed go into the next one
 #: (group commit): one fsync for many rows when many requests are in flight.
 MAX_BATCH: Final = 512
@@ -69,14 +71,16 @@ CREATE TABLE IF NOT EXISTS entries (
     pending_at REAL,
     verification_status TEXT,
     expires_at REAL,
-    reconciled TEXT
+    reconciled TEXT,
+    fingerprint TEXT,
+    origin TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
 _COLUMNS: Final = (
     "client_id, state, scan_ref, auth_token, redirect_url, error_name, error_status,"
     " error_identifier, error_message, error_retryable, attempts, pending_at,"
-    " verification_status, expires_at, reconciled"
+    " verification_status, expires_at, reconciled, fingerprint, origin"
 )
 _PUT_WIDTH: Final = _COLUMNS.count(",") + 2  # the columns and updated_at
 _PUT_ROW: Final = f"({', '.join('?' * _PUT_WIDTH)})"
@@ -95,6 +99,10 @@ INSERT INTO entries ({_V1_COLUMNS}, pending_at)
     SELECT {_V1_COLUMNS}, CASE WHEN state IN ('pending', 'unknown') THEN updated_at END
     FROM entries_v1;
 DROP TABLE entries_v1
+"""
+_MIGRATE_V2: Final = """
+ALTER TABLE entries ADD COLUMN fingerprint TEXT;
+ALTER TABLE entries ADD COLUMN origin TEXT
 """
 
 
@@ -233,8 +241,12 @@ class _Worker:
                 raise JournalError(
                     f"{self.path} was written by a newer idenfy-async (schema {version})"
                 )
-            if version == 1:  # 0: a new file, its tables just created at this version
+            # 0: a new file, its tables just created at this version
+            if version == 1:
                 for statement in _MIGRATE_V1.split(";"):
+                    conn.execute(statement)
+            elif version == 2:
+                for statement in _MIGRATE_V2.split(";"):
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._check_scope(conn)
@@ -416,6 +428,8 @@ def _row_values(entry: JournalEntry, updated_at: float) -> tuple[Any, ...]:
         entry.verification_status,
         entry.expires_at,
         entry.reconciled.value if entry.reconciled is not None else None,
+        entry.fingerprint,
+        entry.origin,
         updated_at,
     )
 
@@ -423,7 +437,7 @@ def _row_values(entry: JournalEntry, updated_at: float) -> tuple[Any, ...]:
 def _entry_from_row(row: tuple[Any, ...]) -> JournalEntry:
     (client_id, state, scan_ref, auth_token, redirect_url, name, status, identifier, message,
      retryable, attempts, pending_at, verification_status, expires_at,
-     reconciled) = row  # fmt: skip
+     reconciled, fingerprint, origin) = row  # fmt: skip
     error = (
         ErrorRecord(
             name=name,
@@ -447,4 +461,6 @@ def _entry_from_row(row: tuple[Any, ...]) -> JournalEntry:
         verification_status=verification_status,
         expires_at=expires_at,
         reconciled=ReconcileReason(reconciled) if reconciled is not None else None,
+        fingerprint=fingerprint,
+        origin=origin,
     )

@@ -31,6 +31,7 @@ from ._bulk_records import (
     BulkState,
     SessionCreator,
     is_retryable,
+    request_fingerprint,
 )
 from ._bulk_row import _Gate, _Runner
 from ._constants import DEFAULT_CONCURRENCY
@@ -46,6 +47,7 @@ __all__ = [
     "SessionCreator",
     "create_sessions",
     "is_retryable",
+    "request_fingerprint",
 ]
 
 
@@ -60,6 +62,9 @@ async def create_sessions(
     on_progress: Callable[[BulkProgress], None] | None = None,
     stop: asyncio.Event | None = None,
     reconcile: bool | ReconcilePolicy = True,
+    replace_conflicts: bool = False,
+    reissue_expired: bool = False,
+    origin: Callable[[int], str | None] | None = None,
 ) -> AsyncGenerator[BulkResult, None]:
     """Create a session per request; yield each row's :class:`BulkResult` as it finishes.
 
@@ -86,10 +91,14 @@ async def create_sessions(
         requests: any iterable or async iterable of :class:`SessionRequest`.
         concurrency: rows in flight at once (default 10). Keep it at most the client's
             ``max_concurrency``: rows beyond it would wait inside the client.
-        journal: records each row by clientId, ``pending`` before it is sent. With
-            one, rows already in it resume as described in the module docstring, and
-            rows repeating a clientId are handled one after the other. Without one,
-            every row is sent.
+        journal: records each row by clientId, ``pending`` before it is sent, with a
+            hash of its data (:func:`request_fingerprint`). Keep one per account, not
+            per input: what iDenfy billed is a fact about the clientId, whatever file
+            it came from. With one, rows already in it resume as described in the
+            module docstring; a row whose clientId has a session made from *other*
+            data ends ``conflict`` (nothing sent, the earlier link not given); rows
+            repeating a clientId are handled one after the other. Without one, every
+            row is sent.
         retry_unknown: send again rows whose earlier attempt may have created a
             session (journal state ``unknown`` or ``pending``) and that reconciliation
             could not settle. Can cost a credit each (``BulkResult.may_be_duplicate``).
@@ -109,6 +118,14 @@ async def create_sessions(
             unknown; a row sent less than ``settle_window`` ago waits for it first.
             A :class:`~idenfy_async.reconcile.ReconcilePolicy` tunes it (and its
             wall clock stamps ``pending_at``); False skips it.
+        replace_conflicts: send ``conflict`` rows anyway: a new session (a credit
+            each) replaces the journal's entry (``BulkResult.replaced``).
+        reissue_expired: a created session past its ``expiryTime`` is skipped by
+            default (its link no longer works); with this, the clientId's listing is
+            read first and, unless the session has a result, a new one is created (a
+            credit each; ``BulkResult.replaced``).
+        origin: where row ``index`` came from (e.g. ``"customers.csv line 4"``),
+            recorded with its entry and reported in later conflicts.
 
     Raises:
         ConfigurationError: ``concurrency`` is below 1.
@@ -126,6 +143,9 @@ async def create_sessions(
         gate,
         retry_unknown=retry_unknown,
         retry_failed=retry_failed,
+        replace_conflicts=replace_conflicts,
+        reissue_expired=reissue_expired,
+        origin=origin,
     )
     runner.reconcile_with(reconcile)
     schedule = _Schedule(runner, limit, ordered=journal is not None, on_progress=on_progress)
@@ -283,6 +303,7 @@ class _Schedule:
             sent=self.gate.sent,
             stopped=self.gate.stopped,
             found=counts[BulkState.FOUND],
+            conflict=counts[BulkState.CONFLICT],
         )
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ from idenfy_async import (
 )
 from idenfy_async import journal as journal_module
 from idenfy_async.journal import (
+    SCHEMA_VERSION,
     ErrorRecord,
     Journal,
     JournalEntry,
@@ -393,7 +394,7 @@ async def test_a_version_1_journal_is_migrated(tmp_path: Path) -> None:
         await journal.put(attrs.evolve(FOUND, client_id="u"))  # the new state is allowed
         assert await journal.get("u") == attrs.evolve(FOUND, client_id="u")
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "entries_v1" not in tables
