@@ -169,6 +169,10 @@ def _check_locale(value: Any) -> str | None:
     return None
 
 
+#: Today's date, as the rules see it: replace it to test a date rule on any day.
+today: Callable[[], _dt.date] = _dt.date.today
+
+
 def _check_date(value: Any) -> str | None:
     if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
         return "must be a date in YYYY-MM-DD format"
@@ -177,6 +181,15 @@ def _check_date(value: Any) -> str | None:
     except ValueError:
         return "must be a real calendar date (YYYY-MM-DD)"
     return None
+
+
+def _check_birth_date(value: Any) -> str | None:
+    # A birth date after today is a typo (2099 for 1999) that iDenfy would compare
+    # against the document and fail the verification on: a credit spent for nothing.
+    problem = _check_date(value)
+    if problem is None and _dt.date.fromisoformat(value) > today():
+        return "must be a real calendar date (YYYY-MM-DD), not after today"
+    return problem
 
 
 def _one_of(allowed: Iterable[str]) -> _Check:

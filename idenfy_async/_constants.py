@@ -15,6 +15,9 @@ ENV_BASE_URL: Final = "IDENFY_BASE_URL"
 ENV_LOG: Final = "IDENFY_LOG"
 #: Turns on the state shared by every process on the account (see ``redis_url``).
 ENV_REDIS_URL: Final = "IDENFY_REDIS_URL"
+#: Where ``idenfy-async bulk`` keeps each account's journal (default: the user's state
+#: directory).
+ENV_JOURNAL_DIR: Final = "IDENFY_JOURNAL_DIR"
 #: The webhook signing key the CLI's ``fake webhook`` signs with.
 ENV_SIGNING_KEY: Final = "IDENFY_SIGNING_KEY"
 

@@ -219,6 +219,14 @@ class SqliteJournal:
 
         return await self._call(read)
 
+    async def entries(self) -> list[JournalEntry]:
+        """Every entry (to fold an old journal into another: read whole, once)."""
+
+        def read(conn: sqlite3.Connection) -> list[JournalEntry]:
+            return [_entry_from_row(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM entries")]
+
+        return await self._call(read)
+
     def _check_open(self) -> None:
         if self._thread is None or self._closed:
             raise JournalError(

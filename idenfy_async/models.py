@@ -27,6 +27,7 @@ from ._checks import (
     _check_bool,
     _check_client_id,
     _check_countries,
+    _check_birth_date,
     _check_date,
     _check_document_list,
     _check_locale,
@@ -210,7 +211,10 @@ class SessionRequest:
     first_name: str | _Null | None = attrs.field(default=None, repr=False, metadata=_NAME)
     last_name: str | _Null | None = attrs.field(default=None, repr=False, metadata=_NAME)
     date_of_birth: str | _dt.date | _Null | None = attrs.field(
-        default=None, converter=_iso_date, repr=False, metadata=_DATE
+        default=None,
+        converter=_iso_date,
+        repr=False,
+        metadata=rule("str", _check_birth_date, nullable=True),
     )
     sex: str | Sex | _Null | None = attrs.field(
         default=None,

@@ -40,6 +40,7 @@ from idenfy_async.cli._args import _parser
 from idenfy_async.cli._bulk import _open_rows_notes
 from idenfy_async.cli._common import _InputError
 from idenfy_async.cli._exits import FAKE_EXIT_CODES, exit_codes_text
+from idenfy_async.cli._ledger import FAKE_JOURNAL_NAME, account_journal_name
 from idenfy_async.cli._output import OUTPUT_FIELDS, _Output
 from idenfy_async.cli._progress import _Progress, _progress_for, _RichProgress, _Tally
 from idenfy_async.cli._rows import _COLUMNS, CSV_DELIMITERS, _Input, _Row
@@ -55,6 +56,8 @@ def _no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("IDENFY_API_KEY", "IDENFY_API_SECRET", "IDENFY_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+    # The accounts' journals of this test: never the user's own state directory.
+    monkeypatch.setenv("IDENFY_JOURNAL_DIR", str(tmp_path / "journals"))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -108,15 +111,15 @@ def test_the_readme_job_runs_on_the_fake_without_credentials(
         for row in csv.DictReader(f):
             for column in ("firstName", "lastName", "dateOfBirth"):
                 assert row[column] not in text
-    # The fake's journal is its own file: a later real run starts a journal of its own.
-    assert (tmp_path / "customers.csv.fake.journal.sqlite").exists()
-    assert not (tmp_path / "customers.csv.journal.sqlite").exists()
+    # The fake's journal is its own file, the account's: nothing beside INPUT.
+    assert sorted(p.name for p in (tmp_path / "journals").iterdir()) == [FAKE_JOURNAL_NAME]
+    assert not list(tmp_path.glob("*.sqlite"))
 
     # Run twice, it resumes as the README says: nothing is created again.
     code, err = run(capsys, "bulk", str(source), "--out", str(out))
     assert code == EXIT_OK
     assert "25 rows; 0 created, 25 skipped (created earlier)" in err
-    assert "Journal: " + str(source) + ".fake.journal.sqlite (re-run" in err
+    assert f"Journal: {tmp_path / 'journals' / FAKE_JOURNAL_NAME} (the account's" in err
     assert [r["status"] for r in read_jsonl(out)] == ["skipped"] * 25
 
 
@@ -149,7 +152,9 @@ def test_a_fake_rehearsal_does_not_block_the_real_run(
     code, err = asyncio.run(real())
     assert code == EXIT_OK, err
     assert "2 created" in err
-    assert (tmp_path / "in.csv.journal.sqlite").exists()
+    names = sorted(p.name for p in (tmp_path / "journals").iterdir())
+    assert len(names) == 2
+    assert FAKE_JOURNAL_NAME in names
 
 
 def test_csv_out_jsonl_in_and_snake_case_keys(
@@ -548,6 +553,11 @@ def customers(path: Path, n: int) -> list[str]:
     return ids
 
 
+def account_journal(tmp_path: Path, base_url: str, key: str = "test-key") -> Path:
+    """The account's journal that runs with ``key`` on ``base_url`` use by default."""
+    return tmp_path / "journals" / account_journal_name(base_url, key)
+
+
 def cli_env(base_url: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -594,10 +604,10 @@ async def test_sigkill_mid_run_then_reruns_create_every_client_id_exactly_once(
     again and reports them as unknown; the operator records those the dashboard shows
     as created, and ``--retry-unknown`` then sends only the rest."""
     ids = customers(tmp_path / "in.csv", 400)
-    journal_path = tmp_path / "in.csv.journal.sqlite"  # the default journal
     argv = [str(tmp_path / "in.csv"), "--out", str(tmp_path / "out.jsonl")]
     server = FakeIdenfyServer(latency=0.02)  # answers held 20 ms after creating
     async with server as base_url:
+        journal_path = account_journal(tmp_path, base_url)  # the default journal
         first = await bulk_process(base_url, *argv, stderr=asyncio.subprocess.DEVNULL)
         await asyncio.wait_for(server.wait_for_sessions(60), timeout=60)
         first.kill()
@@ -825,7 +835,8 @@ TOO_LONG = "x" * (csv.field_size_limit() + 1)
             [],
             "in.csv: unknown column(s) 'fristName'; columns are token parameters named like"
             " the API (clientId) or like the Python fields (client_id), separated by commas,"
-            " semicolons or tabs",
+            " semicolons or tabs; to read past columns that are not, name them:"
+            " --ignore-columns fristName",
         ),
         (
             b'clientId,"firstName\na,Ann\nb,Bob"\n',
@@ -976,10 +987,12 @@ def test_input_unreadable_mid_run_stops_the_run_in_one_line(
     """INPUT replaced by something unreadable after it was checked: the rows read so
     far finish and are recorded, nothing more is sent, one line says why (exit 1)."""
     real_rows = _Input.rows
+    reads = []
 
     def rows(self: _Input) -> Generator[_Row, None, None]:
+        reads.append(1)  # the first read (the survey before sending) goes through
         for i, row in enumerate(real_rows(self)):
-            if i == 5:
+            if i == 5 and len(reads) > 1:
                 raise _InputError(f"{self.path}: line 7: byte 0x93 is not UTF-8 text")
             yield row
 
@@ -1017,8 +1030,8 @@ def test_out_failing_mid_run_stops_sending_and_keeps_the_journal_consistent(
 ) -> None:
     real_init = _Output.__init__
 
-    def init(self: _Output, path: str) -> None:
-        real_init(self, path)
+    def init(self: _Output, path: str, *, fake: bool | None) -> None:
+        real_init(self, path, fake=fake)
         self._stream.close()
         self._stream = FillsUp(room=3)
 
@@ -1108,12 +1121,12 @@ async def test_sigkill_at_random_instants_then_a_reconciling_rerun_creates_each_
     and no row left unknown."""
     rng = random.Random(9)
     ids = customers(tmp_path / "in.csv", 200)
-    journal_path = tmp_path / "in.csv.journal.sqlite"
     argv = [str(tmp_path / "in.csv"), "--out", str(tmp_path / "out.jsonl")]
     argv += ["--settle-window", "0.5"]
     server = FakeIdenfyServer(FakeIdenfy(listing_delay=0.1), latency=0.02)
     open_rows = 0
     async with server as base_url:
+        journal_path = account_journal(tmp_path, base_url)
         for _ in range(3):
             run_ = await bulk_process(base_url, *argv, stderr=asyncio.subprocess.DEVNULL)
             target = len(server.fake.sessions) + rng.randint(1, 40)

@@ -12,6 +12,7 @@ from idenfy_async import __version__
 from idenfy_async._constants import (
     DEFAULT_CONCURRENCY,
     ENV_BASE_URL,
+    ENV_JOURNAL_DIR,
     ENV_REDIS_URL,
     ENV_SIGNING_KEY,
 )
@@ -19,7 +20,7 @@ from idenfy_async.reconcile import DEFAULT_SETTLE_WINDOW
 from idenfy_async.testing import DEFAULT_SIGNING_KEY
 
 from ._bulk import _bulk_command
-from ._common import DEFAULT_FAKE_SERVER, DEFAULT_RATE, FAKE_JOURNAL_SUFFIX, JOURNAL_SUFFIX
+from ._common import DEFAULT_FAKE_SERVER, DEFAULT_RATE
 from ._exits import FAKE_EXIT_CODES, exit_codes_text
 from ._fake import _fake_server, _run_control
 
@@ -62,8 +63,9 @@ def _bulk_parser(commands: Any) -> None:
     bulk.add_argument(
         "--journal",
         metavar="FILE",
-        help=f"SQLite journal (default: INPUT{JOURNAL_SUFFIX}; INPUT{FAKE_JOURNAL_SUFFIX}"
-        " against the built-in fake)",
+        help="SQLite journal: the record of what was created (default: the account's own, in"
+        f" ${ENV_JOURNAL_DIR} or the user's state directory; every run against the account"
+        " uses it, whatever INPUT is)",
     )
     bulk.add_argument(
         "--no-journal",
@@ -115,7 +117,16 @@ def _bulk_sending(bulk: argparse.ArgumentParser) -> None:
         " e.g. cp1252 (default: detected)",
     )
     bulk.add_argument(
-        "--dry-run", action="store_true", help="validate every row, report problems, send nothing"
+        "--ignore-columns",
+        metavar="NAMES",
+        help="comma-separated INPUT columns (or JSONL keys) to read past, e.g. email,phone"
+        " from a CRM export",
+    )
+    bulk.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate every row, report problems (and, with --out, a line per row there),"
+        " send nothing",
     )
 
 
@@ -143,7 +154,20 @@ def _bulk_resuming(bulk: argparse.ArgumentParser) -> None:
     bulk.add_argument(
         "--retry-failed",
         action="store_true",
-        help="send again every failed row, not only retryable ones (after fixing data)",
+        help="send again every failed row, not only retryable ones (a row whose data"
+        " changed since it failed is sent again anyway)",
+    )
+    bulk.add_argument(
+        "--replace-conflicts",
+        action="store_true",
+        help="create a new session for rows whose clientId has a session made from other"
+        " data (default: report them as conflict, send nothing); a credit each",
+    )
+    bulk.add_argument(
+        "--reissue-expired",
+        action="store_true",
+        help="create a new session for clientIds whose session expired without a result"
+        " (checked in iDenfy's listing first); a credit each",
     )
 
 

@@ -14,28 +14,35 @@ from idenfy_async.journal import Journal, JournalEntry, JournalError, MemoryJour
 
 from ._common import _duration, _InputError, _plural, _say
 from ._exits import EXIT_OK, EXIT_ROWS
+from ._ledger import _fold_in, _journal_path, _old_journal
 from ._output import _Output
-from ._rows import _Input
-from ._run import _Run
-from ._target import _check_paths, _credentials, _journal_path, _rate_limit, _target
+from ._rows import _Input, _Survey
+from ._run import _in_file_conflict, _Run
+from ._target import _announce, _check_paths, _credentials, _rate_limit, _target
 
 
 async def _bulk_command(args: argparse.Namespace) -> int:
     """``idenfy-async bulk``: check INPUT, set up, run; the exit code."""
-    source = _Input(args.input, args.encoding)
-    # The whole file is read once before anything is sent: a file unreadable halfway
-    # (encoding, CSV syntax) is refused up front, with nothing sent.
-    total = await asyncio.to_thread(source.check)
+    ignore = frozenset(name.strip() for name in (args.ignore_columns or "").split(",") if name)
+    source = _Input(args.input, args.encoding, ignore)
+    # The whole file is read before anything is sent: a file unreadable halfway
+    # (encoding, CSV syntax) is refused up front, with nothing sent; then every row
+    # once more, to find the rows repeating a clientId.
+    await asyncio.to_thread(source.check)
+    survey = await asyncio.to_thread(source.survey)
     if args.dry_run:
-        return _dry_run(source)
+        return _dry_run(source, survey, args.out)
     credentials = _credentials(args)
     fake = credentials is None
-    journal_path = _journal_path(args, fake)
-    _check_paths(args.input, args.out, journal_path)
     rate = _rate_limit(args, fake)
     target = _target(args, credentials, rate)
-    if args.redis_url and fake:
-        _say("idenfy-async: --redis-url is ignored with the built-in FakeIdenfy.")
+    try:
+        journal_path = _journal_path(args, target.journal_name)
+        _check_paths(args.input, args.out, journal_path)
+    except _InputError:
+        await target.client.aclose()
+        raise
+    _announce(args, target)
 
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(target.client)
@@ -47,11 +54,14 @@ async def _bulk_command(args: argparse.Namespace) -> int:
                 )
             except JournalError as exc:
                 raise _InputError(str(exc)) from exc
-        output = _Output(args.out)
+            old = _old_journal(args, target.fake)
+            if old is not None:
+                await _fold_in(old, journal, scope=target.scope)
+        output = _Output(args.out, fake=target.fake)
         stack.callback(output.close)
         await _announce_open_rows(journal, args)
-        run = _Run(args, source, output, target, journal, journal_path)
-        run.progress.total = total
+        run = _Run(args, source, output, target, journal, journal_path, survey)
+        run.progress.total = survey.rows
         return await run.execute()
     raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
 
@@ -97,17 +107,42 @@ def _open_rows_notes(
     return notes
 
 
-def _dry_run(source: _Input) -> int:
+def _dry_run(source: _Input, survey: _Survey, out: str | None) -> int:
+    """Validate every row and report, send nothing; with ``out``, a line per row there."""
+    output = _Output(out, fake=None) if out else None
     rows = bad = problems = 0
-    for row in source.rows():
-        rows += 1
-        if not row.problems:
-            continue
-        bad += 1
-        who = f" (clientId {row.client_id})" if row.client_id else ""
-        for problem in row.problems:
-            problems += 1
-            _say(f"{source.path} row {row.line}{who}: {problem}")
+    try:
+        for row in source.rows():
+            rows += 1
+            who = f" (clientId {row.client_id})" if row.client_id else ""
+            status, error = "valid", None
+            if row.problems:
+                bad += 1
+                problems += len(row.problems)
+                for problem in row.problems:
+                    _say(f"{source.path} row {row.line}{who}: {problem}")
+                status, error = "invalid", "; ".join(str(p) for p in row.problems)
+            elif row.line in survey.conflicts:
+                bad += 1
+                problems += 1
+                error = _in_file_conflict(survey.conflicts[row.line])
+                _say(f"{source.path} row {row.line}{who}: {error}")
+                status = "conflict"
+            elif row.line in survey.duplicates:
+                status, error = "duplicate", f"duplicate of row {survey.duplicates[row.line]}"
+            if output is not None:
+                output.write(row.line, row.client_id, status, error=error)
+    finally:
+        if output is not None:
+            output.close()
+    if output is not None and output.error is not None:
+        raise _InputError(f"{out}: {output.error.strerror or output.error}")
+    if survey.duplicates:
+        n = len(survey.duplicates)
+        _say(
+            f"{n} {_plural(n)} repeat an earlier row exactly: one session serves both"
+            " (reported as duplicates)."
+        )
     if bad:
         _say(
             f"{bad} of {rows} {_plural(rows)} {'has' if bad == 1 else 'have'} problems"

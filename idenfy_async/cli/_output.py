@@ -13,7 +13,11 @@ from typing import Any, Final, TextIO
 
 from ._common import _InputError
 
-OUTPUT_FIELDS: Final = ("row", "clientId", "status", "scanRef", "redirectUrl", "error")
+#: Lines are written as rows finish (completion order, not input order): ``row`` is the
+#: INPUT line each one is about. ``fake`` is true on every line of a run against the
+#: built-in fake (its links lead nowhere), false against iDenfy, null in a --dry-run
+#: report (nothing was sent).
+OUTPUT_FIELDS: Final = ("row", "clientId", "status", "scanRef", "redirectUrl", "error", "fake")
 
 
 class _Output:
@@ -24,8 +28,9 @@ class _Output:
     the run then stops sending and reports it (the journal has every outcome).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, fake: bool | None) -> None:
         suffix = Path(path).suffix.lower()
+        self.fake = fake
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
         try:
             fd = os.open(path, flags, 0o600)
@@ -60,9 +65,12 @@ class _Output:
         redirect_url: str | None = None,
         error: str | None = None,
     ) -> None:
-        values = (row, client_id, status, scan_ref, redirect_url, error)
+        values = (row, client_id, status, scan_ref, redirect_url, error, self.fake)
         if self._csv is not None:
-            self._guarded(self._csv.writerow, ["" if v is None else v for v in values])
+            cells = [
+                "" if v is None else str(v).lower() if isinstance(v, bool) else v for v in values
+            ]
+            self._guarded(self._csv.writerow, cells)
         else:
             line = json.dumps(dict(zip(OUTPUT_FIELDS, values, strict=True))) + "\n"
             self._guarded(self._stream.write, line)

@@ -25,10 +25,23 @@ class _Tally:
     invalid: int = 0  #: counted in ``failed`` too
     found: int = 0  #: sessions reconciliation found (their authTokens are lost)
     maybe_duplicates: int = 0  #: sent although a session may exist (--retry-unknown)
+    conflict: int = 0  #: a clientId with a session made from other data: nothing sent
+    duplicate: int = 0  #: an exact repeat of an earlier row of INPUT: its result
+    replaced: int = 0  #: counted in ``created``: a new session replaced an earlier one
+    expired: int = 0  #: counted in ``skipped``: the earlier session's link has expired
+    cut: int = 0  #: counted in ``unknown``: in flight when a second Ctrl-C stopped the run
 
     @property
     def done(self) -> int:
-        return self.created + self.skipped + self.failed + self.unknown + self.found
+        return (
+            self.created
+            + self.skipped
+            + self.failed
+            + self.unknown
+            + self.found
+            + self.conflict
+            + self.duplicate
+        )
 
 
 class _Progress:

@@ -18,6 +18,7 @@ import attrs
 
 from idenfy_async import FieldProblem, RequestValidationError, SessionRequest
 from idenfy_async._rules import cell_value
+from idenfy_async.bulk import request_fingerprint
 from idenfy_async.models import wire_name
 
 from ._common import _InputError
@@ -25,6 +26,16 @@ from ._common import _InputError
 #: The longest JSONL line read as a row: a longer one fails alone (CSV cells are bounded
 #: by csv's own field limit, 131,072 characters).
 MAX_LINE_CHARS: Final = 1_000_000
+
+
+@attrs.define
+class _Survey:
+    """What a first pass over INPUT found: its row count, and the rows repeating an
+    earlier row's clientId (line -> that earlier line)."""
+
+    rows: int = 0
+    duplicates: dict[int, int] = attrs.Factory(dict)  #: same data: one session serves both
+    conflicts: dict[int, int] = attrs.Factory(dict)  #: other data: nothing is sent
 
 
 @attrs.frozen
@@ -90,8 +101,14 @@ class _Input:
     anything is sent, so a file that cannot be read halfway is refused up front.
     """
 
-    def __init__(self, path: str, encoding: str | None = None) -> None:
+    def __init__(
+        self, path: str, encoding: str | None = None, ignore: frozenset[str] = frozenset()
+    ) -> None:
         self.path = path
+        #: column names (or JSONL keys) read past: a CRM export's extra columns
+        self.ignore = ignore
+        #: what INPUT was when check() read it through: a change under the run is an error
+        self.stamp: tuple[int, int, int] | None = None
         suffix = Path(path).suffix.lower()
         if suffix not in (".csv", ".jsonl", ".ndjson"):
             raise _InputError(f"{path}: INPUT must end in .csv, .jsonl or .ndjson")
@@ -175,22 +192,25 @@ class _Input:
             " --encoding cp1252"
         )
 
-    def _csv_columns(self, header: list[str]) -> list[str]:
+    def _csv_columns(self, header: list[str]) -> list[str | None]:
+        """Each column's field; None for a column in ``ignore``."""
         names = [name.strip().lstrip("\ufeff").strip() for name in header]
-        unknown = [name for name in names if name not in _COLUMNS]
+        unknown = [name for name in names if name not in _COLUMNS and name not in self.ignore]
         if unknown:
             shown = ", ".join(repr(_clip(name)) for name in unknown[:5])
             more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
             raise _InputError(
                 f"{self.path}: unknown column(s) {shown}{more}; columns are"
                 " token parameters named like the API (clientId) or like the Python fields"
-                " (client_id), separated by commas, semicolons or tabs"
+                " (client_id), separated by commas, semicolons or tabs; to read past"
+                f" columns that are not, name them: --ignore-columns {','.join(unknown[:5])}"
             )
-        fields = [_COLUMNS[name] for name in names]
-        repeated = sorted({wire_name(f) for f in fields if fields.count(f) > 1})
+        fields = [None if name in self.ignore else _COLUMNS[name] for name in names]
+        named = [f for f in fields if f is not None]
+        repeated = sorted({wire_name(f) for f in named if named.count(f) > 1})
         if repeated:
             raise _InputError(f"{self.path}: column(s) given twice: {', '.join(repeated)}")
-        if "client_id" not in fields:
+        if "client_id" not in named:
             raise _InputError(f"{self.path}: a clientId column is required")
         return fields
 
@@ -200,6 +220,7 @@ class _Input:
         Raises _InputError when it cannot be read to the end (encoding, CSV syntax,
         a cell over csv's field limit, I/O): before anything is sent.
         """
+        self.stamp = self._stat()
         with self._reading() as stream:
             if self.is_csv:
                 reader = csv.reader(stream, delimiter=self.delimiter)
@@ -220,9 +241,45 @@ class _Input:
             )
         return f"{self.path} line {line}: not readable as CSV ({exc})"
 
+    def _stat(self) -> tuple[int, int, int]:
+        try:
+            info = os.stat(self.path)
+        except OSError as exc:
+            raise _InputError(f"{self.path}: {exc.strerror or exc}") from exc
+        return info.st_ino, info.st_size, info.st_mtime_ns
+
     def rows(self) -> Generator[_Row, None, None]:
+        """Every row; at the end, an _InputError if INPUT changed since :meth:`check`
+        (truncated, rewritten or replaced while the run read it: rows may be missing)."""
         with self._reading() as stream:
             yield from self._csv_rows(stream) if self.is_csv else self._jsonl_rows(stream)
+        if self.stamp is not None and self._stat() != self.stamp:
+            raise _InputError(
+                f"{self.path} changed while it was being read (truncated, rewritten or"
+                " replaced): rows after the change were not read"
+            )
+
+    def survey(self) -> _Survey:
+        """Read every row once, before anything is sent, and find the rows that repeat a
+        clientId: the same data again (a *duplicate*: one session serves both) or other
+        data (a *conflict*: nothing is sent for it). Keeps a clientId and a 16-byte hash
+        per valid row (about 200 bytes a row: 200 MB for a million rows)."""
+        first: dict[str, tuple[int, str | None]] = {}
+        survey = _Survey()
+        for row in self.rows():
+            survey.rows += 1
+            if row.request is None:
+                continue
+            cid = row.request.client_id
+            fingerprint = request_fingerprint(row.request)
+            seen = first.setdefault(cid, (row.line, fingerprint))
+            if seen[0] == row.line:
+                continue
+            if seen[1] == fingerprint:
+                survey.duplicates[row.line] = seen[0]
+            else:
+                survey.conflicts[row.line] = seen[0]
+        return survey
 
     def _csv_rows(self, stream: TextIO) -> Iterator[_Row]:
         reader = csv.reader(stream, delimiter=self.delimiter)
@@ -243,7 +300,7 @@ class _Input:
                 problems.append(FieldProblem("(row)", "has more cells than the header"))
             for name, cell in zip(self._columns, cells, strict=False):
                 text = cell.strip()
-                if not text:
+                if not text or name is None:
                     continue  # empty cell: not set, the dashboard default applies
                 try:
                     values[name] = cell_value(name, text)
@@ -273,6 +330,8 @@ class _Input:
             problems = []
             for key, value in data.items():
                 name = _COLUMNS.get(key)
+                if key in self.ignore:
+                    continue
                 if name is None:
                     problems.append(FieldProblem(_clip(key), "is not a known parameter"))
                 elif value is not None:

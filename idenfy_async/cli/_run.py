@@ -16,20 +16,24 @@ from typing import Final
 from idenfy_async import CoordinationError, SessionRequest
 from idenfy_async._constants import ENV_REDIS_URL
 from idenfy_async.bulk import BulkProgress, BulkResult, BulkState
-from idenfy_async.journal import ErrorRecord, Journal, JournalError
+from idenfy_async.journal import ErrorRecord, Journal, JournalError, JournalState
 from idenfy_async.reconcile import ReconcilePolicy
 
 from ._common import _duration, _InputError, _plural, _say
 from ._exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS
 from ._output import _Output
 from ._progress import _progress_for, _Tally
-from ._rows import _describe_problems, _Input
+from ._rows import _describe_problems, _Input, _Survey
 from ._target import _Target
 
 #: Found rows named one by one in the summary (all of them are in OUT).
 FOUND_LISTED: Final = 20
 _INTERRUPTED_TEXT: Final = (
     "interrupted: an earlier run stopped while this request was in flight; a session may exist"
+)
+_CUT_TEXT: Final = (
+    "interrupted: this run was stopped while the request was in flight; a session may exist"
+    " (a re-run looks it up in iDenfy's listing before sending anything for it)"
 )
 
 
@@ -44,6 +48,7 @@ class _Run:
         target: _Target,
         journal: Journal | None,
         journal_path: str | None,
+        survey: _Survey,
     ) -> None:
         self.args = args
         self.source = source
@@ -51,8 +56,12 @@ class _Run:
         self.target = target
         self.journal = journal
         self.journal_path = journal_path
+        self.survey = survey
         self.tally = _Tally()
-        self.lines: dict[int, int] = {}  # index -> INPUT line, for rows in flight only
+        #: index -> (INPUT line, clientId), for rows fed and not yet recorded only
+        self.lines: dict[int, tuple[int, str]] = {}
+        #: INPUT line -> the later lines repeating it exactly (written with its result)
+        self.held: dict[int, list[tuple[int, str | None]]] = {}
         self.stopping = False  #: interrupted once: nothing new is sent
         self.stop = asyncio.Event()  #: bulk sends nothing new once it is set
         self.announced = False
@@ -80,6 +89,7 @@ class _Run:
             if not task.cancelled():
                 raise  # we were cancelled from outside, not by a second Ctrl-C
             interrupted = True
+            await self._cut_short()
         except JournalError as exc:  # e.g. disk full: sending without a record is unsafe
             stopped_by = exc
         finally:
@@ -116,6 +126,20 @@ class _Run:
             return EXIT_INTERRUPTED
         tally = self.tally
         return EXIT_ROWS if tally.failed or tally.unknown or tally.found else EXIT_OK
+
+    async def _cut_short(self) -> None:
+        """After a second Ctrl-C: the rows whose request had left (``pending`` in the
+        journal) are unknown, in OUT and the summary; rows not sent stay unrecorded."""
+        journal = self.journal
+        if journal is None:
+            return
+        for index, (line, cid) in sorted(self.lines.items()):
+            entry = await journal.get(cid)
+            if entry is not None and entry.state is JournalState.PENDING:
+                self.tally.unknown += 1
+                self.tally.cut += 1
+                self._write(line, cid, BulkState.UNKNOWN.value, error=_CUT_TEXT)
+            del self.lines[index]
 
     def _output_failed(self, exc: OSError) -> str:
         where = (
@@ -159,13 +183,22 @@ class _Run:
             on_progress=self._on_progress,
             stop=self.stop,
             reconcile=_reconcile_option(self.args),
+            replace_conflicts=self.args.replace_conflicts,
+            reissue_expired=self.args.reissue_expired,
+            origin=self._origin,
         )
         async with contextlib.aclosing(results):
             async for result in results:
                 self._record(result)
 
+    def _origin(self, index: int) -> str | None:
+        """Where row ``index`` came from, as the journal records it."""
+        found = self.lines.get(index)
+        return f"{self.source.path} row {found[0]}" if found is not None else None
+
     def _feed(self) -> Iterator[SessionRequest]:
         index = 0
+        survey = self.survey
         with contextlib.closing(self.source.rows()) as rows:
             while not self.stop.is_set():
                 try:
@@ -183,7 +216,18 @@ class _Run:
                     self._write(row.line, row.client_id, "failed", error=error)
                     self.progress.update(self.tally)
                     continue
-                self.lines[index] = row.line
+                if row.line in survey.conflicts:
+                    self.tally.conflict += 1
+                    error = _in_file_conflict(survey.conflicts[row.line])
+                    self._write(row.line, row.client_id, BulkState.CONFLICT.value, error=error)
+                    self.progress.update(self.tally)
+                    continue
+                if row.line in survey.duplicates:  # written with its first row's result
+                    self.held.setdefault(survey.duplicates[row.line], []).append(
+                        (row.line, row.client_id)
+                    )
+                    continue
+                self.lines[index] = (row.line, row.request.client_id)
                 index += 1
                 yield row.request
 
@@ -207,32 +251,51 @@ class _Run:
         if isinstance(result.error, CoordinationError) and self.redis_error is None:
             self.redis_error = result.error  # sending on without Redis is unsafe: stop
             self.stop.set()
-        line = self.lines.pop(result.index)
+        line, _ = self.lines.pop(result.index)
         session = result.session
         state = result.state
+        tally = self.tally
         if state is BulkState.CREATED:
-            self.tally.created += 1
+            tally.created += 1
+            tally.replaced += result.replaced
         elif state is BulkState.SKIPPED:
-            self.tally.skipped += 1
+            tally.skipped += 1
+            tally.expired += _expired(result)
         elif state is BulkState.FAILED:
-            self.tally.failed += 1
+            tally.failed += 1
         elif state is BulkState.FOUND:
-            self.tally.found += 1
+            tally.found += 1
+        elif state is BulkState.CONFLICT:
+            tally.conflict += 1
         else:
-            self.tally.unknown += 1
-        self.tally.maybe_duplicates += result.may_be_duplicate
+            tally.unknown += 1
+        tally.maybe_duplicates += result.may_be_duplicate
         found = result.reconciliation if state is BulkState.FOUND else None
         if found is not None and len(self.found) < FOUND_LISTED:
             self.found.append(f"  row {line}, clientId {result.client_id}: {found}")
+        scan_ref = session.scan_ref if session else found.scan_ref if found else None
+        redirect_url = session.redirect_url if session else None
+        error = _error_text(result)
         self._write(
             line,
             result.client_id,
             state.value,
-            scan_ref=session.scan_ref if session else found.scan_ref if found else None,
-            redirect_url=session.redirect_url if session else None,
-            error=_error_text(result),
+            scan_ref=scan_ref,
+            redirect_url=redirect_url,
+            error=error,
         )
-        self.progress.update(self.tally)
+        for copy, client_id in self.held.pop(line, ()):
+            tally.duplicate += 1
+            note = f"duplicate of row {line} ({state.value}" + (f": {error})" if error else ")")
+            self._write(
+                copy,
+                client_id,
+                "duplicate",
+                scan_ref=scan_ref,
+                redirect_url=redirect_url,
+                error=note,
+            )
+        self.progress.update(tally)
 
     def _summary(self, interrupted: bool) -> None:
         t = self.tally
@@ -242,12 +305,19 @@ class _Run:
             f"{'Stopped' if interrupted else 'Done'} in {_duration(elapsed)}: {t.done} {rows};"
             f" {t.created} created, {t.skipped} skipped (created earlier), {t.failed} failed"
             f" ({t.invalid} invalid), {t.unknown} unknown"
-            + (f", {t.found} found." if t.found else "."),
+            + (f", {t.found} found" if t.found else "")
+            + (f", {t.conflict} conflict" if t.conflict else "")
+            + (f", {t.duplicate} duplicate" if t.duplicate else "")
+            + ".",
             f"Results: {self.output.path}",
         ]
         if self.journal_path:
-            lines.append(f"Journal: {self.journal_path} (re-run the same command to resume)")
+            lines.append(
+                f"Journal: {self.journal_path} (the account's record of what was created:"
+                " any re-run, from any file, resumes from it)"
+            )
         lines += _reconcile_summary(t, self.found, reconciling=not self.args.no_reconcile)
+        lines += _ledger_summary(t)
         if t.failed:
             lines.append(
                 f"Failed: {t.failed} {_plural(t.failed)}, nothing created for them (see OUT)."
@@ -292,8 +362,66 @@ def _reconcile_summary(t: _Tally, found: Sequence[str], *, reconciling: bool) ->
     return lines
 
 
+def _ledger_summary(t: _Tally) -> list[str]:
+    """The summary's lines about rows the account's journal decided."""
+    lines = []
+    if t.cut:
+        lines.append(
+            f"In flight: {t.cut} {_plural(t.cut)} had left when the run was stopped; they are"
+            " unknown (see OUT). A re-run looks each up in iDenfy's listing before sending"
+            " anything for it."
+        )
+    if t.conflict:
+        lines.append(
+            f"Conflict: {t.conflict} {_plural(t.conflict)} reuse a clientId whose session was"
+            " made from other data (another person, or a corrected row); nothing was sent"
+            " for them and the earlier link is not given (see OUT). Give each person their"
+            " own clientId, or re-run with --replace-conflicts to create a new session for"
+            " each (a credit each)."
+        )
+    if t.replaced:
+        lines.append(
+            f"Replaced: {t.replaced} new {_plural(t.replaced, 'session')} replaced earlier"
+            f" ones (--replace-conflicts or --reissue-expired): {t.replaced}"
+            f" {_plural(t.replaced, 'credit')} spent on clientIds that had a session."
+        )
+    if t.expired:
+        lines.append(
+            f"Expired: {t.expired} skipped {_plural(t.expired)} have a session whose link has"
+            " expired (see OUT); --reissue-expired creates new ones for those without a"
+            " result (a credit each)."
+        )
+    return lines
+
+
+def _expired(result: BulkResult, now: float | None = None) -> bool:
+    """A skipped row whose earlier session can no longer be started."""
+    earlier = result.earlier
+    expires = earlier.expires_at if earlier is not None else None
+    return expires is not None and (time.time() if now is None else now) >= expires
+
+
+def _in_file_conflict(first: int) -> str:
+    return (
+        f"conflict: clientId also on row {first} with other data; nothing is sent for this"
+        " row (give it its own clientId)"
+    )
+
+
 def _error_text(result: BulkResult) -> str | None:
     kind: ErrorRecord | None = result.error_kind
+    if result.state is BulkState.CONFLICT:
+        earlier = result.earlier
+        where = earlier.origin if earlier is not None and earlier.origin else "an earlier run"
+        what = earlier.state.value if earlier is not None else "created"
+        return (
+            f"conflict: this clientId has a session ({what}) made from other data, from"
+            f" {where}; nothing was sent (--replace-conflicts creates a new one)"
+        )
+    if result.state is BulkState.SKIPPED and _expired(result):
+        return "expired: the earlier session's link can no longer be started (--reissue-expired)"
+    if result.state is BulkState.CREATED and result.replaced:
+        return "replaced an earlier session of this clientId (a new credit)"
     if result.state in (BulkState.CREATED, BulkState.SKIPPED):
         return None
     checked = result.reconciliation

@@ -1,6 +1,6 @@
-"""Where ``bulk`` sends and records: credentials (else the in-process fake), the client
-with its pacing (``--rate``, ``--redis-url``), the journal's path, and the checks on
-INPUT, OUT and journal paths, all before anything is sent."""
+"""Where ``bulk`` sends: credentials (else the in-process fake), the client with its
+pacing (``--rate``, ``--redis-url``), and the checks on INPUT, OUT and journal paths,
+all before anything is sent."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from idenfy_async import AsyncIdenfy, IdenfyError, RateLimiter
 from idenfy_async._constants import ENV_API_KEY, ENV_API_SECRET
 from idenfy_async.testing import FakeIdenfy
 
-from ._common import DEFAULT_RATE, FAKE_JOURNAL_SUFFIX, JOURNAL_SUFFIX, _InputError, _say
+from ._common import DEFAULT_RATE, _InputError, _say
+from ._ledger import FAKE_JOURNAL_NAME, account_journal_name
 
 FAKE_KEY, FAKE_SECRET = "fake-key", "fake-secret"
 _NO_RATE: Final = frozenset({"none", "off", "0"})
@@ -24,11 +25,13 @@ _NO_RATE: Final = frozenset({"none", "off", "0"})
 
 @attrs.frozen
 class _Target:
-    """The client rows go to, the scope its journal is bound to, and whether it is the fake."""
+    """The client rows go to, the scope its journal is bound to, whether it is the
+    fake, and the file name of the account's journal (:mod:`._ledger`)."""
 
     client: AsyncIdenfy
     scope: str
     fake: bool
+    journal_name: str
 
 
 def _credentials(args: argparse.Namespace) -> tuple[str, str] | None:
@@ -51,11 +54,6 @@ def _target(
     through Redis with --redis-url, failing closed)."""
     concurrency = args.concurrency
     if credentials is None:
-        why = "--fake" if args.fake else f"no {ENV_API_KEY}/{ENV_API_SECRET} set"
-        _say(
-            f"idenfy-async: {why}: using the built-in FakeIdenfy; nothing is sent to iDenfy"
-            " and no credit is spent."
-        )
         fake = FakeIdenfy(FAKE_KEY, FAKE_SECRET)
         client = AsyncIdenfy(
             FAKE_KEY,
@@ -66,7 +64,7 @@ def _target(
             rate_limit=rate if not isinstance(rate, str) else None,
             redis_url=None,  # each fake is its own account: nothing to share
         )
-        return _Target(client, "fake", fake=True)
+        return _Target(client, "fake", fake=True, journal_name=FAKE_JOURNAL_NAME)
     key, secret = credentials
     try:
         if args.redis_url:
@@ -87,18 +85,12 @@ def _target(
         raise _InputError(str(exc)) from exc
     # The journal is bound to one account on one server; the key is hashed, not stored.
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return _Target(client, f"{client.base_url} key-sha256:{digest}", fake=False)
-
-
-def _journal_path(args: argparse.Namespace, fake: bool) -> str | None:
-    """--journal, else next to INPUT (apart for the fake); None with --no-journal."""
-    if args.no_journal:
-        if args.journal:
-            raise _InputError("--journal and --no-journal exclude each other")
-        return None
-    if args.journal:
-        return str(args.journal)
-    return str(args.input) + (FAKE_JOURNAL_SUFFIX if fake else JOURNAL_SUFFIX)
+    return _Target(
+        client,
+        f"{client.base_url} key-sha256:{digest}",
+        fake=False,
+        journal_name=account_journal_name(str(client.base_url), key),
+    )
 
 
 def _check_paths(input_path: str, out: str | None, journal: str | None) -> None:
@@ -110,6 +102,18 @@ def _check_paths(input_path: str, out: str | None, journal: str | None) -> None:
     paths = [os.path.abspath(p) for p in (input_path, out, journal) if p is not None]
     if len(set(paths)) < len(paths):
         raise _InputError("INPUT, OUT and the journal must be three different files")
+
+
+def _announce(args: argparse.Namespace, target: _Target) -> None:
+    """Say, before anything is sent, when rows go to the built-in fake."""
+    if target.fake:
+        why = "--fake" if args.fake else f"no {ENV_API_KEY}/{ENV_API_SECRET} set"
+        _say(
+            f"idenfy-async: {why}: using the built-in FakeIdenfy; nothing is sent to iDenfy"
+            " and no credit is spent (OUT marks every line fake)."
+        )
+        if args.redis_url:
+            _say("idenfy-async: --redis-url is ignored with the built-in FakeIdenfy.")
 
 
 def _rate_limit(args: argparse.Namespace, fake: bool) -> RateLimiter | str | None:
