@@ -24,10 +24,10 @@ import attrs
 from . import _public
 from ._checks import (
     _MAX_EXPIRY_TIME,
+    _check_birth_date,
     _check_bool,
     _check_client_id,
     _check_countries,
-    _check_birth_date,
     _check_date,
     _check_document_list,
     _check_locale,

@@ -9,6 +9,7 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -805,11 +806,11 @@ async def test_a_bug_settling_a_journaled_row_leaves_its_entry_alone(
     real_known = _Runner._known
 
     async def known(
-        self: _Runner, index: int, request: SessionRequest, entry: JournalEntry
+        self: _Runner, index: int, request: SessionRequest, entry: JournalEntry, written: Any
     ) -> BulkResult | None:
         if request.client_id == "user-1":
             raise RuntimeError("bug")
-        return await real_known(self, index, request, entry)
+        return await real_known(self, index, request, entry, written)
 
     monkeypatch.setattr(_Runner, "_known", known)
     journal = MemoryJournal()

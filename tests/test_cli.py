@@ -884,7 +884,7 @@ def test_a_utf16_jsonl_file_is_read(
     source = tmp_path / "in.jsonl"
     text = '{"clientId": "k-1", "firstName": "Zoë"}\r\n{"clientId": "k-2"}\r\n'
     source.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
-    assert [row.request for row in _Input(str(source), *argv[1:]).rows()] == [
+    assert [row.request for row in _Input(str(source), argv[1] if argv else None).rows()] == [
         SessionRequest("k-1", first_name="Zoë"),
         SessionRequest("k-2"),
     ]

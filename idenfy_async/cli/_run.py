@@ -125,7 +125,8 @@ class _Run:
         if interrupted or self.stopping:
             return EXIT_INTERRUPTED
         tally = self.tally
-        return EXIT_ROWS if tally.failed or tally.unknown or tally.found else EXIT_OK
+        unsettled = tally.failed or tally.unknown or tally.found or tally.conflict
+        return EXIT_ROWS if unsettled else EXIT_OK
 
     async def _cut_short(self) -> None:
         """After a second Ctrl-C: the rows whose request had left (``pending`` in the
@@ -373,7 +374,8 @@ def _ledger_summary(t: _Tally) -> list[str]:
         )
     if t.conflict:
         lines.append(
-            f"Conflict: {t.conflict} {_plural(t.conflict)} reuse a clientId whose session was"
+            f"Conflict: {t.conflict} {_plural(t.conflict)}"
+            f" {'reuses' if t.conflict == 1 else 'reuse'} a clientId whose session was"
             " made from other data (another person, or a corrected row); nothing was sent"
             " for them and the earlier link is not given (see OUT). Give each person their"
             " own clientId, or re-run with --replace-conflicts to create a new session for"
