@@ -1,5 +1,5 @@
 """Every value put into a URL path stays one segment of its endpoint's path, or is
-refused before sending.
+refused before sending; a listing's ``next`` link never leaves the base path.
 
 Over real TCP (tests/faultserver.py) for the cases reported in issue 19, and a
 property over every client and resource method that puts a value into a path, with
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -31,7 +32,7 @@ from idenfy_async import (
 from idenfy_async import _kyc_sansio as kyc
 from idenfy_async.kyc_models import BlocklistSource
 from idenfy_async.resources import _Resource
-from tests.faultserver import FaultServer
+from tests.faultserver import FaultServer, Respond
 from tests.test_properties import PROPERTY, TEXT
 
 Call = Callable[[AsyncIdenfy, list[str]], Awaitable[Any]]
@@ -214,3 +215,41 @@ async def test_dot_values_are_refused_before_sending(
         assert server.requests == []
     [problem] = excinfo.value.problems
     assert (problem.field, problem.rule) == (field, kyc.DOTS_RULE)
+
+
+def _page(scan_ref: str, next_url: str | None) -> Respond:
+    item = {"scanRef": scan_ref, "status": "APPROVED", "suspected": False}
+    body = {"count": 2, "next": next_url, "previous": None, "results": [item]}
+    return Respond(200, json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    "escape",
+    ["/idenfy/../admin", "/idenfy/%2e%2e/admin", "/idenfy/kyc/.%2E/%2e./admin", "/idenfy/./.."],
+)
+async def test_a_next_link_never_leaves_the_base_path(policy: RetryPolicy, escape: str) -> None:
+    """A next link out of the base path is not followed: page 2 is asked for under it."""
+    async with FaultServer() as server:
+        base_url = f"{server.base_url}/idenfy"
+        next_url = f"{server.base_url}{escape}/kyc/identifications/?page=2"
+        server.script(_page("a", next_url), _page("b", None))
+        async with AsyncIdenfy("k", "s", base_url=base_url, retry_policy=policy) as client:
+            found = [s.scan_ref async for s in client.list_verifications(per_page=1)]
+    assert found == ["a", "b"]
+    paths = [r.path for r in server.requests]
+    assert [p.partition("?")[0] for p in paths] == ["/idenfy/kyc/identifications/"] * 2
+    assert "page=2" in paths[1]
+
+
+async def test_a_next_link_with_dot_segments_inside_the_base_path_is_followed(
+    policy: RetryPolicy,
+) -> None:
+    """Resolved, the link is still ours: followed as the resolved path, query kept."""
+    async with FaultServer() as server:
+        base_url = f"{server.base_url}/idenfy"
+        next_url = f"{server.base_url}/idenfy/kyc/x/../identifications/?page=2&cursor=c"
+        server.script(_page("a", next_url), _page("b", None))
+        async with AsyncIdenfy("k", "s", base_url=base_url, retry_policy=policy) as client:
+            found = [s.scan_ref async for s in client.list_verifications(per_page=1)]
+    assert found == ["a", "b"]
+    assert server.requests[1].path == "/idenfy/kyc/identifications/?page=2&cursor=c"
