@@ -22,6 +22,7 @@ import httpx
 
 from ._constants import DOWNLOAD_CHUNK_SIZE
 from ._http import USER_AGENT, Sender, WireErrors
+from ._http_attempt import check_framing
 from ._limiter import Cooldown
 from ._results_sansio import check_download_url, download_error
 from ._retry import CallKind, OnRetry, RetryPolicy, retry_call
@@ -108,6 +109,7 @@ async def _stream(
     response = await sender.http.send(request, stream=True, auth=None)
     seen.status, seen.headers = response.status_code, response.headers
     try:
+        check_framing(response.headers)
         if not 200 <= response.status_code < 300:
             raise download_error(
                 response.status_code,

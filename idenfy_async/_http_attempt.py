@@ -20,7 +20,7 @@ from ._wire import shown_path
 if TYPE_CHECKING:
     from ._http import WireErrors
 
-__all__ = ["AttemptExpired", "exchange"]
+__all__ = ["AttemptExpired", "check_framing", "exchange"]
 
 
 class AttemptExpired(Exception):
@@ -67,6 +67,24 @@ class _AttemptTimer:
         return uncancel is None or uncancel() <= self._cancelling
 
 
+def check_framing(headers: httpx.Headers) -> None:
+    """Refuse an answer framed by both ``Transfer-Encoding`` and ``Content-Length``.
+
+    RFC 9112 §6.3: Transfer-Encoding overrides, but such a message "ought to be
+    handled as an error" (a sign of response splitting or smuggling). httpx's parser
+    reads it by Transfer-Encoding, aiohttp's refuses it; both backends now refuse
+    it, as the protocol error aiohttp raises: a create stays ambiguous (reconciled,
+    never retried blindly) instead of trusting a body of doubtful framing.
+
+    Raises:
+        httpx.RemoteProtocolError: translated by :class:`~._http.WireErrors`.
+    """
+    if "transfer-encoding" in headers and "content-length" in headers:
+        raise httpx.RemoteProtocolError(
+            "the answer has both Transfer-Encoding and Content-Length (RFC 9112 §6.3)"
+        )
+
+
 async def exchange(
     sending: Awaitable[httpx.Response | tuple[int, httpx.Headers, bytes | None]],
     limit: float | None,
@@ -94,6 +112,7 @@ async def exchange(
             response = got
             status, headers = got.status_code, got.headers
             seen.status, seen.headers = status, headers
+            check_framing(headers)
             content = await _read_response(response, cap)
     except asyncio.CancelledError:
         if timer is not None and timer.expired():

@@ -14,6 +14,7 @@ import functools
 import os
 import queue
 import sqlite3
+import stat
 import time
 from typing import Any, Final
 
@@ -223,6 +224,7 @@ class _Worker:
         # the POSIX locks this process holds on it (another open journal's lock).
         with contextlib.suppress(FileExistsError):
             os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        _refuse_links(self.path)
         # timeout=0: a locked journal is reported at once, not after a wait.
         conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
         try:
@@ -351,6 +353,27 @@ class _Worker:
             error.__cause__ = exc
             return error
         return exc
+
+
+def _refuse_links(path: str) -> None:
+    """Refuse a journal (or its WAL files) that is a symbolic link to a file, or to nothing.
+
+    SQLite follows links and writes authTokens through them; such a link may be
+    someone else's trap (the O_EXCL create above never follows one). A link to a
+    device is left to SQLite, which reports what it cannot use.
+    """
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        if not os.path.islink(name):
+            continue
+        try:
+            mode = os.stat(name).st_mode
+        except OSError:
+            mode = stat.S_IFREG  # a link to nothing: it would be created, where it points
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            raise JournalError(
+                f"{name} is a symbolic link: give the journal's real path (a link is"
+                " followed only to a device)"
+            )
 
 
 @functools.lru_cache(maxsize=64)

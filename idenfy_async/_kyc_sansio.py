@@ -2,8 +2,9 @@
 
 Same rules as :mod:`._sansio` (whose helpers this reuses), plus:
 
-1. Paths are sent exactly as documented, trailing slash included; a scanRef, token
-   or blocklist source in a path is percent-encoded as one segment.
+1. Paths are sent exactly as documented, trailing slash included; a scanRef or
+   token in a path is percent-encoded as one segment (``_segment``, the one place),
+   and one of only dots (a ``.``/``..`` segment to URL layers) is refused.
 2. Files travel as base64 text. Their limits are counted on that text, before
    anything is sent; their bytes never reach a message, a ``repr()`` or a log.
 3. An answer that proves a paid call succeeded (a face-auth token, a
@@ -89,12 +90,25 @@ FACE_AUTH_TYPE: Final = "AUTHENTICATION"
 IMAGE_KINDS: Final = frozenset({"JPEG", "PNG"})
 POA_KINDS: Final = frozenset({"JPEG", "PNG", "WEBP", "HEIC", "PDF"})
 _METHODS: Final = frozenset(m.value for m in FacialAuthenticationMethod)
+#: The rule a path value of only dots breaks ("." and ".." are dot segments).
+DOTS_RULE: Final = "must not be only dots: it would change the endpoint's path"
 _HEIF_BRANDS: Final = frozenset(
     {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 )
 
 
-def _segment(value: str) -> str:
+def _segment(value: str, field: str, operation: str) -> str:
+    """``value`` as one path segment: every value put into a path goes through here.
+
+    Percent-encoding keeps ``/``, ``?``, ``#`` and ``%`` inside the segment, but not
+    dots: URL layers (httpx, proxies, servers) resolve ``.`` and ``..`` segments
+    before sending, so such a value would reach another endpoint. Refused instead.
+
+    Raises:
+        RequestValidationError: naming ``field``; nothing is sent.
+    """
+    if not value.strip("."):
+        _check(operation, [FieldProblem(field, DOTS_RULE)])
     return urllib.parse.quote(value, safe="")
 
 
@@ -165,7 +179,7 @@ def build_face_auth_check(
     if not isinstance(method_value, str) or method_value not in _METHODS:
         problems.append(FieldProblem("method", "must be one of FACE_MATCHING, ACTIVE_LIVENESS"))
     _check("check_face_auth", problems)
-    path = FACE_AUTH_CHECK_PATH.format(scan_ref=_segment(scan_ref))
+    path = FACE_AUTH_CHECK_PATH.format(scan_ref=_segment(scan_ref, "scanRef", "check_face_auth"))
     query = urllib.parse.urlencode({"method": method_value})
     return RequestSpec("GET", f"{path}?{query}", b"")
 
@@ -201,7 +215,7 @@ def build_face_auth_session(token: str) -> RequestSpec:
     _check("get_face_auth_session", [FieldProblem("tokenString", problem)] if problem else [])
     return RequestSpec(
         "GET",
-        f"{FACE_AUTH_SESSIONS_PATH}{_segment(token)}/",
+        f"{FACE_AUTH_SESSIONS_PATH}{_segment(token, 'tokenString', 'get_face_auth_session')}/",
         b"",
         shown_path=FACE_AUTH_SESSION_PATH_SHOWN,
     )
@@ -298,7 +312,8 @@ def build_request_information(request: InformationRequest) -> RequestSpec:
     ):
         if value is not None:
             body[wire] = value
-    path = REQUEST_INFORMATION_PATH.format(scan_ref=_segment(request.scan_ref))
+    scan_ref = _segment(request.scan_ref, "scanRef", "request_information")
+    path = REQUEST_INFORMATION_PATH.format(scan_ref=scan_ref)
     return RequestSpec("POST", path, _dumps(body))
 
 
@@ -343,7 +358,7 @@ def blocklist_path(scan_ref: Any, source: Any, operation: str) -> str:
             FieldProblem("blocklistSource", "must be one of DOCUMENT, DOCUMENT_INFO, SELFIE")
         )
     _check(operation, problems)
-    return BLOCKLIST_PATH.format(scan_ref=_segment(scan_ref), source=value)
+    return BLOCKLIST_PATH.format(scan_ref=_segment(scan_ref, "scanRef", operation), source=value)
 
 
 def build_blocklist_add(

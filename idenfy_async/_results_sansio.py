@@ -6,7 +6,8 @@ No httpx, no asyncio, no clock: everything here is a function of its arguments.
 Rules (numbered across the sans-I/O modules: 1, 2, 4 and 6 are in :mod:`._wire`):
 
 5. Credentials go to the API's own origin only: a pagination link to another scheme,
-   host or port is never followed, and file URLs (pre-signed, on S3) are fetched
+   host or port, or outside the base path once its dot segments (``%2e`` too) are
+   resolved, is never followed, and file URLs (pre-signed, on S3) are fetched
    without the Authorization header.
 """
 
@@ -385,10 +386,31 @@ def _relative_to(url: str, base_url: str) -> str | None:
     except ValueError:  # a bad port or an unclosed IPv6 bracket
         return None
     prefix = base.path.rstrip("/")
-    if not same_origin or not target.path.startswith(prefix + "/"):
+    path = _without_dot_segments(target.path)
+    if not same_origin or not path.startswith(prefix + "/"):
         return None
-    path = target.path[len(prefix) :]
+    path = path[len(prefix) :]
     return f"{path}?{target.query}" if target.query else path
+
+
+def _without_dot_segments(path: str) -> str:
+    # RFC 3986 §5.2.4, with "%2e" read as "." too: httpx resolves "..", and servers
+    # or proxies may decode "%2e%2e" first. Checking the base path on the resolved
+    # form keeps a "next" of "/base/../admin/" from leaving it.
+    kept: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        dots = segment.replace("%2e", ".").replace("%2E", ".")
+        last = index == len(segments) - 1
+        if dots == "..":
+            if len(kept) > 1:
+                kept.pop()
+        elif dots != ".":
+            kept.append(segment)
+            continue
+        if last:
+            kept.append("")  # "/a/.." is "/": the directory, trailing slash kept
+    return "/".join(kept)
 
 
 def _port(parts: urllib.parse.SplitResult) -> int | None:

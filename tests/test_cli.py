@@ -946,15 +946,79 @@ async def journal_counts(path: Path) -> dict[JournalState, int]:
 def test_out_is_readable_by_its_owner_only(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, existing: bool
 ) -> None:
-    """OUT holds authTokens (in redirectUrl), like the journal: 0600 as the journal."""
+    """OUT holds authTokens (in redirectUrl), like the journal: created 0600 as the
+    journal. An existing OUT is not ours: it keeps its mode, and a note says so."""
     out = tmp_path / "results.jsonl"
     if existing:
         out.write_text("old results\n")
         out.chmod(0o644)
-    code, _ = run(capsys, "bulk", str(EXAMPLES / "customers.csv"), "--fake", "--out", str(out))
+    code, err = run(capsys, "bulk", str(EXAMPLES / "customers.csv"), "--fake", "--out", str(out))
     assert code == EXIT_OK
-    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == (0o644 if existing else 0o600)
+    assert ("readable by other users (mode 0644)" in err) is existing
     assert len(read_jsonl(out)) == 25
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("target", ["file", "nothing"])
+@pytest.mark.parametrize("link", ["out", "journal", "journal-wal"])
+async def test_a_symlinked_out_or_journal_is_refused_before_sending(
+    tmp_path: Path, link: str, target: str
+) -> None:
+    """OUT or the journal as a link to another user's file (or to where one would be
+    created) is refused in one line, exit 2, nothing sent: the file is neither
+    truncated, filled with authTokens nor chmod-ed."""
+    customers(tmp_path / "in.csv", 3)
+    victim = tmp_path / "victim.txt"
+    if target == "file":
+        victim.write_text("someone else's\n")
+        victim.chmod(0o644)
+    out, journal = tmp_path / "out.jsonl", tmp_path / "j.sqlite"
+    linked = {"out": out, "journal": journal, "journal-wal": tmp_path / "j.sqlite-wal"}[link]
+    linked.symlink_to(victim)
+    argv = [str(tmp_path / "in.csv"), "--out", str(out), "--journal", str(journal)]
+    server = FakeIdenfyServer()
+    async with server as base_url:
+        code, err = await finish(await bulk_process(base_url, *argv))
+    assert code == EXIT_USAGE, err
+    assert server.fake.requests == 0
+    [line] = err.splitlines()
+    assert line == (
+        f"idenfy-async: error: {linked} is a symbolic link: give "
+        + ("OUT's" if link == "out" else "the journal's")
+        + " real path (a link is followed only to a device"
+        + (" such as /dev/stdout)" if link == "out" else ")")
+    )
+    if target == "file":
+        assert victim.read_text() == "someone else's\n"
+        assert stat.S_IMODE(victim.stat().st_mode) == 0o644
+    else:
+        assert not victim.exists()
+    assert not out.exists() or out.is_symlink()
+
+
+@POSIX_ONLY
+async def test_out_linked_to_stdout_is_written_there(tmp_path: Path) -> None:
+    """A link to a device is followed: results to a pipe through /dev/stdout."""
+    customers(tmp_path / "in.csv", 3)
+    (tmp_path / "out.jsonl").symlink_to("/dev/stdout")
+    argv = [str(tmp_path / "in.csv"), "--out", "out.jsonl", "--journal", "j.sqlite"]
+    async with FakeIdenfyServer() as base_url:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "idenfy_async",
+            "bulk",
+            *argv,
+            cwd=tmp_path,
+            env=cli_env(base_url),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == EXIT_OK, err
+    lines = [json.loads(line) for line in stdout.decode().splitlines()]
+    assert [r["status"] for r in lines] == ["created"] * 3
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
 import pytest
 
-from idenfy_async import errors
+from idenfy_async import AsyncIdenfy, errors
+from idenfy_async._constants import ENV_REDIS_URL
+from idenfy_async.cli._args import _parser
 
 ROOT = Path(__file__).parent.parent
 ERROR_NAMES = sorted(
@@ -60,3 +63,20 @@ def test_contributing_names_only_modules_and_tests_that_exist() -> None:
             if not list(ROOT.glob(name)):
                 missing.append(name)
     assert missing == []
+
+
+def test_the_workers_page_describes_what_the_client_and_cli_do() -> None:
+    """docs/workers.md once said the client and CLI read no Redis URL and one session per
+    clientId was not enforced: it names what the code has (read from the code), and not
+    the old denials."""
+    page = (ROOT / "docs" / "workers.md").read_text(encoding="utf-8")
+    keywords = inspect.signature(AsyncIdenfy).parameters
+    for keyword in ("redis_url", "single_session"):
+        assert keyword in keywords
+        assert f"{keyword}=" in page
+    args = _parser().parse_args(["bulk", "in.csv", "--redis-url", "redis://h:6379/0"])
+    assert args.redis_url == "redis://h:6379/0"
+    assert "--redis-url" in page
+    assert ENV_REDIS_URL in page
+    for denial in ("do not read a Redis URL", "not enforced", "Not built yet", "does not use it"):
+        assert denial not in page

@@ -445,6 +445,24 @@ BUILT = build_list_verifications("u", page=2, per_page=5)
             BUILT,
             id="outside-base-path",
         ),
+        pytest.param(
+            "https://proxy.test/idenfy/../admin/kyc/identifications/?page=2",
+            "https://proxy.test/idenfy",
+            BUILT,
+            id="dot-segments-out-of-base-path",
+        ),
+        pytest.param(
+            "https://proxy.test/idenfy/%2E%2e/admin/kyc/identifications/?page=2",
+            "https://proxy.test/idenfy",
+            BUILT,
+            id="encoded-dot-segments-out-of-base-path",
+        ),
+        pytest.param(
+            "https://proxy.test/idenfy/kyc/./x/../identifications/?page=2&x=1",
+            "https://proxy.test/idenfy",
+            OWN,
+            id="dot-segments-within-base-path",
+        ),
     ],
 )
 def test_next_page_is_followed_only_on_our_origin(

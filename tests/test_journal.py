@@ -212,6 +212,20 @@ async def test_not_a_database_is_a_journal_error(tmp_path: Path) -> None:
         await SqliteJournal(path).open()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+@pytest.mark.parametrize("linked", ["j.sqlite", "j.sqlite-wal", "j.sqlite-shm"])
+async def test_a_journal_linked_to_a_file_is_refused_untouched(tmp_path: Path, linked: str) -> None:
+    """SQLite would write authTokens through the link: refused, the target left as it was."""
+    target = tmp_path / "theirs.txt"
+    target.write_text("theirs")
+    target.chmod(0o644)
+    (tmp_path / linked).symlink_to(target)
+    with pytest.raises(JournalError, match="is a symbolic link"):
+        await SqliteJournal(tmp_path / "j.sqlite").open()
+    assert target.read_text() == "theirs"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     with sqlite3.connect(path) as conn:

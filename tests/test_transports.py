@@ -78,6 +78,17 @@ def _client(base_url: str, backend: str, policy: RetryPolicy, **options: object)
     )
 
 
+def _both_lengths(body: bytes, declared: int) -> Raw:
+    """A 201 framed both ways (RFC 9112 §6.3: an error); its chunked body is whole."""
+    chunked = b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body)
+    head = (
+        b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n" % declared
+    )
+    return Raw(head + chunked)
+
+
+BODY = token_body("u")
 # (name, script, posts read, error class (None: created), request_sent, ambiguous)
 Row = tuple[str, tuple[Action, ...], int, type[IdenfyError] | None, bool | None, bool | None]
 MATRIX: list[Row] = [
@@ -96,6 +107,9 @@ MATRIX: list[Row] = [
     ("429 every time", (Respond(429, b"{}"),) * 3, 3, RateLimitError, True, False),
     ("gzip body", (Respond(201, gzip.compress(token_body("u")), GZIP),), 1, None, None, None),
     ("bad gzip body", (Respond(201, b"not gzip", GZIP),), 1, ResponseDecodeError, True, True),
+    # Doubtful framing: refused on every backend; the create is ambiguous, not retried.
+    ("chunked+length", (_both_lengths(BODY, len(BODY)),), 1, APIConnectionError, True, True),
+    ("chunked+short length", (_both_lengths(BODY, 5),), 1, APIConnectionError, True, True),
 ]
 
 
@@ -197,6 +211,18 @@ async def test_streamed_download_and_release(
     assert written == len(body) == (tmp_path / "a").stat().st_size
     assert not (tmp_path / "b").exists()
     assert again == 4
+
+
+async def test_a_download_framed_both_ways_is_refused(
+    backend: str, policy: RetryPolicy, tmp_path: Path
+) -> None:
+    """Transfer-Encoding with Content-Length: a connection error, no file, on every backend."""
+    async with FaultServer() as server, _client(server.base_url, backend, policy) as client:
+        server.script(_both_lengths(b"file bytes", 10))
+        with pytest.raises(APIConnectionError) as caught:
+            await client.download_file(server.base_url + "/f/x", tmp_path / "a", max_retries=0)
+    assert caught.value.request_sent is True
+    assert not (tmp_path / "a").exists()
 
 
 async def test_the_aiohttp_transport_follows_the_client_settings(policy: RetryPolicy) -> None:
