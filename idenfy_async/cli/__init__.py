@@ -27,9 +27,15 @@ character limit, ...) is refused with one line and exit 2. A JSONL line over
 1,000,000 characters fails alone, as any row the model refuses. OUT is created
 readable by its owner only, like the journal: redirect URLs carry authTokens.
 
-Every row is recorded in a journal (SQLite) before it is sent, by default
-``INPUT.journal.sqlite`` next to INPUT, so the journal follows the data whatever
-``--out`` is. Re-running the same command resumes: rows already created are
+Every row is recorded in the account's journal (SQLite) before it is sent: one file
+per account in the user's state directory (``IDENFY_JOURNAL_DIR`` moves it,
+``--journal FILE`` chooses another), whatever INPUT is, so a renamed, corrected or
+re-exported file pays nothing twice. A row whose clientId has a session made from
+other data is a conflict (nothing sent, the earlier link not given) unless
+``--replace-conflicts``; an expired session is re-issued only with
+``--reissue-expired``; rows repeating a clientId inside INPUT are found before
+anything is sent (an exact copy is a duplicate: one session serves both).
+Re-running resumes: rows already created are
 skipped, rate-limited and other retryable failures are sent again, and rows that
 may already have a session (in flight at a crash, or "unknown") are first
 reconciled: their clientId is looked up in iDenfy's listing. A session found there
@@ -44,7 +50,8 @@ was used with and refuses another.
 Ctrl-C (or SIGTERM) stops sending at once: rows still waiting for their turn are
 dropped (not journaled; a re-run sends them), the requests already in flight
 finish and are recorded; a message says how many are in flight. A second Ctrl-C
-stops at once: rows in flight then stay pending, reported unknown by a re-run.
+stops at once: rows in flight then stay pending, counted unknown in OUT and the
+summary, and a re-run reconciles them.
 
 Several runs, or a run next to a web service, on one account: give each the same
 ``--redis-url`` (default ``IDENFY_REDIS_URL``). ``--rate`` is then the account's
@@ -56,9 +63,9 @@ Redis answers.
 
 Credentials come from ``IDENFY_API_KEY`` and ``IDENFY_API_SECRET`` (and
 ``IDENFY_BASE_URL``). With ``--fake``, or with neither variable set, rows go to
-an in-process FakeIdenfy (nothing is sent, nothing is spent) and the journal is
-``INPUT.fake.journal.sqlite``: re-runs resume as they do for real, and a later
-real run starts its own journal.
+an in-process FakeIdenfy (nothing is sent, nothing is spent; OUT marks every line
+fake) with a journal of its own: re-runs resume as they do for real, and a real run
+keeps the account's journal apart.
 
 ``fake-server`` serves FakeIdenfy on 127.0.0.1 until interrupted, ``--exit-after``
 seconds pass, or (``--exit-with-parent``) the process that started it is gone. Its

@@ -14,9 +14,9 @@ EXIT_INTERRUPTED: Final = 130
 #: ``idenfy-async bulk`` (and the command as a whole): code -> meaning.
 EXIT_CODES: Final[Mapping[int, str]] = {
     EXIT_OK: "every row created, now or earlier (--dry-run: every row valid)",
-    EXIT_ROWS: "some rows failed, are unknown or were found without their token (see OUT),"
-    " or the run stopped because OUT or the journal could not be written or INPUT became"
-    " unreadable (--dry-run: some rows are invalid)",
+    EXIT_ROWS: "some rows failed, are unknown or in conflict, or were found without their"
+    " token (see OUT), or the run stopped because OUT or the journal could not be written or"
+    " INPUT became unreadable or changed (--dry-run: some rows are invalid or in conflict)",
     EXIT_USAGE: "usage or input error (nothing sent)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)",
 }
