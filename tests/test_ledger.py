@@ -38,6 +38,7 @@ from idenfy_async.journal import (
 )
 from idenfy_async.reconcile import ReconcilePolicy
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
+from tests.test_cli import account_journal, cli_env
 
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 assert _RVE is RequestValidationError
@@ -279,28 +280,28 @@ def _letters(i: int) -> str:
             return text
 
 
-def cli_env(base_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "IDENFY_API_KEY": "test-key",
-        "IDENFY_API_SECRET": "test-secret",
-        "IDENFY_BASE_URL": base_url,
-    }
-
-
-async def bulk_cli(base_url: str, *argv: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
+async def start_bulk(
+    base_url: str, *argv: str, rate: str = "none", concurrency: int = 8
+) -> asyncio.subprocess.Process:
+    """``idenfy-async bulk ARGV`` in a process of its own, against ``base_url``."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "idenfy_async",
         "bulk",
         *argv,
         "--rate",
-        "none",
+        rate,
+        "--concurrency",
+        str(concurrency),
         env=cli_env(base_url),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def bulk_cli(base_url: str, *argv: str) -> tuple[int, str]:
+    process = await start_bulk(base_url, *argv)
     _, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
     return process.returncode, err.decode()
@@ -488,21 +489,8 @@ async def test_a_second_ctrl_c_counts_the_requests_in_flight_as_unknown(tmp_path
     source = write(tmp_path / "in.csv", people(60))
     server = FakeIdenfyServer(latency=1.0)  # answers held: requests on the wire at the signals
     async with server as base_url:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "idenfy_async",
-            "bulk",
-            str(source),
-            "--out",
-            "out.jsonl",
-            "--concurrency",
-            "6",
-            "--rate",
-            "none",
-            env=cli_env(base_url),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+        process = await start_bulk(
+            base_url, str(source), "--out", "out.jsonl", rate="none", concurrency=6
         )
         await asyncio.wait_for(server.wait_for_sessions(3), timeout=30)
         process.send_signal(signal.SIGINT)
@@ -513,7 +501,7 @@ async def test_a_second_ctrl_c_counts_the_requests_in_flight_as_unknown(tmp_path
         process.send_signal(signal.SIGINT)
         _, rest = await asyncio.wait_for(process.communicate(), timeout=60)
         raw = said + rest
-        journal_path = tmp_path / "journals" / account_journal_name(base_url, "test-key")
+        journal_path = account_journal(tmp_path, base_url)
         async with SqliteJournal(journal_path) as journal:
             pending = {e.client_id for e in await journal.open_entries()}
     err = raw.decode()
@@ -531,21 +519,8 @@ async def test_input_truncated_mid_run_is_an_error_not_a_clean_finish(tmp_path: 
     source = write(tmp_path / "in.csv", people(90))
     server = FakeIdenfyServer()
     async with server as base_url:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "idenfy_async",
-            "bulk",
-            str(source),
-            "--out",
-            "out.jsonl",
-            "--concurrency",
-            "2",
-            "--rate",
-            "30/s",
-            env=cli_env(base_url),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+        process = await start_bulk(
+            base_url, str(source), "--out", "out.jsonl", rate="30/s", concurrency=2
         )
         await asyncio.wait_for(server.wait_for_sessions(5), timeout=30)
         with source.open("r+b") as f:  # cut to a third, in place
