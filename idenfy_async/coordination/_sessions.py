@@ -90,12 +90,16 @@ class SessionRegistry:
     ) -> None:
         self.claim_lease: float = _check_timeout("claim_lease", claim_lease)
         self.poll_interval: float = _check_timeout("poll_interval", poll_interval)
+        op_timeout = _check_timeout("op_timeout", op_timeout)
+        # An unconfirmed claim lapses after this; a confirm answered in time ran within
+        # it, with as long again for its reply to arrive before the op_timeout.
+        self._window = op_timeout / 2
         self._store: _SessionStore
         if redis is None:
             self._store = _MemorySessions(clock)
         else:
             self._store = _RedisSessions(
-                redis, api_key or "", _check_timeout("op_timeout", op_timeout), key_prefix
+                redis, api_key or "", op_timeout, key_prefix, quarantine=self.claim_lease
             )
         self.shared: bool = redis is not None
         self._secret = _account_key(api_key or "")
@@ -169,14 +173,19 @@ class SessionRegistry:
         owner = secrets.token_hex(16)
         ttl = float(expiry_time) if expiry_time else DEFAULT_SESSION_TTL
         lease = max(self.claim_lease, (deadline or 0.0) + 30.0)
+        window = self._window
         held = sent = False
 
         async def hook() -> None:
             nonlocal held, sent
-            seen = await store.claim(client_id, digest, owner, lease, ttl)  # raises: nothing sent
+            seen = await store.claim(client_id, digest, owner, window, ttl)  # raises: nothing sent
             if seen.state != "lead":
                 raise _Follow(seen)
             held = True
+            # Only a confirm that answered in time lets us send: a claim or confirm that
+            # timed out and runs later leaves an unconfirmed claim, which lapses.
+            if not await store.confirm(client_id, owner, lease, ttl):
+                raise CoordinationError("session", "claim lapsed before it was confirmed")
             if before_send is not None:
                 await before_send()  # it raising: nothing is sent, the claim is released
             sent = True
@@ -190,7 +199,7 @@ class SessionRegistry:
                     if end is not None and self._clock() >= end:
                         raise SessionOutcomeUnknownError(client_id, in_flight=True) from None
                     await self._sleep(self.poll_interval)
-                    seen = await store.claim(client_id, digest, owner, lease, ttl)
+                    seen = await store.claim(client_id, digest, owner, window, ttl)
                 if seen.state == "open":
                     assert seen.session is not None
                     if seen.digest == digest:
