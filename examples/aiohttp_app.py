@@ -200,6 +200,14 @@ class KycService:
         except CoordinationError as exc:  # the key then expires with its TTL
             logger.warning("could not release webhook %s: %s", key, exc)
 
+    async def _dedupe_done(self, key: str) -> None:
+        """Mark a processed webhook done: its redeliveries are acknowledged, not redone."""
+        assert self._dedupe is not None
+        try:
+            await self._dedupe.complete(key)
+        except CoordinationError as exc:  # its claim lapses: a redelivery is redone
+            logger.warning("could not mark webhook %s done: %s", key, exc)
+
     async def _work(self) -> None:
         while True:
             event = await self._queue.get()
@@ -212,6 +220,7 @@ class KycService:
                     final=event.final,
                     data=data,
                 )
+                await self._dedupe_done(event.dedupe_key)
             except IdenfyError as exc:
                 # Forget the key so that iDenfy's redelivery is processed again.
                 await self._release(event.dedupe_key)

@@ -95,6 +95,7 @@ from idenfy_async import _public
 
 from ._cooldown import SharedCooldown
 from ._dedupe import (
+    DEFAULT_DEDUPE_LEASE,
     DEFAULT_DEDUPE_TTL,
     DEFAULT_MAX_DEDUPE_KEYS,
     DedupeStore,
@@ -131,6 +132,7 @@ __all__ = [
     "DEFAULT_BULK_SHARE",
     "DEFAULT_CLAIM_LEASE",
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_DEDUPE_LEASE",
     "DEFAULT_DEDUPE_TTL",
     "DEFAULT_FALLBACK_SHARE",
     "DEFAULT_MAX_CONNECTIONS",
