@@ -598,9 +598,37 @@ async def test_redis_restarted_empty_does_not_let_a_second_process_create(
         with pytest.raises(SessionOutcomeUnknownError):
             await c.create_session(client_id="v")
         assert fake.sessions_for("v") == []
+        # Reconciled (nothing found): forgetting it lets it be created, quarantine or not.
+        await c.forget_session("v")
+        await b.create_session(client_id="v")
+        assert len(fake.sessions_for("v")) == 1
         # A's own outcome was recorded after the restart: it is known again.
         again = await b.create_session(client_id="u")
         assert again.scan_ref == session.scan_ref
+
+
+async def test_an_empty_redis_seen_first_by_a_new_process_is_still_noticed(
+    own_redis_server: RedisServer,
+) -> None:
+    """A process started after the restart reaches Redis first and makes a new epoch
+    (it cannot know); the first process that knew the old one then quarantines it from
+    its birth, for every process."""
+    api_key = new_key()
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for _ in range(2):
+            redis = coordination.connect(own_redis_server.url)
+            stack.push_async_callback(redis.aclose)
+            clients.append(redis)
+        old = SessionRegistry(clients[0], api_key)._store
+        assert (await old.claim("a", "d", "o1", 1.0, 60.0)).state == "lead"
+        own_redis_server.restart()
+        new = SessionRegistry(clients[1], api_key)._store
+        assert (await new.claim("b", "d", "n1", 1.0, 60.0)).state == "lead"  # it cannot tell
+        assert await new.confirm("b", "n1", 300.0, 60.0)
+        assert (await old.claim("c", "d", "o2", 1.0, 60.0)).state == "unknown"
+        assert (await new.claim("d", "d", "n2", 1.0, 60.0)).state == "unknown"
+        assert (await old.claim("b", "d", "o3", 1.0, 60.0)).state == "pending"  # a new record
 
 
 # --------------------------------------------------------------------------- processes

@@ -77,6 +77,7 @@ or changed knows Redis lost state; every clientId without a record in the new
 epoch is then *unknown* for one ``claim_lease`` from the new epoch's birth
 (:class:`~idenfy_async.errors.SessionOutcomeUnknownError`, nothing sent), and the
 quarantine is written into the epoch, so processes started since learn it too.
+``forget`` (after reconciling) lifts it for one clientId.
 Limit: a process that never saw the old epoch and reaches the empty Redis before
 any process that did cannot tell a restart from a first start. For a guarantee, run
 Redis with persistence of every write (``appendonly yes``, ``appendfsync always``;

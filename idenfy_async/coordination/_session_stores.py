@@ -201,8 +201,13 @@ if st == 'pending' and not confirmed and (lapsed or mine) then
   redis.call('DEL', KEYS[1])
   st = nil
 end
+local forgotten = st == 'free'  -- forgotten during a quarantine: known to be free
+if forgotten then
+  redis.call('DEL', KEYS[1])
+  st = nil
+end
 if not st then
-  if now < tonumber(redis.call('HGET', KEYS[2], 'until') or '0') then
+  if not forgotten and now < tonumber(redis.call('HGET', KEYS[2], 'until') or '0') then
     return {'unknown', epoch}  -- its claim may have been lost with the old epoch
   end
   redis.call('HSET', KEYS[1], 'st', 'pending', 'own', ARGV[1], 'dg', ARGV[2],
@@ -265,6 +270,19 @@ redis.call('HSET', KEYS[1], 'st', 'unknown', 'own', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 1
 """
+# KEYS: the clientId's hash, the epoch hash. Forgets the clientId; during a quarantine
+# it leaves 'free' until the quarantine's end, so the clientId is not unknown again.
+_SESSION_FORGET_SCRIPT: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('DEL', KEYS[1])
+local q = tonumber(redis.call('HGET', KEYS[2], 'until') or '0')
+if now < q then
+  redis.call('HSET', KEYS[1], 'st', 'free')
+  redis.call('PEXPIRE', KEYS[1], q - now)
+end
+return 1
+"""
 _SESSION_CLOSE_SCRIPT: Final = """
 if redis.call('HGET', KEYS[1], 'st') == 'open'
   and redis.call('HGET', KEYS[1], 'ref') == ARGV[1] then
@@ -296,6 +314,7 @@ class _RedisSessions:
         self._epoch = ""  # the epoch this store last saw: none yet
         self._claim = redis.register_script(_SESSION_CLAIM_SCRIPT)
         self._confirm = redis.register_script(_SESSION_CONFIRM_SCRIPT)
+        self._forget = redis.register_script(_SESSION_FORGET_SCRIPT)
         self._commit = redis.register_script(_SESSION_COMMIT_SCRIPT)
         self._release = redis.register_script(_SESSION_RELEASE_SCRIPT)
         self._unknown = redis.register_script(_SESSION_UNKNOWN_SCRIPT)
@@ -375,8 +394,7 @@ class _RedisSessions:
         return int(await self._call(self._close, client_id, scan_ref)) == 1
 
     async def forget(self, client_id: str) -> None:
-        key = self.key(client_id)
-        await _run("session", lambda: self._redis.delete(key), self.op_timeout)
+        await self._call(self._forget, client_id, epoch=True)
 
 
 def _ms(seconds: float) -> int:

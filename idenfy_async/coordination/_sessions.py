@@ -69,7 +69,11 @@ class SessionRegistry:
       was cancelled after sending) leaves the clientId *unknown*, never free: creates
       raise :class:`~idenfy_async.errors.SessionOutcomeUnknownError` until
       :meth:`forget` (after ``client.reconcile_session``) or the token's expiry.
-      A claim lasts ``claim_lease`` seconds without news; then it is unknown.
+      A claim is confirmed (a second round trip that answered in time) before the
+      request leaves; confirmed, it lasts ``claim_lease`` seconds without news, then
+      it is unknown. One never confirmed lapses within half the ``op_timeout``, free.
+    * Redis found to have lost its state (its epoch gone or changed): clientIds with
+      no record since are unknown for ``claim_lease`` (see the package docstring).
     * Redis failing (down, slow) refuses: the claim raises
       :class:`~idenfy_async.errors.CoordinationError` and nothing is sent. Failures
       after the request left are logged; the claim then turns unknown at its lease's
