@@ -593,3 +593,80 @@ async def test_two_uvicorn_workers_acknowledge_only_processed_webhooks(
         await redis.aclose()
     # Done keys for what was processed; no claim left to block iDenfy's redelivery.
     assert held.count(b"d") == len(keys) >= len(acknowledged)
+
+
+async def test_webhooks_refused_during_a_redis_stall_are_processed_when_redelivered(
+    fake: FakeIdenfy, gated: GatedFake, own_redis_server: RedisServer
+) -> None:
+    """Issue 19: webhooks answered 503 while Redis hung (SIGSTOP); their dedupe claims
+    ran when it resumed (SIGCONT). iDenfy's redeliveries, to the other worker, must be
+    processed (data fetched) before any is answered 200: none dropped as a duplicate."""
+
+    def factory() -> AsyncIdenfy:
+        return AsyncIdenfy(
+            "test-key",
+            "test-secret",
+            transport=gated,
+            redis_url=own_redis_server.url,
+            rate_limit="1000/s",
+            single_session=True,
+        )
+
+    apps = [fastapi_app.create_app(factory, SIGNING_KEY) for _ in range(2)]
+    services: list[fastapi_app.KycService] = [app.state.service for app in apps]
+    probe = coordination.connect(own_redis_server.url, op_timeout=2.0)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(probe.aclose)
+        https = []
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            https.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+                    )
+                )
+            )
+        a, b = https
+        for service in services:  # short claim leases, so the test is short
+            service._dedupe = coordination.RedisDedupeStore(
+                service.client._redis, "test-key", lease=0.5
+            )
+        created = [await a.post("/verifications", json={"user_id": f"u-{i}"}) for i in range(10)]
+        scan_refs = [r.json()["scan_ref"] for r in created]
+        for scan_ref in scan_refs:
+            fake.complete(scan_ref, "APPROVED")
+        hook = "http://127.0.0.1" + WEBHOOK_PATH
+
+        async def deliver(http: httpx.AsyncClient, scan_ref: str) -> int:
+            return await fake.send_webhook(
+                scan_ref, signing_key=SIGNING_KEY, url=hook, http_client=http
+            )
+
+        assert services[0]._dedupe is not None
+        await services[0]._dedupe.claim("warm")  # the script loaded (else NOSCRIPT on resume)
+        await asyncio.gather(*(services[0].client._redis.ping() for _ in range(12)))
+        before = int((await probe.info("commandstats"))["cmdstat_evalsha"]["calls"])
+        own_redis_server.pause()
+        try:
+            stalled = await asyncio.gather(*(deliver(a, s) for s in scan_refs))
+        finally:
+            own_redis_server.resume()
+        assert stalled == [503] * 10
+        assert gated.paths.count(DATA_PATH) == 0
+        for _ in range(150):  # at most 3 s: until the queued claims have run
+            if int((await probe.info("commandstats"))["cmdstat_evalsha"]["calls"]) >= before + 10:
+                break
+            await asyncio.sleep(0.02)
+        answered: dict[str, int] = {}
+        for _ in range(100):  # iDenfy redelivers (to the other worker) until a 200
+            for scan_ref in set(scan_refs) - set(answered):
+                status = await deliver(b, scan_ref)
+                if status == 200:
+                    answered[scan_ref] = gated.paths.count(DATA_PATH)
+            if len(answered) == 10:
+                break
+            await asyncio.sleep(0.05)
+    assert sorted(answered) == sorted(scan_refs)
+    assert gated.paths.count(DATA_PATH) == 10  # each redelivery answered 200 was processed
+    assert all(scan_ref in services[1].results for scan_ref in scan_refs)
