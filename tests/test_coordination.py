@@ -475,6 +475,8 @@ async def test_redis_dedupe_claim_run_twice_is_still_the_claimers(redis: Redis) 
     assert await store._claim(keys=(key,), args=("token-a", 60_000)) == 1
     assert await store._claim(keys=(key,), args=("token-a", 60_000)) == 1
     assert await store._claim(keys=(key,), args=("token-b", 60_000)) == -1  # in progress
+    await redis.set(key, "0123abcd", px=60_000)  # an earlier version's claim: kept as done
+    assert await store._claim(keys=(key,), args=("token-b", 60_000)) == 0
 
 
 async def dedupe_answer(store: RedisDedupeStore, key: str) -> str:

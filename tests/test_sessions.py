@@ -459,6 +459,18 @@ async def test_a_dead_leader_leaves_the_client_id_unknown(
     assert fake.requests == 1
 
 
+async def test_a_claim_written_by_an_earlier_version_counts_as_confirmed(redis: Redis) -> None:
+    """During a rolling upgrade: a pending claim without ``cf`` was sent under (earlier
+    versions sent after the claim alone), so its lapsed lease means unknown, not free."""
+    api_key = new_key()
+    store = SessionRegistry(redis, api_key)._store
+    key = store.key("u")  # type: ignore[attr-defined]
+    now_ms = int((await redis.time())[0]) * 1000
+    await redis.hset(key, mapping={"st": "pending", "own": "old", "dg": "d", "lease": now_ms - 1})
+    await redis.pexpire(key, 60_000)
+    assert (await store.claim("u", "d", "new", 1.0, 60.0)).state == "unknown"
+
+
 async def test_redis_down_refuses_to_create_and_sends_nothing() -> None:
     from tests.redisserver import free_port
 

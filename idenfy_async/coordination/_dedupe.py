@@ -114,9 +114,9 @@ class MemoryDedupeStore:
 
 # KEYS: the dedupe key. ARGV: this claim's token, lease ms. The value is "p:<token>"
 # while a claim holds it, "d" once done. Replies 1 (yours: also when a retried or
-# late-running copy of the same claim finds its own token), 0 (done), -1 (another
-# claim holds it). A claim that timed out and ran late holds a token nobody has, for
-# its lease only.
+# late-running copy of the same claim finds its own token), 0 (done; also a bare
+# token, which earlier versions kept for a day once claimed), -1 (another claim holds
+# it). A claim that timed out and ran late holds a token nobody has, for its lease only.
 _CLAIM_SCRIPT: Final = """
 local held = redis.call('GET', KEYS[1])
 if not held then
@@ -124,8 +124,8 @@ if not held then
   return 1
 end
 if held == 'p:' .. ARGV[1] then return 1 end
-if held == 'd' then return 0 end
-return -1
+if string.sub(held, 1, 2) == 'p:' then return -1 end
+return 0
 """
 # KEYS: the dedupe key. ARGV: ttl ms. Done, whoever held it: the event was processed.
 _COMPLETE_SCRIPT: Final = "return redis.call('SET', KEYS[1], 'd', 'PX', tonumber(ARGV[1]))"

@@ -194,7 +194,8 @@ elseif ARGV[5] ~= '' and epoch ~= ARGV[5] then
 end
 local st = redis.call('HGET', KEYS[1], 'st')
 local mine = st and redis.call('HGET', KEYS[1], 'own') == ARGV[1]
-local confirmed = redis.call('HGET', KEYS[1], 'cf') == '1'
+-- cf absent: written by a version that sent after its claim alone, so confirmed
+local confirmed = redis.call('HGET', KEYS[1], 'cf') ~= '0'
 local lapsed = st == 'pending' and tonumber(redis.call('HGET', KEYS[1], 'lease')) < now
 if st == 'pending' and not confirmed and (lapsed or mine) then
   -- never confirmed: its holder sent nothing (a lapsed one gave up; ours is renewed)
@@ -238,7 +239,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('HGET', KEYS[1], 'st') ~= 'pending'
   or redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
-if redis.call('HGET', KEYS[1], 'cf') ~= '1'
+if redis.call('HGET', KEYS[1], 'cf') == '0'
   and tonumber(redis.call('HGET', KEYS[1], 'lease')) < now then return 0 end
 redis.call('HSET', KEYS[1], 'cf', '1', 'lease', string.format('%d', now + tonumber(ARGV[2])))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]))
@@ -246,7 +247,8 @@ return 1
 """
 _SESSION_COMMIT_SCRIPT: Final = """
 local st = redis.call('HGET', KEYS[1], 'st')
-if st and st ~= 'unknown' and redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
+if st and st ~= 'unknown' and st ~= 'free'
+  and redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'st', 'open', 'own', ARGV[1], 'dg', ARGV[3], 'tok', ARGV[4],
   'ref', ARGV[5], 'url', ARGV[6], 'dig', ARGV[7], 'exp', ARGV[8], 'len', ARGV[9])
@@ -262,7 +264,8 @@ return 0
 """
 _SESSION_UNKNOWN_SCRIPT: Final = """
 local st = redis.call('HGET', KEYS[1], 'st')
-if st and not (st == 'pending' and redis.call('HGET', KEYS[1], 'own') == ARGV[1]) then
+if st and st ~= 'free'
+  and not (st == 'pending' and redis.call('HGET', KEYS[1], 'own') == ARGV[1]) then
   return 0
 end
 redis.call('DEL', KEYS[1])
