@@ -9,8 +9,8 @@ under a random API key's namespace, and are left to expire).
 * **overhead**: one process, sequential interactive acquisitions at a rate far above
   what is reached, so none waits: wall and CPU microseconds per call (one
   ``EVALSHA`` round trip), next to a bare ``PING`` on the same connection; and
-  what one open session per clientId adds to a create (a claim and a commit: two
-  round trips).
+  what one open session per clientId adds to a create (a claim, its confirm and
+  a commit: three round trips).
 * **rate**: 1 and 3 processes (4 bulk tasks each) saturating ``--rate`` for
   ``--seconds``: the rate used as a share of the configured one (the promise:
   97-100 %) and the busiest one-second window (at most the rate), from the
@@ -161,11 +161,11 @@ async def overhead(url: str) -> None:
     numbers = iter(range(10**9))
 
     async def send(hook: Callable[[], Awaitable[None]]) -> Session:
-        await hook()  # the claim, where the request would leave
+        await hook()  # the claim and its confirm, where the request would leave
         return created
 
     async def claim() -> None:
-        # A new clientId each time: one claim (EVALSHA) and one commit (EVALSHA).
+        # A new clientId each time: claim, confirm and commit (three EVALSHAs).
         await sessions.create(f"c{next(numbers)}", b"{}", send, expiry_time=60)
 
     calls: dict[str, Callable[[], Awaitable[Any]]] = {
@@ -191,7 +191,7 @@ async def overhead(url: str) -> None:
         await redis.aclose()
     _out(
         f"overhead ({OVERHEAD_CALLS} sequential calls x {OVERHEAD_ROUNDS} rounds, medians;"
-        " session: single_session's claim and commit around a create):"
+        " session: single_session's claim, confirm and commit around a create):"
     )
     for name, samples in rows.items():
         wall_us = statistics.median(s[0] for s in samples)

@@ -20,11 +20,16 @@ Redis (``pip install 'idenfy-async[redis]'``).
 
 * ``POST /verifications`` ``{"user_id": "..."}`` -> ``{scan_ref, redirect_url, iframe_url}``;
   while the user's session is open, the same one (409 if it cannot be told).
-* ``POST /idenfy/webhook``: verifies ``Idenfy-Signature`` on the raw body, answers at
-  once (iDenfy allows 10 s), and leaves the work to a background worker that fetches
-  the document data and records the result, once per ``dedupe_key`` across workers
-  (503 when Redis fails, so iDenfy redelivers). A final result closes the user's open
-  session, so their next ``POST /verifications`` starts a new one.
+* ``POST /idenfy/webhook``: verifies ``Idenfy-Signature`` on the raw body, fetches the
+  document data and records the result, once per ``dedupe_key`` across workers, and
+  answers 200 only then: an event is acknowledged once it is processed, never merely
+  accepted, so a crash, a restart or a shutdown cannot lose one. When it cannot be
+  done within ``WEBHOOK_ANSWER_WITHIN`` seconds (8; iDenfy waits 10), when the
+  account's quota is exhausted, when fetching fails or Redis does, or while another
+  worker processes the same event, the answer is 503 and the claim is released, so
+  iDenfy's redelivery is processed (a redelivery of a processed event is answered 200
+  at once). A final result closes the user's open session, so their next
+  ``POST /verifications`` starts a new one.
 * ``GET /verifications/{scan_ref}`` -> the recorded result.
 * ``POST /verifications/{scan_ref}/reverify`` -> re-verify a returning user by face:
   ``{method, redirect_url}`` (face authentication), or 409 when the verification is
@@ -67,8 +72,9 @@ logger = logging.getLogger("kyc_service")
 WEBHOOK_PATH: Final = "/idenfy/webhook"
 #: Used only with the built-in fake, which signs its webhooks with whatever key it is given.
 FAKE_SIGNING_KEY: Final = "fake-signing-key"
-#: How long shutdown waits for accepted webhooks to be processed.
-DRAIN_TIMEOUT: Final = 10.0
+#: Seconds a webhook may take to be processed before it is answered 503 instead (iDenfy
+#: waits 10 s for an answer, then delivers it again). ``WEBHOOK_ANSWER_WITHIN`` overrides it.
+ANSWER_WITHIN: Final = 8.0
 
 
 def check_public_url(public_url: str | None) -> None:
@@ -114,18 +120,24 @@ class Verification:
 
 
 class KycService:
-    """One AsyncIdenfy client, the webhook queue and its worker, the recorded results."""
+    """One AsyncIdenfy client, the webhooks being processed, the recorded results."""
 
     def __init__(
-        self, client_factory: Callable[[], AsyncIdenfy], signing_key: str, public_url: str | None
+        self,
+        client_factory: Callable[[], AsyncIdenfy],
+        signing_key: str,
+        public_url: str | None,
+        answer_within: float = ANSWER_WITHIN,
     ) -> None:
         self._client_factory = client_factory
         self._signing_key = signing_key
         self._callback_url = public_url.rstrip("/") + WEBHOOK_PATH if public_url else None
+        self._answer_within = answer_within
         self._client: AsyncIdenfy | None = None
-        self._queue: asyncio.Queue[IdentificationEvent] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
         self._dedupe: DedupeStore | None = None
+        self._processing = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.results: dict[str, Verification] = {}
 
     @property
@@ -138,20 +150,16 @@ class KycService:
         self._client = self._client_factory()  # on the serving event loop
         # Shared by every worker through Redis when IDENFY_REDIS_URL is set.
         self._dedupe = self._client.dedupe_store()
-        self._worker = asyncio.create_task(self._work())
 
     async def stop(self) -> None:
+        # The server lets running requests finish first; each is bounded by answer_within.
         with contextlib.suppress(asyncio.TimeoutError):  # TimeoutError since 3.11
-            await asyncio.wait_for(self._queue.join(), DRAIN_TIMEOUT)
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            await asyncio.wait_for(self.drained(), self._answer_within)
         await self.client.aclose()
 
     async def drained(self) -> None:
-        """Return once every accepted webhook has been processed."""
-        await self._queue.join()
+        """Return once no webhook is being processed."""
+        await self._idle.wait()
 
     async def start_verification(self, user_id: str) -> dict[str, str | None]:
         session = await self.client.create_session(
@@ -178,11 +186,14 @@ class KycService:
     async def accept_webhook(
         self, body: bytes, signature: str | None, event_type: str | None
     ) -> int:
-        """Verify and queue one webhook; the HTTP status to answer with.
+        """Verify and process one webhook; the HTTP status to answer with.
 
-        Waits only for the dedupe store (Redis: bounded by its op_timeout), never for
-        the work. A webhook seen by any worker is acknowledged and not processed again;
-        when Redis fails the answer is 503, so iDenfy delivers it again later.
+        200 once the event is processed (here or by any worker before), never for an
+        event merely accepted: iDenfy stops delivering an event answered 200. 503
+        (iDenfy delivers it again later) when it could not be processed in time, or
+        Redis failed, or another worker is processing it; its claim is then released,
+        also when the request is cancelled (the server shutting down), so the next
+        delivery is processed.
         """
         try:
             event = construct_event(body, signature, self._signing_key, event_type=event_type)
@@ -193,48 +204,58 @@ class KycService:
         if not isinstance(event, IdentificationEvent):
             return 200  # an event this service does not use: acknowledged
         assert self._dedupe is not None
+        key = event.dedupe_key
         try:
-            if not await self._dedupe.claim(event.dedupe_key):
-                return 200  # a redelivery, or being processed by another worker
-        except CoordinationError as exc:
-            logger.warning("webhook dedupe unavailable (%s): asking iDenfy to redeliver", exc)
+            if not await self._dedupe.claim(key):
+                return 200  # processed already (by any worker): a redelivery
+        except CoordinationError as exc:  # Redis failed, or another worker has it now
+            logger.warning("webhook %s not taken (%s): asking iDenfy to redeliver", key, exc)
             return 503
+        self._processing += 1
+        self._idle.clear()
         try:
-            # Its final result closes the clientId's open session (single_session).
-            await self.client.mark_session_closed(event)
-        except CoordinationError as exc:
-            await self._release(event.dedupe_key)
-            logger.warning("open sessions unavailable (%s): asking iDenfy to redeliver", exc)
+            await asyncio.wait_for(self._process(event), self._answer_within)
+        except (asyncio.TimeoutError, IdenfyError) as exc:
+            await asyncio.shield(self._release(key))
+            logger.warning("webhook %s not processed (%r): asking iDenfy to redeliver", key, exc)
             return 503
-        self._queue.put_nowait(event)
+        except BaseException:  # cancelled (shutting down): never acknowledged, so released
+            await asyncio.shield(self._release(key))
+            raise
+        finally:
+            self._processing -= 1
+            if not self._processing:
+                self._idle.set()
+        await self._dedupe_done(key)
         return 200
 
+    async def _process(self, event: IdentificationEvent) -> None:
+        # Its final result closes the clientId's open session (single_session).
+        await self.client.mark_session_closed(event)
+        data = await self.client.get_data(event.scan_ref)
+        self.results[event.scan_ref] = Verification(
+            scan_ref=event.scan_ref,
+            client_id=event.client_id,
+            status=str(event.status.overall or ""),
+            final=event.final,
+            data=data,
+        )
+
     async def _release(self, key: str) -> None:
-        """Forget a claim whose processing failed, so iDenfy's redelivery is processed."""
+        """Give up a claim whose processing did not finish, so iDenfy's redelivery is."""
         assert self._dedupe is not None
         try:
             await self._dedupe.release(key)
-        except CoordinationError as exc:  # the key then expires with its TTL
+        except CoordinationError as exc:  # the claim then lapses with its lease
             logger.warning("could not release webhook %s: %s", key, exc)
 
-    async def _work(self) -> None:
-        while True:
-            event = await self._queue.get()
-            try:
-                data = await self.client.get_data(event.scan_ref)
-                self.results[event.scan_ref] = Verification(
-                    scan_ref=event.scan_ref,
-                    client_id=event.client_id,
-                    status=str(event.status.overall or ""),
-                    final=event.final,
-                    data=data,
-                )
-            except IdenfyError as exc:
-                # Forget the key so that iDenfy's redelivery is processed again.
-                await self._release(event.dedupe_key)
-                logger.warning("could not process webhook %s: %s", event.dedupe_key, exc)
-            finally:
-                self._queue.task_done()
+    async def _dedupe_done(self, key: str) -> None:
+        """Mark a processed webhook done: its redeliveries are acknowledged, not redone."""
+        assert self._dedupe is not None
+        try:
+            await self._dedupe.complete(key)
+        except CoordinationError as exc:  # its claim lapses: a redelivery is redone
+            logger.warning("could not mark webhook %s done: %s", key, exc)
 
 
 class StartVerification(BaseModel):
@@ -245,6 +266,7 @@ def create_app(
     client_factory: Callable[[], AsyncIdenfy] | None = None,
     signing_key: str | None = None,
     public_url: str | None = None,
+    answer_within: float | None = None,
 ) -> FastAPI:
     """The service; tests inject a client factory bound to a FakeIdenfy and the signing key."""
     signing_key = signing_key or os.environ.get("IDENFY_SIGNING_KEY")
@@ -254,7 +276,9 @@ def create_app(
         signing_key = FAKE_SIGNING_KEY
     public_url = public_url or os.environ.get("PUBLIC_BASE_URL")
     check_public_url(public_url)
-    service = KycService(client_factory or default_client, signing_key, public_url)
+    if answer_within is None:
+        answer_within = float(os.environ.get("WEBHOOK_ANSWER_WITHIN", ANSWER_WITHIN))
+    service = KycService(client_factory or default_client, signing_key, public_url, answer_within)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -199,20 +199,26 @@ class SessionCalls(ClientBase):
             return False
         return await self._sessions().close(event.client_id, event.scan_ref)
 
-    def dedupe_store(self, *, ttl: float | None = None) -> coordination.DedupeStore:
+    def dedupe_store(
+        self, *, ttl: float | None = None, lease: float | None = None
+    ) -> coordination.DedupeStore:
         """A webhook dedupe store for this account: shared through Redis with ``redis_url``
         (:class:`~idenfy_async.coordination.RedisDedupeStore`, on this client's
         connections), else one process's (:class:`~idenfy_async.coordination.MemoryDedupeStore`).
 
-        Make one per application and ``claim(event.dedupe_key)`` for each webhook.
-        ``ttl``: seconds a key is kept (default a day: ``DEFAULT_DEDUPE_TTL``).
+        Make one per application; for each webhook ``claim(event.dedupe_key)``, then
+        ``complete`` it once processed (or ``release`` it when processing failed).
+        ``ttl``: seconds a processed key is kept (default a day: ``DEFAULT_DEDUPE_TTL``);
+        ``lease``: seconds a claim holds its key while processing
+        (``DEFAULT_DEDUPE_LEASE``).
         """
         from . import coordination
 
         kept = coordination.DEFAULT_DEDUPE_TTL if ttl is None else ttl
+        held = coordination.DEFAULT_DEDUPE_LEASE if lease is None else lease
         if self._redis is None:
-            return coordination.MemoryDedupeStore(ttl=kept)
-        return coordination.RedisDedupeStore(self._redis, self._api_key, ttl=kept)
+            return coordination.MemoryDedupeStore(ttl=kept, lease=held)
+        return coordination.RedisDedupeStore(self._redis, self._api_key, ttl=kept, lease=held)
 
     async def forget_session(self, client_id: str) -> None:
         """Let the next ``create_session`` for ``client_id`` be sent, whatever was known.

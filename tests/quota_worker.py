@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 from idenfy_async import coordination
+from idenfy_async.errors import CoordinationError
 
 
 async def _quota(args: list[str]) -> list[Any]:
@@ -61,7 +62,12 @@ async def _dedupe(args: list[str]) -> list[Any]:
 
     async def claim(key: str) -> bool:
         async with slots:
-            return await store.claim(key)
+            try:
+                return await store.claim(key)
+            except CoordinationError as exc:
+                if exc.reason != "in progress elsewhere":
+                    raise
+                return False  # the other process holds it
 
     _go()
     try:

@@ -8,6 +8,7 @@
         server.pause()  # SIGSTOP: a hung server (commands queue, nothing answers)
         server.resume()  # SIGCONT
         server.kill()  # SIGKILL: a dead server (connections refused)
+        server.restart()  # SIGKILL, then a new empty server on the same port
 
 The server keeps nothing on disk (``--save '' --appendonly no``, its own temporary
 directory) and is killed at exit. :func:`require_redis_server` skips a test when no
@@ -88,31 +89,45 @@ class RedisServer:
         self._dir = tempfile.TemporaryDirectory(prefix="idenfy-redis-")
         for _ in range(5):  # another process may grab the free port first
             self.port = free_port()
-            self._process = subprocess.Popen(
-                [
-                    self.executable,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    self._dir.name,
-                    "--daemonize",
-                    "no",
-                    "--loglevel",
-                    "warning",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            if self._wait_ready():
+            if self._launch():
                 return
-            self._stop_process()
         raise RuntimeError("redis-server did not start (no free port answered PING)")
+
+    def restart(self) -> None:
+        """SIGKILL, then a new server on the same port: up again, everything lost
+        (nothing is saved), as a Redis without persistence after a crash."""
+        self._stop_process()
+        if not self._launch():
+            raise RuntimeError(f"redis-server did not restart on port {self.port}")
+
+    def _launch(self) -> bool:
+        """Run a server on ``self.port``; True once it answers (else it is stopped)."""
+        assert self._dir is not None
+        self._process = subprocess.Popen(
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir.name,
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if self._wait_ready():
+            return True
+        self._stop_process()
+        return False
 
     def _wait_ready(self) -> bool:
         assert self._process is not None

@@ -451,12 +451,21 @@ async def test_redis_dedupe_claims_once_across_stores(redis: Redis) -> None:
     mine, theirs = RedisDedupeStore(redis, api_key), RedisDedupeStore(redis, api_key)
     key = "scan-1|IDENTIFICATION|1|APPROVED"
     assert await mine.claim(key) is True
-    assert await theirs.claim(key) is False
+    with pytest.raises(CoordinationError, match="in progress elsewhere"):
+        await theirs.claim(key)  # held, not done: answer 503
+    lease_ms = await redis.pttl(mine._key(key))
+    assert coordination.DEFAULT_DEDUPE_LEASE * 1000 - 5_000 < lease_ms <= 30_000
     assert await RedisDedupeStore(redis, new_key()).claim(key) is True  # another account
+    await theirs.release(key)  # not theirs: nothing happens
     await mine.release(key)  # processing failed: the redelivery is processed
     assert await theirs.claim(key) is True
+    await mine.release(key)  # no longer mine: theirs stays
+    await theirs.complete(key)
+    assert await mine.claim(key) is False  # done: a duplicate
     ttl_ms = await redis.pttl(theirs._key(key))
     assert coordination.DEFAULT_DEDUPE_TTL * 1000 - 5_000 < ttl_ms <= 86_400_000
+    await theirs.release(key)  # done is kept
+    assert await mine.claim(key) is False
 
 
 async def test_redis_dedupe_claim_run_twice_is_still_the_claimers(redis: Redis) -> None:
@@ -465,29 +474,96 @@ async def test_redis_dedupe_claim_run_twice_is_still_the_claimers(redis: Redis) 
     key = store._key("scan-2|IDENTIFICATION|1|APPROVED")
     assert await store._claim(keys=(key,), args=("token-a", 60_000)) == 1
     assert await store._claim(keys=(key,), args=("token-a", 60_000)) == 1
+    assert await store._claim(keys=(key,), args=("token-b", 60_000)) == -1  # in progress
+    await redis.set(key, "0123abcd", px=60_000)  # an earlier version's claim: kept as done
     assert await store._claim(keys=(key,), args=("token-b", 60_000)) == 0
 
 
-# (advance seconds, action, key, expected claim result or None for release)
-MEMORY_SCRIPT = [
+async def dedupe_answer(store: RedisDedupeStore, key: str) -> str:
+    """What a webhook handler would do: "process", "duplicate" or the refusal's reason."""
+    try:
+        return "process" if await store.claim(key) else "duplicate"
+    except CoordinationError as exc:
+        return exc.reason
+
+
+async def test_dedupe_claims_refused_during_a_stall_do_not_drop_redeliveries(
+    own_redis_server: RedisServer,
+) -> None:
+    """Issue 19: claims refused while Redis hung (the handler answered 503) ran when it
+    resumed and held their keys for a day under tokens nobody had, so every redelivery
+    was acknowledged as a duplicate and never processed. A redelivery must never be
+    told "done" for an event nobody processed: "in progress" (answer 503) until the
+    abandoned claim's lease lapses, then it is processed."""
+    api_key = new_key()
+    redis = coordination.connect(own_redis_server.url)
+    probe = coordination.connect(own_redis_server.url, op_timeout=2.0)
+    keys = [f"scan-{i}|IDENTIFICATION|1|APPROVED" for i in range(10)]
+    try:
+        store = RedisDedupeStore(redis, api_key, lease=0.5)
+        await store.claim("warm")  # script loaded
+        await asyncio.gather(*(redis.ping() for _ in range(12)))  # connections open
+        before = int((await probe.info("commandstats"))["cmdstat_evalsha"]["calls"])
+        own_redis_server.pause()
+        try:
+            refused = await asyncio.gather(*(store.claim(k) for k in keys), return_exceptions=True)
+        finally:
+            own_redis_server.resume()
+        assert [type(r) for r in refused] == [CoordinationError] * 10
+        for _ in range(150):  # at most 3 s: until the queued claims have run
+            if int((await probe.info("commandstats"))["cmdstat_evalsha"]["calls"]) >= before + 10:
+                break
+            await asyncio.sleep(0.02)
+        redelivery = RedisDedupeStore(redis, api_key, lease=0.5)  # another worker
+        processed: set[str] = set()
+        for _ in range(100):  # at most about 2 s: the abandoned leases are 0.5 s
+            for key in set(keys) - processed:
+                answer = await dedupe_answer(redelivery, key)
+                if answer == "in progress elsewhere":
+                    continue  # 503: iDenfy redelivers later
+                assert answer == "process", "a redelivery was dropped: nobody processed it"
+                processed.add(key)
+                await redelivery.complete(key)
+            if processed == set(keys):
+                break
+            await asyncio.sleep(0.02)
+        assert processed == set(keys)
+        assert [await store.claim(k) for k in keys] == [False] * 10  # done now
+    finally:
+        await probe.aclose()
+        await redis.aclose()
+
+
+# (advance seconds, action, key, expected claim result: True, False, "busy"; None
+# for complete and release). ttl 10 s, lease 3 s.
+MEMORY_SCRIPT: list[tuple[float, str, str, bool | str | None]] = [
     (0, "claim", "a", True),
-    (0, "claim", "a", False),
+    (0, "claim", "a", "busy"),  # held, not done: answer 503
+    (0, "complete", "a", None),
+    (0, "claim", "a", False),  # done: a duplicate
     (5, "claim", "b", True),
-    (5, "release", "a", None),
-    (0, "claim", "a", True),  # released: claimable again
-    (4, "claim", "b", False),  # b is 9 s old: ttl 10 s
-    (1, "claim", "b", True),  # 10 s: expired
-    (0, "claim", "a", False),  # a is 5 s old (claimed again 5 s ago)
+    (0, "release", "a", None),  # done is kept
+    (0, "claim", "a", False),
+    (0, "release", "b", None),  # processing failed
+    (0, "claim", "b", True),  # released: claimable again
+    (3, "claim", "b", True),  # abandoned: the lease lapsed
+    (1, "claim", "a", False),  # a is 9 s done
+    (1, "claim", "a", True),  # 10 s: expired
 ]
 
 
 async def test_memory_dedupe_store_follows_its_rules() -> None:
     clock = VirtualClock()
-    store = MemoryDedupeStore(ttl=10, clock=clock)
+    store = MemoryDedupeStore(ttl=10, lease=3, clock=clock)
     for advance, action, key, expected in MEMORY_SCRIPT:
         clock.now += advance
-        if action == "claim":
+        if action == "claim" and expected == "busy":
+            with pytest.raises(CoordinationError, match="in progress elsewhere"):
+                await store.claim(key)
+        elif action == "claim":
             assert await store.claim(key) is expected, (clock.now, key)
+        elif action == "complete":
+            await store.complete(key)
         else:
             await store.release(key)
 
@@ -497,15 +573,16 @@ async def test_memory_dedupe_store_is_bounded() -> None:
     store = MemoryDedupeStore(ttl=10, max_keys=3, clock=clock)
     for key in "abcde":
         assert await store.claim(key) is True
+        await store.complete(key)
     assert len(store) == 3
     assert await store.claim("a") is True  # the oldest were forgotten first
     assert await store.claim("e") is False
-    clock.now += 10
+    clock.now += 30
     assert await store.claim("f") is True
     assert len(store) == 1  # the expired keys are gone
 
 
-@pytest.mark.parametrize("kwargs", [{"ttl": 0}, {"max_keys": 0}])
+@pytest.mark.parametrize("kwargs", [{"ttl": 0}, {"lease": 0}, {"max_keys": 0}])
 def test_bad_memory_dedupe_settings_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         MemoryDedupeStore(**kwargs)

@@ -8,9 +8,15 @@ worker to fetch the data and record the result. Nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import json
+import os
+import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -21,13 +27,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from pytest_aiohttp import AiohttpClient
 
 from examples import aiohttp_app, fastapi_app
-from idenfy_async import AsyncIdenfy, ConfigurationError, DocumentType, RetryPolicy
-from idenfy_async.testing import FakeIdenfy
+from idenfy_async import AsyncIdenfy, ConfigurationError, DocumentType, RetryPolicy, coordination
+from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
+from idenfy_async.testing._faults import Reply
 from idenfy_async.webhooks import sign
 from tests.redisserver import RedisServer
 
 SIGNING_KEY = "example-signing-key"
 DATA_PATH = "/api/v2/data"
+WEBHOOK_PATH = "/idenfy/webhook"
+ROOT = Path(__file__).parent.parent
 
 
 class GatedFake(httpx.AsyncBaseTransport):
@@ -38,10 +47,13 @@ class GatedFake(httpx.AsyncBaseTransport):
         self.paths: list[str] = []
         self.data_gate = asyncio.Event()
         self.data_gate.set()
+        self.at_gate = asyncio.Event()  # a data fetch is waiting at the closed gate
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.paths.append(request.url.path)
         if request.url.path == DATA_PATH:
+            if not self.data_gate.is_set():
+                self.at_gate.set()
             await self.data_gate.wait()
         return await self.fake.handle_async_request(request)
 
@@ -91,13 +103,15 @@ async def run_flow(
     async def deliver(key: str = SIGNING_KEY) -> int:
         return await fake.send_webhook(scan_ref, signing_key=key, http_client=http_client)
 
-    # The app answers before its worker has the data: hold the worker at the gate.
+    # The app answers only once the event is processed: hold the data fetch at the gate.
     gated.data_gate.clear()
-    assert await deliver() == 200
+    delivery = asyncio.create_task(deliver())
+    await gated.at_gate.wait()
+    assert not delivery.done()
     assert scan_ref not in service.results
     assert await get(f"/verifications/{scan_ref}") == (404, {"detail": "no result yet"})
     gated.data_gate.set()
-    await service.drained()
+    assert await delivery == 200
     record = service.results[scan_ref]
     assert (record.status, record.final, record.client_id) == ("APPROVED", True, "user-42")
     assert record.data.doc_type == DocumentType.PASSPORT
@@ -160,6 +174,43 @@ async def test_fastapi_app_in_process(
             post, get, service, fake, gated, "http://127.0.0.1/idenfy/webhook", http_client=http
         )
     assert service.client.is_closed  # closed at shutdown
+
+
+async def test_fastapi_app_answers_503_when_processing_takes_too_long(
+    fake: FakeIdenfy, gated: GatedFake, client_factory: Callable[[], AsyncIdenfy]
+) -> None:
+    """Not processed within answer_within: 503 and the claim released, so iDenfy's
+    redelivery is processed; a redelivery of a processed event is 200 at once."""
+    app = fastapi_app.create_app(client_factory, SIGNING_KEY, answer_within=0.05)
+    service: fastapi_app.KycService = app.state.service
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as http,
+    ):
+        created = await http.post("/verifications", json={"user_id": "slow"})
+        scan_ref = created.json()["scan_ref"]
+        fake.complete(scan_ref, "APPROVED")
+        hook = "http://127.0.0.1/idenfy/webhook"
+        gated.data_gate.clear()  # the data fetch hangs: longer than answer_within
+        statuses = [
+            await fake.send_webhook(scan_ref, signing_key=SIGNING_KEY, url=hook, http_client=http)
+        ]
+        assert scan_ref not in service.results
+        gated.data_gate.set()
+        for _ in range(2):  # iDenfy delivers it again
+            statuses.append(
+                await fake.send_webhook(
+                    scan_ref,
+                    signing_key=SIGNING_KEY,
+                    url=hook,
+                    http_client=http,
+                )
+            )
+    assert statuses == [503, 200, 200]
+    assert service.results[scan_ref].status == "APPROVED"
+    assert gated.paths.count(DATA_PATH) == 2  # the abandoned fetch, then the processed one
 
 
 async def test_fastapi_app_rejects_bad_input(client_factory: Callable[[], AsyncIdenfy]) -> None:
@@ -432,3 +483,190 @@ async def test_two_fastapi_workers_share_sessions_and_webhook_dedupe(
         refused = await a.post("/verifications", json={"user_id": "u-2"})
         assert refused.status_code == 503
     assert len(fake.sessions_for("u-2")) == 0  # no session without the claim
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+class CountingFake(FakeIdenfy):
+    """FakeIdenfy counting, per scanRef, the data fetches that reached it."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=11)
+        self.fetched: collections.Counter[str] = collections.Counter()
+
+    async def respond(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fault: Fault | None = None,
+    ) -> Reply:
+        if path == DATA_PATH:
+            self.fetched[json.loads(body)["scanRef"]] += 1
+        return await super().respond(method, path, headers, body, fault)
+
+
+async def deliver_or_none(fake: FakeIdenfy, scan_ref: str) -> int | None:
+    """A webhook delivery's status, or None when the connection failed (not answered)."""
+    try:
+        return await fake.send_webhook(scan_ref, signing_key=SIGNING_KEY)
+    except httpx.HTTPError:
+        return None
+
+
+async def test_two_uvicorn_workers_acknowledge_only_processed_webhooks(
+    own_redis_server: RedisServer,
+) -> None:
+    """Issue 19: two uvicorn worker processes on one Redis get more webhooks than the
+    account's quota lets them fetch data for, then a graceful shutdown (SIGTERM). Every
+    webhook answered 200 was processed (its data fetched); the others were answered
+    otherwise (iDenfy redelivers them) and their dedupe claims were released."""
+    fake = CountingFake()
+    count = 40
+    async with FakeIdenfyServer(fake) as base_url:
+        port = free_port()
+        app_url = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "IDENFY_API_KEY": "test-key",
+            "IDENFY_API_SECRET": "test-secret",
+            "IDENFY_BASE_URL": base_url,
+            "IDENFY_REDIS_URL": own_redis_server.url,
+            "IDENFY_SIGNING_KEY": SIGNING_KEY,
+            "WEBHOOK_ANSWER_WITHIN": "2",  # iDenfy waits 10 s; keep the test short
+        }
+        env.pop("PUBLIC_BASE_URL", None)
+        server = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "uvicorn", "--factory", "examples.fastapi_app:create_app"),
+            *("--workers", "2", "--host", "127.0.0.1", "--port", str(port)),
+            *("--log-level", "warning"),
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            async with httpx.AsyncClient(base_url=app_url) as http:
+                for _ in range(300):  # at most about 15 s to start two workers
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await http.get("/verifications/none")).status_code == 404:
+                            break
+                    await asyncio.sleep(0.05)
+            async with AsyncIdenfy(
+                "test-key", "test-secret", transport=fake, rate_limit="1000/s"
+            ) as client:
+                sessions = await asyncio.gather(
+                    *(
+                        client.create_session(
+                            client_id=f"user-{i}", callback_url=f"{app_url}{WEBHOOK_PATH}"
+                        )
+                        for i in range(count)
+                    )
+                )
+            scan_refs = [s.scan_ref for s in sessions]
+            for scan_ref in scan_refs:
+                fake.complete(scan_ref, "APPROVED")
+            deliveries = asyncio.gather(*(deliver_or_none(fake, s) for s in scan_refs))
+            for _ in range(200):  # the workers are fetching: now a graceful shutdown
+                if sum(fake.fetched.values()) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            server.send_signal(signal.SIGTERM)
+            statuses = await asyncio.wait_for(deliveries, 30)
+            _, stderr = await asyncio.wait_for(server.communicate(), 30)
+        finally:
+            if server.returncode is None:
+                server.kill()
+                await server.wait()
+    acknowledged = [s for s, status in zip(scan_refs, statuses, strict=True) if status == 200]
+    lost = [s for s in acknowledged if fake.fetched[s] == 0]
+    assert 0 < len(acknowledged) < count, stderr.decode()[-2000:]  # the quota held some back
+    assert len(lost) == 0, f"{len(lost)} of {len(acknowledged)} acknowledged never processed"
+    redis = coordination.connect(own_redis_server.url)
+    try:
+        keys = await redis.keys("*:wh:*")
+        held = [await redis.get(k) for k in keys]
+    finally:
+        await redis.aclose()
+    # Done keys for what was processed; no claim left to block iDenfy's redelivery.
+    assert held.count(b"d") == len(keys) >= len(acknowledged)
+
+
+async def test_webhooks_refused_during_a_redis_stall_are_processed_when_redelivered(
+    fake: FakeIdenfy, gated: GatedFake, own_redis_server: RedisServer
+) -> None:
+    """Issue 19: webhooks answered 503 while Redis hung (SIGSTOP); their dedupe claims
+    ran when it resumed (SIGCONT). iDenfy's redeliveries, to the other worker, must be
+    processed (data fetched) before any is answered 200: none dropped as a duplicate."""
+
+    def factory() -> AsyncIdenfy:
+        return AsyncIdenfy(
+            "test-key",
+            "test-secret",
+            transport=gated,
+            redis_url=own_redis_server.url,
+            rate_limit="1000/s",
+            single_session=True,
+        )
+
+    apps = [fastapi_app.create_app(factory, SIGNING_KEY) for _ in range(2)]
+    services: list[fastapi_app.KycService] = [app.state.service for app in apps]
+    probe = coordination.connect(own_redis_server.url, op_timeout=2.0)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(probe.aclose)
+        https = []
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            https.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+                    )
+                )
+            )
+        a, b = https
+        for service in services:  # short claim leases, so the test is short
+            service._dedupe = coordination.RedisDedupeStore(
+                service.client._redis, "test-key", lease=0.5
+            )
+        created = [await a.post("/verifications", json={"user_id": f"u-{i}"}) for i in range(10)]
+        scan_refs = [r.json()["scan_ref"] for r in created]
+        for scan_ref in scan_refs:
+            fake.complete(scan_ref, "APPROVED")
+        hook = "http://127.0.0.1" + WEBHOOK_PATH
+
+        async def deliver(http: httpx.AsyncClient, scan_ref: str) -> int:
+            return await fake.send_webhook(
+                scan_ref, signing_key=SIGNING_KEY, url=hook, http_client=http
+            )
+
+        assert services[0]._dedupe is not None
+        await services[0]._dedupe.claim("warm")  # the script loaded (else NOSCRIPT on resume)
+        await asyncio.gather(*(services[0].client._redis.ping() for _ in range(12)))
+        before = int((await probe.info("commandstats"))["cmdstat_evalsha"]["calls"])
+        own_redis_server.pause()
+        try:
+            stalled = await asyncio.gather(*(deliver(a, s) for s in scan_refs))
+        finally:
+            own_redis_server.resume()
+        assert stalled == [503] * 10
+        assert gated.paths.count(DATA_PATH) == 0
+        for _ in range(150):  # at most 3 s: until the queued claims have run
+            if int((await probe.info("commandstats"))["cmdstat_evalsha"]["calls"]) >= before + 10:
+                break
+            await asyncio.sleep(0.02)
+        answered: dict[str, int] = {}
+        for _ in range(100):  # iDenfy redelivers (to the other worker) until a 200
+            for scan_ref in set(scan_refs) - set(answered):
+                status = await deliver(b, scan_ref)
+                if status == 200:
+                    answered[scan_ref] = gated.paths.count(DATA_PATH)
+            if len(answered) == 10:
+                break
+            await asyncio.sleep(0.05)
+    assert sorted(answered) == sorted(scan_refs)
+    assert gated.paths.count(DATA_PATH) == 10  # each redelivery answered 200 was processed
+    assert all(scan_ref in services[1].results for scan_ref in scan_refs)

@@ -278,6 +278,25 @@ async def test_a_claim_taken_over_then_refused_before_sending_is_freed(
     assert fake.requests == 1
 
 
+async def test_a_claim_never_confirmed_lapses_free_a_confirmed_one_unknown(
+    clock: VirtualClock,
+) -> None:
+    """The claim rule (issue 19): a claim is unconfirmed until its holder's confirm
+    answers; unconfirmed, it lapses after its window and the clientId is free (its
+    holder sent nothing); confirmed, it lapses to unknown (its holder may have sent)."""
+    store = SessionRegistry(clock=clock)._store
+    assert (await store.claim("u", "d", "late", 0.25, 60.0)).state == "lead"
+    assert (await store.claim("u", "d", "other", 0.25, 60.0)).state == "pending"
+    clock.now += 0.3
+    assert not await store.confirm("u", "late", 300.0, 60.0)  # too late: send nothing
+    assert (await store.claim("u", "d", "other", 0.25, 60.0)).state == "lead"  # free
+    assert await store.confirm("u", "other", 300.0, 60.0)
+    clock.now += 299.0
+    assert (await store.claim("u", "d", "third", 0.25, 60.0)).state == "pending"
+    clock.now += 2.0
+    assert (await store.claim("u", "d", "third", 0.25, 60.0)).state == "unknown"
+
+
 class HangFirst(httpx.AsyncBaseTransport):
     """The first request arrives and never gets an answer; the rest go to ``fake``."""
 
@@ -418,11 +437,13 @@ async def test_two_processes_worth_of_clients_send_one_request(
 async def test_a_dead_leader_leaves_the_client_id_unknown(
     redis_server: RedisServer, redis: Redis
 ) -> None:
-    """A process that claimed and died: after its lease the clientId is unknown, not free."""
+    """A process that claimed, confirmed (so may have sent) and died: after its lease the
+    clientId is unknown, not free."""
     api_key = new_key()
     dead = SessionRegistry(redis, api_key)
-    # What a leader's hook does first; then the process dies.
-    await dead._store.claim("u", "digest", "dead-owner", 0.2, 60.0)
+    # What a leader's hook does before sending; then the process dies.
+    await dead._store.claim("u", "digest", "dead-owner", 1.0, 60.0)
+    assert await dead._store.confirm("u", "dead-owner", 0.2, 60.0)
     fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
     async with redis_client(fake, api_key, redis_server.url) as client:
         started = time.monotonic()
@@ -436,6 +457,18 @@ async def test_a_dead_leader_leaves_the_client_id_unknown(
         await client.forget_session("u")
         await client.create_session(client_id="u")
     assert fake.requests == 1
+
+
+async def test_a_claim_written_by_an_earlier_version_counts_as_confirmed(redis: Redis) -> None:
+    """During a rolling upgrade: a pending claim without ``cf`` was sent under (earlier
+    versions sent after the claim alone), so its lapsed lease means unknown, not free."""
+    api_key = new_key()
+    store = SessionRegistry(redis, api_key)._store
+    key = store.key("u")  # type: ignore[attr-defined]
+    now_ms = int((await redis.time())[0]) * 1000
+    await redis.hset(key, mapping={"st": "pending", "own": "old", "dg": "d", "lease": now_ms - 1})
+    await redis.pexpire(key, 60_000)
+    assert (await store.claim("u", "d", "new", 1.0, 60.0)).state == "unknown"
 
 
 async def test_redis_down_refuses_to_create_and_sends_nothing() -> None:
@@ -488,6 +521,126 @@ async def test_redis_lost_after_sending_keeps_the_session_and_never_frees(
     assert "unknown when its claim's lease ends" in caplog.text
     assert session.auth_token not in caplog.text
     assert api_key not in caplog.text
+
+
+async def evalsha_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+async def test_claims_refused_during_a_stall_do_not_come_back(
+    own_redis_server: RedisServer,
+) -> None:
+    """Redis paused: ten creates are refused before sending. Their claim commands run
+    when it resumes; they must not hold the clientIds (issue 19: nine stayed "unknown"
+    for a day): each clientId is then created once, none is unknown."""
+    api_key = new_key()
+    fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
+    ids = [f"u-{i}" for i in range(10)]
+    probe = coordination.connect(own_redis_server.url, op_timeout=2.0)
+    try:
+        async with redis_client(fake, api_key, own_redis_server.url) as client:
+            await client.create_session(client_id="warm")  # scripts loaded
+            # Connections open before the stall (a new one would stall in its
+            # handshake, and its claim would never be written).
+            await asyncio.gather(*(client._redis.ping() for _ in range(12)))
+            before = await evalsha_calls(probe)
+            own_redis_server.pause()
+            try:
+                # The first degrades the quota (one op_timeout), then nine at once.
+                refused = list(
+                    await asyncio.gather(
+                        client.create_session(client_id=ids[0]), return_exceptions=True
+                    )
+                )
+                refused += await asyncio.gather(
+                    *(client.create_session(client_id=i) for i in ids[1:]),
+                    return_exceptions=True,
+                )
+            finally:
+                own_redis_server.resume()
+            assert [type(r) for r in refused] == [CoordinationError] * 10
+            assert fake.requests == 1  # only "warm": refused means nothing sent
+            # Bounded wait until the queued claim commands have run on the server.
+            for _ in range(150):  # at most 3 s
+                if await evalsha_calls(probe) >= before + 9:
+                    break
+                await asyncio.sleep(0.02)
+            created = await asyncio.gather(
+                *(client.create_session(client_id=i, retry_deadline=5.0) for i in ids),
+                return_exceptions=True,
+            )
+            assert [type(r).__name__ for r in created] == ["Session"] * 10
+        assert [len(fake.sessions_for(i)) for i in ids] == [1] * 10
+    finally:
+        await probe.aclose()
+
+
+async def test_redis_restarted_empty_does_not_let_a_second_process_create(
+    own_redis_server: RedisServer,
+) -> None:
+    """Issue 19: A's create is in flight, Redis restarts without its data, B creates the
+    same clientId. B (and C, a process that never saw the old Redis) must refuse with
+    the typed unknown-outcome error instead of paying for a second session."""
+    api_key = new_key()
+    fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
+    url = own_redis_server.url
+    outcomes: dict[str, BaseException | str] = {}
+    async with (
+        redis_client(fake, api_key, url) as a,
+        redis_client(fake, api_key, url) as b,
+        redis_client(fake, api_key, url) as c,
+    ):
+        await b.create_session(client_id="warm-b")  # B has seen this Redis
+
+        async def restart_then_others_create() -> None:
+            own_redis_server.restart()  # A's claim is gone
+            for name, other in (("b", b), ("c", c)):
+                try:
+                    outcomes[name] = (await other.create_session(client_id="u")).scan_ref
+                except IdenfyError as exc:
+                    outcomes[name] = exc
+
+        session = await a.create_session(client_id="u", before_send=restart_then_others_create)
+        assert isinstance(outcomes["b"], SessionOutcomeUnknownError)
+        assert isinstance(outcomes["c"], SessionOutcomeUnknownError)
+        assert [s.scan_ref for s in fake.sessions_for("u")] == [session.scan_ref]
+        # Another clientId nobody claimed before the restart... is unknown too (its
+        # claim may have been lost with the rest): nothing is sent for the lease.
+        with pytest.raises(SessionOutcomeUnknownError):
+            await c.create_session(client_id="v")
+        assert fake.sessions_for("v") == []
+        # Reconciled (nothing found): forgetting it lets it be created, quarantine or not.
+        await c.forget_session("v")
+        await b.create_session(client_id="v")
+        assert len(fake.sessions_for("v")) == 1
+        # A's own outcome was recorded after the restart: it is known again.
+        again = await b.create_session(client_id="u")
+        assert again.scan_ref == session.scan_ref
+
+
+async def test_an_empty_redis_seen_first_by_a_new_process_is_still_noticed(
+    own_redis_server: RedisServer,
+) -> None:
+    """A process started after the restart reaches Redis first and makes a new epoch
+    (it cannot know); the first process that knew the old one then quarantines it from
+    its birth, for every process."""
+    api_key = new_key()
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for _ in range(2):
+            redis = coordination.connect(own_redis_server.url)
+            stack.push_async_callback(redis.aclose)
+            clients.append(redis)
+        old = SessionRegistry(clients[0], api_key)._store
+        assert (await old.claim("a", "d", "o1", 1.0, 60.0)).state == "lead"
+        own_redis_server.restart()
+        new = SessionRegistry(clients[1], api_key)._store
+        assert (await new.claim("b", "d", "n1", 1.0, 60.0)).state == "lead"  # it cannot tell
+        assert await new.confirm("b", "n1", 300.0, 60.0)
+        assert (await old.claim("c", "d", "o2", 1.0, 60.0)).state == "unknown"
+        assert (await new.claim("d", "d", "n2", 1.0, 60.0)).state == "unknown"
+        assert (await old.claim("b", "d", "o3", 1.0, 60.0)).state == "pending"  # a new record
 
 
 # --------------------------------------------------------------------------- processes

@@ -47,15 +47,43 @@ about 60 s), and failures are :class:`~idenfy_async.errors.CoordinationError`:
   would be a second credit. After the request left, a failure to record its outcome
   is logged and the clientId turns unknown at its claim's lease end, never free.
 
-**Open sessions.** One per clientId (:class:`SessionRegistry`): a claim in one
-script (``pending`` with the claimer's random token and a lease), then ``open`` with
-the session's shareable fields for the token's life, or ``unknown`` when the outcome
-is ambiguous. A Redis lock cannot fence iDenfy: the claim only keeps well-behaved
-processes from sending twice, so whatever could hide a session is ``unknown``.
+**Open sessions.** One per clientId (:class:`SessionRegistry`), one hash per
+clientId, in two steps before anything is sent:
 
-A command that timed out may still run on the server later: each script is safe to
-run twice (a duplicate quota reservation wastes a slot, never exceeds the rate; a
-dedupe claim is keyed by a token of its own).
+1. *claim*: one script writes ``pending`` with the claimer's random token,
+   **unconfirmed**, lapsing after a short window (half the ``op_timeout``);
+2. *confirm*: a second script, only by the token's holder and only within that
+   window, marks it confirmed with the full lease (``claim_lease``). The request
+   leaves only after the confirm answered in time.
+
+A claim or confirm command that timed out (the caller was told
+:class:`~idenfy_async.errors.CoordinationError`, nothing sent) may still run when a
+hung Redis wakes up. It then leaves an unconfirmed claim, which others see as "held,
+ask again" and which lapses within its window: the clientId is free again, never
+unknown. A confirm that ran within its window answered well inside the caller's
+``op_timeout`` (the other half is for its reply to travel). A confirmed claim whose
+lease ends without an outcome turns ``unknown`` (its holder may have sent). After
+the answer the claim becomes ``open`` with the session's shareable fields for the
+token's life, or ``unknown`` when the outcome is ambiguous. A Redis lock cannot
+fence iDenfy: the claim only keeps well-behaved processes from sending twice, so
+whatever could hide a session is ``unknown``.
+
+**What Redis must keep.** The claims are the only record of a create in flight. A
+Redis that restarts empty (no persistence, a failover to a replica that had not
+caught up) forgets them, so the registry writes an **epoch** (``{ns}:epoch``: a
+random id, when it was made, and a quarantine end) with the first claim, and every
+registry remembers the epoch it last saw. A registry that finds the epoch missing
+or changed knows Redis lost state; every clientId without a record in the new
+epoch is then *unknown* for one ``claim_lease`` from the new epoch's birth
+(:class:`~idenfy_async.errors.SessionOutcomeUnknownError`, nothing sent), and the
+quarantine is written into the epoch, so processes started since learn it too.
+``forget`` (after reconciling) lifts it for one clientId.
+Limit: a process that never saw the old epoch and reaches the empty Redis before
+any process that did cannot tell a restart from a first start. For a guarantee, run
+Redis with persistence of every write (``appendonly yes``, ``appendfsync always``;
+``everysec`` may lose the last second) and do not fail over to lagging replicas. The
+quota, cooldown and dedupe keys may be lost: a lost quota lets one burst through
+(iDenfy answers 429), a lost dedupe key at worst processes a webhook twice.
 
 The package's rooms: ``_redis`` (connection, the one boundary to Redis), ``_quota``
 (the GCRA script and its schedule), ``_cooldown``, ``_dedupe``, ``_session_stores``
@@ -68,6 +96,7 @@ from idenfy_async import _public
 
 from ._cooldown import SharedCooldown
 from ._dedupe import (
+    DEFAULT_DEDUPE_LEASE,
     DEFAULT_DEDUPE_TTL,
     DEFAULT_MAX_DEDUPE_KEYS,
     DedupeStore,
@@ -104,6 +133,7 @@ __all__ = [
     "DEFAULT_BULK_SHARE",
     "DEFAULT_CLAIM_LEASE",
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_DEDUPE_LEASE",
     "DEFAULT_DEDUPE_TTL",
     "DEFAULT_FALLBACK_SHARE",
     "DEFAULT_MAX_CONNECTIONS",

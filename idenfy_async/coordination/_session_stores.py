@@ -1,8 +1,12 @@
 """Where the session registry keeps its claims: one process's memory, or Redis.
 
-Both stores take the same six calls (claim, commit, release, mark_unknown, close,
-forget) and answer with the same states (``lead``, ``pending``, ``open``, ``unknown``);
-:class:`~idenfy_async.coordination.SessionRegistry` decides what to do with them.
+Both stores take the same seven calls (claim, confirm, commit, release, mark_unknown,
+close, forget) and answer with the same states (``lead``, ``pending``, ``open``,
+``unknown``); :class:`~idenfy_async.coordination.SessionRegistry` decides what to do
+with them. A claim is written unconfirmed, lapsing after a short ``window``; only a
+:meth:`confirm` that answered (within that window) lets its holder send and turns it
+into a lease that ends "unknown". The Redis store also watches the account's epoch:
+see the package docstring for why both exist.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
@@ -51,8 +56,10 @@ class _Seen:
 
 class _SessionStore(Protocol):
     async def claim(
-        self, client_id: str, digest: str, owner: str, lease: float, ttl: float
+        self, client_id: str, digest: str, owner: str, window: float, ttl: float
     ) -> _Seen: ...
+
+    async def confirm(self, client_id: str, owner: str, lease: float, ttl: float) -> bool: ...
 
     async def commit(
         self, client_id: str, owner: str, digest: str, session: Session, ttl: float
@@ -75,6 +82,7 @@ class _Entry:
     expires: float
     lease: float = 0.0
     session: Session | None = None
+    confirmed: bool = False
 
 
 class _MemorySessions:
@@ -92,14 +100,19 @@ class _MemorySessions:
         return entry
 
     async def claim(
-        self, client_id: str, digest: str, owner: str, lease: float, ttl: float
+        self, client_id: str, digest: str, owner: str, window: float, ttl: float
     ) -> _Seen:
         now = self._clock()
         entry = self._live(client_id)
+        if (
+            entry is not None
+            and entry.state == "pending"
+            and not entry.confirmed
+            and (entry.lease < now or entry.owner == owner)
+        ):
+            entry = None  # never confirmed: nothing was sent under it
         if entry is None:
-            self._entries[client_id] = _Entry(
-                "pending", owner, digest, now + lease + ttl, now + lease
-            )
+            self._entries[client_id] = _Entry("pending", owner, digest, now + window, now + window)
             return _Seen("lead")
         if entry.state == "pending":
             if entry.owner == owner:
@@ -109,6 +122,18 @@ class _MemorySessions:
                 return _Seen("unknown")
             return _Seen("pending")
         return _Seen(entry.state, entry.digest, entry.session)
+
+    async def confirm(self, client_id: str, owner: str, lease: float, ttl: float) -> bool:
+        now = self._clock()
+        entry = self._live(client_id)
+        if entry is None or entry.state != "pending" or entry.owner != owner:
+            return False
+        if not entry.confirmed and entry.lease < now:
+            return False
+        entry.confirmed = True
+        entry.lease = now + lease
+        entry.expires = now + lease + ttl
+        return True
 
     async def commit(
         self, client_id: str, owner: str, digest: str, session: Session, ttl: float
@@ -141,37 +166,89 @@ class _MemorySessions:
 
 
 # One hash per clientId: st (pending/open/unknown), own (the claim's random token),
-# dg (the request digest), lease (server ms), and for an open session its shareable
-# fields. Times from the server's clock. Every script is safe to run twice.
+# dg (the request digest), lease (server ms), cf ("1" once its holder confirmed it),
+# and for an open session its shareable fields. Times from the server's clock. Every
+# script is safe to run twice, and late: a claim command that timed out and runs
+# afterwards writes only an unconfirmed claim, which lapses after `window` ms.
+#
+# KEYS: the clientId's hash, the account's epoch hash (id, born, until: server ms).
+# ARGV: owner, digest, window ms, ttl ms, the epoch this store last saw ('' if none),
+# a new random epoch id, quarantine ms. Replies {state, epoch id, ...}.
 _SESSION_CLAIM_SCRIPT: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local epoch = redis.call('HGET', KEYS[2], 'id')
+if not epoch then
+  -- first use, or Redis lost its data: a store that knew an older epoch says which
+  local q = 0
+  if ARGV[5] ~= '' then q = now + tonumber(ARGV[7]) end
+  redis.call('HSET', KEYS[2], 'id', ARGV[6], 'born', string.format('%d', now),
+    'until', string.format('%d', q))
+  epoch = ARGV[6]
+elseif ARGV[5] ~= '' and epoch ~= ARGV[5] then
+  -- made anew by a process that did not know the lost one: quarantine from its birth
+  local q = tonumber(redis.call('HGET', KEYS[2], 'born') or now) + tonumber(ARGV[7])
+  if tonumber(redis.call('HGET', KEYS[2], 'until') or '0') < q then
+    redis.call('HSET', KEYS[2], 'until', string.format('%d', q))
+  end
+end
 local st = redis.call('HGET', KEYS[1], 'st')
+local mine = st and redis.call('HGET', KEYS[1], 'own') == ARGV[1]
+-- cf absent: written by a version that sent after its claim alone, so confirmed
+local confirmed = redis.call('HGET', KEYS[1], 'cf') ~= '0'
+local lapsed = st == 'pending' and tonumber(redis.call('HGET', KEYS[1], 'lease')) < now
+if st == 'pending' and not confirmed and (lapsed or mine) then
+  -- never confirmed: its holder sent nothing (a lapsed one gave up; ours is renewed)
+  redis.call('DEL', KEYS[1])
+  st = nil
+end
+local forgotten = st == 'free'  -- forgotten during a quarantine: known to be free
+if forgotten then
+  redis.call('DEL', KEYS[1])
+  st = nil
+end
 if not st then
+  if not forgotten and now < tonumber(redis.call('HGET', KEYS[2], 'until') or '0') then
+    return {'unknown', epoch}  -- its claim may have been lost with the old epoch
+  end
   redis.call('HSET', KEYS[1], 'st', 'pending', 'own', ARGV[1], 'dg', ARGV[2],
-    'lease', string.format('%d', now + tonumber(ARGV[3])))
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]))
-  return {'lead'}
+    'lease', string.format('%d', now + tonumber(ARGV[3])), 'cf', '0')
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+  return {'lead', epoch}
 end
 if st == 'pending' then
-  if redis.call('HGET', KEYS[1], 'own') == ARGV[1] then return {'lead'} end
-  if tonumber(redis.call('HGET', KEYS[1], 'lease')) < now then
+  if mine then return {'lead', epoch} end
+  if lapsed then
     redis.call('HSET', KEYS[1], 'st', 'unknown')
-    return {'unknown'}
+    return {'unknown', epoch}
   end
-  return {'pending'}
+  return {'pending', epoch}
 end
 if st == 'open' then
   local v = redis.call('HMGET', KEYS[1], 'dg', 'tok', 'ref', 'url', 'dig', 'exp', 'len')
-  local out = {'open'}
-  for i = 1, 7 do out[i + 1] = v[i] or '' end
+  local out = {'open', epoch}
+  for i = 1, 7 do out[i + 2] = v[i] or '' end
   return out
 end
-return {st}
+return {st, epoch}
+"""
+# KEYS: the clientId's hash. ARGV: owner, lease ms, ttl ms. 1 when the claim is its
+# owner's and confirmed now (its window not passed); 0: send nothing.
+_SESSION_CONFIRM_SCRIPT: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('HGET', KEYS[1], 'st') ~= 'pending'
+  or redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'cf') == '0'
+  and tonumber(redis.call('HGET', KEYS[1], 'lease')) < now then return 0 end
+redis.call('HSET', KEYS[1], 'cf', '1', 'lease', string.format('%d', now + tonumber(ARGV[2])))
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]))
+return 1
 """
 _SESSION_COMMIT_SCRIPT: Final = """
 local st = redis.call('HGET', KEYS[1], 'st')
-if st and st ~= 'unknown' and redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
+if st and st ~= 'unknown' and st ~= 'free'
+  and redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'st', 'open', 'own', ARGV[1], 'dg', ARGV[3], 'tok', ARGV[4],
   'ref', ARGV[5], 'url', ARGV[6], 'dig', ARGV[7], 'exp', ARGV[8], 'len', ARGV[9])
@@ -187,12 +264,26 @@ return 0
 """
 _SESSION_UNKNOWN_SCRIPT: Final = """
 local st = redis.call('HGET', KEYS[1], 'st')
-if st and not (st == 'pending' and redis.call('HGET', KEYS[1], 'own') == ARGV[1]) then
+if st and st ~= 'free'
+  and not (st == 'pending' and redis.call('HGET', KEYS[1], 'own') == ARGV[1]) then
   return 0
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'st', 'unknown', 'own', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+"""
+# KEYS: the clientId's hash, the epoch hash. Forgets the clientId; during a quarantine
+# it leaves 'free' until the quarantine's end, so the clientId is not unknown again.
+_SESSION_FORGET_SCRIPT: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('DEL', KEYS[1])
+local q = tonumber(redis.call('HGET', KEYS[2], 'until') or '0')
+if now < q then
+  redis.call('HSET', KEYS[1], 'st', 'free')
+  redis.call('PEXPIRE', KEYS[1], q - now)
+end
 return 1
 """
 _SESSION_CLOSE_SCRIPT: Final = """
@@ -215,11 +306,18 @@ class _RedisSessions:
     token's life, and never logged; personal data echoed in the answer is not stored.
     """
 
-    def __init__(self, redis: Redis, api_key: str, op_timeout: float, key_prefix: str) -> None:
+    def __init__(
+        self, redis: Redis, api_key: str, op_timeout: float, key_prefix: str, quarantine: float
+    ) -> None:
         self.op_timeout: float = op_timeout
         self._namespace = account_namespace(api_key, prefix=key_prefix)
+        self._epoch_key = f"{self._namespace}:epoch"
         self._secret = _account_key(api_key)
+        self._quarantine = quarantine
+        self._epoch = ""  # the epoch this store last saw: none yet
         self._claim = redis.register_script(_SESSION_CLAIM_SCRIPT)
+        self._confirm = redis.register_script(_SESSION_CONFIRM_SCRIPT)
+        self._forget = redis.register_script(_SESSION_FORGET_SCRIPT)
         self._commit = redis.register_script(_SESSION_COMMIT_SCRIPT)
         self._release = redis.register_script(_SESSION_RELEASE_SCRIPT)
         self._unknown = redis.register_script(_SESSION_UNKNOWN_SCRIPT)
@@ -231,18 +329,30 @@ class _RedisSessions:
         digest = request_digest(client_id.encode("utf-8", "surrogatepass"), self._secret)[:32]
         return f"{self._namespace}:sess:{digest}"
 
-    async def _call(self, script: Any, client_id: str, *args: Any) -> Any:
-        keys = (self.key(client_id),)
+    async def _call(self, script: Any, client_id: str, *args: Any, epoch: bool = False) -> Any:
+        keys = (self.key(client_id), self._epoch_key) if epoch else (self.key(client_id),)
         return await _run("session", lambda: script(keys=keys, args=args), self.op_timeout)
 
     async def claim(
-        self, client_id: str, digest: str, owner: str, lease: float, ttl: float
+        self, client_id: str, digest: str, owner: str, window: float, ttl: float
     ) -> _Seen:
-        reply = await self._call(self._claim, client_id, owner, digest, _ms(lease), _ms(ttl))
+        reply = await self._call(
+            self._claim,
+            client_id,
+            owner,
+            digest,
+            _ms(window),
+            _ms(ttl),
+            self._epoch,
+            secrets.token_hex(16),
+            _ms(self._quarantine),
+            epoch=True,
+        )
         fields = [_text(x) for x in reply]
         state = fields[0]
+        self._epoch = fields[1]
         if state == "open":
-            dg, tok, ref, url, dig, exp, length = fields[1:8]
+            dg, tok, ref, url, dig, exp, length = fields[2:9]
             session = Session(
                 auth_token=tok,
                 scan_ref=ref,
@@ -256,6 +366,9 @@ class _RedisSessions:
         if state not in ("lead", "unknown", "pending"):
             raise CoordinationError("session", "unexpected reply")
         return _Seen(state)  # type: ignore[arg-type]
+
+    async def confirm(self, client_id: str, owner: str, lease: float, ttl: float) -> bool:
+        return int(await self._call(self._confirm, client_id, owner, _ms(lease), _ms(ttl))) == 1
 
     async def commit(
         self, client_id: str, owner: str, digest: str, session: Session, ttl: float
@@ -284,8 +397,7 @@ class _RedisSessions:
         return int(await self._call(self._close, client_id, scan_ref)) == 1
 
     async def forget(self, client_id: str) -> None:
-        key = self.key(client_id)
-        await _run("session", lambda: self._redis.delete(key), self.op_timeout)
+        await self._call(self._forget, client_id, epoch=True)
 
 
 def _ms(seconds: float) -> int:

@@ -69,7 +69,11 @@ class SessionRegistry:
       was cancelled after sending) leaves the clientId *unknown*, never free: creates
       raise :class:`~idenfy_async.errors.SessionOutcomeUnknownError` until
       :meth:`forget` (after ``client.reconcile_session``) or the token's expiry.
-      A claim lasts ``claim_lease`` seconds without news; then it is unknown.
+      A claim is confirmed (a second round trip that answered in time) before the
+      request leaves; confirmed, it lasts ``claim_lease`` seconds without news, then
+      it is unknown. One never confirmed lapses within half the ``op_timeout``, free.
+    * Redis found to have lost its state (its epoch gone or changed): clientIds with
+      no record since are unknown for ``claim_lease`` (see the package docstring).
     * Redis failing (down, slow) refuses: the claim raises
       :class:`~idenfy_async.errors.CoordinationError` and nothing is sent. Failures
       after the request left are logged; the claim then turns unknown at its lease's
@@ -90,12 +94,16 @@ class SessionRegistry:
     ) -> None:
         self.claim_lease: float = _check_timeout("claim_lease", claim_lease)
         self.poll_interval: float = _check_timeout("poll_interval", poll_interval)
+        op_timeout = _check_timeout("op_timeout", op_timeout)
+        # An unconfirmed claim lapses after this; a confirm answered in time ran within
+        # it, with as long again for its reply to arrive before the op_timeout.
+        self._window = op_timeout / 2
         self._store: _SessionStore
         if redis is None:
             self._store = _MemorySessions(clock)
         else:
             self._store = _RedisSessions(
-                redis, api_key or "", _check_timeout("op_timeout", op_timeout), key_prefix
+                redis, api_key or "", op_timeout, key_prefix, quarantine=self.claim_lease
             )
         self.shared: bool = redis is not None
         self._secret = _account_key(api_key or "")
@@ -169,14 +177,19 @@ class SessionRegistry:
         owner = secrets.token_hex(16)
         ttl = float(expiry_time) if expiry_time else DEFAULT_SESSION_TTL
         lease = max(self.claim_lease, (deadline or 0.0) + 30.0)
+        window = self._window
         held = sent = False
 
         async def hook() -> None:
             nonlocal held, sent
-            seen = await store.claim(client_id, digest, owner, lease, ttl)  # raises: nothing sent
+            seen = await store.claim(client_id, digest, owner, window, ttl)  # raises: nothing sent
             if seen.state != "lead":
                 raise _Follow(seen)
             held = True
+            # Only a confirm that answered in time lets us send: a claim or confirm that
+            # timed out and runs later leaves an unconfirmed claim, which lapses.
+            if not await store.confirm(client_id, owner, lease, ttl):
+                raise CoordinationError("session", "claim lapsed before it was confirmed")
             if before_send is not None:
                 await before_send()  # it raising: nothing is sent, the claim is released
             sent = True
@@ -190,7 +203,7 @@ class SessionRegistry:
                     if end is not None and self._clock() >= end:
                         raise SessionOutcomeUnknownError(client_id, in_flight=True) from None
                     await self._sleep(self.poll_interval)
-                    seen = await store.claim(client_id, digest, owner, lease, ttl)
+                    seen = await store.claim(client_id, digest, owner, window, ttl)
                 if seen.state == "open":
                     assert seen.session is not None
                     if seen.digest == digest:
