@@ -325,6 +325,29 @@ async def test_proof_of_address(
     assert len(fake.kyc.poa_checks) == 1
 
 
+@pytest.mark.parametrize(
+    ("given", "verdict", "name_match"),
+    [
+        ({}, PoaOverallStatus.NOT_COMPARED, None),
+        ({"provided_name": "john doe"}, PoaOverallStatus.MATCH, True),
+        ({"provided_address": "Elsewhere 2"}, PoaOverallStatus.NO_MATCH, None),
+    ],
+)
+async def test_proof_of_address_with_the_file_alone(
+    client: AsyncIdenfy,
+    fake: FakeIdenfy,
+    given: dict[str, str],
+    verdict: PoaOverallStatus,
+    name_match: bool | None,
+) -> None:
+    """Issue 19: only ``file`` is required (kyc OpenAPI, PoaCheckDetailRequest)."""
+    result = await client.proof_of_address.check(PDF, **given)
+    assert result.overall_status is verdict
+    assert result.name_match is name_match
+    assert result.name == fake.kyc.poa_document[0]  # read off the document
+    assert result.provided_name == given.get("provided_name")
+
+
 async def test_the_fake_refuses_what_the_client_would_not_send(fake: FakeIdenfy) -> None:
     """Raw requests that bypass the client's checks get iDenfy's error shapes."""
     async with httpx.AsyncClient(

@@ -366,8 +366,16 @@ class FakeKyc(FaceAuth):
         except RequestValidationError as exc:
             return refused(exc)
         name, address = self.poa_document
-        name_match = _same(payload["providedName"], name)
-        address_match = _same(payload["providedAddress"], address)
+        # Only what was provided is compared (providedName/providedAddress are optional
+        # and nullable in iDenfy's contract); nothing provided: NOT_COMPARED.
+        given_name, given_address = payload.get("providedName"), payload.get("providedAddress")
+        name_match = None if given_name is None else _same(given_name, name)
+        address_match = None if given_address is None else _same(given_address, address)
+        compared = [m for m in (name_match, address_match) if m is not None]
+        if not compared:
+            verdict = "NOT_COMPARED"
+        else:
+            verdict = "MATCH" if all(compared) else "NO_MATCH"
         answer = {
             "id": str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -379,7 +387,7 @@ class FakeKyc(FaceAuth):
             "nameMatch": name_match,
             "addressMatch": address_match,
             "dateValid": True,
-            "overallStatus": "MATCH" if name_match and address_match else "NO_MATCH",
+            "overallStatus": verdict,
             "name": name,
             "address": address,
             "orgName": "Fake Utility UAB",
@@ -387,8 +395,8 @@ class FakeKyc(FaceAuth):
             "documentTypeSupported": True,
             "countrySupported": True,
             "file": self._fake.results.file_url("poa", "file"),
-            "providedName": payload["providedName"],
-            "providedAddress": payload["providedAddress"],
+            "providedName": given_name,
+            "providedAddress": given_address,
         }
         self.poa_checks.append(answer)
         return _answer(201, answer)
