@@ -434,7 +434,9 @@ class Session:
 
     auth_token: str = attrs.field(repr=_mask)
     scan_ref: str
-    client_id: str
+    #: None when the answer has no clientId or a null one (nullable, not required in
+    #: iDenfy's contract): the session exists and is paid for all the same.
+    client_id: str | None = None
     redirect_url: str | None = attrs.field(default=None, repr=False)
     digit_string: str | None = attrs.field(default=None, repr=_mask)
     expiry_time: int | None = None

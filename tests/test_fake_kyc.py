@@ -336,7 +336,7 @@ async def test_proof_of_address(
 async def test_proof_of_address_with_the_file_alone(
     client: AsyncIdenfy,
     fake: FakeIdenfy,
-    given: dict[str, str],
+    given: dict[str, Any],
     verdict: PoaOverallStatus,
     name_match: bool | None,
 ) -> None:
