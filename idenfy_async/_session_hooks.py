@@ -68,6 +68,7 @@ def _register_request(conv: cattrs.Converter) -> None:
             SessionRequest,
             extra=override(omit=True),
             allow_unlisted_documents=override(omit=True),
+            allow_legacy_token_types=override(omit=True),
             video_call_questions=override(rename="videoCallQuestions", unstruct_hook=list),
             **nullable,
         ),

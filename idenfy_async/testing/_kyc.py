@@ -372,10 +372,9 @@ class FakeKyc(FaceAuth):
         name_match = None if given_name is None else _same(given_name, name)
         address_match = None if given_address is None else _same(given_address, address)
         compared = [m for m in (name_match, address_match) if m is not None]
+        verdict = "MATCH" if all(compared) else "NO_MATCH"
         if not compared:
             verdict = "NOT_COMPARED"
-        else:
-            verdict = "MATCH" if all(compared) else "NO_MATCH"
         answer = {
             "id": str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
