@@ -254,8 +254,8 @@ IDENTIFICATION_WEBHOOK: Final = _obj(
     data=IDENTIFICATION_DATA,
     fileUrls=_s("object", nullable=True),
     additionalStepPdfUrls=_s("object", nullable=True),
-    AML=_s("array", nullable=True),
-    LID=_s("array", nullable=True),
+    AML=_s("array", nullable=True, items=_s("object")),  # items: AmlResults
+    LID=_s("array", nullable=True, items=_s("object")),  # items: LidResults
     scanRef=_s("string", maxLength=36),
     externalRef=_s("string", nullable=True, maxLength=40),
     clientId=_s("string", maxLength=100),
@@ -635,3 +635,68 @@ def _check_object(
             _check(properties[name], item, prefix + name, allowed, out)
         elif isinstance(extra, dict):
             _check(extra, item, prefix + name, allowed, out)
+
+
+# --------------------------------------------------------------------------- instances
+
+
+def instances(schema_name: str) -> Any:
+    """A Hypothesis strategy of contract-shaped instances of the named schema: every
+    required field, any optional one, each value of its type, format, length, enum."""
+    return _strategy(globals()[schema_name])
+
+
+def _strategy(schema: Schema) -> Any:
+    from hypothesis import strategies as st
+
+    kind = schema.get("type")
+    base: Any
+    if kind == "object":
+        properties = schema.get("properties", {})
+        required = set(schema.get("required", ()))
+        fixed = {name: _strategy(properties.get(name, {})) for name in required}
+        optional = {
+            name: _strategy(item) for name, item in properties.items() if name not in required
+        }
+        base = st.fixed_dictionaries(fixed, optional=optional)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict) and not properties:
+            base = st.dictionaries(st.text(max_size=8), _strategy(extra), max_size=3)
+    elif kind == "array":
+        base = st.lists(_strategy(schema.get("items", {})), max_size=3)
+    elif kind == "string":
+        base = _string_strategy(schema)
+    elif kind == "integer":
+        base = st.integers(schema.get("minimum", -(2**31)), schema.get("maximum", 2**31))
+    elif kind == "number":
+        base = st.floats(allow_nan=False, allow_infinity=False, width=32)
+    elif kind == "boolean":
+        base = st.booleans()
+    else:
+        base = st.one_of(st.none(), st.booleans(), st.text(max_size=5))
+    return st.one_of(st.none(), base) if schema.get("nullable") else base
+
+
+def _string_strategy(schema: Schema) -> Any:
+    from hypothesis import strategies as st
+
+    if "enum" in schema:
+        return st.sampled_from([v for v in schema["enum"] if v is not None])
+    fmt = schema.get("format")
+    if fmt == "uuid":
+        return st.uuids().map(str)
+    if fmt == "uri":
+        return st.sampled_from(
+            ["https://example.com/", "https://ui.idenfy.com/?authToken=a%20b", "http://x.io/a#b"]
+        )
+    if fmt == "date":
+        return st.dates().map(lambda d: d.isoformat())
+    if fmt == "date-time":
+        return st.datetimes().map(lambda d: d.isoformat() + "Z")
+    if fmt == "byte":
+        return st.binary(max_size=12).map(lambda b: base64.b64encode(b).decode())
+    low, high = schema.get("minLength", 0), schema.get("maxLength", 40)
+    # Any script, punctuation and symbols; no control characters (nothing iDenfy's
+    # text fields are documented to carry).
+    printable = st.characters(categories=("L", "M", "N", "P", "S", "Zs"))
+    return st.text(printable, min_size=low, max_size=min(high, 40))

@@ -175,7 +175,7 @@ BAD_BODIES = [
     ({"clientId": "u", "ExpiryTime": 600}, "BAD_VALUE", "ExpiryTime"),  # wrong case
     ({"clientId": "u", "tokenType": None}, "BAD_VALUE", "tokenType"),
     ({"clientId": "u", "externalRef": "r" * 41}, "BAD_VALUE", "externalRef"),
-    ({"clientId": "u", "expiryTime": 0}, "BAD_VALUE", "expiryTime"),
+    ({"clientId": "u", "expiryTime": -1}, "BAD_VALUE", "expiryTime"),
     ({"clientId": "u", "expiryTime": 2_592_001}, "BAD_VALUE", "expiryTime"),
     ({"clientId": "u", "expiryTime": "3600"}, "BAD_VALUE", "expiryTime"),
     ({"clientId": "u", "expiryTime": True}, "BAD_VALUE", "expiryTime"),

@@ -7,13 +7,26 @@ its source file and path); the deviations iDenfy's pages justify are its ``DEVIA
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from idenfy_async import RequestValidationError, SessionRequest
+from idenfy_async import (
+    AsyncIdenfy,
+    FacialAuthenticationEvent,
+    IdentificationEvent,
+    RequestValidationError,
+    SessionRequest,
+)
+from idenfy_async import _kyc_sansio as kyc_wire
+from idenfy_async._results_sansio import parse_list_page
 from idenfy_async._sansio import build_create_session, parse_create_session
+from idenfy_async.testing import FakeIdenfy
 from idenfy_async.webhooks import parse_event
 from tests import openapi_contract as contract
 
@@ -173,3 +186,190 @@ def test_what_the_contract_accepts_is_not_refused(
     assert contract.problems("TOKEN_REQUEST", body) == []
     if wire_value is not None:
         assert body[wire_value[0]] == wire_value[1]
+
+
+# --------------------------------------------------------------------------- the fake obeys it
+
+AUTH = {"authorization": "Basic " + base64.b64encode(b"test-key:test-secret").decode()}
+UUID = "e3e70682-c209-4cac-629f-6fbed82c07cd"
+BAD_URLS = ["https://exa mple.com/", "https://0.aa/{", 'https://example.com/a"b']
+#: Candidate values per token parameter: what the contract accepts and what it refuses.
+TOKEN_VALUES: dict[str, list[Any]] = {
+    "tokenType": ["IDENTIFICATION", "DOCUMENT", "VIDEO_CALL", "VIDEO_CALL_PHOTOS", "OTHER"],
+    "theme": [UUID, UUID.replace("-", ""), "{" + UUID + "}", "urn:uuid:" + UUID, "x", None],
+    "riskAssessmentProfile": [UUID, 12, UUID.upper().replace("-", ""), None],
+    "successUrl": ["https://example.com/ok", *BAD_URLS, None],
+    "errorUrl": ["https://example.com/no", *BAD_URLS],
+    "unverifiedUrl": ["https://example.com/u", None],
+    "callbackUrl": ["https://example.com/cb", "https://e.io/" + "c" * 3000, *BAD_URLS, None],
+    "registryCentersCountries": [["LT"], "LT", None],
+    "documents": [["PASSPORT"], None],
+    "expiryTime": [0, 3600, -1],
+    "locale": ["en", "en-GB", "english-uk", None],
+    "externalRef": ["", "ref-1", None],
+    "address": ["", "Main st 1", None],
+    "questionnaire": ["", "q-1", None],
+    "country": ["LT", ["LT", "LV"], None],
+    "utilityBill": [True, None],
+    "sessionLength": [60, 600],
+}
+
+
+def fake_token(fake: FakeIdenfy, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    status, _, content = fake.handle("POST", "/api/v2/token", AUTH, json.dumps(body).encode())
+    return status, json.loads(content)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.fixed_dictionaries(
+        {"clientId": st.just("u")},
+        optional={name: st.sampled_from(values) for name, values in TOKEN_VALUES.items()},
+    )
+)
+def test_the_fake_creates_a_session_only_for_what_the_contract_accepts(
+    body: dict[str, Any],
+) -> None:
+    """A 201 from the fake means the contract accepts the request, and its answer is
+    shaped as the contract's 201 (arrays where it has arrays, enums, required fields)."""
+    status, answer = fake_token(FakeIdenfy(), body)
+    if status != 201:
+        assert status == 400
+        return
+    assert contract.problems("TOKEN_REQUEST", body) == []
+    assert contract.problems("TOKEN_ANSWER", answer) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("tokenType", "VIDEO_CALL"),
+        ("tokenType", "VIDEO_CALL_PHOTOS"),
+        ("tokenType", "VIDEO_CALL_IDENTIFICATION"),
+        ("theme", UUID.replace("-", "")),
+        ("theme", "{" + UUID + "}"),
+        ("riskAssessmentProfile", "urn:uuid:" + UUID),
+        ("successUrl", "https://exa mple.com/"),
+        ("errorUrl", "https://0.aa/{"),
+        ("callbackUrl", 'https://example.com/a"b'),
+        ("registryCentersCountries", "LT"),
+    ],
+)
+def test_the_fake_refuses_what_the_contract_refuses(name: str, value: Any) -> None:
+    status, answer = fake_token(FakeIdenfy(), {"clientId": "u", name: value})
+    assert (status, answer["identifier"]) == (400, "BAD_VALUE")
+    assert name in answer["message"]
+
+
+@pytest.mark.parametrize("name", ["documents", "registryCentersCountries"])
+def test_the_token_answer_has_arrays_where_the_contract_has_arrays(name: str) -> None:
+    status, answer = fake_token(FakeIdenfy(), {"clientId": "u", name: None})
+    assert status == 201
+    assert isinstance(answer[name], list)
+
+
+@pytest.mark.parametrize("outcome", ["APPROVED", "DENIED", "SUSPECTED", "REVIEWING", "EXPIRED"])
+def test_the_fakes_identification_webhook_obeys_the_contract(outcome: str) -> None:
+    fake = FakeIdenfy()
+    _, answer = fake_token(fake, {"clientId": "u", "tokenType": "IDENTIFICATION"})
+    fake.complete(answer["scanRef"], outcome)
+    body = fake.webhook_payload(answer["scanRef"])
+    assert contract.problems("IDENTIFICATION_WEBHOOK", body) == []
+    if outcome == "EXPIRED":
+        assert body["status"]["autoDocument"] == "DOC_NOT_ANALYSED"
+        assert body["status"]["autoFace"] == "FACE_NOT_ANALYSED"
+    assert isinstance(parse_event(json.dumps(body).encode(), "IDENTIFICATION"), IdentificationEvent)
+
+
+async def test_the_fakes_kyc_answers_obey_the_contract(
+    client: AsyncIdenfy, fake: FakeIdenfy
+) -> None:
+    """Face authentication, request-information, blocklists, POA and the listing."""
+    session = await client.create_session(client_id="u")  # no personalNumber given
+    fake.complete(session.scan_ref, "APPROVED")
+    token = await client.face_auth.create_token(session.scan_ref)
+    pending = fake.kyc.face_auth_webhook_payload(token.token)
+    assert pending["status"] == "Pending"
+    assert contract.problems("FACIAL_AUTHENTICATION_WEBHOOK", pending) == []
+    for approved, face_status in ((True, "Success"), (False, "Failed")):
+        fake.kyc.complete_face_auth(token.token, approved=approved)
+        body = fake.kyc.face_auth_webhook_payload(token.token)
+        assert body["status"] == face_status  # the contract's case, exactly
+        assert contract.problems("FACIAL_AUTHENTICATION_WEBHOOK", body) == []
+        event = parse_event(json.dumps(body).encode(), "FACIAL_AUTHENTICATION")
+        assert event.approved is approved  # type: ignore[union-attr]
+    (face,) = await client.face_auth.list_sessions()
+    assert contract.problems("FACE_AUTH_SESSION", dict(face.raw)) == []
+    info = await client.request_info.create(session.scan_ref, risk_assessment_profile=UUID)
+    assert contract.problems("REQUEST_INFORMATION_ANSWER", dict(info.raw)) == []
+    data_entry = await client.blocklists.add(session.scan_ref, "DOCUMENT_INFO")
+    assert contract.problems("BLOCKLIST_DATA_ANSWER", dict(data_entry.raw)) == []
+    face_entry = await client.blocklists.add(session.scan_ref, "SELFIE", reason="fraud")
+    assert contract.problems("BLOCKLIST_FACE_ANSWER", dict(face_entry.raw)) == []
+    poa = await client.proof_of_address.check(b"%PDF-1.4\n%fake\n")
+    assert contract.problems("POA_ANSWER", dict(poa.raw)) == []
+    status, _, content = fake.handle("GET", "/kyc/identifications/?clientId=u", AUTH, b"")
+    assert status == 200
+    assert contract.problems("IDENTIFICATION_LIST", json.loads(content)) == []
+
+
+# --------------------------------------------------------------------------- parsers accept it
+
+PARSE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PARSE
+@given(contract.instances("TOKEN_ANSWER"))
+def test_every_contract_shaped_token_answer_is_a_session(answer: dict[str, Any]) -> None:
+    # What identifies a session must be usable as given: printable, not blank.
+    assume(all(answer[k].strip() and answer[k].isprintable() for k in ("authToken", "scanRef")))
+    session = parse_create_session(201, json.dumps(answer).encode(), base_url=BASE_URL)
+    assert (session.auth_token, session.scan_ref) == (answer["authToken"], answer["scanRef"])
+    assert session.client_id == answer.get("clientId")
+
+
+@PARSE
+@given(contract.instances("IDENTIFICATION_WEBHOOK"))
+def test_every_contract_shaped_identification_webhook_parses(body: dict[str, Any]) -> None:
+    event = parse_event(json.dumps(body).encode(), "IDENTIFICATION")
+    assert isinstance(event, IdentificationEvent)
+    assert event.scan_ref == body["scanRef"]
+
+
+@PARSE
+@given(contract.instances("FACIAL_AUTHENTICATION_WEBHOOK"))
+def test_every_contract_shaped_facial_webhook_parses(body: dict[str, Any]) -> None:
+    event = parse_event(json.dumps(body).encode(), "FACIAL_AUTHENTICATION")
+    assert isinstance(event, FacialAuthenticationEvent)
+    assert (event.id, event.scan_ref, event.client_id) == (
+        body["id"],
+        body["scanRef"],
+        body["clientId"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("schema", "parse"),
+    [
+        ("POA_ANSWER", kyc_wire.parse_poa_check),
+        ("BLOCKLIST_FACE_ANSWER", kyc_wire.parse_blocklist_entry),
+        ("BLOCKLIST_DATA_ANSWER", kyc_wire.parse_blocklist_entry),
+        ("FACE_AUTH_SESSION", kyc_wire.parse_face_auth_session),
+        ("IDENTIFICATION_LIST", parse_list_page),
+    ],
+)
+@PARSE
+@given(data=st.data())
+def test_every_contract_shaped_kyc_answer_parses(
+    schema: str, parse: Callable[[int, bytes], Any], data: st.DataObject
+) -> None:
+    answer = data.draw(contract.instances(schema))
+    parsed = parse(200, json.dumps(answer).encode())
+    assert parsed is not None
+
+
+@PARSE
+@given(contract.instances("REQUEST_INFORMATION_ANSWER"))
+def test_every_contract_shaped_request_information_answer_parses(answer: dict[str, Any]) -> None:
+    parsed = kyc_wire.parse_request_information(200, json.dumps(answer).encode(), scan_ref="scan-1")
+    assert parsed.session_url == answer["sessionUrl"]

@@ -246,12 +246,15 @@ class FakeKyc(FaceAuth):
         self.blocklist.append(record)
         answer: dict[str, Any] = {"id": record.id, "reason": reason, "created": record.created}
         if source == "DOCUMENT_INFO":
+            # Every field a string, never null (kyc OpenAPI,
+            # IdentificationDataBlacklistResponse): what the document lacks is "".
             answer.update(
-                fullName=data.get("fullName"),
-                dateOfBirth=data.get("docDob"),
-                personalNumber=data.get("docPersonalCode"),
-                documentNumber=data.get("docNumber"),
-                nationality=data.get("docNationality"),
+                fullName=data.get("fullName") or "",
+                dateOfBirth=data.get("docDob") or "",
+                personalNumber=data.get("docPersonalCode") or "",
+                documentNumber=data.get("docNumber") or "",
+                nationality=data.get("docNationality") or "",
+                reason=reason or "",
             )
         else:
             answer["faceImageUrl"] = self._fake.results.file_url(scan_ref, "FACE")

@@ -198,7 +198,10 @@ class FaceAuth:
             "scanRef": face.scan_ref,
             "clientId": face.client_id,
             "token": face.token,
-            "status": face.status,
+            # The contract's case exactly (face OpenAPI, FacialAuthenticationWebhookStatusEnum:
+            # Success, Failed, Expired, Canceled, Pending), so a case-sensitive receiver
+            # is tested as iDenfy will call it.
+            "status": face.status.capitalize(),
             "type": "AUTHENTICATION",
             "method": face.method,
             "facePhoto": self._face_photo(face) if face.approved is not None else None,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import urllib.parse
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -47,6 +46,22 @@ ISO_COUNTRIES: Final = frozenset(
 NAME_FORBIDDEN: Final = frozenset('~!@#$%^*()_+={}[]|:;",<>/?')
 MAX_EXPIRY_TIME: Final = 2_592_000  # 30 days
 _DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: JSON Schema's ``format: uuid`` (the contract's theme, riskAssessmentProfile): the
+#: RFC 4122 string form, hyphenated, no braces or ``urn:uuid:``.
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_PCT = r"%[0-9A-Fa-f]{2}"
+_UNRESERVED = r"[A-Za-z0-9\-._~]"
+_SUB_DELIMS = r"[!$&'()*+,;=]"
+_PCHAR = rf"(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS}|[:@])"
+#: The contract's ``format: uri`` for the URLs: RFC 3986, ``scheme://authority
+#: path-abempty [?query] [#fragment]`` (no space, quote, brace or raw non-ASCII).
+_URI: Final = re.compile(
+    rf"[A-Za-z][A-Za-z0-9+.\-]*://"
+    rf"(?:(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS}|:)*@)?"
+    rf"(?:\[[0-9A-Fa-f:.vV]+\]|(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS})*)(?::[0-9]*)?"
+    rf"(?:/{_PCHAR}*)*"
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?"
+)
 _DOCUMENT_TYPE: Final = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
@@ -156,24 +171,22 @@ def _url(high: int | None) -> _Check:
         parts = urllib.parse.urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return "must be an absolute http(s) URL"
-        return None
+        return None if _URI.fullmatch(value) else "must be a valid URI (RFC 3986)"
 
     return check
 
 
 def _uuid(value: Any) -> str | None:
-    try:
-        uuid.UUID(value)
-    except (TypeError, ValueError, AttributeError):
-        return "must be a UUID"
-    return None
+    if isinstance(value, str) and _UUID.fullmatch(value):
+        return None
+    return "must be a valid UUID"
 
 
 def _risk_profile(value: Any) -> str | None:
     # S1: a UUID; the seed: an integer id.
     if isinstance(value, int) and not isinstance(value, bool):
         return None
-    return None if isinstance(value, str) and not _uuid(value) else "must be an id or a UUID"
+    return None if not _uuid(value) else "must be an id or a valid UUID"
 
 
 def _object(value: Any) -> str | None:
@@ -201,19 +214,13 @@ _TOGGLES: Final = (
 
 #: wire name -> (check, may be null). ``clientId`` is checked first, apart.
 TOKEN_RULES: Final[Mapping[str, tuple[_Check, bool]]] = {
-    "tokenType": (
-        _choice(
-            "IDENTIFICATION",
-            "DOCUMENT",
-            "VIDEO_CALL",
-            "VIDEO_CALL_PHOTOS",
-            "VIDEO_CALL_IDENTIFICATION",
-        ),
-        False,
-    ),
+    # S1 (the contract) knows these two; the legacy VIDEO_CALL* of older pages are not
+    # in it, and the seed agrees.
+    "tokenType": (_choice("IDENTIFICATION", "DOCUMENT"), False),
     "externalRef": (_string(0, 40, ascii_only=True), True),
-    # "More than 0" (docs) up to 30 days (S1).
-    "expiryTime": (_integer(1, MAX_EXPIRY_TIME), False),
+    # S1: 0 to 30 days (older docs said "more than 0"; neither the contract nor the
+    # seed refuses 0).
+    "expiryTime": (_integer(0, MAX_EXPIRY_TIME), False),
     "sessionLength": (_integer(60, 3600), False),
     "locale": (_string(1, 7), True),  # S1: at most 7 characters
     "country": (_countries, True),
@@ -235,7 +242,7 @@ TOKEN_RULES: Final[Mapping[str, tuple[_Check, bool]]] = {
     "questionnaire": (_string(), True),
     "riskAssessmentProfile": (_risk_profile, True),
     "theme": (_uuid, True),
-    "registryCentersCountries": (_strings, True),
+    "registryCentersCountries": (_strings, True),  # a list: never a bare string
     "utilityBill": (_boolean, True),
     # Objects; null too: the 2022 full token request sends both as null (reference §10).
     "additionalSteps": (_object, True),
