@@ -490,6 +490,17 @@ DEVIATIONS: Final = (
         "type:integer",
         "seed (Create Verification Session): riskAssessmentProfile is an integer id",
     ),
+    *(
+        Deviation(
+            schema,
+            name,
+            "null",
+            "docs (2022 full token request and responses, idenfy/Documentation):"
+            f" {name} sent and echoed as null",
+        )
+        for schema in ("TOKEN_REQUEST", "TOKEN_ANSWER")
+        for name in ("additionalSteps", "additionalData")
+    ),
     Deviation(
         "REQUEST_INFORMATION_REQUEST",
         "riskAssessmentProfile",

@@ -373,3 +373,116 @@ def test_every_contract_shaped_kyc_answer_parses(
 def test_every_contract_shaped_request_information_answer_parses(answer: dict[str, Any]) -> None:
     parsed = kyc_wire.parse_request_information(200, json.dumps(answer).encode(), scan_ref="scan-1")
     assert parsed.session_url == answer["sessionUrl"]
+
+
+# --------------------------------------------------------------------------- the bodies it builds
+
+
+def _field_values() -> dict[str, Any]:
+    """A strategy per sent SessionRequest field: values the contract accepts, and the
+    ones it refuses that the library used to send (each finding of issue 25)."""
+    from idenfy_async.models import NULL, rules_of
+
+    texts = st.text(st.characters(categories=("L", "N", "P", "Zs")), max_size=60)
+    uuids = st.uuids().flatmap(
+        lambda u: st.sampled_from([str(u), u.hex, "{" + str(u) + "}", u.urn, str(u).upper(), u])
+    )
+    urls = st.sampled_from(
+        ["https://example.com/ok?a=b#c", "http://127.0.0.1:8000/cb", *BAD_URLS, "https://e.io/é"]
+    )
+    countries = st.lists(st.sampled_from(["LT", "LV", "DE", "lt"]), min_size=1, max_size=3)
+    by_wire: dict[str, Any] = {
+        "tokenType": st.sampled_from(["IDENTIFICATION", "DOCUMENT", *TOKEN_VALUES["tokenType"]]),
+        "theme": uuids,
+        "riskAssessmentProfile": st.one_of(uuids, st.integers(0, 2**63 - 1)),
+        "successUrl": urls,
+        "errorUrl": urls,
+        "unverifiedUrl": urls,
+        "callbackUrl": st.one_of(urls, st.just("https://e.io/" + "c" * 3000)),
+        "registryCentersCountries": st.one_of(countries, st.sampled_from(["LT", "lv"])),
+        "country": st.one_of(countries, st.sampled_from(["LT", "lv"])),
+        "nationality": st.sampled_from(["LT", "ALL", "de"]),
+        "documents": st.lists(st.sampled_from(["PASSPORT", "ID_CARD"]), min_size=1),
+        "locale": st.sampled_from(["en", "LT", "en-GB", "pt_BR", "english", "english-uk"]),
+        "sex": st.sampled_from(["M", "F"]),
+        "dateOfBirth": st.dates().map(lambda d: d.isoformat()),
+        "dateOfExpiry": st.dates(),
+        "dateOfIssue": st.dates().map(lambda d: d.isoformat()),
+        "firstName": st.sampled_from(["John", "Žemaitė", "O'Neil"]),
+        "lastName": st.sampled_from(["Doe", "Smith-Jones"]),
+        "expiryTime": st.integers(-1, 2_592_001),
+        "sessionLength": st.integers(59, 3601),
+        "ageLimit": st.integers(0, 120),
+        "ageMax": st.integers(0, 120),
+        "dummyStatus": st.sampled_from(["APPROVED", "DENIED"]),
+        "videoCallQuestions": st.lists(texts, max_size=2),
+    }
+    by_kind: dict[str, Any] = {
+        "bool": st.booleans(),
+        "str": texts,
+        "int": st.integers(0, 10),
+        "float": st.floats(-1, 1),
+        "json": st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    }
+    strategies = {}
+    for name, wire, declared in rules_of(SessionRequest):
+        if not declared.sent or name in ("client_id", "extra"):
+            continue
+        base = by_wire[wire] if wire in by_wire else by_kind.get(declared.kind, texts)
+        strategies[name] = st.one_of(base, st.just(NULL)) if declared.nullable else base
+    return strategies
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({}, optional=_field_values()))
+def test_every_body_the_library_builds_is_one_the_contract_accepts(fields: dict[str, Any]) -> None:
+    """Whatever a SessionRequest accepts, the body it sends obeys the contract (with
+    the documented deviations): the library sends only what iDenfy accepts."""
+    try:
+        request = SessionRequest("user-1", **fields)
+    except RequestValidationError:
+        return  # refused here: nothing is sent
+    body = body_of(request)
+    assert contract.problems("TOKEN_REQUEST", body) == []
+
+
+# --------------------------------------------------------------------------- the fake's other rules
+
+PDF_B64 = base64.b64encode(b"%PDF-1.4\n%fake\n").decode()
+KYC_BODIES = [
+    # (schema, body, accepted by the contract)
+    ("REQUEST_INFORMATION_REQUEST", {"questionnaire": "q-1", "lifetime": 0}, True),
+    ("REQUEST_INFORMATION_REQUEST", {"questionnaire": ""}, False),
+    ("REQUEST_INFORMATION_REQUEST", {"lifetime": None}, False),
+    ("REQUEST_INFORMATION_REQUEST", {"riskAssessmentProfile": UUID}, True),
+    ("REQUEST_INFORMATION_REQUEST", {"riskAssessmentProfile": UUID.replace("-", "")}, False),
+    ("REQUEST_INFORMATION_REQUEST", {"riskAssessmentProfile": "{" + UUID + "}"}, False),
+    ("REQUEST_INFORMATION_REQUEST", {"bankCardExpectedLastFour": None}, True),
+    ("REQUEST_INFORMATION_REQUEST", {"bankCardExpectedLastFour": "12345"}, False),
+    ("POA_REQUEST", {"file": PDF_B64}, True),
+    ("POA_REQUEST", {"file": PDF_B64, "providedName": None, "providedAddress": ""}, True),
+    ("POA_REQUEST", {"file": PDF_B64, "providedName": "n" * 256}, False),
+    ("POA_REQUEST", {"file": PDF_B64, "providedAddress": 5}, False),
+    ("BLOCKLIST_REQUEST", {"reason": None}, True),
+    ("BLOCKLIST_REQUEST", {"reason": ["fraud"]}, False),
+]
+
+
+@pytest.mark.parametrize(("schema", "body", "accepted"), KYC_BODIES)
+def test_the_fakes_kyc_endpoints_follow_the_contract(
+    schema: str, body: dict[str, Any], accepted: bool
+) -> None:
+    """Rules of the fake's own (testing/_rules.py), written from the contract: not the
+    library's request models, so that the library is tested against iDenfy's rules."""
+    assert (contract.problems(schema, body) == []) is accepted
+    fake = FakeIdenfy()
+    _, created = fake_token(fake, {"clientId": "u"})
+    scan_ref = created["scanRef"]
+    fake.complete(scan_ref, "APPROVED")
+    path = {
+        "REQUEST_INFORMATION_REQUEST": f"/kyc/identifications/{scan_ref}/request-information/",
+        "POA_REQUEST": "/api/v2/poa-checks/",
+        "BLOCKLIST_REQUEST": f"/kyc/identifications/{scan_ref}/blocklists/SELFIE/",
+    }[schema]
+    status, _, content = fake.handle("POST", path, AUTH, json.dumps(body).encode())
+    assert (status < 300) is accepted, content

@@ -1,4 +1,5 @@
-"""The fake's own rules for token requests (``POST /api/v2/token``), from iDenfy's reference.
+"""The fake's own rules for request bodies (the token, request-information, POA,
+blocklists, face-authentication tokens), from iDenfy's contract and reference.
 
 Written from the API reference (field names in camelCase as on the wire, types,
 lengths, enumerations, ranges, which fields may be ``null``), not from the library's
@@ -22,7 +23,15 @@ from typing import Any, Final
 
 from ._common import Answer, error, json_object
 
-__all__ = ["TOKEN_RULES", "token_request"]
+__all__ = [
+    "BLOCKLIST_RULES",
+    "FACE_AUTH_TOKEN_RULES",
+    "POA_RULES",
+    "REQUEST_INFORMATION_RULES",
+    "TOKEN_RULES",
+    "refused_body",
+    "token_request",
+]
 
 _Check = Callable[[Any], "str | None"]
 
@@ -301,4 +310,60 @@ def _problem(payload: Mapping[str, Any]) -> tuple[str, str | None] | None:
         rule = check(value)
         if rule:
             return name, rule
+    return None
+
+
+# --------------------------------------------------------------------------- other KYC bodies
+# The rest of the workflow's request bodies, from iDenfy's contract (kyc OpenAPI) where it
+# has them, else from the reference: not from the library's request models.
+
+_Rules = Mapping[str, tuple[_Check, bool]]
+MAX_LIFETIME: Final = 2_592_000
+
+#: kyc OpenAPI components/schemas/IdentificationRequestInformationRequest (riskAssessmentProfile
+#: an integer too: the seed's id).
+REQUEST_INFORMATION_RULES: Final[_Rules] = {
+    "lifetime": (_integer(0, MAX_LIFETIME), False),
+    "questionnaire": (_string(1), False),
+    "riskAssessmentProfile": (_risk_profile, False),
+    "additionalStepUploadRequired": (_boolean, False),
+    "bankCardVerification": (_boolean, False),
+    "bankCardExpectedLastFour": (_string(4, 4), True),
+}
+#: kyc OpenAPI components/schemas/PoaCheckDetailRequest: only ``file`` is required (its
+#: base64 and kind are the endpoint's to check).
+POA_RULES: Final[_Rules] = {
+    "providedName": (_string(0, 255), True),
+    "providedAddress": (_string(0, 255), True),
+}
+#: kyc OpenAPI components/schemas/IdentificationBlacklistRequest
+BLOCKLIST_RULES: Final[_Rules] = {"reason": (_string(), True)}
+#: Reference §3.12 (not in the face-authentication OpenAPI file): ``scanRef`` required.
+FACE_AUTH_TOKEN_RULES: Final[_Rules] = {
+    "scanRef": (_string(1, 40), False),
+    "type": (_choice("AUTHENTICATION"), False),
+    "method": (_choice("FACE_MATCHING", "ACTIVE_LIVENESS"), False),
+    "lifetime": (_integer(1, MAX_LIFETIME), False),
+    "locale": (_string(1, 7), True),
+    "generateDigitString": (_boolean, False),
+}
+
+
+def refused_body(
+    payload: Mapping[str, Any], rules: _Rules, required: tuple[str, ...] = ()
+) -> Answer | None:
+    """iDenfy's 400 for the first rule ``payload`` breaks (``rules``: wire name ->
+    (check, may be null); ``required``: must be present, not null or empty), else None.
+    Names not in ``rules`` pass, as in the token request."""
+    for name in required:
+        if payload.get(name) in (None, ""):
+            return error(400, "MISSING_VALUE", f"Missing value: '{name}'.")
+    for name, value in payload.items():
+        known = rules.get(name)
+        if known is None:
+            continue
+        check, nullable = known
+        rule = (None if nullable else "may not be null") if value is None else check(value)
+        if rule:
+            return error(400, "BAD_VALUE", f"Field '{name}' {rule}.")
     return None
