@@ -278,7 +278,8 @@ class InformationRequest:
     lifetime: int | None = attrs.field(
         default=None, metadata=rule("int", _int_range(0, MAX_LIFETIME))
     )
-    questionnaire: str | None = attrs.field(default=None, metadata=rule("str", _text(255)))
+    # kyc OpenAPI IdentificationRequestInformationRequest: minLength 1, no maximum.
+    questionnaire: str | None = attrs.field(default=None, metadata=rule("str", _text(None)))
     risk_assessment_profile: int | str | uuid.UUID | None = attrs.field(
         default=None, converter=_risk_profile, metadata=rule("str", _check_risk_profile)
     )

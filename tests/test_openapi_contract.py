@@ -487,3 +487,15 @@ def test_the_fakes_kyc_endpoints_follow_the_contract(
     }[schema]
     status, _, content = fake.handle("POST", path, AUTH, json.dumps(body).encode())
     assert (status < 300) is accepted, content
+
+
+def test_request_information_sends_what_the_contract_accepts() -> None:
+    """IdentificationRequestInformationRequest: questionnaire minLength 1, no maximum."""
+    from idenfy_async._kyc_sansio import build_request_information
+    from idenfy_async.kyc_models import InformationRequest
+
+    request = InformationRequest("s", questionnaire="q" * 300, lifetime=0)
+    body = json.loads(build_request_information(request).body)
+    assert contract.problems("REQUEST_INFORMATION_REQUEST", body) == []
+    with pytest.raises(RequestValidationError):
+        InformationRequest("s", questionnaire="")
