@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from ._countries import COUNTRY_CODES
-from ._urls import secure_url_problem
+from ._urls import secure_url_problem, uri_syntax_problem
 
 _Check = Callable[[Any], "str | None"]
 
@@ -24,6 +24,9 @@ _NAME_FORBIDDEN: Final = frozenset('~!@#$%^*()_+={}[]|:;",<>/?')
 _DIGIT: Final = re.compile(r"\d")
 _NAME_SEPARATORS: Final = frozenset(" -'.\u2019")
 _LOCALE_RE: Final = re.compile(r"[a-z]{2}")
+#: The token's ``locale``: iDenfy's contract allows text of up to 7 characters (``en``,
+#: ``en-GB``); an unsupported one falls back to English.
+_MAX_TOKEN_LOCALE: Final = 7
 _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MAX_EXPIRY_TIME: Final = 2_592_000
 _URL_MIN, _URL_MAX = 5, 2048
@@ -105,13 +108,13 @@ def json_problem(value: Any) -> str | None:
     return None
 
 
-def _text(max_len: int, *, ascii_only: bool = False) -> _Check:
+def _text(max_len: int | None, *, ascii_only: bool = False, allow_empty: bool = False) -> _Check:
     def check(value: Any) -> str | None:
         if not isinstance(value, str):
             return "must be a string"
-        if not value:
+        if not value and not allow_empty:
             return "must not be empty"
-        if len(value) > max_len:
+        if max_len is not None and len(value) > max_len:
             return f"must be at most {max_len} characters"
         if ascii_only and not value.isascii():
             return "must contain only ASCII characters"
@@ -169,6 +172,15 @@ def _check_locale(value: Any) -> str | None:
     return None
 
 
+def _check_token_locale(value: Any) -> str | None:
+    # The token's locale (iDenfy's contract: text of at most 7 characters).
+    if not isinstance(value, str) or not value:
+        return "must be a language code such as en, lt or en-GB"
+    if len(value) > _MAX_TOKEN_LOCALE:
+        return f"must be at most {_MAX_TOKEN_LOCALE} characters (a language code such as en)"
+    return utf8_problem(value)
+
+
 #: Today's date, as the rules see it: replace it to test a date rule on any day.
 today: Callable[[], _dt.date] = _dt.date.today
 
@@ -214,6 +226,13 @@ def _check_nationality(value: Any) -> str | None:
     return None if value == "ALL" else _check_country(value)
 
 
+def _check_country_list(value: Any) -> str | None:
+    # A list only: a string would be split into its letters when sent ("LT" -> L, T).
+    if isinstance(value, str):
+        return 'must be a list of ISO 3166-1 alpha-2 country codes (such as ["LT"])'
+    return _check_countries(value)
+
+
 def _check_countries(value: Any) -> str | None:
     if isinstance(value, str):
         return _check_country(value)
@@ -227,11 +246,19 @@ def _check_countries(value: Any) -> str | None:
 
 
 def _check_url(value: Any) -> str | None:
+    # successUrl, errorUrl, unverifiedUrl: the seed's "HTTPS, max 2048".
     if not isinstance(value, str):
         return "must be a string"
     if not _URL_MIN <= len(value) <= _URL_MAX:
         return f"must be {_URL_MIN} to {_URL_MAX} characters long"
-    return secure_url_problem(value)
+    return secure_url_problem(value) or uri_syntax_problem(value)
+
+
+def _check_callback_url(value: Any) -> str | None:
+    # No length documented for callbackUrl (contract or seed): only its form.
+    if not isinstance(value, str):
+        return "must be a string"
+    return secure_url_problem(value) or uri_syntax_problem(value)
 
 
 def _int_range(low: int, high: int | None = None) -> _Check:

@@ -83,7 +83,8 @@ class DocumentType(_WireEnum):
 
 
 class TokenType(_WireEnum):
-    """``tokenType``: what the session verifies (VIDEO_CALL* are legacy)."""
+    """``tokenType``: what the session verifies. ``VIDEO_CALL*`` are legacy, not in iDenfy's
+    contract: ``SessionRequest`` sends them only with ``allow_legacy_token_types=True``."""
 
     IDENTIFICATION = "IDENTIFICATION"
     DOCUMENT = "DOCUMENT"

@@ -448,18 +448,18 @@ def build_upload_additional_step(request: AdditionalStepUpload, image: bytes) ->
 
 
 def build_poa_check(request: PoaCheckRequest, file: bytes) -> RequestSpec:
-    """``POST /api/v2/poa-checks/`` with ``{file, providedName, providedAddress}``.
+    """``POST /api/v2/poa-checks/`` with ``{file, providedName?, providedAddress?}``.
 
     Raises:
         RequestValidationError: the file too large or of another format; nothing sent.
     """
     problem = file_problem(file, max_encoded=POA_MAX_FILE_BYTES, kinds=POA_KINDS)
     _check("PoaCheckRequest", [FieldProblem("file", problem)] if problem else [])
-    body = {
-        "file": _b64(file),
-        "providedName": request.provided_name,
-        "providedAddress": request.provided_address,
-    }
+    body = {"file": _b64(file)}
+    if request.provided_name is not None:
+        body["providedName"] = request.provided_name
+    if request.provided_address is not None:
+        body["providedAddress"] = request.provided_address
     return RequestSpec("POST", POA_CHECK_PATH, _dumps(body))
 
 

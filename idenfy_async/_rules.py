@@ -260,6 +260,13 @@ def _iso_date(value: Any) -> Any:
 
 
 def _uuid_text(value: Any) -> Any:
+    # The canonical form (iDenfy's contract: format uuid): text uuid.UUID reads in
+    # another spelling (no hyphens, braces, urn:uuid:, upper case) is sent canonical.
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            return value  # for the check to report
     return str(value) if isinstance(value, uuid.UUID) else value
 
 

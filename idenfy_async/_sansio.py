@@ -179,14 +179,15 @@ def _encode_request(request: SessionRequest) -> bytes | FieldProblem:
 def parse_create_session(status: int, content: bytes, *, base_url: str) -> Session:
     """Decode a 2xx token answer; fill ``redirect_url`` the documented way if absent.
 
-    A session is paid for: only ``authToken`` and ``scanRef`` (non-empty text) and
-    ``clientId`` are required. Other fields are echoes of the request and are read
-    leniently; the whole body stays in :attr:`Session.raw`.
+    A session is paid for: only ``authToken`` and ``scanRef`` (non-empty text) are
+    required; ``clientId`` may be absent or null (``Session.client_id`` is then None).
+    Other fields are echoes of the request and are read leniently; the whole body
+    stays in :attr:`Session.raw`.
 
     Raises:
-        ResponseDecodeError: the body is not a JSON object, or lacks a readable
-            authToken, scanRef or clientId. Whatever of the token and scanRef
-            could be read is on its ``auth_token`` and ``scan_ref``.
+        ResponseDecodeError: the body is not a JSON object, lacks a readable authToken
+            or scanRef, or has a clientId that is neither text nor null. Whatever of
+            the token and scanRef could be read is on its ``auth_token`` and ``scan_ref``.
     """
     body = _json_object(status, content)
     token = _identifier(body.get("authToken"))

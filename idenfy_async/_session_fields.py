@@ -94,3 +94,4 @@ class SessionFields(TypedDict, total=False):
     dummy_status: str | DummyStatus | None
     extra: Mapping[str, Any] | None
     allow_unlisted_documents: bool
+    allow_legacy_token_types: bool

@@ -68,6 +68,7 @@ def _register_request(conv: cattrs.Converter) -> None:
             SessionRequest,
             extra=override(omit=True),
             allow_unlisted_documents=override(omit=True),
+            allow_legacy_token_types=override(omit=True),
             video_call_questions=override(rename="videoCallQuestions", unstruct_hook=list),
             **nullable,
         ),
@@ -87,7 +88,7 @@ def _register_session(conv: cattrs.Converter) -> None:
 
     # Response: unknown keys are ignored here and kept whole in ``raw``. A session is
     # paid for, so only what identifies it is strict (authToken and scanRef, checked
-    # by the parser; clientId, which Session requires). Echoed fields are read
+    # by the parser; clientId, when sent, must be text or an integer). Echoed fields are read
     # leniently (_ECHO): coerced when unambiguous, else None, never guessed: cattrs'
     # default str()/bool() would turn a null into "None" and "false" into True.
     attrs.resolve_types(Session)
@@ -98,6 +99,7 @@ def _register_session(conv: cattrs.Converter) -> None:
     }
     session_overrides["auth_token"] = override(rename="authToken", struct_hook=_strict_str)
     session_overrides["scan_ref"] = override(rename="scanRef", struct_hook=_strict_str)
+    session_overrides["client_id"] = override(rename="clientId", struct_hook=_echo_client_id)
     session_overrides["digit_string"] = override(rename="digitString", struct_hook=_echo_text)
     session_overrides["country"] = override(rename="country", struct_hook=_echo_countries)
     session_overrides["nationality"] = override(rename="nationality", struct_hook=_echo_country)
@@ -139,7 +141,11 @@ def _echo_str(value: Any, _: Any) -> str | None:
     return _echo_text(value, _)
 
 
-def _echo_client_id(value: Any, _: Any) -> str:
+def _echo_client_id(value: Any, _: Any) -> str | None:
+    # Absent or null is allowed (iDenfy's contract: nullable, not required); another
+    # type is not a clientId at all.
+    if value is None:
+        return None
     text = _echo_str(value, _)
     if text is None:
         raise TypeError("expected a string")
@@ -208,9 +214,9 @@ def _echo_allowed_documents(value: Any, _: Any) -> Mapping[str, list[str]] | Non
 
 
 _ECHO: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _strict_str,  # authToken, scanRef (checked by the parser first)
     Mapping[str, Any] | None: _echo_mapping,
     Mapping[str, list[str]] | None: _echo_allowed_documents,
-    str: _echo_client_id,
     str | None: _echo_str,
     int | None: _echo_int,
     bool | None: _echo_bool,

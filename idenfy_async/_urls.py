@@ -22,6 +22,7 @@ __all__ = [
     "is_loopback_host",
     "secure_url_problem",
     "session_ui_url",
+    "uri_syntax_problem",
 ]
 
 #: iDenfy's verification UI: a session's auth token opens it (redirect or iframe).
@@ -33,6 +34,24 @@ FACE_AUTH_UI_URL: Final = "https://face.authentication.idenfy.com/"
 _PLAIN_HTTPS_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?")
 #: What every refusal says: the rule, never the URL (it may carry a token).
 HTTPS_RULE: Final = "must be an https:// URL"
+URI_RULE: Final = (
+    "must be a URI as RFC 3986 writes it (no spaces, quotes, braces or other characters"
+    " that must be percent-encoded)"
+)
+
+_PCT = r"%[0-9A-Fa-f]{2}"
+_UNRESERVED = r"[A-Za-z0-9\-._~]"
+_SUB_DELIMS = r"[!$&'()*+,;=]"
+_PCHAR = rf"(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS}|[:@])"
+#: An absolute URI with an authority (RFC 3986 section 3, ``scheme://authority
+#: path-abempty [?query] [#fragment]``): what ``format: uri`` means in iDenfy's contract.
+_RFC3986_URL: Final = re.compile(
+    rf"[A-Za-z][A-Za-z0-9+.\-]*://"
+    rf"(?:(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS}|:)*@)?"
+    rf"(?:\[[0-9A-Fa-f:.vV]+\]|(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS})*)(?::[0-9]*)?"
+    rf"(?:/{_PCHAR}*)*"
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?"
+)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -65,6 +84,17 @@ def secure_url_problem(url: str) -> str | None:
     if parts.scheme == "http" and is_loopback_host(host):
         return None  # local development and FakeIdenfy only; iDenfy itself needs https
     return HTTPS_RULE
+
+
+def uri_syntax_problem(url: str) -> str | None:
+    """None when ``url`` is an absolute URI as RFC 3986 writes it, else the broken rule.
+
+    A URL with a character RFC 3986 does not allow unencoded (a space, ``"``, ``{``,
+    ``<``, a non-ASCII letter, a ``%`` not followed by two hex digits) is refused, not
+    percent-encoded here: encoding could change what the caller meant (is ``%41`` an
+    ``A`` or the text ``%41``?), so the caller encodes it.
+    """
+    return None if _RFC3986_URL.fullmatch(url) else URI_RULE
 
 
 def session_ui_url(auth_token: str) -> str:

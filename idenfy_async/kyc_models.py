@@ -144,7 +144,9 @@ def _check_source(value: Any) -> str | None:
 _SCAN_REF: Final = rule("str", scan_ref_problem, required=True)
 _BOOL: Final = rule("bool", _check_bool)
 _FILE: Final = rule("file", _check_source, required=True)
-_POA_TEXT: Final = rule("str", _text(MAX_POA_TEXT), required=True)
+#: Optional and nullable in iDenfy's contract (kyc OpenAPI, PoaCheckDetailRequest: only
+#: ``file`` is required): without them iDenfy reads the name and address off the document.
+_POA_TEXT: Final = rule("str", _text(MAX_POA_TEXT))
 
 
 def _raise(model: str, problems: list[FieldProblem]) -> None:
@@ -276,7 +278,8 @@ class InformationRequest:
     lifetime: int | None = attrs.field(
         default=None, metadata=rule("int", _int_range(0, MAX_LIFETIME))
     )
-    questionnaire: str | None = attrs.field(default=None, metadata=rule("str", _text(255)))
+    # kyc OpenAPI IdentificationRequestInformationRequest: minLength 1, no maximum.
+    questionnaire: str | None = attrs.field(default=None, metadata=rule("str", _text(None)))
     risk_assessment_profile: int | str | uuid.UUID | None = attrs.field(
         default=None, converter=_risk_profile, metadata=rule("str", _check_risk_profile)
     )
@@ -440,16 +443,17 @@ class PoaCheckRequest:
     """Body of ``POST /api/v2/poa-checks/``: a document checked against a name and address.
 
     ``file`` is a JPEG, PNG, WebP, HEIC/HEIF image or a PDF (checked from its first
-    bytes when read); ``provided_name`` and ``provided_address`` at most 255
-    characters each.
+    bytes when read); ``provided_name`` and ``provided_address`` are optional (at most
+    255 characters each): one left out is not sent, and iDenfy reads it off the
+    document without comparing it.
 
     Raises:
         RequestValidationError: listing every broken rule, by wire name.
     """
 
     file: FileSource = attrs.field(kw_only=False, metadata=_FILE)
-    provided_name: str = attrs.field(metadata=_POA_TEXT)
-    provided_address: str = attrs.field(metadata=_POA_TEXT)
+    provided_name: str | None = attrs.field(default=None, metadata=_POA_TEXT)
+    provided_address: str | None = attrs.field(default=None, metadata=_POA_TEXT)
 
     def __attrs_post_init__(self) -> None:
         _raise("PoaCheckRequest", field_problems(self, takes_null=False))

@@ -26,17 +26,19 @@ from ._checks import (
     _MAX_EXPIRY_TIME,
     _check_birth_date,
     _check_bool,
+    _check_callback_url,
     _check_client_id,
     _check_countries,
+    _check_country_list,
     _check_date,
     _check_document_list,
-    _check_locale,
     _check_mapping,
     _check_name,
     _check_nationality,
     _check_number,
     _check_risk_profile,
     _check_str_list,
+    _check_token_locale,
     _check_url,
     _check_uuid,
     _int_range,
@@ -177,9 +179,13 @@ _BOOL: Final = rule("bool", _check_bool)
 _NAME: Final = rule("str", _check_name, nullable=True)
 _DATE: Final = rule("str", _check_date, nullable=True)
 _URL: Final = rule("str", _check_url, nullable=True)
-_COUNTRIES: Final = rule("list", _check_countries, nullable=True)
+_COUNTRIES: Final = rule("list", _check_country_list, nullable=True)
 _JSON_OBJECT: Final = rule("json", _check_mapping, nullable=True)
 _DOCUMENT_TYPES: Final = frozenset(d.value for d in DocumentType)
+_TOKEN_TYPE_RULE: Final = _one_of(t.value for t in TokenType)
+#: The token types of iDenfy's contract (kyc OpenAPI, /api/v2/token tokenType); the
+#: VIDEO_CALL* ones of older docs need ``allow_legacy_token_types=True``.
+CONTRACT_TOKEN_TYPES: Final = frozenset({TokenType.IDENTIFICATION.value, TokenType.DOCUMENT.value})
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -195,7 +201,11 @@ class SessionRequest:
     apostrophes and periods; an integer ``risk_assessment_profile`` given as
     digits is sent as a JSON integer.
     ``extra`` passes through parameters this model does not know yet. Unlisted
-    document types are refused unless ``allow_unlisted_documents=True``.
+    document types are refused unless ``allow_unlisted_documents=True``; the legacy
+    ``VIDEO_CALL*`` token types (not in iDenfy's contract) unless
+    ``allow_legacy_token_types=True``. URLs must be RFC 3986 URIs (encode a space
+    or a quote yourself); ``theme`` and ``risk_assessment_profile`` UUIDs are sent in
+    their canonical form.
 
     Each field's rule is declared on the field (``metadata``, see ``_rules.Rule``).
 
@@ -229,10 +239,13 @@ class SessionRequest:
         metadata=rule("str", _check_nationality, nullable=True),
     )
     address: str | _Null | None = attrs.field(
-        default=None, repr=False, metadata=rule("str", _text(255), nullable=True)
+        default=None,
+        repr=False,
+        metadata=rule("str", _text(255, allow_empty=True), nullable=True),
     )
     external_ref: str | _Null | None = attrs.field(
-        default=None, metadata=rule("str", _text(40, ascii_only=True), nullable=True)
+        default=None,
+        metadata=rule("str", _text(40, ascii_only=True, allow_empty=True), nullable=True),
     )
 
     # Document data
@@ -263,20 +276,20 @@ class SessionRequest:
     success_url: str | _Null | None = attrs.field(default=None, metadata=_URL)
     error_url: str | _Null | None = attrs.field(default=None, metadata=_URL)
     unverified_url: str | _Null | None = attrs.field(default=None, metadata=_URL)
-    callback_url: str | _Null | None = attrs.field(default=None, metadata=_URL)
+    callback_url: str | _Null | None = attrs.field(
+        default=None, metadata=rule("str", _check_callback_url, nullable=True)
+    )
     locale: str | _Null | None = attrs.field(
-        default=None, converter=_lower, metadata=rule("str", _check_locale, nullable=True)
+        default=None, converter=_lower, metadata=rule("str", _check_token_locale, nullable=True)
     )
     expiry_time: int | None = attrs.field(
-        default=None, metadata=rule("int", _int_range(1, _MAX_EXPIRY_TIME))
+        default=None, metadata=rule("int", _int_range(0, _MAX_EXPIRY_TIME))
     )
     session_length: int | None = attrs.field(
         default=None, metadata=rule("int", _int_range(60, 3600))
     )
     token_type: str | TokenType | None = attrs.field(
-        default=None,
-        converter=_enum_value,
-        metadata=rule("str", _one_of(t.value for t in TokenType)),
+        default=None, converter=_enum_value, metadata=rule("str", _TOKEN_TYPE_RULE)
     )
     show_instructions: bool | None = attrs.field(default=None, metadata=_BOOL)
     generate_digit_string: bool | None = attrs.field(default=None, metadata=_BOOL)
@@ -331,7 +344,7 @@ class SessionRequest:
         default=None, metadata=rule("bool", _check_bool, nullable=True)
     )
     questionnaire: str | _Null | None = attrs.field(
-        default=None, metadata=rule("str", _text(255), nullable=True)
+        default=None, metadata=rule("str", _text(None, allow_empty=True), nullable=True)
     )
     questionnaire_required: bool | None = attrs.field(default=None, metadata=_BOOL)
     risk_assessment_profile: int | str | uuid.UUID | _Null | None = attrs.field(
@@ -364,6 +377,10 @@ class SessionRequest:
         default=False,
         metadata=rule("bool", _check_bool, wire="allow_unlisted_documents", sent=False),
     )
+    allow_legacy_token_types: bool = attrs.field(
+        default=False,
+        metadata=rule("bool", _check_bool, wire="allow_legacy_token_types", sent=False),
+    )
 
     def __attrs_post_init__(self) -> None:
         problems = field_problems(self) + _cross_field_problems(self)
@@ -386,7 +403,9 @@ NULLABLE_FIELDS: Final = frozenset(
     name for name, _, declared in rules_of(SessionRequest) if declared.nullable
 )
 _REPR_FIELDS: Final = tuple(
-    a for a in attrs.fields(SessionRequest) if a.name != "allow_unlisted_documents"
+    a
+    for a in attrs.fields(SessionRequest)
+    if a.name not in ("allow_unlisted_documents", "allow_legacy_token_types")
 )
 _KNOWN_WIRE_NAMES: Final = frozenset(
     wire for _, wire, declared in rules_of(SessionRequest) if declared.sent
@@ -408,6 +427,17 @@ def _cross_field_problems(req: SessionRequest) -> list[FieldProblem]:
             "must contain only known document types (allow_unlisted_documents=True to force)"
         )
         problems.append(FieldProblem("documents", rule_text))
+    if (
+        not req.allow_legacy_token_types
+        and isinstance(req.token_type, str)
+        and req.token_type not in CONTRACT_TOKEN_TYPES
+        and not _TOKEN_TYPE_RULE(req.token_type)
+    ):
+        rule_text = (
+            "must be IDENTIFICATION or DOCUMENT (the legacy VIDEO_CALL types need"
+            " allow_legacy_token_types=True)"
+        )
+        problems.append(FieldProblem("tokenType", rule_text))
     if (
         isinstance(req.age_limit, int)
         and isinstance(req.age_max, int)
@@ -438,7 +468,9 @@ class Session:
 
     auth_token: str = attrs.field(repr=_mask)
     scan_ref: str
-    client_id: str
+    #: None when the answer has no clientId or a null one (nullable, not required in
+    #: iDenfy's contract): the session exists and is paid for all the same.
+    client_id: str | None = None
     redirect_url: str | None = attrs.field(default=None, repr=False)
     digit_string: str | None = attrs.field(default=None, repr=_mask)
     expiry_time: int | None = None

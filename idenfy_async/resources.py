@@ -432,7 +432,8 @@ class ProofOfAddress(_Resource):
     ) -> PoaCheck:
         """Check a document against a name and address (``POST /api/v2/poa-checks/``).
 
-        ``check(path, provided_name="John Doe", provided_address="...")``. The file
+        ``check(path, provided_name="John Doe", provided_address="...")``, or
+        ``check(path)`` to have the name and address read off the document. The file
         is JPEG, PNG, WebP, HEIC/HEIF or PDF. A check costs a credit: retried like
         ``create_session``.
 
@@ -444,8 +445,8 @@ class ProofOfAddress(_Resource):
         if not isinstance(request, PoaCheckRequest):
             request = PoaCheckRequest(
                 request,
-                provided_name=provided_name,  # type: ignore[arg-type]  # reported as required
-                provided_address=provided_address,  # type: ignore[arg-type]
+                provided_name=provided_name,
+                provided_address=provided_address,
             )
         data = await read_file(
             request.file,

@@ -43,6 +43,7 @@ from .models import (
     DocumentExpirationEvent,
     EventType,
     FacialAuthenticationEvent,
+    FacialAuthenticationStatus,
     IdentificationEvent,
     VideoCallEvent,
     WebhookEvent,
@@ -249,11 +250,19 @@ def _is_identification(payload: Mapping[str, Any]) -> bool:
 
 
 def _is_facial_authentication(payload: Mapping[str, Any]) -> bool:
-    # The documented example carries no status string: its own fields decide. An
-    # object status is an identification's (checked first anyway).
+    # The documented example carries no status string: its own fields decide. The
+    # contract requires only id, scanRef, clientId and status (face OpenAPI,
+    # FacialAuthenticationWebhook): a status of its enum (any case) decides too. An
+    # object status is an identification's (checked first anyway), a boolean one a
+    # video call's.
     own = ("token", "method", "facePhoto", "failReason", "riskTags")
     status = payload.get("status")
-    return (status is None or isinstance(status, str)) and any(key in payload for key in own)
+    if isinstance(status, str):
+        return status.upper() in _FACIAL_STATUSES or any(key in payload for key in own)
+    return status is None and any(key in payload for key in own)
+
+
+_FACIAL_STATUSES: Final = frozenset(s.value for s in FacialAuthenticationStatus)
 
 
 def _is_video_call(payload: Mapping[str, Any]) -> bool:

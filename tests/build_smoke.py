@@ -75,7 +75,7 @@ def aiohttp_extra() -> None:
     from idenfy_async import AsyncIdenfy
     from idenfy_async.testing import FakeIdenfyServer
 
-    async def run() -> str:
+    async def run() -> str | None:
         async with (
             FakeIdenfyServer() as base_url,
             AsyncIdenfy("test-key", "test-secret", base_url=base_url, http_backend="aiohttp") as c,

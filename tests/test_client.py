@@ -322,7 +322,7 @@ async def test_keywords_and_session_request_send_the_same(
             lambda c: c.create_session(client_id="u", country="XX"), ("country",), id="bad-country"
         ),
         pytest.param(
-            lambda c: c.create_session(client_id="u", first_name="J0hn", expiry_time=0),
+            lambda c: c.create_session(client_id="u", first_name="J0hn", expiry_time=-1),
             ("firstName", "expiryTime"),
             id="all-problems-at-once",
         ),

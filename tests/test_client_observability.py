@@ -301,7 +301,7 @@ async def test_concurrent_tasks_each_capture_their_own(
         "test-key", "test-secret", transport=fake, retry_policy=policy
     ) as client:
 
-        async def one(n: int) -> tuple[str, ResponseInfo]:
+        async def one(n: int) -> tuple[str | None, ResponseInfo]:
             session, info = await client.with_response_info(
                 client.create_session(client_id=f"u-{n}")
             )

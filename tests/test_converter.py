@@ -85,7 +85,7 @@ REQUEST_WIRE_NAMES: dict[str, str] = {
     "video_call_questions": "videoCallQuestions",
     "dummy_status": "dummyStatus",
 }
-NOT_SENT = {"extra", "allow_unlisted_documents"}
+NOT_SENT = {"extra", "allow_unlisted_documents", "allow_legacy_token_types"}
 
 #: A valid value for every non-boolean SessionRequest attribute.
 FULL_VALUES: dict[str, Any] = {

@@ -138,8 +138,16 @@ async def test_create_complete_read_and_receive_agree(
             ),
             id="denied-overrides",
         ),
-        pytest.param("EXPIRED", {}, (None, None, (), (), False), id="expired"),
-        pytest.param("BRAND_NEW", {}, (None, None, (), (), False), id="unknown-outcome"),
+        # The contract's enums have no null: nothing analysed says so (issue 25).
+        pytest.param(
+            "EXPIRED", {}, ("DOC_NOT_ANALYSED", "FACE_NOT_ANALYSED", (), (), False), id="expired"
+        ),
+        pytest.param(
+            "BRAND_NEW",
+            {},
+            ("DOC_NOT_ANALYSED", "FACE_NOT_ANALYSED", (), (), False),
+            id="unknown-outcome",
+        ),
     ],
 )
 async def test_outcomes(

@@ -104,7 +104,7 @@ async def test_face_authentication_failed(client: AsyncIdenfy, fake: FakeIdenfy)
     token = await client.face_auth.create_token(scan_ref, method="ACTIVE_LIVENESS")
     fake.kyc.complete_face_auth(token.token, approved=False)
     payload = fake.kyc.face_auth_webhook_payload(token.token)
-    assert payload["status"] == "FAILED"
+    assert payload["status"] == "Failed"  # the contract's case
     assert payload["failReason"] == "FACE_MISMATCH"
     assert (await client.face_auth.get_session(token.token)).approved is False
 
@@ -323,6 +323,29 @@ async def test_proof_of_address(
     assert result.address_match is True
     assert result.provided_name == name
     assert len(fake.kyc.poa_checks) == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "verdict", "name_match"),
+    [
+        ({}, PoaOverallStatus.NOT_COMPARED, None),
+        ({"provided_name": "john doe"}, PoaOverallStatus.MATCH, True),
+        ({"provided_address": "Elsewhere 2"}, PoaOverallStatus.NO_MATCH, None),
+    ],
+)
+async def test_proof_of_address_with_the_file_alone(
+    client: AsyncIdenfy,
+    fake: FakeIdenfy,
+    given: dict[str, Any],
+    verdict: PoaOverallStatus,
+    name_match: bool | None,
+) -> None:
+    """Issue 19: only ``file`` is required (kyc OpenAPI, PoaCheckDetailRequest)."""
+    result = await client.proof_of_address.check(PDF, **given)
+    assert result.overall_status is verdict
+    assert result.name_match is name_match
+    assert result.name == fake.kyc.poa_document[0]  # read off the document
+    assert result.provided_name == given.get("provided_name")
 
 
 async def test_the_fake_refuses_what_the_client_would_not_send(fake: FakeIdenfy) -> None:

@@ -287,7 +287,7 @@ async def test_rate_limit_cooldown_holds_back_every_call_of_the_client() -> None
     assert fake.requests == 7
     assert transport.times[0] == 0.0
     assert transport.times[1:] == [5.0] * 6
-    assert sorted(s.client_id for s in sessions) == sorted(
+    assert sorted(str(s.client_id) for s in sessions) == sorted(
         ["first", *(f"other-{i}" for i in range(5))]
     )
     assert len(fake.sessions) == 6

@@ -272,6 +272,19 @@ WIRE: list[tuple[str, str, str, Call, int, Any, Any]] = [
 ]
 
 
+WIRE.append(
+    (
+        "poa-check-file-only",
+        "POST",
+        "/api/v2/poa-checks/",
+        lambda c: c.proof_of_address.check(PDF),
+        201,
+        {"id": "p-1", "overallStatus": "NOT_COMPARED", "nameMatch": None},
+        {"file": b64(PDF)},  # providedName/providedAddress optional (issue 19)
+    )
+)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "call", "status", "answer", "body"),
     [pytest.param(*row[1:], id=row[0]) for row in WIRE],

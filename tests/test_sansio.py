@@ -145,7 +145,6 @@ DECODE_FAILURES = [
     pytest.param(_body(scanRef=["a", "b"]), id="scanRef-list"),
     pytest.param(_body(scanRef="  "), id="scanRef-blank"),
     pytest.param(_body(authToken="tok\ud800"), id="authToken-lone-surrogate"),
-    pytest.param(_body(clientId=_MISSING), id="missing-clientId"),
     pytest.param(_body(clientId=[SECRET]), id="clientId-list"),
     pytest.param(b"[" * 100_000, id="nested-too-deep"),
 ]
@@ -215,10 +214,29 @@ def test_odd_redirect_url_is_replaced_by_the_documented_one() -> None:
 TOKEN, SCAN = "TOKEN-7f3a9c", "SCAN-REF-51d2e8"
 
 
+@pytest.mark.parametrize("client_id", [_MISSING, None], ids=["absent", "null"])
+def test_a_token_answer_without_client_id_is_a_session(client_id: object) -> None:
+    """Only authToken, scanRef and tokenType are required in a token 201, and clientId
+    is nullable (kyc OpenAPI, /api/v2/token 201): a paid session, not undecodable."""
+    content = json.dumps(
+        {
+            k: v
+            for k, v in {
+                "authToken": TOKEN,
+                "scanRef": SCAN,
+                "tokenType": "IDENTIFICATION",
+                "clientId": client_id,
+            }.items()
+            if v is not _MISSING
+        }
+    ).encode()
+    session = parse_create_session(201, content, base_url=BASE_URL)
+    assert (session.auth_token, session.scan_ref, session.client_id) == (TOKEN, SCAN, None)
+
+
 @pytest.mark.parametrize(
     ("fields", "scan_ref", "auth_token"),
     [
-        pytest.param({"clientId": _MISSING}, SCAN, TOKEN, id="clientId-missing"),
         pytest.param({"clientId": {"x": SECRET}}, SCAN, TOKEN, id="clientId-object"),
         pytest.param({"authToken": _MISSING}, SCAN, None, id="token-missing"),
         pytest.param({"scanRef": 5}, None, TOKEN, id="scanRef-number"),
@@ -241,7 +259,7 @@ def test_decode_error_carries_what_identifies_the_session(
 def test_decode_error_str_mentions_kept_session_without_values() -> None:
     """When a session was identified, str() says where to find it, never its values."""
     with pytest.raises(errors.ResponseDecodeError) as excinfo:
-        parse_create_session(201, _body(clientId=None, scanRef=SCAN), base_url=BASE_URL)
+        parse_create_session(201, _body(clientId=[1], scanRef=SCAN), base_url=BASE_URL)
     text = str(excinfo.value)
     assert "scan_ref" in text
     assert "auth_token" in text

@@ -224,7 +224,7 @@ async def test_a_created_session_with_an_unreadable_answer_is_open(
     """authToken and scanRef read, the rest not: the session exists and is handed out."""
     from idenfy_async import ResponseDecodeError
 
-    body = json.dumps({"authToken": "t" * 40, "scanRef": "scan-1", "clientId": None}).encode()
+    body = json.dumps({"authToken": "t" * 40, "scanRef": "scan-1", "clientId": [None]}).encode()
     async with single(fake, policy) as client:
         fake.fail_next(Fault(status=200, body=body, create=True))
         with pytest.raises(ResponseDecodeError) as caught:

@@ -129,10 +129,10 @@ async def test_client_with_wrong_secret_gets_authentication_error(
             id="digits-in-name",
         ),
         pytest.param(
-            {"clientId": "u", "expiryTime": 0},
+            {"clientId": "u", "expiryTime": -1},
             "BAD_VALUE",
-            "Field 'expiryTime' must be between 1 and 2,592,000.",
-            id="expiry-zero",
+            "Field 'expiryTime' must be between 0 and 2,592,000.",
+            id="expiry-negative",
         ),
         pytest.param(
             {"clientId": 12}, "BAD_VALUE", "Field 'clientId' must be a string.", id="int-client-id"

@@ -18,6 +18,9 @@ DEFAULT_API_SECRET: Final = "test-secret"
 FAKE_BASE_URL: Final = "https://ivs.idenfy.com"
 DEFAULT_EXPIRY_TIME: Final = 86_400
 DEFAULT_SESSION_LENGTH: Final = 1_800
+#: The document types a session accepts when the request names none (the
+#: additional-steps example's dashboard default).
+DEFAULT_DOCUMENTS: Final = ("ID_CARD", "PASSPORT", "DRIVER_LICENSE", "RESIDENCE_PERMIT")
 #: Where the fake's pre-signed file URLs point (like S3: another host than the API).
 FAKE_FILES_BASE_URL: Final = "https://s3.fake-idenfy.invalid"
 FAKE_FILES_PREFIX: Final = "/fake-files/"

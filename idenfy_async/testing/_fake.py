@@ -32,6 +32,7 @@ from ._common import (
     CONTROL_PREFIX,
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
+    DEFAULT_DOCUMENTS,
     DEFAULT_EXPIRY_TIME,
     DEFAULT_SESSION_LENGTH,
     DEFAULT_SIGNING_KEY,
@@ -52,6 +53,7 @@ from ._kyc import FakeKyc
 from ._results import (
     FILE_NAMES,
     FILE_SIZE,
+    NOT_ANALYSED,
     NULL_DATA,
     OUTCOME_RESULTS,
     Results,
@@ -254,6 +256,12 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         for name in ("firstName", "lastName"):
             if isinstance(payload.get(name), str):
                 response[name] = payload[name].upper()
+        # Arrays in the contract's 201, never null: a null or absent request value
+        # is answered with what the session then uses.
+        if response.get("documents") is None:
+            response["documents"] = list(DEFAULT_DOCUMENTS)
+        if response.get("registryCentersCountries") is None:
+            response["registryCentersCountries"] = []
         self.sessions.append(
             FakeSession(
                 scan_ref=scan_ref,
@@ -317,12 +325,13 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         fraud, mismatch = list(fraud_tags), list(mismatch_tags)
         if outcome == "SUSPECTED" and not fraud and not mismatch:
             fraud = ["FACE_SUSPECTED"]
-        document, face = OUTCOME_RESULTS.get(outcome, (None, None))
+        document, face = OUTCOME_RESULTS.get(outcome, NOT_ANALYSED)
         verified = outcome != "EXPIRED"
         now = int(time.time())
         session.status = outcome
         session.final = final
-        session.platform = platform if verified else None
+        # DeviceTypeEnum has no null: an expired session says where it was opened.
+        session.platform = platform
         session.start_time = session.start_time or now
         session.finish_time = now
         session.result = status_object(
@@ -352,7 +361,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         status = session.result or status_object(session.status)
         return {
             "final": session.final,
-            "platform": session.platform,
+            "platform": session.platform or "OTHER",  # DeviceTypeEnum: no null
             "status": {**status, "overall": session.status},
             "data": {**NULL_DATA, **session.data},
             "fileUrls": dict(session.file_urls),

@@ -33,20 +33,18 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from idenfy_async import _kyc_sansio as wire
-from idenfy_async.errors import RequestValidationError
 from idenfy_async.kyc_models import (
     POA_MAX_FILE_BYTES,
     PROCESS_MAX_IMAGE_BYTES,
-    InformationRequest,
-    PoaCheckRequest,
     ProcessingDocumentType,
 )
 from idenfy_async.models import COUNTRY_CODES
 
+from . import _rules
 from ._common import answer as _answer
 from ._common import error as _error
 from ._common import json_object as _json_body
-from ._kyc_face import Call, FaceAuth, FakeFaceAuthSession, refused
+from ._kyc_face import Call, FaceAuth, FakeFaceAuthSession
 
 if TYPE_CHECKING:
     from ._common import FakeSession
@@ -162,18 +160,9 @@ class FakeKyc(FaceAuth):
         if not isinstance(payload, dict):
             return payload
         scan_ref = call.params[0]
-        try:
-            InformationRequest(
-                scan_ref,
-                lifetime=payload.get("lifetime"),
-                questionnaire=payload.get("questionnaire"),
-                risk_assessment_profile=payload.get("riskAssessmentProfile"),
-                additional_step_upload_required=payload.get("additionalStepUploadRequired"),
-                bank_card_verification=payload.get("bankCardVerification"),
-                bank_card_expected_last_four=payload.get("bankCardExpectedLastFour"),
-            )
-        except RequestValidationError as exc:
-            return refused(exc)
+        problem = _rules.refused_body(payload, _rules.REQUEST_INFORMATION_RULES)
+        if problem is not None:
+            return problem
         session = self._session(scan_ref)
         if isinstance(session, tuple):
             return session
@@ -224,9 +213,10 @@ class FakeKyc(FaceAuth):
         payload = _json_body(call.body)
         if not isinstance(payload, dict):
             return payload
+        problem = _rules.refused_body(payload, _rules.BLOCKLIST_RULES)
+        if problem is not None:
+            return problem
         reason = payload.get("reason")
-        if reason is not None and not isinstance(reason, str):
-            return _error(400, "BAD_VALUE", "Field 'reason' must be a string.")
         if not session.data:
             return _error(400, "BAD_VALUE", "Identification has no data to blocklist.")
         if existing:
@@ -246,12 +236,15 @@ class FakeKyc(FaceAuth):
         self.blocklist.append(record)
         answer: dict[str, Any] = {"id": record.id, "reason": reason, "created": record.created}
         if source == "DOCUMENT_INFO":
+            # Every field a string, never null (kyc OpenAPI,
+            # IdentificationDataBlacklistResponse): what the document lacks is "".
             answer.update(
-                fullName=data.get("fullName"),
-                dateOfBirth=data.get("docDob"),
-                personalNumber=data.get("docPersonalCode"),
-                documentNumber=data.get("docNumber"),
-                nationality=data.get("docNationality"),
+                fullName=data.get("fullName") or "",
+                dateOfBirth=data.get("docDob") or "",
+                personalNumber=data.get("docPersonalCode") or "",
+                documentNumber=data.get("docNumber") or "",
+                nationality=data.get("docNationality") or "",
+                reason=reason or "",
             )
         else:
             answer["faceImageUrl"] = self._fake.results.file_url(scan_ref, "FACE")
@@ -359,15 +352,19 @@ class FakeKyc(FaceAuth):
         decoded = _decode_file(payload.get("file"), "file", wire.POA_KINDS, POA_MAX_FILE_BYTES)
         if isinstance(decoded, tuple):
             return decoded
-        try:
-            name_given: Any = payload.get("providedName")
-            address_given: Any = payload.get("providedAddress")
-            PoaCheckRequest(decoded, provided_name=name_given, provided_address=address_given)
-        except RequestValidationError as exc:
-            return refused(exc)
+        problem = _rules.refused_body(payload, _rules.POA_RULES)
+        if problem is not None:
+            return problem
         name, address = self.poa_document
-        name_match = _same(payload["providedName"], name)
-        address_match = _same(payload["providedAddress"], address)
+        # Only what was provided is compared (providedName/providedAddress are optional
+        # and nullable in iDenfy's contract); nothing provided: NOT_COMPARED.
+        given_name, given_address = payload.get("providedName"), payload.get("providedAddress")
+        name_match = None if given_name is None else _same(given_name, name)
+        address_match = None if given_address is None else _same(given_address, address)
+        compared = [m for m in (name_match, address_match) if m is not None]
+        verdict = "MATCH" if all(compared) else "NO_MATCH"
+        if not compared:
+            verdict = "NOT_COMPARED"
         answer = {
             "id": str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -379,7 +376,7 @@ class FakeKyc(FaceAuth):
             "nameMatch": name_match,
             "addressMatch": address_match,
             "dateValid": True,
-            "overallStatus": "MATCH" if name_match and address_match else "NO_MATCH",
+            "overallStatus": verdict,
             "name": name,
             "address": address,
             "orgName": "Fake Utility UAB",
@@ -387,8 +384,8 @@ class FakeKyc(FaceAuth):
             "documentTypeSupported": True,
             "countrySupported": True,
             "file": self._fake.results.file_url("poa", "file"),
-            "providedName": payload["providedName"],
-            "providedAddress": payload["providedAddress"],
+            "providedName": given_name,
+            "providedAddress": given_address,
         }
         self.poa_checks.append(answer)
         return _answer(201, answer)

@@ -15,20 +15,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from idenfy_async.errors import RequestValidationError
-from idenfy_async.kyc_models import FaceAuthTokenRequest
-
 from ._common import TOKEN_ALPHABET, Answer, FakeSession
 from ._common import answer as _answer
 from ._common import error as _error
 from ._common import json_object as _json_body
+from ._rules import FACE_AUTH_TOKEN_RULES, refused_body
 
 if TYPE_CHECKING:
     import httpx
 
     from ._fake import FakeIdenfy
 
-__all__ = ["Call", "FaceAuth", "FakeFaceAuthSession", "refused"]
+__all__ = ["Call", "FaceAuth", "FakeFaceAuthSession"]
 
 _Answer = Answer
 MAX_ATTEMPT_COUNT: Final = 3
@@ -60,14 +58,6 @@ class FakeFaceAuthSession:
     approved: bool | None = None
     status: str = "PENDING"  #: SUCCESS, FAILED, EXPIRED, CANCELED once finished
     fail_reason: str | None = None
-
-
-def refused(exc: RequestValidationError) -> Answer:
-    """iDenfy's 400 for the first problem a request model found."""
-    problem = exc.problems[0]
-    if problem.rule == "is required":
-        return _error(400, "MISSING_VALUE", f"Missing value: '{problem.field}'.")
-    return _error(400, "BAD_VALUE", f"Field '{problem.field}' {problem.rule}.")
 
 
 class FaceAuth:
@@ -107,20 +97,10 @@ class FaceAuth:
         payload = _json_body(call.body)
         if not isinstance(payload, dict):
             return payload
-        if payload.get("type", "AUTHENTICATION") != "AUTHENTICATION":
-            return _error(400, "BAD_VALUE", "Field 'type' must be AUTHENTICATION.")
-        try:
-            scan_ref: Any = payload.get("scanRef")
-            request = FaceAuthTokenRequest(
-                scan_ref,
-                method=payload.get("method", "FACE_MATCHING"),
-                lifetime=payload.get("lifetime"),
-                locale=payload.get("locale"),
-                generate_digit_string=payload.get("generateDigitString"),
-            )
-        except RequestValidationError as exc:
-            return refused(exc)
-        session = self._session(request.scan_ref)
+        problem = refused_body(payload, FACE_AUTH_TOKEN_RULES, required=("scanRef",))
+        if problem is not None:
+            return problem
+        session = self._session(payload["scanRef"])
         if isinstance(session, tuple):
             return session
         if session.status != "APPROVED":
@@ -132,12 +112,12 @@ class FaceAuth:
             token=self._token(),
             scan_ref=session.scan_ref,
             client_id=session.client_id,
-            method=str(request.method),
+            method=str(payload.get("method", "FACE_MATCHING")),
             request=payload,
         )
         self.face_sessions.append(face)
         answer: dict[str, Any] = {"token": face.token, "maxAttemptCount": MAX_ATTEMPT_COUNT}
-        if request.generate_digit_string:
+        if payload.get("generateDigitString"):
             answer["digitString"] = "".join(self._fake._rng.choices(string.digits, k=8))
         return _answer(200, answer)
 
@@ -198,7 +178,10 @@ class FaceAuth:
             "scanRef": face.scan_ref,
             "clientId": face.client_id,
             "token": face.token,
-            "status": face.status,
+            # The contract's case exactly (face OpenAPI, FacialAuthenticationWebhookStatusEnum:
+            # Success, Failed, Expired, Canceled, Pending), so a case-sensitive receiver
+            # is tested as iDenfy will call it.
+            "status": face.status.capitalize(),
             "type": "AUTHENTICATION",
             "method": face.method,
             "facePhoto": self._face_photo(face) if face.approved is not None else None,

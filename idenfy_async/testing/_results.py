@@ -39,6 +39,9 @@ OUTCOME_RESULTS: Final = {
     "REVIEWING": ("DOC_VALIDATED", "FACE_MATCH"),
     "DENIED": ("DOC_VALIDATED", "FACE_MISMATCH"),
 }
+#: What the contract's enums say when nothing was analysed (an EXPIRED session, one
+#: still ACTIVE): the contract has no null for autoDocument/autoFace.
+NOT_ANALYSED: Final = ("DOC_NOT_ANALYSED", "FACE_NOT_ANALYSED")
 NULL_DATA: Final[Mapping[str, Any]] = dict.fromkeys(
     (
         "docFirstName docLastName docNumber docPersonalCode docExpiry docDob docDateOfIssue"
@@ -246,7 +249,7 @@ def status_object(
     *,
     fraud_tags: list[str] | None = None,
     mismatch_tags: list[str] | None = None,
-    auto: tuple[str | None, str | None] = (None, None),
+    auto: tuple[str | None, str | None] = NOT_ANALYSED,
     manual: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, Any]:
     """The webhook's ``status`` object: overall status, tags, (document, face) results."""

@@ -1,4 +1,5 @@
-"""The fake's own rules for token requests (``POST /api/v2/token``), from iDenfy's reference.
+"""The fake's own rules for request bodies (the token, request-information, POA,
+blocklists, face-authentication tokens), from iDenfy's contract and reference.
 
 Written from the API reference (field names in camelCase as on the wire, types,
 lengths, enumerations, ranges, which fields may be ``null``), not from the library's
@@ -17,13 +18,20 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import urllib.parse
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ._common import Answer, error, json_object
 
-__all__ = ["TOKEN_RULES", "token_request"]
+__all__ = [
+    "BLOCKLIST_RULES",
+    "FACE_AUTH_TOKEN_RULES",
+    "POA_RULES",
+    "REQUEST_INFORMATION_RULES",
+    "TOKEN_RULES",
+    "refused_body",
+    "token_request",
+]
 
 _Check = Callable[[Any], "str | None"]
 
@@ -47,6 +55,22 @@ ISO_COUNTRIES: Final = frozenset(
 NAME_FORBIDDEN: Final = frozenset('~!@#$%^*()_+={}[]|:;",<>/?')
 MAX_EXPIRY_TIME: Final = 2_592_000  # 30 days
 _DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: JSON Schema's ``format: uuid`` (the contract's theme, riskAssessmentProfile): the
+#: RFC 4122 string form, hyphenated, no braces or ``urn:uuid:``.
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_PCT = r"%[0-9A-Fa-f]{2}"
+_UNRESERVED = r"[A-Za-z0-9\-._~]"
+_SUB_DELIMS = r"[!$&'()*+,;=]"
+_PCHAR = rf"(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS}|[:@])"
+#: The contract's ``format: uri`` for the URLs: RFC 3986, ``scheme://authority
+#: path-abempty [?query] [#fragment]`` (no space, quote, brace or raw non-ASCII).
+_URI: Final = re.compile(
+    rf"[A-Za-z][A-Za-z0-9+.\-]*://"
+    rf"(?:(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS}|:)*@)?"
+    rf"(?:\[[0-9A-Fa-f:.vV]+\]|(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS})*)(?::[0-9]*)?"
+    rf"(?:/{_PCHAR}*)*"
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?"
+)
 _DOCUMENT_TYPE: Final = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
@@ -156,24 +180,22 @@ def _url(high: int | None) -> _Check:
         parts = urllib.parse.urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return "must be an absolute http(s) URL"
-        return None
+        return None if _URI.fullmatch(value) else "must be a valid URI (RFC 3986)"
 
     return check
 
 
 def _uuid(value: Any) -> str | None:
-    try:
-        uuid.UUID(value)
-    except (TypeError, ValueError, AttributeError):
-        return "must be a UUID"
-    return None
+    if isinstance(value, str) and _UUID.fullmatch(value):
+        return None
+    return "must be a valid UUID"
 
 
 def _risk_profile(value: Any) -> str | None:
     # S1: a UUID; the seed: an integer id.
     if isinstance(value, int) and not isinstance(value, bool):
         return None
-    return None if isinstance(value, str) and not _uuid(value) else "must be an id or a UUID"
+    return None if not _uuid(value) else "must be an id or a valid UUID"
 
 
 def _object(value: Any) -> str | None:
@@ -201,19 +223,13 @@ _TOGGLES: Final = (
 
 #: wire name -> (check, may be null). ``clientId`` is checked first, apart.
 TOKEN_RULES: Final[Mapping[str, tuple[_Check, bool]]] = {
-    "tokenType": (
-        _choice(
-            "IDENTIFICATION",
-            "DOCUMENT",
-            "VIDEO_CALL",
-            "VIDEO_CALL_PHOTOS",
-            "VIDEO_CALL_IDENTIFICATION",
-        ),
-        False,
-    ),
+    # S1 (the contract) knows these two; the legacy VIDEO_CALL* of older pages are not
+    # in it, and the seed agrees.
+    "tokenType": (_choice("IDENTIFICATION", "DOCUMENT"), False),
     "externalRef": (_string(0, 40, ascii_only=True), True),
-    # "More than 0" (docs) up to 30 days (S1).
-    "expiryTime": (_integer(1, MAX_EXPIRY_TIME), False),
+    # S1: 0 to 30 days (older docs said "more than 0"; neither the contract nor the
+    # seed refuses 0).
+    "expiryTime": (_integer(0, MAX_EXPIRY_TIME), False),
     "sessionLength": (_integer(60, 3600), False),
     "locale": (_string(1, 7), True),  # S1: at most 7 characters
     "country": (_countries, True),
@@ -235,7 +251,7 @@ TOKEN_RULES: Final[Mapping[str, tuple[_Check, bool]]] = {
     "questionnaire": (_string(), True),
     "riskAssessmentProfile": (_risk_profile, True),
     "theme": (_uuid, True),
-    "registryCentersCountries": (_strings, True),
+    "registryCentersCountries": (_strings, True),  # a list: never a bare string
     "utilityBill": (_boolean, True),
     # Objects; null too: the 2022 full token request sends both as null (reference §10).
     "additionalSteps": (_object, True),
@@ -294,4 +310,60 @@ def _problem(payload: Mapping[str, Any]) -> tuple[str, str | None] | None:
         rule = check(value)
         if rule:
             return name, rule
+    return None
+
+
+# --------------------------------------------------------------------------- other KYC bodies
+# The rest of the workflow's request bodies, from iDenfy's contract (kyc OpenAPI) where it
+# has them, else from the reference: not from the library's request models.
+
+_Rules = Mapping[str, tuple[_Check, bool]]
+MAX_LIFETIME: Final = 2_592_000
+
+#: kyc OpenAPI components/schemas/IdentificationRequestInformationRequest (riskAssessmentProfile
+#: an integer too: the seed's id).
+REQUEST_INFORMATION_RULES: Final[_Rules] = {
+    "lifetime": (_integer(0, MAX_LIFETIME), False),
+    "questionnaire": (_string(1), False),
+    "riskAssessmentProfile": (_risk_profile, False),
+    "additionalStepUploadRequired": (_boolean, False),
+    "bankCardVerification": (_boolean, False),
+    "bankCardExpectedLastFour": (_string(4, 4), True),
+}
+#: kyc OpenAPI components/schemas/PoaCheckDetailRequest: only ``file`` is required (its
+#: base64 and kind are the endpoint's to check).
+POA_RULES: Final[_Rules] = {
+    "providedName": (_string(0, 255), True),
+    "providedAddress": (_string(0, 255), True),
+}
+#: kyc OpenAPI components/schemas/IdentificationBlacklistRequest
+BLOCKLIST_RULES: Final[_Rules] = {"reason": (_string(), True)}
+#: Reference §3.12 (not in the face-authentication OpenAPI file): ``scanRef`` required.
+FACE_AUTH_TOKEN_RULES: Final[_Rules] = {
+    "scanRef": (_string(1, 40), False),
+    "type": (_choice("AUTHENTICATION"), False),
+    "method": (_choice("FACE_MATCHING", "ACTIVE_LIVENESS"), False),
+    "lifetime": (_integer(1, MAX_LIFETIME), False),
+    "locale": (_string(1, 7), True),
+    "generateDigitString": (_boolean, False),
+}
+
+
+def refused_body(
+    payload: Mapping[str, Any], rules: _Rules, required: tuple[str, ...] = ()
+) -> Answer | None:
+    """iDenfy's 400 for the first rule ``payload`` breaks (``rules``: wire name ->
+    (check, may be null); ``required``: must be present, not null or empty), else None.
+    Names not in ``rules`` pass, as in the token request."""
+    for name in required:
+        if payload.get(name) in (None, ""):
+            return error(400, "MISSING_VALUE", f"Missing value: '{name}'.")
+    for name, value in payload.items():
+        known = rules.get(name)
+        if known is None:
+            continue
+        check, nullable = known
+        rule = (None if nullable else "may not be null") if value is None else check(value)
+        if rule:
+            return error(400, "BAD_VALUE", f"Field '{name}' {rule}.")
     return None
