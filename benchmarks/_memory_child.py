@@ -34,7 +34,13 @@ from typing import Any, Final
 
 import httpx
 
-from idenfy_async import AsyncIdenfy, BulkState, JournalState, SessionRequest, SqliteJournal
+from idenfy_async import (
+    AsyncIdenfy,
+    BulkState,
+    JournalState,
+    SessionRequest,
+    SqliteJournal,
+)
 from idenfy_async.testing import FakeIdenfy
 
 from ._payload import REQUEST_FIELDS

@@ -41,8 +41,11 @@ from typing import Any, Final
 
 import httpx
 
-from idenfy_async import AsyncIdenfy, SessionRequest, _converter, _sansio, _wire
-from idenfy_async import _http as _http_module
+from idenfy_async import AsyncIdenfy, SessionRequest
+from idenfy_async._send import sender as _http_module
+from idenfy_async._wire import common as _wire
+from idenfy_async._wire import converter as _converter
+from idenfy_async._wire import sessions as _sansio
 
 from .__main__ import Call, measure_ramp
 from ._payload import (

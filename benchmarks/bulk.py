@@ -56,7 +56,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from idenfy_async import AsyncIdenfy, BulkState, JournalState, SessionRequest, SqliteJournal
+from idenfy_async import (
+    AsyncIdenfy,
+    BulkState,
+    JournalState,
+    SessionRequest,
+    SqliteJournal,
+)
 from idenfy_async.transports import HttpBackend
 
 from ._payload import REQUEST_FIELDS

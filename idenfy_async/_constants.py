@@ -24,7 +24,7 @@ ENV_SIGNING_KEY: Final = "IDENFY_SIGNING_KEY"
 #: Seconds after an attempt went pending before "not listed" may mean "not created":
 #: four times the default per-attempt timeout (30 s), for a request iDenfy processes
 #: late and for the listing to catch up. Undocumented by iDenfy; see rule 5 of
-#: :mod:`idenfy_async.reconcile` (public there; here so that the client's signature
+#: :mod:`idenfy_async.bulk.reconcile` (public there; here so that the client's signature
 #: does not load reconciliation before it is used).
 DEFAULT_SETTLE_WINDOW: Final = 120.0
 #: Requests one client has in flight, and rows a bulk run has in flight, by default.

@@ -36,9 +36,12 @@ from typing import Any, Final
 
 import attrs
 
-from . import _public
-from ._converter import converter, shape_errors, shape_problem
-from .errors import ConfigurationError, SignatureVerificationError, WebhookPayloadError
+from ._wire.converter import converter, shape_errors, shape_problem
+from .errors import (
+    ConfigurationError,
+    SignatureVerificationError,
+    WebhookPayloadError,
+)
 from .models import (
     DocumentExpirationEvent,
     EventType,
@@ -282,7 +285,3 @@ _SHAPES: Final[Mapping[type[WebhookEvent], Callable[[Mapping[str, Any]], bool]]]
 
 def _shape_of(payload: Mapping[str, Any]) -> type[WebhookEvent] | None:
     return next((cls for cls, matches in _SHAPES.items() if matches(payload)), None)
-
-
-# Reprs and pickles name the public home (idenfy_async.parse_event, ...).
-_public.claim_module(__name__)

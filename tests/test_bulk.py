@@ -28,8 +28,8 @@ from idenfy_async import (
     SessionOutcomeUnknownError,
     SessionRequest,
 )
-from idenfy_async._bulk_row import _Runner
-from idenfy_async._limiter import RateLimiter
+from idenfy_async._send.limits import RateLimiter
+from idenfy_async.bulk._row import _Runner
 from idenfy_async.bulk import (
     BulkProgress,
     BulkResult,
@@ -38,7 +38,7 @@ from idenfy_async.bulk import (
     create_sessions,
     is_retryable,
 )
-from idenfy_async.journal import (
+from idenfy_async.bulk.journal import (
     ErrorRecord,
     JournalEntry,
     JournalError,

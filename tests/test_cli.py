@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from idenfy_async import AsyncIdenfy, SessionRequest, __version__, cli
+from idenfy_async.bulk.journal import JournalEntry, JournalState, SqliteJournal
 from idenfy_async.cli import (
     EXIT_CODES,
     EXIT_INTERRUPTED,
@@ -44,7 +45,6 @@ from idenfy_async.cli._ledger import FAKE_JOURNAL_NAME, account_journal_name
 from idenfy_async.cli._output import OUTPUT_FIELDS, _Output
 from idenfy_async.cli._progress import _Progress, _progress_for, _RichProgress, _Tally
 from idenfy_async.cli._rows import _COLUMNS, CSV_DELIMITERS, _Input, _Row
-from idenfy_async.journal import JournalEntry, JournalState, SqliteJournal
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 
 EXAMPLES = Path(__file__).parent.parent / "examples"

@@ -21,7 +21,7 @@ from idenfy_async import (
     ServerError,
 )
 from idenfy_async._constants import ENV_LOG
-from idenfy_async._observe import logger
+from idenfy_async._send.observe import logger
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 
 ATTEMPTS = "idenfy_async.http"

@@ -311,4 +311,4 @@ def test_public_names_of_the_options() -> None:
     assert CallKind.CREATE.name == "CREATE"
     assert repr(NOT_GIVEN) == "NOT_GIVEN"
     assert isinstance(NOT_GIVEN, NotGiven)
-    assert OnRetry is idenfy_async._retry.OnRetry
+    assert OnRetry is idenfy_async._send.retry.OnRetry

@@ -7,9 +7,17 @@ from typing import Any
 
 import attrs
 import pytest
+from idenfy_async._wire.converter import session_request_to_wire, structure_session
 
-from idenfy_async import NULL, DocumentType, DummyStatus, Session, SessionRequest, Sex, TokenType
-from idenfy_async._converter import session_request_to_wire, structure_session
+from idenfy_async import (
+    NULL,
+    DocumentType,
+    DummyStatus,
+    Session,
+    SessionRequest,
+    Sex,
+    TokenType,
+)
 from idenfy_async.models import wire_name
 from tests.conftest import sample
 

@@ -23,7 +23,7 @@ import pytest
 from redis.asyncio import Redis
 
 from idenfy_async import AsyncIdenfy, coordination
-from idenfy_async._limiter import Pacer
+from idenfy_async._send.limits import Pacer
 from idenfy_async.coordination import (
     MemoryDedupeStore,
     QuotaSchedule,

@@ -15,6 +15,15 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from idenfy_async._wire.sessions import (
+    LIST_VERIFICATIONS_PATH,
+    RequestSpec,
+    VerificationPage,
+    build_list_verifications,
+    error_from_response,
+    next_page_spec,
+    parse_generate_pdf,
+)
 
 from idenfy_async import (
     AsyncIdenfy,
@@ -33,15 +42,6 @@ from idenfy_async import (
     StatusResult,
     VerificationData,
     errors,
-)
-from idenfy_async._sansio import (
-    LIST_VERIFICATIONS_PATH,
-    RequestSpec,
-    VerificationPage,
-    build_list_verifications,
-    error_from_response,
-    next_page_spec,
-    parse_generate_pdf,
 )
 from idenfy_async.models import VerificationSummary
 from idenfy_async.testing import FakeIdenfy, Fault

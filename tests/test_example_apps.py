@@ -27,7 +27,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from pytest_aiohttp import AiohttpClient
 
 from examples import aiohttp_app, fastapi_app
-from idenfy_async import AsyncIdenfy, ConfigurationError, DocumentType, RetryPolicy, coordination
+from idenfy_async import (
+    AsyncIdenfy,
+    ConfigurationError,
+    DocumentType,
+    RetryPolicy,
+    coordination,
+)
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 from idenfy_async.testing._faults import Reply
 from idenfy_async.webhooks import sign

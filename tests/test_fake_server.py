@@ -19,7 +19,13 @@ from idenfy_async import (
     RateLimitError,
     ServerError,
 )
-from idenfy_async.testing import FAILURE_MIX, FakeIdenfy, FakeIdenfyServer, Fault, random_failure
+from idenfy_async.testing import (
+    FAILURE_MIX,
+    FakeIdenfy,
+    FakeIdenfyServer,
+    Fault,
+    random_failure,
+)
 
 
 async def test_serves_sessions_to_a_client() -> None:

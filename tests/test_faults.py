@@ -20,6 +20,7 @@ import attrs
 import hypothesis
 import hypothesis.strategies as st
 import pytest
+from idenfy_async._wire.sessions import MAX_JSON_RESPONSE_BYTES
 
 from idenfy_async import (
     APITimeoutError,
@@ -30,7 +31,6 @@ from idenfy_async import (
     ServerError,
     Session,
 )
-from idenfy_async._sansio import MAX_JSON_RESPONSE_BYTES
 from tests.faultserver import (
     TOKEN_PATH,
     Action,

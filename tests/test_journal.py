@@ -26,10 +26,10 @@ from idenfy_async import (
     RateLimitError,
     RequestValidationError,
     ServerError,
-    _journal_sqlite,
 )
-from idenfy_async import journal as journal_module
-from idenfy_async.journal import (
+from idenfy_async.bulk import _journal_sqlite
+from idenfy_async.bulk import journal as journal_module
+from idenfy_async.bulk.journal import (
     SCHEMA_VERSION,
     ErrorRecord,
     Journal,
@@ -41,7 +41,7 @@ from idenfy_async.journal import (
     MemoryJournal,
     SqliteJournal,
 )
-from idenfy_async.reconcile import ReconcileReason
+from idenfy_async.bulk.reconcile import ReconcileReason
 
 CREATED = JournalEntry(
     client_id="user-1",
@@ -161,7 +161,7 @@ async def test_second_open_is_locked_out_and_the_first_keeps_its_lock(tmp_path: 
             sys.executable,
             "-c",
             "import asyncio, sys\n"
-            "from idenfy_async.journal import SqliteJournal, JournalLockedError\n"
+            "from idenfy_async.bulk.journal import SqliteJournal, JournalLockedError\n"
             "try:\n"
             f"    asyncio.run(SqliteJournal({str(path)!r}).open())\n"
             "except JournalLockedError:\n"
@@ -177,7 +177,7 @@ async def test_a_killed_process_leaves_its_writes_and_no_lock(tmp_path: Path) ->
     path = tmp_path / "j.sqlite"
     script = (
         "import asyncio, os, signal\n"
-        "from idenfy_async.journal import SqliteJournal, JournalEntry, JournalState\n"
+        "from idenfy_async.bulk.journal import SqliteJournal, JournalEntry, JournalState\n"
         "async def main():\n"
         f"    journal = SqliteJournal({str(path)!r})\n"
         "    await journal.open()\n"
@@ -317,7 +317,7 @@ def test_error_record_from_error(error: IdenfyError, expected: ErrorRecord, text
 def test_error_kind_is_the_deprecated_name_of_error_record() -> None:
     """``ErrorKind`` (a record, not an enum) still imports for one release, with a warning."""
     with pytest.warns(DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"):
-        from idenfy_async.journal import ErrorKind
+        from idenfy_async.bulk.journal import ErrorKind
     assert ErrorKind is ErrorRecord
     with pytest.warns(DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"):
         assert idenfy_async.ErrorKind is ErrorRecord

@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from idenfy_async import _kyc_sansio as wire
 from idenfy_async import errors
-from idenfy_async.kyc_models import FaceAuthTokenRequest, InformationRequest
+from idenfy_async._wire import kyc as wire
+from idenfy_async.models import FaceAuthTokenRequest, InformationRequest
 from idenfy_async.models import IdentificationEvent
 from idenfy_async.webhooks import parse_event
 from tests.conftest import sample

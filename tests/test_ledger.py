@@ -19,8 +19,16 @@ from typing import Any
 import attrs
 import pytest
 
-from idenfy_async import AsyncIdenfy, RequestValidationError, SessionRequest, _checks
+from idenfy_async import AsyncIdenfy, RequestValidationError, SessionRequest
 from idenfy_async.bulk import BulkResult, BulkState, create_sessions, request_fingerprint
+from idenfy_async.bulk.journal import (
+    ErrorRecord,
+    JournalEntry,
+    JournalState,
+    MemoryJournal,
+    SqliteJournal,
+)
+from idenfy_async.bulk.reconcile import ReconcilePolicy
 from idenfy_async.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS, EXIT_USAGE, main
 from idenfy_async.cli._ledger import (
     FAKE_JOURNAL_NAME,
@@ -29,14 +37,7 @@ from idenfy_async.cli._ledger import (
     journal_dir,
 )
 from idenfy_async.errors import RequestValidationError as _RVE
-from idenfy_async.journal import (
-    ErrorRecord,
-    JournalEntry,
-    JournalState,
-    MemoryJournal,
-    SqliteJournal,
-)
-from idenfy_async.reconcile import ReconcilePolicy
+from idenfy_async.models import _checks
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 from tests.test_cli import account_journal, cli_env
 

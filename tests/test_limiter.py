@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from idenfy_async import AsyncIdenfy, RateLimitError, RetryPolicy, Session
-from idenfy_async._limiter import ConcurrencyLimiter, Cooldown
+from idenfy_async._send.limits import ConcurrencyLimiter, Cooldown
 from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock
 

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+from idenfy_async._wire.converter import session_request_to_wire, structure_session
 
 from idenfy_async import (
     NULL,
@@ -22,7 +23,6 @@ from idenfy_async import (
     Sex,
     TokenType,
 )
-from idenfy_async._converter import session_request_to_wire, structure_session
 from idenfy_async.models import COUNTRY_CODES
 from tests.conftest import sample
 

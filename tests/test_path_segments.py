@@ -26,12 +26,12 @@ from idenfy_async import (
     IdenfyError,
     RequestValidationError,
     RetryPolicy,
-    _results_sansio,
-    _sansio,
 )
-from idenfy_async import _kyc_sansio as kyc
-from idenfy_async.kyc_models import BlocklistSource
-from idenfy_async.resources import _Resource
+from idenfy_async._wire import kyc as kyc
+from idenfy_async._wire import results as _results_sansio
+from idenfy_async._wire import sessions as _sansio
+from idenfy_async.client._resources import _Resource
+from idenfy_async.models import BlocklistSource
 from tests.faultserver import FaultServer, Respond
 from tests.test_properties import PROPERTY, TEXT
 

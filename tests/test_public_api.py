@@ -20,7 +20,7 @@ MODULES = [
     "idenfy_async",
     "idenfy_async.errors",
     "idenfy_async.models",
-    "idenfy_async.reconcile",
+    "idenfy_async.bulk.reconcile",
     "idenfy_async.testing",
     "idenfy_async.transports",
 ]
@@ -89,7 +89,7 @@ def test_py_typed_is_shipped() -> None:
 
 def test_reconciliation_is_exported() -> None:
     """The reconcile module's types are importable from the package itself."""
-    from idenfy_async import reconcile
+    from idenfy_async.bulk import reconcile
 
     exported = {
         "ReconcileOutcome",
@@ -104,19 +104,29 @@ def test_reconciliation_is_exported() -> None:
     assert callable(idenfy_async.AsyncIdenfy.reconcile_session)
 
 
-HEAVY = ["aiohttp", "sqlite3", "idenfy_async.bulk", "idenfy_async.journal", "idenfy_async.webhooks"]
+HEAVY = [
+    "aiohttp",
+    "sqlite3",
+    "idenfy_async.bulk",
+    "idenfy_async.bulk.journal",
+    "idenfy_async.webhooks",
+]
 HEAVY += ["idenfy_async.cli", "idenfy_async.testing", "idenfy_async.transports._aiohttp"]
 HEAVY += ["idenfy_async.coordination", "redis"]  # only with redis_url or single_session
-HEAVY += ["cattrs", "idenfy_async.kyc_models", "idenfy_async.resources"]  # on first use
-HEAVY += ["idenfy_async._results", "idenfy_async._events", "idenfy_async._open_enums"]  # results
-HEAVY += ["idenfy_async.reconcile"]  # after an ambiguous create
+HEAVY += ["cattrs", "idenfy_async.models", "idenfy_async.client"]  # on first use
+HEAVY += [
+    "idenfy_async.models._results",
+    "idenfy_async.models._events",
+    "idenfy_async.models._open_enums",
+]  # results
+HEAVY += ["idenfy_async.bulk.reconcile"]  # after an ambiguous create
 # asyncio (with concurrent.futures, subprocess, signal): imported where a call runs, in
 # a loop that loaded it already; a sync webhook receiver never needs it.
 HEAVY += ["asyncio", "concurrent.futures", "subprocess"]
-HEAVY += ["idenfy_async._downloads", "idenfy_async._results_sansio"]  # first download/result
+HEAVY += ["idenfy_async._send.downloads", "idenfy_async._wire.results"]  # first download/result
 # The session models, their field rules and enums: the first request built or answer read.
-HEAVY += ["idenfy_async.models", "idenfy_async._rules", "idenfy_async._checks"]
-HEAVY += ["idenfy_async._enums", "idenfy_async._session_hooks"]
+HEAVY += ["idenfy_async.models", "idenfy_async.models._rules", "idenfy_async.models._checks"]
+HEAVY += ["idenfy_async.models._enums", "idenfy_async._wire.session_hooks"]
 
 
 def _run(code: str) -> str:
@@ -138,7 +148,7 @@ def test_import_loads_nothing_a_call_path_does_not_need() -> None:
     code = (
         "import sys, idenfy_async\n"
         "from idenfy_async import AsyncIdenfy\n"
-        "from idenfy_async._converter import converter\n"
+        "from idenfy_async._wire.converter import converter\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules], converter._built is None)\n"
     )
     assert _run(code) == "[] True"
@@ -170,7 +180,7 @@ def test_the_first_create_loads_the_session_models_it_needs() -> None:
         "    async with AsyncIdenfy('k', 's', transport=httpx.MockTransport(answer)) as client:\n"
         "        return await client.create_session(client_id='c')\n"
         "session = asyncio.run(main())\n"
-        "from idenfy_async._converter import converter\n"
+        "from idenfy_async._wire.converter import converter\n"
         "print(type(session) is idenfy_async.Session, repr(idenfy_async.SessionRequest),"
         " [m for m in sys.modules if m.startswith('idenfy_async._result')],"
         " converter._built is None)\n"
@@ -201,7 +211,7 @@ def test_default_sleep_is_asyncio_sleep_resolved_when_built() -> None:
 def test_lazy_names_load_on_first_use() -> None:
     from idenfy_async import SqliteJournal, create_sessions, verify_signature
     from idenfy_async.bulk import create_sessions as bulk_create_sessions
-    from idenfy_async.journal import SqliteJournal as journal_class
+    from idenfy_async.bulk.journal import SqliteJournal as journal_class
     from idenfy_async.webhooks import verify_signature as webhooks_verify
 
     assert (SqliteJournal, create_sessions, verify_signature) == (
@@ -254,13 +264,13 @@ def test_names_imported_from_their_modules_first_live_in_their_public_home() -> 
     journal's, webhooks', results', events', open enums', reconciliation's and
     coordination's names still say where they are public."""
     code = (
-        "from idenfy_async.journal import JournalEntry, SqliteJournal\n"
+        "from idenfy_async.bulk.journal import JournalEntry, SqliteJournal\n"
         "from idenfy_async.webhooks import parse_event\n"
         "from idenfy_async.coordination import RedisQuota, SessionRegistry\n"
-        "from idenfy_async._results import StatusResult\n"
+        "from idenfy_async.models._results import StatusResult\n"
         "from idenfy_async.models import VideoCallEvent\n"
-        "from idenfy_async.reconcile import Reconciliation\n"
-        "from idenfy_async._open_enums import OverallStatus\n"
+        "from idenfy_async.bulk.reconcile import Reconciliation\n"
+        "from idenfy_async.models._open_enums import OverallStatus\n"
         "print(JournalEntry.__module__, SqliteJournal.__module__, parse_event.__module__,"
         " StatusResult.__module__, VideoCallEvent.__module__, Reconciliation.__module__,"
         " OverallStatus.__module__,"

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from idenfy_async import ConfigurationError
-from idenfy_async._limiter import RateLimit, RateLimiter, parse_rate
+from idenfy_async._send.limits import RateLimit, RateLimiter, parse_rate
 from tests.conftest import VirtualClock
 
 

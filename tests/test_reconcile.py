@@ -32,8 +32,8 @@ from idenfy_async import (
     VerificationSummary,
 )
 from idenfy_async.bulk import create_sessions
-from idenfy_async.journal import JournalEntry, JournalState, MemoryJournal
-from idenfy_async.reconcile import DEFAULT_EXPIRY_TIME, decide
+from idenfy_async.bulk.journal import JournalEntry, JournalState, MemoryJournal
+from idenfy_async.bulk.reconcile import DEFAULT_EXPIRY_TIME, decide
 from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock
 

@@ -17,7 +17,14 @@ import pytest
 import respx
 
 from idenfy_async import AsyncIdenfy, RequestValidationError, RetryPolicy, errors
-from idenfy_async.kyc_models import (
+from idenfy_async.client import (
+    Blocklists,
+    FaceAuthentication,
+    InformationRequests,
+    Processing,
+    ProofOfAddress,
+)
+from idenfy_async.models import (
     AdditionalStepUpload,
     BlocklistEntry,
     BlocklistSource,
@@ -32,13 +39,6 @@ from idenfy_async.kyc_models import (
     PoaCheckRequest,
     PoaOverallStatus,
     ProcessingRequest,
-)
-from idenfy_async.resources import (
-    Blocklists,
-    FaceAuthentication,
-    InformationRequests,
-    Processing,
-    ProofOfAddress,
 )
 
 API = "https://ivs.idenfy.com"

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import httpx
 import pytest
+from idenfy_async._wire.sessions import error_from_response
 
 from idenfy_async import (
     APIConnectionError,
@@ -33,9 +34,8 @@ from idenfy_async import (
     RetryPolicy,
     ServerError,
 )
-from idenfy_async._limiter import Cooldown
-from idenfy_async._retry import RETRY_TABLE, classify, retry_call, should_retry
-from idenfy_async._sansio import error_from_response
+from idenfy_async._send.limits import Cooldown
+from idenfy_async._send.retry import RETRY_TABLE, classify, retry_call, should_retry
 from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock, sample
 

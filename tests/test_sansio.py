@@ -8,9 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-
-from idenfy_async import NULL, SessionRequest, errors
-from idenfy_async._sansio import (
+from idenfy_async._wire.sessions import (
     CREATE_SESSION_PATH,
     RequestSpec,
     build_create_session,
@@ -26,6 +24,8 @@ from idenfy_async._sansio import (
     parse_get_status,
     parse_retry_after,
 )
+
+from idenfy_async import NULL, SessionRequest, errors
 from tests.conftest import sample, sample_bytes
 
 BASE_URL = "https://ivs.idenfy.com"
@@ -664,7 +664,8 @@ def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> N
 def test_every_name_sansio_exports_resolves_and_the_lazy_ones_are_the_results_own() -> None:
     # _sansio serves the names of its __all__ it does not define from _results_sansio,
     # on first use: each must resolve, and to the results module's own object.
-    from idenfy_async import _results_sansio, _sansio
+    from idenfy_async._wire import results as _results_sansio
+    from idenfy_async._wire import sessions as _sansio
 
     assert all(hasattr(_sansio, name) for name in _sansio.__all__)
     for name in _sansio._RESULT_NAMES:

@@ -36,8 +36,8 @@ from idenfy_async import (
     coordination,
     parse_event,
 )
+from idenfy_async.bulk.reconcile import DEFAULT_SETTLE_WINDOW
 from idenfy_async.coordination import SessionRegistry, request_digest
-from idenfy_async.reconcile import DEFAULT_SETTLE_WINDOW
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 from tests.conftest import VirtualClock
 from tests.redisserver import RedisServer
@@ -117,7 +117,7 @@ async def test_an_open_session_is_returned_for_the_same_request_only(
 
 def test_same_means_the_same_wire_body() -> None:
     """The digest is of the bytes sent: equal requests agree, any field differing does not."""
-    from idenfy_async import _sansio
+    from idenfy_async._wire import sessions as _sansio
 
     def body(**fields: Any) -> bytes:
         return _sansio.build_create_session(SessionRequest(client_id="u", **fields)).body

@@ -23,6 +23,7 @@ import aiohttp
 import httpx
 import pytest
 import yarl
+from idenfy_async._wire.sessions import MAX_JSON_RESPONSE_BYTES
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from idenfy_async import (
@@ -36,8 +37,12 @@ from idenfy_async import (
     RetryPolicy,
     ServerError,
 )
-from idenfy_async._sansio import MAX_JSON_RESPONSE_BYTES
-from idenfy_async.transports import HTTP_BACKENDS, AiohttpTransport, DirectClient, build_transport
+from idenfy_async.transports import (
+    HTTP_BACKENDS,
+    AiohttpTransport,
+    DirectClient,
+    build_transport,
+)
 from idenfy_async.transports._aiohttp import _httpx_error
 from tests.faultserver import (
     Action,

@@ -1,4 +1,4 @@
-"""The one https-or-loopback rule (``idenfy_async._urls``) that every URL check uses, and
+"""The one https-or-loopback rule (``idenfy_async.models._urls``) that every URL check uses, and
 the UI URLs built from a token."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from idenfy_async._urls import (
+from idenfy_async.models._urls import (
     face_auth_ui_url,
     is_loopback_host,
     secure_url_problem,

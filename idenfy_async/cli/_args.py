@@ -8,17 +8,16 @@ import asyncio
 import os
 from typing import Any
 
-from idenfy_async import __version__
-from idenfy_async._constants import (
+from .. import __version__
+from .._constants import (
     DEFAULT_CONCURRENCY,
     ENV_BASE_URL,
     ENV_JOURNAL_DIR,
     ENV_REDIS_URL,
     ENV_SIGNING_KEY,
 )
-from idenfy_async.reconcile import DEFAULT_SETTLE_WINDOW
-from idenfy_async.testing import DEFAULT_SIGNING_KEY
-
+from ..bulk.reconcile import DEFAULT_SETTLE_WINDOW
+from ..testing import DEFAULT_SIGNING_KEY
 from ._bulk import _bulk_command
 from ._common import DEFAULT_FAKE_SERVER, DEFAULT_RATE
 from ._exits import FAKE_EXIT_CODES, exit_codes_text

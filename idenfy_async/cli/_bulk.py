@@ -10,8 +10,13 @@ import contextlib
 import time
 from collections.abc import Sequence
 
-from idenfy_async.journal import Journal, JournalEntry, JournalError, MemoryJournal, SqliteJournal
-
+from ..bulk.journal import (
+    Journal,
+    JournalEntry,
+    JournalError,
+    MemoryJournal,
+    SqliteJournal,
+)
 from ._common import _duration, _InputError, _plural, _say
 from ._exits import EXIT_OK, EXIT_ROWS
 from ._ledger import _fold_in, _journal_path, _old_journal

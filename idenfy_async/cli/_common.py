@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from typing import Final
 
-from idenfy_async._constants import DEFAULT_ACCOUNT_RATE
+from .._constants import DEFAULT_ACCOUNT_RATE
 
 #: iDenfy's default account limit; pass --rate to match yours, or --rate none.
 DEFAULT_RATE: Final = DEFAULT_ACCOUNT_RATE

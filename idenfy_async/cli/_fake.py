@@ -12,15 +12,14 @@ import signal
 import sys
 from typing import Final
 
-from idenfy_async._constants import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_SIGNING_KEY
-from idenfy_async.testing import (
+from .._constants import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_SIGNING_KEY
+from ..testing import (
     DEFAULT_SIGNING_KEY,
     FakeControl,
     FakeControlError,
     FakeIdenfy,
     FakeIdenfyServer,
 )
-
 from ._common import DEFAULT_FAKE_SERVER, _InputError, _plural, _print, _say
 from ._exits import EXIT_OK, EXIT_ROWS
 

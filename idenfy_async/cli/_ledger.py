@@ -20,9 +20,8 @@ import os
 from pathlib import Path
 from typing import Final
 
-from idenfy_async._constants import ENV_JOURNAL_DIR
-from idenfy_async.journal import JournalError, JournalMismatchError, SqliteJournal
-
+from .._constants import ENV_JOURNAL_DIR
+from ..bulk.journal import JournalError, JournalMismatchError, SqliteJournal
 from ._common import FAKE_JOURNAL_SUFFIX, JOURNAL_SUFFIX, _InputError, _say
 
 #: The key of the hash that names an account's journal: the name says which account

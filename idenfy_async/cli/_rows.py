@@ -16,11 +16,10 @@ from typing import Any, Final, TextIO
 
 import attrs
 
-from idenfy_async import FieldProblem, RequestValidationError, SessionRequest
-from idenfy_async._rules import cell_value
-from idenfy_async.bulk import request_fingerprint
-from idenfy_async.models import wire_name
-
+from .. import FieldProblem, RequestValidationError, SessionRequest
+from ..bulk import request_fingerprint
+from ..models import wire_name
+from ..models._rules import cell_value
 from ._common import _InputError
 
 #: The longest JSONL line read as a row: a longer one fails alone (CSV cells are bounded

@@ -13,12 +13,11 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from idenfy_async import CoordinationError, SessionRequest
-from idenfy_async._constants import ENV_REDIS_URL
-from idenfy_async.bulk import BulkProgress, BulkResult, BulkState
-from idenfy_async.journal import ErrorRecord, Journal, JournalError, JournalState
-from idenfy_async.reconcile import ReconcilePolicy
-
+from .. import CoordinationError, SessionRequest
+from .._constants import ENV_REDIS_URL
+from ..bulk import BulkProgress, BulkResult, BulkState
+from ..bulk.journal import ErrorRecord, Journal, JournalError, JournalState
+from ..bulk.reconcile import ReconcilePolicy
 from ._common import _duration, _InputError, _plural, _say
 from ._exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS
 from ._output import _Output

@@ -12,10 +12,9 @@ from typing import Final
 
 import attrs
 
-from idenfy_async import AsyncIdenfy, IdenfyError, RateLimiter
-from idenfy_async._constants import ENV_API_KEY, ENV_API_SECRET
-from idenfy_async.testing import FakeIdenfy
-
+from .. import AsyncIdenfy, IdenfyError, RateLimiter
+from .._constants import ENV_API_KEY, ENV_API_SECRET
+from ..testing import FakeIdenfy
 from ._common import DEFAULT_RATE, _InputError, _say
 from ._ledger import FAKE_JOURNAL_NAME, account_journal_name
 

@@ -92,8 +92,6 @@ The package's rooms: ``_redis`` (connection, the one boundary to Redis), ``_quot
 
 from __future__ import annotations
 
-from idenfy_async import _public
-
 from ._cooldown import SharedCooldown
 from ._dedupe import (
     DEFAULT_DEDUPE_LEASE,
@@ -157,6 +155,3 @@ __all__ = [
     "connect",
     "request_digest",
 ]
-
-# Reprs and pickles name the public home, not the private module defining each.
-_public.claim_module(__name__)

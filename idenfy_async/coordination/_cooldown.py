@@ -8,9 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from idenfy_async._limiter import Cooldown
-from idenfy_async.errors import CoordinationError
-
+from .._send.limits import Cooldown
+from ..errors import CoordinationError
 from ._redis import (
     DEFAULT_OP_TIMEOUT,
     DEFAULT_PROBE_INTERVAL,

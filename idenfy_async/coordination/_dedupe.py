@@ -10,9 +10,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Protocol
 
-from idenfy_async.errors import ConfigurationError, CoordinationError
-
-from ._redis import DEFAULT_OP_TIMEOUT, KEY_PREFIX, _check_timeout, _run, account_namespace
+from ..errors import ConfigurationError, CoordinationError
+from ._redis import (
+    DEFAULT_OP_TIMEOUT,
+    KEY_PREFIX,
+    _check_timeout,
+    _run,
+    account_namespace,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

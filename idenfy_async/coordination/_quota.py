@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import attrs
 
-from idenfy_async._limiter import _RATE_SPEC, RATE_UNITS, RateLimiter, parse_rate
-from idenfy_async.errors import ConfigurationError, CoordinationError
-
+from .._send.limits import _RATE_SPEC, RATE_UNITS, RateLimiter, parse_rate
+from ..errors import ConfigurationError, CoordinationError
 from ._redis import (
     DEFAULT_OP_TIMEOUT,
     DEFAULT_PROBE_INTERVAL,

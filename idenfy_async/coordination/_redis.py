@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from idenfy_async.errors import ConfigurationError, CoordinationError
+from ..errors import ConfigurationError, CoordinationError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import attrs
 
-from idenfy_async.errors import CoordinationError
-from idenfy_async.models import Session
-
+from ..errors import CoordinationError
+from ..models import Session
 from ._redis import _run, account_namespace
 
 if TYPE_CHECKING:

@@ -8,15 +8,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from idenfy_async.errors import (
+from ..errors import (
     CoordinationError,
     IdenfyError,
     ResponseDecodeError,
     SessionAlreadyOpenError,
     SessionOutcomeUnknownError,
 )
-from idenfy_async.models import Session
-
+from ..models import Session
 from ._redis import DEFAULT_OP_TIMEOUT, KEY_PREFIX, _check_timeout, logger
 from ._session_stores import (
     _account_key,

@@ -50,7 +50,12 @@ import warnings
 from typing import Any, Final
 
 from . import _common
-from ._common import CONTROL_PREFIX, DEFAULT_SIGNING_KEY, FakeSession, WebhookDelivery
+from ._common import (
+    CONTROL_PREFIX,
+    DEFAULT_SIGNING_KEY,
+    FakeSession,
+    WebhookDelivery,
+)
 from ._control import FakeControl, FakeControlError
 from ._fake import FakeIdenfy
 from ._faults import FAILURE_MIX, Fault, random_failure

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._common import CONTROL_PREFIX, WEBHOOK_TIMEOUT, Answer, FakeSession, answer
+from ._common import (
+    CONTROL_PREFIX,
+    WEBHOOK_TIMEOUT,
+    Answer,
+    FakeSession,
+    answer,
+)
 
 if TYPE_CHECKING:
     from ._fake import FakeIdenfy

@@ -23,10 +23,9 @@ from typing import Any, Literal
 
 import httpx
 
-from idenfy_async import webhooks
-from idenfy_async._urls import secure_url_problem
-from idenfy_async.models import wire_name
-
+from .. import webhooks
+from ..models import wire_name
+from ..models._urls import secure_url_problem
 from . import _control, _faults, _rules
 from ._common import (
     CONTROL_PREFIX,

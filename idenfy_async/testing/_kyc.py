@@ -32,14 +32,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from idenfy_async import _kyc_sansio as wire
-from idenfy_async.kyc_models import (
+from .._wire import kyc as wire
+from ..models import (
+    COUNTRY_CODES,
     POA_MAX_FILE_BYTES,
     PROCESS_MAX_IMAGE_BYTES,
     ProcessingDocumentType,
 )
-from idenfy_async.models import COUNTRY_CODES
-
 from . import _rules
 from ._common import answer as _answer
 from ._common import error as _error

@@ -19,8 +19,7 @@ from typing import Final
 
 import h11
 
-from idenfy_async._limiter import RateLimiter
-
+from .._send.limits import RateLimiter
 from ._common import CONTROL_PREFIX, error
 from ._fake import FakeIdenfy
 from ._faults import Reply, random_failure

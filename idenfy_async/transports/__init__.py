@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import httpx
 
-from idenfy_async.errors import ConfigurationError
+from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport

@@ -1,0 +1,205 @@
+"""Per-call options: ``timeout``, ``max_retries``, ``retry_deadline``, ``retry_unknown``.
+
+One frozen :class:`RequestOptions` value carries them from an endpoint's keywords
+(or :meth:`AsyncIdenfy.with_options`) to the sending code; :func:`options_from` is
+the one place keywords become that value (and where the old ``retry_ambiguous=``
+name is still accepted, with a :class:`DeprecationWarning`). ``NOT_GIVEN`` means
+"use the client's setting", where ``None`` has its own meaning (``timeout=None``
+disables the timeout; ``retry_deadline=None`` removes the bound).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any, Final, TypedDict
+
+import attrs
+
+# At run time too: RequestOptions' annotations name httpx.Timeout, and get_type_hints
+# (attrs, cattrs, documentation) must resolve them. The client imports httpx anyway.
+import httpx
+
+from .. import errors
+
+__all__ = [
+    "NOT_GIVEN",
+    "Timeouts",
+    "checked_timeouts",
+    "clipped_timeouts",
+    "largest_timeout",
+    "CreateOptions",
+    "NotGiven",
+    "ReadOptions",
+    "RequestOptions",
+    "given_options",
+    "options_from",
+]
+
+
+class NotGiven(enum.Enum):
+    """The type of :data:`NOT_GIVEN`: "use the client's setting" in a keyword's type
+    (``timeout: float | None | NotGiven = NOT_GIVEN``), for typing your own wrappers."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+#: "Use the client's setting" for per-call options, where ``None`` has its own meaning
+#: (``timeout=None`` disables the timeout; ``retry_deadline=None`` removes the bound).
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+#: The option names, in the order :class:`RequestOptions` declares them.
+OPTION_NAMES: Final = ("timeout", "max_retries", "retry_deadline", "retry_unknown")
+#: The old spelling of ``retry_unknown`` (one release, with a DeprecationWarning).
+DEPRECATED_NAMES: Final = {"retry_ambiguous": "retry_unknown"}
+
+
+@attrs.frozen
+class RequestOptions:
+    """Per-call options; each field left ``NOT_GIVEN`` uses the client's setting.
+
+    ``timeout``: seconds or an ``httpx.Timeout`` for one attempt (its ``read`` value
+    bounds the attempt from send to last byte). ``max_retries``: retries after the
+    first attempt. ``retry_deadline``: seconds the whole call may take (``None``: no
+    bound). ``retry_unknown``: also retry a create's failures that may have created
+    something (it can cost a second credit). Reads ignore ``retry_unknown``.
+    """
+
+    timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN
+    max_retries: int | NotGiven = NOT_GIVEN
+    retry_deadline: float | NotGiven | None = NOT_GIVEN
+    retry_unknown: bool | NotGiven = NOT_GIVEN
+
+    def merged(self, override: RequestOptions) -> RequestOptions:
+        """These options with every field ``override`` gives replaced by its value."""
+        given = {
+            name: value
+            for name in OPTION_NAMES
+            if (value := getattr(override, name)) is not NOT_GIVEN
+        }
+        return attrs.evolve(self, **given) if given else self
+
+
+#: No per-call option given (the common case: no object built per call).
+NO_OPTIONS: Final = RequestOptions()
+
+
+class ReadOptions(TypedDict, total=False):
+    """The per-call keywords of a read (``get_status``, ``get_data``, ...)."""
+
+    timeout: float | httpx.Timeout | NotGiven | None
+    max_retries: int | NotGiven
+    retry_deadline: float | NotGiven | None
+
+
+class CreateOptions(ReadOptions, total=False):
+    """The per-call keywords of a call that may create or change something."""
+
+    retry_unknown: bool | NotGiven
+    retry_ambiguous: bool | NotGiven  #: deprecated: ``retry_unknown``
+
+
+def options_from(
+    operation: str, keywords: Mapping[str, object], *, create: bool = False
+) -> RequestOptions:
+    """The :class:`RequestOptions` of an endpoint's per-call keywords (:class:`ReadOptions`,
+    or with ``create`` :class:`CreateOptions`).
+
+    Raises:
+        TypeError: an unknown keyword (as a wrong keyword to any function), or both
+            ``retry_unknown`` and its deprecated name ``retry_ambiguous``.
+    """
+    if not keywords:
+        return NO_OPTIONS
+    given: dict[str, Any] = {}
+    for name, value in keywords.items():
+        new_name = DEPRECATED_NAMES.get(name)
+        if not create and (new_name is not None or name == "retry_unknown"):
+            raise TypeError(f"{operation}() got an unexpected keyword argument {name!r}")
+        if new_name is not None:
+            _warn_renamed(name, new_name, stacklevel=5)  # the caller of a resource method
+            if new_name in keywords:
+                raise TypeError(f"{operation}() got both {new_name}= and {name}=")
+            name = new_name
+        elif name not in OPTION_NAMES:
+            raise TypeError(f"{operation}() got an unexpected keyword argument {name!r}")
+        if value is not NOT_GIVEN:
+            given[name] = value
+    return RequestOptions(**given) if given else NO_OPTIONS
+
+
+def given_options(
+    operation: str,
+    *,
+    timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
+    max_retries: int | NotGiven = NOT_GIVEN,
+    retry_deadline: float | NotGiven | None = NOT_GIVEN,
+    retry_unknown: bool | NotGiven = NOT_GIVEN,
+    retry_ambiguous: bool | NotGiven = NOT_GIVEN,
+) -> RequestOptions:
+    """The :class:`RequestOptions` of explicit keywords (``retry_ambiguous``: the old name
+    of ``retry_unknown``, warned about); :data:`NO_OPTIONS` when none is given."""
+    if max_retries is retry_deadline is retry_unknown is timeout is retry_ambiguous is NOT_GIVEN:
+        return NO_OPTIONS  # the common case: nothing built per call
+    return RequestOptions(
+        timeout=timeout,
+        max_retries=max_retries,
+        retry_deadline=retry_deadline,
+        retry_unknown=renamed_option(operation, retry_unknown, retry_ambiguous, stacklevel=4),
+    )
+
+
+def renamed_option(
+    operation: str, new: bool | NotGiven, old: bool | NotGiven, *, stacklevel: int = 3
+) -> bool | NotGiven:
+    """``retry_unknown`` given as either of its names (``old``: ``retry_ambiguous``)."""
+    if old is NOT_GIVEN:
+        return new
+    _warn_renamed("retry_ambiguous", "retry_unknown", stacklevel=stacklevel + 1)
+    if new is not NOT_GIVEN:
+        raise TypeError(f"{operation}() got both retry_unknown= and retry_ambiguous=")
+    return old
+
+
+def _warn_renamed(old: str, new: str, *, stacklevel: int) -> None:
+    warnings.warn(
+        f"{old}= is deprecated and will be removed in the next release; use {new}=",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+
+
+# ------------------------------------------------------------------ timeouts
+#: httpx's four timeouts (connect, read, write, pool) of one call, in seconds or None.
+Timeouts = dict[str, Any]
+
+
+def checked_timeouts(timeouts: dict[str, Any]) -> Timeouts:
+    """``timeouts`` when each is None or a finite number of seconds >= 0.
+
+    Raises:
+        ConfigurationError: any other value.
+    """
+    if any(value is not None and not 0 <= value < math.inf for value in timeouts.values()):
+        raise errors.ConfigurationError(
+            "timeout must be a finite number of seconds (>= 0), None, or an httpx.Timeout"
+            " of such values"
+        )
+    return timeouts
+
+
+def largest_timeout(timeouts: Mapping[str, float | None]) -> float:
+    """The longest of httpx's four timeouts (``inf`` if any is None)."""
+    return max(math.inf if value is None else value for value in timeouts.values())
+
+
+def clipped_timeouts(timeouts: Mapping[str, float | None], limit: float) -> dict[str, float]:
+    """Each of httpx's four timeouts, cut to ``limit`` (what is left of the deadline)."""
+    return {
+        name: limit if value is None or value > limit else value for name, value in timeouts.items()
+    }

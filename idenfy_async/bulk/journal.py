@@ -1,0 +1,267 @@
+"""A durable record of bulk session creation, one entry per clientId.
+
+iDenfy has no idempotency key, so the only defence against paying twice for one
+person is to remember, before each request leaves, that it is about to leave::
+
+    (absent) ──> pending ──> created   scanRef, authToken, redirectUrl
+                    │   ├──> failed    nothing was created (error record, retryable or not)
+                    │   └──> unknown   a session may exist (ambiguous error)
+                    └─ crash ─> stays pending
+                                         │ a later run reconciles pending and unknown rows
+                                         │ (lists the clientId's verifications at iDenfy):
+                                         ├──> found     a session exists: scanRef, status;
+                                         │              its authToken is lost
+                                         ├──> unknown   still undecided (the reason is kept)
+                                         └─ not found ─> sent again: pending ──> ...
+
+``pending`` is committed before the request is sent, with the wall-clock time
+(``pending_at``) that reconciliation needs, so a row absent from the journal was
+never sent, and a crash at any instant leaves every row in exactly one state.
+:class:`Journal` is the whole interface (two methods): :class:`SqliteJournal` keeps
+it in a file, :class:`MemoryJournal` in a dict; another backend only has to provide
+``get`` and ``put``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import JournalError, JournalLockedError, JournalMismatchError
+from ._journal_model import (
+    _OPEN,
+    ErrorRecord,
+    Journal,
+    JournalEntry,
+    JournalState,
+    MemoryJournal,
+)
+from ._journal_sqlite import (
+    _CALL,
+    _COLUMNS,
+    _GET,
+    _PUT,
+    COMMIT_DELAY,
+    COMMIT_GROUP,
+    KNOWN_FILTER_BITS,
+    KNOWN_FILTER_MAX_ENTRIES,
+    MAX_BATCH,
+    MAX_LOOKUP,
+    SCHEMA_VERSION,
+    WAL_AUTOCHECKPOINT,
+    _entry_from_row,
+    _KnownIds,
+    _Op,
+    _row_values,
+    _Worker,
+)
+
+__all__ = [
+    "COMMIT_DELAY",
+    "COMMIT_GROUP",
+    "KNOWN_FILTER_BITS",
+    "KNOWN_FILTER_MAX_ENTRIES",
+    "MAX_BATCH",
+    "MAX_LOOKUP",
+    "SCHEMA_VERSION",
+    "WAL_AUTOCHECKPOINT",
+    "ErrorRecord",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "JournalLockedError",
+    "JournalMismatchError",
+    "JournalState",
+    "MemoryJournal",
+    "SqliteJournal",
+]
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:  # the old name, for type checkers; at run time __getattr__ warns
+    ErrorKind = ErrorRecord
+
+
+class SqliteJournal:
+    """A :class:`Journal` in an SQLite file (WAL mode), written by one worker thread.
+
+    Use it as ``async with SqliteJournal("run.journal.sqlite") as journal:``. Nothing
+    touches the disk on the event loop: a dedicated thread owns the connection and
+    commits every write before its ``put`` returns, grouping writes queued meanwhile
+    into one transaction. The file is created readable by its owner only (it holds
+    authTokens). While open, the journal is locked: a second run on the same file,
+    in any process, gets :class:`JournalLockedError` instead of sending duplicates.
+
+    Args:
+        path: the database file.
+        scope: identifies the account and server the rows were sent to (e.g. base URL
+            and a hash of the API key); opening a journal written with another scope
+            raises :class:`JournalMismatchError`. ``None`` skips the check.
+        durable: fsync every commit (``synchronous=FULL``), so even a power cut loses
+            nothing; False survives process crashes only, and is faster.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, scope: str | None = None, durable: bool = True
+    ) -> None:
+        self.path: str = os.fspath(path)
+        self.scope: str | None = scope
+        self.durable: bool = durable
+        self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
+        #: ops asked for during this turn of the event loop, handed over together
+        self._outbox: list[_Op] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        #: clientIds that may have an entry; None: unknown, every lookup asks the file
+        self._known: _KnownIds | None = None
+        self._worker: _Worker | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._thread is not None and not self._closed else "closed"
+        return f"SqliteJournal({self.path!r}, {state})"
+
+    async def __aenter__(self) -> SqliteJournal:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Create or open the file, check its scope and lock it for this run.
+
+        Raises:
+            JournalLockedError: another run has it open.
+            JournalMismatchError: it was written with another ``scope``.
+            JournalError: it cannot be created or read.
+        """
+        if self._thread is not None:
+            raise JournalError("a SqliteJournal can be opened once")
+        loop = asyncio.get_running_loop()
+        opened: asyncio.Future[_KnownIds | None] = loop.create_future()
+        worker = self._worker = _Worker(self.path, scope=self.scope, durable=self.durable)
+        self._thread = threading.Thread(
+            target=worker.run,
+            args=(self._queue, opened),
+            name="idenfy-journal",
+            daemon=True,
+        )
+        self._thread.start()
+        try:
+            self._known = await opened
+        except BaseException:
+            self._closed = True
+            self._queue.put(None)
+            raise
+
+    async def aclose(self) -> None:
+        """Commit what is queued, close the file and stop the worker. Idempotent."""
+        thread = self._thread
+        if thread is None or self._closed:
+            return
+        self._closed = True
+        self._flush()
+        self._queue.put(None)
+        await asyncio.to_thread(thread.join)
+
+    async def get(self, client_id: str) -> JournalEntry | None:
+        self._check_open()
+        known = self._known
+        if known is not None and not known.may_contain(client_id):
+            # Neither in the file when it was opened nor put since: no entry, and
+            # nothing to wait for (a put queued before this call marked it first).
+            return None
+        entry: JournalEntry | None = await self._submit(_GET, client_id)
+        return entry
+
+    async def put(self, entry: JournalEntry) -> None:
+        self._check_open()
+        values = _row_values(entry, time.time())
+        if self._known is not None:
+            self._known.add(entry.client_id)  # before it is queued: see get()
+        await self._submit(_PUT, values)
+
+    async def counts(self) -> dict[JournalState, int]:
+        """How many clientIds are in each state."""
+
+        def count(conn: sqlite3.Connection) -> dict[JournalState, int]:
+            counts = dict.fromkeys(JournalState, 0)
+            for state, n in conn.execute("SELECT state, COUNT(*) FROM entries GROUP BY state"):
+                counts[JournalState(state)] = n
+            return counts
+
+        return await self._call(count)
+
+    async def open_entries(self) -> list[JournalEntry]:
+        """Entries still ``pending`` or ``unknown``: what a re-run reconciles first (few:
+        rows in flight at a crash and rows whose answer was lost)."""
+
+        def read(conn: sqlite3.Connection) -> list[JournalEntry]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE state IN (?, ?)",
+                tuple(state.value for state in _OPEN),
+            )
+            return [_entry_from_row(row) for row in rows]
+
+        return await self._call(read)
+
+    async def entries(self) -> list[JournalEntry]:
+        """Every entry (to fold an old journal into another: read whole, once)."""
+
+        def read(conn: sqlite3.Connection) -> list[JournalEntry]:
+            return [_entry_from_row(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM entries")]
+
+        return await self._call(read)
+
+    def _check_open(self) -> None:
+        if self._thread is None or self._closed:
+            raise JournalError(
+                "the journal is not open: use `async with SqliteJournal(path) as journal:`"
+            )
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        result: T = await self._submit(_CALL, fn)
+        return result
+
+    def _submit(self, kind: int, arg: Any) -> asyncio.Future[Any]:
+        """Queue an op; the future its outcome settles. A plain function, not a
+        coroutine: callers await the future itself (one coroutine frame less for
+        each of the two writes of every bulk row)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._outbox:
+            # Handed to the worker at the end of this turn, with the ops other tasks
+            # ask for meanwhile: one wake-up of the worker thread for all of them.
+            loop.call_soon(self._flush)
+        self._outbox.append((kind, arg, future))
+        return future
+
+    def _flush(self) -> None:
+        if self._outbox:
+            self._queue.put(self._outbox)
+            self._outbox = []
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ErrorKind":  # renamed: a record of an error, not an enum of kinds
+        warnings.warn(
+            "idenfy_async.bulk.journal.ErrorKind is deprecated: use ErrorRecord (same class)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return ErrorRecord
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

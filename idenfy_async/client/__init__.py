@@ -1,0 +1,22 @@
+"""The client: :class:`AsyncIdenfy` (configuration, lifecycle, the endpoint methods of
+the core flow) and the resources of the other KYC products it hands out
+(``client.face_auth``, ``client.request_info``, ``client.blocklists``,
+``client.processing``, ``client.poa``)."""
+
+from ._client import AsyncIdenfy
+from ._resources import (
+    Blocklists,
+    FaceAuthentication,
+    InformationRequests,
+    Processing,
+    ProofOfAddress,
+)
+
+__all__ = [
+    "AsyncIdenfy",
+    "Blocklists",
+    "FaceAuthentication",
+    "InformationRequests",
+    "Processing",
+    "ProofOfAddress",
+]
