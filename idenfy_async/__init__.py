@@ -5,7 +5,6 @@ from . import models as models
 from ._send.limits import Pacer, RateLimiter
 from ._send.observe import ResponseInfo
 from ._send.options import NOT_GIVEN, NotGiven, RequestOptions
-from ._send.retry import CallKind as CallKind  # importable, not in __all__: in no public signature
 from ._send.retry import Failure, OnRetry, RetryDetails, RetryPolicy
 from ._version import __version__
 from .bulk import BulkProgress, BulkResult, BulkState, create_sessions

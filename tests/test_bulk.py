@@ -29,7 +29,6 @@ from idenfy_async import (
     SessionRequest,
 )
 from idenfy_async._send.limits import RateLimiter
-from idenfy_async.bulk._row import _Runner
 from idenfy_async.bulk import (
     BulkProgress,
     BulkResult,
@@ -38,6 +37,7 @@ from idenfy_async.bulk import (
     create_sessions,
     is_retryable,
 )
+from idenfy_async.bulk._row import _Runner
 from idenfy_async.bulk.journal import (
     ErrorRecord,
     JournalEntry,

@@ -1,10 +1,8 @@
-"""Per-call options as one ``RequestOptions`` value, ``with_options``, and the renames.
+"""Per-call options as one ``RequestOptions`` value, and ``with_options``.
 
 ``client.with_options(...)`` returns a client that shares the connection pool, the
 concurrency limit, the rate limit, the cooldown and the session registry of the one it
-came from; its options sit between the client's and a call's own keywords. The old
-names (``retry_ambiguous=``, ``idenfy_async.RateLimit``) still work, with a
-DeprecationWarning.
+came from; its options sit between the client's and a call's own keywords.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 
 import idenfy_async
 from idenfy_async import (
@@ -22,8 +19,6 @@ from idenfy_async import (
     AsyncIdenfy,
     ClientClosedError,
     NotGiven,
-    Pacer,
-    RateLimiter,
     RequestOptions,
     RetryPolicy,
     ServerError,
@@ -240,75 +235,14 @@ async def test_a_wrong_option_keyword_raises_type_error(client: AsyncIdenfy) -> 
 # --------------------------------------------------------------------------- renames
 
 
-@pytest.mark.parametrize("where", ["client", "with_options", "call", "policy"])
-async def test_retry_ambiguous_still_works_with_a_deprecation_warning(
-    where: str, fake: FakeIdenfy, policy: RetryPolicy
-) -> None:
-    """retry_ambiguous= (the old name of retry_unknown=) warns and means the same."""
-    fake.fail_next(Fault(status=500))
-    old_name = pytest.warns(DeprecationWarning, match="retry_unknown")
-    if where == "policy":
-        with old_name:
-            policy = RetryPolicy(clock=policy.clock, sleep=policy.sleep, retry_ambiguous=True)
-    if where == "client":
-        with old_name:
-            client = new_client(fake, policy, retry_ambiguous=True)
-    else:
-        client = new_client(fake, policy)
-    if where == "with_options":
-        with old_name:
-            client = client.with_options(retry_ambiguous=True)
-    async with client:
-        if where == "call":
-            with old_name:
-                await client.create_session(client_id="user-1", retry_ambiguous=True)
-        else:
-            await client.create_session(client_id="user-1")
-    assert fake.requests == 2
-
-
-async def test_a_resource_accepts_retry_ambiguous_with_a_warning(policy: RetryPolicy) -> None:
-    """The resources' creates route the old keyword through the same one place."""
-    async with AsyncIdenfy("test-key", "test-secret", retry_policy=policy) as client:
-        with respx.mock() as router:
-            route = router.post("https://ivs.idenfy.com/partner/authentication-info").mock(
-                side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200, json={"token": "t"})]
-            )
-            with pytest.warns(DeprecationWarning, match="retry_unknown"):
-                await client.face_auth.create_token(SCAN_REF, retry_ambiguous=True)
-    assert route.call_count == 2
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-async def test_both_names_at_once_is_a_type_error(client: AsyncIdenfy) -> None:
-    with pytest.raises(TypeError, match="retry_unknown= and retry_ambiguous="):
-        await client.create_session(client_id="u", retry_unknown=True, retry_ambiguous=True)
-
-
-def test_retry_policy_reads_the_old_name_with_a_warning() -> None:
-    policy = RetryPolicy(retry_unknown=True)
-    with pytest.warns(DeprecationWarning, match="retry_unknown"):
-        assert policy.retry_ambiguous is True
-
-
-def test_rate_limit_is_the_pacer_protocol_with_a_deprecation_warning() -> None:
-    with pytest.warns(DeprecationWarning, match="Pacer"):
-        old = idenfy_async.RateLimit
-    assert old is Pacer
-    assert "RateLimit" not in idenfy_async.__all__
-    pacer: Pacer = RateLimiter("1/s")  # the in-process bucket is a Pacer (checked by mypy)
-    assert callable(pacer.acquire)
-
-
 def test_public_names_of_the_options() -> None:
     """NotGiven and OnRetry are public (they stand in public signatures); CallKind is
-    importable but not in __all__."""
-    from idenfy_async import CallKind, OnRetry
+    not (it stands in none)."""
+    from idenfy_async import OnRetry
 
     for name in ("NotGiven", "OnRetry", "RequestOptions", "Pacer", "NOT_GIVEN"):
         assert name in idenfy_async.__all__
-    assert "CallKind" not in idenfy_async.__all__
-    assert CallKind.CREATE.name == "CREATE"
+    assert not hasattr(idenfy_async, "CallKind")
     assert repr(NOT_GIVEN) == "NOT_GIVEN"
     assert isinstance(NOT_GIVEN, NotGiven)
     assert OnRetry is idenfy_async._send.retry.OnRetry

@@ -7,7 +7,6 @@ from typing import Any
 
 import attrs
 import pytest
-from idenfy_async._wire.converter import session_request_to_wire, structure_session
 
 from idenfy_async import (
     NULL,
@@ -18,6 +17,7 @@ from idenfy_async import (
     Sex,
     TokenType,
 )
+from idenfy_async._wire.converter import session_request_to_wire, structure_session
 from idenfy_async.models import wire_name
 from tests.conftest import sample
 

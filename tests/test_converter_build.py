@@ -9,14 +9,14 @@ from typing import Any
 
 import cattrs
 import pytest
+
+from idenfy_async import NULL, DocumentType, Session, SessionRequest
 from idenfy_async._wire.converter import (
     make_converter,
     make_session_converter,
     session_request_to_wire,
     structure_session,
 )
-
-from idenfy_async import NULL, DocumentType, Session, SessionRequest
 from idenfy_async.models._results import StatusResult
 
 REQUESTS = [

@@ -15,15 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from idenfy_async._wire.sessions import (
-    LIST_VERIFICATIONS_PATH,
-    RequestSpec,
-    VerificationPage,
-    build_list_verifications,
-    error_from_response,
-    next_page_spec,
-    parse_generate_pdf,
-)
 
 from idenfy_async import (
     AsyncIdenfy,
@@ -42,6 +33,15 @@ from idenfy_async import (
     StatusResult,
     VerificationData,
     errors,
+)
+from idenfy_async._wire.sessions import (
+    LIST_VERIFICATIONS_PATH,
+    RequestSpec,
+    VerificationPage,
+    build_list_verifications,
+    error_from_response,
+    next_page_spec,
+    parse_generate_pdf,
 )
 from idenfy_async.models import VerificationSummary
 from idenfy_async.testing import FakeIdenfy, Fault

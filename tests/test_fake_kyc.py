@@ -20,8 +20,7 @@ from idenfy_async import (
     ServerError,
     TokenNotValidError,
 )
-from idenfy_async.models import FaceAuthCheckType, PoaOverallStatus
-from idenfy_async.models import EventType
+from idenfy_async.models import EventType, FaceAuthCheckType, PoaOverallStatus
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 from idenfy_async.webhooks import construct_event
 

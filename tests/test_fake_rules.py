@@ -16,7 +16,6 @@ from typing import Any
 import attrs
 import pytest
 from hypothesis import given
-from idenfy_async._wire.sessions import build_create_session
 
 from idenfy_async import (
     NULL,
@@ -28,6 +27,7 @@ from idenfy_async import (
     TokenType,
     errors,
 )
+from idenfy_async._wire.sessions import build_create_session
 from idenfy_async.models import NULLABLE_FIELDS
 from idenfy_async.testing import FakeIdenfy
 from tests.test_properties import GOOD, PROPERTY, request_fields

@@ -20,7 +20,6 @@ import attrs
 import hypothesis
 import hypothesis.strategies as st
 import pytest
-from idenfy_async._wire.sessions import MAX_JSON_RESPONSE_BYTES
 
 from idenfy_async import (
     APITimeoutError,
@@ -31,6 +30,7 @@ from idenfy_async import (
     ServerError,
     Session,
 )
+from idenfy_async._wire.sessions import MAX_JSON_RESPONSE_BYTES
 from tests.faultserver import (
     TOKEN_PATH,
     Action,

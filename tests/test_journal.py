@@ -17,7 +17,6 @@ from typing import Any
 import attrs
 import pytest
 
-import idenfy_async
 from idenfy_async import (
     APIConnectionError,
     AuthenticationError,
@@ -312,21 +311,6 @@ def test_error_record_from_error(error: IdenfyError, expected: ErrorRecord, text
     kind = ErrorRecord.from_error(error, retryable=True)
     assert kind == expected
     assert str(kind) == text
-
-
-def test_error_kind_is_the_deprecated_name_of_error_record() -> None:
-    """``ErrorKind`` (a record, not an enum) still imports for one release, with a warning."""
-    with pytest.warns(DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"):
-        from idenfy_async.bulk.journal import ErrorKind
-    assert ErrorKind is ErrorRecord
-    with pytest.warns(DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"):
-        assert idenfy_async.ErrorKind is ErrorRecord
-    with pytest.warns(
-        DeprecationWarning, match="use (idenfy_async.)?ErrorRecord"
-    ):  # every time, not once
-        assert idenfy_async.ErrorKind is ErrorRecord
-    assert "ErrorKind" not in idenfy_async.__all__
-    assert idenfy_async.ErrorRecord is ErrorRecord
 
 
 # --------------------------------------------------------------------------- reconciliation

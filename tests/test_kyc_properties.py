@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from idenfy_async import errors
 from idenfy_async._wire import kyc as wire
-from idenfy_async.models import FaceAuthTokenRequest, InformationRequest
-from idenfy_async.models import IdentificationEvent
+from idenfy_async.models import FaceAuthTokenRequest, IdentificationEvent, InformationRequest
 from idenfy_async.webhooks import parse_event
 from tests.conftest import sample
 from tests.test_properties import ANYTHING, JSON_VALUES, PROPERTY, TEXT

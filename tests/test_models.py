@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 import pytest
-from idenfy_async._wire.converter import session_request_to_wire, structure_session
 
 from idenfy_async import (
     NULL,
@@ -23,6 +22,7 @@ from idenfy_async import (
     Sex,
     TokenType,
 )
+from idenfy_async._wire.converter import session_request_to_wire, structure_session
 from idenfy_async.models import COUNTRY_CODES
 from tests.conftest import sample
 

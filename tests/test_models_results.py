@@ -8,8 +8,8 @@ from typing import Any
 
 import cattrs
 import pytest
-from idenfy_async._wire.converter import converter
 
+from idenfy_async._wire.converter import converter
 from idenfy_async.models import (
     AdditionalStepsStatus,
     AgeEstimate,

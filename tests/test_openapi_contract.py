@@ -16,8 +16,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from idenfy_async._wire.results import parse_list_page
-from idenfy_async._wire.sessions import build_create_session, parse_create_session
 
 from idenfy_async import (
     AsyncIdenfy,
@@ -27,6 +25,8 @@ from idenfy_async import (
     SessionRequest,
 )
 from idenfy_async._wire import kyc as kyc_wire
+from idenfy_async._wire.results import parse_list_page
+from idenfy_async._wire.sessions import build_create_session, parse_create_session
 from idenfy_async.testing import FakeIdenfy
 from idenfy_async.webhooks import parse_event
 from tests import contract
@@ -157,7 +157,6 @@ def test_uuids_are_sent_in_their_canonical_form(field: str, given: str) -> None:
 
 def test_request_information_sends_the_canonical_uuid() -> None:
     from idenfy_async._wire.kyc import build_request_information
-
     from idenfy_async.models import InformationRequest
 
     request = InformationRequest("s", risk_assessment_profile="e3e70682c2094cac629f6fbed82c07cd")
@@ -382,8 +381,8 @@ def test_every_contract_shaped_request_information_answer_parses(answer: dict[st
 def _field_values() -> dict[str, Any]:
     """A strategy per sent SessionRequest field: values the contract accepts, and the
     ones it refuses that the library used to send (each finding of issue 25)."""
-    from idenfy_async.models._rules import rules_of
     from idenfy_async.models import NULL
+    from idenfy_async.models._rules import rules_of
 
     texts = st.text(st.characters(categories=("L", "N", "P", "Zs")), max_size=60)
     uuids = st.uuids().flatmap(
@@ -493,7 +492,6 @@ def test_the_fakes_kyc_endpoints_follow_the_contract(
 def test_request_information_sends_what_the_contract_accepts() -> None:
     """IdentificationRequestInformationRequest: questionnaire minLength 1, no maximum."""
     from idenfy_async._wire.kyc import build_request_information
-
     from idenfy_async.models import InformationRequest
 
     request = InformationRequest("s", questionnaire="q" * 300, lifetime=0)

@@ -25,6 +25,8 @@ from typing import Any
 import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from idenfy_async import NULL, DocumentType, SessionRequest, Sex, errors
 from idenfy_async._wire.sessions import (
     build_create_session,
     parse_create_session,
@@ -33,8 +35,6 @@ from idenfy_async._wire.sessions import (
     parse_get_status,
     parse_list_page,
 )
-
-from idenfy_async import NULL, DocumentType, SessionRequest, Sex, errors
 from idenfy_async.models import EventType
 from idenfy_async.webhooks import construct_event, parse_event, sign, verify_signature
 from tests.conftest import sample, sample_bytes

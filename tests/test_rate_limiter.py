@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from idenfy_async import ConfigurationError
-from idenfy_async._send.limits import RateLimit, RateLimiter, parse_rate
+from idenfy_async._send.limits import Pacer, RateLimiter, parse_rate
 from tests.conftest import VirtualClock
 
 
@@ -143,7 +143,7 @@ def test_a_clock_going_backwards_adds_no_tokens(clock: VirtualClock) -> None:
 
 
 def test_repr_and_protocol() -> None:
-    bucket: RateLimit = RateLimiter("3/s", burst=2)
+    bucket: Pacer = RateLimiter("3/s", burst=2)
     assert repr(bucket) == "RateLimiter(3/s, burst=2)"
 
 

@@ -12,7 +12,6 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-from idenfy_async._wire.sessions import error_from_response
 
 from idenfy_async import (
     APIConnectionError,
@@ -20,7 +19,6 @@ from idenfy_async import (
     APITimeoutError,
     AsyncIdenfy,
     BadRequestError,
-    CallKind,
     ClientClosedError,
     ConfigurationError,
     ConflictError,
@@ -35,7 +33,8 @@ from idenfy_async import (
     ServerError,
 )
 from idenfy_async._send.limits import Cooldown
-from idenfy_async._send.retry import RETRY_TABLE, classify, retry_call, should_retry
+from idenfy_async._send.retry import RETRY_TABLE, CallKind, classify, retry_call, should_retry
+from idenfy_async._wire.sessions import error_from_response
 from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock, sample
 

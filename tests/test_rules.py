@@ -9,16 +9,16 @@ import attrs
 import pytest
 
 from idenfy_async import NULL, RequestValidationError, SessionRequest
-from idenfy_async.models._checks import _check_bool, _int_range
 from idenfy_async.models import (
+    NULLABLE_FIELDS,
     AdditionalStepUpload,
     FaceAuthTokenRequest,
     InformationRequest,
     PoaCheckRequest,
     ProcessingRequest,
 )
+from idenfy_async.models._checks import _check_bool, _int_range
 from idenfy_async.models._rules import RULE_KEY, Rule, cell_value, field_problems, rule, rules_of
-from idenfy_async.models import NULLABLE_FIELDS
 
 
 def test_every_session_request_field_declares_its_rule() -> None:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+
+from idenfy_async import NULL, SessionRequest, errors
 from idenfy_async._wire.sessions import (
     CREATE_SESSION_PATH,
     RequestSpec,
@@ -24,8 +26,6 @@ from idenfy_async._wire.sessions import (
     parse_get_status,
     parse_retry_after,
 )
-
-from idenfy_async import NULL, SessionRequest, errors
 from tests.conftest import sample, sample_bytes
 
 BASE_URL = "https://ivs.idenfy.com"

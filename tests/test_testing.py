@@ -430,18 +430,3 @@ async def test_readme_example_rate_limit_then_success(
     session = await client.create_session(client_id="user-1")
     assert [s.scan_ref for s in fake.sessions_for("user-1")] == [session.scan_ref]
     assert fake.requests == 2
-
-
-def test_failure_is_the_deprecated_name_of_fault() -> None:
-    """``testing.Failure`` still works for one release, with a DeprecationWarning."""
-    from idenfy_async import testing
-
-    with pytest.warns(DeprecationWarning, match=r"testing\.Fault"):
-        old = testing.Failure
-    assert old is Fault
-    with pytest.warns(DeprecationWarning, match=r"testing\.Fault"):
-        from idenfy_async.testing import Failure
-    assert Failure is Fault
-    assert "Failure" not in testing.__all__  # a star-import does not warn
-    with pytest.raises(AttributeError, match="Nope"):
-        testing.Nope  # noqa: B018

@@ -9,12 +9,12 @@ from typing import Any
 
 import attrs
 import pytest
-from idenfy_async._wire.converter import session_request_to_wire
-from idenfy_async._wire.sessions import build_create_session
 
 from idenfy_async import NULL, RequestValidationError, SessionRequest
-from idenfy_async.models._rules import rules_of
+from idenfy_async._wire.converter import session_request_to_wire
+from idenfy_async._wire.sessions import build_create_session
 from idenfy_async.models import NULLABLE_FIELDS, wire_name
+from idenfy_async.models._rules import rules_of
 
 #: The parameters §2.1 and §10 document as nullable (hand-written, not derived).
 DOCUMENTED_NULLABLE = {

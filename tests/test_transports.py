@@ -23,7 +23,6 @@ import aiohttp
 import httpx
 import pytest
 import yarl
-from idenfy_async._wire.sessions import MAX_JSON_RESPONSE_BYTES
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from idenfy_async import (
@@ -37,6 +36,7 @@ from idenfy_async import (
     RetryPolicy,
     ServerError,
 )
+from idenfy_async._wire.sessions import MAX_JSON_RESPONSE_BYTES
 from idenfy_async.transports import (
     HTTP_BACKENDS,
     AiohttpTransport,

@@ -19,7 +19,7 @@ from typing import Final, Protocol
 
 from ..errors import ConfigurationError
 
-__all__ = ["ConcurrencyLimiter", "Cooldown", "Pacer", "RateLimit", "RateLimiter"]
+__all__ = ["ConcurrencyLimiter", "Cooldown", "Pacer", "RateLimiter"]
 
 
 class ConcurrencyLimiter:
@@ -129,11 +129,6 @@ class Pacer(Protocol):
     """
 
     async def acquire(self) -> None: ...
-
-
-#: The old name of :class:`Pacer` (``idenfy_async.RateLimit`` warns; this private alias
-#: keeps older imports of this module working).
-RateLimit = Pacer
 
 
 class RateLimiter:

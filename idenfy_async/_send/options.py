@@ -2,8 +2,7 @@
 
 One frozen :class:`RequestOptions` value carries them from an endpoint's keywords
 (or :meth:`AsyncIdenfy.with_options`) to the sending code; :func:`options_from` is
-the one place keywords become that value (and where the old ``retry_ambiguous=``
-name is still accepted, with a :class:`DeprecationWarning`). ``NOT_GIVEN`` means
+the one place keywords become that value. ``NOT_GIVEN`` means
 "use the client's setting", where ``None`` has its own meaning (``timeout=None``
 disables the timeout; ``retry_deadline=None`` removes the bound).
 """
@@ -12,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any, Final, TypedDict
 
@@ -55,8 +53,6 @@ NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
 #: The option names, in the order :class:`RequestOptions` declares them.
 OPTION_NAMES: Final = ("timeout", "max_retries", "retry_deadline", "retry_unknown")
-#: The old spelling of ``retry_unknown`` (one release, with a DeprecationWarning).
-DEPRECATED_NAMES: Final = {"retry_ambiguous": "retry_unknown"}
 
 
 @attrs.frozen
@@ -101,7 +97,6 @@ class CreateOptions(ReadOptions, total=False):
     """The per-call keywords of a call that may create or change something."""
 
     retry_unknown: bool | NotGiven
-    retry_ambiguous: bool | NotGiven  #: deprecated: ``retry_unknown``
 
 
 def options_from(
@@ -111,22 +106,13 @@ def options_from(
     or with ``create`` :class:`CreateOptions`).
 
     Raises:
-        TypeError: an unknown keyword (as a wrong keyword to any function), or both
-            ``retry_unknown`` and its deprecated name ``retry_ambiguous``.
+        TypeError: an unknown keyword (as a wrong keyword to any function).
     """
     if not keywords:
         return NO_OPTIONS
     given: dict[str, Any] = {}
     for name, value in keywords.items():
-        new_name = DEPRECATED_NAMES.get(name)
-        if not create and (new_name is not None or name == "retry_unknown"):
-            raise TypeError(f"{operation}() got an unexpected keyword argument {name!r}")
-        if new_name is not None:
-            _warn_renamed(name, new_name, stacklevel=5)  # the caller of a resource method
-            if new_name in keywords:
-                raise TypeError(f"{operation}() got both {new_name}= and {name}=")
-            name = new_name
-        elif name not in OPTION_NAMES:
+        if name not in OPTION_NAMES or (name == "retry_unknown" and not create):
             raise TypeError(f"{operation}() got an unexpected keyword argument {name!r}")
         if value is not NOT_GIVEN:
             given[name] = value
@@ -134,43 +120,21 @@ def options_from(
 
 
 def given_options(
-    operation: str,
     *,
     timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
     max_retries: int | NotGiven = NOT_GIVEN,
     retry_deadline: float | NotGiven | None = NOT_GIVEN,
     retry_unknown: bool | NotGiven = NOT_GIVEN,
-    retry_ambiguous: bool | NotGiven = NOT_GIVEN,
 ) -> RequestOptions:
-    """The :class:`RequestOptions` of explicit keywords (``retry_ambiguous``: the old name
-    of ``retry_unknown``, warned about); :data:`NO_OPTIONS` when none is given."""
-    if max_retries is retry_deadline is retry_unknown is timeout is retry_ambiguous is NOT_GIVEN:
+    """The :class:`RequestOptions` of explicit keywords; :data:`NO_OPTIONS` when none is
+    given."""
+    if max_retries is retry_deadline is retry_unknown is timeout is NOT_GIVEN:
         return NO_OPTIONS  # the common case: nothing built per call
     return RequestOptions(
         timeout=timeout,
         max_retries=max_retries,
         retry_deadline=retry_deadline,
-        retry_unknown=renamed_option(operation, retry_unknown, retry_ambiguous, stacklevel=4),
-    )
-
-
-def renamed_option(
-    operation: str, new: bool | NotGiven, old: bool | NotGiven, *, stacklevel: int = 3
-) -> bool | NotGiven:
-    """``retry_unknown`` given as either of its names (``old``: ``retry_ambiguous``)."""
-    if old is NOT_GIVEN:
-        return new
-    _warn_renamed("retry_ambiguous", "retry_unknown", stacklevel=stacklevel + 1)
-    if new is not NOT_GIVEN:
-        raise TypeError(f"{operation}() got both retry_unknown= and retry_ambiguous=")
-    return old
-
-
-def _warn_renamed(old: str, new: str, *, stacklevel: int) -> None:
-    warnings.warn(
-        f"{old}= is deprecated and will be removed in the next release; use {new}=",
-        DeprecationWarning,
-        stacklevel=stacklevel,
+        retry_unknown=retry_unknown,
     )
 
 

@@ -16,11 +16,11 @@ sleep and randomness are injectable, so no test ever really sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import random
 import time
-import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Protocol, TypeVar
 
@@ -28,7 +28,6 @@ import attrs
 
 from .. import errors
 from .limits import Cooldown
-from .options import NOT_GIVEN, NotGiven
 
 __all__ = [
     "RETRY_TABLE",
@@ -140,19 +139,14 @@ def should_retry(kind: CallKind, failure: Failure, *, retry_unknown: bool) -> bo
 
 
 # The default source of jitter (RetryPolicy.__init__ has a parameter named random).
-_RANDOM: Final = random.random
+def _sleep_or_asyncio(
+    sleep: Callable[[float], Awaitable[None]] | None,
+) -> Callable[[float], Awaitable[None]]:
+    """``sleep=None`` means :func:`asyncio.sleep`: the attribute is always a callable."""
+    return asyncio.sleep if sleep is None else sleep
 
 
-def _asyncio_sleep() -> Callable[[float], Awaitable[None]]:
-    """:func:`asyncio.sleep`, imported when a policy is made rather than with this
-    module: ``import idenfy_async`` does not load asyncio (a sync webhook receiver
-    never needs it), and a policy is mostly made where asyncio is loaded already."""
-    import asyncio
-
-    return asyncio.sleep
-
-
-@attrs.frozen(kw_only=True, init=False)
+@attrs.frozen(kw_only=True)
 class RetryPolicy:
     """Backoff settings and the injectable clock, sleep and randomness.
 
@@ -163,9 +157,8 @@ class RetryPolicy:
     ``retry_after`` so the caller decides. ``deadline`` bounds one call in total:
     its attempts, each cut to what is left, and the waits between them (``None``: no
     bound; see :class:`Budget` for what is not counted). ``retry_unknown`` also retries
-    a create's failures that may have created something (``retry_ambiguous``, its old
-    name, is still accepted with a :class:`DeprecationWarning`). ``sleep=None`` (the
-    default) means :func:`asyncio.sleep`: the attribute is always a callable.
+    a create's failures that may have created something. ``sleep=None`` (the default)
+    means :func:`asyncio.sleep`: the attribute is always a callable.
     """
 
     max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, validator=attrs.validators.ge(0))
@@ -180,59 +173,10 @@ class RetryPolicy:
     retry_unknown: bool = False
     clock: Callable[[], float] = attrs.field(default=time.monotonic, eq=False)
     wall_clock: Callable[[], float] = attrs.field(default=time.time, eq=False)
-    sleep: Callable[[float], Awaitable[None]] = attrs.field(factory=_asyncio_sleep, eq=False)
+    sleep: Callable[[float], Awaitable[None]] = attrs.field(
+        default=None, converter=_sleep_or_asyncio, eq=False
+    )
     random: Callable[[], float] = attrs.field(default=random.random, eq=False)
-
-    def __init__(
-        self,
-        *,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        deadline: float | None = DEFAULT_DEADLINE,
-        initial_delay: float = DEFAULT_INITIAL_DELAY,
-        max_delay: float = DEFAULT_MAX_DELAY,
-        jitter: float = DEFAULT_JITTER,
-        rate_limit_floor: float = DEFAULT_RATE_LIMIT_FLOOR,
-        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
-        retry_unknown: bool = False,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        random: Callable[[], float] = _RANDOM,
-        retry_ambiguous: bool | NotGiven = NOT_GIVEN,
-    ) -> None:
-        # Written out (attrs' own __init__ has no room for the deprecated name).
-        if retry_ambiguous is not NOT_GIVEN:
-            warnings.warn(
-                "RetryPolicy(retry_ambiguous=) is deprecated and will be removed in the"
-                " next release; use retry_unknown=",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            retry_unknown = retry_ambiguous
-        self.__attrs_init__(
-            max_retries=max_retries,
-            deadline=deadline,
-            initial_delay=initial_delay,
-            max_delay=max_delay,
-            jitter=jitter,
-            rate_limit_floor=rate_limit_floor,
-            max_retry_after=max_retry_after,
-            retry_unknown=retry_unknown,
-            clock=clock,
-            wall_clock=wall_clock,
-            sleep=_asyncio_sleep() if sleep is None else sleep,
-            random=random,
-        )
-
-    @property
-    def retry_ambiguous(self) -> bool:
-        """Deprecated: :attr:`retry_unknown`."""
-        warnings.warn(
-            "RetryPolicy.retry_ambiguous is deprecated; use retry_unknown",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.retry_unknown
 
     def backoff(self, retry: int, failure: Failure, retry_after: float | None) -> float | None:
         """Seconds to wait before retry number ``retry`` (0-based); None: do not retry."""

@@ -30,10 +30,9 @@ import queue
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import JournalError, JournalLockedError, JournalMismatchError
 from ._journal_model import (
@@ -85,9 +84,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-if TYPE_CHECKING:  # the old name, for type checkers; at run time __getattr__ warns
-    ErrorKind = ErrorRecord
 
 
 class SqliteJournal:
@@ -254,14 +250,3 @@ class SqliteJournal:
         if self._outbox:
             self._queue.put(self._outbox)
             self._outbox = []
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ErrorKind":  # renamed: a record of an error, not an enum of kinds
-        warnings.warn(
-            "idenfy_async.bulk.journal.ErrorKind is deprecated: use ErrorRecord (same class)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return ErrorRecord
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

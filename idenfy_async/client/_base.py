@@ -96,7 +96,6 @@ class ClientBase:
         bulk_share: float | NotGiven = NOT_GIVEN,
         fallback_share: float | NotGiven | None = NOT_GIVEN,
         single_session: bool = False,
-        retry_ambiguous: bool | NotGiven = NOT_GIVEN,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
         api_secret = api_secret if api_secret is not None else os.environ.get(ENV_API_SECRET)
@@ -109,11 +108,9 @@ class ClientBase:
         hide_queries_in_httpx_logs(self._base_url)
         self._api_key = api_key
         options = given_options(
-            "AsyncIdenfy",
             max_retries=max_retries,
             retry_deadline=retry_deadline,
             retry_unknown=retry_unknown,
-            retry_ambiguous=retry_ambiguous,
         )
         self._policy = _evolved(retry_policy or RetryPolicy(), options)
         self._on_retry = on_retry
@@ -230,7 +227,6 @@ class ClientBase:
         max_retries: int | NotGiven = NOT_GIVEN,
         retry_deadline: float | NotGiven | None = NOT_GIVEN,
         retry_unknown: bool | NotGiven = NOT_GIVEN,
-        retry_ambiguous: bool | NotGiven = NOT_GIVEN,
     ) -> Self:
         """A client with other defaults for these per-call options, sharing this one's state.
 
@@ -242,12 +238,10 @@ class ClientBase:
         the pool closes with this one (and then the new client is closed too).
         """
         given = given_options(
-            "with_options",
             timeout=timeout,
             max_retries=max_retries,
             retry_deadline=retry_deadline,
             retry_unknown=retry_unknown,
-            retry_ambiguous=retry_ambiguous,
         )
         if given.timeout is not NOT_GIVEN:
             checked_timeouts(httpx.Timeout(given.timeout).as_dict())

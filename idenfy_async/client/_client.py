@@ -56,9 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = ["NOT_GIVEN", "AsyncIdenfy", "NotGiven", "RequestOptions", "ResponseInfo"]
 
-# Older code imports this from here (it moved to _options, public as NotGiven).
-_NotGiven = NotGiven
-
 
 class AsyncIdenfy(SessionCalls, ResultCalls):
     """Async client for iDenfy's KYC API; one per event loop, shared by every task.
@@ -83,8 +80,7 @@ class AsyncIdenfy(SessionCalls, ResultCalls):
             each attempt is cut to what is left.
         retry_unknown: also retry ``create_session`` failures that may have created
             a session (read timeouts, 500/502/504, 409). Off by default: it can cost a
-            second verification credit. (``retry_ambiguous``, its old name, is still
-            accepted with a :class:`DeprecationWarning`.)
+            second verification credit.
         max_concurrency: requests in flight at once for the whole client.
         rate_limit: pace every request of the client, e.g. ``"10000/hour"`` (iDenfy's
             default account limit) or any :class:`Pacer` (such as one shared by

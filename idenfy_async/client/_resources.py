@@ -87,7 +87,7 @@ class _Resource:
 
         # Errors and logs name spec.shown_path (no token) where the spec sets one:
         # the client's one rule for what a path may show. The options are read in one
-        # place (options_from: the deprecated retry_ambiguous= too).
+        # place (options_from).
         return await self._client._call(
             operation,
             kind,

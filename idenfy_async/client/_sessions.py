@@ -48,7 +48,6 @@ class SessionCalls(ClientBase):
         retry_unknown: bool | NotGiven = NOT_GIVEN,
         timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
         before_send: Callable[[], Awaitable[None]] | None = None,
-        retry_ambiguous: bool | NotGiven = NOT_GIVEN,
         **fields: Unpack[SessionFields],
     ) -> Session:
         """Create a verification session (``POST /api/v2/token``).
@@ -88,12 +87,10 @@ class SessionCalls(ClientBase):
         elif fields:
             raise TypeError("pass a SessionRequest or keyword fields, not both")
         options = given_options(
-            "create_session",
             timeout=timeout,
             max_retries=max_retries,
             retry_deadline=retry_deadline,
             retry_unknown=retry_unknown,
-            retry_ambiguous=retry_ambiguous,
         )
         return await self._create_session(
             request,

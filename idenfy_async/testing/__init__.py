@@ -46,8 +46,7 @@ endpoints and their client); ``_common`` holds what they share.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, Final
+from typing import Final
 
 from . import _common
 from ._common import (
@@ -86,15 +85,3 @@ __all__ = [
     "WebhookDelivery",
     "random_failure",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # The old name of Fault: it collided with idenfy_async.Failure (the retry enum).
-    if name == "Failure":
-        warnings.warn(
-            "idenfy_async.testing.Failure is deprecated; use idenfy_async.testing.Fault",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return Fault
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
