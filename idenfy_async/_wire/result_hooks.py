@@ -13,14 +13,20 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
 
 from ..models import (
     AdditionalStepsStatus,
+    BlocklistEntry,
     DocumentExpirationEvent,
+    FaceAuthCheck,
+    FaceAuthSession,
     FacialAuthenticationEvent,
     FacialAuthenticationStatus,
     FileUrls,
     IdentificationEvent,
+    PoaCheck,
     ServiceResult,
     ServiceStatus,
     StatusResult,
@@ -31,11 +37,8 @@ from ..models import (
     VideoCallEvent,
     wire_name,
 )
-from .converter import UPPER_KEYS, each
 from .session_hooks import RAW_KEY, strict_opt_bool
-
-if typing.TYPE_CHECKING:
-    import cattrs
+from .shapes import UPPER_KEYS, each
 
 __all__ = ["register_result_hooks"]
 
@@ -63,8 +66,6 @@ def _register_result(
     **extra: Any,
 ) -> None:
     """Register the lenient structure hook of one answer model (see _RESULT_HOOKS)."""
-    from cattrs.gen import make_dict_structure_fn, override
-
     attrs.resolve_types(cls)
     overrides: dict[str, Any] = {
         a.name: override(rename=wire_name(a.name), struct_hook=_RESULT_HOOKS.get(a.type))
@@ -90,10 +91,6 @@ def _register_result(
 
 def register_result_hooks(conv: cattrs.Converter) -> None:
     """Structure hooks for statuses, data, file URLs and webhook events."""
-    from cattrs.gen import override
-
-    from ..models import BlocklistEntry, FaceAuthCheck, FaceAuthSession, PoaCheck
-
     conv.register_structure_hook_factory(_is_open_enum_union, _open_enum_hook)
     conv.register_structure_hook_factory(_is_open_enum_tuple, _open_enum_tuple_hook)
     conv.register_structure_hook(FileUrls, _file_urls)

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import re
 import urllib.parse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 
@@ -28,6 +27,7 @@ from .. import errors
 from .._constants import DEFAULT_PAGE_SIZE
 from ..errors import FieldProblem, RequestValidationError
 from ..models import utf8_problem, wire_name
+from ..models._results import FileUrls, StatusResult, VerificationData, VerificationSummary
 from ..models._urls import secure_url_problem
 from .common import (
     PDF_ACCEPT,
@@ -41,14 +41,6 @@ from .common import (
     error_from_response,
 )
 from .converter import converter, shape_errors
-
-if TYPE_CHECKING:  # results load on first use (models.LAZY): imported where decoded
-    from ..models._results import (
-        FileUrls,
-        StatusResult,
-        VerificationData,
-        VerificationSummary,
-    )
 
 __all__ = [
     "DATA_PATH",
@@ -218,15 +210,11 @@ def build_list_verifications(
 _STATUS_KIND: Final = _Kind("a verification status (no status field)", frozenset({"status"}))
 
 
-@functools.cache
-def _data_kind() -> _Kind:
-    # Every documented key of the data answer (all may be null); built on first use.
-    from ..models._results import VerificationData
-
-    return _Kind(
-        "verification data (none of its fields)",
-        frozenset(wire_name(a.name) for a in attrs.fields(VerificationData) if a.name != "raw"),
-    )
+#: Every documented key of the data answer (all may be null).
+_DATA_KIND: Final = _Kind(
+    "verification data (none of its fields)",
+    frozenset(wire_name(a.name) for a in attrs.fields(VerificationData) if a.name != "raw"),
+)
 
 
 def parse_get_status(status: int, content: bytes) -> StatusResult:
@@ -236,8 +224,6 @@ def parse_get_status(status: int, content: bytes) -> StatusResult:
         ResponseDecodeError: not a JSON object, no ``status`` field, or ``scanRef``
             missing or mistyped.
     """
-    from ..models._results import StatusResult
-
     return _structure(status, content, StatusResult, kind=_STATUS_KIND)
 
 
@@ -248,9 +234,7 @@ def parse_get_data(status: int, content: bytes) -> VerificationData:
         ResponseDecodeError: not a JSON object, none of the data answer's fields
             (an error body, say), or a field of the wrong type.
     """
-    from ..models._results import VerificationData
-
-    return _structure(status, content, VerificationData, kind=_data_kind())
+    return _structure(status, content, VerificationData, kind=_DATA_KIND)
 
 
 def parse_files(status: int, content: bytes) -> FileUrls:
@@ -277,8 +261,6 @@ def parse_files(status: int, content: bytes) -> FileUrls:
         raise errors.ResponseDecodeError(
             "the body holds no file URLs (nor nulls)", status_code=status
         )
-    from ..models._results import FileUrls
-
     return FileUrls(files)
 
 
@@ -339,8 +321,6 @@ def parse_list_page(status: int, content: bytes) -> VerificationPage:
         raise errors.ResponseDecodeError("results is not a list", status_code=status)
     count = body.get("count")
     links = {key: body.get(key) for key in ("next", "previous")}
-    from ..models._results import VerificationSummary
-
     try:
         items = converter.structure(results, tuple[VerificationSummary, ...])
     except shape_errors() as exc:

@@ -5,16 +5,14 @@ session (coerced when unambiguous, else None, never guessed).
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ..models import NULL, NULLABLE_FIELDS, Session, SessionRequest, wire_name
-
-if typing.TYPE_CHECKING:
-    import cattrs
 
 __all__ = ["register_session_hooks", "strict_opt_bool"]
 
@@ -24,8 +22,6 @@ RAW_KEY: Final = "\x00raw"
 
 def renames(cls: type, **extra: Any) -> dict[str, Any]:
     """cattrs overrides naming every field of ``cls`` by its camelCase wire name."""
-    from cattrs.gen import override
-
     overrides: dict[str, Any] = {
         a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls)
     }
@@ -41,8 +37,6 @@ def register_session_hooks(conv: cattrs.Converter) -> None:
 
 
 def _register_request(conv: cattrs.Converter) -> None:
-    from cattrs.gen import make_dict_unstructure_fn, override
-
     # Request: every None field is omitted (sending null could override the account's
     # dashboard defaults); the NULL sentinel becomes an explicit null.
     # Any nullable parameter may be NULL (models.NULLABLE_FIELDS): each one's hook
@@ -84,8 +78,6 @@ def _register_request(conv: cattrs.Converter) -> None:
 
 
 def _register_session(conv: cattrs.Converter) -> None:
-    from cattrs.gen import make_dict_structure_fn, override
-
     # Response: unknown keys are ignored here and kept whole in ``raw``. A session is
     # paid for, so only what identifies it is strict (authToken and scanRef, checked
     # by the parser; clientId, when sent, must be text or an integer). Echoed fields are read

@@ -16,10 +16,12 @@ Rules (numbered across the sans-I/O modules: 1, 2, 4 and 6 are in :mod:`._wire`,
 from __future__ import annotations
 
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
 from .. import errors
 from ..errors import FieldProblem, RequestValidationError
+from ..models import Session, SessionRequest
+from ..models._checks import json_problem
 from .common import (
     JSON_CONTENT_TYPE,
     MAX_JSON_RESPONSE_BYTES,
@@ -43,53 +45,35 @@ from .converter import (
     shape_problem,
     structure_session,
 )
-
-if TYPE_CHECKING:  # the results names are served on first use, below
-    from ..models import Session, SessionRequest  # loaded by the first create (_converter)
-    from .results import (
-        DATA_PATH,
-        DEFAULT_PAGE_SIZE,
-        DELETE_PATH,
-        FILES_PATH,
-        GENERATE_PDF_PATH,
-        LIST_VERIFICATIONS_PATH,
-        MAX_CLIENT_ID_LENGTH,
-        MAX_PAGE_SIZE,
-        MAX_SCAN_REF_LENGTH,
-        STATUS_PATH,
-        VerificationPage,
-        build_delete_verification,
-        build_generate_pdf,
-        build_get_data,
-        build_get_files,
-        build_get_status,
-        build_list_verifications,
-        check_download_url,
-        check_scan_ref,
-        download_error,
-        next_page_spec,
-        parse_delete_verification,
-        parse_files,
-        parse_generate_pdf,
-        parse_get_data,
-        parse_get_status,
-        parse_list_page,
-    )
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _RESULT_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import results as _results_sansio
-
-    value = getattr(_results_sansio, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+from .results import (
+    DATA_PATH,
+    DEFAULT_PAGE_SIZE,
+    DELETE_PATH,
+    FILES_PATH,
+    GENERATE_PDF_PATH,
+    LIST_VERIFICATIONS_PATH,
+    MAX_CLIENT_ID_LENGTH,
+    MAX_PAGE_SIZE,
+    MAX_SCAN_REF_LENGTH,
+    STATUS_PATH,
+    VerificationPage,
+    build_delete_verification,
+    build_generate_pdf,
+    build_get_data,
+    build_get_files,
+    build_get_status,
+    build_list_verifications,
+    check_download_url,
+    check_scan_ref,
+    download_error,
+    next_page_spec,
+    parse_delete_verification,
+    parse_files,
+    parse_generate_pdf,
+    parse_get_data,
+    parse_get_status,
+    parse_list_page,
+)
 
 __all__ = [
     "is_error_body",
@@ -167,7 +151,6 @@ def _encode_request(request: SessionRequest) -> bytes | FieldProblem:
         fields = list(session_request_to_wire(request).items())
     except (TypeError, ValueError, OverflowError, RecursionError):
         return FieldProblem("request", "cannot be encoded as JSON")
-    from ..models._checks import json_problem  # the rare path: not loaded before it is needed
 
     for name, value in fields:
         problem = json_problem(value)
@@ -221,9 +204,3 @@ def parse_create_session(status: int, content: bytes, *, base_url: str) -> Sessi
             scan_ref=scan_ref,
             auth_token=token,
         ) from exc
-
-
-#: The names of :mod:`._results_sansio` this module serves (PEP 562): those of
-#: ``__all__`` not defined above. Status, data, files, listing and download code loads
-#: with the first such call, not with ``import idenfy_async`` (creation does not need it).
-_RESULT_NAMES: Final = frozenset(__all__).difference(globals())

@@ -1,0 +1,79 @@
+"""What a wrong shape raises and how it is told: the one place that names cattrs'
+errors. Below both the converter and its hook modules, which all use it.
+
+:func:`shape_errors` is what structuring a body can raise, :func:`shape_problem` tells
+it by wire path, :func:`each` structures a list reporting every bad item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from cattrs import BaseValidationError
+from cattrs.errors import IterableValidationError, IterableValidationNote
+
+from ..models._rules import wire_name
+
+__all__ = ["UPPER_KEYS", "each", "shape_errors", "shape_problem"]
+
+#: Wire keys that are not the camelCase of their attribute (iDenfy's upper-case lists).
+UPPER_KEYS: Final = {"aml": "AML", "lid": "LID", "criminal_check": "CRIMINAL_CHECK"}
+
+_SHAPE_ERRORS: Final = (BaseValidationError, KeyError, TypeError, ValueError)
+
+
+def shape_errors() -> tuple[type[BaseException], ...]:
+    """What structuring a body can raise: ``except shape_errors() as exc:``."""
+    return _SHAPE_ERRORS
+
+
+def shape_problem(exc: BaseException, model: str | None = None) -> str:
+    """What was wrong with a structured body, by wire path: ``$.AML[1].status``.
+
+    Paths only: cattrs' own leaf messages may quote values, which are personal data.
+    """
+    what = f"unexpected shape for {model}" if model else "unexpected shape"
+    if isinstance(exc, BaseValidationError):
+        return f"{what} at " + ", ".join(sorted(set(_paths(exc, "$"))))
+    if isinstance(exc, KeyError) and exc.args:
+        return f"{what} at $.{exc.args[0]} (missing)"
+    return what
+
+
+def _paths(exc: BaseValidationError, prefix: str) -> Iterator[str]:
+    for sub in exc.exceptions:
+        here = prefix + _step(sub)
+        if isinstance(sub, BaseValidationError):
+            yield from _paths(sub, here)
+        else:
+            yield here + (" (missing)" if isinstance(sub, KeyError) else "")
+
+
+def _step(exc: BaseException) -> str:
+    for note in getattr(exc, "__notes__", ()):
+        name = getattr(note, "name", None)
+        if isinstance(name, str):
+            return "." + UPPER_KEYS.get(name, wire_name(name))
+        index = getattr(note, "index", None)
+        if isinstance(index, int):
+            return f"[{index}]"
+    return ""
+
+
+def each(values: Any, hook: Callable[[Any, Any], Any], tp: Any) -> tuple[Any, ...]:
+    """Every item through ``hook``; like cattrs' own list hook, every bad item is
+    reported (one IterableValidationError), each with its index for :func:`shape_problem`."""
+    items: list[Any] = []
+    problems: list[Exception] = []
+    for index, value in enumerate(values):
+        try:
+            items.append(hook(value, tp))
+        except _SHAPE_ERRORS as exc:
+            note = IterableValidationNote(f"Structuring {tp} @ index {index}", index, tp)
+            noted: Any = exc  # __notes__ is not in Python 3.10's stubs
+            noted.__notes__ = [*getattr(exc, "__notes__", []), note]
+            problems.append(exc)
+    if problems:
+        raise IterableValidationError(f"While structuring {tp}", problems, tp)
+    return tuple(items)
