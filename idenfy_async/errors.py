@@ -44,12 +44,9 @@ kept on :attr:`APIError.body` for code that needs it, and is never printed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import attrs
-
-if TYPE_CHECKING:
-    from .models import Session
 
 __all__ = [
     "APIConnectionError",
@@ -393,13 +390,31 @@ class OpenSessionError(IdenfyError):
         super().__init__(message)
 
 
+class OpenSession(Protocol):
+    """What :class:`SessionAlreadyOpenError` tells of the session it carries: the
+    fields that identify it and hand it out. The session is a
+    :class:`idenfy_async.models.Session` (this module sits below ``models`` and does
+    not import it)."""
+
+    @property
+    def auth_token(self) -> str: ...
+    @property
+    def scan_ref(self) -> str: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def redirect_url(self) -> str | None: ...
+    @property
+    def expiry_time(self) -> int | None: ...
+
+
 class SessionAlreadyOpenError(OpenSessionError):
     """The clientId has an open session (token not expired, no final webhook yet),
     created for a *different* request; ``session`` is that session, so the caller
     decides (hand it out, or wait for its final webhook). Its authToken is never
     printed."""
 
-    def __init__(self, client_id: str, session: Session) -> None:
+    def __init__(self, client_id: str, session: OpenSession) -> None:
         self.session = session
         super().__init__(
             client_id,

@@ -18,7 +18,8 @@ from idenfy_async.models import (
     ProcessingRequest,
 )
 from idenfy_async.models._checks import _check_bool, _int_range
-from idenfy_async.models._rules import RULE_KEY, Rule, cell_value, field_problems, rule, rules_of
+from idenfy_async.models._rules import RULE_KEY, Rule, field_problems, rule, rules_of
+from idenfy_async.models._sessions import cell_value
 
 
 def test_every_session_request_field_declares_its_rule() -> None:

@@ -1,5 +1,5 @@
 """Reading INPUT row by row: the file's encoding and CSV separator, the columns, each
-cell's text turned into its field's value (``_rules.cell_value``, derived from the
+cell's text turned into its field's value (``_sessions.cell_value``, derived from the
 rule declared on the field), and each row's :class:`SessionRequest` or every problem with it."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import attrs
 from .. import FieldProblem, RequestValidationError, SessionRequest
 from ..bulk import request_fingerprint
 from ..models import wire_name
-from ..models._rules import cell_value
+from ..models._sessions import cell_value
 from ._common import _InputError
 
 #: The longest JSONL line read as a row: a longer one fails alone (CSV cells are bounded

@@ -2,9 +2,7 @@
 answers). iDenfy adds values without notice, so a known value becomes a member and an
 unknown one stays a plain ``str``.
 
-Loaded on first use (see ``models.LAZY``), with the results and events that hold them:
-``import idenfy_async`` does not build them. Public through :mod:`idenfy_async.models._sessions`
-and :mod:`idenfy_async`.
+Public through :mod:`idenfy_async.models` and :mod:`idenfy_async`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,15 @@ from ..errors import FieldProblem, RequestValidationError
 from ._checks import _INT_MAX, _json_copy, _NotJSON, json_problem
 from ._enums import NULL
 
-__all__ = ["RULE_KEY", "Rule", "cell_value", "field_problems", "rule", "rules_of", "wire_name"]
+__all__ = [
+    "RULE_KEY",
+    "Rule",
+    "field_problems",
+    "model_cell_value",
+    "rule",
+    "rules_of",
+    "wire_name",
+]
 
 _CAMEL_RE: Final = re.compile(r"_([a-z0-9])")
 
@@ -159,24 +167,19 @@ class _CellError(Exception):
     """A cell that cannot become its field's kind; ``args[0]`` is the rule broken."""
 
 
-def cell_value(attribute_name: str, text: str, model: type | None = None) -> object:
-    """The value a text cell (CSV) gives a request field; ``None`` for an empty cell.
+def model_cell_value(model: type, attribute_name: str, text: str) -> object:
+    """The value a text cell (CSV) gives a field of ``model``; ``None`` for an empty cell.
 
     Booleans read true/false, t/f, yes/no, y/n or 1/0 (any case); integers and numbers
     as Python reads them; objects as JSON; lists as ``A|B`` (blank parts dropped) or a
     JSON list, and a field that also takes one string (``country``) keeps text without
-    ``|`` as that string; anything else stays text. ``model`` defaults to
-    :class:`~idenfy_async.models._sessions.SessionRequest`.
+    ``|`` as that string; anything else stays text. For a token request's fields see
+    :func:`idenfy_async.models._sessions.cell_value`.
 
     Raises:
         RequestValidationError: naming the field's wire name and the rule, never the text.
         KeyError: ``attribute_name`` is not a field with a rule.
     """
-    if model is None:
-        # Imported here: models imports this module to declare its fields' rules.
-        from ._sessions import SessionRequest
-
-        model = SessionRequest
     wire, declared = _rule_named(model, attribute_name)
     text = text.strip()
     if not text:

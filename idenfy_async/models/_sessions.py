@@ -51,6 +51,7 @@ from ._rules import (
     _upper_all,
     _uuid_text,
     field_problems,
+    model_cell_value,
     rule,
     rules_of,
 )
@@ -393,3 +394,19 @@ class Session:
     def iframe_url(self) -> str:
         """The URL to embed in an ``<iframe>`` (``https://ui.idenfy.com/?authToken=...``)."""
         return session_ui_url(self.auth_token)
+
+
+def cell_value(attribute_name: str, text: str, model: type | None = None) -> object:
+    """The value a text cell (CSV) gives a request field; ``None`` for an empty cell.
+
+    Booleans read true/false, t/f, yes/no, y/n or 1/0 (any case); integers and numbers
+    as Python reads them; objects as JSON; lists as ``A|B`` (blank parts dropped) or a
+    JSON list, and a field that also takes one string (``country``) keeps text without
+    ``|`` as that string; anything else stays text. ``model`` defaults to
+    :class:`SessionRequest`.
+
+    Raises:
+        RequestValidationError: naming the field's wire name and the rule, never the text.
+        KeyError: ``attribute_name`` is not a field with a rule.
+    """
+    return model_cell_value(SessionRequest if model is None else model, attribute_name, text)
