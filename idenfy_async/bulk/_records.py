@@ -12,6 +12,7 @@ from typing import Protocol
 
 import attrs
 
+from .._wire.sessions import build_create_session
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -137,8 +138,6 @@ def request_fingerprint(request: SessionRequest) -> str | None:
     is told apart: the same data again, or another person (a conflict). It is a hash:
     the journal holds no personal data.
     """
-    from .._wire.sessions import build_create_session  # the wire layer, loaded with the first row
-
     try:
         body = build_create_session(request).body
     except IdenfyError:

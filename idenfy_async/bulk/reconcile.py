@@ -43,7 +43,7 @@ import enum
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -56,9 +56,7 @@ from ..errors import (
     ResponseDecodeError,
 )
 from ..models._open_enums import OverallStatus
-
-if TYPE_CHECKING:
-    from ..models._results import VerificationSummary  # loaded on first use (models.LAZY)
+from ..models._results import VerificationSummary
 
 __all__ = [
     "DEFAULT_EXPIRY_TIME",
