@@ -10,7 +10,7 @@ import json
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -19,16 +19,45 @@ from ._common import (
     WEBHOOK_TIMEOUT,
     Answer,
     FakeSession,
+    WebhookDelivery,
     answer,
 )
 
-if TYPE_CHECKING:
-    from ._fake import FakeIdenfy
-
-__all__ = ["FakeControl", "FakeControlError", "control"]
+__all__ = ["Controlled", "FakeControl", "FakeControlError", "control"]
 
 
-async def control(fake: FakeIdenfy, method: str, path: str, body: bytes) -> Answer:
+class Controlled(Protocol):
+    """What the control endpoints drive: a :class:`~idenfy_async.testing.FakeIdenfy`
+    (named by what they use, so that this module sits below the fake)."""
+
+    @property
+    def sessions(self) -> list[FakeSession]: ...
+    @property
+    def webhooks(self) -> list[WebhookDelivery]: ...
+    @property
+    def signing_key(self) -> str | bytes: ...
+    def reset(self) -> None: ...
+    def session(self, scan_ref: str) -> FakeSession: ...
+    def complete(
+        self,
+        scan_ref: str,
+        outcome: str = ...,
+        *,
+        fraud_tags: Iterable[str] = ...,
+        mismatch_tags: Iterable[str] = ...,
+        final: bool = ...,
+    ) -> FakeSession: ...
+    async def send_webhook(
+        self,
+        scan_ref: str,
+        *,
+        signing_key: str | bytes,
+        event_type: str = ...,
+        url: str | None = ...,
+    ) -> int: ...
+
+
+async def control(fake: Controlled, method: str, path: str, body: bytes) -> Answer:
     """Answer one request to a ``/__fake__/`` control endpoint (see the module doc).
 
     Answers are JSON; a problem is ``{"error": "..."}`` with 400 (bad body), 404
@@ -73,7 +102,7 @@ async def control(fake: FakeIdenfy, method: str, path: str, body: bytes) -> Answ
     return await _control_webhook(fake, session, options)
 
 
-def _control_complete(fake: FakeIdenfy, session: FakeSession, options: Mapping[str, Any]) -> Answer:
+def _control_complete(fake: Controlled, session: FakeSession, options: Mapping[str, Any]) -> Answer:
     outcome = options.get("status", "APPROVED")
     fraud = options.get("fraudTags", [])
     mismatch = options.get("mismatchTags", [])
@@ -95,7 +124,7 @@ def _control_complete(fake: FakeIdenfy, session: FakeSession, options: Mapping[s
 
 
 async def _control_webhook(
-    fake: FakeIdenfy, session: FakeSession, options: Mapping[str, Any]
+    fake: Controlled, session: FakeSession, options: Mapping[str, Any]
 ) -> Answer:
     key = options.get("signingKey", fake.signing_key)
     event_type = options.get("eventType", "IDENTIFICATION_AUTO_FINISHED")

@@ -3,7 +3,9 @@
 It routes each request (Basic auth, method, path) to its endpoints: creating a
 session here, the result endpoints in :mod:`._results`, the rest of the workflow in
 :mod:`._kyc`, the control endpoints in :mod:`._control`. Scripted faults act only
-through :mod:`._faults`; token requests are checked by :mod:`._rules`.
+through :mod:`._faults`; token requests are checked by :mod:`._rules`. The endpoint
+modules get the fake's :class:`~._state.FakeState` (its sessions and records), not
+the fake, so they sit below this module.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import random
 import string
 import time
@@ -19,13 +20,11 @@ import urllib.parse
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
-from .. import webhooks
 from ..models import wire_name
-from ..models._urls import secure_url_problem
 from . import _control, _faults, _rules
 from ._common import (
     CONTROL_PREFIX,
@@ -51,14 +50,15 @@ from ._faults import Fault, Reply
 from ._kyc import FakeKyc
 from ._results import (
     FILE_NAMES,
-    FILE_SIZE,
     NOT_ANALYSED,
     NULL_DATA,
     OUTCOME_RESULTS,
     Results,
     document_data,
+    file_content,
     status_object,
 )
+from ._state import FakeState, PdfFormat
 
 __all__ = ["FakeIdenfy"]
 
@@ -96,7 +96,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         base_url: str = FAKE_BASE_URL,
         files_base_url: str = FAKE_FILES_BASE_URL,
-        pdf_format: Literal["base64", "base64-text", "raw"] = "base64",
+        pdf_format: PdfFormat = "base64",
         listing_delay: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         signing_key: str | bytes = DEFAULT_SIGNING_KEY,
@@ -105,30 +105,91 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             raise ValueError("listing_delay must be at least 0 seconds")
         expected = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
         self._expected_auth = f"Basic {expected}"
-        self._rng = random.Random(seed)
         self._sleep = sleep
         self._script: deque[Fault] = deque()
-        self.base_url: str = base_url.rstrip("/")
-        self.files_base_url: str = files_base_url.rstrip("/")
-        self.pdf_format = pdf_format
-        self.listing_delay = listing_delay
-        self.clock = clock
         self.signing_key = signing_key
-        self.sessions: list[FakeSession] = []
         self.requests: int = 0  #: every request that reached the fake, failed or not
-        self.webhooks: list[WebhookDelivery] = []  #: every webhook sent, in order
-        #: (path, lower-cased headers) of every file download asked for.
-        self.file_requests: list[tuple[str, dict[str, str]]] = []
-        file_key = hashlib.sha256(f"files:{api_secret}".encode()).digest()
+        #: What the endpoint handlers read and write (sessions, records, clock, URLs).
+        self._state = FakeState(
+            rng=random.Random(seed),
+            clock=clock,
+            base_url=base_url.rstrip("/"),
+            files_base_url=files_base_url.rstrip("/"),
+            pdf_format=pdf_format,
+            listing_delay=listing_delay,
+            file_key=hashlib.sha256(f"files:{api_secret}".encode()).digest(),
+        )
         #: Status, data, files, delete, PDF, the listing and file downloads.
-        self.results: Results = Results(self, file_key)
+        self.results: Results = Results(self._state)
         self._routes: dict[str, tuple[str, Callable[[Request], Answer]]] = {
             "/api/v2/token": ("POST", lambda r: self._create_session(r.body)),
             **self.results.routes(),
         }
         #: Face authentication, request-information, blocklists, processing, POA.
-        self.kyc: FakeKyc = FakeKyc(self)
+        self.kyc: FakeKyc = FakeKyc(self._state, self.complete)
         self._routes.update(self.kyc.routes())
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def sessions(self) -> list[FakeSession]:
+        """Every session created, in order."""
+        return self._state.sessions
+
+    @property
+    def webhooks(self) -> list[WebhookDelivery]:
+        """Every webhook sent, in order."""
+        return self._state.webhooks
+
+    @property
+    def file_requests(self) -> list[tuple[str, dict[str, str]]]:
+        """(path, lower-cased headers) of every file download asked for."""
+        return self._state.file_requests
+
+    @property
+    def base_url(self) -> str:
+        """The origin its pagination links name."""
+        return self._state.base_url
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        self._state.base_url = value
+
+    @property
+    def files_base_url(self) -> str:
+        """The origin of its file URLs."""
+        return self._state.files_base_url
+
+    @files_base_url.setter
+    def files_base_url(self, value: str) -> None:
+        self._state.files_base_url = value
+
+    @property
+    def pdf_format(self) -> PdfFormat:
+        """How ``/generate-pdf`` answers (see the class doc)."""
+        return self._state.pdf_format
+
+    @pdf_format.setter
+    def pdf_format(self, value: PdfFormat) -> None:
+        self._state.pdf_format = value
+
+    @property
+    def listing_delay(self) -> float:
+        """Seconds a new session stays out of the listing."""
+        return self._state.listing_delay
+
+    @listing_delay.setter
+    def listing_delay(self, value: float) -> None:
+        self._state.listing_delay = value
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Monotonic seconds, for ``listing_delay``."""
+        return self._state.clock
+
+    @clock.setter
+    def clock(self, value: Callable[[], float]) -> None:
+        self._state.clock = value
 
     # ------------------------------------------------------------------ scripting
 
@@ -233,8 +294,8 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         if not isinstance(payload, dict):
             return payload  # iDenfy's 400
 
-        scan_ref = str(uuid.UUID(int=self._rng.getrandbits(128), version=1))
-        auth_token = "".join(self._rng.choices(TOKEN_ALPHABET, k=40))
+        scan_ref = str(uuid.UUID(int=self._state.rng.getrandbits(128), version=1))
+        auth_token = "".join(self._state.rng.choices(TOKEN_ALPHABET, k=40))
         response: dict[str, Any] = {
             "message": "Token created successfully",
             **payload,
@@ -247,7 +308,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             "sessionLength": payload.get("sessionLength", DEFAULT_SESSION_LENGTH),
             "tokenType": payload.get("tokenType", "IDENTIFICATION"),
             "digitString": (
-                "".join(self._rng.choices(string.digits, k=8))
+                "".join(self._state.rng.choices(string.digits, k=8))
                 if payload.get("generateDigitString")
                 else None
             ),
@@ -261,14 +322,14 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             response["documents"] = list(DEFAULT_DOCUMENTS)
         if response.get("registryCentersCountries") is None:
             response["registryCentersCountries"] = []
-        self.sessions.append(
+        self._state.sessions.append(
             FakeSession(
                 scan_ref=scan_ref,
                 auth_token=auth_token,
                 client_id=payload["clientId"],
                 request=payload,
                 response=response,
-                created_at=self.clock(),
+                created_at=self._state.clock(),
             )
         )
         return answer(201, response)
@@ -281,10 +342,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         Raises:
             KeyError: the fake created no such session.
         """
-        for candidate in self.sessions:
-            if candidate.scan_ref == scan_ref:
-                return candidate
-        raise KeyError(scan_ref)
+        return self._state.session(scan_ref)
 
     def complete(
         self,
@@ -345,14 +403,13 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             session.data[wire_name(name)] = value
         self.kyc.screen(session)  # blocklisted document or face: SUSPECTED
         session.file_urls = (
-            {name: self.results.file_url(scan_ref, name) for name in FILE_NAMES} if verified else {}
+            {name: self._state.file_url(scan_ref, name) for name in FILE_NAMES} if verified else {}
         )
         return session
 
     def file_content(self, scan_ref: str, name: str) -> bytes:
         """The bytes the fake serves for one of its file URLs (deterministic, ~20 KiB)."""
-        filler = hashlib.shake_256(f"{scan_ref}/{name}".encode()).digest(FILE_SIZE)
-        return b"\xff\xd8\xff\xe0" + filler + b"\xff\xd9"
+        return file_content(scan_ref, name)
 
     def webhook_payload(self, scan_ref: str) -> dict[str, Any]:
         """The identification webhook body for the session as it stands."""
@@ -417,7 +474,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         target = url or session.callback_url
         if not target:
             raise ValueError(f"session {scan_ref} has no callbackUrl; pass url=")
-        return await self._deliver(
+        return await self._state.deliver(
             scan_ref,
             event_type,
             target,
@@ -427,39 +484,6 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             transport=transport,
             timeout=timeout,
         )
-
-    async def _deliver(
-        self,
-        scan_ref: str,
-        event_type: str,
-        url: str,
-        payload: Mapping[str, Any],
-        signing_key: str | bytes,
-        *,
-        http_client: httpx.AsyncClient | None,
-        transport: httpx.AsyncBaseTransport | None,
-        timeout: float | None,
-    ) -> int:
-        """Sign ``payload`` and POST it as iDenfy does; record the delivery (every webhook)."""
-        if secure_url_problem(url):
-            raise ValueError("webhook URLs must be https:// (http:// only on a loopback host)")
-        body = json.dumps(payload).encode()
-        signature = webhooks.sign(body, signing_key)
-        headers = {
-            "Content-Type": "application/json",
-            webhooks.SIGNATURE_HEADER: signature,
-            webhooks.EVENT_TYPE_HEADER: event_type,
-            "User-Agent": "FakeIdenfy-Webhooks",
-        }
-        if http_client is not None:
-            response = await http_client.post(url, content=body, headers=headers, timeout=timeout)
-        else:
-            async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
-                response = await client.post(url, content=body, headers=headers)
-        self.webhooks.append(
-            WebhookDelivery(scan_ref, event_type, url, body, signature, response.status_code)
-        )
-        return response.status_code
 
     # ------------------------------------------------------------------ control endpoints
 

@@ -28,7 +28,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 
@@ -40,14 +40,12 @@ from ..models import (
     ProcessingDocumentType,
 )
 from . import _rules
+from ._common import FakeSession
 from ._common import answer as _answer
 from ._common import error as _error
 from ._common import json_object as _json_body
 from ._kyc_face import Call, FaceAuth, FakeFaceAuthSession
-
-if TYPE_CHECKING:
-    from ._common import FakeSession
-    from ._fake import FakeIdenfy
+from ._state import FakeState
 
 __all__ = ["BlocklistRecord", "FakeFaceAuthSession", "FakeInformationRequest", "FakeKyc"]
 
@@ -110,8 +108,10 @@ def _decode_file(
 class FakeKyc(FaceAuth):
     """State and endpoints of the rest of the workflow, for one :class:`FakeIdenfy`."""
 
-    def __init__(self, fake: FakeIdenfy) -> None:
-        super().__init__(fake)
+    def __init__(self, state: FakeState, complete: Callable[..., FakeSession]) -> None:
+        """``complete`` plays the user's verification (``FakeIdenfy.complete``)."""
+        super().__init__(state)
+        self._complete = complete
         self.information_requests: list[FakeInformationRequest] = []
         self.blocklist: list[BlocklistRecord] = []
         #: (scanRef, step, bytes) of every additional-step upload.
@@ -188,7 +188,7 @@ class FakeKyc(FaceAuth):
         if not pending:
             raise KeyError(f"no unanswered request-information for {scan_ref}")
         pending[-1].answered = True
-        return self._fake.complete(scan_ref, outcome, **complete)
+        return self._complete(scan_ref, outcome, **complete)
 
     # ------------------------------------------------------------------ blocklists
 
@@ -224,7 +224,7 @@ class FakeKyc(FaceAuth):
         record = BlocklistRecord(
             id=scan_ref
             if source != "DOCUMENT_INFO"
-            else str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
+            else str(uuid.UUID(int=self._state.rng.getrandbits(128), version=4)),
             source=source,
             scan_ref=scan_ref,
             reason=reason,
@@ -246,7 +246,7 @@ class FakeKyc(FaceAuth):
                 reason=reason or "",
             )
         else:
-            answer["faceImageUrl"] = self._fake.results.file_url(scan_ref, "FACE")
+            answer["faceImageUrl"] = self._state.file_url(scan_ref, "FACE")
         return _answer(201, answer)
 
     def screen(self, session: FakeSession) -> None:
@@ -277,7 +277,7 @@ class FakeKyc(FaceAuth):
     # ------------------------------------------------------------------ processing
 
     def _token_session(self, token: Any) -> FakeSession | None:
-        for session in self._fake.sessions:
+        for session in self._state.sessions:
             if session.auth_token == token:
                 return session
         return None
@@ -307,7 +307,7 @@ class FakeKyc(FaceAuth):
             decoded = _decode_file(value, step, wire.IMAGE_KINDS, PROCESS_MAX_IMAGE_BYTES)
             if isinstance(decoded, tuple):
                 return decoded
-        self._fake.complete(
+        self._complete(
             session.scan_ref,
             "APPROVED",
             data={
@@ -336,7 +336,7 @@ class FakeKyc(FaceAuth):
         if isinstance(decoded, tuple):
             return decoded
         self.uploads.append((scan_ref, step, decoded))
-        session.file_urls[step] = self._fake.results.file_url(scan_ref, step)
+        session.file_urls[step] = self._state.file_url(scan_ref, step)
         additional = payload.get("additionalData")
         if isinstance(additional, dict):
             session.data["additionalData"] = {step: additional}
@@ -365,7 +365,7 @@ class FakeKyc(FaceAuth):
         if not compared:
             verdict = "NOT_COMPARED"
         answer = {
-            "id": str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
+            "id": str(uuid.UUID(int=self._state.rng.getrandbits(128), version=4)),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "issueDate": "2026-01-01",
             "documentType": "UTILITY_BILL",
@@ -382,7 +382,7 @@ class FakeKyc(FaceAuth):
             "orgAddress": "Fake st 2, Vilnius",
             "documentTypeSupported": True,
             "countrySupported": True,
-            "file": self._fake.results.file_url("poa", "file"),
+            "file": self._state.file_url("poa", "file"),
             "providedName": given_name,
             "providedAddress": given_address,
         }

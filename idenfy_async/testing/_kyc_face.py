@@ -11,20 +11,17 @@ from __future__ import annotations
 import string
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
+import httpx
 
 from ._common import TOKEN_ALPHABET, Answer, FakeSession
 from ._common import answer as _answer
 from ._common import error as _error
 from ._common import json_object as _json_body
 from ._rules import FACE_AUTH_TOKEN_RULES, refused_body
-
-if TYPE_CHECKING:
-    import httpx
-
-    from ._fake import FakeIdenfy
+from ._state import FakeState
 
 __all__ = ["Call", "FaceAuth", "FakeFaceAuthSession"]
 
@@ -63,18 +60,18 @@ class FakeFaceAuthSession:
 class FaceAuth:
     """Face-authentication state and endpoints, and the helpers every workflow part uses."""
 
-    def __init__(self, fake: FakeIdenfy) -> None:
-        self._fake = fake
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
         self.face_sessions: list[FakeFaceAuthSession] = []
 
     # ------------------------------------------------------------------ helpers
 
     def _token(self) -> str:
-        return "".join(self._fake._rng.choices(TOKEN_ALPHABET, k=40))
+        return "".join(self._state.rng.choices(TOKEN_ALPHABET, k=40))
 
     def _session(self, scan_ref: str) -> FakeSession | _Answer:
         try:
-            session = self._fake.session(scan_ref)
+            session = self._state.session(scan_ref)
         except KeyError:
             return _error(404, "NOT_FOUND", "Identification not found.")
         if session.status in ("DELETED", "EXPIRED-DELETED"):
@@ -108,7 +105,7 @@ class FaceAuth:
                 400, "BAD_VALUE", "Identification must be approved for face authentication."
             )
         face = FakeFaceAuthSession(
-            id=str(uuid.UUID(int=self._fake._rng.getrandbits(128), version=4)),
+            id=str(uuid.UUID(int=self._state.rng.getrandbits(128), version=4)),
             token=self._token(),
             scan_ref=session.scan_ref,
             client_id=session.client_id,
@@ -118,7 +115,7 @@ class FaceAuth:
         self.face_sessions.append(face)
         answer: dict[str, Any] = {"token": face.token, "maxAttemptCount": MAX_ATTEMPT_COUNT}
         if payload.get("generateDigitString"):
-            answer["digitString"] = "".join(self._fake._rng.choices(string.digits, k=8))
+            answer["digitString"] = "".join(self._state.rng.choices(string.digits, k=8))
         return _answer(200, answer)
 
     def face_session(self, token: str) -> FakeFaceAuthSession:
@@ -144,7 +141,7 @@ class FaceAuth:
         }
 
     def _face_photo(self, face: FakeFaceAuthSession) -> str:
-        return self._fake.results.file_url(face.scan_ref, "FACE")
+        return self._state.file_url(face.scan_ref, "FACE")
 
     def _list_face_sessions(self, call: Call) -> _Answer:
         return _answer(200, [self._face_session_body(face) for face in self.face_sessions])
@@ -209,7 +206,7 @@ class FaceAuth:
             ValueError: ``url`` is neither https nor http on a loopback host.
         """
         face = self.face_session(token)
-        return await self._fake._deliver(
+        return await self._state.deliver(
             face.scan_ref,
             "FACIAL_AUTHENTICATION",
             url,

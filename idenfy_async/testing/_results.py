@@ -1,7 +1,8 @@
 """The fake's result endpoints: status, data, files, delete, PDF, the listing, file downloads.
 
-They read the sessions :class:`~idenfy_async.testing.FakeIdenfy` holds; the module
-also builds what a finished session reports (:func:`document_data`) and the PDF.
+They read the sessions of the fake's :class:`~._state.FakeState`; the module also
+builds what a finished session reports (:func:`document_data`), the PDF and the files'
+bytes (:func:`file_content`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hmac
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from ._common import (
     DEFAULT_PAGE_SIZE,
@@ -24,11 +25,9 @@ from ._common import (
     answer,
     error,
 )
+from ._state import FakeState
 
-if TYPE_CHECKING:
-    from ._fake import FakeIdenfy
-
-__all__ = ["Results", "document_data", "status_object"]
+__all__ = ["Results", "document_data", "file_content", "status_object"]
 
 FILE_NAMES: Final = ("FRONT", "BACK", "FACE")
 FILE_SIZE: Final = 20_000
@@ -56,11 +55,10 @@ NULL_DATA: Final[Mapping[str, Any]] = dict.fromkeys(
 
 
 class Results:
-    """The result endpoints of one :class:`FakeIdenfy`, and the file URLs it signs."""
+    """The result endpoints of one fake, over its state."""
 
-    def __init__(self, fake: FakeIdenfy, file_key: bytes) -> None:
-        self._fake = fake
-        self._file_key = file_key
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
 
     def routes(self) -> dict[str, tuple[str, Callable[[Request], Answer]]]:
         """Path -> (method, endpoint) for the fake's route table."""
@@ -84,7 +82,7 @@ class Results:
         if not isinstance(scan_ref, str):
             return error(400, "BAD_VALUE", "Field 'scanRef' must be a string.")
         try:
-            return self._fake.session(scan_ref)
+            return self._state.session(scan_ref)
         except KeyError:
             return error(404, "NOT_FOUND", "Identification not found.")
 
@@ -162,10 +160,10 @@ class Results:
                 f"status: {session.status}",
             ]
         )
-        if self._fake.pdf_format == "raw":
+        if self._state.pdf_format == "raw":
             return 200, {"content-type": "application/pdf"}, pdf
         encoded = base64.b64encode(pdf).decode()
-        if self._fake.pdf_format == "base64-text":
+        if self._state.pdf_format == "base64-text":
             return 200, {"content-type": "text/plain"}, encoded.encode()
         return 200, {"content-type": "application/json"}, json.dumps(encoded).encode()
 
@@ -176,10 +174,10 @@ class Results:
         per_page = min(int(size), MAX_PAGE_SIZE) if size.isdigit() and int(size) > 0 else 0
         per_page = per_page or DEFAULT_PAGE_SIZE
         # Sessions younger than listing_delay are not listed yet.
-        listed_before = self._fake.clock() - self._fake.listing_delay
+        listed_before = self._state.clock() - self._state.listing_delay
         chosen = [
             s
-            for s in self._fake.sessions
+            for s in self._state.sessions
             if (client_id is None or s.client_id == client_id) and s.created_at <= listed_before
         ]
         number = request.query.get("page", "1")
@@ -193,7 +191,7 @@ class Results:
                 return None
             params = {k: v for k, v in request.query.items() if k != "page"}
             query = urllib.parse.urlencode({**params, "page": to})
-            return f"{self._fake.base_url}{request.path}?{query}"
+            return f"{self._state.base_url}{request.path}?{query}"
 
         results = [
             {"scanRef": s.scan_ref, "status": s.status, "suspected": s.suspected}
@@ -213,19 +211,15 @@ class Results:
 
     def file_url(self, scan_ref: str, name: str) -> str:
         """A pre-signed URL of one of the session's files (the URL is the credential)."""
-        path = f"{FAKE_FILES_PREFIX}{scan_ref}/{name}.jpg"
-        query = urllib.parse.urlencode(
-            {"X-Amz-Expires": "3600", "X-Amz-Signature": self.file_signature(path)}
-        )
-        return f"{self._fake.files_base_url}{path}?{query}"
+        return self._state.file_url(scan_ref, name)
 
     def file_signature(self, path: str) -> str:
         """The ``X-Amz-Signature`` a file path must carry."""
-        return hmac.new(self._file_key, path.encode(), hashlib.sha256).hexdigest()
+        return self._state.file_signature(path)
 
     def download(self, request: Request) -> Answer:
         """Serve a file URL: refused with an Authorization header, as S3 does."""
-        self._fake.file_requests.append(
+        self._state.file_requests.append(
             (request.path, {k.lower(): v for k, v in request.headers.items()})
         )
         if "authorization" in {k.lower() for k in request.headers}:
@@ -236,12 +230,18 @@ class Results:
         scan_ref, _, file_name = request.path.removeprefix(FAKE_FILES_PREFIX).partition("/")
         name = file_name.removesuffix(".jpg")
         try:
-            session = self._fake.session(scan_ref)
+            session = self._state.session(scan_ref)
         except KeyError:
             session = None
         if session is None or name not in session.file_urls:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        return 200, {"content-type": "image/jpeg"}, self._fake.file_content(scan_ref, name)
+        return 200, {"content-type": "image/jpeg"}, file_content(scan_ref, name)
+
+
+def file_content(scan_ref: str, name: str) -> bytes:
+    """The bytes the fake serves for one of its file URLs (deterministic, ~20 KiB)."""
+    filler = hashlib.shake_256(f"{scan_ref}/{name}".encode()).digest(FILE_SIZE)
+    return b"\xff\xd8\xff\xe0" + filler + b"\xff\xd9"
 
 
 def status_object(
