@@ -1,8 +1,7 @@
 """Where a SqliteJournal's rows live: the schema and its migration, the SQL, and the
 one worker thread that owns the sqlite3 connection.
 
-Nothing here runs on the event loop except the filter of known clientIds
-(:class:`_KnownIds`) and the hand-back of outcomes;
+Nothing here runs on the event loop except the hand-back of outcomes;
 :class:`~idenfy_async.bulk.journal.SqliteJournal` queues ops and awaits them.
 """
 
@@ -30,13 +29,6 @@ SCHEMA_VERSION: Final = 3
 #: Writes queued while the previous transaction committed go into the next one
 #: (group commit): one fsync for many rows when many requests are in flight.
 MAX_BATCH: Final = 512
-#: Bits of the filter of clientIds that may be in the journal (1 MiB, allocated once:
-#: memory stays flat in the number of rows). With a million clientIds in it, about 3 %
-#: of the lookups of absent ones still ask the file; none is ever answered wrongly.
-KNOWN_FILTER_BITS: Final = 1 << 23
-#: A journal holding more entries than this when opened is not loaded into the filter
-#: (its false positives would make it useless): every lookup then asks the file.
-KNOWN_FILTER_MAX_ENTRIES: Final = 1_000_000
 #: Lookups queued together are answered by one ``SELECT ... IN`` of at most this many.
 MAX_LOOKUP: Final = 256
 #: A durable commit costs ~150-450 us of CPU (its fsync mostly) whatever it holds,
@@ -116,44 +108,6 @@ _CALL: Final = 2
 _Op = tuple[int, Any, "asyncio.Future[Any]"]
 
 
-class _KnownIds:
-    """A Bloom filter of the clientIds that may have an entry: never a false "absent".
-
-    Filled by the worker from the file when it opens, then only by ``put`` on the
-    event loop, before the write is queued. A lookup of a clientId it has never seen
-    (every row of a fresh run) is answered without a round trip to the worker.
-    """
-
-    __slots__ = ("_bits", "_mask")
-
-    def __init__(self, bits: int = KNOWN_FILTER_BITS) -> None:
-        self._bits = bytearray(bits // 8)
-        self._mask = bits - 1
-
-    def _positions(self, client_id: str) -> tuple[int, int, int]:
-        # Three positions from one 64-bit hash (double hashing); str caches its hash.
-        h = hash(client_id)
-        low, high = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
-        mask = self._mask
-        return low & mask, (low + high) & mask, (low + 2 * high) & mask
-
-    def add(self, client_id: str) -> None:
-        bits = self._bits
-        a, b, c = self._positions(client_id)
-        bits[a >> 3] |= 1 << (a & 7)
-        bits[b >> 3] |= 1 << (b & 7)
-        bits[c >> 3] |= 1 << (c & 7)
-
-    def may_contain(self, client_id: str) -> bool:
-        bits = self._bits
-        a, b, c = self._positions(client_id)
-        return bool(
-            bits[a >> 3] & (1 << (a & 7))
-            and bits[b >> 3] & (1 << (b & 7))
-            and bits[c >> 3] & (1 << (c & 7))
-        )
-
-
 class _Worker:
     """Owns the sqlite3 connection; runs in the journal's thread only.
 
@@ -175,16 +129,13 @@ class _Worker:
         #: entries one INSERT may store (SQLite's limit on parameters per statement)
         self.rows_per_put = _MIN_VARIABLES // _PUT_WIDTH
 
-    def run(
-        self, ops: queue.SimpleQueue[list[_Op] | None], opened: asyncio.Future[_KnownIds | None]
-    ) -> None:
+    def run(self, ops: queue.SimpleQueue[list[_Op] | None], opened: asyncio.Future[None]) -> None:
         try:
             conn = self.open()
-            known = self.load_known(conn)
         except Exception as exc:
             _settle(opened.get_loop(), [(opened, None)], self._translate(exc))
             return
-        _settle(opened.get_loop(), [(opened, known)], None)
+        _settle(opened.get_loop(), [(opened, None)], None)
         try:
             stop, previous = False, 0
             while not stop:
@@ -274,16 +225,6 @@ class _Worker:
                 f"{self.path} records sessions created with other credentials or another"
                 " server; use a separate journal for each account and server"
             )
-
-    def load_known(self, conn: sqlite3.Connection) -> _KnownIds | None:
-        """The filter of the clientIds in the file, or None when it holds too many."""
-        (count,) = conn.execute("SELECT COUNT(*) FROM entries").fetchone()
-        if count > KNOWN_FILTER_MAX_ENTRIES:
-            return None
-        known = _KnownIds()
-        for (client_id,) in conn.execute("SELECT client_id FROM entries"):
-            known.add(client_id)
-        return known
 
     def _execute(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
         # One transaction for the batch (group commit: one fsync for every write queued
