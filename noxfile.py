@@ -40,10 +40,14 @@ def coverage(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check."""
+    """ruff check, ruff format --check, and lint-imports: the rooms of the package import
+    only the rooms below them (the contracts: [tool.importlinter] in pyproject.toml)."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", *LINT_PATHS)
     session.run("ruff", "format", "--check", *LINT_PATHS)
+    # Reads the source from the working directory (static, not installed); no cache folder
+    # left in the checkout.
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session

@@ -1,7 +1,7 @@
 """The client: :class:`AsyncIdenfy` (configuration, lifecycle, the endpoint methods of
 the core flow) and the resources of the other KYC products it hands out
 (``client.face_auth``, ``client.request_info``, ``client.blocklists``,
-``client.processing``, ``client.poa``)."""
+``client.processing``, ``client.proof_of_address``)."""
 
 from ._client import AsyncIdenfy
 from ._resources import (
