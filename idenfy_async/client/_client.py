@@ -58,6 +58,7 @@ from .._send.sender import USER_AGENT as USER_AGENT
 from .._send.sender import Parse, Sender, checked_timeouts
 from .._wire import sessions as _sansio
 from ..transports import HttpBackend
+from ._paging import parse_page, verification_pages
 from ._resources import (
     Blocklists,
     FaceAuthentication,
@@ -711,37 +712,14 @@ class AsyncIdenfy:
     ) -> AsyncIterator[VerificationSummary]:
         first = _sansio.build_list_verifications(client_id, page=1, per_page=per_page)
 
-        def parse(status: int, headers: Mapping[str, str], content: bytes) -> Any:
-            return _sansio.parse_list_page(status, content)
+        def fetch(spec: _sansio.RequestSpec) -> Awaitable[_sansio.VerificationPage]:
+            return self._request(
+                "list_verifications", CallKind.READ, spec, parse_page, options, priority=priority
+            )
 
-        async def pages() -> AsyncIterator[VerificationSummary]:
-            spec: _sansio.RequestSpec | None = first
-            number = 1
-            fetched: set[str] = set()
-            while spec is not None:
-                if spec.path in fetched:
-                    raise errors.ResponseDecodeError(
-                        "the next page link points to a page already read",
-                        status_code=200,
-                        method=spec.method,
-                        path=_sansio.LIST_VERIFICATIONS_PATH,
-                    )
-                fetched.add(spec.path)
-                page: _sansio.VerificationPage = await self._request(
-                    "list_verifications", CallKind.READ, spec, parse, options, priority=priority
-                )
-                for summary in page.results:
-                    yield summary
-                number += 1
-                spec = _sansio.next_page_spec(
-                    page,
-                    base_url=self._state.base_url,
-                    client_id=client_id,
-                    page_number=number,
-                    per_page=per_page,
-                )
-
-        return pages()
+        return verification_pages(
+            fetch, first, base_url=self._state.base_url, client_id=client_id, per_page=per_page
+        )
 
     async def download_file(
         self,
