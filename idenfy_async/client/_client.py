@@ -96,6 +96,15 @@ __all__ = ["NOT_GIVEN", "AsyncIdenfy", "NotGiven", "RequestOptions", "ResponseIn
 T = TypeVar("T")
 
 
+def _content_only(parse: Callable[[int, bytes], T]) -> Parse[T]:
+    """``parse`` of (status, body) as the request verb's parser of (status, headers, body)."""
+
+    def parse_answer(status: int, headers: Mapping[str, str], content: bytes) -> T:
+        return parse(status, content)
+
+    return parse_answer
+
+
 class AsyncIdenfy:
     """Async client for iDenfy's KYC API; one per event loop, shared by every task.
 
@@ -211,14 +220,16 @@ class AsyncIdenfy:
     def _attach(
         self, state: ClientState, policy: RetryPolicy, timeout: Any, *, owner: bool
     ) -> None:
-        """Hold ``state`` with these per-call defaults (the constructor, :meth:`with_options`)."""
+        """Hold ``state`` with these per-call defaults (the constructor, :meth:`with_options`).
+
+        ``timeout``: this client's default (``httpx.USE_CLIENT_DEFAULT``: the pool's);
+        ``owner``: closing this client closes the state (the constructor's client).
+        """
         self._state = state
-        self._policy = policy  #: this client's retry defaults
-        self._timeout = (
-            timeout  #: this client's default timeout (httpx.USE_CLIENT_DEFAULT: the pool's)
-        )
-        self._owner = owner  #: closing this client closes the state
-        self._closed = False  #: this client's own closed flag (the state's counts too)
+        self._policy = policy
+        self._timeout = timeout
+        self._owner = owner
+        self._closed = False  # this client's own; the state's counts too
 
     async def __aenter__(self) -> Self:
         self._check_usable()
@@ -402,18 +413,6 @@ class AsyncIdenfy:
             priority=priority,
         )
         return state.sender.call(operation, kind, spec, parse, settings)
-
-    async def _read(
-        self,
-        operation: str,
-        spec: _sansio.RequestSpec,
-        parse: Callable[[int, bytes], T],
-        options: ReadOptions,
-    ) -> T:
-        """A read through :meth:`_request`, with a parser of (status, body)."""
-        return await self._request(
-            operation, CallKind.READ, spec, _content_only(parse), options_from(operation, options)
-        )
 
     # ------------------------------------------------------------------ sessions
 
@@ -610,7 +609,13 @@ class AsyncIdenfy:
             ResponseDecodeError: the answer could not be read.
         """
         spec = _sansio.build_get_status(scan_ref)
-        return await self._read("get_status", spec, _sansio.parse_get_status, options)
+        return await self._request(
+            "get_status",
+            CallKind.READ,
+            spec,
+            _content_only(_sansio.parse_get_status),
+            options_from("get_status", options),
+        )
 
     async def get_data(self, scan_ref: str, **options: Unpack[ReadOptions]) -> VerificationData:
         """The document data read during verification (``POST /api/v2/data``).
@@ -618,7 +623,13 @@ class AsyncIdenfy:
         Every field may be ``None``. Options and errors as :meth:`get_status`.
         """
         spec = _sansio.build_get_data(scan_ref)
-        return await self._read("get_data", spec, _sansio.parse_get_data, options)
+        return await self._request(
+            "get_data",
+            CallKind.READ,
+            spec,
+            _content_only(_sansio.parse_get_data),
+            options_from("get_data", options),
+        )
 
     async def get_files(self, scan_ref: str, **options: Unpack[ReadOptions]) -> FileUrls:
         """Pre-signed URLs of the verification's photos and videos (``POST /api/v2/files``).
@@ -627,7 +638,13 @@ class AsyncIdenfy:
         or :meth:`download_files` right away. Options and errors as :meth:`get_status`.
         """
         spec = _sansio.build_get_files(scan_ref)
-        return await self._read("get_files", spec, _sansio.parse_files, options)
+        return await self._request(
+            "get_files",
+            CallKind.READ,
+            spec,
+            _content_only(_sansio.parse_files),
+            options_from("get_files", options),
+        )
 
     async def delete_verification(self, scan_ref: str, **options: Unpack[ReadOptions]) -> None:
         """Delete the verification's personal data for good (``POST /api/v2/delete``).
@@ -641,7 +658,13 @@ class AsyncIdenfy:
             RequestValidationError, APIError, APIConnectionError: as :meth:`get_status`.
         """
         spec = _sansio.build_delete_verification(scan_ref)
-        await self._read("delete_verification", spec, _sansio.parse_delete_verification, options)
+        await self._request(
+            "delete_verification",
+            CallKind.READ,
+            spec,
+            _content_only(_sansio.parse_delete_verification),
+            options_from("delete_verification", options),
+        )
 
     async def generate_pdf(
         self,
@@ -948,15 +971,6 @@ class AsyncIdenfy:
         """The standalone proof-of-address check (:class:`~.resources.ProofOfAddress`)."""
 
         return ProofOfAddress(self)
-
-
-def _content_only(parse: Callable[[int, bytes], T]) -> Parse[T]:
-    """``parse`` of (status, body) as the request verb's parser of (status, headers, body)."""
-
-    def parse_answer(status: int, headers: Mapping[str, str], content: bytes) -> T:
-        return parse(status, content)
-
-    return parse_answer
 
 
 class _BulkCreator:
