@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
-from typing import Any, Final, TypedDict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
 
@@ -22,8 +22,13 @@ import httpx
 
 from .. import errors
 
+if TYPE_CHECKING:
+    from .. import coordination
+    from .retry import OnRetry, RetryPolicy
+
 __all__ = [
     "NOT_GIVEN",
+    "CallSettings",
     "Timeouts",
     "checked_timeouts",
     "clipped_timeouts",
@@ -136,6 +141,31 @@ def given_options(
         retry_deadline=retry_deadline,
         retry_unknown=retry_unknown,
     )
+
+
+@attrs.frozen
+class CallSettings:
+    """Everything one call is sent with, resolved: the client's settings, with
+    :meth:`AsyncIdenfy.with_options`' and the call's own :class:`RequestOptions` over
+    them. The client builds one per call and hands it to :meth:`Sender.call`.
+
+    ``base_url`` is the client's (the spec's path goes after it); ``timeouts``
+    httpx's four (checked); ``deadline`` the seconds the whole call may take (None: no
+    bound); ``retry_unknown`` already False for a read. ``check_open`` raises once the client
+    is closed (run before every attempt); ``before_send`` is awaited once, right
+    before the first attempt leaves; ``priority`` is the call's pacing class.
+    """
+
+    base_url: str
+    policy: RetryPolicy
+    timeouts: Timeouts
+    max_retries: int
+    deadline: float | None
+    retry_unknown: bool
+    on_retry: OnRetry | None
+    check_open: Callable[[], None]
+    before_send: Callable[[], Awaitable[None]] | None = None
+    priority: coordination.Priority = "interactive"
 
 
 # ------------------------------------------------------------------ timeouts

@@ -44,12 +44,13 @@ from . import observe as _observe
 from .admission import Admission
 from .attempt import AttemptExpired, exchange
 from .options import (
+    CallSettings,
     Timeouts,
     checked_timeouts,
     clipped_timeouts,
     largest_timeout,
 )
-from .retry import Budget, CallKind, OnRetry, RetryPolicy, retry_call
+from .retry import Budget, CallKind, RetryPolicy, retry_call
 
 if TYPE_CHECKING:
     from .. import coordination
@@ -118,29 +119,21 @@ class Sender:
         kind: CallKind,
         spec: RequestSpec,
         parse: Parse[T],
-        *,
-        base_url: str,
-        policy: RetryPolicy,
-        timeouts: Timeouts,
-        max_retries: int,
-        deadline: float | None,
-        retry_unknown: bool,
-        on_retry: OnRetry | None,
-        check_open: Callable[[], None],
-        before_send: Callable[[], Awaitable[None]] | None = None,
-        priority: coordination.Priority = "interactive",
+        settings: CallSettings,
     ) -> Awaitable[T]:
         """Run one call: its attempts, each admitted, sent and read, until one succeeds
         or the retry rules say stop (then the last error is raised).
 
+        ``settings`` is everything the call is sent with, resolved by the client.
         A plain function handing back the call's coroutine (one coroutine layer fewer
         per call, alive while the call queues); a bad ``deadline`` raises at once.
         """
         admission = self.admission
-        attempts = _Attempts(self, operation, spec, parse, base_url + spec.path, policy)
-        attempts.timeouts, attempts.check_open = timeouts, check_open
-        attempts.first_send, attempts.priority = before_send, priority
-        attempts.budget = Budget(deadline, policy.clock)
+        policy = settings.policy
+        attempts = _Attempts(self, operation, spec, parse, settings.base_url + spec.path, policy)
+        attempts.timeouts, attempts.check_open = settings.timeouts, settings.check_open
+        attempts.first_send, attempts.priority = settings.before_send, settings.priority
+        attempts.budget = Budget(settings.deadline, policy.clock)
         return retry_call(
             attempts.send,
             operation=operation,
@@ -148,11 +141,11 @@ class Sender:
             policy=policy,
             cooldown=admission.cooldown,
             shared_cooldown=admission.shared_cooldown,
-            max_retries=max_retries,
+            max_retries=settings.max_retries,
             deadline=None,
             budget=attempts.budget,
-            retry_unknown=retry_unknown,
-            on_retry=on_retry,
+            retry_unknown=settings.retry_unknown,
+            on_retry=settings.on_retry,
         )
 
     async def send(

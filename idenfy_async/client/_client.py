@@ -1,18 +1,21 @@
-"""``AsyncIdenfy``: the client, put together from its parts.
+"""``AsyncIdenfy``: the client, one class.
 
-Thin on purpose: :mod:`._client_base` (configuration, lifecycle, ``with_options``,
-sending), :mod:`._client_sessions` (``create_session`` and the open-session
-registry), :mod:`._client_results` (status, data, files, PDF, deletion, listing,
-downloads), and here bulk runs and the KYC resources. Endpoints build requests with
-the sans-I/O modules (:mod:`._sansio`); :mod:`._http` sends them (admission by
-:mod:`._admission`, retries by :mod:`._retry`, httpx's errors made ours in one
-place); logs and ``ResponseInfo`` are :mod:`._observe`'s, per-call options
-:mod:`._options`'.
+It holds a :class:`._state.ClientState` (what it shares with every client
+:meth:`~AsyncIdenfy.with_options` derives from it: the :class:`Sender` with its pool
+and admission, Redis, the open-session registry, the loop, closed or not) and its own
+per-call defaults (retry policy, timeout). Every endpoint is a thin wrapper over one
+request verb, :meth:`AsyncIdenfy._request`: build the request with the sans-I/O
+modules (:mod:`.._wire`), send it with a :class:`CallSettings` resolved once per call.
+The optional KYC products are resources (:mod:`._resources`) that need only that verb
+(their :class:`~._resources.Requester` protocol).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -20,44 +23,89 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
+    Iterator,
+    Mapping,
 )
-from typing import TYPE_CHECKING
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+import httpx
+
+from .. import errors
+from .._constants import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
 from .._constants import DEFAULT_SETTLE_WINDOW
 from .._constants import DOWNLOAD_CHUNK_SIZE as DOWNLOAD_CHUNK_SIZE
+from .._send.limits import Pacer
 from .._send.observe import ResponseInfo
+from .._send.observe import capture_responses as _capture_responses
 from .._send.observe import configure_logging as configure_logging
 from .._send.observe import http_logger as http_logger
 from .._send.observe import logger as logger
-from .._send.options import NOT_GIVEN, NotGiven, RequestOptions
+from .._send.options import (
+    NO_OPTIONS,
+    NOT_GIVEN,
+    CallSettings,
+    NotGiven,
+    ReadOptions,
+    RequestOptions,
+    given_options,
+    options_from,
+)
+from .._send.retry import CallKind, OnRetry, RetryPolicy
 from .._send.sender import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from .._send.sender import USER_AGENT as USER_AGENT
-from ._base import DEFAULT_BASE_URL as DEFAULT_BASE_URL
-from ._base import DEFAULT_MAX_CONCURRENCY as DEFAULT_MAX_CONCURRENCY
-from ._results import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
-from ._results import ResultCalls
-from ._sessions import SessionCalls
+from .._send.sender import Parse, Sender, checked_timeouts
+from .._wire import sessions as _sansio
+from ..transports import HttpBackend
+from ._paging import parse_page, verification_pages
+from ._resources import (
+    Blocklists,
+    FaceAuthentication,
+    InformationRequests,
+    Processing,
+    ProofOfAddress,
+)
+from ._state import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+from ._state import DEFAULT_MAX_CONCURRENCY, ClientState, evolved, open_state
+
+if sys.version_info >= (3, 11):
+    from typing import Self, Unpack
+else:
+    from typing_extensions import Self, Unpack
 
 if TYPE_CHECKING:
     import asyncio  # not loaded by `import idenfy_async` (a sync webhook receiver)
 
+    from .. import coordination
     from ..bulk import BulkProgress, BulkResult
     from ..bulk.journal import Journal
     from ..bulk.reconcile import ReconcilePolicy, Reconciliation  # loaded on first use
-    from ..models import Session, SessionRequest  # loaded on first use (the package's _LAZY)
-    from ..models._results import VerificationSummary  # loaded on first use (models.LAZY)
-    from ._resources import (
-        Blocklists,
-        FaceAuthentication,
-        InformationRequests,
-        Processing,
-        ProofOfAddress,
+    from ..models import Session, SessionRequest  # loaded by the first create
+    from ..models._events import WebhookEvent  # loaded on first use
+    from ..models._fields import SessionFields
+    from ..models._results import (
+        FileUrls,
+        StatusResult,
+        VerificationData,
+        VerificationSummary,
     )
 
 __all__ = ["NOT_GIVEN", "AsyncIdenfy", "NotGiven", "RequestOptions", "ResponseInfo"]
 
+T = TypeVar("T")
 
-class AsyncIdenfy(SessionCalls, ResultCalls):
+
+def _content_only(parse: Callable[[int, bytes], T]) -> Parse[T]:
+    """``parse`` of (status, body) as the request verb's parser of (status, headers, body)."""
+
+    def parse_answer(status: int, headers: Mapping[str, str], content: bytes) -> T:
+        return parse(status, content)
+
+    return parse_answer
+
+
+class AsyncIdenfy:
     """Async client for iDenfy's KYC API; one per event loop, shared by every task.
 
     Use it as ``async with AsyncIdenfy() as client:`` or call :meth:`aclose` when done.
@@ -121,6 +169,660 @@ class AsyncIdenfy(SessionCalls, ResultCalls):
     one's connections, pacing and Redis state.
     """
 
+    def __init__(
+        self,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry_deadline: float | NotGiven | None = NOT_GIVEN,
+        retry_unknown: bool | NotGiven = NOT_GIVEN,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        rate_limit: str | Pacer | None = None,
+        retry_policy: RetryPolicy | None = None,
+        on_retry: OnRetry | None = None,
+        http_backend: HttpBackend = "httpx",
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        redis_url: str | NotGiven | None = NOT_GIVEN,
+        bulk_share: float | NotGiven = NOT_GIVEN,
+        fallback_share: float | NotGiven | None = NOT_GIVEN,
+        single_session: bool = False,
+    ) -> None:
+        state = open_state(
+            api_key,
+            api_secret,
+            base_url=base_url,
+            timeout=timeout,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            retry_policy=retry_policy,
+            retry_options=given_options(
+                max_retries=max_retries,
+                retry_deadline=retry_deadline,
+                retry_unknown=retry_unknown,
+            ),
+            on_retry=on_retry,
+            http_backend=http_backend,
+            transport=transport,
+            http_client=http_client,
+            redis_url=redis_url,
+            bulk_share=bulk_share,
+            fallback_share=fallback_share,
+            single_session=single_session,
+        )
+        # A caller's http_client keeps its own default timeout; ours got it built in.
+        own = http_client is not None and timeout is not NOT_GIVEN
+        self._attach(state, state.policy, timeout if own else httpx.USE_CLIENT_DEFAULT, owner=True)
+
+    def _attach(
+        self, state: ClientState, policy: RetryPolicy, timeout: Any, *, owner: bool
+    ) -> None:
+        """Hold ``state`` with these per-call defaults (the constructor, :meth:`with_options`).
+
+        ``timeout``: this client's default (``httpx.USE_CLIENT_DEFAULT``: the pool's);
+        ``owner``: closing this client closes the state (the constructor's client).
+        """
+        self._state = state
+        self._policy = policy
+        self._timeout = timeout
+        self._owner = owner
+        self._closed = False  # this client's own; the state's counts too
+
+    async def __aenter__(self) -> Self:
+        self._check_usable()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it is a caller's ``http_client``). Idempotent.
+
+        On a client from :meth:`with_options` this closes that client only: the pool,
+        pacing and Redis connections belong to the client it came from.
+        """
+        self._closed = True
+        if self._owner:
+            await self._state.aclose()
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry_deadline: float | NotGiven | None = NOT_GIVEN,
+        retry_unknown: bool | NotGiven = NOT_GIVEN,
+    ) -> Self:
+        """A client with other defaults for these per-call options, sharing this one's state.
+
+        ``client.with_options(timeout=5, max_retries=0).get_status(scan_ref)``. The new
+        client shares the connection pool, the concurrency limit, the rate limit and
+        the rate-limit cooldown, the open-session registry and the Redis connections:
+        one pace for both. Options not given keep this client's; a call's own keywords
+        still win. Closing the new client (``aclose``, ``async with``) closes only it;
+        the pool closes with this one (and then the new client is closed too).
+        """
+        given = given_options(
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            retry_unknown=retry_unknown,
+        )
+        if given.timeout is not NOT_GIVEN:
+            checked_timeouts(httpx.Timeout(given.timeout).as_dict())
+        derived = type(self).__new__(type(self))
+        derived._attach(
+            self._state,
+            evolved(self._policy, given),
+            self._timeout if given.timeout is NOT_GIVEN else given.timeout,
+            owner=False,
+        )
+        return derived
+
+    @property
+    def _sender(self) -> Sender:
+        return self._state.sender
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._state.sender.http
+
+    @property
+    def _redis(self) -> Any:
+        """The Redis connection (``redis_url``), else None."""
+        return self._state.redis
+
+    @property
+    def _quota(self) -> coordination.RedisQuota | None:
+        return self._state.quota
+
+    @property
+    def is_closed(self) -> bool:
+        """True after :meth:`aclose` or leaving ``async with`` (this client's or, for a
+        client from :meth:`with_options`, the one it came from)."""
+        return self._closed or self._state.closed
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL requests go to."""
+        return self._state.base_url
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight right now (bounded by ``max_concurrency``)."""
+        return self._state.sender.admission.limiter.in_flight
+
+    @property
+    def rate_limit(self) -> Pacer | None:
+        """The pacer of this client's requests, if any."""
+        return self._state.sender.admission.pacer
+
+    async def with_response_info(self, call: Awaitable[T]) -> tuple[T, ResponseInfo]:
+        """Await ``call`` (a call of this client) and return its result with its answer's details.
+
+        ``status, info = await client.with_response_info(client.get_status(scan_ref))``;
+        ``info.status_code``, ``info.headers``, ``info.elapsed``, ``info.attempts``. For
+        a call that makes several requests (a listing's pages), the last one's.
+
+        Whatever ``call`` raises propagates unchanged.
+
+        Raises:
+            RuntimeError: the awaited call made no request at all.
+        """
+        with self.capture_responses() as responses:
+            result = await call
+        if not responses:
+            raise RuntimeError("with_response_info: the awaited call made no request")
+        return result, responses[-1]
+
+    @contextlib.contextmanager
+    def capture_responses(self) -> Iterator[list[ResponseInfo]]:
+        """Collect a :class:`ResponseInfo` for every successful request made in the block.
+
+        ``with client.capture_responses() as responses: ...``: one entry per request,
+        in order of completion, including each page of a listing and each file of
+        :meth:`download_files`. It follows the current task and the tasks it starts
+        (a context variable), so concurrent callers each see only their own; it
+        collects requests of any ``AsyncIdenfy``. Blocks nest: the outer one gets the
+        inner one's entries too.
+        """
+        with _capture_responses() as responses:
+            yield responses
+
+    def __repr__(self) -> str:
+        key = self._state.api_key
+        shown = key[:4] + "…" if len(key) >= 12 else "***"
+        return (
+            f"AsyncIdenfy(base_url={self.base_url!r}, api_key={shown!r},"
+            f" max_concurrency={self._sender.admission.limiter.limit}, closed={self.is_closed})"
+        )
+
+    def _check_open(self) -> None:
+        if self.is_closed or self._http.is_closed:
+            raise errors.ClientClosedError(
+                "this AsyncIdenfy client is closed; create a new one (one client per"
+                " application, opened at start-up and closed at shutdown)"
+            )
+
+    def _check_usable(self) -> None:
+        self._check_open()
+        self._state.bind_loop()  # the connections' loop is one for every derived client
+
+    def _request(
+        self,
+        operation: str,
+        kind: CallKind,
+        spec: _sansio.RequestSpec,
+        parse: Parse[T],
+        options: RequestOptions = NO_OPTIONS,
+        *,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+        priority: coordination.Priority = "interactive",
+    ) -> Awaitable[T]:
+        """Send one call: the one request verb every endpoint and resource wraps.
+
+        Here per-call ``options`` meet this client's settings, resolved once into the
+        :class:`CallSettings` the sender takes. ``retry_unknown`` counts for
+        ``CallKind.CREATE`` only: a read retries every transient failure anyway. A
+        plain function handing back the call's coroutine (one coroutine layer fewer
+        per call); its checks still raise at once.
+        """
+        self._check_usable()
+        state, policy, o = self._state, self._policy, options
+        settings = CallSettings(
+            base_url=state.base_url,
+            policy=policy,
+            timeouts=state.sender.timeouts(self._timeout if o.timeout is NOT_GIVEN else o.timeout),
+            max_retries=policy.max_retries if o.max_retries is NOT_GIVEN else o.max_retries,
+            deadline=policy.deadline if o.retry_deadline is NOT_GIVEN else o.retry_deadline,
+            retry_unknown=(
+                kind is CallKind.CREATE
+                and (policy.retry_unknown if o.retry_unknown is NOT_GIVEN else o.retry_unknown)
+            ),
+            on_retry=state.on_retry,
+            check_open=self._check_open,
+            before_send=before_send,
+            priority=priority,
+        )
+        return state.sender.call(operation, kind, spec, parse, settings)
+
+    # ------------------------------------------------------------------ sessions
+
+    async def create_session(
+        self,
+        request: SessionRequest | None = None,
+        /,
+        *,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry_deadline: float | NotGiven | None = NOT_GIVEN,
+        retry_unknown: bool | NotGiven = NOT_GIVEN,
+        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+        **fields: Unpack[SessionFields],
+    ) -> Session:
+        """Create a verification session (``POST /api/v2/token``).
+
+        Pass a :class:`SessionRequest`, or its fields as keywords
+        (``create_session(client_id="user-123", first_name="John")``; typed by
+        ``SessionFields``: a type checker catches a misspelt field or a wrong type).
+
+        Only failures that provably created no session are retried unless
+        ``retry_unknown=True``; an error that may hide a created session has
+        ``ambiguous=True``. ``before_send`` is awaited once, right before the first
+        attempt leaves: after its rate-limit token and concurrency slot are taken and
+        any shared cooldown has passed (bulk runs record a row ``pending`` there). If it
+        raises, nothing is sent and its exception propagates.
+
+        With ``single_session=True`` (or in a bulk run with ``redis_url``) the
+        clientId's open session is returned instead of creating another, for the
+        same request (see :class:`~idenfy_async.coordination.SessionRegistry`).
+
+        Raises:
+            RequestValidationError: invalid input; nothing was sent.
+            APIError: iDenfy refused (a subclass per cause).
+            APIConnectionError: no answer (``request_sent`` says whether it left).
+            ResponseDecodeError: the answer could not be read.
+            SessionAlreadyOpenError: (single session) the clientId has an open session
+                for another request, on ``.session``; nothing was sent.
+            SessionOutcomeUnknownError: (single session) an earlier create for the
+                clientId may have made a session: reconcile, then :meth:`forget_session`.
+            CoordinationError: (single session with Redis) the clientId could not be
+                claimed in Redis; nothing was sent.
+        """
+        if request is None:
+            from ..models import SessionRequest
+
+            fields.setdefault("client_id", "")  # reported as "clientId: is required"
+            request = SessionRequest(**fields)
+        elif fields:
+            raise TypeError("pass a SessionRequest or keyword fields, not both")
+        options = given_options(
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_deadline=retry_deadline,
+            retry_unknown=retry_unknown,
+        )
+        return await self._create_session(
+            request,
+            options,
+            before_send=before_send,
+            priority="interactive",
+            single=self._state.single_session,
+        )
+
+    def _create_session(
+        self,
+        request: SessionRequest,
+        options: RequestOptions,
+        *,
+        before_send: Callable[[], Awaitable[None]] | None,
+        priority: coordination.Priority,
+        single: bool,
+    ) -> Awaitable[Session]:
+        # A plain function handing back the call's coroutine: one coroutine layer
+        # fewer per create (both callers await it at once, so its checks and
+        # validation still raise where they did). No closures here: a closure's
+        # variables become cells for the whole call, objects the garbage collector
+        # walks while hundreds of creates queue (the registry's path has its own).
+        spec = _sansio.build_create_session(request)
+        parse = self._state.parse_session  # built once, not per call
+        if single:
+            return self._create_single(request, spec, parse, options, before_send, priority)
+        return self._request(
+            "create_session",
+            CallKind.CREATE,
+            spec,
+            parse,
+            options,
+            before_send=before_send,
+            priority=priority,
+        )
+
+    def _create_single(
+        self,
+        request: SessionRequest,
+        spec: _sansio.RequestSpec,
+        parse: Callable[[int, Mapping[str, str], bytes], Session],
+        options: RequestOptions,
+        before_send: Callable[[], Awaitable[None]] | None,
+        priority: coordination.Priority,
+    ) -> Awaitable[Session]:
+        """A create through the open-session registry (``single_session``)."""
+
+        def send(hook: Callable[[], Awaitable[None]] | None) -> Awaitable[Session]:
+            return self._request(
+                "create_session",
+                CallKind.CREATE,
+                spec,
+                parse,
+                options,
+                before_send=hook,
+                priority=priority,
+            )
+
+        self._check_usable()
+        deadline = options.retry_deadline
+        return self._sessions().create(
+            request.client_id,
+            spec.body,
+            send,
+            expiry_time=request.expiry_time,
+            deadline=self._policy.deadline if deadline is NOT_GIVEN else deadline,
+            before_send=before_send,
+        )
+
+    async def mark_session_closed(self, event: WebhookEvent) -> bool:
+        """Tell the open-session registry a webhook arrived; True if it closed a session.
+
+        Call it from the webhook handler with the parsed event: an identification
+        event with its final result (``final`` not False) closes the clientId's open
+        session with that scanRef, so the next ``create_session`` for the clientId
+        creates a new one. Other events change nothing. Shared through Redis with
+        ``redis_url`` (raises :class:`CoordinationError` when Redis fails: answer the
+        webhook 503 so iDenfy redelivers it).
+        """
+        from ..models._events import IdentificationEvent  # loaded on first use (models.LAZY)
+
+        if not isinstance(event, IdentificationEvent) or event.final is False:
+            return False
+        if not event.client_id:
+            return False
+        return await self._sessions().close(event.client_id, event.scan_ref)
+
+    def dedupe_store(
+        self, *, ttl: float | None = None, lease: float | None = None
+    ) -> coordination.DedupeStore:
+        """A webhook dedupe store for this account: shared through Redis with ``redis_url``
+        (:class:`~idenfy_async.coordination.RedisDedupeStore`, on this client's
+        connections), else one process's (:class:`~idenfy_async.coordination.MemoryDedupeStore`).
+
+        Make one per application; for each webhook ``claim(event.dedupe_key)``, then
+        ``complete`` it once processed (or ``release`` it when processing failed).
+        ``ttl``: seconds a processed key is kept (default a day: ``DEFAULT_DEDUPE_TTL``);
+        ``lease``: seconds a claim holds its key while processing
+        (``DEFAULT_DEDUPE_LEASE``).
+        """
+        from .. import coordination
+
+        kept = coordination.DEFAULT_DEDUPE_TTL if ttl is None else ttl
+        held = coordination.DEFAULT_DEDUPE_LEASE if lease is None else lease
+        state = self._state
+        if state.redis is None:
+            return coordination.MemoryDedupeStore(ttl=kept, lease=held)
+        return coordination.RedisDedupeStore(state.redis, state.api_key, ttl=kept, lease=held)
+
+    async def forget_session(self, client_id: str) -> None:
+        """Let the next ``create_session`` for ``client_id`` be sent, whatever was known.
+
+        For a :class:`SessionOutcomeUnknownError`: once :meth:`reconcile_session` says
+        ``NOT_FOUND`` (or you handled the session it found). Raises
+        :class:`CoordinationError` when Redis fails.
+        """
+        await self._sessions().forget(client_id)
+
+    def _sessions(self) -> coordination.SessionRegistry:
+        """The open-session registry (in Redis with ``redis_url``), made on first use;
+        one for a client and every client :meth:`with_options` derives from it."""
+        return self._state.sessions()
+
+    # ------------------------------------------------------------------ results
+
+    async def get_status(self, scan_ref: str, **options: Unpack[ReadOptions]) -> StatusResult:
+        """The verification's overall status (``POST /api/v2/status``).
+
+        A fallback for a missed webhook only: iDenfy restricts accounts that poll it.
+        Transient failures are retried (a read is safe to repeat). Per-call options:
+        ``timeout``, ``max_retries``, ``retry_deadline`` (:class:`RequestOptions`).
+
+        Raises:
+            RequestValidationError: ``scan_ref`` is empty or too long; nothing was sent.
+            APIError: iDenfy refused (``NotFoundError`` for an unknown scanRef, ...).
+            APIConnectionError: no answer after the last attempt.
+            ResponseDecodeError: the answer could not be read.
+        """
+        spec = _sansio.build_get_status(scan_ref)
+        return await self._request(
+            "get_status",
+            CallKind.READ,
+            spec,
+            _content_only(_sansio.parse_get_status),
+            options_from("get_status", options),
+        )
+
+    async def get_data(self, scan_ref: str, **options: Unpack[ReadOptions]) -> VerificationData:
+        """The document data read during verification (``POST /api/v2/data``).
+
+        Every field may be ``None``. Options and errors as :meth:`get_status`.
+        """
+        spec = _sansio.build_get_data(scan_ref)
+        return await self._request(
+            "get_data",
+            CallKind.READ,
+            spec,
+            _content_only(_sansio.parse_get_data),
+            options_from("get_data", options),
+        )
+
+    async def get_files(self, scan_ref: str, **options: Unpack[ReadOptions]) -> FileUrls:
+        """Pre-signed URLs of the verification's photos and videos (``POST /api/v2/files``).
+
+        The URLs expire after about an hour: fetch them with :meth:`download_file`
+        or :meth:`download_files` right away. Options and errors as :meth:`get_status`.
+        """
+        spec = _sansio.build_get_files(scan_ref)
+        return await self._request(
+            "get_files",
+            CallKind.READ,
+            spec,
+            _content_only(_sansio.parse_files),
+            options_from("get_files", options),
+        )
+
+    async def delete_verification(self, scan_ref: str, **options: Unpack[ReadOptions]) -> None:
+        """Delete the verification's personal data for good (``POST /api/v2/delete``).
+
+        Deleting is safe to repeat, so transient failures are retried. Options as
+        :meth:`get_status`.
+
+        Raises:
+            TokenNotExpiredError: the session is not over yet ("Token has not
+                expired yet."); try again once it was used or expired.
+            RequestValidationError, APIError, APIConnectionError: as :meth:`get_status`.
+        """
+        spec = _sansio.build_delete_verification(scan_ref)
+        await self._request(
+            "delete_verification",
+            CallKind.READ,
+            spec,
+            _content_only(_sansio.parse_delete_verification),
+            options_from("delete_verification", options),
+        )
+
+    async def generate_pdf(
+        self,
+        scan_ref: str,
+        language: str = "en",
+        *,
+        include_main_step_files: bool = True,
+        include_additional_step_files: bool = True,
+        **options: Unpack[ReadOptions],
+    ) -> bytes:
+        """The verification report as PDF bytes (``POST /api/v2/generate-pdf``).
+
+        Whether iDenfy answers with the PDF itself or with base64 of it, the PDF
+        bytes are returned. Generating again is harmless, so failures are retried.
+        Options as :meth:`get_status`.
+
+        Raises:
+            ResponseDecodeError: the answer is neither a PDF nor base64 of one.
+            RequestValidationError, APIError, APIConnectionError: as :meth:`get_status`.
+        """
+        spec = _sansio.build_generate_pdf(
+            scan_ref,
+            language=language,
+            include_main_step_files=include_main_step_files,
+            include_additional_step_files=include_additional_step_files,
+        )
+        return await self._request(
+            "generate_pdf",
+            CallKind.READ,
+            spec,
+            _sansio.parse_generate_pdf,
+            options_from("generate_pdf", options),
+        )
+
+    def list_verifications(
+        self,
+        client_id: str | None = None,
+        *,
+        per_page: int = DEFAULT_PAGE_SIZE,
+        **options: Unpack[ReadOptions],
+    ) -> AsyncIterator[VerificationSummary]:
+        """Every verification, or those of ``client_id`` (``GET /kyc/identifications/``).
+
+        ``async for summary in client.list_verifications("user-1"): ...``; page after
+        page, each fetched when the previous one is used up. A ``next`` link is followed only
+        on this client's own origin: the credentials never go anywhere else. Options
+        (for each page) as :meth:`get_status`.
+
+        Raises:
+            RequestValidationError: at once (before iterating), for a bad
+                ``client_id`` or ``per_page``.
+            APIError, APIConnectionError, ResponseDecodeError: while iterating.
+        """
+        return self._list_verifications(
+            client_id,
+            per_page=per_page,
+            options=options_from("list_verifications", options),
+            priority="interactive",
+        )
+
+    def _list_verifications(
+        self,
+        client_id: str | None,
+        *,
+        per_page: int = DEFAULT_PAGE_SIZE,
+        options: RequestOptions = NO_OPTIONS,
+        priority: coordination.Priority,
+    ) -> AsyncIterator[VerificationSummary]:
+        first = _sansio.build_list_verifications(client_id, page=1, per_page=per_page)
+
+        def fetch(spec: _sansio.RequestSpec) -> Awaitable[_sansio.VerificationPage]:
+            return self._request(
+                "list_verifications", CallKind.READ, spec, parse_page, options, priority=priority
+            )
+
+        return verification_pages(
+            fetch, first, base_url=self._state.base_url, client_id=client_id, per_page=per_page
+        )
+
+    async def download_file(
+        self,
+        url: str,
+        destination: str | os.PathLike[str] | BinaryIO,
+        *,
+        chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+        **options: Unpack[ReadOptions],
+    ) -> int:
+        """Stream one file URL (from :meth:`get_files` or a webhook) to a path or binary file.
+
+        The body is written in ``chunk_size`` pieces off the event loop, never held
+        whole in memory. A path is written to a temporary file beside it and
+        renamed at the end, so it never holds half a file; a file object is
+        written at its current position (retried only if it is seekable). The
+        request carries no Authorization header: these are pre-signed URLs on
+        another host. Returns the number of bytes written. Options as
+        :meth:`get_status` (``timeout`` keeps httpx's meaning here: each phase, each
+        read, as a file's size is unknown).
+
+        Raises:
+            RequestValidationError: ``url`` is not ``https://`` (``http://`` only on
+                loopback); nothing was sent.
+            APIError: the file host refused (``PermissionDeniedError`` once the URL
+                expired, about an hour after it was issued).
+            APIConnectionError: no complete answer after the last attempt.
+        """
+        url = _sansio.check_download_url(url)
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError("chunk_size must be a positive integer")
+        chosen = options_from("download_file", options)
+        self._check_usable()
+        policy = self._policy
+        from .._send import (
+            downloads as _downloads,  # loaded by the first download, not by the import
+        )
+
+        return await _downloads.download_file(
+            self._state.sender,
+            url,
+            destination,
+            chunk_size=chunk_size,
+            policy=policy,
+            timeout=self._timeout if chosen.timeout is NOT_GIVEN else chosen.timeout,
+            max_retries=(
+                policy.max_retries if chosen.max_retries is NOT_GIVEN else chosen.max_retries
+            ),
+            deadline=policy.deadline
+            if chosen.retry_deadline is NOT_GIVEN
+            else chosen.retry_deadline,
+            on_retry=self._state.on_retry,
+            check_open=self._check_open,
+        )
+
+    async def download_files(
+        self,
+        file_urls: Mapping[str, str | None],
+        directory: str | os.PathLike[str],
+        *,
+        chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+        **options: Unpack[ReadOptions],
+    ) -> dict[str, Path]:
+        """Download every URL of a :class:`FileUrls` into ``directory``, concurrently.
+
+        Files are named after their key and the URL's extension (``FRONT.jpg``);
+        null URLs are skipped. Returns key -> path. If one download fails, the
+        others are cancelled and the error is raised (files already complete stay).
+        Raises as :meth:`download_file` does; every URL is checked before any is sent.
+        """
+        options_from("download_files", options)  # a wrong keyword raises before any I/O
+
+        def download(url: str, path: Path) -> Awaitable[int]:
+            return self.download_file(url, path, chunk_size=chunk_size, **options)
+
+        from .._send import downloads as _downloads  # see download_file
+
+        return await _downloads.download_files(download, file_urls, directory)
+
+    # ------------------------------------------------------------------ bulk
+
     def create_sessions(
         self,
         requests: Iterable[SessionRequest] | AsyncIterable[SessionRequest],
@@ -160,9 +862,9 @@ class AsyncIdenfy(SessionCalls, ResultCalls):
         from ..bulk.reconcile import ReconcilePolicy
 
         return create_sessions(
-            _BulkCreator(self, single=self._single_session or self._redis is not None),
+            _BulkCreator(self, single=self._state.single_session or self._state.redis is not None),
             requests,
-            concurrency=self._sender.admission.limiter.limit
+            concurrency=self._state.sender.admission.limiter.limit
             if concurrency is None
             else concurrency,
             journal=journal,
@@ -237,41 +939,36 @@ class AsyncIdenfy(SessionCalls, ResultCalls):
         )
 
     # ------------------------------------------------------------------ resources
-    # The rest of the KYC workflow lives in .resources (imported on first use: it
-    # imports the options module only), sent through this client's _call.
+    # The rest of the KYC workflow (._resources), sent through this client's _request;
+    # each client (a derived one too) makes its own, on first use.
 
     @functools.cached_property
     def face_auth(self) -> FaceAuthentication:
         """Face authentication of a returning user (:class:`~.resources.FaceAuthentication`)."""
-        from ._resources import FaceAuthentication
 
         return FaceAuthentication(self)
 
     @functools.cached_property
     def request_info(self) -> InformationRequests:
         """Ask for more information (:class:`~.resources.InformationRequests`)."""
-        from ._resources import InformationRequests
 
         return InformationRequests(self)
 
     @functools.cached_property
     def blocklists(self) -> Blocklists:
         """Blocklist entries (:class:`~.resources.Blocklists`)."""
-        from ._resources import Blocklists
 
         return Blocklists(self)
 
     @functools.cached_property
     def processing(self) -> Processing:
         """Direct processing and additional-step uploads (:class:`~.resources.Processing`)."""
-        from ._resources import Processing
 
         return Processing(self)
 
     @functools.cached_property
     def proof_of_address(self) -> ProofOfAddress:
         """The standalone proof-of-address check (:class:`~.resources.ProofOfAddress`)."""
-        from ._resources import ProofOfAddress
 
         return ProofOfAddress(self)
 

@@ -5,9 +5,10 @@ Each resource is an attribute of :class:`~idenfy_async.AsyncIdenfy` (as openai's
 :class:`InformationRequests` (``request_info``), :class:`Blocklists`
 (``blocklists``), :class:`Processing` (``processing``: direct processing and the
 additional-step upload) and :class:`ProofOfAddress` (``proof_of_address``).
-Requests are built and read by the pure functions of :mod:`._kyc_sansio` and sent
-through the client's own machinery: the same limiter, rate limit, cooldown,
-timeouts and retry rules as every other call.
+Requests are built and read by the pure functions of :mod:`.._wire.kyc` and sent
+through the client's one request verb (a resource needs only that: the
+:class:`Requester` protocol, which :class:`~idenfy_async.AsyncIdenfy` satisfies): the
+same limiter, rate limit, cooldown, timeouts and retry rules as every other call.
 
 Retry: a call that can cost a credit or change state (a face-auth token, a
 request-information token, direct processing, an upload, a POA check, adding to or
@@ -20,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
-from .._send.options import CreateOptions, ReadOptions, options_from
+from .._send.options import CreateOptions, ReadOptions, RequestOptions, options_from
 from .._send.retry import CallKind
+from .._send.sender import Parse
 from .._wire import kyc as wire
 from .._wire.sessions import RequestSpec
 from ..models import (
@@ -54,11 +56,9 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import Unpack
 
-if TYPE_CHECKING:
-    from ._client import AsyncIdenfy
-
 __all__ = [
     "Blocklists",
+    "Requester",
     "FaceAuthentication",
     "InformationRequests",
     "Processing",
@@ -68,11 +68,24 @@ __all__ = [
 T = TypeVar("T")
 
 
-class _Resource:
-    """Sends through the client it belongs to; holds no state of its own."""
+class Requester(Protocol):
+    """What a resource sends through: the client's one request verb."""
 
-    def __init__(self, client: AsyncIdenfy) -> None:
-        self._client = client
+    def _request(
+        self,
+        operation: str,
+        kind: CallKind,
+        spec: RequestSpec,
+        parse: Parse[T],
+        options: RequestOptions,
+    ) -> Awaitable[T]: ...
+
+
+class _Resource:
+    """Sends through the requester (the client) it belongs to; holds no state of its own."""
+
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
 
     async def _send(
         self,
@@ -88,7 +101,7 @@ class _Resource:
         # Errors and logs name spec.shown_path (no token) where the spec sets one:
         # the client's one rule for what a path may show. The options are read in one
         # place (options_from).
-        return await self._client._call(
+        return await self._requester._request(
             operation,
             kind,
             spec,

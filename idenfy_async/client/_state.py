@@ -1,0 +1,339 @@
+"""What an :class:`~idenfy_async.AsyncIdenfy` and every client :meth:`with_options`
+derives from it share: one :class:`ClientState`.
+
+It is built once, from the constructor's arguments (:func:`open_state`): the
+:class:`~idenfy_async._send.sender.Sender` with its connection pool and admission
+(concurrency limit, pacing, cooldown), the Redis connection and account quota, the
+open-session registry (made on first use), the event loop the connections belong to,
+and whether they are closed. A client holds a reference to it plus its own per-call
+defaults; closing the client that built it closes it (:meth:`ClientState.aclose`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import httpx
+
+from .. import errors
+from .._constants import (
+    DEFAULT_ACCOUNT_RATE,
+    DEFAULT_CONCURRENCY,
+    ENV_API_KEY,
+    ENV_API_SECRET,
+    ENV_BASE_URL,
+    ENV_LOG,
+    ENV_REDIS_URL,
+)
+from .._send.admission import Admission
+from .._send.limits import ConcurrencyLimiter, Cooldown, Pacer, RateLimiter
+from .._send.observe import configure_logging, hide_queries_in_httpx_logs
+from .._send.options import NOT_GIVEN, NotGiven, RequestOptions, checked_timeouts
+from .._send.retry import OnRetry, RetryPolicy
+from .._send.sender import DEFAULT_TIMEOUT, Sender
+from .._wire import sessions as _sansio
+from ..models._urls import secure_url_problem
+from ..transports import DirectClient, HttpBackend, build_transport
+
+if TYPE_CHECKING:
+    import asyncio  # imported where a call needs it: `import idenfy_async` does not load it
+
+    from .. import coordination
+    from ..models import Session
+
+DEFAULT_BASE_URL: Final = "https://ivs.idenfy.com"
+DEFAULT_MAX_CONCURRENCY: Final = DEFAULT_CONCURRENCY
+
+
+class ClientState:
+    """The shared part of a client: connections, pacing, Redis, registry, loop, closed.
+
+    ``policy`` is the building client's retry policy: its clocks and sleep pace the
+    shared parts (the registry, the quota); each client keeps its own for its calls.
+    """
+
+    __slots__ = (
+        "api_key",
+        "base_url",
+        "closed",
+        "loop",
+        "on_retry",
+        "parse_session",
+        "policy",
+        "quota",
+        "redis",
+        "registry",
+        "sender",
+        "single_session",
+    )
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        sender: Sender,
+        policy: RetryPolicy,
+        on_retry: OnRetry | None,
+        single_session: bool,
+        redis: Any,
+        quota: coordination.RedisQuota | None,
+    ) -> None:
+        self.base_url = base_url
+        self.api_key = api_key
+        self.sender = sender
+        self.policy = policy
+        self.on_retry = on_retry
+        self.single_session = single_session
+        self.redis = redis
+        self.quota = quota
+        self.registry: coordination.SessionRegistry | None = None  # made on first use
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+        # The token answer's reader, built once (not per call: a closure is three
+        # objects for the garbage collector on the create path); it needs the base URL.
+        self.parse_session = _session_parser(base_url)
+
+    async def aclose(self) -> None:
+        """Close the pool (unless it is a caller's ``http_client``) and Redis. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.sender.owns_http:
+                await self.sender.http.aclose()
+        finally:
+            if self.redis is not None:
+                with contextlib.suppress(Exception):  # a dead Redis has nothing to flush
+                    await self.redis.aclose()
+
+    def bind_loop(self) -> None:
+        """Tie the connections to the running loop on first use; refuse any other loop.
+
+        Raises:
+            EventLoopMismatchError: the state was first used on another loop.
+        """
+        import asyncio  # loaded by the running loop; not at import (see _retry)
+
+        loop = asyncio.get_running_loop()
+        if self.loop is None:
+            self.loop = loop
+        elif loop is not self.loop:
+            raise errors.EventLoopMismatchError(
+                "this AsyncIdenfy client was first used on another event loop; its"
+                " connections belong to that loop. Create one client per event loop"
+                " (e.g. inside the coroutine passed to asyncio.run)."
+            )
+
+    def sessions(self) -> coordination.SessionRegistry:
+        """The open-session registry (in Redis with ``redis_url``), made on first use."""
+        if self.registry is None:
+            from .. import coordination
+
+            policy = self.policy
+            self.registry = coordination.SessionRegistry(
+                self.redis, self.api_key, clock=policy.clock, sleep=policy.sleep
+            )
+        return self.registry
+
+
+def open_state(
+    api_key: str | None,
+    api_secret: str | None,
+    *,
+    base_url: str | None,
+    timeout: float | httpx.Timeout | NotGiven | None,
+    max_concurrency: int,
+    rate_limit: str | Pacer | None,
+    retry_policy: RetryPolicy | None,
+    retry_options: RequestOptions,
+    on_retry: OnRetry | None,
+    http_backend: HttpBackend,
+    transport: httpx.AsyncBaseTransport | None,
+    http_client: httpx.AsyncClient | None,
+    redis_url: str | NotGiven | None,
+    bulk_share: float | NotGiven,
+    fallback_share: float | NotGiven | None,
+    single_session: bool,
+) -> ClientState:
+    """The :class:`ClientState` of the constructor's arguments (environment defaults read;
+    ``IDENFY_LOG`` applied); its ``policy`` is ``retry_policy`` with ``retry_options``.
+
+    Raises:
+        ConfigurationError: missing credentials, a bad base URL, conflicting arguments.
+    """
+    api_key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
+    api_secret = api_secret if api_secret is not None else os.environ.get(ENV_API_SECRET)
+    _check_arguments(api_key, api_secret, max_concurrency, http_backend, transport, http_client)
+    assert api_key is not None  # checked just above
+    assert api_secret is not None
+    configure_logging(os.environ.get(ENV_LOG))
+    checked_url = _checked_base_url(base_url or os.environ.get(ENV_BASE_URL))
+    hide_queries_in_httpx_logs(checked_url)
+    policy = evolved(retry_policy or RetryPolicy(), retry_options)
+    url = os.environ.get(ENV_REDIS_URL) if redis_url is NOT_GIVEN else redis_url
+    admission, redis, quota = _pacing(
+        api_key, policy, rate_limit, url, bulk_share=bulk_share, fallback_share=fallback_share
+    )
+    admission.limiter = ConcurrencyLimiter(max_concurrency)
+    if timeout is not NOT_GIVEN:
+        checked_timeouts(httpx.Timeout(timeout).as_dict())
+    token = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
+    sender = Sender(
+        http_client or _own_http_client(max_concurrency, http_backend, transport, timeout),
+        owns_http=http_client is None,
+        authorization=f"Basic {token}",
+        admission=admission,
+    )
+    return ClientState(
+        base_url=checked_url,
+        api_key=api_key,
+        sender=sender,
+        policy=policy,
+        on_retry=on_retry,
+        single_session=single_session,
+        redis=redis,
+        quota=quota,
+    )
+
+
+def _pacing(
+    api_key: str,
+    policy: RetryPolicy,
+    rate_limit: str | Pacer | None,
+    redis_url: str | None,
+    *,
+    bulk_share: float | NotGiven,
+    fallback_share: float | NotGiven | None,
+) -> tuple[Admission, Any, coordination.RedisQuota | None]:
+    """The client's pacing: Redis's account quota with ``redis_url``, else ``rate_limit``.
+
+    Returns the admission (its limiter set by the caller), the Redis connection and
+    the quota (both None without Redis).
+    """
+    admission = Admission(
+        limiter=ConcurrencyLimiter(1),  # replaced by the caller
+        cooldown=Cooldown(policy.clock, policy.sleep),
+        clock=policy.clock,
+    )
+    if not redis_url:
+        admission.pacer = (
+            RateLimiter(rate_limit, clock=policy.clock, sleep=policy.sleep)
+            if isinstance(rate_limit, str)
+            else rate_limit
+        )
+        return admission, None, None
+    if rate_limit is not None and not isinstance(rate_limit, str | int | float):
+        raise errors.ConfigurationError(
+            "with redis_url, rate_limit is the account's rate shared by every"
+            ' process: give a spec such as "10000/hour", not a Pacer object'
+        )
+    from .. import coordination
+
+    shares: dict[str, Any] = {}
+    if bulk_share is not NOT_GIVEN:
+        shares["bulk_share"] = bulk_share
+    if fallback_share is not NOT_GIVEN:
+        shares["fallback_share"] = fallback_share
+    redis = coordination.connect(redis_url)  # bounded timeouts, lazy: no I/O here
+    quota = coordination.RedisQuota(
+        redis,
+        api_key,
+        rate_limit if rate_limit is not None else DEFAULT_ACCOUNT_RATE,
+        sleep=policy.sleep,
+        clock=policy.clock,
+        **shares,
+    )
+    admission.quota = quota
+    admission.pacer = quota.interactive
+    admission.shared_cooldown = coordination.SharedCooldown(
+        redis, api_key, clock=policy.clock, sleep=policy.sleep
+    )
+    return admission, redis, quota
+
+
+def _session_parser(base_url: str) -> Callable[[int, Mapping[str, str], bytes], Session]:
+    def parse(status: int, headers: Mapping[str, str], content: bytes) -> Session:
+        return _sansio.parse_create_session(status, content, base_url=base_url)
+
+    return parse
+
+
+def evolved(policy: RetryPolicy, options: RequestOptions) -> RetryPolicy:
+    """``policy`` with the retry settings ``options`` gives (a client's own defaults)."""
+    overrides: dict[str, Any] = {}
+    if options.max_retries is not NOT_GIVEN:
+        overrides["max_retries"] = options.max_retries
+    if options.retry_deadline is not NOT_GIVEN:
+        overrides["deadline"] = options.retry_deadline
+    if options.retry_unknown is not NOT_GIVEN:
+        overrides["retry_unknown"] = options.retry_unknown
+    return attrs.evolve(policy, **overrides) if overrides else policy
+
+
+def _own_http_client(
+    max_concurrency: int,
+    http_backend: HttpBackend,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float | httpx.Timeout | NotGiven | None,
+) -> httpx.AsyncClient:
+    """The ``httpx.AsyncClient`` a client builds for itself (not a caller's ``http_client``)."""
+    # Our limiter admits at most max_concurrency requests, so the pool never makes
+    # one wait (no PoolTimeout under a large gather).
+    limits = httpx.Limits(
+        max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+    )
+    return DirectClient(
+        transport=transport or build_transport(http_backend, limits),
+        timeout=DEFAULT_TIMEOUT if timeout is NOT_GIVEN else timeout,
+        limits=limits,
+        follow_redirects=False,
+    )
+
+
+def _check_arguments(
+    api_key: str | None,
+    api_secret: str | None,
+    max_concurrency: int,
+    http_backend: str,
+    transport: httpx.AsyncBaseTransport | None,
+    http_client: httpx.AsyncClient | None,
+) -> None:
+    if not api_key or not api_secret:
+        raise errors.ConfigurationError(
+            "iDenfy API credentials are missing: pass api_key= and api_secret= to"
+            f" AsyncIdenfy(), or set the {ENV_API_KEY} and {ENV_API_SECRET}"
+            " environment variables."
+        )
+    if http_client is not None and transport is not None:
+        raise errors.ConfigurationError("pass either transport= or http_client=, not both")
+    if max_concurrency < 1:
+        raise errors.ConfigurationError("max_concurrency must be at least 1")
+    if http_backend != "httpx" and (transport is not None or http_client is not None):
+        raise errors.ConfigurationError(
+            "http_backend= chooses the transport: pass it, transport= or http_client=, not several"
+        )
+
+
+def _checked_base_url(url: str | None) -> str:
+    url = (url or DEFAULT_BASE_URL).rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise errors.ConfigurationError("base_url must be an absolute https:// URL")
+    if secure_url_problem(url):
+        raise errors.ConfigurationError(
+            "base_url must use https://: plain http:// would send the API secret in clear"
+            " (allowed only for loopback hosts such as 127.0.0.1, for local testing)"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise errors.ConfigurationError(
+            "base_url must not carry a query, fragment or user:password (pass credentials"
+            " as api_key= and api_secret=)"
+        )
+    return url
