@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import sqlite3
 import stat
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,6 @@ from idenfy_async import (
     ServerError,
 )
 from idenfy_async.bulk import _journal_sqlite
-from idenfy_async.bulk import journal as journal_module
 from idenfy_async.bulk.journal import (
     SCHEMA_VERSION,
     ErrorRecord,
@@ -506,51 +503,3 @@ async def test_a_batch_larger_than_one_statement_lands_whole(tmp_path: Path) -> 
         assert [await journal.get(f"u{i}") for i in range(10)] == [
             _pending(f"u{i}", attempts=i) for i in range(10)
         ]
-
-
-def _op(kind: int) -> Any:
-    return (kind, None, None)
-
-
-@pytest.mark.parametrize(
-    ("queued", "wait", "later", "sleeps", "taken"),
-    [
-        # one writer at a time: never waits
-        pytest.param([[_op(1)]], False, [[_op(1)]], 0, 1, id="alone"),
-        # after a batch of several: a small batch waits once, and what came meanwhile joins
-        pytest.param([[_op(1)]], True, [[_op(1)], [_op(0)]], 1, 3, id="waits-once"),
-        pytest.param([[_op(1)]], True, [], 1, 1, id="waits-for-nothing"),
-        # big enough already: no wait
-        pytest.param(
-            [[_op(1)] * journal_module.COMMIT_GROUP],
-            True,
-            [[_op(1)]],
-            0,
-            journal_module.COMMIT_GROUP,
-            id="full",
-        ),
-    ],
-)
-def test_a_small_batch_waits_once_for_more_when_writers_are_concurrent(
-    monkeypatch: pytest.MonkeyPatch,
-    queued: list[list[Any]],
-    wait: bool,
-    later: list[list[Any]],
-    sleeps: int,
-    taken: int,
-) -> None:
-    ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    for item in queued:
-        ops.put(item)
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:  # what arrives while the worker waits
-        slept.append(seconds)
-        for item in later:
-            ops.put(item)
-
-    monkeypatch.setattr(time, "sleep", sleep)
-    batch: list[Any] = []
-    assert _journal_sqlite._Worker._collect(ops, batch, wait=wait) is False
-    assert (len(slept), len(batch)) == (sleeps, taken)
-    assert slept == [journal_module.COMMIT_DELAY] * sleeps

@@ -31,21 +31,8 @@ SCHEMA_VERSION: Final = 3
 MAX_BATCH: Final = 512
 #: Lookups queued together are answered by one ``SELECT ... IN`` of at most this many.
 MAX_LOOKUP: Final = 256
-#: A durable commit costs ~150-450 us of CPU (its fsync mostly) whatever it holds,
-#: taken from the client's own CPU. When writes come from many rows at once (the
-#: previous batch had several), a batch smaller than COMMIT_GROUP waits this long once
-#: for more to join it: measured at concurrency 32, ~40 % fewer commits and ~25 us
-#: less CPU per row, for a millisecond more per write (2 ms and more cost throughput).
-#: One writer at a time (batches of one) never waits.
-COMMIT_DELAY: Final = 0.001
-COMMIT_GROUP: Final = 32
 #: Pages the write-ahead log may hold before SQLite copies them into the file
-#: (SQLite's default is 1,000, 4 MB). After a checkpoint the log is written again from
-#: its start, over blocks the file system has already allocated, and an fsync of
-#: rewritten blocks does not also commit a new file size: in a replay of a bulk run's
-#: writes (1,500-3,000 rows, batches of ~8 writes, durable), the worker's CPU per row
-#: fell from 62-76 us to 46-50 us at 100-400 pages. A smaller log is checkpointed
-#: (an fsync of the file too) too often to gain more.
+#: (SQLite's default is 1,000, 4 MB): a long bulk run's log stays small and is reused.
 WAL_AUTOCHECKPOINT: Final = 256
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -137,20 +124,19 @@ class _Worker:
             return
         _settle(opened.get_loop(), [(opened, None)], None)
         try:
-            stop, previous = False, 0
+            stop = False
             while not stop:
                 batch: list[_Op] = []
-                stop = self._collect(ops, batch, wait=previous > 1)
-                previous = len(batch)
+                stop = self._collect(ops, batch)
                 if batch:
                     self._execute(conn, batch)
         finally:
             conn.close()
 
     @staticmethod
-    def _collect(ops: queue.SimpleQueue[list[_Op] | None], batch: list[_Op], *, wait: bool) -> bool:
-        """Fill ``batch`` with the next ops and those queued behind them (waiting once
-        for more when ``wait``); True when the journal is closing."""
+    def _collect(ops: queue.SimpleQueue[list[_Op] | None], batch: list[_Op]) -> bool:
+        """Fill ``batch`` with the next ops and those queued behind them (one commit for
+        all of them); True when the journal is closing."""
         item = ops.get()
         while item is not None:
             batch += item
@@ -159,14 +145,7 @@ class _Worker:
             try:
                 item = ops.get_nowait()
             except queue.Empty:
-                if not wait or len(batch) >= COMMIT_GROUP:
-                    return False
-                wait = False
-                time.sleep(COMMIT_DELAY)  # releases the GIL: the event loop runs meanwhile
-                try:
-                    item = ops.get_nowait()
-                except queue.Empty:
-                    return False
+                return False
         return True
 
     def open(self) -> sqlite3.Connection:

@@ -48,8 +48,6 @@ from ._journal_sqlite import (
     _COLUMNS,
     _GET,
     _PUT,
-    COMMIT_DELAY,
-    COMMIT_GROUP,
     MAX_BATCH,
     MAX_LOOKUP,
     SCHEMA_VERSION,
@@ -61,8 +59,6 @@ from ._journal_sqlite import (
 )
 
 __all__ = [
-    "COMMIT_DELAY",
-    "COMMIT_GROUP",
     "MAX_BATCH",
     "MAX_LOOKUP",
     "SCHEMA_VERSION",
@@ -220,9 +216,7 @@ class SqliteJournal:
         return result
 
     def _submit(self, kind: int, arg: Any) -> asyncio.Future[Any]:
-        """Queue an op; the future its outcome settles. A plain function, not a
-        coroutine: callers await the future itself (one coroutine frame less for
-        each of the two writes of every bulk row)."""
+        """Queue an op; the future its outcome settles."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._outbox:

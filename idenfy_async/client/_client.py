@@ -376,7 +376,7 @@ class AsyncIdenfy:
         self._check_open()
         self._state.bind_loop()  # the connections' loop is one for every derived client
 
-    def _request(
+    async def _request(
         self,
         operation: str,
         kind: CallKind,
@@ -386,14 +386,12 @@ class AsyncIdenfy:
         *,
         before_send: Callable[[], Awaitable[None]] | None = None,
         priority: coordination.Priority = "interactive",
-    ) -> Awaitable[T]:
+    ) -> T:
         """Send one call: the one request verb every endpoint and resource wraps.
 
         Here per-call ``options`` meet this client's settings, resolved once into the
         :class:`CallSettings` the sender takes. ``retry_unknown`` counts for
-        ``CallKind.CREATE`` only: a read retries every transient failure anyway. A
-        plain function handing back the call's coroutine (one coroutine layer fewer
-        per call); its checks still raise at once.
+        ``CallKind.CREATE`` only: a read retries every transient failure anyway.
         """
         self._check_usable()
         state, policy, o = self._state, self._policy, options
@@ -412,7 +410,7 @@ class AsyncIdenfy:
             before_send=before_send,
             priority=priority,
         )
-        return state.sender.call(operation, kind, spec, parse, settings)
+        return await state.sender.call(operation, kind, spec, parse, settings)
 
     # ------------------------------------------------------------------ sessions
 
@@ -478,7 +476,7 @@ class AsyncIdenfy:
             single=self._state.single_session,
         )
 
-    def _create_session(
+    async def _create_session(
         self,
         request: SessionRequest,
         options: RequestOptions,
@@ -486,17 +484,12 @@ class AsyncIdenfy:
         before_send: Callable[[], Awaitable[None]] | None,
         priority: coordination.Priority,
         single: bool,
-    ) -> Awaitable[Session]:
-        # A plain function handing back the call's coroutine: one coroutine layer
-        # fewer per create (both callers await it at once, so its checks and
-        # validation still raise where they did). No closures here: a closure's
-        # variables become cells for the whole call, objects the garbage collector
-        # walks while hundreds of creates queue (the registry's path has its own).
+    ) -> Session:
         spec = _sansio.build_create_session(request)
         parse = self._state.parse_session  # built once, not per call
         if single:
-            return self._create_single(request, spec, parse, options, before_send, priority)
-        return self._request(
+            return await self._create_single(request, spec, parse, options, before_send, priority)
+        return await self._request(
             "create_session",
             CallKind.CREATE,
             spec,
