@@ -12,6 +12,7 @@ The optional KYC products are resources (:mod:`._resources`) that need only that
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -36,6 +37,7 @@ from .. import errors
 from .._constants import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
 from .._constants import DEFAULT_SETTLE_WINDOW
 from .._constants import DOWNLOAD_CHUNK_SIZE as DOWNLOAD_CHUNK_SIZE
+from .._send import downloads as _downloads
 from .._send.limits import Pacer
 from .._send.observe import ResponseInfo
 from .._send.observe import capture_responses as _capture_responses
@@ -57,6 +59,20 @@ from .._send.sender import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from .._send.sender import USER_AGENT as USER_AGENT
 from .._send.sender import Parse, Sender, checked_timeouts
 from .._wire import sessions as _sansio
+from ..bulk import BulkProgress, BulkResult, create_sessions
+from ..bulk.journal import Journal
+from ..bulk.reconcile import ReconcilePolicy, Reconciliation, reconcile_session
+from ..models import (
+    FileUrls,
+    IdentificationEvent,
+    Session,
+    SessionFields,
+    SessionRequest,
+    StatusResult,
+    VerificationData,
+    VerificationSummary,
+    WebhookEvent,
+)
 from ..transports import HttpBackend
 from ._paging import parse_page, verification_pages
 from ._resources import (
@@ -75,21 +91,7 @@ else:
     from typing_extensions import Self, Unpack
 
 if TYPE_CHECKING:
-    import asyncio  # not loaded by `import idenfy_async` (a sync webhook receiver)
-
-    from .. import coordination
-    from ..bulk import BulkProgress, BulkResult
-    from ..bulk.journal import Journal
-    from ..bulk.reconcile import ReconcilePolicy, Reconciliation  # loaded on first use
-    from ..models import Session, SessionRequest  # loaded by the first create
-    from ..models._events import WebhookEvent  # loaded on first use
-    from ..models._fields import SessionFields
-    from ..models._results import (
-        FileUrls,
-        StatusResult,
-        VerificationData,
-        VerificationSummary,
-    )
+    from .. import coordination  # loaded with redis_url= or single_session (needs redis)
 
 __all__ = ["NOT_GIVEN", "AsyncIdenfy", "NotGiven", "RequestOptions", "ResponseInfo"]
 
@@ -542,7 +544,6 @@ class AsyncIdenfy:
         ``redis_url`` (raises :class:`CoordinationError` when Redis fails: answer the
         webhook 503 so iDenfy redelivers it).
         """
-        from ..models._events import IdentificationEvent  # loaded on first use (models.LAZY)
 
         if not isinstance(event, IdentificationEvent) or event.final is False:
             return False
@@ -769,10 +770,6 @@ class AsyncIdenfy:
         chosen = options_from("download_file", options)
         self._check_usable()
         policy = self._policy
-        from .._send import (
-            downloads as _downloads,  # loaded by the first download, not by the import
-        )
-
         return await _downloads.download_file(
             self._state.sender,
             url,
@@ -809,8 +806,6 @@ class AsyncIdenfy:
 
         def download(url: str, path: Path) -> Awaitable[int]:
             return self.download_file(url, path, chunk_size=chunk_size, **options)
-
-        from .._send import downloads as _downloads  # see download_file
 
         return await _downloads.download_files(download, file_urls, directory)
 
@@ -851,8 +846,6 @@ class AsyncIdenfy:
         ``reissue_expired``; ``origin`` names each row's source for those messages.
         See :func:`idenfy_async.bulk.create_sessions`.
         """
-        from ..bulk import create_sessions  # bulk is built on this client's public API
-        from ..bulk.reconcile import ReconcilePolicy
 
         return create_sessions(
             _BulkCreator(self, single=self._state.single_session or self._state.redis is not None),
@@ -917,7 +910,6 @@ class AsyncIdenfy:
             ConfigurationError: a negative ``settle_window``.
             ClientStateError: the client is closed or bound to another loop.
         """
-        from ..bulk.reconcile import reconcile_session  # loaded on first use
 
         return await reconcile_session(
             self,

@@ -11,6 +11,7 @@ defaults; closing the client that built it closes it (:meth:`ClientState.aclose`
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import os
@@ -42,9 +43,7 @@ from ..models._urls import secure_url_problem
 from ..transports import DirectClient, HttpBackend, build_transport
 
 if TYPE_CHECKING:
-    import asyncio  # imported where a call needs it: `import idenfy_async` does not load it
-
-    from .. import coordination
+    from .. import coordination  # loaded with redis_url= or single_session (needs redis)
     from ..models import Session
 
 DEFAULT_BASE_URL: Final = "https://ivs.idenfy.com"
@@ -119,8 +118,6 @@ class ClientState:
         Raises:
             EventLoopMismatchError: the state was first used on another loop.
         """
-        import asyncio  # loaded by the running loop; not at import (see _retry)
-
         loop = asyncio.get_running_loop()
         if self.loop is None:
             self.loop = loop
