@@ -261,8 +261,8 @@ class _Input:
     def survey(self) -> _Survey:
         """Read every row once, before anything is sent, and find the rows that repeat a
         clientId: the same data again (a *duplicate*: one session serves both) or other
-        data (a *conflict*: nothing is sent for it). Keeps a clientId and a 16-byte hash
-        per valid row (about 200 bytes a row: 200 MB for a million rows)."""
+        data (a *conflict*: nothing is sent for it). Keeps a clientId and a 32-character hash
+        per valid row (measured: about 280 bytes a row, 280 MB for a million rows)."""
         first: dict[str, tuple[int, str | None]] = {}
         survey = _Survey()
         for row in self.rows():
