@@ -10,8 +10,6 @@ the core install never needs it.
 from __future__ import annotations
 
 import importlib
-import logging
-import sys
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import httpx
@@ -21,9 +19,14 @@ from ..errors import ConfigurationError
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport
 
-__all__ = ["HTTP_BACKENDS", "AiohttpTransport", "DirectClient", "HttpBackend", "build_transport"]
-
-_httpx_logger: Final = logging.getLogger("httpx")
+__all__ = [
+    "HTTP_BACKENDS",
+    "AiohttpTransport",
+    "CookielessClient",
+    "DirectClient",
+    "HttpBackend",
+    "build_transport",
+]
 
 #: ``"httpx"``: httpx's default transport (httpcore); ``"aiohttp"``: :class:`AiohttpTransport`.
 HttpBackend = Literal["httpx", "aiohttp"]
@@ -42,84 +45,17 @@ def build_transport(backend: str, limits: httpx.Limits) -> httpx.AsyncBaseTransp
     )
 
 
-class DirectClient(httpx.AsyncClient):
-    """The ``httpx.AsyncClient`` that ``AsyncIdenfy`` builds for itself.
-
-    That client has no auth, no event hooks and no redirects, and keeps no cookies
-    (iDenfy's API sets none). ``AsyncClient.send`` would still run its auth flow,
-    redirect loop, cookie parsing and stream wrapping on every request (about a
-    fifth of a ``create_session``'s CPU on the aiohttp transport), so a streamed
-    request that needs none of them goes straight to the transport. Anything else
-    takes httpx's own path.
-    """
+class CookielessClient(httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` that ``AsyncIdenfy`` builds for itself: it keeps no
+    cookies (iDenfy's API needs none; a load balancer's ``Set-Cookie`` is not sent back)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cookies = _IgnoredCookies()
-        transport = kwargs.get("transport")
-        aiohttp_module = sys.modules.get(f"{__name__}._aiohttp")
-        self._aiohttp: AiohttpTransport | None = (
-            transport
-            if aiohttp_module is not None
-            and isinstance(transport, aiohttp_module.AiohttpTransport)
-            and not self._mounts  # proxies from the environment, or mounts= given
-            else None
-        )
 
-    def aiohttp_transport(self) -> AiohttpTransport | None:
-        """The :class:`AiohttpTransport` a plain request may skip httpx's models for
-        (:meth:`AiohttpTransport.exchange`), or None: another transport, or something
-        :meth:`send` would have to do for the request (hooks, auth, redirects, httpx's
-        request log line, a closed client)."""
-        transport = self._aiohttp
-        if (
-            transport is None
-            or self.is_closed
-            or self.auth is not None
-            or self.follow_redirects
-            or self.event_hooks["request"]
-            or self.event_hooks["response"]
-            or _httpx_logger.isEnabledFor(logging.INFO)
-        ):
-            return None
-        return transport
 
-    async def send(
-        self,
-        request: httpx.Request,
-        *,
-        stream: bool = False,
-        auth: Any = httpx.USE_CLIENT_DEFAULT,
-        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
-    ) -> httpx.Response:
-        hooks = self.event_hooks
-        if (
-            not stream
-            or self.is_closed
-            or not (auth is None or (auth is httpx.USE_CLIENT_DEFAULT and self.auth is None))
-            or follow_redirects is True
-            or self.follow_redirects
-            or hooks["request"]
-            or hooks["response"]
-            or "timeout" not in request.extensions
-            or request.url.userinfo
-        ):
-            return await super().send(
-                request, stream=stream, auth=auth, follow_redirects=follow_redirects
-            )
-        transport = self._transport_for_url(request.url)
-        response = await transport.handle_async_request(request)
-        response.request = request
-        if _httpx_logger.isEnabledFor(logging.INFO):  # as httpx logs each request
-            _httpx_logger.info(
-                'HTTP Request: %s %s "%s %d %s"',
-                request.method,
-                request.url,
-                response.http_version,
-                response.status_code,
-                response.reason_phrase,
-            )
-        return response
+#: The name ``client/`` imports (to be replaced there by :class:`CookielessClient`).
+DirectClient = CookielessClient
 
 
 class _IgnoredCookies(httpx.Cookies):
