@@ -40,7 +40,7 @@ from idenfy_async._wire.sessions import MAX_JSON_RESPONSE_BYTES
 from idenfy_async.transports import (
     HTTP_BACKENDS,
     AiohttpTransport,
-    CookielessClient,
+    DirectClient,
     build_transport,
 )
 from idenfy_async.transports._aiohttp import _httpx_error
@@ -385,16 +385,28 @@ async def test_cookies_are_neither_kept_nor_sent(
     assert [r.headers.get("cookie") for r in server.requests] == [None, None]
 
 
-async def test_the_own_client_keeps_no_cookies() -> None:
+async def test_direct_client_skips_only_what_it_does_not_use() -> None:
+    """Streamed plain requests go straight to the transport; anything else through httpx."""
+    hooked: list[str] = []
+
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"Set-Cookie": "a=1"}, content=b"ok")
 
-    async with CookielessClient(transport=httpx.MockTransport(answer)) as http:
-        request = http.build_request("GET", "https://h.example/streamed")
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(request.url.path)
+
+    async with DirectClient(transport=httpx.MockTransport(answer)) as http:
+        request = http.build_request("GET", "https://h.example/direct")
         response = await http.send(request, stream=True)
-        assert await response.aread() == b"ok"
+        assert (response.request, await response.aread()) == (request, b"ok")
+        assert not http.cookies  # not kept, on either path
+        http.event_hooks = {"request": [hook]}
+        await http.send(http.build_request("GET", "https://h.example/hooked"), stream=True)
         await http.get("https://h.example/unstreamed")
         assert not http.cookies
+    assert hooked == ["/hooked", "/unstreamed"]
+    with pytest.raises(RuntimeError, match="closed"):
+        await http.send(request, stream=True)
 
 
 # ------------------------------------------------- answers read alike on every backend

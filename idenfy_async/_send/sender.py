@@ -5,7 +5,7 @@ client :meth:`AsyncIdenfy.with_options` derives from it). :meth:`Sender.call` ru
 call: admission (:mod:`.admission`), one attempt (:meth:`Sender.send`, inside the
 attempt's :class:`~.attempt.WireErrors`), then :func:`._wire.decipher` and the
 endpoint's parser, under :func:`.retry.retry_call`. Every request is built by
-:meth:`Sender.request`, through the client's ``build_request``.
+:meth:`Sender.request`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ Parse = Callable[[int, Mapping[str, str], bytes], T]
 class Sender:
     """The connection pool, the admission in front of it, and how requests are built."""
 
-    __slots__ = ("_authorization", "admission", "http", "owns_http")
+    __slots__ = ("_authorization", "_headers", "_urls", "admission", "http", "owns_http")
 
     def __init__(
         self,
@@ -69,6 +69,8 @@ class Sender:
         self.owns_http = owns_http
         self.admission = admission
         self._authorization = authorization
+        self._headers: dict[tuple[bool, str], httpx.Headers] = {}
+        self._urls: dict[str, httpx.URL] = {}
         checked_timeouts(http.timeout.as_dict())  # a bad client timeout fails here
 
     def timeouts(self, chosen: Any) -> Timeouts:
@@ -148,20 +150,54 @@ class Sender:
         return await exchange(sending, limit, response_size_cap(spec), seen)
 
     def request(self, spec: RequestSpec, url: str, timeouts: Timeouts) -> httpx.Request:
-        """The ``httpx.Request`` for ``spec`` at ``url``: our headers over the client's
-        defaults (``build_request`` merges them), and the attempt's timeouts."""
-        headers = {
-            "Accept": spec.accept,
-            "User-Agent": USER_AGENT,
-            "Authorization": self._authorization,
-        }
-        if spec.body:  # a GET has nothing to describe
-            headers["Content-Type"] = JSON_CONTENT_TYPE
-        request = self.http.build_request(
-            spec.method, url, content=spec.body or None, headers=headers
+        """The ``httpx.Request`` for ``spec`` at ``url``, with the attempt's timeouts.
+
+        A caller's own ``http_client`` goes through its ``build_request`` (its defaults
+        apply). For the client we own it is built from prepared headers and a parsed
+        URL kept per endpoint: ``build_request`` re-merges the headers and re-parses
+        the URL (an IP host through ``ipaddress``) on every call. Kept for the aiohttp
+        backend's CPU floor (see :class:`~idenfy_async.transports.DirectClient`).
+        """
+        headers = self._headers_for(spec)
+        if not self.owns_http:
+            request = self.http.build_request(
+                spec.method, url, content=spec.body or None, headers=headers
+            )
+            request.extensions["timeout"] = timeouts
+            return request
+        return httpx.Request(
+            spec.method,
+            self._url(url),
+            content=spec.body or None,
+            headers=headers,
+            extensions={"timeout": timeouts},
         )
-        request.extensions["timeout"] = timeouts
-        return request
+
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if "?" not in url:  # fixed endpoint paths only: page URLs would pile up
+                self._urls[url] = parsed
+        return parsed
+
+    def _headers_for(self, spec: RequestSpec) -> httpx.Headers:
+        """Our headers for this kind of request, built once per (has body, Accept).
+
+        For the client we own they include its defaults (what build_request would
+        merge in); for a caller's client, only ours: build_request merges theirs.
+        """
+        key = (bool(spec.body), spec.accept)
+        headers = self._headers.get(key)
+        if headers is None:
+            headers = httpx.Headers(self.http.headers if self.owns_http else None)
+            headers["Accept"] = spec.accept
+            headers["User-Agent"] = USER_AGENT
+            headers["Authorization"] = self._authorization
+            if spec.body:  # a GET has nothing to describe
+                headers["Content-Type"] = JSON_CONTENT_TYPE
+            self._headers[key] = headers
+        return headers
 
 
 class _Attempts(Generic[T]):

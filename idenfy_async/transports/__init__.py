@@ -10,6 +10,7 @@ the core install never needs it.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import httpx
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
 __all__ = [
     "HTTP_BACKENDS",
     "AiohttpTransport",
-    "CookielessClient",
     "DirectClient",
     "HttpBackend",
     "build_transport",
 ]
+
+_httpx_logger: Final = logging.getLogger("httpx")
 
 #: ``"httpx"``: httpx's default transport (httpcore); ``"aiohttp"``: :class:`AiohttpTransport`.
 HttpBackend = Literal["httpx", "aiohttp"]
@@ -45,17 +47,61 @@ def build_transport(backend: str, limits: httpx.Limits) -> httpx.AsyncBaseTransp
     )
 
 
-class CookielessClient(httpx.AsyncClient):
-    """The ``httpx.AsyncClient`` that ``AsyncIdenfy`` builds for itself: it keeps no
-    cookies (iDenfy's API needs none; a load balancer's ``Set-Cookie`` is not sent back)."""
+class DirectClient(httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` that ``AsyncIdenfy`` builds for itself.
+
+    It keeps no cookies (iDenfy's API needs none; a load balancer's ``Set-Cookie`` is
+    not sent back). A streamed request with no auth, event hook or redirect to follow
+    goes straight to the transport, past ``AsyncClient.send``'s auth flow, redirect
+    loop and stream wrapping; anything else takes httpx's own path.
+
+    Kept for the aiohttp backend's CPU floor (``create_session`` <= 3x raw aiohttp
+    at concurrency 64), with three more pieces that name this docstring: the
+    header/URL cache of ``Sender.request``, ``AiohttpTransport._yarl_url`` and the
+    read body in ``_as_httpx``. Measured at 3.5-4.5x without the four, 2.3-2.8x
+    with them (``python -m benchmarks --only cpu --calls 300 --rounds 3``).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cookies = _IgnoredCookies()
 
-
-#: The name ``client/`` imports (to be replaced there by :class:`CookielessClient`).
-DirectClient = CookielessClient
+    async def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+    ) -> httpx.Response:
+        hooks = self.event_hooks
+        if (
+            not stream
+            or self.is_closed
+            or not (auth is None or (auth is httpx.USE_CLIENT_DEFAULT and self.auth is None))
+            or follow_redirects is True
+            or self.follow_redirects
+            or hooks["request"]
+            or hooks["response"]
+            or "timeout" not in request.extensions
+            or request.url.userinfo
+        ):
+            return await super().send(
+                request, stream=stream, auth=auth, follow_redirects=follow_redirects
+            )
+        transport = self._transport_for_url(request.url)
+        response = await transport.handle_async_request(request)
+        response.request = request
+        if _httpx_logger.isEnabledFor(logging.INFO):  # as httpx logs each request
+            _httpx_logger.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                request.method,
+                request.url,
+                response.http_version,
+                response.status_code,
+                response.reason_phrase,
+            )
+        return response
 
 
 class _IgnoredCookies(httpx.Cookies):

@@ -44,6 +44,8 @@ DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connecti
 BUFFER_LIMIT: Final = 256 * 1024
 #: aiohttp adds these unless told not to; httpx already set the ones it wants.
 _SKIP_AUTO_HEADERS: Final = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
+_URL_CACHE_SIZE: Final = 64
+_ENCODED: Final = "Content-Encoding"
 
 
 class _Connector(aiohttp.TCPConnector):
@@ -119,6 +121,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._connected: set[object] = set()  # tasks; see _Connector
+        self._urls: dict[int, tuple[httpx.URL, yarl.URL]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -140,7 +143,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             response = await session.request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),
+                self._yarl_url(request.url),
                 headers=headers,
                 data=content,
                 allow_redirects=False,
@@ -173,11 +176,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 stream=_ResponseStream(response),
                 extensions=extensions,
             )
-        # content=: httpx decodes the body now (Content-Encoding: one decoder, httpx's,
-        # with its DecodingError).
-        return httpx.Response(
-            response.status, headers=response.raw_headers, content=body, extensions=extensions
+        if _ENCODED in response.headers:
+            # content= has httpx decode the body now (Content-Encoding: one decoder,
+            # httpx's, with its DecodingError).
+            return httpx.Response(
+                response.status, headers=response.raw_headers, content=body, extensions=extensions
+            )
+        result = httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=httpx.ByteStream(body),
+            extensions=extensions,
         )
+        # What Response(content=body) would hold once read, without httpx's decoder
+        # and chunker pipeline for an identity body (~8% of a create_session's CPU).
+        # Kept for the CPU floor (see idenfy_async.transports.DirectClient).
+        result._content = body
+        return result
 
     def _sent(self, task: asyncio.Task[Any] | None) -> bool:
         """Whether the request in ``task`` had its connection (so may have been sent);
@@ -233,6 +248,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             sock_connect=connect,
             sock_read=read,
         )
+
+    def _yarl_url(self, url: httpx.URL) -> yarl.URL:
+        # The client reuses one httpx.URL per endpoint: not re-parsed each time. Kept
+        # for the CPU floor (see idenfy_async.transports.DirectClient).
+        cached = self._urls.get(id(url))
+        if cached is not None and cached[0] is url:
+            return cached[1]
+        parsed = yarl.URL(str(url), encoded=True)
+        if len(self._urls) >= _URL_CACHE_SIZE:
+            self._urls.clear()
+        self._urls[id(url)] = (url, parsed)
+        return parsed
 
 
 class _ResponseStream(httpx.AsyncByteStream):
