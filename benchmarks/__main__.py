@@ -468,6 +468,12 @@ IMPORTS: Final = (
 #: Optional packages that ``import httpx`` loads when installed (its command line's):
 #: where they are, ``import httpx`` is slower and every ratio to it flatters.
 HTTPX_EXTRAS: Final = ("rich", "click")
+#: How to time the imports where those are not installed (the core dependencies only).
+CLEAN_VENV: Final = (
+    "python -m venv /tmp/idenfy-clean && /tmp/idenfy-clean/bin/pip install httpx attrs"
+    " cattrs sniffio h11 platformdirs && PYTHONPATH=$PWD /tmp/idenfy-clean/bin/python"
+    " -m benchmarks --only import"
+)
 
 
 def _import_ms(statement: str, pycache: str) -> tuple[float, list[str]]:
@@ -523,6 +529,8 @@ def import_part(args: argparse.Namespace) -> int:
         f"  httpx loaded {'/'.join(HTTPX_EXTRAS)}: "
         + (f"yes ({loaded}) - ratio flattered" if httpx_extras else "no - a clean environment")
     )
+    if httpx_extras:
+        _out(f"  a clean environment: {CLEAN_VENV}")
     if args.check_import is not None:
         if ratio > args.check_import:
             _out(f"CHECK FAILED: import idenfy_async is {ratio:.2f}x import httpx")

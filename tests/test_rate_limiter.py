@@ -145,29 +145,3 @@ def test_a_clock_going_backwards_adds_no_tokens(clock: VirtualClock) -> None:
 def test_repr_and_protocol() -> None:
     bucket: Pacer = RateLimiter("3/s", burst=2)
     assert repr(bucket) == "RateLimiter(3/s, burst=2)"
-
-
-async def test_take_now_takes_a_free_token_but_never_overtakes_a_waiter(
-    clock: VirtualClock,
-) -> None:
-    # The client's fast path (no waiting to do) uses take_now: it must never take
-    # a token a caller already queued in acquire() is waiting for.
-    release = asyncio.Event()
-
-    async def held_sleep(seconds: float) -> None:
-        clock.now += seconds  # the waiter's token comes due, but it stays asleep
-        await release.wait()
-
-    bucket = RateLimiter("3/s", burst=1, clock=clock, sleep=held_sleep)
-    assert bucket.take_now()  # a token, nobody queued
-    assert not bucket.take_now()  # none left
-    waiter = asyncio.create_task(bucket.acquire())
-    await asyncio.sleep(0)
-    assert not waiter.done()
-    assert bucket.wait_time == 0  # a token is there: try_acquire would take it
-    assert not bucket.take_now()  # but it is the waiter's
-    release.set()
-    await waiter
-    assert not bucket.take_now()  # the waiter took it
-    clock.now += 1 / 3
-    assert bucket.take_now()  # nobody queued again

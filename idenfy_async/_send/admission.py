@@ -4,23 +4,44 @@ Order (one owner): the shared cooldown after a rate-limit answer, then a rate to
 (this process's :class:`RateLimiter`, any :class:`Pacer`, or the account's Redis
 quota), then a concurrency slot. :class:`Admission` is shared by a client and every
 client :meth:`AsyncIdenfy.with_options` derives from it: one pace, one pool bound.
+
+Admission owns what it asks of an account-wide quota (:class:`Quota`, and the
+:data:`Priority` a call takes its token at); :mod:`idenfy_async.coordination`
+implements it over Redis (``RedisQuota``), on top of :mod:`.limits`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Literal, Protocol
 
 from .. import errors
 from .._wire.common import RequestSpec, shown_path
-from .limits import ConcurrencyLimiter, Cooldown, Pacer, RateLimiter
-from .retry import Budget
+from .limits import ConcurrencyLimiter, Cooldown, Pacer
+from .retry import Budget, SharedPause
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
+__all__ = ["Admission", "Priority", "Quota", "QuotaGrant", "cooldown_error"]
 
-    from .. import coordination
+#: Who is asking for a token: a caller waiting on the answer, or a bulk run.
+Priority = Literal["interactive", "bulk"]
 
-__all__ = ["Admission", "cooldown_error"]
+
+class QuotaGrant(Protocol):
+    """What :meth:`Quota.take` hands back."""
+
+    @property
+    def cooldown(self) -> float:
+        """Seconds left of a shared cooldown that outlasts ``max_cooldown`` (nothing
+        was taken then); 0 when a token was taken."""
+        ...
+
+
+class Quota(Protocol):
+    """A rate quota shared by every process on the account (``coordination.RedisQuota``)."""
+
+    async def take(
+        self, priority: Priority = "interactive", *, max_cooldown: float | None = None
+    ) -> QuotaGrant: ...
 
 
 class Admission:
@@ -35,8 +56,8 @@ class Admission:
         cooldown: Cooldown,
         clock: Callable[[], float],
         pacer: Pacer | None = None,
-        quota: coordination.RedisQuota | None = None,
-        shared_cooldown: coordination.SharedCooldown | None = None,
+        quota: Quota | None = None,
+        shared_cooldown: SharedPause | None = None,
     ) -> None:
         self.limiter = limiter
         self.cooldown = cooldown
@@ -45,24 +66,7 @@ class Admission:
         self.quota = quota
         self.shared_cooldown = shared_cooldown
 
-    def admits_now(self) -> bool:
-        """Whether :meth:`admit` would have nothing to wait for: no Redis quota, no
-        cooldown, a free slot, and no rate limit or a token of this process's bucket
-        free with nobody queued for it (taken here, in :meth:`admit`'s order: after
-        the cooldown, before the slot). The slot is then taken without yielding to the
-        loop, so no cooldown can begin and no time is queued meanwhile: the same
-        outcome as :meth:`admit`, without its loop and clock readings."""
-        pacer = self.pacer
-        return (
-            self.quota is None
-            and self.limiter.free()
-            and self.cooldown.remaining <= 0
-            and (pacer is None or (type(pacer) is RateLimiter and pacer.take_now()))
-        )
-
-    async def admit(
-        self, budget: Budget, spec: RequestSpec, priority: coordination.Priority
-    ) -> None:
+    async def admit(self, budget: Budget, spec: RequestSpec, priority: Priority) -> None:
         """Wait out the shared cooldown, then take a rate token, then a slot (held on return).
 
         The token is taken after the cooldown: when a cooldown ends, the calls that
@@ -75,8 +79,7 @@ class Admission:
         """
         clock, pacer, quota, cooldown = self.clock, self.pacer, self.quota, self.cooldown
         while True:
-            # Checked inline first: the hot path has no cooldown and needs no coroutine.
-            cooling = await cooldown.wait(budget.end) if cooldown.remaining > 0 else 0.0
+            cooling = await cooldown.wait(budget.end)
             if cooling > 0:
                 raise cooldown_error(spec, cooling)
             queued = clock()
@@ -90,8 +93,7 @@ class Admission:
                 # Before taking a concurrency slot: a request waiting for its turn
                 # must not hold up others.
                 await pacer.acquire()
-            await self.limiter.wait()  # then taken(), at once: acquire() in two steps
-            self.limiter.taken()
+            await self.limiter.acquire()
             budget.exclude(clock() - queued)
             if cooldown.remaining <= 0:
                 return

@@ -1,26 +1,26 @@
 """One attempt on the wire: send one request and read its answer, within its time.
 
-It knows httpx, the aiohttp transport's direct path and asyncio, not retries or
-pacing (:mod:`._http` runs it inside the attempt's :class:`~._http.WireErrors`).
-``asyncio`` is imported inside the functions that run in a loop (where it is loaded
-already, so that costs a dict lookup), not with the module: ``import idenfy_async``
-does not load asyncio.
+It knows httpx and asyncio, not retries or pacing. Every attempt, downloads
+included, runs inside one :class:`WireErrors` block: the one place where httpx's
+exceptions (and the aiohttp transport's, which it raises as httpx's) become ours,
+most specific first, and where each attempt is logged and observed (:mod:`.observe`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Final
 
 import httpx
 
 from .. import errors
-from .._wire.common import shown_path
+from .._wire.common import RequestSpec, error_from_response, shown_path
+from . import observe as _observe
 
-if TYPE_CHECKING:
-    from .sender import WireErrors
-
-__all__ = ["AttemptExpired", "check_framing", "exchange"]
+__all__ = ["AttemptExpired", "WireErrors", "check_framing", "exchange"]
 
 
 class AttemptExpired(Exception):
@@ -43,8 +43,6 @@ class _AttemptTimer:
     __slots__ = ("_cancelling", "_fired", "_handle", "_task")
 
     def __init__(self, limit: float) -> None:
-        import asyncio
-
         task = asyncio.current_task()
         assert task is not None
         self._task = task
@@ -77,7 +75,7 @@ def check_framing(headers: httpx.Headers) -> None:
     never retried blindly) instead of trusting a body of doubtful framing.
 
     Raises:
-        httpx.RemoteProtocolError: translated by :class:`~._http.WireErrors`.
+        httpx.RemoteProtocolError: translated by :class:`WireErrors`.
     """
     if "transfer-encoding" in headers and "content-length" in headers:
         raise httpx.RemoteProtocolError(
@@ -86,34 +84,25 @@ def check_framing(headers: httpx.Headers) -> None:
 
 
 async def exchange(
-    sending: Awaitable[httpx.Response | tuple[int, httpx.Headers, bytes | None]],
+    sending: Awaitable[httpx.Response],
     limit: float | None,
     cap: int,
     seen: WireErrors,
 ) -> tuple[int, httpx.Headers, bytes]:
-    """Await ``sending`` (a streamed ``http.send``, or the aiohttp transport's
-    :meth:`~idenfy_async.transports.AiohttpTransport.exchange`) and read its answer,
-    at most ``cap`` bytes, within ``limit`` s.
+    """Await ``sending`` (a streamed ``http.send``) and read its answer, at most
+    ``cap`` bytes, within ``limit`` s.
 
     A success larger than ``cap`` is a :class:`ResponseDecodeError`; an error answer
     that large keeps its status and loses its body.
     """
-    import asyncio
-
     timer = None if limit is None else _AttemptTimer(limit)
     response: httpx.Response | None = None
-    content: bytes | None = None
     try:
-        got = await sending
-        if isinstance(got, tuple):  # read whole already, the cap applied
-            status, headers, content = got
-            seen.status, seen.headers = status, headers
-        else:
-            response = got
-            status, headers = got.status_code, got.headers
-            seen.status, seen.headers = status, headers
-            check_framing(headers)
-            content = await _read_response(response, cap)
+        response = await sending
+        status, headers = response.status_code, response.headers
+        seen.status, seen.headers = status, headers
+        check_framing(headers)
+        content = await _read_response(response, cap)
     except asyncio.CancelledError:
         if timer is not None and timer.expired():
             raise AttemptExpired(limit or 0.0) from None
@@ -160,3 +149,138 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# httpx exceptions raised before a single byte of the request left this machine.
+_NOT_SENT: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
+# Everything httpx raises (HTTPError's tree, and the few classes outside it).
+_FOREIGN: Final = (
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.StreamError,
+    httpx.CookieConflict,
+    AttemptExpired,
+)
+
+
+class WireErrors:
+    """One attempt on the wire: every attempt of every call, downloads included, runs
+    inside one (``with WireErrors(...)``).
+
+    It is the one boundary where httpx's exceptions become ours: most specific first,
+    as httpx's ``_transports/default.py`` maps httpcore's; our own errors raised inside
+    pass through untouched. It is also where each attempt is logged (``IDENFY_LOG``)
+    and a successful answer's :class:`ResponseInfo` is captured (:mod:`._observe`).
+    ``status`` and ``headers`` are the answer's, once known.
+    """
+
+    __slots__ = (
+        "attempt",
+        "begun",
+        "clock",
+        "headers",
+        "operation",
+        "responses",
+        "spec",
+        "started",
+        "status",
+    )
+
+    def __init__(
+        self,
+        operation: str,
+        spec: RequestSpec,
+        attempt: int = 1,
+        clock: Callable[[], float] | None = None,
+        started: float | None = None,
+    ) -> None:
+        self.operation = operation
+        self.spec = spec
+        self.status = 0
+        self.headers: httpx.Headers | None = None
+        self.attempt = attempt
+        self.clock = clock
+        self.started = started  #: when the call began (its first attempt's queueing included)
+        self.begun = 0.0
+        self.responses: list[_observe.ResponseInfo] | None = None
+
+    def __enter__(self) -> WireErrors:
+        if self.clock is None:
+            return self
+        # Nobody listens (no ResponseInfo capture, no log): ``clock`` None, nothing
+        # to record.
+        self.responses = _observe.RESPONSES.get()
+        if self.responses is None and not _observe.http_logger.isEnabledFor(logging.INFO):
+            self.clock = None
+            return self
+        self.begun = self.clock()
+        _observe.log_attempt_start(self, self.spec.method, shown_path(self.spec))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, _FOREIGN):
+            translated = _translate(exc, self.operation, self.spec, self.status)
+            self._record(translated)
+            raise translated from exc
+        self._record(exc)
+
+    def _record(self, exc: BaseException | None) -> None:
+        if self.clock is None:  # nobody listens (see __enter__), or not an attempt
+            return
+        spec = self.spec
+        now = self.clock()
+        _observe.record_attempt(self, spec.method, shown_path(spec), exc, now, self.responses)
+
+
+def _translate(
+    exc: Exception, operation: str, spec: RequestSpec, status: int
+) -> errors.IdenfyError:
+    method, path = spec.method, shown_path(spec)
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, AttemptExpired):
+        # It may fire while connecting; we cannot tell, so "may have left" (safe).
+        return errors.APITimeoutError(
+            f"no complete answer within {exc.limit:.3g} s (the attempt's timeout, or what"
+            " was left of retry_deadline)",
+            request_sent=True,
+            method=method,
+            path=path,
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        sent = not isinstance(exc, _NOT_SENT)
+        return errors.APITimeoutError(reason, request_sent=sent, method=method, path=path)
+    if isinstance(exc, httpx.TransportError):
+        sent = not isinstance(exc, _NOT_SENT)
+        return errors.APIConnectionError(reason, request_sent=sent, method=method, path=path)
+    if isinstance(exc, httpx.DecodingError):
+        return errors.ResponseDecodeError(
+            "the body could not be decompressed (Content-Encoding)",
+            status_code=status,
+            method=method,
+            path=path,
+        )
+    if isinstance(exc, httpx.HTTPStatusError):  # a caller's response hook raise_for_status()
+        response = exc.response  # its body is not ours to read
+        return error_from_response(
+            response.status_code, response.headers, b"", method=method, path=path, now=0.0
+        )
+    if isinstance(exc, httpx.InvalidURL):  # never echoed: a file URL's query is its signature
+        return errors.RequestValidationError(
+            operation, [errors.FieldProblem("url", "is not a URL httpx can send to")]
+        )
+    # TooManyRedirects (a caller's client with follow_redirects=True), a custom
+    # transport's RequestError, StreamError: answers came, none usable; it may have
+    # been processed.
+    return errors.APIConnectionError(reason, request_sent=True, method=method, path=path)

@@ -23,10 +23,10 @@ import httpx
 from .._constants import DOWNLOAD_CHUNK_SIZE
 from .._wire.common import RequestSpec, shown_path
 from .._wire.results import check_download_url, download_error
-from .attempt import check_framing
+from .attempt import WireErrors, check_framing
 from .limits import Cooldown
 from .retry import CallKind, OnRetry, RetryPolicy, retry_call
-from .sender import USER_AGENT, Sender, WireErrors
+from .sender import USER_AGENT, Sender
 
 __all__ = ["DOWNLOAD_CHUNK_SIZE", "download_file", "download_files"]
 

@@ -3,14 +3,11 @@
 Both are acquired before a request reaches httpx's pool, so the pool never queues
 (where PoolTimeout and cancellation leaks happen) and ``asyncio.gather`` over
 thousands of calls just waits its turn here.
-
-``asyncio`` is imported where a limiter is built, not with the module: a limiter is
-made by a client (inside a running loop, where asyncio is loaded already), and
-``import idenfy_async`` (a sync webhook receiver, a CLI's ``--help``) need not load it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -29,8 +26,6 @@ class ConcurrencyLimiter:
         if limit < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.limit = limit
-        import asyncio  # loaded already where a client is built (see the module docstring)
-
         self._semaphore = asyncio.Semaphore(limit)
         self.in_flight = 0
         self.peak = 0
@@ -38,23 +33,9 @@ class ConcurrencyLimiter:
     async def acquire(self) -> None:
         """Wait for a slot and take it; the caller must :meth:`release` it."""
         await self._semaphore.acquire()
-        self.taken()
-
-    def wait(self) -> Awaitable[bool]:
-        """:meth:`acquire` in two steps, for a caller that queues many calls: await
-        this, then call :meth:`taken` at once (no await between). One coroutine fewer
-        per waiting call than awaiting :meth:`acquire`."""
-        return self._semaphore.acquire()
-
-    def taken(self) -> None:
-        """Count the slot :meth:`wait` got."""
         self.in_flight += 1
         if self.in_flight > self.peak:
             self.peak = self.in_flight
-
-    def free(self) -> bool:
-        """Whether :meth:`acquire` would take a slot at once, without yielding."""
-        return not self._semaphore.locked()
 
     def release(self) -> None:
         self.in_flight -= 1
@@ -138,8 +119,7 @@ class RateLimiter:
     ``"50/10s"``, or a number of requests per second. The bucket starts full. Waiters
     are served first come, first served; a waiter cancelled while waiting takes no
     token. ``clock`` and ``sleep`` are injectable, so tests never really wait;
-    ``sleep=None`` (the default) means :func:`asyncio.sleep`, looked up when the limiter
-    is built so that importing the package does not load asyncio.
+    ``sleep=None`` (the default) means :func:`asyncio.sleep`.
 
     Raises:
         ConfigurationError: the spec or burst is not a positive rate.
@@ -153,8 +133,6 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        import asyncio  # here, not at import (see the module docstring)
-
         self.rate: float = parse_rate(spec)  #: requests per second
         if not burst >= 1:  # also refuses NaN
             raise ConfigurationError("burst must be at least 1 request")
@@ -164,7 +142,6 @@ class RateLimiter:
         self._tokens = self.burst
         self._updated = clock()
         self._lock = asyncio.Lock()
-        self._queued = 0  # callers inside acquire()
 
     def __repr__(self) -> str:
         return f"RateLimiter({self.rate:g}/s, burst={self.burst:g})"
@@ -183,20 +160,11 @@ class RateLimiter:
             return True
         return False
 
-    def take_now(self) -> bool:
-        """Take a token if one is available now and nobody waits in :meth:`acquire`:
-        what ``acquire`` would do without yielding, so no waiter is overtaken."""
-        return self._queued == 0 and self.try_acquire()
-
     async def acquire(self) -> None:
         """Wait for a token and take it."""
-        self._queued += 1
-        try:
-            async with self._lock:  # first come, first served; the clock only moves for one
-                while not self.try_acquire():
-                    await self._sleep(self.wait_time)
-        finally:
-            self._queued -= 1
+        async with self._lock:  # first come, first served; the clock only moves for one
+            while not self.try_acquire():
+                await self._sleep(self.wait_time)
 
     def _refill(self) -> None:
         now = self._clock()

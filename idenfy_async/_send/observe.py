@@ -8,6 +8,7 @@ a :class:`ResponseInfo`. Never a body, a secret, a token or a query string.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -184,8 +185,6 @@ def _log_attempt(
     if exc is None:
         outcome = "ok"
     else:
-        import asyncio  # loaded already by the running loop; not at import (see _retry)
-
         outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
     elapsed_ms = round((now - attempt.begun) * 1000)
     http_logger.info(

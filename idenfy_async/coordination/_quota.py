@@ -11,10 +11,11 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
+from .._send.admission import Priority as Priority  # the caller kinds admission knows
 from .._send.limits import _RATE_SPEC, RATE_UNITS, RateLimiter, parse_rate
 from ..errors import ConfigurationError, CoordinationError
 from ._redis import (
@@ -35,9 +36,6 @@ DEFAULT_BULK_SHARE: Final = 1.0
 #: Without Redis each process paces itself at this share of the account's rate:
 #: conservative, as it does not know how many others do the same.
 DEFAULT_FALLBACK_SHARE: Final = 0.25
-#: Who is asking: interactive calls (a user waits) go before bulk ones.
-Priority = Literal["interactive", "bulk"]
-
 _PRIORITIES: Final = ("interactive", "bulk")
 # The share of the window kept for interactive calls' head start, at most one token:
 # 3 % keeps at least 97 % of the rate for small counts ("10/s").

@@ -28,7 +28,7 @@ import asyncio
 import select
 import ssl
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 import aiohttp
@@ -120,9 +120,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
-        self._urls: dict[int, tuple[httpx.URL, yarl.URL]] = {}
         self._connected: set[object] = set()  # tasks; see _Connector
+        self._urls: dict[int, tuple[httpx.URL, yarl.URL]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -191,52 +190,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         # What Response(content=body) would hold once read, without httpx's decoder
         # and chunker pipeline for an identity body (~8% of a create_session's CPU).
+        # Kept for the CPU floor (see idenfy_async.transports.DirectClient).
         result._content = body
         return result
-
-    async def exchange(
-        self,
-        method: str,
-        url: httpx.URL,
-        headers: Sequence[tuple[str, str]],
-        content: bytes | None,
-        timeout: Mapping[str, float | None],
-        cap: int,
-    ) -> tuple[int, httpx.Headers, bytes | None] | httpx.Response:
-        """One request without httpx's models: (status, headers, body), the body None
-        when it is over ``cap`` bytes (a declared length over it is not read at all).
-
-        The same wire, timeouts and error mapping as :meth:`handle_async_request`,
-        for :class:`~idenfy_async.transports.DirectClient`'s callers that read whole
-        bodies (about a third of the objects a call allocates, which the garbage
-        collector then walks while hundreds of calls are in flight). An answer with
-        a ``Content-Encoding`` is handed back as an ``httpx.Response`` instead, for
-        httpx to decode.
-        """
-        session = self._session
-        if session is None or self._loop is not asyncio.get_running_loop():
-            session = self._open()
-        task = asyncio.current_task()
-        try:
-            response = await session.request(
-                method,
-                self._yarl_url(url),
-                headers=headers,
-                data=content,
-                allow_redirects=False,
-                timeout=self._client_timeout(timeout),
-            )
-            if _ENCODED in response.headers:
-                return await self._as_httpx(response)
-            try:
-                body = await _read_capped(response, cap)
-            finally:
-                response.release()
-        except aiohttp.ClientError as exc:
-            raise _httpx_error(exc, sent=self._sent(task)) from exc
-        finally:
-            self._connected.discard(task)
-        return response.status, httpx.Headers(response.raw_headers), body
 
     def _sent(self, task: asyncio.Task[Any] | None) -> bool:
         """Whether the request in ``task`` had its connection (so may have been sent);
@@ -280,26 +236,22 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session, self._loop = session, loop
         return session
 
-    def _client_timeout(self, timeout: Mapping[str, float | None] | None) -> aiohttp.ClientTimeout:
+    @staticmethod
+    def _client_timeout(timeout: Mapping[str, float | None] | None) -> aiohttp.ClientTimeout:
         timeout = timeout or {}
         pool, connect, read = timeout.get("pool"), timeout.get("connect"), timeout.get("read")
-        key = (pool, connect, read)
-        found = self._timeouts.get(key)
-        if found is None:
-            # aiohttp's ``connect`` bounds the pool wait plus the connect; ``sock_read``
-            # is httpx's read timeout (between two reads). aiohttp has no write timeout.
-            found = aiohttp.ClientTimeout(
-                total=None,
-                connect=None if pool is None or connect is None else pool + connect,
-                sock_connect=connect,
-                sock_read=read,
-            )
-            if len(self._timeouts) < _URL_CACHE_SIZE:
-                self._timeouts[key] = found
-        return found
+        # aiohttp's ``connect`` bounds the pool wait plus the connect; ``sock_read`` is
+        # httpx's read timeout (between two reads). aiohttp has no write timeout.
+        return aiohttp.ClientTimeout(
+            total=None,
+            connect=None if pool is None or connect is None else pool + connect,
+            sock_connect=connect,
+            sock_read=read,
+        )
 
     def _yarl_url(self, url: httpx.URL) -> yarl.URL:
-        # The client reuses one httpx.URL per endpoint: skip re-parsing it each time.
+        # The client reuses one httpx.URL per endpoint: not re-parsed each time. Kept
+        # for the CPU floor (see idenfy_async.transports.DirectClient).
         cached = self._urls.get(id(url))
         if cached is not None and cached[0] is url:
             return cached[1]
@@ -326,21 +278,6 @@ class _ResponseStream(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         # An unfinished body makes aiohttp close the connection instead of pooling it.
         self._response.release()
-
-
-async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes | None:
-    """The whole body, or None once it is (or says it is) over ``cap`` bytes."""
-    length = response.content_length
-    if length is not None:
-        return await response.read() if length <= cap else None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > cap:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _httpx_error(exc: aiohttp.ClientError, *, sent: bool) -> httpx.TransportError:
