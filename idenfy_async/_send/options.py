@@ -23,7 +23,7 @@ import httpx
 from .. import errors
 
 if TYPE_CHECKING:
-    from .. import coordination
+    from .admission import Priority
     from .retry import OnRetry, RetryPolicy
 
 __all__ = [
@@ -165,7 +165,7 @@ class CallSettings:
     on_retry: OnRetry | None
     check_open: Callable[[], None]
     before_send: Callable[[], Awaitable[None]] | None = None
-    priority: coordination.Priority = "interactive"
+    priority: Priority = "interactive"
 
 
 # ------------------------------------------------------------------ timeouts

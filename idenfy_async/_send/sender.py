@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import httpx
 
@@ -35,10 +35,6 @@ from .options import (
     largest_timeout,
 )
 from .retry import Budget, CallKind, RetryPolicy, retry_call
-
-if TYPE_CHECKING:
-    # Sender.call's annotation says ``coordination.Priority``: it is admission's.
-    from . import admission as coordination
 
 __all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "Parse", "Sender", "checked_timeouts"]
 
@@ -92,9 +88,8 @@ class Sender:
         """Run one call: its attempts, each admitted, sent and read, until one succeeds
         or the retry rules say stop (then the last error is raised).
 
-        ``settings`` is everything the call is sent with, resolved by the client.
-        A plain function handing back the call's coroutine (one coroutine layer fewer
-        per call, alive while the call queues); a bad ``deadline`` raises at once.
+        ``settings`` is everything the call is sent with, resolved by the client;
+        a bad ``deadline`` raises at once.
         """
         admission = self.admission
         policy = settings.policy
