@@ -101,7 +101,7 @@ def build(session: nox.Session) -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     shutil.copy("examples/customers.csv", work)
-    shutil.copy("tests/build_smoke.py", work)
+    shutil.copy("tests/support/build_smoke.py", work)
 
     def pip_install(extra: str = "") -> None:
         session.run(python, "-m", "pip", "install", "-q", f"{wheel}{extra}", external=True)

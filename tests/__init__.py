@@ -1,2 +1,2 @@
 """The test suite, a package so that tests import their helpers (tests.conftest,
-tests.redisserver, tests.faultserver) by name."""
+tests.support.redisserver, tests.support.faultserver) by name."""

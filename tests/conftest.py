@@ -12,7 +12,7 @@ import pytest
 
 from idenfy_async import AsyncIdenfy, RetryPolicy
 from idenfy_async.testing import FakeIdenfy
-from tests.redisserver import own_redis_server, redis_server
+from tests.support.redisserver import own_redis_server, redis_server
 
 __all__ = ["own_redis_server", "redis_server"]  # real redis-server fixtures, for every module
 

@@ -37,7 +37,7 @@ from idenfy_async import (
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 from idenfy_async.testing._faults import Reply
 from idenfy_async.webhooks import sign
-from tests.redisserver import RedisServer
+from tests.support.redisserver import RedisServer
 
 SIGNING_KEY = "example-signing-key"
 DATA_PATH = "/api/v2/data"

@@ -30,7 +30,7 @@ from idenfy_async import (
 from idenfy_async._wire.sessions import build_create_session
 from idenfy_async.models import NULLABLE_FIELDS
 from idenfy_async.testing import FakeIdenfy
-from tests.test_properties import GOOD, PROPERTY, request_fields
+from tests.models.test_properties import GOOD, PROPERTY, request_fields
 
 AUTH = {"authorization": "Basic " + base64.b64encode(b"test-key:test-secret").decode()}
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from idenfy_async import APIConnectionError, AsyncIdenfy, RetryPolicy
-from tests.faultserver import (
+from tests.support.faultserver import (
     CloseAfterRead,
     CloseBeforeRead,
     FaultServer,

@@ -32,8 +32,8 @@ from idenfy_async._wire import results as _results_sansio
 from idenfy_async._wire import sessions as _sansio
 from idenfy_async.client._resources import _Resource
 from idenfy_async.models import BlocklistSource
-from tests.faultserver import FaultServer, Respond
-from tests.test_properties import PROPERTY, TEXT
+from tests.models.test_properties import PROPERTY, TEXT
+from tests.support.faultserver import FaultServer, Respond
 
 Call = Callable[[AsyncIdenfy, list[str]], Awaitable[Any]]
 

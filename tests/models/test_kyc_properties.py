@@ -17,7 +17,7 @@ from idenfy_async._wire import kyc as wire
 from idenfy_async.models import FaceAuthTokenRequest, IdentificationEvent, InformationRequest
 from idenfy_async.webhooks import parse_event
 from tests.conftest import sample
-from tests.test_properties import ANYTHING, JSON_VALUES, PROPERTY, TEXT
+from tests.models.test_properties import ANYTHING, JSON_VALUES, PROPERTY, TEXT
 
 GOOD: dict[str, list[Any]] = {
     "method": ["FACE_MATCHING", "ACTIVE_LIVENESS"],

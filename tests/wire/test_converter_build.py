@@ -34,7 +34,7 @@ REQUESTS = [
         id="null-enum-list-extra",
     ),
 ]
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent.parent / "samples"
 ANSWER: dict[str, Any] = {
     "authToken": "t",
     "scanRef": "s",

@@ -1,8 +1,8 @@
 """A separate OS process sharing one Redis quota or dedupe store (multi-process tests).
 
-    python -m tests.quota_worker quota URL API_KEY RATE PRIORITY SECONDS CONCURRENCY [GAP]
-    python -m tests.quota_worker dedupe URL API_KEY FIRST COUNT
-    python -m tests.quota_worker session CLIENT_ID START_AT
+    python -m tests.support.quota_worker quota URL API_KEY RATE PRIORITY SECONDS CONCURRENCY [GAP]
+    python -m tests.support.quota_worker dedupe URL API_KEY FIRST COUNT
+    python -m tests.support.quota_worker session CLIENT_ID START_AT
 
 ``session`` (credentials, base URL and ``IDENFY_REDIS_URL`` from the environment)
 waits until the wall-clock instant START_AT, calls ``create_session`` once with

@@ -35,9 +35,9 @@ from idenfy_async.coordination import (
 from idenfy_async.errors import ConfigurationError, CoordinationError, IdenfyError
 from idenfy_async.testing import FakeIdenfy
 from tests.conftest import VirtualClock
-from tests.redisserver import RedisServer, free_port
+from tests.support.redisserver import RedisServer, free_port
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 
 
 def new_key() -> str:
@@ -314,7 +314,7 @@ def run_workers(commands: list[list[str]], timeout: float = 30.0) -> list[Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.quota_worker", *command],
+            [sys.executable, "-m", "tests.support.quota_worker", *command],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -751,7 +751,7 @@ async def test_errors_and_logs_never_show_the_password_or_api_key(
 def test_missing_redis_server_skips_except_on_ci(
     monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
 ) -> None:
-    from tests.redisserver import require_redis_server
+    from tests.support.redisserver import require_redis_server
 
     monkeypatch.setenv("PATH", "")
     monkeypatch.setenv("CI", ci)

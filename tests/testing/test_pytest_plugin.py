@@ -15,7 +15,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 PLUGIN = "idenfy_async.pytest_plugin"
 
 

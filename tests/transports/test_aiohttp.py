@@ -44,7 +44,7 @@ from idenfy_async.transports import (
     build_transport,
 )
 from idenfy_async.transports._aiohttp import _httpx_error
-from tests.faultserver import (
+from tests.support.faultserver import (
     Action,
     CloseAfterRead,
     CloseBeforeRead,
@@ -294,7 +294,7 @@ def test_the_core_works_without_aiohttp() -> None:
         "        print((await c.create_session(client_id='u')).scan_ref)\n"
         "asyncio.run(main())\n"
     )
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60

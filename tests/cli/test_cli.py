@@ -47,7 +47,7 @@ from idenfy_async.cli._progress import _Progress, _progress_for, _RichProgress, 
 from idenfy_async.cli._rows import _COLUMNS, CSV_DELIMITERS, _Input, _Row
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 

@@ -31,7 +31,7 @@ from idenfy_async import (
     Session,
 )
 from idenfy_async._wire.sessions import MAX_JSON_RESPONSE_BYTES
-from tests.faultserver import (
+from tests.support.faultserver import (
     TOKEN_PATH,
     Action,
     CloseAfterRead,

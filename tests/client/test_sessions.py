@@ -40,9 +40,9 @@ from idenfy_async.bulk.reconcile import DEFAULT_SETTLE_WINDOW
 from idenfy_async.coordination import SessionRegistry, request_digest
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 from tests.conftest import VirtualClock
-from tests.redisserver import RedisServer
+from tests.support.redisserver import RedisServer
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 SECRET = "secret"
 
 
@@ -472,7 +472,7 @@ async def test_a_claim_written_by_an_earlier_version_counts_as_confirmed(redis: 
 
 
 async def test_redis_down_refuses_to_create_and_sends_nothing() -> None:
-    from tests.redisserver import free_port
+    from tests.support.redisserver import free_port
 
     api_key = new_key()
     fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
@@ -690,7 +690,14 @@ async def test_double_click_from_two_processes_sends_one_post(redis_server: Redi
     async with FakeIdenfyServer(fake, latency=0.1) as base_url:
         env = environment(redis_server.url, base_url, api_key)
         start_at = f"{time.time() + 1.5:.6f}"  # both wait for this instant, then create
-        command = [sys.executable, "-m", "tests.quota_worker", "session", "user-1", start_at]
+        command = [
+            sys.executable,
+            "-m",
+            "tests.support.quota_worker",
+            "session",
+            "user-1",
+            start_at,
+        ]
         results = await run_processes([command, command], env)
     for code, _, err in results:
         assert code == 0, err.decode()
@@ -989,7 +996,7 @@ async def test_readme_fastapi_lifespan_sample_runs_against_redis(
 
 
 async def test_bulk_with_redis_down_at_start_sends_nothing(tmp_path: Path) -> None:
-    from tests.redisserver import free_port
+    from tests.support.redisserver import free_port
 
     api_key = new_key()
     fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)

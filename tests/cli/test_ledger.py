@@ -39,7 +39,7 @@ from idenfy_async.cli._ledger import (
 from idenfy_async.errors import RequestValidationError as _RVE
 from idenfy_async.models import _checks
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
-from tests.test_cli import account_journal, cli_env
+from tests.cli.test_cli import account_journal, cli_env
 
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 assert _RVE is RequestValidationError

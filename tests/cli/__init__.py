@@ -1,0 +1,1 @@
+"""Tests of idenfy_async's cli (mirrors the package's folders)."""

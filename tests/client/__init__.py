@@ -1,0 +1,1 @@
+"""Tests of idenfy_async's client (mirrors the package's folders)."""

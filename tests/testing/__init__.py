@@ -1,0 +1,1 @@
+"""Tests of idenfy_async's testing (mirrors the package's folders)."""
