@@ -30,10 +30,10 @@
     ├── CoordinationError             operation, reason
     └── OpenSessionError              client_id
         ├── SessionAlreadyOpenError   session
-        └── SessionOutcomeUnknownError  in_flight (ambiguous)
+        └── SessionOutcomeUnknownError  in_flight (outcome_unknown)
 
 Every error says whether the request may have taken effect on iDenfy's side
-(:attr:`IdenfyError.ambiguous`): for session creation that means a session, and a
+(:attr:`IdenfyError.outcome_unknown`): for session creation that means a session, and a
 verification credit, may exist although no answer was read.
 
 No message, ``str()`` or ``repr()`` of these errors contains an API secret or a
@@ -93,7 +93,7 @@ class IdenfyError(Exception):
 
     #: True when the request may have taken effect although no usable answer was read
     #: (set by the client, which knows whether the call was idempotent).
-    ambiguous: bool = False
+    outcome_unknown: bool = False
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Exception's own pickling calls cls(*args), which fails for the errors whose
@@ -180,7 +180,7 @@ class APIConnectionError(IdenfyError):
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.path})" if self.method and self.path else ""
-        return self.reason + where + (_AMBIGUOUS_HINT if self.ambiguous else "")
+        return self.reason + where + (_AMBIGUOUS_HINT if self.outcome_unknown else "")
 
 
 class APITimeoutError(APIConnectionError):
@@ -225,7 +225,7 @@ class APIError(IdenfyError):
             text += f" from {self.method} {self.path}"
         if self.message:
             text += f": {_shorten(self.message).rstrip('.')}"
-        return text + ("." + _AMBIGUOUS_HINT if self.ambiguous else "")
+        return text + ("." + _AMBIGUOUS_HINT if self.outcome_unknown else "")
 
 
 class BadRequestError(APIError):
@@ -306,7 +306,7 @@ class ResponseDecodeError(IdenfyError):
         if self.scan_ref or self.auth_token:
             # Where to find them, never their values (the token opens the session).
             text += " What identifies the session is kept on .scan_ref and .auth_token."
-        if self.ambiguous:
+        if self.outcome_unknown:
             text += (
                 " The request succeeded on iDenfy's side (for create_session: a session"
                 " exists) but its answer could not be read."
@@ -432,7 +432,7 @@ class SessionOutcomeUnknownError(OpenSessionError):
     session exists, then ``client.forget_session(client_id)`` lets a new one be created.
     """
 
-    ambiguous = True
+    outcome_unknown = True
 
     def __init__(self, client_id: str, *, in_flight: bool = False) -> None:
         self.in_flight = in_flight

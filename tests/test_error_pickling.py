@@ -13,7 +13,7 @@ SESSION = Session(auth_token="a" * 40, scan_ref="scan-1", client_id="user-1")
 
 
 def _ambiguous(error: errors.IdenfyError) -> errors.IdenfyError:
-    error.ambiguous = True
+    error.outcome_unknown = True
     return error
 
 
@@ -59,4 +59,4 @@ def test_an_error_round_trips_through_pickle(error: errors.IdenfyError) -> None:
     assert str(copy) == str(error)
     assert copy.args == error.args
     assert vars(copy) == vars(error)
-    assert copy.ambiguous is error.ambiguous
+    assert copy.outcome_unknown is error.outcome_unknown

@@ -76,7 +76,7 @@ class Failure(enum.Enum):
     FATAL = "fatal"  #: retrying cannot help (4xx, validation, auth, ...)
 
     @property
-    def maybe_processed(self) -> bool:
+    def outcome_unknown(self) -> bool:
         """True when iDenfy may have acted on the request."""
         return self in _MAYBE_PROCESSED
 
@@ -257,12 +257,12 @@ async def retry_call(
     ``shared_cooldown`` (Redis) makes every process on the account wait it out too.
     ``budget`` (made from ``deadline`` when not given) is what ``send`` also reads to
     bound each attempt; a retry is made only when its wait ends before the deadline.
-    The error raised says ``ambiguous`` when *any* attempt may have taken effect.
+    The error raised says ``outcome_unknown`` when *any* attempt may have taken effect.
     """
     if budget is None:
         budget = Budget(deadline, policy.clock)
     retries = 0
-    maybe_processed = False
+    outcome_unknown = False
     while True:
         try:
             return await send()
@@ -270,8 +270,8 @@ async def retry_call(
             failure = classify(exc)
             # Sticky: a later clean refusal does not undo a session an earlier attempt
             # may have created.
-            maybe_processed = maybe_processed or failure.maybe_processed
-            exc.ambiguous = maybe_processed and kind is CallKind.CREATE
+            outcome_unknown = outcome_unknown or failure.outcome_unknown
+            exc.outcome_unknown = outcome_unknown and kind is CallKind.CREATE
             if retries >= max_retries or not should_retry(
                 kind, failure, retry_unknown=retry_unknown
             ):

@@ -151,9 +151,9 @@ def is_retryable(exc: IdenfyError) -> bool:
     Rate limits, 503, connections never made, exhausted credits (top up, then
     re-run) and shared state (Redis) that failed before sending qualify; validation,
     authentication and other refusals do not; an error after which a session may
-    exist (``ambiguous``) never does.
+    exist (``outcome_unknown``) never does.
     """
-    if exc.ambiguous:
+    if exc.outcome_unknown:
         return False
     if isinstance(
         exc, RateLimitError | InsufficientFundsError | ClientStateError | CoordinationError

@@ -266,7 +266,7 @@ class _Runner:
         written: _Written,
     ) -> BulkResult:
         kind = ErrorRecord.from_error(exc, retryable=is_retryable(exc))
-        state = JournalState.UNKNOWN if exc.ambiguous else JournalState.FAILED
+        state = JournalState.UNKNOWN if exc.outcome_unknown else JournalState.FAILED
         if self.journal is not None:
             await self.journal.put(
                 JournalEntry(

@@ -436,7 +436,7 @@ class AsyncIdenfy:
 
         Only failures that provably created no session are retried unless
         ``retry_unknown=True``; an error that may hide a created session has
-        ``ambiguous=True``. ``before_send`` is awaited once, right before the first
+        ``outcome_unknown=True``. ``before_send`` is awaited once, right before the first
         attempt leaves: after its rate-limit token and concurrency slot are taken and
         any shared cooldown has passed (bulk runs record a row ``pending`` there). If it
         raises, nothing is sent and its exception propagates.

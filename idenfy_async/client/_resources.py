@@ -13,7 +13,7 @@ same limiter, rate limit, cooldown, timeouts and retry rules as every other call
 Retry: a call that can cost a credit or change state (a face-auth token, a
 request-information token, direct processing, an upload, a POA check, adding to or
 removing from a blocklist) is retried like ``create_session``: only failures that
-provably did nothing; any other error carries ``ambiguous=True``. Reads (the
+provably did nothing; any other error carries ``outcome_unknown=True``. Reads (the
 face-auth check, the sessions) retry every transient failure.
 """
 

@@ -234,7 +234,7 @@ class SessionRegistry:
             # the session is open (bulk records it created).
             partial = Session(auth_token=exc.auth_token, scan_ref=exc.scan_ref, client_id=client_id)
             return store.commit(client_id, owner, digest, partial, ttl)
-        if sent and (not isinstance(exc, IdenfyError) or exc.ambiguous):
+        if sent and (not isinstance(exc, IdenfyError) or exc.outcome_unknown):
             return store.mark_unknown(client_id, owner, ttl)  # a session may exist
         return store.release(client_id, owner)  # nothing was created
 

@@ -385,7 +385,7 @@ async def lose_the_answer(
     since = clock.now  # the client's wall clock (conftest's policy)
     with pytest.raises(IdenfyError) as caught:
         await client.create_session(client_id="user-1")
-    assert caught.value.ambiguous
+    assert caught.value.outcome_unknown
     return since
 
 

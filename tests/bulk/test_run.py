@@ -313,7 +313,7 @@ async def test_progress_counts_every_row() -> None:
         "user-1": ServerError(status_code=500, identifier=None, message=None),
         "user-2": RateLimitError(status_code=429, identifier=None, message=None),
     }
-    stub.errors["user-1"].ambiguous = True
+    stub.errors["user-1"].outcome_unknown = True
     seen: list[BulkProgress] = []
     results = await collect(create_sessions(stub, rows(6), concurrency=2, on_progress=seen.append))
     assert [p.done for p in seen] == [1, 2, 3, 4, 5, 6]
@@ -335,7 +335,7 @@ def test_a_client_is_a_session_creator(fake: FakeIdenfy) -> None:
 # --------------------------------------------------------------------------- row states
 
 AMBIGUOUS_SERVER_ERROR = ServerError(status_code=502, identifier=None, message=None)
-AMBIGUOUS_SERVER_ERROR.ambiguous = True
+AMBIGUOUS_SERVER_ERROR.outcome_unknown = True
 
 
 @pytest.mark.parametrize(
@@ -844,7 +844,7 @@ async def test_a_partly_unreadable_answer_with_scan_ref_and_token_is_created(
         scan_ref=scan_ref,
         auth_token=auth_token,
     )
-    error.ambiguous = True  # as the client marks it for a create
+    error.outcome_unknown = True  # as the client marks it for a create
     stub = Raising()
     stub.after["user-0"] = error
     journal = MemoryJournal()
@@ -868,7 +868,7 @@ async def test_a_scan_ref_read_from_an_unreadable_answer_is_found_on_the_rerun()
     error = ResponseDecodeError(
         "authToken: missing", status_code=201, method="POST", path="/api/v2/token", scan_ref="s-1"
     )
-    error.ambiguous = True
+    error.outcome_unknown = True
     stub = Raising()
     stub.after["user-0"] = error
     journal = MemoryJournal()

@@ -404,7 +404,7 @@ async def test_undecodable_content_encoding_is_a_response_decode_error(
         with pytest.raises(ResponseDecodeError) as excinfo:
             await client.create_session(client_id="user-1")
     assert excinfo.value.status_code == 201
-    assert excinfo.value.ambiguous is True
+    assert excinfo.value.outcome_unknown is True
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -829,7 +829,7 @@ async def test_every_httpx_failure_becomes_a_typed_error(
     if sent is not None:
         assert isinstance(error, APIConnectionError)
         assert error.request_sent is sent
-        assert error.ambiguous is (sent and path == "call")
+        assert error.outcome_unknown is (sent and path == "call")
 
 
 async def test_too_many_redirects_from_a_callers_client_is_typed(policy: RetryPolicy) -> None:
@@ -845,7 +845,7 @@ async def test_too_many_redirects_from_a_callers_client_is_typed(policy: RetryPo
         with pytest.raises(APIConnectionError) as excinfo:
             await client.create_session(client_id="user-1")
     assert excinfo.value.request_sent is True
-    assert excinfo.value.ambiguous is True
+    assert excinfo.value.outcome_unknown is True
     assert isinstance(excinfo.value.__cause__, httpx.TooManyRedirects)
 
 

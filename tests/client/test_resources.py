@@ -491,7 +491,7 @@ async def test_state_changing_calls_do_not_retry_an_ambiguous_failure(
         with pytest.raises(errors.ServerError) as info:
             await call(wire)
     assert route.call_count == 1
-    assert info.value.ambiguous is True
+    assert info.value.outcome_unknown is True
 
 
 @pytest.mark.parametrize(

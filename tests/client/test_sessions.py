@@ -106,7 +106,7 @@ async def test_an_open_session_is_returned_for_the_same_request_only(
     assert again is first
     assert caught.value.session is first
     assert caught.value.client_id == "user-1"
-    assert not caught.value.ambiguous
+    assert not caught.value.outcome_unknown
     # The token is a secret: not in the message, nor in repr.
     assert first.auth_token not in str(caught.value)
     assert first.auth_token not in repr(caught.value)
@@ -206,7 +206,7 @@ async def test_what_a_failed_leader_leaves(
         else:
             with pytest.raises(SessionOutcomeUnknownError) as caught:
                 await client.create_session(client_id="user-1")
-            assert caught.value.ambiguous
+            assert caught.value.outcome_unknown
             assert not caught.value.in_flight
             assert fake.requests == requests  # nothing sent
             # How it clears: reconcile, then forget.
@@ -245,7 +245,7 @@ async def test_followers_of_an_ambiguous_leader_get_the_unknown_error(
             return_exceptions=True,
         )
     assert isinstance(results[0], IdenfyError)
-    assert results[0].ambiguous
+    assert results[0].outcome_unknown
     assert all(isinstance(r, SessionOutcomeUnknownError) for r in results[1:])
     assert fake.requests == 1
 
@@ -362,7 +362,7 @@ async def test_a_follower_waits_no_longer_than_its_deadline(
         with pytest.raises(SessionOutcomeUnknownError) as caught:
             await client.create_session(client_id="u", retry_deadline=0)
         assert caught.value.in_flight
-        assert caught.value.ambiguous
+        assert caught.value.outcome_unknown
         leader.cancel()
         with pytest.raises(asyncio.CancelledError):
             await leader

@@ -2,7 +2,7 @@
 
 A call ends in a ``Session`` or a typed ``IdenfyError`` within its deadline; a create
 is never sent again after an attempt that may have created a session (unless
-``retry_unknown``); ``ambiguous`` says whether any attempt may have. Time is real
+``retry_unknown``); ``outcome_unknown`` says whether any attempt may have. Time is real
 here: every timeout is a fraction of a second and every test bounded.
 """
 
@@ -83,7 +83,7 @@ async def test_timeout_bounds_a_trickling_answer_from_send_to_last_byte() -> Non
             client.create_session(client_id="user-1", timeout=0.3, retry_deadline=5)
         )
     assert isinstance(error, APITimeoutError)
-    assert (error.request_sent, error.ambiguous) == (True, True)
+    assert (error.request_sent, error.outcome_unknown) == (True, True)
     assert 0.3 <= took < 0.3 + MARGIN
     assert server.count("POST", TOKEN_PATH) == 1
 
@@ -136,7 +136,7 @@ async def test_an_oversized_answer_is_not_read_whole(chunked: bool) -> None:
         finally:
             tracemalloc.stop()
     assert isinstance(error, ResponseDecodeError)
-    assert error.ambiguous is True
+    assert error.outcome_unknown is True
     assert "larger than" in str(error)
     assert peak < 2 * MAX_JSON_RESPONSE_BYTES  # was +100 MB: every chunk, then the join
     assert server.count() == 1
@@ -276,7 +276,7 @@ def test_every_create_ends_typed_in_time_and_tells_the_truth(
 ) -> None:
     """Any short sequence of faults: a Session or a typed error, within the deadline;
     no create after a possibly processed one (without retry_unknown); and
-    ``ambiguous`` is True exactly when some attempt may have created a session
+    ``outcome_unknown`` is True exactly when some attempt may have created a session
     (which includes an answer timed out while on its way)."""
 
     async def run() -> tuple[Any, float, list[Action]]:
@@ -301,8 +301,8 @@ def test_every_create_ends_typed_in_time_and_tells_the_truth(
         assert len(performed) == flags.index(True) + 1  # nothing sent after it
     if isinstance(result, IdenfyError):
         if any(flags):
-            assert result.ambiguous
-        elif result.ambiguous:
+            assert result.outcome_unknown
+        elif result.outcome_unknown:
             # Only a clean answer that came too late (a loaded machine) makes a
             # session possible without a fault: then some attempt timed out.
             assert took >= min(timeout, deadline) - 0.005

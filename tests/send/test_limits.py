@@ -452,7 +452,7 @@ async def test_a_cooldown_longer_than_the_calls_deadline_raises_at_once() -> Non
         await asyncio.wait_for(asyncio.gather(first, patient), HANG)
     error = excinfo.value
     assert error.retry_after == 5.5  # what was left of the cooldown
-    assert (error.method, error.path, error.ambiguous) == ("POST", "/api/v2/token", False)
+    assert (error.method, error.path, error.outcome_unknown) == ("POST", "/api/v2/token", False)
     assert "retry_deadline" in str(error)
     assert sorted(s.client_id for s in fake.sessions) == ["first", "long"]
 

@@ -127,7 +127,7 @@ def test_retry_table_covers_every_pair() -> None:
 
 
 @pytest.mark.parametrize(
-    ("failure", "maybe_processed"),
+    ("failure", "outcome_unknown"),
     [
         pytest.param(Failure.NOT_SENT, False, id="not_sent"),
         pytest.param(Failure.NO_ANSWER, True, id="no_answer"),
@@ -139,9 +139,9 @@ def test_retry_table_covers_every_pair() -> None:
         pytest.param(Failure.FATAL, False, id="fatal"),
     ],
 )
-def test_failure_maybe_processed(failure: Failure, maybe_processed: bool) -> None:
-    """maybe_processed is True exactly for failures iDenfy may have acted on."""
-    assert failure.maybe_processed is maybe_processed
+def test_failure_outcome_unknown(failure: Failure, outcome_unknown: bool) -> None:
+    """outcome_unknown is True exactly for failures iDenfy may have acted on."""
+    assert failure.outcome_unknown is outcome_unknown
 
 
 CLASSIFY_CASES = [
@@ -235,7 +235,7 @@ class E2E:
     script: Fault
     decision: str  # "retry", "opt_in" or "never"
     error: type[IdenfyError]
-    ambiguous: bool
+    outcome_unknown: bool
     request_sent: bool | None = None  # for connection errors
     rate_limited: bool = False
 
@@ -306,7 +306,7 @@ E2E_CASES = [
 
 def _check_not_retried(exc: IdenfyError, case: E2E, fake: FakeIdenfy) -> None:
     assert type(exc) is case.error
-    assert exc.ambiguous is case.ambiguous
+    assert exc.outcome_unknown is case.outcome_unknown
     if case.request_sent is not None:
         assert isinstance(exc, APIConnectionError)
         assert exc.request_sent is case.request_sent
@@ -383,7 +383,7 @@ async def test_read_call_end_to_end(case: E2E, policy: RetryPolicy, clock: Virtu
             with pytest.raises(IdenfyError) as excinfo:
                 await client.get_status("328c6766-934e-11ed-bb9b-025ad99a18e7")
             assert type(excinfo.value) is case.error
-            assert excinfo.value.ambiguous is False  # a read changes nothing
+            assert excinfo.value.outcome_unknown is False  # a read changes nothing
             assert transport.requests == 1
         else:
             result = await client.get_status("328c6766-934e-11ed-bb9b-025ad99a18e7")
@@ -400,7 +400,7 @@ async def test_per_call_retry_unknown_false_overrides_client(
     async with make_client(fake, policy, retry_unknown=True) as client:
         with pytest.raises(ServerError) as excinfo:
             await client.create_session(client_id="user-1", retry_unknown=False)
-    assert excinfo.value.ambiguous is True
+    assert excinfo.value.outcome_unknown is True
     assert fake.requests == 1
 
 
@@ -411,7 +411,7 @@ async def test_lost_answer_after_creation_is_ambiguous(
     fake.fail_next(Fault(error=httpx.ReadTimeout, create=True))
     with pytest.raises(APITimeoutError) as excinfo:
         await client.create_session(client_id="user-1")
-    assert excinfo.value.ambiguous is True
+    assert excinfo.value.outcome_unknown is True
     assert excinfo.value.request_sent is True
     assert "may have reached iDenfy" in str(excinfo.value)
     assert len(fake.sessions_for("user-1")) == 1  # exists although the caller got an error
@@ -825,7 +825,7 @@ async def test_retry_call_marks_ambiguity_by_call_kind(clock: VirtualClock) -> N
                 deadline=None,
                 retry_unknown=False,
             )
-        assert error.ambiguous is ambiguous
+        assert error.outcome_unknown is ambiguous
 
 
 def _sent_timeout() -> IdenfyError:
@@ -837,7 +837,7 @@ def _not_sent() -> IdenfyError:
 
 
 @pytest.mark.parametrize(
-    ("kind", "errors_raised", "ambiguous"),
+    ("kind", "errors_raised", "outcome_unknown"),
     [
         # The last error's ambiguous describes the whole call: True when *any* attempt
         # may have taken effect (a 500 that created a session, then a clean 400).
@@ -858,7 +858,7 @@ def _not_sent() -> IdenfyError:
 async def test_ambiguous_describes_every_attempt_of_the_call(
     kind: CallKind,
     errors_raised: list[Callable[[], IdenfyError]],
-    ambiguous: bool,
+    outcome_unknown: bool,
     clock: VirtualClock,
 ) -> None:
     raised = [make() for make in errors_raised]
@@ -880,7 +880,7 @@ async def test_ambiguous_describes_every_attempt_of_the_call(
             retry_unknown=True,
         )
     assert excinfo.value is raised[-1]
-    assert excinfo.value.ambiguous is ambiguous
+    assert excinfo.value.outcome_unknown is outcome_unknown
 
 
 async def test_a_session_created_by_a_retried_500_is_not_forgotten(
@@ -891,7 +891,7 @@ async def test_a_session_created_by_a_retried_500_is_not_forgotten(
     async with make_client(fake, policy, retry_unknown=True) as client:
         with pytest.raises(BadRequestError) as excinfo:
             await client.create_session(client_id="user-1")
-    assert excinfo.value.ambiguous is True  # was False although a session exists
+    assert excinfo.value.outcome_unknown is True  # was False although a session exists
     assert len(fake.sessions) == 1
 
 

@@ -65,4 +65,4 @@ async def test_refused_url_is_never_sent() -> None:
         with pytest.raises(APIConnectionError) as caught:
             await client.create_session(client_id="user-1")
     assert caught.value.request_sent is False
-    assert caught.value.ambiguous is False
+    assert caught.value.outcome_unknown is False

@@ -389,7 +389,7 @@ async def test_scripted_create_then_error_records_the_session(
     fake.fail_next(Fault(error=httpx.ReadError, create=True))
     with pytest.raises(Exception) as excinfo:  # noqa: PT011
         await client.create_session(client_id="via-client")
-    assert getattr(excinfo.value, "ambiguous", None) is True
+    assert getattr(excinfo.value, "outcome_unknown", None) is True
     assert len(fake.sessions_for("via-client")) == 1
     assert fake.requests == 2
 

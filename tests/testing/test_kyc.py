@@ -143,7 +143,7 @@ async def test_an_ambiguous_token_failure_is_not_retried(
     fake.fail_next(Fault(status=500, identifier="INTERNAL_ERROR", create=True))
     with pytest.raises(ServerError) as info:
         await client.face_auth.create_token(scan_ref)
-    assert info.value.ambiguous is True
+    assert info.value.outcome_unknown is True
     assert len(fake.kyc.face_sessions) == 1  # made once, not twice
 
 

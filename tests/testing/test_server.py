@@ -82,7 +82,7 @@ async def test_a_dropped_connection_after_creating_is_ambiguous() -> None:
     kinds = Counter(type(exc).__name__ for exc in failed.values())
     assert set(kinds) == {"APIConnectionError", "RateLimitError", "ServerError"}
     lost = [cid for cid, exc in failed.items() if isinstance(exc, APIConnectionError)]
-    assert all(failed[cid].ambiguous for cid in lost)
+    assert all(failed[cid].outcome_unknown for cid in lost)
     assert all(server.fake.sessions_for(cid) for cid in lost)  # created, answer lost
 
 
@@ -277,7 +277,7 @@ async def test_create_session_against_a_cut_body_raises_ambiguous_after_one_post
         server.fake.fail_next(Fault(truncate_at=25))
         with pytest.raises(APIConnectionError) as caught:
             await client.create_session(client_id="user-1")
-    assert caught.value.ambiguous is True
+    assert caught.value.outcome_unknown is True
     assert len(server.fake.sessions_for("user-1")) == 1  # iDenfy has it...
     assert server.fake.requests == 1  # ...from one POST: nobody retried it blindly
 
@@ -288,7 +288,7 @@ async def test_create_session_against_a_cut_body_in_process_is_ambiguous_too() -
     async with AsyncIdenfy("test-key", "test-secret", transport=fake) as client:
         with pytest.raises(APIConnectionError) as caught:
             await client.create_session(client_id="user-1")
-    assert caught.value.ambiguous is True
+    assert caught.value.outcome_unknown is True
     assert len(fake.sessions_for("user-1")) == 1
     assert fake.requests == 1
 
@@ -305,7 +305,7 @@ async def test_scripted_faults_apply_over_tcp_before_random_ones() -> None:
         with pytest.raises(APIConnectionError) as caught:
             await client.create_session(client_id="user-2")
         await client.create_session(client_id="user-3")
-    assert caught.value.ambiguous is True  # over TCP a dropped connection may hide work
+    assert caught.value.outcome_unknown is True  # over TCP a dropped connection may hide work
     assert [s.client_id for s in server.fake.sessions] == ["user-3"]
     assert server.fake.pending_failures == 0
 

@@ -3,7 +3,7 @@
 A retried ``create_session`` can be a second paid session, so what matters is: how
 many POSTs the server read, which error the caller gets, and whether it says the
 request may have been sent (``request_sent``) and may have created a session
-(``ambiguous``). Each row is run on httpx's own transport and on aiohttp; both must
+(``outcome_unknown``). Each row is run on httpx's own transport and on aiohttp; both must
 give the outcome the row states.
 """
 
@@ -123,11 +123,11 @@ def _outcome(
 ) -> tuple[type[IdenfyError] | None, bool | None, bool | None]:
     if error is None:
         return None, None, None
-    return type(error), getattr(error, "request_sent", True), error.ambiguous
+    return type(error), getattr(error, "request_sent", True), error.outcome_unknown
 
 
 @pytest.mark.parametrize(
-    ("script", "posts", "error", "sent", "ambiguous"),
+    ("script", "posts", "error", "sent", "outcome_unknown"),
     [row[1:] for row in MATRIX],
     ids=[row[0] for row in MATRIX],
 )
@@ -138,7 +138,7 @@ async def test_fault_matrix(
     posts: int,
     error: type[IdenfyError] | None,
     sent: bool | None,
-    ambiguous: bool | None,
+    outcome_unknown: bool | None,
 ) -> None:
     caught: IdenfyError | None = None
     async with FaultServer() as server:
@@ -150,7 +150,7 @@ async def test_fault_matrix(
                 caught = exc
             else:
                 assert session.scan_ref == "scan-u"
-    assert (server.count("POST", TOKEN), *_outcome(caught)) == (posts, error, sent, ambiguous)
+    assert (server.count("POST", TOKEN), *_outcome(caught)) == (posts, error, sent, outcome_unknown)
 
 
 async def test_refused_is_never_sent_and_retried(backend: str, policy: RetryPolicy) -> None:
@@ -424,7 +424,7 @@ async def test_an_oversized_success_is_refused_on_every_backend(
             await client.create_session(client_id="u", max_retries=0, timeout=5)
         # The cut-off connection is not reused: the next create is answered.
         assert (await client.create_session(client_id="u2")).scan_ref == "scan-u2"
-    assert (caught.value.ambiguous, server.count("POST", TOKEN)) == (True, 2)
+    assert (caught.value.outcome_unknown, server.count("POST", TOKEN)) == (True, 2)
 
 
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])

@@ -65,7 +65,7 @@ async def test_client_and_models() -> None:
 
 def test_errors() -> None:
     error: IdenfyError = RateLimitError(status_code=429, identifier=None, message=None)
-    assert_type(error.ambiguous, bool)
+    assert_type(error.outcome_unknown, bool)
     if isinstance(error, RateLimitError):
         assert_type(error.status_code, int)
     with pytest.raises(RequestValidationError) as caught:
