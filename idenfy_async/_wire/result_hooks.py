@@ -65,28 +65,33 @@ def _register_result(
     prepare: Callable[[Mapping[str, Any]], dict[str, Any]] = dict,
     **extra: Any,
 ) -> None:
-    """Register the lenient structure hook of one answer model (see _RESULT_HOOKS)."""
-    attrs.resolve_types(cls)
-    overrides: dict[str, Any] = {
-        a.name: override(rename=wire_name(a.name), struct_hook=_RESULT_HOOKS.get(a.type))
-        for a in attrs.fields(cls)
-    }
-    overrides["raw"] = override(rename=RAW_KEY, struct_hook=lambda v, _: v)
-    if "event_type" in overrides:
-        overrides["event_type"] = override(omit=True)  # from the header, not the body
-    overrides.update(extra)
-    generated = make_dict_structure_fn(cls, conv, **overrides)
+    """Register the lenient structure hook of one answer model (see _RESULT_HOOKS); cattrs
+    generates it the first time the model is read (a factory for exactly ``cls``)."""
 
-    def hook(value: Any, _: Any) -> Any:
-        if value is None and null_is_empty:
-            value = {}
-        if not isinstance(value, Mapping):
-            raise TypeError("expected an object")
-        body = prepare(value)
-        body[RAW_KEY] = value
-        return generated(body)
+    def factory(_: Any) -> Callable[[Any, Any], Any]:
+        attrs.resolve_types(cls)
+        overrides: dict[str, Any] = {
+            a.name: override(rename=wire_name(a.name), struct_hook=_RESULT_HOOKS.get(a.type))
+            for a in attrs.fields(cls)
+        }
+        overrides["raw"] = override(rename=RAW_KEY, struct_hook=lambda v, _: v)
+        if "event_type" in overrides:
+            overrides["event_type"] = override(omit=True)  # from the header, not the body
+        overrides.update(extra)
+        generated = make_dict_structure_fn(cls, conv, **overrides)
 
-    conv.register_structure_hook(cls, hook)
+        def hook(value: Any, _: Any) -> Any:
+            if value is None and null_is_empty:
+                value = {}
+            if not isinstance(value, Mapping):
+                raise TypeError("expected an object")
+            body = prepare(value)
+            body[RAW_KEY] = value
+            return generated(body)
+
+        return hook
+
+    conv.register_structure_hook_factory(lambda tp: tp is cls, factory)
 
 
 def register_result_hooks(conv: cattrs.Converter) -> None:

@@ -37,71 +37,77 @@ def register_session_hooks(conv: cattrs.Converter) -> None:
 
 
 def _register_request(conv: cattrs.Converter) -> None:
-    # Request: every None field is omitted (sending null could override the account's
-    # dashboard defaults); the NULL sentinel becomes an explicit null.
-    # Any nullable parameter may be NULL (models.NULLABLE_FIELDS): each one's hook
-    # turns it into null, then handles a real value as its type needs.
-    value_hooks: dict[str, Callable[[Any], Any]] = {
-        "country": _passthrough,
-        "documents": list,
-        "registry_centers_countries": list,
-        "additional_steps": _plain,
-        "additional_data": _plain,
-    }
-    nullable = {
-        name: override(
-            rename=wire_name(name), unstruct_hook=_null_or(value_hooks.get(name, _identity))
-        )
-        for name in NULLABLE_FIELDS
-    }
-    request_hook = make_dict_unstructure_fn(
-        SessionRequest,
-        conv,
-        _cattrs_omit_if_default=True,
-        **renames(
+    # Generated the first time a request is sent (a factory for exactly SessionRequest).
+    def factory(_: Any) -> Callable[[SessionRequest], dict[str, Any]]:
+        # Request: every None field is omitted (sending null could override the account's
+        # dashboard defaults); the NULL sentinel becomes an explicit null.
+        # Any nullable parameter may be NULL (models.NULLABLE_FIELDS): each one's hook
+        # turns it into null, then handles a real value as its type needs.
+        value_hooks: dict[str, Callable[[Any], Any]] = {
+            "country": _passthrough,
+            "documents": list,
+            "registry_centers_countries": list,
+            "additional_steps": _plain,
+            "additional_data": _plain,
+        }
+        nullable = {
+            name: override(
+                rename=wire_name(name), unstruct_hook=_null_or(value_hooks.get(name, _identity))
+            )
+            for name in NULLABLE_FIELDS
+        }
+        request_hook = make_dict_unstructure_fn(
             SessionRequest,
-            extra=override(omit=True),
-            allow_unlisted_documents=override(omit=True),
-            allow_legacy_token_types=override(omit=True),
-            video_call_questions=override(rename="videoCallQuestions", unstruct_hook=list),
-            **nullable,
-        ),
-    )
+            conv,
+            _cattrs_omit_if_default=True,
+            **renames(
+                SessionRequest,
+                extra=override(omit=True),
+                allow_unlisted_documents=override(omit=True),
+                allow_legacy_token_types=override(omit=True),
+                video_call_questions=override(rename="videoCallQuestions", unstruct_hook=list),
+                **nullable,
+            ),
+        )
 
-    def unstructure_request(req: SessionRequest) -> dict[str, Any]:
-        body: dict[str, Any] = request_hook(req)
-        if req.extra:
-            body.update(_plain(req.extra))
-        return body
+        def unstructure_request(req: SessionRequest) -> dict[str, Any]:
+            body: dict[str, Any] = request_hook(req)
+            if req.extra:
+                body.update(_plain(req.extra))
+            return body
 
-    conv.register_unstructure_hook(SessionRequest, unstructure_request)
+        return unstructure_request
+
+    conv.register_unstructure_hook_factory(lambda tp: tp is SessionRequest, factory)
 
 
 def _register_session(conv: cattrs.Converter) -> None:
-    # Response: unknown keys are ignored here and kept whole in ``raw``. A session is
-    # paid for, so only what identifies it is strict (authToken and scanRef, checked
-    # by the parser; clientId, when sent, must be text or an integer). Echoed fields are read
-    # leniently (_ECHO): coerced when unambiguous, else None, never guessed: cattrs'
-    # default str()/bool() would turn a null into "None" and "false" into True.
-    attrs.resolve_types(Session)
-    session_overrides: dict[str, Any] = {
-        a.name: override(rename=wire_name(a.name), struct_hook=_ECHO[a.type])
-        for a in attrs.fields(Session)
-        if a.name != "raw"
-    }
-    session_overrides["auth_token"] = override(rename="authToken", struct_hook=_strict_str)
-    session_overrides["scan_ref"] = override(rename="scanRef", struct_hook=_strict_str)
-    session_overrides["client_id"] = override(rename="clientId", struct_hook=_echo_client_id)
-    session_overrides["digit_string"] = override(rename="digitString", struct_hook=_echo_text)
-    session_overrides["country"] = override(rename="country", struct_hook=_echo_countries)
-    session_overrides["nationality"] = override(rename="nationality", struct_hook=_echo_country)
-    session_hook = make_dict_structure_fn(
-        Session,
-        conv,
-        raw=override(rename=RAW_KEY, struct_hook=lambda v, _: v),
-        **session_overrides,
-    )
-    conv.register_structure_hook(Session, session_hook)
+    def factory(_: Any) -> Callable[[Any, Any], Session]:
+        # Response: unknown keys are ignored here and kept whole in ``raw``. A session is
+        # paid for, so only what identifies it is strict (authToken and scanRef, checked
+        # by the parser; clientId, when sent, must be text or an integer). Echoed fields are read
+        # leniently (_ECHO): coerced when unambiguous, else None, never guessed: cattrs'
+        # default str()/bool() would turn a null into "None" and "false" into True.
+        attrs.resolve_types(Session)
+        session_overrides: dict[str, Any] = {
+            a.name: override(rename=wire_name(a.name), struct_hook=_ECHO[a.type])
+            for a in attrs.fields(Session)
+            if a.name != "raw"
+        }
+        session_overrides["auth_token"] = override(rename="authToken", struct_hook=_strict_str)
+        session_overrides["scan_ref"] = override(rename="scanRef", struct_hook=_strict_str)
+        session_overrides["client_id"] = override(rename="clientId", struct_hook=_echo_client_id)
+        session_overrides["digit_string"] = override(rename="digitString", struct_hook=_echo_text)
+        session_overrides["country"] = override(rename="country", struct_hook=_echo_countries)
+        session_overrides["nationality"] = override(rename="nationality", struct_hook=_echo_country)
+        return make_dict_structure_fn(
+            Session,
+            conv,
+            raw=override(rename=RAW_KEY, struct_hook=lambda v, _: v),
+            **session_overrides,
+        )
+
+    conv.register_structure_hook_factory(lambda tp: tp is Session, factory)
 
 
 def _strict_str(value: Any, _: Any) -> str:
