@@ -48,17 +48,26 @@ from ._journal_sqlite import (
     _COLUMNS,
     _GET,
     _PUT,
+    COMMIT_DELAY,
+    COMMIT_GROUP,
+    KNOWN_FILTER_BITS,
+    KNOWN_FILTER_MAX_ENTRIES,
     MAX_BATCH,
     MAX_LOOKUP,
     SCHEMA_VERSION,
     WAL_AUTOCHECKPOINT,
     _entry_from_row,
+    _KnownIds,
     _Op,
     _row_values,
     _Worker,
 )
 
 __all__ = [
+    "COMMIT_DELAY",
+    "COMMIT_GROUP",
+    "KNOWN_FILTER_BITS",
+    "KNOWN_FILTER_MAX_ENTRIES",
     "MAX_BATCH",
     "MAX_LOOKUP",
     "SCHEMA_VERSION",
@@ -107,6 +116,8 @@ class SqliteJournal:
         self._outbox: list[_Op] = []
         self._thread: threading.Thread | None = None
         self._closed = False
+        #: clientIds that may have an entry; None: unknown, every lookup asks the file
+        self._known: _KnownIds | None = None
         self._worker: _Worker | None = None
 
     def __repr__(self) -> str:
@@ -136,7 +147,7 @@ class SqliteJournal:
         if self._thread is not None:
             raise JournalError("a SqliteJournal can be opened once")
         loop = asyncio.get_running_loop()
-        opened: asyncio.Future[None] = loop.create_future()
+        opened: asyncio.Future[_KnownIds | None] = loop.create_future()
         worker = self._worker = _Worker(self.path, scope=self.scope, durable=self.durable)
         self._thread = threading.Thread(
             target=worker.run,
@@ -146,7 +157,7 @@ class SqliteJournal:
         )
         self._thread.start()
         try:
-            await opened
+            self._known = await opened
         except BaseException:
             self._closed = True
             self._queue.put(None)
@@ -164,12 +175,19 @@ class SqliteJournal:
 
     async def get(self, client_id: str) -> JournalEntry | None:
         self._check_open()
+        known = self._known
+        if known is not None and not known.may_contain(client_id):
+            # Neither in the file when it was opened nor put since: no entry, and
+            # nothing to wait for (a put queued before this call marked it first).
+            return None
         entry: JournalEntry | None = await self._submit(_GET, client_id)
         return entry
 
     async def put(self, entry: JournalEntry) -> None:
         self._check_open()
         values = _row_values(entry, time.time())
+        if self._known is not None:
+            self._known.add(entry.client_id)  # before it is queued: see get()
         await self._submit(_PUT, values)
 
     async def counts(self) -> dict[JournalState, int]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import sqlite3
 import stat
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from idenfy_async import (
     ServerError,
 )
 from idenfy_async.bulk import _journal_sqlite
+from idenfy_async.bulk import journal as journal_module
 from idenfy_async.bulk.journal import (
     SCHEMA_VERSION,
     ErrorRecord,
@@ -423,18 +426,46 @@ def _worker(journal: SqliteJournal) -> Any:
     return worker
 
 
-async def test_every_lookup_asks_the_file(tmp_path: Path) -> None:
+async def test_lookups_of_unknown_client_ids_stay_on_the_event_loop(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     async with SqliteJournal(path) as journal:
         assert [await journal.get(f"new-{i}") for i in range(100)] == [None] * 100
-        assert _worker(journal).ops == 100
+        assert _worker(journal).ops == 0  # a fresh run's lookups cost no round trip
         await journal.put(CREATED)
-        assert await journal.get("user-1") == CREATED
-        assert _worker(journal).ops == 102
-    async with SqliteJournal(path) as journal:
+        assert await journal.get("user-1") == CREATED  # known since its put: asks the file
+        assert _worker(journal).ops == 2
+    async with SqliteJournal(path) as journal:  # known from the file when opened
         assert await journal.get("user-1") == CREATED
         assert await journal.get("user-2") is None
-        assert _worker(journal).ops == 2
+        assert _worker(journal).ops == 1
+
+
+async def test_a_journal_too_large_for_the_filter_asks_the_file_for_every_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "j.sqlite"
+    async with SqliteJournal(path) as journal:
+        await journal.put(CREATED)
+        await journal.put(FAILED)
+    monkeypatch.setattr(_journal_sqlite, "KNOWN_FILTER_MAX_ENTRIES", 1)
+    async with SqliteJournal(path) as journal:
+        assert await journal.get("user-1") == CREATED
+        assert await journal.get("user-2") == FAILED
+        assert await journal.get("user-3") is None
+        assert _worker(journal).ops == 3
+
+
+def test_the_known_ids_filter_never_says_absent_for_an_added_id() -> None:
+    small = _journal_sqlite._KnownIds(bits=1 << 10)  # crowded: many false "maybe"s
+    added = [f"id-{i}" for i in range(2000)]
+    for client_id in added:
+        small.add(client_id)
+    assert all(small.may_contain(client_id) for client_id in added)
+    roomy = _journal_sqlite._KnownIds()
+    for client_id in added:
+        roomy.add(client_id)
+    assert all(roomy.may_contain(client_id) for client_id in added)
+    assert not any(roomy.may_contain(f"other-{i}") for i in range(2000))
 
 
 async def test_concurrent_writes_share_one_commit_and_one_wake_up(
@@ -503,3 +534,51 @@ async def test_a_batch_larger_than_one_statement_lands_whole(tmp_path: Path) -> 
         assert [await journal.get(f"u{i}") for i in range(10)] == [
             _pending(f"u{i}", attempts=i) for i in range(10)
         ]
+
+
+def _op(kind: int) -> Any:
+    return (kind, None, None)
+
+
+@pytest.mark.parametrize(
+    ("queued", "wait", "later", "sleeps", "taken"),
+    [
+        # one writer at a time: never waits
+        pytest.param([[_op(1)]], False, [[_op(1)]], 0, 1, id="alone"),
+        # after a batch of several: a small batch waits once, and what came meanwhile joins
+        pytest.param([[_op(1)]], True, [[_op(1)], [_op(0)]], 1, 3, id="waits-once"),
+        pytest.param([[_op(1)]], True, [], 1, 1, id="waits-for-nothing"),
+        # big enough already: no wait
+        pytest.param(
+            [[_op(1)] * journal_module.COMMIT_GROUP],
+            True,
+            [[_op(1)]],
+            0,
+            journal_module.COMMIT_GROUP,
+            id="full",
+        ),
+    ],
+)
+def test_a_small_batch_waits_once_for_more_when_writers_are_concurrent(
+    monkeypatch: pytest.MonkeyPatch,
+    queued: list[list[Any]],
+    wait: bool,
+    later: list[list[Any]],
+    sleeps: int,
+    taken: int,
+) -> None:
+    ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for item in queued:
+        ops.put(item)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # what arrives while the worker waits
+        slept.append(seconds)
+        for item in later:
+            ops.put(item)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    batch: list[Any] = []
+    assert _journal_sqlite._Worker._collect(ops, batch, wait=wait) is False
+    assert (len(slept), len(batch)) == (sleeps, taken)
+    assert slept == [journal_module.COMMIT_DELAY] * sleeps
