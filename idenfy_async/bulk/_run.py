@@ -28,27 +28,12 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from .._constants import DEFAULT_CONCURRENCY
 from ..errors import ConfigurationError
 from ..models import SessionRequest
-from ._records import (
-    BulkProgress,
-    BulkResult,
-    BulkState,
-    SessionCreator,
-    is_retryable,
-    request_fingerprint,
-)
+from ._records import BulkProgress, BulkResult, BulkState, SessionCreator
 from ._row import _Gate, _Runner
 from .journal import Journal
 from .reconcile import ReconcilePolicy
 
-__all__ = [
-    "BulkProgress",
-    "BulkResult",
-    "BulkState",
-    "SessionCreator",
-    "create_sessions",
-    "is_retryable",
-    "request_fingerprint",
-]
+__all__ = ["create_sessions"]
 
 
 async def create_sessions(
