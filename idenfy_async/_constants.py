@@ -24,17 +24,13 @@ ENV_SIGNING_KEY: Final = "IDENFY_SIGNING_KEY"
 #: Seconds after an attempt went pending before "not listed" may mean "not created":
 #: four times the default per-attempt timeout (30 s), for a request iDenfy processes
 #: late and for the listing to catch up. Undocumented by iDenfy; see rule 5 of
-#: :mod:`idenfy_async.bulk.reconcile` (public there; here so that the client's signature
-#: does not load reconciliation before it is used).
+#: :mod:`idenfy_async.bulk.reconcile` (public there).
 DEFAULT_SETTLE_WINDOW: Final = 120.0
 #: Requests one client has in flight, and rows a bulk run has in flight, by default.
 DEFAULT_CONCURRENCY: Final = 10
 #: iDenfy's default account rate limit.
 DEFAULT_ACCOUNT_RATE: Final = "10000/hour"
 #: Bytes read from a file download before each write (never the whole file in memory).
-#: Here so that the client's signatures do not load the download code (asyncio's
-#: threads, uuid) before a download.
 DOWNLOAD_CHUNK_SIZE: Final = 64 * 1024
-#: Verifications per page of a listing by default (``list_verifications``): here so
-#: that the client's signature does not load the results code before a results call.
+#: Verifications per page of a listing by default (``list_verifications``).
 DEFAULT_PAGE_SIZE: Final = 100

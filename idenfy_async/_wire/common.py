@@ -5,8 +5,8 @@ answer: :func:`decipher` says whether an answer is a success to parse or an erro
 :func:`error_from_response` which error, :func:`parse_retry_after` how long to wait.
 No httpx, no asyncio, no clock: everything here is a function of its arguments.
 
-Rules (numbered across the sans-I/O modules; 3 is in :mod:`._sansio`, 5 in
-:mod:`._results_sansio`):
+Rules (numbered across :mod:`idenfy_async._wire`; 3 is in :mod:`.sessions`, 5 in
+:mod:`.results`):
 
 1. iDenfy reports most errors as HTTP 400 with an ``identifier``; the identifier
    decides the error class first, the status second (``_IDENTIFIER_ERRORS``,
@@ -103,9 +103,8 @@ class RequestSpec:
     shown_path: str | None = None
 
 
-# Strict JSON only: no NaN/Infinity, and UTF-8 (a lone surrogate raises). One encoder,
-# built once (json.dumps with arguments builds a new one per call); it holds no state
-# between calls.
+# Strict JSON only: no NaN/Infinity, and UTF-8 (a lone surrogate raises). One shared
+# encoder: it holds no state between calls.
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
@@ -146,10 +145,7 @@ def _structure(status: int, content: bytes, cls: type[_T], *, kind: _Kind) -> _T
 
 
 class _Kind(NamedTuple):
-    """What identifies an answer: at least one of ``fields`` is present (even null).
-
-    (A named tuple, not an attrs class: it is built with this module, at
-    ``import idenfy_async``, where an attrs class costs ten times more.)"""
+    """What identifies an answer: at least one of ``fields`` is present (even null)."""
 
     what: str
     fields: frozenset[str]

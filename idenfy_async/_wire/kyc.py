@@ -1,6 +1,6 @@
 """Pure wire logic of the rest of the KYC workflow (reference §3.7-§3.12).
 
-Same rules as :mod:`._sansio` (whose helpers this reuses), plus:
+Same rules as :mod:`.common` and :mod:`.sessions` (whose helpers this reuses), plus:
 
 1. Paths are sent exactly as documented, trailing slash included; a scanRef or
    token in a path is percent-encoded as one segment (``_segment``, the one place),

@@ -140,7 +140,7 @@ def register_result_hooks(conv: cattrs.Converter) -> None:
         VideoCallEvent,
         video_call_answers=override(rename="videoCallAnswers", struct_hook=answers),
     )
-    # The rest of the KYC workflow (kyc_models): answers read like results.
+    # The rest of the KYC workflow: answers read like results.
     for cls in (FaceAuthCheck, FaceAuthSession, BlocklistEntry, PoaCheck):
         register(cls)
 

@@ -1,14 +1,14 @@
 """Pure wire logic for iDenfy's API: models -> request bytes; (status, headers, body)
 -> model or error.
 
-This module holds session creation (``POST /api/v2/token``) and re-exports the rest,
-so ``_sansio.X`` names every sans-I/O function: :mod:`._wire` (what every request and
-answer share: :class:`RequestSpec`, error mapping, Retry-After), :mod:`._results_sansio`
-(status, data, files, deletion, PDF, listing, download URLs) and :mod:`._kyc_sansio`
-(the rest of the KYC workflow). No httpx, no asyncio, no clock.
+This module holds session creation (``POST /api/v2/token``) and re-exports
+:mod:`.common` (what every request and answer share: :class:`RequestSpec`, error
+mapping, Retry-After) and :mod:`.results` (status, data, files, deletion, PDF,
+listing, download URLs), so one module names them all; the rest of the KYC workflow
+is :mod:`.kyc`. No httpx, no asyncio, no clock.
 
-Rules (numbered across the sans-I/O modules: 1, 2, 4 and 6 are in :mod:`._wire`, 5 in
-:mod:`._results_sansio`):
+Rules (numbered across :mod:`idenfy_async._wire`: 1, 2, 4 and 6 are in :mod:`.common`,
+5 in :mod:`.results`):
 
 3. Token creation answers 201 (documented) or 200 (older docs): any 2xx is success.
 """
@@ -140,7 +140,7 @@ def build_create_session(request: SessionRequest) -> RequestSpec:
 
 
 def _encode_request(request: SessionRequest) -> bytes | FieldProblem:
-    # The body, or the first field that strict JSON cannot carry (models.py
+    # The body, or the first field that strict JSON cannot carry (the model
     # validates at construction; this is the last line if a value changed since).
     try:
         wire = session_request_to_wire(request)
@@ -189,7 +189,7 @@ def parse_create_session(status: int, content: bytes, *, base_url: str) -> Sessi
         )
     fill = {}
     if _identifier(body.get("redirectUrl")) is None:
-        # Built before structuring: one pass, no copy of the frozen Session.
+        # Filled before structuring: Session is frozen.
         fill["redirectUrl"] = (
             f"{base_url}{REDIRECT_PATH}?authToken={urllib.parse.quote_plus(token)}"
         )

@@ -3,7 +3,7 @@
 Request enums (:class:`DocumentType`, :class:`TokenType`, ...) list what the library
 sends. What is decoded from iDenfy uses the *open* enums of
 :mod:`idenfy_async.models._open_enums`.
-Public through :mod:`idenfy_async.models._sessions` and :mod:`idenfy_async`.
+Public through :mod:`idenfy_async.models` and :mod:`idenfy_async`.
 """
 
 from __future__ import annotations

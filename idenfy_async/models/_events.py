@@ -2,7 +2,7 @@
 
 One class per notification type. ``dedupe_key`` is built from signed body fields only,
 so a redelivery (or a replay with an altered, unsigned header) gets the same key.
-Public through :mod:`idenfy_async.models._sessions`.
+Public through :mod:`idenfy_async.models` and :mod:`idenfy_async`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 A ``TypedDict`` with one key per :class:`~idenfy_async.SessionRequest` field (same
 snake_case names, same value types; a test keeps them equal), so a type checker
 rejects ``create_session(client_id="x", frist_name="J")`` or
-``expiry_time="soon"`` before anything runs. At run time ``SessionRequest`` validates
-as before (a :class:`RequestValidationError` naming the wire field).
+``expiry_time="soon"`` before anything runs. At run time ``SessionRequest`` still
+validates (a :class:`RequestValidationError` naming the wire field).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ and the listing entries. Never sent; built by :mod:`idenfy_async._wire.converter
 
 Unknown fields are kept in ``raw``; enum fields hold an open-enum member or, for a
 value iDenfy added since, the plain ``str``. Dates stay strings: documented examples
-hold placeholders such as "YYYY-MM-DD". Public through :mod:`idenfy_async.models._sessions`.
+hold placeholders such as "YYYY-MM-DD". Public through :mod:`idenfy_async.models`.
 """
 
 from __future__ import annotations

@@ -52,8 +52,7 @@ NOT_NULLABLE: Final = "must not be null (iDenfy documents no null for it; leave 
 
 
 class Rule(NamedTuple):
-    """What one request field must be (a NamedTuple: immutable, and about a millisecond
-    cheaper to create at import than an attrs class).
+    """What one request field must be (immutable).
 
     ``kind``: how a text cell becomes the value. ``check``: the value's own rule
     (returns the broken rule or None); every sent value must also be strict JSON.
@@ -86,12 +85,11 @@ def rule(
 
 
 class _ModelRules(NamedTuple):
-    """One model's rules, read from its fields once (validation runs on every request)."""
+    """One model's rules, read from its fields once and kept for every validation."""
 
     #: ``(attribute, wire name, rule)`` per field that declares one, in field order.
     rules: tuple[tuple[str, str, Rule], ...]
-    #: Every rule-bearing value of an instance in one C call (an attrgetter), instead of
-    #: a getattr per field: most of a request's ~70 fields are None.
+    #: Every rule-bearing value of an instance, read by one attrgetter.
     values: Callable[[object], tuple[Any, ...]]
     #: ``(wire name, rule)`` in the order of ``values``.
     checks: tuple[tuple[str, Rule], ...]
@@ -131,7 +129,7 @@ def rules_of(cls: type) -> tuple[tuple[str, str, Rule], ...]:
 def field_problems(instance: object, *, takes_null: bool = True) -> list[FieldProblem]:
     """Every broken field rule of an attrs request, in field order (values never quoted).
 
-    ``takes_null``: the model accepts :data:`~idenfy_async.models._sessions.NULL` for its
+    ``takes_null``: the model accepts :data:`~idenfy_async.models.NULL` for its
     nullable fields and refuses it, as such, for its other optional sent fields.
     Without it (the KYC workflow's requests), NULL is just a value the checks refuse.
     """
