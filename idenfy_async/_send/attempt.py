@@ -70,8 +70,8 @@ def check_framing(headers: httpx.Headers) -> None:
 
     RFC 9112 §6.3: Transfer-Encoding overrides, but such a message "ought to be
     handled as an error" (a sign of response splitting or smuggling). httpx's parser
-    reads it by Transfer-Encoding, aiohttp's refuses it; both backends now refuse
-    it, as the protocol error aiohttp raises: a create stays ambiguous (reconciled,
+    reads it by Transfer-Encoding, aiohttp's refuses it; both backends here refuse
+    it, as the protocol error aiohttp raises: a create's outcome stays unknown (reconciled,
     never retried blindly) instead of trusting a body of doubtful framing.
 
     Raises:
