@@ -127,8 +127,8 @@ async def exchange(
 async def _read_response(response: httpx.Response, cap: int) -> bytes | None:
     """``response``'s body, or None when it is over ``cap`` bytes."""
     try:
-        # A transport that read the body already (the aiohttp one, a mock): no
-        # stream to walk, no header to look up; the cap applies all the same.
+        # A transport that read the body already (the aiohttp one, a mock): the cap
+        # applies all the same.
         content = response.content
     except httpx.ResponseNotRead:
         # Read in chunks, up to the cap (a declared length over it is not read at all).

@@ -125,7 +125,7 @@ class _KnownIds:
         self._mask = bits - 1
 
     def _positions(self, client_id: str) -> tuple[int, int, int]:
-        # Three positions from one 64-bit hash (double hashing); str caches its hash.
+        # Three positions from one 64-bit hash (double hashing).
         h = hash(client_id)
         low, high = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
         mask = self._mask

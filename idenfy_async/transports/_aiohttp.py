@@ -55,8 +55,7 @@ class _Connector(aiohttp.TCPConnector):
         super().__init__(**kwargs)
         self._served: weakref.WeakSet[Any] = weakref.WeakSet()
         # The tasks whose request got its connection. The connector runs in the
-        # requesting task (aiohttp awaits it inline), so the task names the request:
-        # no per-request object, context variable or tracing needed.
+        # requesting task (aiohttp awaits it inline), so the task names the request.
         self._connected = connected
 
     async def connect(
