@@ -70,8 +70,8 @@ def check_framing(headers: httpx.Headers) -> None:
 
     RFC 9112 §6.3: Transfer-Encoding overrides, but such a message "ought to be
     handled as an error" (a sign of response splitting or smuggling). httpx's parser
-    reads it by Transfer-Encoding, aiohttp's refuses it; both backends now refuse
-    it, as the protocol error aiohttp raises: a create stays ambiguous (reconciled,
+    reads it by Transfer-Encoding, aiohttp's refuses it; both backends here refuse
+    it, as the protocol error aiohttp raises: a create's outcome stays unknown (reconciled,
     never retried blindly) instead of trusting a body of doubtful framing.
 
     Raises:
@@ -127,8 +127,8 @@ async def exchange(
 async def _read_response(response: httpx.Response, cap: int) -> bytes | None:
     """``response``'s body, or None when it is over ``cap`` bytes."""
     try:
-        # A transport that read the body already (the aiohttp one, a mock): no
-        # stream to walk, no header to look up; the cap applies all the same.
+        # A transport that read the body already (the aiohttp one, a mock): the cap
+        # applies all the same.
         content = response.content
     except httpx.ResponseNotRead:
         # Read in chunks, up to the cap (a declared length over it is not read at all).

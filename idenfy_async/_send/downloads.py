@@ -3,8 +3,7 @@
 Streamed in chunks written off the event loop, never held whole in memory; a path is
 written to a temporary file beside it and renamed at the end. Downloads share the
 client's pool and concurrency slots but not its rate limit or cooldown: the file host
-is not iDenfy's API (rule 5 of the sans-I/O modules: no Authorization header there).
-The client loads this module at its first download, not at ``import idenfy_async``.
+is not iDenfy's API (no Authorization header goes there).
 """
 
 from __future__ import annotations

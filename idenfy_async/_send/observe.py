@@ -89,7 +89,7 @@ def hide_queries_in_httpx_logs(base_url: str) -> None:
         httpx_logger.addFilter(_HIDE_QUERIES)
 
 
-# Where capture_responses() collects; None (the default) costs the hot path one lookup.
+# Where capture_responses() collects; None (the default) when nobody captures.
 RESPONSES: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
     "idenfy_async_responses", default=None
 )

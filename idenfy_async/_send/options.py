@@ -86,7 +86,7 @@ class RequestOptions:
         return attrs.evolve(self, **given) if given else self
 
 
-#: No per-call option given (the common case: no object built per call).
+#: No per-call option given.
 NO_OPTIONS: Final = RequestOptions()
 
 
@@ -134,7 +134,7 @@ def given_options(
     """The :class:`RequestOptions` of explicit keywords; :data:`NO_OPTIONS` when none is
     given."""
     if max_retries is retry_deadline is retry_unknown is timeout is NOT_GIVEN:
-        return NO_OPTIONS  # the common case: nothing built per call
+        return NO_OPTIONS
     return RequestOptions(
         timeout=timeout,
         max_retries=max_retries,

@@ -142,9 +142,8 @@ class Sender:
 
         A caller's own ``http_client`` goes through its ``build_request`` (its defaults
         apply). For the client we own it is built from prepared headers and a parsed
-        URL kept per endpoint: ``build_request`` re-merges the headers and re-parses
-        the URL (an IP host through ``ipaddress``) on every call. Kept for the aiohttp
-        backend's CPU floor (see :class:`~idenfy_async.transports.DirectClient`).
+        URL kept per endpoint, for the aiohttp backend's CPU floor (see
+        :class:`~idenfy_async.transports.DirectClient`).
         """
         headers = self._headers_for(spec)
         if not self.owns_http:

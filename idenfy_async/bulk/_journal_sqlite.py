@@ -27,17 +27,13 @@ from .reconcile import ReconcileReason
 #: 3 added what was sent and from where (``fingerprint``, ``origin``): older files gain
 #: the two columns, empty (their rows' data is unknown).
 SCHEMA_VERSION: Final = 3
-#: Writes queued while the previous transaction committed go into the next one
-#: (group commit): one fsync for many rows when many requests are in flight.
+#: Writes queued while the previous transaction committed go into the next one: one
+#: fsync for many rows when many requests are in flight.
 MAX_BATCH: Final = 512
-#: Bits of the filter of clientIds that may be in the journal (1 MiB, allocated once:
-#: memory stays flat in the number of rows). With a million clientIds in it, about 3 %
-#: of the lookups of absent ones still ask the file; none is ever answered wrongly.
-#: Kept for the bulk floor (bulk with the journal >= 0.9x a bounded gather, answers
-#: after 50 ms, aiohttp backend): with every lookup asking the worker, its wake-ups
-#: split the group commits (0.24 durable commits a row instead of 0.15) and bulk fell
-#: to 0.875x (`python -m benchmarks --only bulk --bulk-server-latency 50
-#: --bulk-http-backend aiohttp`, 500 rows x 3 rounds).
+#: Bits of the filter of clientIds that may be in the journal (1 MiB: memory stays
+#: flat in the number of rows); it may send a lookup to the file, never answers one
+#: wrongly. Kept for the bulk floor (journal >= 0.9x a bounded gather): without it
+#: bulk fell to 0.875x.
 KNOWN_FILTER_BITS: Final = 1 << 23
 #: A journal holding more entries than this when opened is not loaded into the filter
 #: (its false positives would make it useless): every lookup then asks the file.
@@ -46,10 +42,8 @@ KNOWN_FILTER_MAX_ENTRIES: Final = 1_000_000
 MAX_LOOKUP: Final = 256
 #: When writes come from many rows at once (the previous batch had several), a batch
 #: smaller than COMMIT_GROUP waits COMMIT_DELAY once for more to join its commit.
-#: Kept for the bulk floor (bulk with the journal >= 0.9x a bounded gather against a
-#: server answering in 50 ms): without it every write was its own durable commit
-#: (1.6 commits a row) and bulk fell to 0.77x (`python -m benchmarks --only bulk
-#: --bulk-server-latency 50`, 500 rows x 3 rounds).
+#: Kept for the bulk floor (journal >= 0.9x a bounded gather): without it bulk fell
+#: to 0.77x.
 COMMIT_DELAY: Final = 0.001
 COMMIT_GROUP: Final = 32
 #: Pages the write-ahead log may hold before SQLite copies them into the file
@@ -131,7 +125,7 @@ class _KnownIds:
         self._mask = bits - 1
 
     def _positions(self, client_id: str) -> tuple[int, int, int]:
-        # Three positions from one 64-bit hash (double hashing); str caches its hash.
+        # Three positions from one 64-bit hash (double hashing).
         h = hash(client_id)
         low, high = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
         mask = self._mask
@@ -211,7 +205,7 @@ class _Worker:
                 if not wait or len(batch) >= COMMIT_GROUP:
                     return False
                 wait = False
-                time.sleep(COMMIT_DELAY)  # releases the GIL: the event loop runs meanwhile
+                time.sleep(COMMIT_DELAY)
                 try:
                     item = ops.get_nowait()
                 except queue.Empty:
@@ -286,12 +280,10 @@ class _Worker:
         return known
 
     def _execute(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
-        # One transaction for the batch (group commit: one fsync for every write queued
-        # meanwhile): a failure fails every op in it (no write is committed), which is
-        # right for the only failures expected (disk full, I/O). Lookups alone need none.
-        # A batch of writes only that fits one statement is that statement, committed
-        # on its own: each call into sqlite3 releases and retakes the GIL, and on a
-        # busy event loop each retake waits for the loop to let go of it.
+        # One transaction for the batch: a failure fails every op in it (no write is
+        # committed), which is right for the only failures expected (disk full, I/O).
+        # Lookups alone need none; a batch of writes that fits one statement is that
+        # statement, committed on its own.
         self.batches += 1
         self.ops += len(batch)
         kinds = {kind for kind, _, _ in batch}

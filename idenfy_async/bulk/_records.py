@@ -1,7 +1,7 @@
 """What bulk creation hands back: how each row ended (:class:`BulkState`,
 :class:`BulkResult`), the running counters (:class:`BulkProgress`), which failures a
 re-run may send again (:func:`is_retryable`), and what it needs from a client
-(:class:`SessionCreator`). Importable from :mod:`idenfy_async.bulk._run`."""
+(:class:`SessionCreator`). Import them from :mod:`idenfy_async.bulk`."""
 
 from __future__ import annotations
 

@@ -1,21 +1,4 @@
-"""Bulk session creation: many rows, bounded concurrency, never a credit paid twice.
-
-Built on the public API only (``create_session``, the error tree, the journal)::
-
-    async with AsyncIdenfy() as client, SqliteJournal("onboarding.sqlite") as journal:
-        async with contextlib.aclosing(create_sessions(client, rows, journal=journal)) as results:
-            async for result in results:
-                print(result.index, result.state, result.client_id)
-
-Rows stream: the input is read only as fast as slots free up, so memory stays flat
-for any input size. One row's failure never stops the others. Each row ends in one
-:class:`BulkState`; with a journal, re-running the same input resumes: created rows
-are skipped, retryable failures are sent again, and rows that may already have a
-session (``pending`` or ``unknown``) are first reconciled with iDenfy's listing
-(:mod:`idenfy_async.bulk.reconcile`): found ones are recorded (scanRef, status; their
-authToken is lost) and not sent, those iDenfy never saw are sent, and those still
-undecided are never sent again unless ``retry_unknown=True``.
-"""
+"""The scheduler behind :func:`create_sessions` (its docstring is the bulk contract)."""
 
 from __future__ import annotations
 
@@ -53,18 +36,36 @@ async def create_sessions(
 ) -> AsyncGenerator[BulkResult, None]:
     """Create a session per request; yield each row's :class:`BulkResult` as it finishes.
 
-    At most ``concurrency`` requests are in flight, and the input is read no faster
-    than that. With a journal, a row's slot serves the next row as soon as its answer
-    is in, while its outcome is written (at most ``concurrency`` rows at once are being
-    written or waiting for you to take their result); a result is yielded once its
-    outcome is recorded. Results come in completion order (``index`` gives the input
-    position).
-    Ambiguous failures are never retried within the run (``retry_unknown=False`` is
+    This is the bulk contract; ``AsyncIdenfy.create_sessions`` and the
+    ``idenfy-async bulk`` command follow it. Built on the public API only
+    (``create_session``, the error tree, the journal)::
+
+        async with AsyncIdenfy() as client, SqliteJournal("onboarding.sqlite") as journal:
+            rows_out = create_sessions(client, rows, journal=journal)
+            async with contextlib.aclosing(rows_out) as results:
+                async for result in results:
+                    print(result.index, result.state, result.client_id)
+
+    Rows stream: at most ``concurrency`` requests are in flight, and the input is
+    read no faster than that, so memory stays flat for any input size. With a
+    journal, a row's slot serves the next row as soon as its answer is in, while its
+    outcome is written (at most ``concurrency`` rows at once are being written or
+    waiting for you to take their result); a result is yielded once its outcome is
+    recorded. Results come in completion order (``index`` gives the input position).
+    Failures of unknown outcome are never retried within the run (``retry_unknown=False`` is
     passed to the client): a row that may have created a session ends ``unknown``.
     One row's failure, even an unexpected exception, is that row's result: ``failed``
     when it happened before the request could leave, ``unknown`` after.
     Close the iteration early (``break`` inside ``contextlib.aclosing``) and every
     request in flight is cancelled and awaited; their rows stay ``pending``.
+
+    Each row ends in one :class:`BulkState`. With a journal, re-running the same
+    input resumes: created rows are skipped, retryable failures are sent again, and
+    rows that may already have a session (``pending`` or ``unknown``) are first
+    reconciled with iDenfy's listing (:mod:`idenfy_async.bulk.reconcile`): found ones
+    are recorded (scanRef, status; their authToken is lost) and not sent, those
+    iDenfy never saw are sent, and those still undecided are never sent again unless
+    ``retry_unknown=True``.
 
     Pacing (rate limit, concurrency slots, 429 cooldowns) belongs to the client:
     give ``AsyncIdenfy(rate_limit=...)``. A row is recorded ``pending`` from the
@@ -79,11 +80,10 @@ async def create_sessions(
         journal: records each row by clientId, ``pending`` before it is sent, with a
             hash of its data (:func:`request_fingerprint`). Keep one per account, not
             per input: what iDenfy billed is a fact about the clientId, whatever file
-            it came from. With one, rows already in it resume as described in the
-            module docstring; a row whose clientId has a session made from *other*
-            data ends ``conflict`` (nothing sent, the earlier link not given); rows
-            repeating a clientId are handled one after the other. Without one, every
-            row is sent.
+            it came from. With one, rows already in it resume as described above; a
+            row whose clientId has a session made from *other* data ends
+            ``conflict`` (nothing sent, the earlier link not given); rows repeating a
+            clientId are handled one after the other. Without one, every row is sent.
         retry_unknown: send again rows whose earlier attempt may have created a
             session (journal state ``unknown`` or ``pending``) and that reconciliation
             could not settle. Can cost a credit each (``BulkResult.may_be_duplicate``).
@@ -157,12 +157,11 @@ class _Schedule:
 
     A row holds one of ``limit`` *slots* from the moment it is read until its answer
     is in. With a journal, its outcome is then written while its slot already serves
-    the next row (the write rides the journal's next group commit instead of keeping
-    a request from leaving); at most ``limit`` rows are being recorded or waiting to
-    be taken by the caller at once, so at most ``2 * limit`` rows are unfinished and
-    memory stays flat. A row's result is yielded only once its outcome is recorded.
-    Without a journal there is nothing to overlap: the slot frees when the caller
-    takes the result.
+    the next row (the write does not keep a request from leaving); at most ``limit``
+    rows are being recorded or waiting to be taken by the caller at once, so at most
+    ``2 * limit`` rows are unfinished and memory stays flat. A row's result is
+    yielded only once its outcome is recorded. Without a journal there is nothing to
+    overlap: the slot frees when the caller takes the result.
     """
 
     def __init__(

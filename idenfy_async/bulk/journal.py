@@ -5,18 +5,15 @@ person is to remember, before each request leaves, that it is about to leave::
 
     (absent) ──> pending ──> created   scanRef, authToken, redirectUrl
                     │   ├──> failed    nothing was created (error record, retryable or not)
-                    │   └──> unknown   a session may exist (ambiguous error)
+                    │   └──> unknown   a session may exist
                     └─ crash ─> stays pending
-                                         │ a later run reconciles pending and unknown rows
-                                         │ (lists the clientId's verifications at iDenfy):
-                                         ├──> found     a session exists: scanRef, status;
-                                         │              its authToken is lost
-                                         ├──> unknown   still undecided (the reason is kept)
-                                         └─ not found ─> sent again: pending ──> ...
+    pending or unknown ──> found       a later run's reconciliation found the session:
+                                       scanRef, status; its authToken is lost
 
 ``pending`` is committed before the request is sent, with the wall-clock time
 (``pending_at``) that reconciliation needs, so a row absent from the journal was
-never sent, and a crash at any instant leaves every row in exactly one state.
+never sent, and a crash at any instant leaves every row in exactly one state. What a
+run does with each state is written in :func:`idenfy_async.bulk.create_sessions`.
 :class:`Journal` is the whole interface (two methods): :class:`SqliteJournal` keeps
 it in a file, :class:`MemoryJournal` in a dict; another backend only has to provide
 ``get`` and ``put``.

@@ -30,22 +30,15 @@ readable by its owner only, like the journal: redirect URLs carry authTokens.
 Every row is recorded in the account's journal (SQLite) before it is sent: one file
 per account in the user's state directory (``IDENFY_JOURNAL_DIR`` moves it,
 ``--journal FILE`` chooses another), whatever INPUT is, so a renamed, corrected or
-re-exported file pays nothing twice. A row whose clientId has a session made from
-other data is a conflict (nothing sent, the earlier link not given) unless
-``--replace-conflicts``; an expired session is re-issued only with
-``--reissue-expired``; rows repeating a clientId inside INPUT are found before
-anything is sent (an exact copy is a duplicate: one session serves both).
-Re-running resumes: rows already created are
-skipped, rate-limited and other retryable failures are sent again, and rows that
-may already have a session (in flight at a crash, or "unknown") are first
-reconciled: their clientId is looked up in iDenfy's listing. A session found there
-is recorded ("found": scanRef and status in OUT; its authToken is lost and cannot
-be recovered), a row iDenfy never saw is sent, and a row still undecided stays
-"unknown" and is never sent again unless ``--retry-unknown`` (which counts the rows
-it may have paid twice for). A row sent less than ``--settle-window`` seconds ago
-waits that long first: iDenfy does not say how soon a new session is listed.
-``--no-reconcile`` skips the lookup. A journal remembers the account and server it
-was used with and refuses another.
+re-exported file pays nothing twice. Rows repeating a clientId inside INPUT are
+found before anything is sent (an exact copy is a duplicate: one session serves
+both). Re-running resumes as :func:`idenfy_async.bulk.create_sessions` describes
+(its options are the flags ``--retry-unknown``, ``--retry-failed``,
+``--replace-conflicts``, ``--reissue-expired``, ``--settle-window`` and
+``--no-reconcile``): created rows are skipped, and rows that may already have a
+session are first looked up in iDenfy's listing; a session found there is
+"found" in OUT (scanRef and status; its authToken cannot be recovered). A journal
+remembers the account and server it was used with and refuses another.
 
 Ctrl-C (or SIGTERM) stops sending at once: rows still waiting for their turn are
 dropped (not journaled; a re-run sends them), the requests already in flight
@@ -92,8 +85,7 @@ from ._exits import (
     exit_codes_list,
 )
 
-# Private names other modules' tests reach here, as before the package split (the
-# ``as`` form re-exports them for mypy --strict).
+# Private names tests reach here (the ``as`` form re-exports them for mypy --strict).
 from ._progress import _Progress as _Progress
 from ._progress import _progress_for as _progress_for
 from ._progress import _RichProgress as _RichProgress

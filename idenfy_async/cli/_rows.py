@@ -262,7 +262,7 @@ class _Input:
         """Read every row once, before anything is sent, and find the rows that repeat a
         clientId: the same data again (a *duplicate*: one session serves both) or other
         data (a *conflict*: nothing is sent for it). Keeps a clientId and a 32-character hash
-        per valid row (measured: about 280 bytes a row, 280 MB for a million rows)."""
+        per valid row."""
         first: dict[str, tuple[int, str | None]] = {}
         survey = _Survey()
         for row in self.rows():

@@ -139,8 +139,8 @@ class AsyncIdenfy:
         on_retry: called with a :class:`RetryDetails` before each retry.
         http_backend: what carries the requests: ``"httpx"`` (default: httpx's own
             connection pool) or ``"aiohttp"`` (needs ``pip install
-            'idenfy-async[aiohttp]'``; several times less CPU per call under
-            concurrency, same retries and errors). Sized by ``max_concurrency`` and
+            'idenfy-async[aiohttp]'``; less CPU under high concurrency, same retries
+            and errors). Sized by ``max_concurrency`` and
             ``timeout``. See the README's "Choosing a transport".
         transport: an ``httpx.AsyncBaseTransport`` (e.g. ``FakeIdenfy()`` for tests, or
             ``idenfy_async.transports.AiohttpTransport(...)`` tuned yourself).
@@ -488,7 +488,7 @@ class AsyncIdenfy:
         single: bool,
     ) -> Session:
         spec = _sansio.build_create_session(request)
-        parse = self._state.parse_session  # built once, not per call
+        parse = self._state.parse_session
         if single:
             return await self._create_single(request, spec, parse, options, before_send, priority)
         return await self._request(
@@ -829,22 +829,11 @@ class AsyncIdenfy:
         """Create a session per request, streaming; yield each row's result as it ends.
 
         ``async for result in client.create_sessions(rows, journal=SqliteJournal(...))``.
-        Takes any iterable or async iterable (nothing is read ahead beyond what is in
-        flight); at most ``concurrency`` rows (default: ``max_concurrency``) are in
-        flight. Each result carries the input, its index and a ``state``: created,
-        skipped (an earlier run created it), failed, or unknown (a session may exist).
-        With a ``journal`` a re-run never sends a created row again; a pending/unknown
-        one is first reconciled (``reconcile``: this client lists its clientId, on its
-        retry policy's clocks unless a ``ReconcilePolicy`` is given): found, it is
-        recorded and not sent; not found, it is sent; still unknown, it is sent only
-        if ``retry_unknown=True``. This client paces the rows
-        (its ``rate_limit`` and ``max_concurrency``); a row is recorded ``pending``
-        only when its request is about to leave. Set ``stop`` to send nothing new:
-        rows not yet sent are dropped, requests in flight finish. A row whose clientId
-        has a session made from other data ends ``conflict`` unless
-        ``replace_conflicts``; expired sessions are re-issued only with
-        ``reissue_expired``; ``origin`` names each row's source for those messages.
-        See :func:`idenfy_async.bulk.create_sessions`.
+        :func:`idenfy_async.bulk.create_sessions` with this client: the contract and
+        every parameter are described there. Here ``concurrency`` defaults to
+        ``max_concurrency``, this client paces the rows (its ``rate_limit`` and
+        ``max_concurrency``), and ``reconcile=True`` lists clientIds on its retry
+        policy's clocks.
         """
 
         return create_sessions(
@@ -879,7 +868,7 @@ class AsyncIdenfy:
         dummy: bool = False,
         settle_window: float = DEFAULT_SETTLE_WINDOW,
     ) -> Reconciliation:
-        """After an ambiguous ``create_session`` error: did iDenfy create the session?
+        """After a ``create_session`` error of unknown outcome: did iDenfy create the session?
 
         Lists ``client_id``'s verifications (every page; a read, retried like any
         read, safe to call again) and decides by the rules of

@@ -95,8 +95,7 @@ class ClientState:
         self.registry: coordination.SessionRegistry | None = None  # made on first use
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
-        # The token answer's reader, built once (not per call: a closure is three
-        # objects for the garbage collector on the create path); it needs the base URL.
+        # The token answer's reader, built once: it needs the base URL.
         self.parse_session = _session_parser(base_url)
 
     async def aclose(self) -> None:

@@ -64,7 +64,7 @@ unknown. A confirm that ran within its window answered well inside the caller's
 ``op_timeout`` (the other half is for its reply to travel). A confirmed claim whose
 lease ends without an outcome turns ``unknown`` (its holder may have sent). After
 the answer the claim becomes ``open`` with the session's shareable fields for the
-token's life, or ``unknown`` when the outcome is ambiguous. A Redis lock cannot
+token's life, or ``unknown`` when the outcome is unknown. A Redis lock cannot
 fence iDenfy: the claim only keeps well-behaved processes from sending twice, so
 whatever could hide a session is ``unknown``.
 

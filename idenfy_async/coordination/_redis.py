@@ -94,7 +94,7 @@ def connect(
 async def _run(operation: str, call: Callable[[], Awaitable[Any]], timeout: float) -> Any:
     """The one boundary to Redis: bounded in time, failures as CoordinationError."""
     try:
-        if sys.version_info >= (3, 11):  # no task per call (wait_for makes one before 3.12)
+        if sys.version_info >= (3, 11):
             async with asyncio.timeout(timeout):
                 return await call()
         return await asyncio.wait_for(call(), timeout)

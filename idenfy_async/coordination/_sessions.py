@@ -64,7 +64,7 @@ class SessionRegistry:
       :meth:`close`), a new create for the clientId returns it when the request is
       the same (same :func:`request_digest` of the wire body), else raises
       :class:`~idenfy_async.errors.SessionAlreadyOpenError` carrying it.
-    * A leader whose outcome is ambiguous (a session may exist; its process died; it
+    * A leader whose outcome is unknown (a session may exist; its process died; it
       was cancelled after sending) leaves the clientId *unknown*, never free: creates
       raise :class:`~idenfy_async.errors.SessionOutcomeUnknownError` until
       :meth:`forget` (after ``client.reconcile_session``) or the token's expiry.

@@ -35,13 +35,13 @@ class Fault:
     Answer ``status`` with an iDenfy error body (``identifier``, ``message``), or raise
     the httpx ``error`` class (e.g. ``httpx.ConnectError``) instead of answering (over
     TCP: the connection closes without an answer). ``create=True`` creates the session
-    first, as when iDenfy processed a request whose answer was then lost: the ambiguous
+    first, as when iDenfy processed a request whose answer was then lost: the unknown-outcome
     case. ``delay`` seconds pass first (through the fake's injectable ``sleep``).
     ``body`` replaces the JSON error body.
 
     ``truncate_at=N`` sends the status, the headers (whose ``Content-Length`` declares
     the whole body) and only the first ``N`` bytes of the body, then the connection
-    closes: the purest ambiguous case. Without ``status`` the request is processed
+    closes: the purest unknown-outcome case. Without ``status`` the request is processed
     and its real answer is cut; in-process, reading the body raises
     ``httpx.RemoteProtocolError`` as httpx does over TCP. At least one byte is always
     missing, whatever ``N`` (an answer without a body cannot be cut: it is whole).
@@ -117,7 +117,7 @@ def scripted_answer(fault: Fault) -> Answer:
 
 
 #: What :func:`random_failure` picks from, by weight: retryable refusals (503, 429 with
-#: ``Retry-After: 0``), and ambiguous ones, with and without a session created first.
+#: ``Retry-After: 0``), and ones of unknown outcome, with and without a session created first.
 FAILURE_MIX: Final[Sequence[tuple[int, Fault]]] = (
     (3, Fault(status=503, message="Service temporarily unavailable.")),
     (

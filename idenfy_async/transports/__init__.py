@@ -55,11 +55,8 @@ class DirectClient(httpx.AsyncClient):
     goes straight to the transport, past ``AsyncClient.send``'s auth flow, redirect
     loop and stream wrapping; anything else takes httpx's own path.
 
-    Kept for the aiohttp backend's CPU floor (``create_session`` <= 3x raw aiohttp
-    at concurrency 64), with three more pieces that name this docstring: the
-    header/URL cache of ``Sender.request``, ``AiohttpTransport._yarl_url`` and the
-    read body in ``_as_httpx``. Measured at 3.5-4.5x without the four, 2.3-2.8x
-    with them (``python -m benchmarks --only cpu --calls 300 --rounds 3``).
+    Kept, with the pieces that name this class, for the aiohttp backend's CPU floor
+    (``create_session`` <= 3x raw aiohttp at concurrency 64: 3.5-4.5x without them).
     """
 
     def __init__(self, **kwargs: Any) -> None:
