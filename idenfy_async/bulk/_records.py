@@ -88,6 +88,9 @@ class BulkResult:
     reconciliation: Reconciliation | None = None
     earlier: JournalEntry | None = attrs.field(default=None, repr=False)
     replaced: bool = False
+    #: a ``skipped`` row whose session is past its ``expiryTime`` with no result: its
+    #: link can no longer be started (``reissue_expired`` creates a new one)
+    expired: bool = False
 
     @property
     def client_id(self) -> str:

@@ -417,7 +417,7 @@ class _Runner:
         """An expired session: skipped (its link no longer works: the result says so),
         or with ``reissue_expired`` sent again once iDenfy's listing shows no result."""
         if not self.reissue_expired:
-            return _skipped(index, request, entry)
+            return _skipped(index, request, entry, expired=True)
         client = self.client
         if isinstance(client, VerificationLister):
             status: str | None = None
@@ -426,7 +426,7 @@ class _Runner:
                     if listed.scan_ref == entry.scan_ref:
                         status = str(listed.status) if listed.status is not None else None
             except IdenfyError as exc:  # cannot tell: keep the session, say why
-                result = _skipped(index, request, entry)
+                result = _skipped(index, request, entry, expired=True)
                 return attrs.evolve(result, error=exc)
             if status in _HAS_RESULT:
                 recorded = attrs.evolve(entry, verification_status=status)
@@ -501,7 +501,9 @@ class _Written:
     origin: str | None
 
 
-def _skipped(index: int, request: SessionRequest, entry: JournalEntry) -> BulkResult:
+def _skipped(
+    index: int, request: SessionRequest, entry: JournalEntry, *, expired: bool = False
+) -> BulkResult:
     """A row whose session the journal holds: nothing sent, the session handed back."""
     session = Session(
         auth_token=entry.auth_token or "",
@@ -510,7 +512,12 @@ def _skipped(index: int, request: SessionRequest, entry: JournalEntry) -> BulkRe
         redirect_url=entry.redirect_url,
     )
     return BulkResult(
-        index=index, request=request, state=BulkState.SKIPPED, session=session, earlier=entry
+        index=index,
+        request=request,
+        state=BulkState.SKIPPED,
+        session=session,
+        earlier=entry,
+        expired=expired,
     )
 
 

@@ -260,7 +260,7 @@ class _Run:
             tally.replaced += result.replaced
         elif state is BulkState.SKIPPED:
             tally.skipped += 1
-            tally.expired += _expired(result)
+            tally.expired += result.expired
         elif state is BulkState.FAILED:
             tally.failed += 1
         elif state is BulkState.FOUND:
@@ -395,13 +395,6 @@ def _ledger_summary(t: _Tally) -> list[str]:
     return lines
 
 
-def _expired(result: BulkResult, now: float | None = None) -> bool:
-    """A skipped row whose earlier session can no longer be started."""
-    earlier = result.earlier
-    expires = earlier.expires_at if earlier is not None else None
-    return expires is not None and (time.time() if now is None else now) >= expires
-
-
 def _in_file_conflict(first: int) -> str:
     return (
         f"conflict: clientId also on row {first} with other data; nothing is sent for this"
@@ -419,7 +412,7 @@ def _error_text(result: BulkResult) -> str | None:
             f"conflict: this clientId has a session ({what}) made from other data, from"
             f" {where}; nothing was sent (--replace-conflicts creates a new one)"
         )
-    if result.state is BulkState.SKIPPED and _expired(result):
+    if result.expired:
         return "expired: the earlier session's link can no longer be started (--reissue-expired)"
     if result.state is BulkState.CREATED and result.replaced:
         return "replaced an earlier session of this clientId (a new credit)"
