@@ -40,6 +40,7 @@ from idenfy_async.errors import RequestValidationError as _RVE
 from idenfy_async.models import _checks
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer
 from tests.cli.test_cli import account_journal, cli_env
+from tests.conftest import VirtualClock
 
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 assert _RVE is RequestValidationError
@@ -56,23 +57,11 @@ def _no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the library
 
 
-class WallClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
 async def bulk(
     fake: FakeIdenfy,
     requests: list[SessionRequest],
     journal: MemoryJournal,
-    clock: WallClock,
+    clock: VirtualClock,
     **options: Any,
 ) -> list[BulkResult]:
     async with AsyncIdenfy("test-key", "test-secret", transport=fake, max_retries=0) as client:
@@ -97,7 +86,7 @@ def test_the_fingerprint_is_the_data_sent_not_where_it_came_from() -> None:
 
 
 async def test_another_persons_row_under_a_clientid_is_a_conflict_without_the_link() -> None:
-    fake, journal, clock = FakeIdenfy(), MemoryJournal(), WallClock()
+    fake, journal, clock = FakeIdenfy(), MemoryJournal(), VirtualClock(1_000_000.0)
     first = await bulk(fake, [ANN], journal, clock, origin=lambda i: f"a.csv row {i + 2}")
     assert first[0].state is BulkState.CREATED
     ann_session = first[0].session
@@ -118,7 +107,7 @@ async def test_another_persons_row_under_a_clientid_is_a_conflict_without_the_li
 
 
 async def test_the_same_data_again_from_another_file_is_skipped_with_its_session() -> None:
-    fake, journal, clock = FakeIdenfy(), MemoryJournal(), WallClock()
+    fake, journal, clock = FakeIdenfy(), MemoryJournal(), VirtualClock(1_000_000.0)
     (first,) = await bulk(fake, [ANN], journal, clock)
     (again,) = await bulk(fake, [attrs.evolve(ANN)], journal, clock)
     assert again.state is BulkState.SKIPPED
@@ -129,7 +118,7 @@ async def test_the_same_data_again_from_another_file_is_skipped_with_its_session
 
 
 async def test_replace_conflicts_sends_a_new_session_and_says_it_replaced_one() -> None:
-    fake, journal, clock = FakeIdenfy(), MemoryJournal(), WallClock()
+    fake, journal, clock = FakeIdenfy(), MemoryJournal(), VirtualClock(1_000_000.0)
     await bulk(fake, [ANN], journal, clock)
     (carla,) = await bulk(fake, [CARLA], journal, clock, replace_conflicts=True)
     assert carla.state is BulkState.CREATED
@@ -141,7 +130,7 @@ async def test_replace_conflicts_sends_a_new_session_and_says_it_replaced_one() 
 
 
 async def test_two_people_under_one_clientid_in_one_run_send_once() -> None:
-    fake, journal, clock = FakeIdenfy(), MemoryJournal(), WallClock()
+    fake, journal, clock = FakeIdenfy(), MemoryJournal(), VirtualClock(1_000_000.0)
     results = await bulk(fake, [ANN, SessionRequest("c-2"), CARLA], journal, clock)
     assert [r.state for r in results] == [BulkState.CREATED, BulkState.CREATED, BulkState.CONFLICT]
     assert results[2].session is None
@@ -151,7 +140,7 @@ async def test_two_people_under_one_clientid_in_one_run_send_once() -> None:
 async def test_a_failed_row_whose_data_changed_is_sent_again() -> None:
     """A refused row, corrected in INPUT: nothing was created, so the new data is sent
     (the same data again is not: it would be refused again)."""
-    fake, journal, clock = FakeIdenfy(), MemoryJournal(), WallClock()
+    fake, journal, clock = FakeIdenfy(), MemoryJournal(), VirtualClock(1_000_000.0)
     refused = ErrorRecord(name="BadRequestError", retryable=False, status_code=400)
     journal.entries["c-1"] = JournalEntry(
         client_id="c-1",
@@ -169,7 +158,7 @@ async def test_a_failed_row_whose_data_changed_is_sent_again() -> None:
 
 
 async def test_an_expired_session_is_skipped_unless_reissue_expired() -> None:
-    fake, journal, clock = FakeIdenfy(), MemoryJournal(), WallClock()
+    fake, journal, clock = FakeIdenfy(), MemoryJournal(), VirtualClock(1_000_000.0)
     request = attrs.evolve(ANN, expiry_time=600)
     (first,) = await bulk(fake, [request], journal, clock)
     assert journal.entries["c-1"].expires_at == clock.now + 600
@@ -177,6 +166,7 @@ async def test_an_expired_session_is_skipped_unless_reissue_expired() -> None:
     clock.now += 599  # still valid: never sent again
     (valid,) = await bulk(fake, [request], journal, clock, reissue_expired=True)
     assert valid.state is BulkState.SKIPPED
+    assert not valid.expired
     assert fake.requests == 1
 
     clock.now += 2  # expired, no result
@@ -185,6 +175,7 @@ async def test_an_expired_session_is_skipped_unless_reissue_expired() -> None:
     assert kept.earlier is not None
     assert kept.earlier.expires_at is not None
     assert kept.earlier.expires_at <= clock.now
+    assert kept.expired
     assert fake.requests == 1
 
     (reissued,) = await bulk(fake, [request], journal, clock, reissue_expired=True)
@@ -197,7 +188,7 @@ async def test_an_expired_session_is_skipped_unless_reissue_expired() -> None:
 
 
 async def test_an_expired_session_with_a_result_is_never_reissued() -> None:
-    fake, journal, clock = FakeIdenfy(), MemoryJournal(), WallClock()
+    fake, journal, clock = FakeIdenfy(), MemoryJournal(), VirtualClock(1_000_000.0)
     request = attrs.evolve(ANN, expiry_time=600)
     (first,) = await bulk(fake, [request], journal, clock)
     assert first.session is not None
@@ -205,6 +196,7 @@ async def test_an_expired_session_with_a_result_is_never_reissued() -> None:
     clock.now += 601
     (kept,) = await bulk(fake, [request], journal, clock, reissue_expired=True)
     assert kept.state is BulkState.SKIPPED
+    assert not kept.expired  # it has a result: nothing to re-invite
     assert len(fake.sessions_for("c-1")) == 1
     assert journal.entries["c-1"].verification_status == "APPROVED"
     # Recorded: the next run does not ask again.
