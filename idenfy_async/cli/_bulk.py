@@ -31,9 +31,8 @@ async def _bulk_command(args: argparse.Namespace) -> int:
     ignore = frozenset(name.strip() for name in (args.ignore_columns or "").split(",") if name)
     source = _Input(args.input, args.encoding, ignore)
     # The whole file is read before anything is sent: a file unreadable halfway
-    # (encoding, CSV syntax) is refused up front, with nothing sent; then every row
-    # once more, to find the rows repeating a clientId.
-    await asyncio.to_thread(source.check)
+    # (encoding, CSV syntax) is refused up front, with nothing sent, and the rows
+    # repeating a clientId are found.
     survey = await asyncio.to_thread(source.survey)
     if args.dry_run:
         return _dry_run(source, survey, args.out)

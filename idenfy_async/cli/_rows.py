@@ -96,7 +96,7 @@ class _Input:
     """INPUT, read lazily row by row (constant memory whatever its size).
 
     The encoding is UTF-8 (with or without a byte-order mark), or UTF-16/UTF-32 with
-    one, unless ``encoding`` is given. :meth:`check` reads the whole file once before
+    one, unless ``encoding`` is given. :meth:`survey` reads the whole file once before
     anything is sent, so a file that cannot be read halfway is refused up front.
     """
 
@@ -106,7 +106,7 @@ class _Input:
         self.path = path
         #: column names (or JSONL keys) read past: a CRM export's extra columns
         self.ignore = ignore
-        #: what INPUT was when check() read it through: a change under the run is an error
+        #: what INPUT was when survey() read it through: a change under the run is an error
         self.stamp: tuple[int, int, int] | None = None
         suffix = Path(path).suffix.lower()
         if suffix not in (".csv", ".jsonl", ".ndjson"):
@@ -213,25 +213,6 @@ class _Input:
             raise _InputError(f"{self.path}: a clientId column is required")
         return fields
 
-    def check(self) -> int:
-        """Read all of INPUT once; return its row count (for the progress ETA).
-
-        Raises _InputError when it cannot be read to the end (encoding, CSV syntax,
-        a cell over csv's field limit, I/O): before anything is sent.
-        """
-        self.stamp = self._stat()
-        with self._reading() as stream:
-            if self.is_csv:
-                reader = csv.reader(stream, delimiter=self.delimiter)
-                try:
-                    next(reader, None)
-                    if reader.line_num > 1:  # the header ran on: every row would vanish in it
-                        raise _InputError(f"{self.path}: the first line has an unclosed quote")
-                    return sum(1 for cells in reader if any(cell.strip() for cell in cells))
-                except csv.Error as exc:
-                    raise _InputError(self._csv_error(exc, reader.line_num)) from None
-            return sum(1 for _, text in _lines(stream) if text is None or text.strip())
-
     def _csv_error(self, exc: csv.Error, line: int) -> str:
         if "field larger than field limit" in str(exc):
             return (
@@ -248,7 +229,7 @@ class _Input:
         return info.st_ino, info.st_size, info.st_mtime_ns
 
     def rows(self) -> Generator[_Row, None, None]:
-        """Every row; at the end, an _InputError if INPUT changed since :meth:`check`
+        """Every row; at the end, an _InputError if INPUT changed since :meth:`survey`
         (truncated, rewritten or replaced while the run read it: rows may be missing)."""
         with self._reading() as stream:
             yield from self._csv_rows(stream) if self.is_csv else self._jsonl_rows(stream)
@@ -262,7 +243,12 @@ class _Input:
         """Read every row once, before anything is sent, and find the rows that repeat a
         clientId: the same data again (a *duplicate*: one session serves both) or other
         data (a *conflict*: nothing is sent for it). Keeps a clientId and a 32-character hash
-        per valid row."""
+        per valid row.
+
+        Raises _InputError when INPUT cannot be read to the end (encoding, CSV syntax,
+        a cell over csv's field limit, I/O): before anything is sent.
+        """
+        self.stamp = self._stat()
         first: dict[str, tuple[int, str | None]] = {}
         survey = _Survey()
         for row in self.rows():
@@ -282,12 +268,17 @@ class _Input:
 
     def _csv_rows(self, stream: TextIO) -> Iterator[_Row]:
         reader = csv.reader(stream, delimiter=self.delimiter)
-        next(reader, None)
+        try:
+            next(reader, None)
+        except csv.Error as exc:
+            raise _InputError(self._csv_error(exc, reader.line_num)) from None
+        if reader.line_num > 1:  # the header ran on: every row would vanish in it
+            raise _InputError(f"{self.path}: the first line has an unclosed quote")
         while True:
             line = reader.line_num + 1
             try:
                 cells = next(reader, None)
-            except csv.Error as exc:  # INPUT changed since check()
+            except csv.Error as exc:
                 raise _InputError(self._csv_error(exc, reader.line_num)) from None
             if cells is None:
                 return
