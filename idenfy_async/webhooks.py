@@ -36,7 +36,7 @@ from typing import Any, Final
 
 import attrs
 
-from ._wire.converter import converter, shape_errors, shape_problem
+from ._wire.converter import shape_errors, shape_problem, structure
 from .errors import (
     ConfigurationError,
     SignatureVerificationError,
@@ -153,7 +153,7 @@ def parse_event(
     if cls is None:
         raise WebhookPayloadError(f"the body matches no known event{detail}")
     try:
-        event: WebhookEvent = converter.structure(payload, cls)
+        event: WebhookEvent = structure(payload, cls)
     except shape_errors() as exc:
         raise WebhookPayloadError(shape_problem(exc, cls.__name__)) from exc
     if kind is not None and kind != event.event_type:

@@ -141,6 +141,18 @@ def test_import_loads_no_optional_dependency() -> None:
     assert _run(code) == "[]"
 
 
+def test_cattrs_loads_on_the_first_conversion_not_at_import() -> None:
+    """cattrs and the converter's hooks are a sixth of the import (the import-time
+    floor); they load when a body is first converted, and then convert."""
+    code = (
+        "import sys\nimport idenfy_async\nfrom idenfy_async._wire import converter\n"
+        "print('cattrs' in sys.modules, converter.converter.cache_info().currsize)\n"
+        "body = converter.session_request_to_wire(idenfy_async.SessionRequest('c1'))\n"
+        "print('cattrs' in sys.modules, body)"
+    )
+    assert _run(code).splitlines() == ["False 0", "True {'clientId': 'c1'}"]
+
+
 def test_default_sleep_is_asyncio_sleep_resolved_when_built() -> None:
     """``sleep=None`` (the default) still means asyncio.sleep, for the policy and limiter."""
     import asyncio

@@ -29,7 +29,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 import attrs
 
 from .. import errors
-from .converter import converter, shape_errors, shape_problem
+from .converter import shape_errors, shape_problem, structure
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -139,7 +139,7 @@ def _structure(status: int, content: bytes, cls: type[_T], *, kind: _Kind) -> _T
         # An error envelope or any other object is not an empty result.
         raise errors.ResponseDecodeError(f"the body is not {kind.what}", status_code=status)
     try:
-        return converter.structure(body, cls)
+        return structure(body, cls)
     except shape_errors() as exc:
         raise errors.ResponseDecodeError(shape_problem(exc), status_code=status) from exc
 

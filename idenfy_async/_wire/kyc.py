@@ -50,7 +50,7 @@ from .common import (
     _Kind,
     _structure,
 )
-from .converter import converter, shape_errors, shape_problem
+from .converter import shape_errors, shape_problem, structure
 
 __all__ = [
     "FACE_AUTH_SESSIONS_PATH",
@@ -285,9 +285,7 @@ def parse_face_auth_sessions(status: int, content: bytes) -> tuple[FaceAuthSessi
     if not isinstance(items, list):
         raise errors.ResponseDecodeError("the body is not a list of sessions", status_code=status)
     try:
-        sessions: tuple[FaceAuthSession, ...] = converter.structure(
-            items, tuple[FaceAuthSession, ...]
-        )
+        sessions: tuple[FaceAuthSession, ...] = structure(items, tuple[FaceAuthSession, ...])
     except shape_errors() as exc:
         raise errors.ResponseDecodeError(shape_problem(exc), status_code=status) from exc
     return sessions

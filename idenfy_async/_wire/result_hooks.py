@@ -37,8 +37,8 @@ from ..models import (
     VideoCallEvent,
     wire_name,
 )
-from .session_hooks import RAW_KEY, strict_opt_bool
-from .shapes import UPPER_KEYS, each
+from .session_hooks import strict_opt_bool
+from .shapes import RAW_KEY, UPPER_KEYS, each
 
 __all__ = ["register_result_hooks"]
 

@@ -40,7 +40,7 @@ from .common import (
     _structure,
     error_from_response,
 )
-from .converter import converter, shape_errors
+from .converter import shape_errors, structure
 
 __all__ = [
     "DATA_PATH",
@@ -322,7 +322,7 @@ def parse_list_page(status: int, content: bytes) -> VerificationPage:
     count = body.get("count")
     links = {key: body.get(key) for key in ("next", "previous")}
     try:
-        items = converter.structure(results, tuple[VerificationSummary, ...])
+        items = structure(results, tuple[VerificationSummary, ...])
     except shape_errors() as exc:
         raise errors.ResponseDecodeError("unexpected shape in results", status_code=status) from exc
     return VerificationPage(

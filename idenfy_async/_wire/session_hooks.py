@@ -13,11 +13,9 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ..models import NULL, NULLABLE_FIELDS, Session, SessionRequest, wire_name
+from .shapes import RAW_KEY
 
 __all__ = ["register_session_hooks", "strict_opt_bool"]
-
-#: Where a hook keeps the whole received object for the model's ``raw``.
-RAW_KEY: Final = "\x00raw"
 
 
 def renames(cls: type, **extra: Any) -> dict[str, Any]:

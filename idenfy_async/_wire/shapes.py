@@ -2,30 +2,34 @@
 errors. Below both the converter and its hook modules, which all use it.
 
 :func:`shape_errors` is what structuring a body can raise, :func:`shape_problem` tells
-it by wire path, :func:`each` structures a list reporting every bad item.
+it by wire path, :func:`each` structures a list reporting every bad item. cattrs is
+imported in them, not here: see :mod:`.converter` for why it loads on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, Final
-
-from cattrs import BaseValidationError
-from cattrs.errors import IterableValidationError, IterableValidationNote
+from typing import TYPE_CHECKING, Any, Final
 
 from ..models._rules import wire_name
 
-__all__ = ["UPPER_KEYS", "each", "shape_errors", "shape_problem"]
+if TYPE_CHECKING:
+    from cattrs import BaseValidationError
+
+__all__ = ["RAW_KEY", "UPPER_KEYS", "each", "shape_errors", "shape_problem"]
 
 #: Wire keys that are not the camelCase of their attribute (iDenfy's upper-case lists).
 UPPER_KEYS: Final = {"aml": "AML", "lid": "LID", "criminal_check": "CRIMINAL_CHECK"}
+#: Where a hook keeps the whole received object for the model's ``raw``.
+RAW_KEY: Final = "\x00raw"
 
-_SHAPE_ERRORS: Final = (BaseValidationError, KeyError, TypeError, ValueError)
 
+def shape_errors() -> tuple[type[Exception], ...]:
+    """What structuring a body can raise: ``except shape_errors() as exc:`` (evaluated
+    only when something was raised)."""
+    from cattrs import BaseValidationError
 
-def shape_errors() -> tuple[type[BaseException], ...]:
-    """What structuring a body can raise: ``except shape_errors() as exc:``."""
-    return _SHAPE_ERRORS
+    return (BaseValidationError, KeyError, TypeError, ValueError)
 
 
 def shape_problem(exc: BaseException, model: str | None = None) -> str:
@@ -33,19 +37,23 @@ def shape_problem(exc: BaseException, model: str | None = None) -> str:
 
     Paths only: cattrs' own leaf messages may quote values, which are personal data.
     """
+    from cattrs import BaseValidationError
+
     what = f"unexpected shape for {model}" if model else "unexpected shape"
     if isinstance(exc, BaseValidationError):
-        return f"{what} at " + ", ".join(sorted(set(_paths(exc, "$"))))
+        return f"{what} at " + ", ".join(sorted(set(_paths(exc, "$", BaseValidationError))))
     if isinstance(exc, KeyError) and exc.args:
         return f"{what} at $.{exc.args[0]} (missing)"
     return what
 
 
-def _paths(exc: BaseValidationError, prefix: str) -> Iterator[str]:
+def _paths(
+    exc: BaseValidationError, prefix: str, group: type[BaseValidationError]
+) -> Iterator[str]:
     for sub in exc.exceptions:
         here = prefix + _step(sub)
-        if isinstance(sub, BaseValidationError):
-            yield from _paths(sub, here)
+        if isinstance(sub, group):
+            yield from _paths(sub, here, group)
         else:
             yield here + (" (missing)" if isinstance(sub, KeyError) else "")
 
@@ -64,12 +72,14 @@ def _step(exc: BaseException) -> str:
 def each(values: Any, hook: Callable[[Any, Any], Any], tp: Any) -> tuple[Any, ...]:
     """Every item through ``hook``; like cattrs' own list hook, every bad item is
     reported (one IterableValidationError), each with its index for :func:`shape_problem`."""
+    from cattrs.errors import IterableValidationError, IterableValidationNote
+
     items: list[Any] = []
     problems: list[Exception] = []
     for index, value in enumerate(values):
         try:
             items.append(hook(value, tp))
-        except _SHAPE_ERRORS as exc:
+        except shape_errors() as exc:
             note = IterableValidationNote(f"Structuring {tp} @ index {index}", index, tp)
             noted: Any = exc  # __notes__ is not in Python 3.10's stubs
             noted.__notes__ = [*getattr(exc, "__notes__", []), note]

@@ -9,7 +9,7 @@ from typing import Any
 import cattrs
 import pytest
 
-from idenfy_async._wire.converter import converter
+from idenfy_async._wire.converter import structure
 from idenfy_async.models import (
     AdditionalStepsStatus,
     AgeEstimate,
@@ -37,7 +37,7 @@ GO_SAMPLE = "webhook_approved_go_idenfy_testdata.json"
 def _identification(**changes: Any) -> IdentificationEvent:
     body: dict[str, Any] = copy.deepcopy(sample(GO_SAMPLE))
     body.update(changes)
-    return converter.structure(body, IdentificationEvent)
+    return structure(body, IdentificationEvent)
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_open_enum_members_read_as_their_wire_value(member: enum.Enum) -> None:
 
 def test_status_result_sample() -> None:
     """The documented /api/v2/status answer decodes to members."""
-    result = converter.structure(sample("status_response_approved.json"), StatusResult)
+    result = structure(sample("status_response_approved.json"), StatusResult)
     assert result.status is OverallStatus.APPROVED
     assert result.scan_ref == "328c6766-934e-11ed-bb9b-025ad99a18e7"
     assert result.client_id == "W2GL2K333Y"
@@ -101,7 +101,7 @@ def test_status_result_lenient_values() -> None:
         "final": True,
         "newField": 1,
     }
-    result = converter.structure(body, StatusResult)
+    result = structure(body, StatusResult)
     assert result.status == "BRAND_NEW_STATUS"
     assert (result.manual_face, result.manual_document, result.fraud_tags) == (None, None, ())
     assert result.mismatch_tags == (MismatchTag.NAME, "NEW_MISMATCH")
@@ -133,7 +133,7 @@ def test_verification_status_final_word(
     status: dict[str, Any], document: DocumentStatus, face: FaceStatus
 ) -> None:
     """document/face prefer the manual result when there is one."""
-    decoded = converter.structure(status, VerificationStatus)
+    decoded = structure(status, VerificationStatus)
     assert (decoded.document, decoded.face) == (document, face)
 
 
@@ -148,14 +148,14 @@ def test_verification_status_final_word(
 )
 def test_status_additional_steps_string_or_object(value: Any, expected: Any) -> None:
     """status.additionalSteps is documented as a string; an object is kept too."""
-    decoded = converter.structure({"additionalSteps": value}, VerificationStatus)
+    decoded = structure({"additionalSteps": value}, VerificationStatus)
     assert decoded.additional_steps == expected
 
 
 def test_verification_data_from_data_endpoint() -> None:
     """A /api/v2/data answer (the webhook's data plus scanRef/clientId) decodes."""
     body = {**sample(GO_SAMPLE)["data"], "scanRef": "s", "clientId": 42}
-    data = converter.structure(body, VerificationData)
+    data = structure(body, VerificationData)
     assert (data.scan_ref, data.client_id) == ("s", "42")  # legacy docs typed clientId Int
     assert data.doc_type is DocumentType.ID_CARD
     assert data.doc_sex is DocumentSex.UNDEFINED
@@ -170,7 +170,7 @@ def test_verification_data_from_data_endpoint() -> None:
 
 def test_verification_data_all_optional() -> None:
     """An empty object (or null) is a valid data object."""
-    assert converter.structure({}, VerificationData) == VerificationData()
+    assert structure({}, VerificationData) == VerificationData()
     assert _identification(data=None).data == VerificationData()
     assert _identification(status=None).status == VerificationStatus()
 
@@ -220,12 +220,12 @@ def test_address_fields_are_read_from_data_when_only_there() -> None:
     """Older payloads put manualAddress* inside data; the current schema top-level wins."""
     body: dict[str, Any] = copy.deepcopy(sample(GO_SAMPLE))
     body["data"].update(manualAddress="IN DATA", addressVerification={"status": "VERIFIED"})
-    from_data = converter.structure(body, IdentificationEvent)
+    from_data = structure(body, IdentificationEvent)
     assert from_data.manual_address == "IN DATA"
     assert from_data.address_verification == {"status": "VERIFIED"}
     assert "manualAddress" not in from_data.raw
     body["manualAddress"] = "TOP LEVEL"
-    assert converter.structure(body, IdentificationEvent).manual_address == "TOP LEVEL"
+    assert structure(body, IdentificationEvent).manual_address == "TOP LEVEL"
 
 
 def test_raw_is_not_part_of_equality() -> None:
