@@ -1,13 +1,16 @@
 """Admission: when a call's attempt may leave, for every call of a client.
 
-Order (one owner): the shared cooldown after a rate-limit answer, then a rate token
-(this process's :class:`RateLimiter`, any :class:`Pacer`, or the account's Redis
-quota), then a concurrency slot. :class:`Admission` is shared by a client and every
-client :meth:`AsyncIdenfy.with_options` derives from it: one pace, one pool bound.
+Order (one owner each): a turn from the pace (this process's :class:`Pace`, a
+caller's :class:`Pacer`, or the account's Redis quota), then a concurrency slot; then
+whatever must precede the send (a bulk row's ``pending`` record, a claim), then
+:meth:`Admission.leave` waits for the exact moment. A rate-limit answer goes back to
+the pace's owner (:meth:`Admission.rate_limited`), which lowers the rate and pauses
+every call. :class:`Admission` is shared by a client and every client
+:meth:`AsyncIdenfy.with_options` derives from it: one pace, one pool bound.
 
 Admission owns what it asks of an account-wide quota (:class:`Quota`, and the
-:data:`Priority` a call takes its token at); :mod:`idenfy_async.coordination`
-implements it over Redis (``RedisQuota``), on top of :mod:`.limits`.
+:data:`Priority` a call takes its turn at); :mod:`idenfy_async.coordination`
+implements it over Redis (``RedisQuota``).
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from typing import Literal, Protocol
 
 from .. import errors
 from .._wire.common import RequestSpec, shown_path
-from .limits import ConcurrencyLimiter, Cooldown, Pacer
-from .retry import Budget, SharedPause
+from .limits import ConcurrencyLimiter, Pace, Pacer
+from .retry import Budget
 
-__all__ = ["Admission", "Priority", "Quota", "QuotaGrant", "cooldown_error"]
+__all__ = ["Admission", "Priority", "Quota", "QuotaGrant", "Turn", "cooldown_error"]
 
 #: Who is asking for a token: a caller waiting on the answer, or a bulk run.
 Priority = Literal["interactive", "bulk"]
@@ -31,8 +34,18 @@ class QuotaGrant(Protocol):
 
     @property
     def cooldown(self) -> float:
-        """Seconds left of a shared cooldown that outlasts ``max_cooldown`` (nothing
-        was taken then); 0 when a token was taken."""
+        """Seconds left of a shared pause that outlasts ``max_cooldown`` (nothing
+        was taken then); 0 when a turn was taken."""
+        ...
+
+    @property
+    def turn(self) -> float | None:
+        """When the request may leave, on the quota's clock (None: at once)."""
+        ...
+
+    @property
+    def slot(self) -> float | None:
+        """The turn on the shared clock, which :meth:`Quota.rate_limited` is told."""
         ...
 
 
@@ -43,67 +56,84 @@ class Quota(Protocol):
         self, priority: Priority = "interactive", *, max_cooldown: float | None = None
     ) -> QuotaGrant: ...
 
+    async def rate_limited(self, slot: float | None, retry_after: float | None) -> float: ...
+
 
 class Admission:
-    """The limiter, cooldown and pacing every call of a client goes through."""
+    """The pace and the concurrency limit every call of a client goes through."""
 
-    __slots__ = ("clock", "cooldown", "limiter", "pacer", "quota", "shared_cooldown")
+    __slots__ = ("clock", "limiter", "pace", "pacer", "quota")
 
     def __init__(
         self,
         *,
         limiter: ConcurrencyLimiter,
-        cooldown: Cooldown,
+        pace: Pace,
         clock: Callable[[], float],
         pacer: Pacer | None = None,
         quota: Quota | None = None,
-        shared_cooldown: SharedPause | None = None,
     ) -> None:
         self.limiter = limiter
-        self.cooldown = cooldown
+        self.pace = pace  #: this process's pace (unpaced with a pacer or a quota)
         self.clock = clock
-        self.pacer = pacer  #: with Redis, the quota's interactive view
+        self.pacer = pacer  #: a caller's own Pacer, asked for each request
         self.quota = quota
-        self.shared_cooldown = shared_cooldown
 
-    async def admit(self, budget: Budget, spec: RequestSpec, priority: Priority) -> None:
-        """Wait out the shared cooldown, then take a rate token, then a slot (held on return).
+    async def admit(self, budget: Budget, spec: RequestSpec, priority: Priority) -> Turn:
+        """Take a turn, then a slot (held on return); the turn is for :meth:`leave`.
 
-        The token is taken after the cooldown: when a cooldown ends, the calls that
-        waited it out leave at the configured pace, not all in the same instant (which
-        would draw a 429 for all but one and start the next cooldown). Queueing for
-        the token and the slot does not count against the deadline; the cooldown does,
-        and one that would outlast it raises :class:`RateLimitError` at once.
-        With Redis, the account's quota takes the token at ``priority``; its script
-        also waits out a cooldown another process started.
+        Queueing for the turn and the slot does not count against the deadline; a
+        pause after a rate-limit answer does for an interactive call, and one that
+        would outlast its deadline raises :class:`RateLimitError` at once. A bulk call
+        waits any pause out (a 429 is refused unprocessed: waiting costs nothing).
         """
-        clock, pacer, quota, cooldown = self.clock, self.pacer, self.quota, self.cooldown
-        while True:
-            cooling = await cooldown.wait(budget.end)
-            if cooling > 0:
-                raise cooldown_error(spec, cooling)
-            queued = clock()
-            if quota is not None:
-                # Before the slot, as below. Another process's cooldown is waited out
-                # here; one that would outlast the deadline raises, as ours does.
-                grant = await quota.take(priority, max_cooldown=budget.left())
-                if grant.cooldown > 0:
-                    raise cooldown_error(spec, grant.cooldown)
-            elif pacer is not None:
-                # Before taking a concurrency slot: a request waiting for its turn
-                # must not hold up others.
-                await pacer.acquire()
-            await self.limiter.acquire()
-            budget.exclude(clock() - queued)
-            if cooldown.remaining <= 0:
-                return
-            # A cooldown began while this call queued: give the slot back and wait it
-            # out with the others (the token is spent; pacing only gets slower).
-            self.limiter.release()
+        clock, pace, quota = self.clock, self.pace, self.quota
+        patient = priority == "bulk"
+        paused = 0.0 if patient else pace.paused
+        left = budget.left()
+        if paused > 0 and left is not None and paused >= left:
+            raise cooldown_error(spec, paused)
+        queued = clock()
+        if quota is not None:
+            grant = await quota.take(priority, max_cooldown=None if patient else left)
+            if grant.cooldown > 0:
+                raise cooldown_error(spec, grant.cooldown)
+            turn = Turn(grant.turn, grant.slot)
+        else:
+            if self.pacer is not None:
+                await self.pacer.acquire()  # a caller's pacer: its own moment
+            turn = Turn(await pace.reserve(), None)  # unpaced then, but paused after a 429
+        await self.limiter.acquire()
+        budget.exclude(max(0.0, clock() - queued - paused))
+        return turn
+
+    async def leave(self, turn: Turn) -> Turn:
+        """Wait for the moment the request with ``turn`` leaves; the caller sends at
+        once. Returns the turn with when it left."""
+        left_at = await self.pace.leave(self.clock() if turn.at is None else turn.at)
+        return Turn(left_at, turn.slot)
+
+    async def rate_limited(self, turn: Turn | None, retry_after: float | None) -> float:
+        """A 429 answered the request sent at ``turn``: the pace's owner adapts; the
+        seconds until any request may leave again."""
+        if self.quota is not None:
+            return await self.quota.rate_limited(turn.slot if turn else None, retry_after)
+        return self.pace.rate_limited(turn.at if turn else None, retry_after)
+
+
+class Turn:
+    """A request's turn: when it may leave (or left) on this process's clock, and its
+    slot on a shared quota's clock (None without one)."""
+
+    __slots__ = ("at", "slot")
+
+    def __init__(self, at: float | None, slot: float | None) -> None:
+        self.at = at
+        self.slot = slot
 
 
 def cooldown_error(spec: RequestSpec, cooling: float) -> errors.RateLimitError:
-    """A cooldown (this client's, or with Redis any process's) outlasting the deadline."""
+    """A pause after a rate-limit answer (with Redis: any process's) outlasting the deadline."""
     return errors.RateLimitError(
         status_code=429,
         identifier=None,

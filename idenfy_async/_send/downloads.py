@@ -23,7 +23,6 @@ from .._constants import DOWNLOAD_CHUNK_SIZE
 from .._wire.common import RequestSpec, shown_path
 from .._wire.results import check_download_url, download_error
 from .attempt import WireErrors, check_framing
-from .limits import Cooldown
 from .retry import CallKind, OnRetry, RetryPolicy, retry_call
 from .sender import USER_AGENT, Sender
 
@@ -50,14 +49,13 @@ async def download_file(
     value for httpx's ``timeout=``)."""
     # Errors name the path only: the query is the URL's signature.
     spec = RequestSpec("GET", urllib.parse.urlsplit(url).path or "/", b"")
-    # The file host's rate-limit answers must not pause calls to iDenfy.
-    cooldown = Cooldown(policy.clock, policy.sleep)
+    # The file host's rate-limit answers must not pause calls to iDenfy: retry_call
+    # sleeps their backoff (or Retry-After) for this download alone.
     started = policy.clock()
     tries = 0
 
     async def stream_to(file: BinaryIO) -> int:
         nonlocal tries
-        await cooldown.wait()  # a 429's Retry-After, before the retry leaves
         tries += 1
         async with sender.admission.limiter:
             check_open()  # per attempt: the client may close while a retry waits
@@ -84,7 +82,6 @@ async def download_file(
         operation="download_file",
         kind=CallKind.READ,
         policy=policy,
-        cooldown=cooldown,
         max_retries=max_retries,
         deadline=deadline,
         retry_unknown=False,

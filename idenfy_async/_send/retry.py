@@ -22,12 +22,11 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final, Protocol, TypeVar
+from typing import Final, TypeVar
 
 import attrs
 
 from .. import errors
-from .limits import Cooldown
 
 __all__ = [
     "RETRY_TABLE",
@@ -236,32 +235,40 @@ class Budget:
             self.end += seconds
 
 
+#: Told of a rate-limit answer; returns the seconds until the next attempt may leave
+#: (the pace's owner pauses every call, and the next attempt waits in admission).
+RateLimited = Callable[[errors.IdenfyError], Awaitable[float]]
+
+
 async def retry_call(
     send: Callable[[], Awaitable[T]],
     *,
     operation: str,
     kind: CallKind,
     policy: RetryPolicy,
-    cooldown: Cooldown,
     max_retries: int,
     deadline: float | None,
     retry_unknown: bool,
     on_retry: OnRetry | None = None,
     budget: Budget | None = None,
-    shared_cooldown: SharedPause | None = None,
+    rate_limited: RateLimited | None = None,
+    patient: bool = False,
 ) -> T:
     """Run ``send`` until it succeeds or the policy says stop; re-raise the last error.
 
-    A rate-limit answer starts the shared ``cooldown``: every call of the client
-    waits it out (``send`` waits on it) instead of each hammering on its own;
-    ``shared_cooldown`` (Redis) makes every process on the account wait it out too.
+    A rate-limit answer goes to ``rate_limited`` (the pace: it lowers the rate and
+    pauses every call; ``send`` waits the pause out) and the retry waits what it
+    says; without one, the policy's backoff is slept here. ``patient`` (bulk runs):
+    rate-limit answers are retried without counting against ``max_retries`` or the
+    deadline (a 429 is refused unprocessed, and the pace spaces the retries out).
     ``budget`` (made from ``deadline`` when not given) is what ``send`` also reads to
     bound each attempt; a retry is made only when its wait ends before the deadline.
     The error raised says ``outcome_unknown`` when *any* attempt may have taken effect.
     """
     if budget is None:
         budget = Budget(deadline, policy.clock)
-    retries = 0
+    retries = 0  # those counted against max_retries
+    attempt = 1
     outcome_unknown = False
     while True:
         try:
@@ -272,35 +279,33 @@ async def retry_call(
             # may have created.
             outcome_unknown = outcome_unknown or failure.outcome_unknown
             exc.outcome_unknown = outcome_unknown and kind is CallKind.CREATE
-            if retries >= max_retries or not should_retry(
-                kind, failure, retry_unknown=retry_unknown
+            free = patient and failure is Failure.RATE_LIMITED
+            if not free and (
+                retries >= max_retries
+                or not should_retry(kind, failure, retry_unknown=retry_unknown)
             ):
                 raise
             retry_after = exc.retry_after if isinstance(exc, errors.APIError) else None
-            delay = policy.backoff(retries, failure, retry_after)
+            if failure is Failure.RATE_LIMITED and rate_limited is not None:
+                if retry_after is not None and retry_after > policy.max_retry_after:
+                    raise  # a server asking for that long: the caller decides
+                delay: float | None = await rate_limited(exc)
+            else:
+                delay = policy.backoff(retries, failure, retry_after)
             if delay is None:
                 raise
             left = budget.left()
-            if left is not None and delay >= left:  # no time would be left to try
+            if not free and left is not None and delay >= left:  # no time would be left
                 raise
-            retries += 1
-            details = RetryDetails(operation, retries + 1, max_retries + 1, delay, failure, exc)
+            if not free:
+                retries += 1
+            attempt += 1
+            details = RetryDetails(operation, attempt, max_retries + 1, delay, failure, exc)
             _announce(details)
             if on_retry is not None:
                 on_retry(details)
-            if failure is Failure.RATE_LIMITED:
-                cooldown.extend(delay)  # the next attempt waits on it, with every other call
-                if shared_cooldown is not None:
-                    # Every process's quota waits it out (never raises: degrades).
-                    await shared_cooldown.extend(delay)
-            else:
+            if failure is not Failure.RATE_LIMITED or rate_limited is None:
                 await policy.sleep(delay)
-
-
-class SharedPause(Protocol):
-    """A cooldown other processes see (:class:`~idenfy_async.coordination.SharedCooldown`)."""
-
-    async def extend(self, seconds: float) -> None: ...
 
 
 def _announce(details: RetryDetails) -> None:

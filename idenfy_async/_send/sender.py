@@ -25,7 +25,7 @@ from .._wire.common import (
     response_size_cap,
     shown_path,
 )
-from .admission import Admission, Priority
+from .admission import Admission, Priority, Turn
 from .attempt import WireErrors, exchange
 from .options import (
     CallSettings,
@@ -91,7 +91,6 @@ class Sender:
         ``settings`` is everything the call is sent with, resolved by the client;
         a bad ``deadline`` raises at once.
         """
-        admission = self.admission
         policy = settings.policy
         attempts = _Attempts(self, operation, spec, parse, settings.base_url + spec.path, policy)
         attempts.timeouts, attempts.check_open = settings.timeouts, settings.check_open
@@ -102,13 +101,13 @@ class Sender:
             operation=operation,
             kind=kind,
             policy=policy,
-            cooldown=admission.cooldown,
-            shared_cooldown=admission.shared_cooldown,
             max_retries=settings.max_retries,
             deadline=None,
             budget=attempts.budget,
             retry_unknown=settings.retry_unknown,
             on_retry=settings.on_retry,
+            rate_limited=attempts.rate_limited,
+            patient=settings.priority == "bulk",
         )
 
     async def send(
@@ -213,11 +212,12 @@ class _Attempts(Generic[T]):
         self.policy = policy
         self.started = policy.clock()  # the call's start (its first queueing included)
         self.attempt = 0
+        self.turn: Turn | None = None  # the last attempt's, once it left
 
     async def send(self) -> T:
         """One attempt: admitted, sent, read and parsed (an error answer raises)."""
         admission, spec, policy = self.sender.admission, self.spec, self.policy
-        await admission.admit(self.budget, spec, self.priority)
+        turn = await admission.admit(self.budget, spec, self.priority)
         self.attempt += 1
         with WireErrors(self.operation, spec, self.attempt, policy.clock, self.started) as seen:
             try:
@@ -226,6 +226,11 @@ class _Attempts(Generic[T]):
                 if hook is not None:
                     self.first_send = None
                     await hook()
+                # The pace owns the moment of sending: nothing awaits between here
+                # and the request leaving but the send itself.
+                waiting = policy.clock()
+                self.turn = await admission.leave(turn)
+                self.budget.exclude(policy.clock() - waiting)  # pacing, not the call's time
                 status, headers, content = await self.sender.send(
                     spec, self.url, self.timeouts, self.budget, seen
                 )
@@ -241,3 +246,8 @@ class _Attempts(Generic[T]):
             except errors.ResponseDecodeError as exc:
                 exc.method, exc.path = spec.method, shown_path(spec)
                 raise
+
+    def rate_limited(self, exc: errors.IdenfyError) -> Awaitable[float]:
+        """A 429 answered this call's last attempt: the pace adapts and pauses."""
+        retry_after = exc.retry_after if isinstance(exc, errors.APIError) else None
+        return self.sender.admission.rate_limited(self.turn, retry_after)

@@ -10,7 +10,7 @@ from typing import Final
 
 import attrs
 
-from ..errors import IdenfyError, JournalError, ResponseDecodeError
+from ..errors import IdenfyError, JournalError, ResponseDecodeError, SessionOutcomeUnknownError
 from ..models import Session, SessionRequest
 from ._records import (
     BulkResult,
@@ -40,8 +40,24 @@ _HAS_RESULT: Final = frozenset(
 )
 
 
+#: Seconds a row set aside (another process is creating its clientId) waits before
+#: it is asked about again.
+HELD_ELSEWHERE_POLL: Final = 0.25
+
+
 class _Stopped(Exception):
     """Raised by ``before_send`` once the run is stopping: the client sends nothing."""
+
+
+class _SetAside:
+    """A row whose clientId another process is creating: nothing sent, no turn taken;
+    the schedule asks about it again once the rest of the input is under way."""
+
+    __slots__ = ("index", "request")
+
+    def __init__(self, index: int, request: SessionRequest) -> None:
+        self.index = index
+        self.request = request
 
 
 class _Gate:
@@ -54,7 +70,7 @@ class _Gate:
     def __init__(self, stop: asyncio.Event | None) -> None:
         self.stop = stop
         self.stopped = False
-        self.waiting: dict[int, asyncio.Task[BulkResult | None]] = {}
+        self.waiting: dict[int, asyncio.Task[BulkResult | _SetAside | None]] = {}
         self.sending: set[int] = set()
         self.sent = 0
 
@@ -113,11 +129,20 @@ class _Runner:
             self.policy = reconcile
 
     async def run(
-        self, index: int, request: SessionRequest, *, after: asyncio.Task[BulkResult | None] | None
-    ) -> BulkResult | None:
-        """The row's result; None when a stop refused it before anything was sent."""
+        self,
+        index: int,
+        request: SessionRequest,
+        *,
+        after: asyncio.Task[BulkResult | _SetAside | None] | None,
+        again: bool = False,
+    ) -> BulkResult | _SetAside | None:
+        """The row's result; None when a stop refused it before anything was sent;
+        :class:`_SetAside` when another process is creating its clientId (``again``:
+        a row set aside before, asked about again after a short wait)."""
         if after is not None:
             await asyncio.wait({after})  # its outcome is in the journal when it is done
+        if again:
+            await self.policy.sleep(HELD_ELSEWHERE_POLL)
         journal = self.journal
         cid = request.client_id
         try:
@@ -144,7 +169,7 @@ class _Runner:
 
     async def _send(
         self, index: int, request: SessionRequest, attempts: int, written: _Written
-    ) -> BulkResult | None:
+    ) -> BulkResult | _SetAside | None:
         """Send the row (recorded ``pending`` first, from ``before_send``), then record
         its outcome; None when a stop refused it before anything was sent."""
         journal = self.journal
@@ -179,6 +204,13 @@ class _Runner:
             return None
         except JournalError:
             raise
+        except SessionOutcomeUnknownError as exc:
+            if exc.in_flight and not sent:  # another process holds the clientId
+                return _SetAside(index, request)
+            await self.answered(index)
+            return await self._settle(
+                index, request, exc, sent, attempts, pending_at, checked, written
+            )
         except Exception as exc:
             await self.answered(index)
             return await self._settle(

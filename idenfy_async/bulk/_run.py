@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import enum
 import functools
@@ -12,7 +13,7 @@ from .._constants import DEFAULT_CONCURRENCY
 from ..errors import ConfigurationError
 from ..models import SessionRequest
 from ._records import BulkProgress, BulkResult, BulkState, SessionCreator
-from ._row import _Gate, _Runner
+from ._row import _Gate, _Runner, _SetAside
 from .journal import Journal
 from .reconcile import ReconcilePolicy
 
@@ -149,7 +150,7 @@ class _Signal(enum.Enum):
     STOP = "stop"
 
 
-_Row = asyncio.Task[BulkResult | None]
+_Row = asyncio.Task[BulkResult | _SetAside | None]
 
 
 class _Schedule:
@@ -184,6 +185,9 @@ class _Schedule:
         # The latest row of each clientId in flight, so a repeat waits for it (journal only).
         self.latest: dict[str, _Row] = {}
         self.counts = dict.fromkeys(BulkState, 0)
+        # Rows another process was creating, to ask about again (see _Runner.run).
+        self.set_aside: collections.deque[_SetAside] = collections.deque()
+        self.changed = asyncio.Event()
         self.producing = True
         self.producer: asyncio.Task[None] | None = None
         self.watcher: asyncio.Task[None] | None = None
@@ -206,17 +210,29 @@ class _Schedule:
         index = 0
         async with contextlib.aclosing(_aiter(requests)) as rows:
             async for request in rows:
-                await self.slots.acquire()
-                self.holding.add(index)
-                cid = request.client_id
-                previous = self.latest.get(cid)
-                task = asyncio.create_task(self.runner.run(index, request, after=previous))
-                if self.ordered:
-                    self.latest[cid] = task
-                self.tasks.add(task)
-                self.gate.waiting[index] = task
-                task.add_done_callback(functools.partial(self.on_done, cid, index))
+                await self.submit(index, request)
                 index += 1
+        # Rows set aside (another process held their clientId) are asked about again
+        # until each is settled: its session found, or sent here once the other failed.
+        while self.set_aside or self.tasks:
+            if not self.set_aside:
+                self.changed.clear()
+                await self.changed.wait()
+                continue
+            row = self.set_aside.popleft()
+            await self.submit(row.index, row.request, again=True)
+
+    async def submit(self, index: int, request: SessionRequest, *, again: bool = False) -> None:
+        await self.slots.acquire()
+        self.holding.add(index)
+        cid = request.client_id
+        previous = self.latest.get(cid)
+        task = asyncio.create_task(self.runner.run(index, request, after=previous, again=again))
+        if self.ordered:
+            self.latest[cid] = task
+        self.tasks.add(task)
+        self.gate.waiting[index] = task
+        task.add_done_callback(functools.partial(self.on_done, cid, index))
 
     async def watch(self, event: asyncio.Event) -> None:
         await event.wait()
@@ -230,6 +246,11 @@ class _Schedule:
 
     def on_done(self, cid: str, index: int, task: _Row) -> None:
         self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is None:
+            result = task.result()
+            if isinstance(result, _SetAside):
+                self.set_aside.append(result)
+        self.changed.set()
         self.gate.done(index)
         if self.latest.get(cid) is task:
             del self.latest[cid]
@@ -257,6 +278,8 @@ class _Schedule:
             return None
         result = task.result()  # a bug or JournalError stops the run
         if result is None:  # refused at before_send by a stop: nothing was sent
+            return None
+        if isinstance(result, _SetAside):  # queued again by on_done
             return None
         self.counts[result.state] += 1
         if self.on_progress is not None:

@@ -324,8 +324,14 @@ class AsyncIdenfy:
 
     @property
     def rate_limit(self) -> Pacer | None:
-        """The pacer of this client's requests, if any."""
-        return self._state.sender.admission.pacer
+        """The pacer of this client's requests, if any: the one given as ``rate_limit``,
+        the account's quota with Redis, or the pace a rate spec made."""
+        admission = self._state.sender.admission
+        if admission.pacer is not None:
+            return admission.pacer
+        if admission.quota is not None:
+            return self._state.quota.interactive if self._state.quota is not None else None
+        return admission.pace if admission.pace.rate is not None else None
 
     async def with_response_info(self, call: Awaitable[T]) -> tuple[T, ResponseInfo]:
         """Await ``call`` (a call of this client) and return its result with its answer's details.
@@ -486,11 +492,14 @@ class AsyncIdenfy:
         before_send: Callable[[], Awaitable[None]] | None,
         priority: coordination.Priority,
         single: bool,
+        wait: bool = True,
     ) -> Session:
         spec = _sansio.build_create_session(request)
         parse = self._state.parse_session
         if single:
-            return await self._create_single(request, spec, parse, options, before_send, priority)
+            return await self._create_single(
+                request, spec, parse, options, before_send, priority, wait
+            )
         return await self._request(
             "create_session",
             CallKind.CREATE,
@@ -509,8 +518,10 @@ class AsyncIdenfy:
         options: RequestOptions,
         before_send: Callable[[], Awaitable[None]] | None,
         priority: coordination.Priority,
+        wait: bool,
     ) -> Awaitable[Session]:
-        """A create through the open-session registry (``single_session``)."""
+        """A create through the open-session registry (``single_session``); ``wait``:
+        wait for another process creating the clientId (see ``SessionRegistry.create``)."""
 
         def send(hook: Callable[[], Awaitable[None]] | None) -> Awaitable[Session]:
             return self._request(
@@ -532,6 +543,7 @@ class AsyncIdenfy:
             expiry_time=request.expiry_time,
             deadline=self._policy.deadline if deadline is NOT_GIVEN else deadline,
             before_send=before_send,
+            wait=wait,
         )
 
     async def mark_session_closed(self, event: WebhookEvent) -> bool:
@@ -948,8 +960,9 @@ class AsyncIdenfy:
 
 
 class _BulkCreator:
-    """The client as bulk runs see it: bulk-priority tokens, and (with Redis or
-    ``single_session``) one open session per clientId."""
+    """The client as bulk runs see it: bulk-priority turns, and (with Redis or
+    ``single_session``) one open session per clientId, never waiting for another
+    process's create (the row is set aside: ``SessionOutcomeUnknownError.in_flight``)."""
 
     def __init__(self, client: AsyncIdenfy, *, single: bool) -> None:
         self._client = client
@@ -969,6 +982,7 @@ class _BulkCreator:
             before_send=before_send,
             priority="bulk",
             single=self._single,
+            wait=False,
         )
 
     def list_verifications(

@@ -33,7 +33,7 @@ from .._constants import (
     ENV_REDIS_URL,
 )
 from .._send.admission import Admission
-from .._send.limits import ConcurrencyLimiter, Cooldown, Pacer, RateLimiter
+from .._send.limits import ConcurrencyLimiter, Pace, Pacer, parse_rate
 from .._send.observe import configure_logging, hide_queries_in_httpx_logs
 from .._send.options import NOT_GIVEN, NotGiven, RequestOptions, checked_timeouts
 from .._send.retry import OnRetry, RetryPolicy
@@ -213,16 +213,20 @@ def _pacing(
     Returns the admission (its limiter set by the caller), the Redis connection and
     the quota (both None without Redis).
     """
-    admission = Admission(
-        limiter=ConcurrencyLimiter(1),  # replaced by the caller
-        cooldown=Cooldown(policy.clock, policy.sleep),
-        clock=policy.clock,
-    )
+
+    def pace(rate: float | None) -> Pace:
+        return Pace(
+            rate, clock=policy.clock, sleep=policy.sleep, base_pause=policy.rate_limit_floor
+        )
+
+    limiter = ConcurrencyLimiter(1)  # replaced by the caller
     if not redis_url:
-        admission.pacer = (
-            RateLimiter(rate_limit, clock=policy.clock, sleep=policy.sleep)
-            if isinstance(rate_limit, str)
-            else rate_limit
+        if rate_limit is None or isinstance(rate_limit, str | int | float):
+            rate = None if rate_limit is None else parse_rate(rate_limit)
+            return Admission(limiter=limiter, pace=pace(rate), clock=policy.clock), None, None
+        # A caller's own Pacer says when; ours still pauses every call after a 429.
+        admission = Admission(
+            limiter=limiter, pace=pace(None), clock=policy.clock, pacer=rate_limit
         )
         return admission, None, None
     if rate_limit is not None and not isinstance(rate_limit, str | int | float):
@@ -246,11 +250,9 @@ def _pacing(
         clock=policy.clock,
         **shares,
     )
-    admission.quota = quota
-    admission.pacer = quota.interactive
-    admission.shared_cooldown = coordination.SharedCooldown(
-        redis, api_key, clock=policy.clock, sleep=policy.sleep
-    )
+    # The quota owns the account's pace and pauses; this process's pace only waits
+    # for the moment each turn leaves.
+    admission = Admission(limiter=limiter, pace=pace(None), clock=policy.clock, quota=quota)
     return admission, redis, quota
 
 

@@ -1,7 +1,7 @@
-"""State shared by every process on one iDenfy account: quota, 429 cooldown, open
-sessions, webhook dedupe.
+"""State shared by every process on one iDenfy account: quota (with its pace after
+429s), open sessions, webhook dedupe.
 
-One process needs none of this (the client paces and cools down by itself). Several
+One process needs none of this (the client paces and adapts by itself). Several
 workers, machines or a bulk job next to a web service share one account, so they
 share its rate limit too. ``AsyncIdenfy(redis_url=...)`` (or ``IDENFY_REDIS_URL``)
 wires everything here into the client; the objects are usable alone too. Here that
@@ -11,8 +11,8 @@ on one cluster node::
 
     redis = coordination.connect(os.environ["IDENFY_REDIS_URL"])
     quota = coordination.RedisQuota(redis, api_key, "10000/hour", bulk_share=0.8)
-    await quota.interactive.acquire()  # or quota.bulk; both are RateLimits
-    cooldown = coordination.SharedCooldown(redis, api_key)
+    await quota.interactive.acquire()  # or quota.bulk; both are Pacers
+    await quota.rate_limited(slot=None, retry_after=None)  # a 429: every process slows down
     dedupe = coordination.RedisDedupeStore(redis, api_key)  # or MemoryDedupeStore()
     sessions = coordination.SessionRegistry(redis, api_key)  # or SessionRegistry() in memory
 
@@ -24,6 +24,12 @@ never enter the decision. A rate of ``N`` per ``period`` means: in no window of 
 calls one token of head start over bulk ones inside that promise, the pace is
 ``period / (N - 1)`` (98 % of the rate at 50/s, 99.99 % at 10,000/hour; for N
 under 34 the head start shrinks to 3 % of N, so the pace stays at 97 %).
+
+**After a 429.** :meth:`RedisQuota.rate_limited` runs the client's rules (additive
+increase, multiplicative decrease: ``_send.limits.Adaptive``) in a second script: the
+account's pace drops to 70 % and climbs back by 10 % of the rate a second, and every
+process pauses one interval (a ``Retry-After`` when longer; doubled for each 429 that
+follows a pause at once, up to 5 minutes). So all processes slow down together.
 
 **Priority.** Interactive acquisitions reserve their slot at once (first come, first
 served) and are admitted one token interval ahead of the pace; bulk ones only half an
@@ -39,8 +45,7 @@ about 60 s), and failures are :class:`~idenfy_async.errors.CoordinationError`:
 * the quota degrades: it logs a warning and paces this process alone at
   ``fallback_share`` of the rate, asking Redis again every ``probe_interval``
   (``fallback_share=None`` raises instead);
-* the cooldown degrades to this process's own copy (each process still honours the
-  429s it sees itself);
+* a rate-limit answer then lowers and pauses that fallback pace alone;
 * the Redis dedupe store refuses (raises): a webhook handler should answer 503 so
   iDenfy redelivers, rather than process an event twice;
 * the session registry refuses (raises before anything is sent): a second session
@@ -48,13 +53,16 @@ about 60 s), and failures are :class:`~idenfy_async.errors.CoordinationError`:
   is logged and the clientId turns unknown at its claim's lease end, never free.
 
 **Open sessions.** One per clientId (:class:`SessionRegistry`), one hash per
-clientId, in two steps before anything is sent:
+clientId, in steps before anything is sent:
 
-1. *claim*: one script writes ``pending`` with the claimer's random token,
-   **unconfirmed**, lapsing after a short window (half the ``op_timeout``);
-2. *confirm*: a second script, only by the token's holder and only within that
-   window, marks it confirmed with the full lease (``claim_lease``). The request
-   leaves only after the confirm answered in time.
+1. *claim*, before the rate turn is taken: one script writes ``pending`` with the
+   claimer's random token, **unconfirmed**, lapsing after ``claim_hold`` (a clientId
+   another process holds costs no turn; a process that dies waiting sent nothing);
+2. right before the request leaves, the holder *claims again* (renewing its own
+   unconfirmed claim with a short window: half the ``op_timeout``) and *confirms*:
+   a second script, only by the token's holder and only within that window, marks it
+   confirmed with the full lease (``claim_lease``). The request leaves only after the
+   confirm answered in time.
 
 A claim or confirm command that timed out (the caller was told
 :class:`~idenfy_async.errors.CoordinationError`, nothing sent) may still run when a
@@ -82,17 +90,16 @@ Limit: a process that never saw the old epoch and reaches the empty Redis before
 any process that did cannot tell a restart from a first start. For a guarantee, run
 Redis with persistence of every write (``appendonly yes``, ``appendfsync always``;
 ``everysec`` may lose the last second) and do not fail over to lagging replicas. The
-quota, cooldown and dedupe keys may be lost: a lost quota lets one burst through
+quota, pace and dedupe keys may be lost: a lost quota lets one burst through
 (iDenfy answers 429), a lost dedupe key at worst processes a webhook twice.
 
 The package's rooms: ``_redis`` (connection, the one boundary to Redis), ``_quota``
-(the GCRA script and its schedule), ``_cooldown``, ``_dedupe``, ``_session_stores``
+(the GCRA and rate-limit scripts, the schedule), ``_dedupe``, ``_session_stores``
 (where claims live) and ``_sessions`` (the registry's rules). Import from here.
 """
 
 from __future__ import annotations
 
-from ._cooldown import SharedCooldown
 from ._dedupe import (
     DEFAULT_DEDUPE_LEASE,
     DEFAULT_DEDUPE_TTL,
@@ -150,7 +157,6 @@ __all__ = [
     "RedisDedupeStore",
     "RedisQuota",
     "SessionRegistry",
-    "SharedCooldown",
     "account_namespace",
     "connect",
     "request_digest",

@@ -1,8 +1,10 @@
-"""The account-wide quota: a GCRA (generic cell rate algorithm) in one Lua script.
+"""The account-wide quota: a GCRA (generic cell rate algorithm) in one Lua script,
+adapting after rate-limit answers in another (the rules of ``_send.limits.Adaptive``).
 
 :class:`QuotaSchedule` turns a rate into the script's pace and tolerances;
 :class:`RedisQuota` asks the script for slots (degrading to local pacing when Redis
-fails); :class:`QuotaView` is one priority of it, as a Pacer.
+fails) and tells Redis of 429s, so every process slows down and pauses together;
+:class:`QuotaView` is one priority of it, as a Pacer.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from .._send.admission import Priority as Priority  # the caller kinds admission knows
-from .._send.limits import _RATE_SPEC, RATE_UNITS, RateLimiter, parse_rate
+from .._send.limits import (
+    _RATE_SPEC,
+    DECREASE,
+    FLOOR_SHARE,
+    INCREASE_PER_SECOND,
+    MAX_PAUSE,
+    PACE_LEAD,
+    RATE_UNITS,
+    Pace,
+    parse_rate,
+)
 from ..errors import ConfigurationError, CoordinationError
 from ._redis import (
     DEFAULT_OP_TIMEOUT,
@@ -42,13 +54,15 @@ _PRIORITIES: Final = ("interactive", "bulk")
 _MAX_HEADROOM_SHARE: Final = 0.03
 
 
-# KEYS: tat, bulk tat, cooldown. ARGV: interval, tolerance, horizon, bulk interval
-# (0: no bulk cap), 1 when bulk, and optionally the longest cooldown to wait out (us;
-# negative or absent: any). Times in integer microseconds of the server's clock,
-# formatted with %d (tostring loses digits above 1e14 in Lua 5.1). A slot is
-# committed when it is at most `horizon` away; the reply is {committed, wait_us,
-# slot_us}, where an uncommitted wait_us says when to ask again; {2, cooldown_us, 0}
-# refuses, reserving nothing, when the cooldown outlasts what the caller may wait.
+# KEYS: tat, bulk tat, cooldown, adaptive state. ARGV: interval, tolerance, horizon,
+# bulk interval (0: no bulk cap), 1 when bulk, the longest cooldown to wait out (us;
+# negative: any), the additive increase (share of the rate per second). The intervals
+# are stretched by the adaptive share of the rate (1 until a 429). Times in integer
+# microseconds of the server's clock, formatted with %d (tostring loses digits above
+# 1e14 in Lua 5.1). A slot is committed when it is at most `horizon` away; the reply
+# is {committed, wait_us, slot_us}, where an uncommitted wait_us says when to ask
+# again; {2, cooldown_us, 0} refuses, reserving nothing, when the cooldown outlasts
+# what the caller may wait.
 _QUOTA_SCRIPT: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -57,6 +71,13 @@ local tolerance = tonumber(ARGV[2])
 local horizon = tonumber(ARGV[3])
 local bulk_interval = tonumber(ARGV[4])
 local bulk = ARGV[5] == '1' and bulk_interval > 0
+local low = redis.call('HGET', KEYS[4], 'low')
+if low then
+  local since = tonumber(redis.call('HGET', KEYS[4], 'since'))
+  local share = math.min(1, tonumber(low) + tonumber(ARGV[7] or '0') * (now - since) / 1000000)
+  interval = math.ceil(interval / share)
+  bulk_interval = math.ceil(bulk_interval / share)
+end
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 local slot = math.max(now, tat - tolerance)
 local bulk_tat = now
@@ -82,19 +103,61 @@ return {1, wait, slot}
 """
 
 
+# KEYS: adaptive state, cooldown. ARGV: the slot (us) of the request a 429 answered
+# (negative: unknown), its Retry-After (us, negative: none), the interval at the full
+# rate (us), then DECREASE, INCREASE_PER_SECOND, FLOOR_SHARE and MAX_PAUSE (us). The
+# rules of _send.limits.Adaptive, with the rate as a share of the full one; replies
+# the microseconds until any request may leave.
+_RATE_LIMITED_SCRIPT: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local slot = tonumber(ARGV[1])
+local retry_after = tonumber(ARGV[2])
+local interval = tonumber(ARGV[3])
+local low = tonumber(redis.call('HGET', KEYS[1], 'low') or '1')
+local since = tonumber(redis.call('HGET', KEYS[1], 'since') or '-1e18')
+local pause = tonumber(redis.call('HGET', KEYS[1], 'pause') or '0')
+local paused_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '-1e18')
+local streak = tonumber(redis.call('HGET', KEYS[1], 'streak') or '0')
+if slot >= 0 and slot < since then
+  return math.max(0, paused_until - now)
+end
+local share = math.min(1, low + tonumber(ARGV[5]) * (now - since) / 1000000)
+low = math.max(tonumber(ARGV[6]), share * tonumber(ARGV[4]))
+if pause > 0 and now < paused_until + pause then streak = streak + 1 else streak = 0 end
+since = now
+pause = math.min(tonumber(ARGV[7]), interval / low * 2 ^ streak)
+if retry_after >= 0 then pause = retry_after end
+paused_until = math.max(paused_until, now + pause)
+redis.call('HSET', KEYS[1], 'low', string.format('%.17g', low), 'since', string.format('%d', since),
+  'pause', string.format('%d', pause), 'until', string.format('%d', paused_until),
+  'streak', string.format('%d', streak))
+local left = paused_until - now
+redis.call('PEXPIRE', KEYS[1], math.ceil((left + pause) / 1000) + 3600000)
+local ms = math.ceil(left / 1000)
+if ms > 0 and redis.call('PTTL', KEYS[2]) < ms then
+  redis.call('SET', KEYS[2], '1', 'PX', ms)
+end
+return left
+"""
+
+
 @attrs.frozen
 class Grant:
     """One acquisition: when it may go, and how.
 
     ``slot`` is the Redis server's time (seconds since the epoch) of the reserved
     slot, ``None`` when the quota was degraded and paced locally; ``waited`` the
-    seconds this acquisition slept. ``cooldown`` is set (seconds left) when nothing
-    was taken because a shared cooldown outlasts ``take(max_cooldown=...)``.
+    seconds this acquisition slept. ``turn``: when the request may leave, on the
+    quota's clock (``take`` returns up to ``PACE_LEAD`` before it). ``cooldown`` is
+    set (seconds left) when nothing was taken because a shared pause outlasts
+    ``take(max_cooldown=...)``.
     """
 
     slot: float | None
     waited: float
     cooldown: float = 0.0
+    turn: float | None = None
 
 
 @attrs.frozen
@@ -193,13 +256,20 @@ class RedisQuota:
         self.horizon_us: int = schedule.horizon_us
         self.bulk_interval_us: int = schedule.bulk_interval_us
         namespace = account_namespace(api_key, prefix=key_prefix)
-        self._keys = (f"{namespace}:gcra", f"{namespace}:gcra:bulk", f"{namespace}:cooldown")
+        self._keys = (
+            f"{namespace}:gcra",
+            f"{namespace}:gcra:bulk",
+            f"{namespace}:cooldown",
+            f"{namespace}:adaptive",
+        )
         self._redis = redis
         self._script = redis.register_script(_QUOTA_SCRIPT)
+        self._rate_limited = redis.register_script(_RATE_LIMITED_SCRIPT)
         self._sleep = sleep
         self._clock = clock
         self._bulk_lock = asyncio.Lock()
-        self._local = RateLimiter(self.rate * (fallback_share or 1.0), clock=clock, sleep=sleep)
+        # Without Redis: this process alone, at fallback_share of the rate.
+        self._local = Pace(self.rate * (fallback_share or 1.0), clock=clock, sleep=sleep)
         self._degraded_until: float | None = None
         # Interactive calls commit any wait at once (first come, first served).
         self._args = {
@@ -212,6 +282,7 @@ class RedisQuota:
                 1,
             ),
         }
+        self._lead = PACE_LEAD
         self.interactive: QuotaView = QuotaView(self, "interactive")
         self.bulk: QuotaView = QuotaView(self, "bulk")
 
@@ -224,8 +295,10 @@ class RedisQuota:
         return self._degraded_until is not None
 
     async def acquire(self, priority: Priority = "interactive") -> None:
-        """Wait for a slot of the account's quota and take it."""
-        await self.take(priority)
+        """Wait for a slot of the account's quota and take it; return at its moment."""
+        grant = await self.take(priority)
+        if grant.turn is not None and grant.turn > self._clock():
+            await self._sleep(grant.turn - self._clock())
 
     async def take(
         self, priority: Priority = "interactive", *, max_cooldown: float | None = None
@@ -251,11 +324,11 @@ class RedisQuota:
 
     async def _take_shared(self, priority: Priority, max_cooldown_us: int) -> Grant:
         waited = 0.0
-        args = (*self._args[priority], max_cooldown_us)
+        args = (*self._args[priority], max_cooldown_us, INCREASE_PER_SECOND)
         while True:
             if self._skipping_redis():  # failed while this one waited
                 grant = await self._take_locally()
-                return Grant(None, waited + grant.waited)
+                return attrs.evolve(grant, waited=waited + grant.waited)
             try:
                 reply = await _run(
                     "quota", lambda: self._script(keys=self._keys, args=args), self.op_timeout
@@ -265,25 +338,66 @@ class RedisQuota:
                     raise
                 self._degrade(exc)
                 grant = await self._take_locally()
-                return Grant(None, waited + grant.waited)
+                return attrs.evolve(grant, waited=waited + grant.waited)
             self._recover()
             committed, wait_us, slot_us = (int(x) for x in reply)
             if committed == 2:
                 return Grant(None, waited, cooldown=wait_us / 1e6)
             wait = wait_us / 1e6
+            if committed:
+                # Back shortly before the slot: what must precede the send runs
+                # meanwhile, then the request leaves at the slot (Pace.leave).
+                turn = self._clock() + wait
+                early = wait - self._lead
+                if early > 0:
+                    await self._sleep(early)
+                    waited += early
+                return Grant(slot_us / 1e6, waited, turn=turn)
             if wait > 0:
                 await self._sleep(wait)
                 waited += wait
-            if committed:
-                return Grant(slot_us / 1e6, waited)
+
+    async def rate_limited(self, slot: float | None, retry_after: float | None) -> float:
+        """A 429 answered the request sent at ``slot`` (the Redis time of its grant;
+        None: unknown): every process's pace is lowered and paused (the rules of
+        ``_send.limits.Adaptive``). Returns the seconds until any request may leave.
+        Without Redis, this process's fallback pace adapts alone."""
+        if self._skipping_redis():
+            return self._local.rate_limited(None, retry_after)
+        args = (
+            -1 if slot is None else math.floor(slot * 1e6),
+            -1 if retry_after is None else math.ceil(retry_after * 1e6),
+            self.interval_us,
+            DECREASE,
+            INCREASE_PER_SECOND,
+            FLOOR_SHARE,
+            math.ceil(MAX_PAUSE * 1e6),
+        )
+        keys = (self._keys[3], self._keys[2])
+        try:
+            reply = await _run(
+                "quota", lambda: self._rate_limited(keys=keys, args=args), self.op_timeout
+            )
+        except CoordinationError as exc:
+            if self.fallback_share is None:
+                raise
+            self._degrade(exc)
+            return self._local.rate_limited(None, retry_after)
+        pause = int(reply) / 1e6
+        logger.info(
+            "rate-limit answer: the account's pace lowered, every process pauses %.2fs",
+            pause,
+            extra={"idenfy_pause": pause},
+        )
+        return pause
 
     def _skipping_redis(self) -> bool:
         return self._degraded_until is not None and self._clock() < self._degraded_until
 
     async def _take_locally(self) -> Grant:
         started = self._clock()
-        await self._local.acquire()
-        return Grant(None, self._clock() - started)
+        turn = await self._local.reserve()
+        return Grant(None, self._clock() - started, turn=turn)
 
     def _degrade(self, exc: CoordinationError) -> None:
         if self._degraded_until is None:
@@ -311,4 +425,4 @@ class QuotaView:
 
     async def acquire(self) -> None:
         """Wait for a slot at this view's priority and take it."""
-        await self.quota.take(self.priority)
+        await self.quota.acquire(self.priority)

@@ -196,8 +196,11 @@ local mine = st and redis.call('HGET', KEYS[1], 'own') == ARGV[1]
 -- cf absent: written by a version that sent after its claim alone, so confirmed
 local confirmed = redis.call('HGET', KEYS[1], 'cf') ~= '0'
 local lapsed = st == 'pending' and tonumber(redis.call('HGET', KEYS[1], 'lease')) < now
+local renewed = false
 if st == 'pending' and not confirmed and (lapsed or mine) then
-  -- never confirmed: its holder sent nothing (a lapsed one gave up; ours is renewed)
+  -- never confirmed: its holder sent nothing (a lapsed one gave up; ours is renewed,
+  -- and being a record of this epoch, it passes a quarantine)
+  renewed = mine
   redis.call('DEL', KEYS[1])
   st = nil
 end
@@ -207,7 +210,8 @@ if forgotten then
   st = nil
 end
 if not st then
-  if not forgotten and now < tonumber(redis.call('HGET', KEYS[2], 'until') or '0') then
+  if not forgotten and not renewed
+    and now < tonumber(redis.call('HGET', KEYS[2], 'until') or '0') then
     return {'unknown', epoch}  -- its claim may have been lost with the old epoch
   end
   redis.call('HSET', KEYS[1], 'st', 'pending', 'own', ARGV[1], 'dg', ARGV[2],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,10 @@ T = TypeVar("T")
 DEFAULT_CLAIM_LEASE: Final = 300.0
 #: Seconds between looks at a clientId another process is creating a session for.
 DEFAULT_POLL_INTERVAL: Final = 0.05
+#: Seconds a claim taken before the rate turn holds the clientId unconfirmed: a
+#: process that dies while waiting for its turn frees the clientId after this (it
+#: sent nothing). Longer waits renew the claim before sending.
+DEFAULT_CLAIM_HOLD: Final = 60.0
 #: Seconds an open session (or an unknown outcome) is remembered when neither the
 #: answer nor the request says how long the token lives (iDenfy's default expiryTime).
 DEFAULT_SESSION_TTL: Final = 86_400.0
@@ -68,9 +73,12 @@ class SessionRegistry:
       was cancelled after sending) leaves the clientId *unknown*, never free: creates
       raise :class:`~idenfy_async.errors.SessionOutcomeUnknownError` until
       :meth:`forget` (after ``client.reconcile_session``) or the token's expiry.
-      A claim is confirmed (a second round trip that answered in time) before the
-      request leaves; confirmed, it lasts ``claim_lease`` seconds without news, then
-      it is unknown. One never confirmed lapses within half the ``op_timeout``, free.
+      The clientId is claimed before the rate turn is taken (a clientId held
+      elsewhere costs no turn), unconfirmed for ``claim_hold`` seconds (a process
+      that dies waiting for its turn sent nothing: the claim lapses, free). Right
+      before the request leaves it is renewed with a short window (half the
+      ``op_timeout``) and confirmed (a second round trip that answered in time);
+      confirmed, it lasts ``claim_lease`` seconds without news, then it is unknown.
     * Redis found to have lost its state (its epoch gone or changed): clientIds with
       no record since are unknown for ``claim_lease`` (see the package docstring).
     * Redis failing (down, slow) refuses: the claim raises
@@ -85,6 +93,7 @@ class SessionRegistry:
         api_key: str | None = None,
         *,
         claim_lease: float = DEFAULT_CLAIM_LEASE,
+        claim_hold: float = DEFAULT_CLAIM_HOLD,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         op_timeout: float = DEFAULT_OP_TIMEOUT,
         key_prefix: str = KEY_PREFIX,
@@ -92,6 +101,7 @@ class SessionRegistry:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.claim_lease: float = _check_timeout("claim_lease", claim_lease)
+        self.claim_hold: float = _check_timeout("claim_hold", claim_hold)
         self.poll_interval: float = _check_timeout("poll_interval", poll_interval)
         op_timeout = _check_timeout("op_timeout", op_timeout)
         # An unconfirmed claim lapses after this; a confirm answered in time ran within
@@ -109,6 +119,7 @@ class SessionRegistry:
         self._clock = clock
         self._sleep = sleep
         self._flights: dict[str, asyncio.Future[tuple[str, Session] | None]] = {}
+        self._owner_key = secrets.token_bytes(16)
 
     def __repr__(self) -> str:
         return f"SessionRegistry(shared={self.shared}, in_flight={len(self._flights)})"
@@ -122,13 +133,18 @@ class SessionRegistry:
         expiry_time: int | None = None,
         deadline: float | None = None,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        wait: bool = True,
     ) -> Session:
         """The clientId's one open session: created by ``send(hook)``, or found.
 
-        ``send`` must await ``hook`` right before its request leaves and send nothing
-        if it raises (``AsyncIdenfy``'s ``before_send``); ``before_send`` runs inside
-        that hook once the claim is held. ``deadline``: seconds this call may wait
-        for another one creating the same clientId.
+        The clientId is claimed before ``send`` is called, so a call that finds it
+        held elsewhere takes no rate turn. ``send`` must await ``hook`` right before
+        its request leaves and send nothing if it raises (``AsyncIdenfy``'s
+        ``before_send``); ``hook`` confirms the claim, then runs ``before_send``.
+        ``deadline``: seconds this call may wait for another one creating the same
+        clientId; ``wait=False`` (bulk runs) does not wait for another process at all:
+        :class:`~idenfy_async.errors.SessionOutcomeUnknownError` with ``in_flight``
+        at once, so the row can be set aside and asked about again later.
         """
         digest = request_digest(body, self._secret)
         end = None if deadline is None else self._clock() + deadline
@@ -149,7 +165,7 @@ class SessionRegistry:
         result: tuple[str, Session] | None = None
         try:
             session = await self._lead(
-                client_id, digest, send, expiry_time, deadline, end, before_send
+                client_id, digest, send, expiry_time, deadline, end, before_send, wait
             )
             result = (digest, session)
             return session
@@ -171,9 +187,14 @@ class SessionRegistry:
         deadline: float | None,
         end: float | None,
         before_send: Callable[[], Awaitable[None]] | None,
+        wait: bool,
     ) -> Session:
         store = self._store
-        owner = secrets.token_hex(16)
+        # One holder name per clientId in this registry: a claim command that timed out
+        # here but ran later at Redis (a stall) is this registry's own when it asks
+        # again, not a stranger's claim to wait out for claim_hold.
+        name = client_id.encode("utf-8", "surrogatepass")
+        owner = hmac.new(self._owner_key, name, "sha256").hexdigest()[:32]
         ttl = float(expiry_time) if expiry_time else DEFAULT_SESSION_TTL
         lease = max(self.claim_lease, (deadline or 0.0) + 30.0)
         window = self._window
@@ -181,28 +202,33 @@ class SessionRegistry:
 
         async def hook() -> None:
             nonlocal held, sent
+            # Renewed with the short window, then confirmed: a claim or confirm that
+            # timed out and runs later leaves an unconfirmed claim, which lapses soon.
             seen = await store.claim(client_id, digest, owner, window, ttl)  # raises: nothing sent
             if seen.state != "lead":
-                raise _Follow(seen)
+                raise _Follow(seen)  # the hold lapsed and another took it
             held = True
-            # Only a confirm that answered in time lets us send: a claim or confirm that
-            # timed out and runs later leaves an unconfirmed claim, which lapses.
             if not await store.confirm(client_id, owner, lease, ttl):
                 raise CoordinationError("session", "claim lapsed before it was confirmed")
             if before_send is not None:
                 await before_send()  # it raising: nothing is sent, the claim is released
             sent = True
 
+        # Claimed before the rate turn: a clientId held elsewhere costs no turn.
+        seen = await store.claim(client_id, digest, owner, self.claim_hold, ttl)
         while True:
             try:
+                if seen.state != "lead":
+                    raise _Follow(seen)
+                held = True
                 session = await send(hook)
             except _Follow as follow:
                 seen = follow.seen
                 while seen.state == "pending":  # another process is creating it
-                    if end is not None and self._clock() >= end:
+                    if not wait or (end is not None and self._clock() >= end):
                         raise SessionOutcomeUnknownError(client_id, in_flight=True) from None
                     await self._sleep(self.poll_interval)
-                    seen = await store.claim(client_id, digest, owner, window, ttl)
+                    seen = await store.claim(client_id, digest, owner, self.claim_hold, ttl)
                 if seen.state == "open":
                     assert seen.session is not None
                     if seen.digest == digest:
@@ -212,7 +238,6 @@ class SessionRegistry:
                     raise SessionOutcomeUnknownError(client_id) from None
                 # The other one failed cleanly and the claim is ours now: held, so a
                 # failure before our request leaves (pacing, cancellation) frees it.
-                held = True
                 continue
             except BaseException as exc:
                 if held:

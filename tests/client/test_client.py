@@ -29,7 +29,6 @@ from idenfy_async import (
     DocumentType,
     EventLoopMismatchError,
     IdenfyError,
-    RateLimiter,
     RequestValidationError,
     ResponseDecodeError,
     RetryPolicy,
@@ -37,6 +36,7 @@ from idenfy_async import (
     SessionRequest,
     __version__,
 )
+from idenfy_async._send.limits import PACE_MARGIN, Pace
 from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock
 
@@ -676,15 +676,17 @@ class CountingPacer:
 async def test_rate_limit_spec_paces_every_request_on_the_injected_clock(
     fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
 ) -> None:
-    """rate_limit="2/s" lets 5 sequential calls through in 2 s of virtual time, none sooner."""
+    """rate_limit="2/s" lets 5 sequential calls through in 2 s of virtual time (and the
+    pace's margin), none sooner."""
     start = clock()
     async with AsyncIdenfy(
         "test-key", "test-secret", transport=fake, retry_policy=policy, rate_limit="2/s"
     ) as client:
-        assert isinstance(client.rate_limit, RateLimiter)
+        assert isinstance(client.rate_limit, Pace)
+        assert client.rate_limit.rate == 2.0
         for n in range(5):
             await client.create_session(client_id=f"user-{n}")
-    assert clock() - start == pytest.approx(2.0)
+    assert clock() - start == pytest.approx(4 / (2.0 * (1 - PACE_MARGIN)))
     assert len(fake.sessions) == 5
 
 

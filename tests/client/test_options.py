@@ -23,6 +23,7 @@ from idenfy_async import (
     RetryPolicy,
     ServerError,
 )
+from idenfy_async._send.limits import PACE_MARGIN
 from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock
 
@@ -82,19 +83,20 @@ async def test_with_options_shares_the_rate_limit(
         session = await client.create_session(client_id="user-1")
         await derived.get_status(session.scan_ref)
         await client.get_status(session.scan_ref)
-    assert clock.now - started == pytest.approx(2.0)  # three calls at 1/s: two waits of 1 s
+    # three calls at 1/s: two waits of 1 s (and the pace's margin)
+    assert clock.now - started == pytest.approx(2.0 / (1 - PACE_MARGIN))
 
 
-async def test_with_options_shares_the_cooldown(
+async def test_with_options_shares_the_pause_after_a_429(
     fake: FakeIdenfy, policy: RetryPolicy, clock: VirtualClock
 ) -> None:
-    """A rate-limit cooldown the parent's calls started pauses the derived client's too."""
+    """A pause after a rate-limit answer to the parent's calls pauses the derived client's too."""
     async with new_client(fake, policy) as client:
         derived = client.with_options(max_retries=0)
         fake.fail_next(Fault(status=429, headers={"Retry-After": "7"}))
         session = await client.create_session(client_id="user-1")  # retried after 7 s
         started = clock.now
-        client._sender.admission.cooldown.extend(3.0)  # as the next 429 would
+        client._sender.admission.pace.rate_limited(None, 3.0)  # as the next 429 would
         await derived.get_status(session.scan_ref)
     assert clock.now - started == pytest.approx(3.0)
 

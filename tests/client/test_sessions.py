@@ -263,9 +263,8 @@ async def test_a_claim_taken_over_then_refused_before_sending_is_freed(
 
         async def other_holder_gives_up(seconds: float) -> None:
             await registry._store.release("u", "someone-else")
-            client._sender.admission.cooldown.extend(
-                1000
-            )  # what this call meets before it can send
+            # what this call meets before it can send: a pause past its deadline
+            client._sender.admission.pace.rate_limited(None, 1000)
             await real_sleep(seconds)
 
         registry._sleep = other_holder_gives_up
@@ -854,14 +853,15 @@ async def test_a_rate_limit_answer_pauses_every_process(redis_server: RedisServe
     assert any(25 < s <= 30 for s in clock_b.sleeps[b_sleeps:])
 
 
-async def test_another_process_cooldown_past_the_deadline_raises_at_once(
+async def test_another_process_pause_past_the_deadline_raises_at_once(
     redis_server: RedisServer, redis: Redis
 ) -> None:
     """As for the client's own cooldown: one that outlasts retry_deadline is a
     RateLimitError with its retry_after, raised before waiting or sending."""
     api_key = new_key()
     fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
-    await coordination.SharedCooldown(redis, api_key).extend(30)  # another process's 429
+    # another process's 429 with Retry-After: 30
+    await coordination.RedisQuota(redis, api_key, "10000/hour").rate_limited(None, 30)
     async with redis_client(fake, api_key, redis_server.url) as client:
         started = time.monotonic()
         with pytest.raises(RateLimitError) as caught:

@@ -8,6 +8,7 @@ ones, which run a few seconds by design (a rate is measured over seconds).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -23,13 +24,12 @@ import pytest
 from redis.asyncio import Redis
 
 from idenfy_async import AsyncIdenfy, coordination
-from idenfy_async._send.limits import Pacer
+from idenfy_async._send.limits import PACE_LEAD, PACE_MARGIN, Pacer
 from idenfy_async.coordination import (
     MemoryDedupeStore,
     QuotaSchedule,
     RedisDedupeStore,
     RedisQuota,
-    SharedCooldown,
     account_namespace,
 )
 from idenfy_async.errors import ConfigurationError, CoordinationError, IdenfyError
@@ -138,17 +138,19 @@ async def test_keys_live_under_a_hash_of_the_api_key(redis: Redis) -> None:
     assert namespace.startswith("{idenfy:")
     assert namespace.endswith("}")
     assert api_key not in namespace
-    await RedisQuota(redis, api_key, "50/s", bulk_share=0.5).take("bulk")
-    await SharedCooldown(redis, api_key).extend(5)
+    quota = RedisQuota(redis, api_key, "50/s", bulk_share=0.5)
+    await quota.take("bulk")
+    await quota.rate_limited(None, 5)
     await RedisDedupeStore(redis, api_key).claim("scan-1|IDENTIFICATION|1|APPROVED")
     keys = {text(k) for k in await redis.keys(namespace.replace("{", "\\{") + "*")}
     assert keys == {
         f"{namespace}:gcra",
         f"{namespace}:gcra:bulk",
         f"{namespace}:cooldown",
+        f"{namespace}:adaptive",
         *(k for k in keys if k.startswith(f"{namespace}:wh:")),
     }
-    assert len(keys) == 4
+    assert len(keys) == 5
     everything = " ".join(text(k) for k in await redis.keys("*"))
     assert api_key not in everything
     assert "scan-1" not in everything
@@ -166,10 +168,9 @@ async def test_a_client_decoding_responses_works_too(redis_server: RedisServer) 
     redis = Redis.from_url(redis_server.url, decode_responses=True, protocol=3)
     api_key = new_key()
     try:
-        assert (await RedisQuota(redis, api_key, "50/s").take()).slot is not None
-        cooldown = SharedCooldown(redis, api_key)
-        await cooldown.extend(2)
-        assert 1.9 < await cooldown.remaining() <= 2
+        quota = RedisQuota(redis, api_key, "50/s")
+        assert (await quota.take()).slot is not None
+        assert 1.9 < await quota.rate_limited(None, 2) <= 2
         assert await RedisDedupeStore(redis, api_key).claim("k") is True
     finally:
         await redis.aclose()
@@ -199,13 +200,16 @@ async def test_first_acquisition_goes_at_once(redis: Redis) -> None:
 async def test_interactive_goes_one_token_before_the_bulk_schedule(redis: Redis) -> None:
     """An interactive call is admitted `tolerance` before the next bulk slot, in one trip."""
     clock = VirtualClock()
-    quota = RedisQuota(redis, new_key(), "50/s", sleep=clock.sleep)
+    quota = RedisQuota(redis, new_key(), "50/s", sleep=clock.sleep, clock=clock)
     tat = await set_tat(redis, quota, 3 * quota.interval_us)
+    asked = clock.now
     grant = await quota.take("interactive")
     assert grant.slot == (tat - quota.tolerance_us) / 1e6
-    assert len(clock.sleeps) == 1  # one round trip, one sleep
-    # Two intervals away, less the time since set_tat (a loaded machine: up to a few ms).
-    assert 1.5 * quota.interval_us / 1e6 < clock.sleeps[0] <= 2 * quota.interval_us / 1e6
+    assert grant.turn is not None
+    # One round trip. Two intervals away, less the time since set_tat (a loaded
+    # machine: up to a few ms); take returns PACE_LEAD before it (here at once).
+    assert 1.5 * quota.interval_us / 1e6 < grant.turn - asked <= 2 * quota.interval_us / 1e6
+    assert sum(clock.sleeps) == pytest.approx(max(0.0, grant.turn - asked - PACE_LEAD))
     assert int(text(await redis.get(quota._keys[0]))) == tat + quota.interval_us
 
 
@@ -250,7 +254,8 @@ async def test_bulk_asks_again_when_its_slot_is_near(redis: Redis) -> None:
     grant = await quota.take("bulk")
     assert grant.slot is not None
     assert grant.slot * 1e6 >= tat - quota.bulk_tolerance_us
-    assert len(sleeps) >= 2
+    assert grant.turn is not None
+    assert len(sleeps) >= 1  # asked again when the slot was near
     assert 0.03 < sleeps[0] <= (100_000 - quota.bulk_tolerance_us - quota.horizon_us) / 1e6
 
 
@@ -270,16 +275,19 @@ async def test_bulk_share_caps_bulk_but_not_interactive(redis: Redis) -> None:
     assert slots == [tat - interactive.tolerance_us + i * step for i in range(5)]
 
 
-async def test_quota_never_grants_inside_a_shared_cooldown(redis: Redis) -> None:
+async def test_quota_never_grants_inside_a_shared_pause(redis: Redis) -> None:
+    """Another process's 429 (Retry-After 0.3 s) pauses this one's grants too."""
     clock = VirtualClock()
     api_key = new_key()
     quota = RedisQuota(redis, api_key, "50/s", sleep=clock.sleep)
     before = await server_now_us(redis)
-    await SharedCooldown(redis, api_key).extend(0.3)
+    await RedisQuota(redis, api_key, "50/s").rate_limited(None, 0.3)
     grant = await quota.take("interactive")
     assert grant.slot is not None
     assert grant.slot * 1e6 >= before + 299_000  # PTTL counts whole milliseconds
-    assert 0.2 < clock.sleeps[0] <= 0.3
+    assert grant.turn is not None
+    # Back PACE_LEAD before the slot; the request leaves at the turn.
+    assert 0.2 - PACE_LEAD < clock.sleeps[0] <= 0.3 - PACE_LEAD
 
 
 async def test_views_are_rate_limits(redis: Redis) -> None:
@@ -303,7 +311,8 @@ async def test_the_client_is_paced_by_a_quota_view(redis: Redis) -> None:
     # Three grants pushed the shared schedule three intervals on; two of them waited.
     tat = int(text(await redis.get(quota._keys[0])))
     assert tat > await server_now_us(redis) + 2 * quota.interval_us
-    assert len(clock.sleeps) == 2
+    # The second and third waited about an interval each for their slots.
+    assert sum(clock.sleeps) > 1.5 * (quota.interval_us - quota.tolerance_us) / 1e6
 
 
 # --------------------------------------------------------------------------- several processes
@@ -417,30 +426,21 @@ def test_two_processes_dedupe_the_same_webhooks(redis_server: RedisServer) -> No
     assert len(set(first) | set(second)) == 300
 
 
-# --------------------------------------------------------------------------- cooldown
+# --------------------------------------------------------------------------- pause after a 429
 
 
-async def test_cooldown_is_shared_and_only_lengthens(redis: Redis) -> None:
+async def test_a_429_pauses_every_process_of_the_account_and_only_lengthens(
+    redis: Redis,
+) -> None:
     api_key = new_key()
-    mine, theirs = SharedCooldown(redis, api_key), SharedCooldown(redis, api_key)
-    other_account = SharedCooldown(redis, new_key())
-    assert await theirs.remaining() == 0
-    await mine.extend(5)
-    await mine.extend(1)  # shorter: no effect
-    assert 4.9 < await theirs.remaining() <= 5
-    await theirs.extend(8)
-    assert 7.9 < await mine.remaining() <= 8
-    assert await other_account.remaining() == 0
-
-
-async def test_cooldown_wait_returns_when_it_ends(redis: Redis) -> None:
-    api_key = new_key()
-    await SharedCooldown(redis, api_key).extend(0.05)
-    waiter = SharedCooldown(redis, api_key)
-    started = time.monotonic()
-    await waiter.wait()
-    assert 0.04 <= time.monotonic() - started < 0.5
-    assert await waiter.remaining() == 0
+    mine, theirs = RedisQuota(redis, api_key, "50/s"), RedisQuota(redis, api_key, "50/s")
+    assert 4.9 < await mine.rate_limited(None, 5) <= 5
+    # Part of the same burst (sent before that decrease): the pause stays, not shortened.
+    assert 4.8 < await theirs.rate_limited(0.0, 1) <= 5
+    pttl = await redis.pttl(f"{account_namespace(api_key)}:cooldown")
+    assert 4800 < pttl <= 5000  # every process's quota waits it out
+    # Another account is not paused.
+    assert await redis.pttl(f"{account_namespace(new_key())}:cooldown") < 0
 
 
 # --------------------------------------------------------------------------- dedupe
@@ -607,8 +607,11 @@ async def test_redis_down_at_start_quota_paces_locally(caplog: pytest.LogCapture
     assert time.monotonic() - started < 1.0  # refused: one failed trip, then local
     assert [g.slot for g in grants] == [None, None, None]
     assert quota.degraded
-    # A quarter of 40/s: one every 0.1 s, alone.
-    assert clock.sleeps == pytest.approx([0.1, 0.1])
+    # A quarter of 40/s: one every 0.1 s alone (less the pace's margin).
+    turns = [g.turn for g in grants if g.turn is not None]
+    assert len(turns) == 3
+    step = 1 / (10 * (1 - PACE_MARGIN))
+    assert [b - a for a, b in itertools.pairwise(turns)] == pytest.approx([step, step])
     warnings = [r for r in caplog.records if "Redis quota unavailable" in r.getMessage()]
     assert len(warnings) == 1  # once per outage, not per call
     assert "ConnectionError" in warnings[0].getMessage()
@@ -627,25 +630,26 @@ async def test_redis_down_without_fallback_raises_a_typed_error() -> None:
 async def test_redis_killed_mid_run(
     own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Quota degrades, cooldown keeps this process's copy, dedupe refuses: all at once."""
+    """Quota degrades (a 429 then pauses this process's fallback pace), dedupe
+    refuses: all at once."""
     clock = VirtualClock()
     api_key = new_key()
     redis = coordination.connect(own_redis_server.url)
     quota = RedisQuota(redis, api_key, "40/s", sleep=clock.sleep, clock=clock)
-    cooldown = SharedCooldown(redis, api_key, clock=clock, sleep=clock.sleep)
     dedupe = RedisDedupeStore(redis, api_key)
     assert (await quota.take()).slot is not None
     assert await dedupe.claim("k1") is True
     own_redis_server.kill()
     started = time.monotonic()
-    assert (await quota.take()).slot is None
     with caplog.at_level(logging.WARNING, logger="idenfy_async"):
-        await cooldown.extend(3)
-        assert await cooldown.remaining() == 3  # this process's own copy
-        await cooldown.wait()
-    assert clock.sleeps[-1] == 3
-    assert cooldown.degraded
-    assert caplog.text.count("Redis cooldown unavailable") == 1  # once, not per call
+        assert (await quota.take()).slot is None
+        paused_at = clock.now
+        assert await quota.rate_limited(None, 3) == 3  # this process's fallback pace
+        grant = await quota.take()
+    assert grant.slot is None
+    assert grant.turn == pytest.approx(paused_at + 3)  # after the pause, not before
+    assert quota.degraded
+    assert caplog.text.count("Redis quota unavailable") == 1  # once, not per call
     with pytest.raises(CoordinationError, match="dedupe"):
         await dedupe.claim("k2")
     assert time.monotonic() - started < 2.0
@@ -697,7 +701,7 @@ async def test_queued_bulk_waiters_do_not_each_wait_for_a_hung_redis(
     assert elapsed < 0.5
 
 
-async def test_quota_and_cooldown_use_redis_again_once_it_answers(
+async def test_quota_uses_redis_again_once_it_answers(
     own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = VirtualClock()
@@ -706,24 +710,21 @@ async def test_quota_and_cooldown_use_redis_again_once_it_answers(
     quota = RedisQuota(
         redis, api_key, "40/s", op_timeout=0.2, probe_interval=5, sleep=clock.sleep, clock=clock
     )
-    cooldown = SharedCooldown(redis, api_key, op_timeout=0.2, probe_interval=5, clock=clock)
     own_redis_server.pause()
     try:
         assert (await quota.take()).slot is None
-        assert await cooldown.remaining() == 0
     finally:
         own_redis_server.resume()
     assert (await quota.take()).slot is None  # within probe_interval: not asked
-    await SharedCooldown(redis, api_key).extend(7)  # another process, Redis back
-    assert await cooldown.remaining() == 0  # not asked yet either
+    # another process's 429, Redis back: this one learns of it once it asks again
+    await RedisQuota(redis, api_key, "40/s").rate_limited(None, 7)
     clock.now += 5
     with caplog.at_level(logging.WARNING, logger="idenfy_async"):
-        assert (await quota.take()).slot is not None
-        assert 6 < await cooldown.remaining() <= 7
+        grant = await quota.take()
+    assert grant.slot is not None
+    assert 6 - PACE_LEAD < sum(clock.sleeps[-1:]) <= 7  # waited for the shared pause
     assert not quota.degraded
-    assert not cooldown.degraded
     assert "Redis quota available again" in caplog.text
-    assert "Redis cooldown available again" in caplog.text
     await redis.aclose()
 
 
@@ -733,8 +734,9 @@ async def test_errors_and_logs_never_show_the_password_or_api_key(
     password, api_key = "s3cret-" + secrets.token_hex(4), new_key()
     redis = coordination.connect(dead_url(password))
     with caplog.at_level(logging.DEBUG):
-        await RedisQuota(redis, api_key, "40/s").take()
-        await SharedCooldown(redis, api_key).extend(1)
+        quota = RedisQuota(redis, api_key, "40/s")
+        await quota.take()
+        await quota.rate_limited(None, 1)
         with pytest.raises(CoordinationError) as caught:
             await RedisDedupeStore(redis, api_key).claim("k")
     await redis.aclose()

@@ -1,6 +1,6 @@
 """_send/limits.py: the rate limiter (rate specs, token-bucket pacing on a virtual clock,
-fairness, cancellation), the concurrency limiter and the shared 429 cooldown, as units
-and through the client."""
+fairness, cancellation), the concurrency limiter, and the pause after a 429 through the
+client. The pace's own rules: tests/send/test_pace.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from idenfy_async import AsyncIdenfy, ConfigurationError, RateLimitError, RetryPolicy, Session
-from idenfy_async._send.limits import ConcurrencyLimiter, Cooldown, Pacer, RateLimiter, parse_rate
+from idenfy_async._send.limits import (
+    DECREASE,
+    PACE_MARGIN,
+    ConcurrencyLimiter,
+    Pacer,
+    RateLimiter,
+    parse_rate,
+)
 from idenfy_async.testing import FakeIdenfy, Fault
 from tests.conftest import VirtualClock
 
@@ -196,66 +203,6 @@ async def test_limiter_frees_slot_on_cancellation(where: str) -> None:
     release.set()
     await asyncio.wait_for(asyncio.gather(*again), HANG)
     assert limiter.in_flight == 0
-
-
-# --------------------------------------------------------------------------- Cooldown
-
-
-async def test_cooldown_idle_does_not_sleep(clock: VirtualClock) -> None:
-    """Without a rate-limit answer wait() returns at once."""
-    cooldown = Cooldown(clock, clock.sleep)
-    assert cooldown.remaining == 0.0
-    await cooldown.wait()
-    assert clock.sleeps == []
-
-
-@pytest.mark.parametrize(
-    ("extensions", "remaining"),
-    [
-        pytest.param([5.0], 5.0, id="single"),
-        pytest.param([5.0, 2.0], 5.0, id="shorter-does-not-shorten"),
-        pytest.param([2.0, 8.0], 8.0, id="longer-extends"),
-        pytest.param([0.0], 0.0, id="zero"),
-    ],
-)
-async def test_cooldown_extend_and_wait(
-    extensions: list[float], remaining: float, clock: VirtualClock
-) -> None:
-    """extend() only lengthens the pause; wait() sleeps exactly what remains."""
-    cooldown = Cooldown(clock, clock.sleep)
-    for seconds in extensions:
-        cooldown.extend(seconds)
-    assert cooldown.remaining == remaining
-    await cooldown.wait()
-    assert clock.sleeps == ([remaining] if remaining else [])
-    assert cooldown.remaining == 0.0
-
-
-async def test_cooldown_remaining_counts_down(clock: VirtualClock) -> None:
-    """remaining follows the clock and never goes negative."""
-    cooldown = Cooldown(clock, clock.sleep)
-    cooldown.extend(5.0)
-    clock.now += 3.0
-    assert cooldown.remaining == 2.0
-    clock.now += 10.0
-    assert cooldown.remaining == 0.0
-
-
-async def test_cooldown_wait_follows_an_extension_made_while_waiting() -> None:
-    """A waiter that wakes while the cooldown was extended sleeps the rest too."""
-    clock = ManualClock()
-    cooldown = Cooldown(clock, clock.sleep)
-    cooldown.extend(5.0)
-    waiter = asyncio.create_task(cooldown.wait())
-    await spin()
-    clock.advance(3.0)
-    cooldown.extend(4.0)  # now until t=7
-    clock.advance(2.0)
-    await spin()
-    assert not waiter.done()
-    clock.advance(2.0)
-    await waiter
-    assert clock.sleeps == [5.0, 2.0]
 
 
 # --------------------------------------------------------------------------- through the client
@@ -457,8 +404,9 @@ async def test_a_cooldown_longer_than_the_calls_deadline_raises_at_once() -> Non
     assert sorted(s.client_id for s in fake.sessions) == ["first", "long"]
 
 
-async def test_after_a_cooldown_calls_leave_at_the_configured_pace() -> None:
-    """Tokens are taken after the cooldown: the calls that waited it out leave 0.1 s apart.
+async def test_after_a_pause_calls_leave_at_the_lowered_pace_and_climb_back() -> None:
+    """Turns are taken after the pause: the calls that waited it out leave spaced at
+    the lowered pace (70 %), the gaps shrinking as it climbs back, never below the pace.
 
     They used to take their tokens during the cooldown and then all leave in the same
     instant when it ended: against a server allowing exactly this rate, one 201 and
@@ -490,13 +438,18 @@ async def test_after_a_cooldown_calls_leave_at_the_configured_pace() -> None:
             clock.advance(0.01)
         await asyncio.wait_for(asyncio.gather(*calls), HANG)
     times = transport.times
+    top = 10 * (1 - PACE_MARGIN)
     assert times[0] == 0.0  # the 429
-    assert times[1] == pytest.approx(1.0)  # the cooldown's end
+    assert times[1] == pytest.approx(1.0)  # the pause's end (its Retry-After)
     gaps = [b - a for a, b in itertools.pairwise(times[1:])]
-    assert min(gaps) >= 0.1 - 1e-6, times
-    assert max(gaps) <= 0.1 + 0.01 + 1e-6, times
-    # before_send still runs after all pacing, once per call, right before it leaves
-    assert sorted(sent) == sorted([times[0], *times[2:]])
+    assert min(gaps) >= 1 / top - 1e-6, times  # never faster than the pace
+    assert max(gaps) <= 1 / (top * DECREASE) + 0.01 + 1e-6, times  # lowered, not stalled
+    assert gaps == sorted(gaps, reverse=True), times  # climbing back
+    # before_send runs once per call, after its turn is taken, before it leaves (here
+    # the pause began between the two for all but the first: they wait it out)
+    assert len(sent) == 6
+    for hooked, left in zip(sorted(sent), sorted([times[0], *times[2:]]), strict=True):
+        assert hooked <= left
 
 
 # --------------------------------------------------------------------------- the rate limiter
