@@ -227,7 +227,7 @@ def _fake_server_parser(commands: Any) -> None:
         "--rate-limit-window",
         type=_window,
         metavar="SPEC",
-        help='answer 429 without Retry-After beyond this many requests in each aligned'
+        help="answer 429 without Retry-After beyond this many requests in each aligned"
         ' window, e.g. "10000/hour" (iDenfy\'s documented limit)',
     )
     fake.add_argument(
