@@ -331,6 +331,7 @@ class StrictResult:
     out_created: int  #: OUT lines with status created
     first_gap: float | None  #: seconds between the first two requests
     closest_admitted: float | None  #: the least seconds between two requests let through
+    longest_gap: float | None  #: the most seconds between two requests (a pause)
     exit_code: int | None
 
     @property
@@ -379,6 +380,7 @@ def strict_gateway(
             out_created=run.created(),
             first_gap=gaps(times)[0] if len(times) > 1 else None,
             closest_admitted=min(admitted, default=None),
+            longest_gap=max(gaps(times), default=None),
             exit_code=run.process.returncode,
         )
 
@@ -521,13 +523,17 @@ def report_strict(results: Sequence[StrictResult]) -> None:
     )
     _out(
         f"  {'run':>3} {'created':>7} {'% of 10/s':>9} {'429s':>5} {'requests':>8}"
-        f" {'1st gap ms':>10} {'exit':>4}  target >= {STRICT_SHARE:.0%} and < 5 429s"
+        f" {'1st gap ms':>10} {'max gap ms':>10} {'exit':>4}"
+        f"  target >= {STRICT_SHARE:.0%} and < 5 429s"
     )
     for number, r in enumerate(results, 1):
-        gap = f"{r.first_gap * 1000:10.0f}" if r.first_gap is not None else f"{'-':>10}"
+        first, longest = (
+            f"{g * 1000:10.0f}" if g is not None else f"{'-':>10}"
+            for g in (r.first_gap, r.longest_gap)
+        )
         _out(
             f"  {number:>3} {r.created:>7} {r.share:>9.0%} {r.refused:>5} {r.requests:>8}"
-            f" {gap} {r.exit_code!s:>4}  {_verdict(r.ok)}"
+            f" {first} {longest} {r.exit_code!s:>4}  {_verdict(r.ok)}"
         )
 
 
