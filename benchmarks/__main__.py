@@ -24,8 +24,8 @@ reported, and ratios as the median of the rounds' ratios (a slow phase of a shar
 machine hits every client of a round alike).
 
     python -m benchmarks [--quick] [--calls N] [--rounds R] [--concurrency 1,64]
-    python -m benchmarks --only cpu|import|bulk|memory   # one part (repeatable)
-    python -m benchmarks --check-aiohttp 2.5 --check 1.10 --check-import 1.5
+    python -m benchmarks --only cpu|import|bulk|memory|redis|pacing   # one part (repeatable)
+    python -m benchmarks --check-aiohttp 2.5 --check 1.10 --check-import 1.5 --check-pacing
 
 ``--check-aiohttp`` exits 1 when the aiohttp-transport library costs more than that
 factor of raw aiohttp in any cell; ``--check`` the same for the httpx-transport
@@ -34,7 +34,10 @@ than that factor of ``import httpx``.
 
 After these come the bulk benchmarks of :mod:`benchmarks.bulk`: throughput of
 ``create_sessions`` against ``asyncio.gather`` (part ``bulk``) and peak memory per
-input size (part ``memory``, exit status 1 when over its limits).
+input size (part ``memory``, exit status 1 when over its limits). Part ``redis`` is
+:mod:`benchmarks.redis_quota`; part ``pacing`` (:mod:`benchmarks.pacing`, about 2
+minutes) measures how much of a rate limit ``idenfy-async bulk`` uses, at a fake
+server's request log (``--check-pacing``: exit 1 when a target is missed).
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ import httpx
 
 from idenfy_async import AsyncIdenfy, Session
 
-from . import bulk, redis_quota
+from . import bulk, pacing, redis_quota
 from ._payload import (
     API_KEY,
     API_SECRET,
@@ -72,7 +75,7 @@ from ._payload import (
 )
 from .server import ServerProcess, start_server
 
-PARTS: Final = ("cpu", "import", "bulk", "memory", "redis")
+PARTS: Final = ("cpu", "import", "bulk", "memory", "redis", "pacing")
 CONCURRENCIES: Final = (1, 8, 64, 256)
 STARTS: Final = ("ramp", "burst")
 RAW_AIOHTTP: Final = "raw aiohttp"
@@ -613,6 +616,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="exit 1 if import idenfy_async takes more than RATIO x import httpx",
     )
     parser.add_argument(
+        "--check-pacing",
+        action="store_true",
+        help="exit 1 if the pacing part misses a target (see benchmarks.pacing)",
+    )
+    parser.add_argument(
         "--latency-ms",
         type=float,
         default=DEFAULT_LATENCY_MS,
@@ -648,7 +656,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "redis" in parts:
         # Before pinning: its worker processes would inherit one CPU.
         status = max(status, redis_quota.run_part(args.redis_url, seconds=args.redis_seconds))
-    if not set(parts) - {"import", "redis"}:
+    if "pacing" in parts:  # before pinning too: it runs subprocesses
+        status = max(status, pacing.run_part(check=args.check_pacing))
+    if not set(parts) - {"import", "redis", "pacing"}:
         return status
     pinned = pin(usable_cpus()) if args.pin else None
     if "cpu" in parts:

@@ -18,6 +18,7 @@ from .._constants import (
 )
 from ..bulk.reconcile import DEFAULT_SETTLE_WINDOW
 from ..testing import DEFAULT_SIGNING_KEY
+from ..testing._gateway import parse_limit
 from ._bulk import _bulk_command
 from ._common import DEFAULT_FAKE_SERVER, DEFAULT_RATE
 from ._exits import FAKE_EXIT_CODES, exit_codes_text
@@ -210,7 +211,30 @@ def _fake_server_parser(commands: Any) -> None:
         "--latency", type=float, default=0.0, metavar="MS", help="ms each answer is held"
     )
     fake.add_argument(
-        "--rate-limit", metavar="SPEC", help='answer 429 beyond this rate, e.g. "10/s"'
+        "--rate-limit",
+        type=_limit,
+        metavar="SPEC",
+        help='answer 429 beyond this rate, e.g. "10/s" (a token bucket; with Retry-After)',
+    )
+    fake.add_argument(
+        "--rate-limit-burst",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="requests --rate-limit lets through back to back (default 1: a strict gateway)",
+    )
+    fake.add_argument(
+        "--rate-limit-window",
+        type=_window,
+        metavar="SPEC",
+        help="answer 429 without Retry-After beyond this many requests in each aligned"
+        ' window, e.g. "10000/hour" (iDenfy\'s documented limit)',
+    )
+    fake.add_argument(
+        "--no-retry-after",
+        dest="retry_after",
+        action="store_false",
+        help="answer --rate-limit's 429s without Retry-After, as most gateways do",
     )
     fake.add_argument(
         "--listing-delay",
@@ -302,6 +326,22 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
     return value
+
+
+def _limit(text: str) -> str:
+    try:
+        parse_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _window(text: str) -> str:
+    try:
+        parse_limit(text, whole=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _seconds(text: str) -> float:

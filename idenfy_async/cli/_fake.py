@@ -35,6 +35,9 @@ async def _fake_server(args: argparse.Namespace) -> int:
         fail_rate=args.fail_rate,
         latency=args.latency / 1000,
         rate_limit=args.rate_limit,
+        rate_limit_burst=args.rate_limit_burst,
+        rate_limit_window=args.rate_limit_window,
+        retry_after=args.retry_after,
         seed=args.seed,
     )
     parent = os.getppid()  # before anything can orphan us

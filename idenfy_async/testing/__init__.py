@@ -32,6 +32,10 @@ prefix ``/__fake__/`` (no credentials; the fake listens on loopback only)::
     POST /__fake__/sessions/SCANREF/webhook      {"signingKey": ..., "eventType": ..., "url": ...}
                                                  (all optional): answers the app's status code
     POST /__fake__/reset                         forget every session, webhook and request
+    GET  /__fake__/requests                      the request log (server only): each API
+                                                 request's arrival time, method, path,
+                                                 status and a keyed hash of its clientId
+    DELETE /__fake__/requests                    clear the log (reset clears it too)
 
 :class:`FakeControl` calls them from Python, ``idenfy-async fake complete|webhook|sessions|reset``
 from a shell.
@@ -40,7 +44,8 @@ The package's modules, one job each: ``_fake`` (the stateful fake and its
 sessions), ``_results`` (the result endpoints), ``_kyc`` and ``_kyc_face`` (the rest
 of the workflow), ``_faults`` (scripted faults, and the one place that plays them),
 ``_rules`` (the fake's own rules for token requests, written from iDenfy's
-reference), ``_server`` (the TCP server, on h11) and ``_control`` (the control
+reference), ``_gateway`` (the server's own rate limits and its request log),
+``_server`` (the TCP server, on h11) and ``_control`` (the control
 endpoints and their client); ``_common`` holds what they share.
 """
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http
-import math
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Final
 
 import h11
 
-from .._send.limits import RateLimiter
-from ._common import CONTROL_PREFIX, error
+from ._common import CONTROL_PREFIX
 from ._fake import FakeIdenfy
 from ._faults import Reply, random_failure
+from ._gateway import Gateway, RequestLog
 
 __all__ = ["FakeIdenfyServer"]
 
@@ -31,6 +31,8 @@ MAX_HEADER_BYTES: Final = 64 * 1024
 _READ_SIZE: Final = 64 * 1024
 #: How long a refused client may go on sending before the connection closes anyway.
 LINGER_SECONDS: Final = 1.0
+#: The control endpoint of the request log (:class:`~._gateway.RequestLog`).
+REQUESTS_PATH: Final = CONTROL_PREFIX + "requests"
 
 
 class FakeIdenfyServer:
@@ -47,9 +49,23 @@ class FakeIdenfyServer:
         fail_rate: share of requests that fail, drawn from :data:`FAILURE_MIX`; a
             dropped connection closes the socket without an answer.
         latency: seconds each answer is held after the request was processed.
-        rate_limit: e.g. ``"10/s"``: beyond it, 429 ``TOO_MANY_REQUESTS`` with a
-            ``Retry-After``, like iDenfy's account limit.
+        rate_limit: e.g. ``"10/s"``: a token bucket of ``rate_limit_burst`` requests
+            (default 1: a strict per-second gateway); beyond it, 429
+            ``TOO_MANY_REQUESTS`` with a ``Retry-After`` (unless ``retry_after=False``).
+        rate_limit_burst: how many requests ``rate_limit`` lets through back to back.
+        rate_limit_window: e.g. ``"10000/hour"``, iDenfy's documented shape: at most
+            that many requests in each aligned window, beyond them 429
+            ``TOO_MANY_REQUESTS`` without ``Retry-After``.
+        retry_after: whether ``rate_limit``'s 429s carry ``Retry-After``.
         seed: makes failures (and a new fake's tokens) reproducible.
+        clock: monotonic seconds, for the limits and the request log's times.
+
+    Every API request is logged (:attr:`request_log`; ``GET /__fake__/requests``):
+    when it arrived, its method and path, the status answered, and for a session
+    creation a keyed hash of its clientId.
+
+    Raises:
+        ValueError: ``fail_rate`` is not a share, or a rate limit is not understood.
     """
 
     def __init__(
@@ -61,7 +77,11 @@ class FakeIdenfyServer:
         fail_rate: float = 0.0,
         latency: float = 0.0,
         rate_limit: str | None = None,
+        rate_limit_burst: int = 1,
+        rate_limit_window: str | None = None,
+        retry_after: bool = True,
         seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0.0 <= fail_rate <= 1.0:
             raise ValueError("fail_rate must be between 0 and 1")
@@ -70,7 +90,15 @@ class FakeIdenfyServer:
         self.port: int = port
         self.fail_rate = fail_rate
         self.latency = latency
-        self._rate_limiter = RateLimiter(rate_limit) if rate_limit else None
+        self.gateway: Gateway | None = Gateway.from_specs(
+            rate_limit,
+            burst=rate_limit_burst,
+            window=rate_limit_window,
+            retry_after=retry_after,
+            clock=clock,
+        )
+        self.request_log: RequestLog = RequestLog()
+        self._clock = clock
         self._rng = random.Random(seed)
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[object], asyncio.StreamWriter] = {}
@@ -174,14 +202,26 @@ class FakeIdenfyServer:
     async def _respond(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
-        if path.startswith(CONTROL_PREFIX):  # never rate-limited, never failing
-            return Reply(*await self.fake.control(method, path, body))
-        limiter = self._rate_limiter
-        if limiter is not None and not limiter.try_acquire():
+        if path.startswith(CONTROL_PREFIX):  # never rate-limited, never failing, not logged
+            if path.partition("?")[0].rstrip("/") == REQUESTS_PATH:
+                return Reply(*self.request_log.control(method))
+            reply = Reply(*await self.fake.control(method, path, body))
+            if path.rstrip("/") == CONTROL_PREFIX + "reset" and reply.status == 200:
+                self.request_log.clear()
+            return reply
+        arrived = self._clock()
+        reply = await self._answer(method, path, headers, body)
+        status = None if reply.lost is not None else reply.status
+        self.request_log.record(arrived, method, path, body, status)
+        return reply
+
+    async def _answer(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        refusal = self.gateway.refuse() if self.gateway is not None else None
+        if refusal is not None:
             self.fake.requests += 1
-            status, answer_headers, content = error(429, "TOO_MANY_REQUESTS", "Too many requests.")
-            wait = str(max(1, math.ceil(limiter.wait_time)))
-            return Reply(status, {**answer_headers, "Retry-After": wait}, content)
+            return Reply(*refusal)
         fault = self.fake.next_fault() or random_failure(self._rng, self.fail_rate)
         reply = await self.fake.respond(method, path, headers, body, fault)
         self._changed.set()
