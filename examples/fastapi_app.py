@@ -31,6 +31,8 @@ Redis (``pip install 'idenfy-async[redis]'``).
   at once). A final result closes the user's open session, so their next
   ``POST /verifications`` starts a new one.
 * ``GET /verifications/{scan_ref}`` -> the recorded result.
+* ``GET /verifications/{scan_ref}/status`` -> the webhook's verdict as plain JSON
+  (``idenfy_async.to_dict``: a model is not JSON by itself, so a handler returns its dict).
 * ``POST /verifications/{scan_ref}/reverify`` -> re-verify a returning user by face:
   ``{method, redirect_url}`` (face authentication), or 409 when the verification is
   not approved and a new one is needed.
@@ -61,8 +63,10 @@ from idenfy_async import (
     SessionRequest,
     SignatureVerificationError,
     VerificationData,
+    VerificationStatus,
     WebhookPayloadError,
     construct_event,
+    to_dict,
 )
 from idenfy_async.coordination import DedupeStore
 from idenfy_async.testing import FakeIdenfy
@@ -117,6 +121,8 @@ class Verification:
     status: str
     final: bool | None
     data: VerificationData
+    #: The webhook's whole verdict: overall, automatic and manual results, tags.
+    verdict: VerificationStatus
 
 
 class KycService:
@@ -239,6 +245,7 @@ class KycService:
             status=str(event.status.overall or ""),
             final=event.final,
             data=data,
+            verdict=event.status,
         )
 
     async def _release(self, key: str) -> None:
@@ -340,6 +347,16 @@ def create_app(
             "final": result.final,
             "document_type": result.data.doc_type,  # a str enum: JSON gives its value
         }
+
+    @app.get("/verifications/{scan_ref}/status")
+    async def verdict(scan_ref: str) -> dict[str, Any]:
+        """``{"overall": "APPROVED", "auto_document": ..., "fraud_tags": [...], ...}``."""
+        result = service.results.get(scan_ref)
+        if result is None:
+            raise HTTPException(404, detail="no result yet")
+        # A model is not JSON by itself (returning it fails in FastAPI's encoder): to_dict
+        # gives its attributes as plain JSON values (to_wire: as iDenfy names them).
+        return to_dict(result.verdict)
 
     return app
 

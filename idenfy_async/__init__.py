@@ -7,6 +7,7 @@ from ._send.observe import ResponseInfo
 from ._send.options import NOT_GIVEN, NotGiven, RequestOptions
 from ._send.retry import Failure, OnRetry, RetryDetails, RetryPolicy
 from ._version import __version__
+from ._wire.converter import to_dict, to_wire
 from .bulk import BulkProgress, BulkResult, BulkState, create_sessions
 from .bulk.journal import (
     ErrorRecord,
@@ -224,5 +225,7 @@ __all__ = [
     "construct_event",
     "create_sessions",
     "parse_event",
+    "to_dict",
+    "to_wire",
     "verify_signature",
 ]

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +34,7 @@ from idenfy_async import (
     DocumentType,
     RetryPolicy,
     coordination,
+    to_dict,
 )
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 from idenfy_async.testing._faults import Reply
@@ -291,6 +293,39 @@ async def test_fastapi_app_without_credentials_uses_the_fake(
         response = await http.post("/verifications", json={"user_id": "user-1"})
     assert response.status_code == 200
     assert response.json()["scan_ref"]
+
+
+def test_fastapi_app_returns_the_verdict_as_json(fake: FakeIdenfy) -> None:
+    """FastAPI's TestClient: the recorded webhook's VerificationStatus comes back as the
+    plain JSON of idenfy_async.to_dict (enum values, lists), the service's own route."""
+    with warnings.catch_warnings():
+        # Starlette 1.x asks for httpx2 under its TestClient and warns on httpx, which it
+        # still supports: the test group keeps the one HTTP client the library uses.
+        warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
+        from fastapi.testclient import TestClient as StarletteTestClient
+
+    app = fastapi_app.create_app(
+        lambda: AsyncIdenfy("test-key", "test-secret", transport=fake), SIGNING_KEY
+    )
+    with StarletteTestClient(app) as http:
+        scan_ref = http.post("/verifications", json={"user_id": "user-42"}).json()["scan_ref"]
+        assert http.get(f"/verifications/{scan_ref}/status").status_code == 404
+        fake.complete(scan_ref, "SUSPECTED")
+        body = json.dumps(fake.webhook_payload(scan_ref)).encode()
+        delivered = http.post(
+            WEBHOOK_PATH,
+            content=body,
+            headers={
+                "Idenfy-Signature": sign(body, SIGNING_KEY),
+                "Idenfy-Event-Type": "IDENTIFICATION_AUTO_FINISHED",
+            },
+        )
+        assert delivered.status_code == 200
+        verdict = http.get(f"/verifications/{scan_ref}/status")
+    assert verdict.status_code == 200
+    assert verdict.json() == to_dict(app.state.service.results[scan_ref].verdict)
+    assert verdict.json()["overall"] == "SUSPECTED"
+    assert isinstance(verdict.json()["fraud_tags"], list)
 
 
 @pytest.mark.parametrize("module", [fastapi_app, aiohttp_app])

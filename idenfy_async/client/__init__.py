@@ -1,9 +1,12 @@
 """The client: :class:`AsyncIdenfy` (configuration, lifecycle, the endpoint methods of
 the core flow) and the resources of the other KYC products it hands out
 (``client.face_auth``, ``client.request_info``, ``client.blocklists``,
-``client.processing``, ``client.proof_of_address``)."""
+``client.processing``, ``client.proof_of_address``), and the listing of verifications
+``list_verifications`` returns (:class:`VerificationListing`, one :class:`ListingPage` at a
+time)."""
 
 from ._client import AsyncIdenfy
+from ._paging import ListingPage, VerificationListing
 from ._resources import (
     Blocklists,
     FaceAuthentication,
@@ -17,6 +20,8 @@ __all__ = [
     "Blocklists",
     "FaceAuthentication",
     "InformationRequests",
+    "ListingPage",
     "Processing",
     "ProofOfAddress",
+    "VerificationListing",
 ]

@@ -20,7 +20,6 @@ import sys
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -70,11 +69,10 @@ from ..models import (
     SessionRequest,
     StatusResult,
     VerificationData,
-    VerificationSummary,
     WebhookEvent,
 )
 from ..transports import HttpBackend
-from ._paging import parse_page, verification_pages
+from ._paging import VerificationListing, parse_page
 from ._resources import (
     Blocklists,
     FaceAuthentication,
@@ -711,13 +709,17 @@ class AsyncIdenfy:
         *,
         per_page: int = DEFAULT_PAGE_SIZE,
         **options: Unpack[ReadOptions],
-    ) -> AsyncIterator[VerificationSummary]:
+    ) -> VerificationListing:
         """Every verification, or those of ``client_id`` (``GET /kyc/identifications/``).
 
-        ``async for summary in client.list_verifications("user-1"): ...``; page after
-        page, each fetched when the previous one is used up. A ``next`` link is followed only
-        on this client's own origin: the credentials never go anywhere else. Options
-        (for each page) as :meth:`get_status`.
+        ``async for summary in client.list_verifications("user-1"): ...`` gives every
+        verification, page after page, each page fetched when the previous one is used
+        up. One page at a time: ``page = await client.list_verifications("user-1").first_page()``
+        has ``items``, ``count`` (iDenfy's total), ``number`` and ``has_next``;
+        ``await page.next_page()`` is the next one, ``.page(n)`` resumes at page ``n``
+        (see :class:`~idenfy_async.client.VerificationListing`). A ``next`` link is
+        followed only on this client's own origin: the credentials never go anywhere
+        else. Options (for each page) as :meth:`get_status`.
 
         Raises:
             RequestValidationError: at once (before iterating), for a bad
@@ -738,16 +740,14 @@ class AsyncIdenfy:
         per_page: int = DEFAULT_PAGE_SIZE,
         options: RequestOptions = NO_OPTIONS,
         priority: coordination.Priority,
-    ) -> AsyncIterator[VerificationSummary]:
-        first = _sansio.build_list_verifications(client_id, page=1, per_page=per_page)
-
+    ) -> VerificationListing:
         def fetch(spec: _sansio.RequestSpec) -> Awaitable[_sansio.VerificationPage]:
             return self._request(
                 "list_verifications", CallKind.READ, spec, parse_page, options, priority=priority
             )
 
-        return verification_pages(
-            fetch, first, base_url=self._state.base_url, client_id=client_id, per_page=per_page
+        return VerificationListing(
+            fetch, base_url=self._state.base_url, client_id=client_id, per_page=per_page
         )
 
     async def download_file(
@@ -985,8 +985,6 @@ class _BulkCreator:
             wait=False,
         )
 
-    def list_verifications(
-        self, client_id: str | None = None
-    ) -> AsyncIterator[VerificationSummary]:
+    def list_verifications(self, client_id: str | None = None) -> VerificationListing:
         # Reconciling a bulk run's open rows is bulk work too: behind interactive calls.
         return self._client._list_verifications(client_id, priority="bulk")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import sys
+from typing import Any
 
 import httpx
 
@@ -27,7 +28,11 @@ from idenfy_async import (
     Session,
     SessionFields,
     StatusResult,
+    VerificationSummary,
+    to_dict,
+    to_wire,
 )
+from idenfy_async.client import ListingPage
 from idenfy_async.testing import FakeIdenfy
 
 if sys.version_info >= (3, 11):
@@ -78,6 +83,14 @@ async def test_typed_calls() -> None:
         assert again.client_id == "user-2"
         options = RequestOptions(timeout=3.0).merged(RequestOptions(max_retries=2))
         assert options.max_retries == 2
+        page = await client.list_verifications("user-1", per_page=1).first_page()
+        assert_type(page, ListingPage)
+        assert_type(page.items, tuple[VerificationSummary, ...])
+        assert_type(await page.next_page(), ListingPage | None)
+        every = [summary async for summary in client.list_verifications("user-1")]
+        assert_type(every, list[VerificationSummary])
+        assert_type(to_dict(session), dict[str, Any])
+        assert_type(to_wire(status), dict[str, Any])
 
 
 def test_retry_details_type() -> None:
