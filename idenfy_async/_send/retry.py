@@ -27,6 +27,7 @@ from typing import Final, Protocol, TypeVar
 import attrs
 
 from .. import errors
+from .calllog import fields
 from .limits import Cooldown
 
 __all__ = [
@@ -304,14 +305,25 @@ class SharedPause(Protocol):
 
 
 def _announce(details: RetryDetails) -> None:
-    """The retry line on the ``idenfy_async`` logger (``IDENFY_LOG=info``)."""
+    """The retry line on the ``idenfy_async`` logger (``IDENFY_LOG=info``), with the
+    call's fields (:mod:`.calllog`) and what failed: status, failure, the wait."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    error = details.error
     logger.info(
         "retrying %s (attempt %d of %d) in %.2fs after %s",
         details.operation,
         details.attempt,
         details.max_attempts,
         details.delay,
-        _describe(details.error),
+        _describe(error),
+        extra=fields(
+            idenfy_operation=details.operation,
+            idenfy_attempt=details.attempt,  # the one about to be made
+            idenfy_status=getattr(error, "status_code", None) or None,
+            idenfy_delay=round(details.delay, 3),
+            idenfy_failure=details.failure.value,
+        ),
     )
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from .._send.calllog import fields
 from .._send.limits import Cooldown
 from ..errors import CoordinationError
 from ._redis import (
@@ -103,10 +104,13 @@ class SharedCooldown:
                     "Redis cooldown unavailable (%s): each process honours only its own"
                     " rate-limit answers until Redis answers again",
                     exc.reason,
+                    extra=fields(),
                 )
             self._skip_until = self._clock() + self.probe_interval
             return None
         if self._skip_until is not None:
             self._skip_until = None
-            logger.warning("Redis cooldown available again: shared by every process")
+            logger.warning(
+                "Redis cooldown available again: shared by every process", extra=fields()
+            )
         return reply
