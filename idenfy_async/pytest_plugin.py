@@ -10,9 +10,15 @@ test suite; the async ones need pytest-asyncio (``pip install "idenfy-async[pyte
 * ``idenfy_fake``: a new :class:`~idenfy_async.testing.FakeIdenfy` per test.
 * ``idenfy_client``: an open :class:`~idenfy_async.AsyncIdenfy` whose transport is
   ``idenfy_fake``; its retries wait on a virtual clock, so a scripted 503 costs no time.
-* ``idenfy_fake_server``: ``idenfy_fake`` served over HTTP on 127.0.0.1 (a started
-  :class:`~idenfy_async.testing.FakeIdenfyServer`; ``.base_url``), for code that cannot
-  take a transport: a subprocess, another language, ``IDENFY_BASE_URL``.
+* ``idenfy_fake_server``: the base URL (a ``str``, ``http://127.0.0.1:PORT``) where
+  ``idenfy_fake`` is served over HTTP, as ``async with FakeIdenfyServer() as base_url``
+  gives it, for code that cannot take a transport: ``base_url=``, a subprocess,
+  another language, ``IDENFY_BASE_URL``.
+
+The async fixtures declare their event loop scope (``function``, each test's own loop,
+pytest-asyncio's default for tests): they do not depend on the project's
+``asyncio_default_fixture_loop_scope``. The tests themselves need pytest-asyncio's
+``asyncio_mode = "auto"`` or a ``@pytest.mark.asyncio`` each.
 
 The names start with ``idenfy_`` so that they do not shadow your own ``client`` or
 ``fake`` fixtures. Disable the plugin with ``-p no:idenfy_async``.
@@ -30,10 +36,13 @@ import pytest
 # fake (and what it needs) is imported only when a test asks for a fixture.
 if TYPE_CHECKING:
     from . import AsyncIdenfy
-    from .testing import FakeIdenfy, FakeIdenfyServer
+    from .testing import FakeIdenfy
 
 __all__ = ["VirtualClock", "idenfy_client", "idenfy_fake", "idenfy_fake_server"]
 
+#: The event loop the async fixtures run on: each test's own (pytest-asyncio's default for
+#: tests), whatever ``asyncio_default_fixture_loop_scope`` the project sets.
+LOOP_SCOPE: Final = "function"
 _NEEDS_ASYNCIO: Final = (
     '{name} is an async fixture: it needs pytest-asyncio (pip install "idenfy-async[pytest]")'
 )
@@ -73,7 +82,7 @@ def _async_fixture(name: str, function: Callable[..., AsyncIterator[Any]]) -> Ca
 
         missing.__doc__ = function.__doc__
         return pytest.fixture(name=name)(missing)
-    return pytest_asyncio.fixture(name=name)(function)
+    return pytest_asyncio.fixture(name=name, loop_scope=LOOP_SCOPE)(function)
 
 
 async def _client(idenfy_fake: FakeIdenfy) -> AsyncIterator[AsyncIdenfy]:
@@ -89,16 +98,12 @@ async def _client(idenfy_fake: FakeIdenfy) -> AsyncIterator[AsyncIdenfy]:
         yield client
 
 
-async def _server(idenfy_fake: FakeIdenfy) -> AsyncIterator[FakeIdenfyServer]:
-    """``idenfy_fake`` served on 127.0.0.1 (a free port); ``.base_url`` is where."""
+async def _server(idenfy_fake: FakeIdenfy) -> AsyncIterator[str]:
+    """The base URL (``http://127.0.0.1:PORT``, a free port) where ``idenfy_fake`` is served."""
     from .testing import FakeIdenfyServer
 
-    server = FakeIdenfyServer(idenfy_fake)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.aclose()
+    async with FakeIdenfyServer(idenfy_fake) as base_url:
+        yield base_url
 
 
 idenfy_client: Callable[..., Any] = _async_fixture("idenfy_client", _client)

@@ -100,9 +100,12 @@ class Admission:
                 raise cooldown_error(spec, grant.cooldown)
             turn = Turn(grant.turn, grant.slot)
         else:
+            # Unpaced with a caller's pacer, but paused after a 429: the pause first,
+            # then the caller's token (taken during the pause, all would leave at once).
+            turn = Turn(await pace.reserve(), None)
             if self.pacer is not None:
-                await self.pacer.acquire()  # a caller's pacer: its own moment
-            turn = Turn(await pace.reserve(), None)  # unpaced then, but paused after a 429
+                await self.pacer.acquire()
+                turn = Turn(clock(), None)
         await self.limiter.acquire()
         budget.exclude(max(0.0, clock() - queued - paused))
         return turn

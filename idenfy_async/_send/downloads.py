@@ -23,6 +23,7 @@ from .._constants import DOWNLOAD_CHUNK_SIZE
 from .._wire.common import RequestSpec, shown_path
 from .._wire.results import check_download_url, download_error
 from .attempt import WireErrors, check_framing
+from .calllog import CallLog, running
 from .retry import CallKind, OnRetry, RetryPolicy, retry_call
 from .sender import USER_AGENT, Sender
 
@@ -53,10 +54,12 @@ async def download_file(
     # sleeps their backoff (or Retry-After) for this download alone.
     started = policy.clock()
     tries = 0
+    log = CallLog("download_file")  # the URL's scanRef is not ours to parse
 
     async def stream_to(file: BinaryIO) -> int:
         nonlocal tries
         tries += 1
+        log.attempt = tries
         async with sender.admission.limiter:
             check_open()  # per attempt: the client may close while a retry waits
             with WireErrors("download_file", spec, tries, policy.clock, started) as seen:
@@ -77,7 +80,7 @@ async def download_file(
             max_retries = 0  # what was written cannot be taken back
         attempt = _to_file(destination, start, stream_to)
 
-    written: int = await retry_call(
+    calling = retry_call(
         attempt,
         operation="download_file",
         kind=CallKind.READ,
@@ -87,6 +90,7 @@ async def download_file(
         retry_unknown=False,
         on_retry=on_retry,
     )
+    written: int = await running(log, calling)  # its records carry log's fields
     return written
 
 

@@ -3,7 +3,8 @@
 ``IDENFY_LOG`` (:func:`configure_logging`), the filter that hides query strings in
 httpx's own log lines, and the record of each attempt (:func:`record_attempt`): one
 log line on ``idenfy_async.http`` and, inside :meth:`AsyncIdenfy.capture_responses`,
-a :class:`ResponseInfo`. Never a body, a secret, a token or a query string.
+a :class:`ResponseInfo`. Never a body, a secret, a token or a query string. Each
+record also carries the call's correlating fields (:mod:`.calllog`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 
 from .. import errors
 from .._constants import ENV_LOG
+from .calllog import fields
 
 __all__ = [
     "ResponseInfo",
@@ -150,6 +152,12 @@ def log_attempt_start(attempt: Attempt, method: str, path: str) -> None:
             path,
             attempt.attempt,
             round((attempt.begun - attempt.started) * 1000),
+            extra=fields(
+                idenfy_operation=attempt.operation,
+                idenfy_attempt=attempt.attempt,
+                idenfy_method=method,
+                idenfy_path=path,
+            ),
         )
 
 
@@ -195,13 +203,13 @@ def _log_attempt(
         elapsed_ms,
         attempt.attempt,
         outcome,
-        extra={
-            "idenfy_operation": attempt.operation,
-            "idenfy_method": method,
-            "idenfy_path": path,
-            "idenfy_status": attempt.status or None,
-            "idenfy_elapsed_ms": elapsed_ms,
-            "idenfy_attempt": attempt.attempt,
-            "idenfy_outcome": outcome,
-        },
+        extra=fields(
+            idenfy_operation=attempt.operation,
+            idenfy_method=method,
+            idenfy_path=path,
+            idenfy_status=attempt.status or None,
+            idenfy_elapsed_ms=elapsed_ms,
+            idenfy_attempt=attempt.attempt,
+            idenfy_outcome=outcome,
+        ),
     )

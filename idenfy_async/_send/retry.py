@@ -27,6 +27,7 @@ from typing import Final, TypeVar
 import attrs
 
 from .. import errors
+from .calllog import fields
 
 __all__ = [
     "RETRY_TABLE",
@@ -208,7 +209,7 @@ class Budget:
     """What is left of one call's ``retry_deadline``, on the policy's clock.
 
     It counts attempts (send to last byte) and the waits between them (backoff,
-    ``Retry-After``, the client's shared rate-limit cooldown). Time a call queues for
+    ``Retry-After``, the pause after a rate-limit answer). Time a call queues for
     this client's own rate token or concurrency slot is not counted (:meth:`exclude`):
     that is the caller's pacing, and a thousand gathered calls must not time out just
     for waiting their turn.
@@ -309,14 +310,25 @@ async def retry_call(
 
 
 def _announce(details: RetryDetails) -> None:
-    """The retry line on the ``idenfy_async`` logger (``IDENFY_LOG=info``)."""
+    """The retry line on the ``idenfy_async`` logger (``IDENFY_LOG=info``), with the
+    call's fields (:mod:`.calllog`) and what failed: status, failure, the wait."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    error = details.error
     logger.info(
         "retrying %s (attempt %d of %d) in %.2fs after %s",
         details.operation,
         details.attempt,
         details.max_attempts,
         details.delay,
-        _describe(details.error),
+        _describe(error),
+        extra=fields(
+            idenfy_operation=details.operation,
+            idenfy_attempt=details.attempt,  # the one about to be made
+            idenfy_status=getattr(error, "status_code", None) or None,
+            idenfy_delay=round(details.delay, 3),
+            idenfy_failure=details.failure.value,
+        ),
     )
 
 

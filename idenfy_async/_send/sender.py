@@ -27,6 +27,7 @@ from .._wire.common import (
 )
 from .admission import Admission, Priority, Turn
 from .attempt import WireErrors, exchange
+from .calllog import CallLog, client_ref_key, running
 from .options import (
     CallSettings,
     Timeouts,
@@ -52,7 +53,15 @@ Parse = Callable[[int, Mapping[str, str], bytes], T]
 class Sender:
     """The connection pool, the admission in front of it, and how requests are built."""
 
-    __slots__ = ("_authorization", "_headers", "_urls", "admission", "http", "owns_http")
+    __slots__ = (
+        "_authorization",
+        "_headers",
+        "_log_key",
+        "_urls",
+        "admission",
+        "http",
+        "owns_http",
+    )
 
     def __init__(
         self,
@@ -66,6 +75,7 @@ class Sender:
         self.owns_http = owns_http
         self.admission = admission
         self._authorization = authorization
+        self._log_key = client_ref_key(authorization)  # for the records' idenfy_client_ref
         self._headers: dict[tuple[bool, str], httpx.Headers] = {}
         self._urls: dict[str, httpx.URL] = {}
         checked_timeouts(http.timeout.as_dict())  # a bad client timeout fails here
@@ -96,7 +106,11 @@ class Sender:
         attempts.timeouts, attempts.check_open = settings.timeouts, settings.check_open
         attempts.first_send, attempts.priority = settings.before_send, settings.priority
         attempts.budget = Budget(settings.deadline, policy.clock)
-        return retry_call(
+        log = CallLog(
+            operation, scan_ref=spec.scan_ref, client_id=spec.client_id, key=self._log_key
+        )
+        attempts.log = log
+        calling = retry_call(
             attempts.send,
             operation=operation,
             kind=kind,
@@ -109,6 +123,8 @@ class Sender:
             rate_limited=attempts.rate_limited,
             patient=settings.priority == "bulk",
         )
+        # Every record of the call (its attempts', its retries') carries log's fields.
+        return running(log, calling)
 
     async def send(
         self, spec: RequestSpec, url: str, timeouts: Timeouts, budget: Budget, seen: WireErrors
@@ -194,6 +210,7 @@ class _Attempts(Generic[T]):
     check_open: Callable[[], None]
     first_send: Callable[[], Awaitable[None]] | None  #: the before_send hook, until run
     priority: Priority
+    log: CallLog
 
     def __init__(
         self,
@@ -219,6 +236,7 @@ class _Attempts(Generic[T]):
         admission, spec, policy = self.sender.admission, self.spec, self.policy
         turn = await admission.admit(self.budget, spec, self.priority)
         self.attempt += 1
+        self.log.attempt = self.attempt
         with WireErrors(self.operation, spec, self.attempt, policy.clock, self.started) as seen:
             try:
                 self.check_open()  # per attempt: the client may close while a retry waits
@@ -242,10 +260,15 @@ class _Attempts(Generic[T]):
             if error is not None:
                 raise error
             try:
-                return self.parse(status, headers, content)
+                result = self.parse(status, headers, content)
             except errors.ResponseDecodeError as exc:
                 exc.method, exc.path = spec.method, shown_path(spec)
                 raise
+            if self.log.scan_ref is None:  # a create's: known from its answer
+                scan_ref = getattr(result, "scan_ref", None)
+                if isinstance(scan_ref, str):
+                    self.log.scan_ref = scan_ref
+            return result
 
     def rate_limited(self, exc: errors.IdenfyError) -> Awaitable[float]:
         """A 429 answered this call's last attempt: the pace adapts and pauses."""

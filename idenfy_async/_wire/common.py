@@ -101,6 +101,10 @@ class RequestSpec:
     accept: str = JSON_CONTENT_TYPE
     #: How logs name the path when the real one holds a secret (a face-auth token).
     shown_path: str | None = None
+    #: The session the request is about, for the log records' ``idenfy_scan_ref``.
+    scan_ref: str | None = attrs.field(default=None, eq=False)
+    #: The user a create is for: only its keyed hash is ever logged (``idenfy_client_ref``).
+    client_id: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 # Strict JSON only: no NaN/Infinity, and UTF-8 (a lone surrogate raises). One shared

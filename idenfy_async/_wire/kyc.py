@@ -187,7 +187,7 @@ def build_face_auth_check(
     _check("check_face_auth", problems)
     path = FACE_AUTH_CHECK_PATH.format(scan_ref=_segment(scan_ref, "scanRef", "check_face_auth"))
     query = urllib.parse.urlencode({"method": method_value})
-    return RequestSpec("GET", f"{path}?{query}", b"")
+    return RequestSpec("GET", f"{path}?{query}", b"", scan_ref=scan_ref)
 
 
 def build_face_auth_token(request: FaceAuthTokenRequest) -> RequestSpec:
@@ -204,7 +204,7 @@ def build_face_auth_token(request: FaceAuthTokenRequest) -> RequestSpec:
     ):
         if value is not None:
             body[wire] = value
-    return RequestSpec("POST", FACE_AUTH_TOKEN_PATH, _dumps(body))
+    return RequestSpec("POST", FACE_AUTH_TOKEN_PATH, _dumps(body), scan_ref=request.scan_ref)
 
 
 def build_face_auth_sessions() -> RequestSpec:
@@ -318,7 +318,7 @@ def build_request_information(request: InformationRequest) -> RequestSpec:
             body[wire] = value
     scan_ref = _segment(request.scan_ref, "scanRef", "request_information")
     path = REQUEST_INFORMATION_PATH.format(scan_ref=scan_ref)
-    return RequestSpec("POST", path, _dumps(body))
+    return RequestSpec("POST", path, _dumps(body), scan_ref=request.scan_ref)
 
 
 def parse_request_information(
@@ -377,12 +377,13 @@ def build_blocklist_add(
     if reason is not None:
         problem = _text(255)(reason)
         _check("add_to_blocklist", [FieldProblem("reason", problem)] if problem else [])
-    return RequestSpec("POST", path, _dumps({"reason": reason}))
+    return RequestSpec("POST", path, _dumps({"reason": reason}), scan_ref=scan_ref)
 
 
 def build_blocklist_remove(scan_ref: str, source: str | BlocklistSource) -> RequestSpec:
     """``DELETE /kyc/identifications/{scanRef}/blocklists/{source}/`` (no body)."""
-    return RequestSpec("DELETE", blocklist_path(scan_ref, source, "remove_from_blocklist"), b"")
+    path = blocklist_path(scan_ref, source, "remove_from_blocklist")
+    return RequestSpec("DELETE", path, b"", scan_ref=scan_ref)
 
 
 _ENTRY_KIND: Final = _Kind("a blocklist entry (none of its fields)", frozenset({"id", "created"}))
@@ -448,7 +449,7 @@ def build_upload_additional_step(request: AdditionalStepUpload, image: bytes) ->
     body: dict[str, Any] = {"scanRef": request.scan_ref, "image": _b64(image), "step": request.step}
     if request.additional_data is not None:
         body["additionalData"] = dict(request.additional_data)
-    return RequestSpec("POST", UPLOAD_ADDITIONAL_STEP_PATH, _dumps(body))
+    return RequestSpec("POST", UPLOAD_ADDITIONAL_STEP_PATH, _dumps(body), scan_ref=request.scan_ref)
 
 
 def build_poa_check(request: PoaCheckRequest, file: bytes) -> RequestSpec:

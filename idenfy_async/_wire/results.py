@@ -114,7 +114,8 @@ def _scan_ref_problem(scan_ref: Any) -> str | None:
 
 
 def _scan_ref_call(path: str, scan_ref: Any, operation: str) -> RequestSpec:
-    return RequestSpec("POST", path, _dumps({"scanRef": check_scan_ref(scan_ref, operation)}))
+    checked = check_scan_ref(scan_ref, operation)
+    return RequestSpec("POST", path, _dumps({"scanRef": checked}), scan_ref=checked)
 
 
 def build_get_status(scan_ref: str) -> RequestSpec:
@@ -167,7 +168,9 @@ def build_generate_pdf(
         "includeMainStepFiles": include_main_step_files,
         "includeAdditionalStepFiles": include_additional_step_files,
     }
-    return RequestSpec("POST", GENERATE_PDF_PATH, _dumps(body), accept=PDF_ACCEPT)
+    return RequestSpec(
+        "POST", GENERATE_PDF_PATH, _dumps(body), accept=PDF_ACCEPT, scan_ref=scan_ref
+    )
 
 
 def build_list_verifications(
@@ -204,7 +207,8 @@ def build_list_verifications(
         query["clientId"] = client_id
     query["page"] = page
     query["perPage"] = per_page
-    return RequestSpec("GET", f"{LIST_VERIFICATIONS_PATH}?{urllib.parse.urlencode(query)}", b"")
+    path = f"{LIST_VERIFICATIONS_PATH}?{urllib.parse.urlencode(query)}"
+    return RequestSpec("GET", path, b"", client_id=client_id)
 
 
 _STATUS_KIND: Final = _Kind("a verification status (no status field)", frozenset({"status"}))

@@ -136,7 +136,7 @@ def build_create_session(request: SessionRequest) -> RequestSpec:
         # Raised here, outside any except block and any frame that holds the
         # body: neither the error's context nor a tracker's frame locals carry it.
         raise RequestValidationError("SessionRequest", [body])
-    return RequestSpec("POST", CREATE_SESSION_PATH, body)
+    return RequestSpec("POST", CREATE_SESSION_PATH, body, client_id=request.client_id)
 
 
 def _encode_request(request: SessionRequest) -> bytes | FieldProblem:

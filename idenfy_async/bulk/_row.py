@@ -42,7 +42,7 @@ _HAS_RESULT: Final = frozenset(
 
 #: Seconds a row set aside (another process is creating its clientId) waits before
 #: it is asked about again.
-HELD_ELSEWHERE_POLL: Final = 0.25
+HELD_ELSEWHERE_POLL: Final = 0.1
 
 
 class _Stopped(Exception):
@@ -51,13 +51,15 @@ class _Stopped(Exception):
 
 class _SetAside:
     """A row whose clientId another process is creating: nothing sent, no turn taken;
-    the schedule asks about it again once the rest of the input is under way."""
+    the schedule asks about it again once the rest of the input is under way
+    (``times``: how often it was set aside)."""
 
-    __slots__ = ("index", "request")
+    __slots__ = ("index", "request", "times")
 
-    def __init__(self, index: int, request: SessionRequest) -> None:
+    def __init__(self, index: int, request: SessionRequest, times: int = 1) -> None:
         self.index = index
         self.request = request
+        self.times = times
 
 
 class _Gate:
@@ -134,15 +136,22 @@ class _Runner:
         request: SessionRequest,
         *,
         after: asyncio.Task[BulkResult | _SetAside | None] | None,
-        again: bool = False,
+        set_aside: int = 0,
     ) -> BulkResult | _SetAside | None:
         """The row's result; None when a stop refused it before anything was sent;
-        :class:`_SetAside` when another process is creating its clientId (``again``:
-        a row set aside before, asked about again after a short wait)."""
+        :class:`_SetAside` when another process is creating its clientId. A row set
+        aside before (``set_aside`` times) is asked about again at once the first time
+        (the other process has usually finished it), then after a short wait each time."""
         if after is not None:
             await asyncio.wait({after})  # its outcome is in the journal when it is done
-        if again:
+        if set_aside > 1:
             await self.policy.sleep(HELD_ELSEWHERE_POLL)
+        result = await self._run(index, request)
+        if isinstance(result, _SetAside):
+            result.times = set_aside + 1
+        return result
+
+    async def _run(self, index: int, request: SessionRequest) -> BulkResult | _SetAside | None:
         journal = self.journal
         cid = request.client_id
         try:

@@ -14,6 +14,7 @@ import attrs
 
 from .. import AsyncIdenfy, IdenfyError, RateLimiter
 from .._constants import ENV_API_KEY, ENV_API_SECRET
+from .._send.limits import parse_rate
 from ..testing import FakeIdenfy
 from ._common import DEFAULT_RATE, _InputError, _say
 from ._ledger import FAKE_JOURNAL_NAME, account_journal_name
@@ -126,6 +127,9 @@ def _rate_limit(args: argparse.Namespace, fake: bool) -> RateLimiter | str | Non
     if shared:
         return spec  # the account's rate, paced in Redis (checked by the client)
     try:
+        if args.burst == 1:  # a steady pace: the client's own, which adapts after a 429
+            parse_rate(spec)
+            return spec
         return RateLimiter(spec, burst=args.burst)
     except IdenfyError as exc:
         raise _InputError(f"--rate: {exc}") from exc

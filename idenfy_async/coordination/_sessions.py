@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from .._send.calllog import fields
 from ..errors import (
     CoordinationError,
     IdenfyError,
@@ -273,6 +274,7 @@ class SessionRegistry:
                 "could not record a session outcome in Redis (%s): the clientId turns"
                 " unknown when its claim's lease ends",
                 exc.reason,
+                extra=fields(),
             )
         except asyncio.CancelledError:
             task.add_done_callback(_swallow)

@@ -159,11 +159,13 @@ class FakeIdenfyServer:
         except ConnectionError:
             pass  # the client went away mid-request
         finally:
-            if task is not None:
-                self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+            # Only now: until closed, aclose() must wait for it (a task still closing
+            # when the loop ends is cancelled, and asyncio.streams logs that as an error).
+            if task is not None:
+                self._connections.pop(task, None)
 
     async def _exchange(
         self, connection: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,10 @@ async def test_one_line_per_attempt_with_what_happened(
     ]
     # Structured too, for JSON log handlers.
     record = next(r for r in caplog.records if r.name == ATTEMPTS)
-    assert {k: v for k, v in vars(record).items() if k.startswith("idenfy_")} == {
+    fields = {k: v for k, v in vars(record).items() if k.startswith("idenfy_")}
+    assert re.fullmatch(r"[0-9a-f]{8}", fields.pop("idenfy_call_id"))
+    assert re.fullmatch(r"[0-9a-f]{12}", fields.pop("idenfy_client_ref"))
+    assert fields == {
         "idenfy_operation": "create_session",
         "idenfy_method": "POST",
         "idenfy_path": "/api/v2/token",
@@ -114,6 +118,7 @@ async def test_one_line_per_attempt_with_what_happened(
         "idenfy_elapsed_ms": 0,
         "idenfy_attempt": 1,
         "idenfy_outcome": "ServerError",
+        "idenfy_scan_ref": None,  # a create's is known once it succeeded
     }
     # The retry decisions stay on the package logger, one line per retry.
     retries = [r.getMessage() for r in caplog.records if r.name == "idenfy_async"]
@@ -192,11 +197,12 @@ async def no_wait(seconds: float) -> None:
 
 
 def secrets_and_pii(auth_token: str, data: Mapping[str, Any]) -> set[str]:
-    """Every value that must never reach a log record."""
+    """Every value that must never reach a log record (the scanRef may: it is how records
+    say which session; the clientId may not, only its keyed hash)."""
     basic = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
     values = {KEY, SECRET, basic, auth_token}
-    values |= {str(v) for k, v in PERSON.items() if k != "client_id"}
-    values |= {v for v in data.values() if isinstance(v, str) and len(v) >= 6}
+    values |= {str(v) for v in PERSON.values()}
+    values |= {v for k, v in data.items() if isinstance(v, str) and len(v) >= 6 and k != "scanRef"}
     return {v.lower() for v in values}
 
 
@@ -235,6 +241,142 @@ async def test_no_secret_token_or_personal_data_in_any_record_even_at_debug(
         text = (record.getMessage() + repr(vars(record))).lower()
         leaked = sorted(value for value in forbidden if value in text)
         assert leaked == [], f"{record.name}: {record.getMessage()}"
+
+
+# --------------------------------------------------------------------------- correlating fields
+
+CALL_FIELDS = (
+    "idenfy_operation",
+    "idenfy_call_id",
+    "idenfy_attempt",
+    "idenfy_scan_ref",
+    "idenfy_client_ref",
+)
+CLIENT_ID, FIRST, LAST = "crm-4711-sentinel", "Wilhelmina", "Fothergay"
+
+
+def ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.split(".")[0] == "idenfy_async"]
+
+
+@pytest.mark.parametrize(
+    ("faults", "succeeds", "lines"),
+    [
+        ([], True, ["http 1"]),
+        ([Fault(status=503)], True, ["http 1", "retry 2", "http 2"]),
+        # 503 then 500: a create is not retried after a 500 (it may have been processed)
+        ([Fault(status=503), Fault(status=500)], False, ["http 1", "retry 2", "http 2"]),
+    ],
+    ids=["success", "retry after 503", "failure"],
+)
+async def test_every_record_of_a_create_carries_the_calls_fields(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    policy: RetryPolicy,
+    faults: list[Fault],
+    succeeds: bool,
+    lines: list[str],
+) -> None:
+    monkeypatch.setenv(ENV_LOG, "debug")
+    caplog.set_level(logging.NOTSET)
+    fake = FakeIdenfy(KEY, SECRET, seed=3)
+    fake.fail_next(*faults)
+    async with AsyncIdenfy(KEY, SECRET, transport=fake, retry_policy=policy) as client:
+        if succeeds:
+            scan_ref = (
+                await client.create_session(client_id=CLIENT_ID, first_name=FIRST, last_name=LAST)
+            ).scan_ref
+        else:
+            with pytest.raises(ServerError):
+                await client.create_session(client_id=CLIENT_ID, first_name=FIRST, last_name=LAST)
+    records = [r for r in ours(caplog) if r.levelno == logging.INFO]
+    kinds = [
+        f"{'http' if r.name == ATTEMPTS else 'retry'} {vars(r)['idenfy_attempt']}" for r in records
+    ]
+    assert kinds == lines
+    every = ours(caplog)  # the debug lines too
+    for record in every:
+        fields = vars(record)
+        assert {name: fields.get(name, "missing") for name in CALL_FIELDS} == {
+            "idenfy_operation": "create_session",
+            "idenfy_call_id": vars(every[0])["idenfy_call_id"],  # one call: one id
+            "idenfy_attempt": fields["idenfy_attempt"],
+            "idenfy_scan_ref": fields["idenfy_scan_ref"],
+            "idenfy_client_ref": vars(every[0])["idenfy_client_ref"],
+        }
+        assert isinstance(fields["idenfy_attempt"], int)
+        assert fields["idenfy_attempt"] >= 1
+    assert re.fullmatch(r"[0-9a-f]{8}", vars(every[0])["idenfy_call_id"])
+    assert re.fullmatch(r"[0-9a-f]{12}", vars(every[0])["idenfy_client_ref"])
+    # The scanRef once known: on the successful attempt's record.
+    assert [vars(r)["idenfy_scan_ref"] for r in records] == (
+        [None] * (len(records) - 1) + [scan_ref if succeeds else None]
+    )
+    for retry in (r for r in records if r.name == "idenfy_async"):
+        assert (vars(retry)["idenfy_status"], vars(retry)["idenfy_failure"]) == (503, "unavailable")
+        assert vars(retry)["idenfy_delay"] == 0.25
+    # Never the secret, the clientId or the person's names, in a message or any attribute.
+    basic = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
+    forbidden = {SECRET, basic, CLIENT_ID, FIRST, LAST}
+    for record in every:
+        text = record.getMessage() + repr(vars(record))
+        assert [value for value in forbidden if value.lower() in text.lower()] == []
+
+
+async def test_each_call_has_its_own_id_and_a_users_ref_is_stable(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, policy: RetryPolicy
+) -> None:
+    """Concurrent calls do not mix their fields; the clientId's ref is the same for the
+    same credentials (another client, another process), another for other credentials."""
+    monkeypatch.setenv(ENV_LOG, "info")
+    caplog.set_level(logging.NOTSET)
+    fake = FakeIdenfy(KEY, SECRET, seed=4)
+    async with AsyncIdenfy(KEY, SECRET, transport=fake, retry_policy=policy) as client:
+        created = await asyncio.gather(
+            *(client.create_session(client_id=f"user-{n % 2}") for n in range(4))
+        )
+    async with AsyncIdenfy(KEY, SECRET, transport=fake, retry_policy=policy) as again:
+        await again.create_session(client_id="user-0")
+    other = FakeIdenfy("other-key", "other-secret")
+    async with AsyncIdenfy("other-key", "other-secret", transport=other) as elsewhere:
+        await elsewhere.create_session(client_id="user-0")
+    records = [vars(r) for r in caplog.records if r.name == ATTEMPTS]
+    assert len({r["idenfy_call_id"] for r in records}) == 6
+    by_scan_ref = {r["idenfy_scan_ref"]: r for r in records}
+    refs = [by_scan_ref[session.scan_ref]["idenfy_client_ref"] for session in created]
+    assert refs[0] == refs[2] != refs[1] == refs[3]
+    assert records[4]["idenfy_client_ref"] == refs[0]  # same credentials, another client
+    assert records[5]["idenfy_client_ref"] not in refs  # keyed: other credentials
+
+
+async def test_reads_name_their_session_and_downloads_their_call(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    client: AsyncIdenfy,
+    fake: FakeIdenfy,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    caplog.set_level(logging.NOTSET)
+    session = await client.create_session(client_id="user-1")
+    fake.complete(session.scan_ref)
+    caplog.clear()
+    fake.fail_next(Fault(status=503))
+    files = await client.get_files(session.scan_ref)
+    assert files.front is not None
+    await client.download_file(files.front, tmp_path / "front.jpg")
+    got = [
+        {k: vars(r)[k] for k in ("idenfy_operation", "idenfy_attempt", "idenfy_scan_ref")}
+        for r in ours(caplog)
+    ]
+    assert got == [
+        {"idenfy_operation": "get_files", "idenfy_attempt": 1, "idenfy_scan_ref": session.scan_ref},
+        {"idenfy_operation": "get_files", "idenfy_attempt": 2, "idenfy_scan_ref": session.scan_ref},
+        {"idenfy_operation": "get_files", "idenfy_attempt": 2, "idenfy_scan_ref": session.scan_ref},
+        {"idenfy_operation": "download_file", "idenfy_attempt": 1, "idenfy_scan_ref": None},
+    ]
+    assert all(vars(r)["idenfy_client_ref"] is None for r in ours(caplog))  # no clientId sent
+    assert len({vars(r)["idenfy_call_id"] for r in ours(caplog)}) == 2
 
 
 # --------------------------------------------------------------------------- ResponseInfo

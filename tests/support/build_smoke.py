@@ -24,7 +24,7 @@ async def test_fixtures(idenfy_client, idenfy_fake):
     assert idenfy_fake.session(session.scan_ref).client_id == "user-1"
 
 async def test_server(idenfy_fake_server):
-    assert idenfy_fake_server.base_url.startswith("http://127.0.0.1:")
+    assert idenfy_fake_server.startswith("http://127.0.0.1:")  # the base URL
 """
 
 

@@ -7,6 +7,7 @@ import importlib
 import importlib.metadata
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,8 +85,9 @@ async def test_each_test_gets_a_new_fake(idenfy_fake):
 
 
 async def test_fake_server(idenfy_fake_server, idenfy_fake):
-    assert idenfy_fake_server.fake is idenfy_fake
-    async with AsyncIdenfy("test-key", "test-secret", base_url=idenfy_fake_server.base_url) as c:
+    assert isinstance(idenfy_fake_server, str)  # as `async with FakeIdenfyServer() as base_url`
+    assert idenfy_fake_server.startswith("http://127.0.0.1:")
+    async with AsyncIdenfy("test-key", "test-secret", base_url=idenfy_fake_server) as c:
         await c.create_session(client_id="user-3")
     assert [s.client_id for s in idenfy_fake.sessions] == ["user-3"]
 """
@@ -95,6 +97,73 @@ def test_the_fixtures_in_a_user_suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest(*plugin_args(), *ASYNCIO, "-o", "asyncio_mode=auto")
     result.assert_outcomes(passed=5)
+
+
+def test_the_fixtures_run_on_the_tests_loop_whatever_the_projects_default(
+    pytester: pytest.Pytester,
+) -> None:
+    """They declare their loop scope: a project whose async fixtures default to the session's
+    loop still gets them on the test's own (else the server would never answer)."""
+    pytester.makepyfile(
+        test_user="""
+import asyncio
+from idenfy_async import AsyncIdenfy
+
+async def test_server_answers(idenfy_fake_server, idenfy_client):
+    options = {"base_url": idenfy_fake_server, "timeout": 5, "max_retries": 0}
+    async with AsyncIdenfy("test-key", "test-secret", **options) as client:
+        await client.create_session(client_id="user-1")
+    await idenfy_client.create_session(client_id="user-2")
+"""
+    )
+    result = pytester.runpytest(
+        *plugin_args(),
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=session",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def fixture_section() -> str:
+    """docs/testing.md's pytest fixtures section (up to the next heading)."""
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    return text.split("\n## pytest fixtures\n", 1)[1].split("\n## ", 1)[0]
+
+
+def fenced(section: str, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", section, re.M | re.S)
+
+
+def test_the_documented_sample_passes_in_a_fresh_project(tmp_path: Path) -> None:
+    """The fixtures page's configuration and test module, copied into a new project and run
+    by pytest in its own process (the package importable, as once installed): it passes,
+    and nothing warns about the event loop scope."""
+    section = fixture_section()
+    [config] = fenced(section, "toml")
+    [module] = fenced(section, "python")
+    (tmp_path / "pyproject.toml").write_text(config, encoding="utf-8")
+    (tmp_path / "test_sample.py").write_text(module, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "IDENFY_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "configfile: pyproject.toml" in output, output  # the doc's configuration, alone
+    assert re.search(r"\b2 passed\b", output), output
+    assert "warnings summary" not in output, output
+    assert "PytestDeprecationWarning" not in output, output
+    assert "Traceback" not in output, output  # -rA shows what each test logged, teardown too
 
 
 def test_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> None:
