@@ -90,11 +90,18 @@ class WebhookDelivery:
 
 @attrs.frozen
 class Request:
+    """One API request as the endpoints see it.
+
+    ``origin`` is where the client reached the fake (``http://HOST:PORT``, over TCP);
+    None in-process, where the fake names its own invalid hosts.
+    """
+
     method: str
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
+    origin: str | None = None
 
 
 def answer(status: int, body: Any) -> Answer:

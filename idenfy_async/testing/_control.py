@@ -54,14 +54,18 @@ class Controlled(Protocol):
         signing_key: str | bytes,
         event_type: str = ...,
         url: str | None = ...,
+        origin: str | None = ...,
     ) -> int: ...
 
 
-async def control(fake: Controlled, method: str, path: str, body: bytes) -> Answer:
+async def control(
+    fake: Controlled, method: str, path: str, body: bytes, *, origin: str | None = None
+) -> Answer:
     """Answer one request to a ``/__fake__/`` control endpoint (see the module doc).
 
     Answers are JSON; a problem is ``{"error": "..."}`` with 400 (bad body), 404
     (unknown scanRef or endpoint), 405, or 502 (the webhook got no answer).
+    ``origin``: where the request reached a served fake (its webhooks' file URLs).
     """
     path = path.partition("?")[0].removeprefix(CONTROL_PREFIX).strip("/")
     parts = path.split("/") if path else []
@@ -99,7 +103,7 @@ async def control(fake: Controlled, method: str, path: str, body: bytes) -> Answ
         return _control_error(400, "the body must be a JSON object")
     if action == "complete":
         return _control_complete(fake, session, options)
-    return await _control_webhook(fake, session, options)
+    return await _control_webhook(fake, session, options, origin)
 
 
 def _control_complete(fake: Controlled, session: FakeSession, options: Mapping[str, Any]) -> Answer:
@@ -124,7 +128,7 @@ def _control_complete(fake: Controlled, session: FakeSession, options: Mapping[s
 
 
 async def _control_webhook(
-    fake: Controlled, session: FakeSession, options: Mapping[str, Any]
+    fake: Controlled, session: FakeSession, options: Mapping[str, Any], origin: str | None
 ) -> Answer:
     key = options.get("signingKey", fake.signing_key)
     event_type = options.get("eventType", "IDENTIFICATION_AUTO_FINISHED")
@@ -136,7 +140,7 @@ async def _control_webhook(
         return _control_error(400, "url must be a string")
     try:
         status = await fake.send_webhook(
-            session.scan_ref, signing_key=key, event_type=event_type, url=url
+            session.scan_ref, signing_key=key, event_type=event_type, url=url, origin=origin
         )
     except ValueError as exc:
         return _control_error(400, str(exc))
