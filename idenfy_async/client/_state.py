@@ -367,14 +367,11 @@ def _checked_base_url(url: str | None, allow_insecure_http: bool | None) -> tupl
     return url, insecure_http_origin(url, allow_insecure_http)
 
 
-def insecure_http_origin(
-    url: str, allow_insecure_http: bool | None, *, name: str = "base_url"
-) -> str | None:
+def insecure_http_origin(url: str, allow_insecure_http: bool | None) -> str | None:
     """None for an ``https://`` URL or ``http://`` on a loopback host; for plain ``http://``
     to another host, its origin, if the opt-in allows it (then one WARNING is logged).
 
-    ``allow_insecure_http``: the opt-in (None: ``IDENFY_ALLOW_INSECURE_HTTP``);
-    ``name``: what the refusal calls the URL (never the URL itself).
+    ``allow_insecure_http``: the opt-in (None: ``IDENFY_ALLOW_INSECURE_HTTP``).
 
     Raises:
         ConfigurationError: plain http:// to another host without the opt-in (the
@@ -384,22 +381,28 @@ def insecure_http_origin(
         return None
     if not insecure_http_allowed(allow_insecure_http):
         raise errors.ConfigurationError(
-            f"{name} must use https://: plain http:// would send the API secret in clear"
+            "base_url must use https://: plain http:// would send the API secret in clear"
             " (allowed for loopback hosts such as 127.0.0.1; for another host, such as a"
             " fake iDenfy in docker-compose, only with allow_insecure_http=True or"
             f" {ENV_ALLOW_INSECURE_HTTP}=1)"
         )
     origin = origin_of(url)
     if origin is None or not origin.startswith("http://"):
-        raise errors.ConfigurationError(f"{name} must be an absolute https:// URL")
+        raise errors.ConfigurationError("base_url must be an absolute https:// URL")
+    warn_insecure_http(origin, "the API secret and personal data")
+    return origin
+
+
+def warn_insecure_http(origin: str, what: str) -> None:
+    """Log the one WARNING of the insecure-http opt-in: ``what`` crosses to ``origin``
+    unencrypted (the origin only: never a path, query or credential)."""
     logger.warning(
-        "plain http:// to %s (allowed by allow_insecure_http or %s): the API secret and"
-        " personal data cross the network unencrypted; use it only with a fake iDenfy or"
-        " on a private test network",
+        "plain http:// to %s (allowed by allow_insecure_http or %s): %s cross the network"
+        " unencrypted; use it only with a fake iDenfy or on a private test network",
         origin,
         ENV_ALLOW_INSECURE_HTTP,
+        what,
     )
-    return origin
 
 
 def insecure_http_allowed(allow_insecure_http: bool | None) -> bool:

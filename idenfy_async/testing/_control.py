@@ -21,6 +21,7 @@ from ._common import (
     FakeSession,
     WebhookDelivery,
     answer,
+    outcome_problem,
 )
 
 __all__ = ["Controlled", "FakeControl", "FakeControlError", "control"]
@@ -46,6 +47,7 @@ class Controlled(Protocol):
         fraud_tags: Iterable[str] = ...,
         mismatch_tags: Iterable[str] = ...,
         final: bool = ...,
+        allow_unknown_status: bool = ...,
     ) -> FakeSession: ...
     async def send_webhook(
         self,
@@ -111,8 +113,16 @@ def _control_complete(fake: Controlled, session: FakeSession, options: Mapping[s
     fraud = options.get("fraudTags", [])
     mismatch = options.get("mismatchTags", [])
     final = options.get("final", True)
+    allow_unknown = options.get("allowUnknownStatus", False)
     if not isinstance(outcome, str) or not outcome:
         return _control_error(400, "status must be a non-empty string")
+    if not isinstance(allow_unknown, bool):
+        return _control_error(400, "allowUnknownStatus must be true or false")
+    problem = outcome_problem(
+        outcome.upper(), allow_unknown=allow_unknown, flag='"allowUnknownStatus": true'
+    )
+    if problem is not None:
+        return _control_error(400, problem)
     for name, tags in (("fraudTags", fraud), ("mismatchTags", mismatch)):
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             return _control_error(400, f"{name} must be a list of strings")
@@ -120,7 +130,12 @@ def _control_complete(fake: Controlled, session: FakeSession, options: Mapping[s
         return _control_error(400, "final must be true or false")
     try:
         fake.complete(
-            session.scan_ref, outcome, fraud_tags=fraud, mismatch_tags=mismatch, final=final
+            session.scan_ref,
+            outcome,
+            fraud_tags=fraud,
+            mismatch_tags=mismatch,
+            final=final,
+            allow_unknown_status=allow_unknown,
         )
     except ValueError as exc:
         return _control_error(400, str(exc))
@@ -225,13 +240,19 @@ class FakeControl:
         fraud_tags: Iterable[str] = (),
         mismatch_tags: Iterable[str] = (),
         final: bool = True,
+        allow_unknown_status: bool = False,
     ) -> dict[str, Any]:
-        """Play the user's verification (:meth:`FakeIdenfy.complete`); the session after."""
+        """Play the user's verification (:meth:`FakeIdenfy.complete`); the session after.
+
+        A ``status`` iDenfy does not document is refused (:class:`FakeControlError`,
+        400, naming the valid ones) unless ``allow_unknown_status`` lets it through.
+        """
         body = {
             "status": status,
             "fraudTags": list(fraud_tags),
             "mismatchTags": list(mismatch_tags),
             "final": final,
+            "allowUnknownStatus": allow_unknown_status,
         }
         return await self._call("POST", f"/sessions/{_quote(scan_ref)}/complete", body)
 

@@ -45,6 +45,7 @@ from ._common import (
     WebhookDelivery,
     answer,
     error,
+    outcome_problem,
 )
 from ._faults import Fault, Reply
 from ._kyc import FakeKyc
@@ -370,11 +371,14 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         manual_document: str | None = None,
         manual_face: str | None = None,
         platform: str = "PC",
+        allow_unknown_status: bool = False,
     ) -> FakeSession:
         """Play the user's verification: the session ends with ``outcome``.
 
         ``outcome`` is the overall status (``APPROVED``, ``DENIED``, ``SUSPECTED``,
-        ``REVIEWING``, ``EXPIRED``, or any newer value). Document and face results
+        ``REVIEWING`` or ``EXPIRED``, any case); a value iDenfy does not document only
+        with ``allow_unknown_status=True``, to test how a client handles a status
+        newer than it (a typo would otherwise pass unnoticed). Document and face results
         follow from it unless given. SUSPECTED always carries a tag (as at
         iDenfy): ``FACE_SUSPECTED`` when none is given. ``data`` overrides fields
         of the document data (camelCase or snake_case names). Afterwards status,
@@ -383,12 +387,17 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
 
         Raises:
             KeyError: unknown scanRef.
-            ValueError: ``outcome`` is ACTIVE or DELETED, or the session was deleted.
+            ValueError: ``outcome`` is ACTIVE or DELETED, unknown without
+                ``allow_unknown_status`` (the message names the valid ones), or the
+                session was deleted.
         """
         session = self.session(scan_ref)
         outcome = outcome.upper()
-        if outcome in ("ACTIVE", "DELETED", "EXPIRED-DELETED"):
-            raise ValueError(f"{outcome} is not an outcome; use delete_verification")
+        problem = outcome_problem(
+            outcome, allow_unknown=allow_unknown_status, flag="allow_unknown_status=True"
+        )
+        if problem is not None:
+            raise ValueError(problem)
         if session.status in ("DELETED", "EXPIRED-DELETED"):
             raise ValueError(f"session {scan_ref} was deleted")
         fraud, mismatch = list(fraud_tags), list(mismatch_tags)
