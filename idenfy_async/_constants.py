@@ -11,6 +11,9 @@ from typing import Final
 ENV_API_KEY: Final = "IDENFY_API_KEY"
 ENV_API_SECRET: Final = "IDENFY_API_SECRET"
 ENV_BASE_URL: Final = "IDENFY_BASE_URL"
+#: ``1`` lets the client send to a plain ``http://`` base URL on a host that is not
+#: loopback (e.g. a fake iDenfy in docker-compose): the secret then crosses in clear.
+ENV_ALLOW_INSECURE_HTTP: Final = "IDENFY_ALLOW_INSECURE_HTTP"
 #: ``info`` or ``debug``: one log line per attempt (see ``configure_logging``).
 ENV_LOG: Final = "IDENFY_LOG"
 #: Turns on the state shared by every process on the account (see ``redis_url``).

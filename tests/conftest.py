@@ -51,9 +51,10 @@ class VirtualClock:
 
 @pytest.fixture(autouse=True)
 def _no_shared_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's IDENFY_REDIS_URL must not reach tests (nor the CLI they start):
-    tests that share state through Redis say so."""
+    """A developer's IDENFY_REDIS_URL (or IDENFY_ALLOW_INSECURE_HTTP) must not reach
+    tests (nor the CLI they start): tests that share state through Redis say so."""
     monkeypatch.delenv("IDENFY_REDIS_URL", raising=False)
+    monkeypatch.delenv("IDENFY_ALLOW_INSECURE_HTTP", raising=False)
 
 
 @pytest.fixture

@@ -543,10 +543,12 @@ class CountingFake(FakeIdenfy):
         headers: Mapping[str, str],
         body: bytes,
         fault: Fault | None = None,
+        *,
+        origin: str | None = None,
     ) -> Reply:
         if path == DATA_PATH:
             self.fetched[json.loads(body)["scanRef"]] += 1
-        return await super().respond(method, path, headers, body, fault)
+        return await super().respond(method, path, headers, body, fault, origin=origin)
 
 
 async def deliver_or_none(fake: FakeIdenfy, scan_ref: str) -> int | None:

@@ -164,15 +164,18 @@ async def download_files(
     download: Callable[[str, Path], Awaitable[int]],
     file_urls: Mapping[str, str | None],
     directory: str | os.PathLike[str],
+    *,
+    check: Callable[[Any], str] = check_download_url,
 ) -> dict[str, Path]:
-    """See :meth:`AsyncIdenfy.download_files`; ``download(url, path)`` fetches one file."""
+    """See :meth:`AsyncIdenfy.download_files`; ``download(url, path)`` fetches one file,
+    ``check(url)`` returns a URL that may be fetched or raises (every URL, before any)."""
     folder = Path(directory)
     plan: dict[str, tuple[str, Path]] = {}
     used: set[str] = set()
     for name, url in file_urls.items():
         if url is None:
             continue
-        file_name = _file_name(name, check_download_url(url), used)
+        file_name = _file_name(name, check(url), used)
         used.add(file_name.lower())
         plan[name] = (url, folder / file_name)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)

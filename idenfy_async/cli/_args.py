@@ -172,15 +172,23 @@ def _bulk_resuming(bulk: argparse.ArgumentParser) -> None:
 
 
 def _fake_server_parser(commands: Any) -> None:
-    """``idenfy-async fake-server``: FakeIdenfy over HTTP on 127.0.0.1."""
+    """``idenfy-async fake-server``: FakeIdenfy over HTTP (on 127.0.0.1 unless --host)."""
     fake = commands.add_parser(
         "fake-server",
-        help="serve a fake iDenfy over HTTP on 127.0.0.1",
-        description="Serve FakeIdenfy on http://127.0.0.1:PORT until interrupted. Point"
-        " IDENFY_BASE_URL at it, with IDENFY_API_KEY=test-key IDENFY_API_SECRET=test-secret."
+        help="serve a fake iDenfy over HTTP on 127.0.0.1 (or --host)",
+        description="Serve FakeIdenfy on http://HOST:PORT (127.0.0.1:8080 by default) until"
+        " interrupted. Point IDENFY_BASE_URL at it, with IDENFY_API_KEY=test-key"
+        " IDENFY_API_SECRET=test-secret (and IDENFY_ALLOW_INSECURE_HTTP=1 when the client"
+        " reaches it by a name that is not loopback, e.g. in docker-compose)."
         ' The first line on stdout says it is ready: {"event": "ready", "url": ...,'
         ' "port": ..., "pid": ...}. Drive it with `idenfy-async fake ...` or its'
         " /__fake__/ endpoints.",
+    )
+    fake.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0: every interface, e.g. in a"
+        " container; the control endpoints need no credentials)",
     )
     fake.add_argument("--port", type=int, default=8080, help="port (0: any free one)")
     fake.add_argument(
@@ -314,6 +322,12 @@ def _complete_parser(actions: Any, server: argparse.ArgumentParser) -> None:
     )
     complete.add_argument(
         "--not-final", action="store_true", help="final: false (a manual review follows)"
+    )
+    complete.add_argument(
+        "--allow-unknown-status",
+        action="store_true",
+        help="let a STATUS iDenfy does not document through (to test a client's handling"
+        " of new values); refused otherwise",
     )
     complete.set_defaults(run=_run_control, run_action="complete")
 

@@ -119,7 +119,8 @@ class AsyncIdenfy:
     Args:
         api_key: API key (the Basic-auth user name).
         api_secret: API secret (the Basic-auth password). Never printed.
-        base_url: ``https://`` URL; plain ``http://`` only for loopback hosts.
+        base_url: ``https://`` URL; plain ``http://`` only for loopback hosts, unless
+            ``allow_insecure_http`` says otherwise.
         timeout: seconds or an ``httpx.Timeout`` for one attempt: its ``read`` value
             bounds the attempt from send to the last byte (a number sets all four).
         max_retries: retries after the first attempt (see :class:`RetryPolicy`).
@@ -190,6 +191,7 @@ class AsyncIdenfy:
         bulk_share: float | NotGiven = NOT_GIVEN,
         fallback_share: float | NotGiven | None = NOT_GIVEN,
         single_session: bool = False,
+        allow_insecure_http: bool | None = None,
     ) -> None:
         state = open_state(
             api_key,
@@ -212,6 +214,7 @@ class AsyncIdenfy:
             bulk_share=bulk_share,
             fallback_share=fallback_share,
             single_session=single_session,
+            allow_insecure_http=allow_insecure_http,
         )
         # A caller's http_client keeps its own default timeout; ours got it built in.
         own = http_client is not None and timeout is not NOT_GIVEN
@@ -771,12 +774,13 @@ class AsyncIdenfy:
 
         Raises:
             RequestValidationError: ``url`` is not ``https://`` (``http://`` only on
-                loopback); nothing was sent.
+                loopback, or on the base URL's origin with ``allow_insecure_http``);
+                nothing was sent.
             APIError: the file host refused (``PermissionDeniedError`` once the URL
                 expired, about an hour after it was issued).
             APIConnectionError: no complete answer after the last attempt.
         """
-        url = _sansio.check_download_url(url)
+        url = self._state.checked_download_url(url)
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError("chunk_size must be a positive integer")
         chosen = options_from("download_file", options)
@@ -819,7 +823,9 @@ class AsyncIdenfy:
         def download(url: str, path: Path) -> Awaitable[int]:
             return self.download_file(url, path, chunk_size=chunk_size, **options)
 
-        return await _downloads.download_files(download, file_urls, directory)
+        return await _downloads.download_files(
+            download, file_urls, directory, check=self._state.checked_download_url
+        )
 
     # ------------------------------------------------------------------ bulk
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from .. import errors
 from .._constants import (
     DEFAULT_ACCOUNT_RATE,
     DEFAULT_CONCURRENCY,
+    ENV_ALLOW_INSECURE_HTTP,
     ENV_API_KEY,
     ENV_API_SECRET,
     ENV_BASE_URL,
@@ -39,7 +41,8 @@ from .._send.options import NOT_GIVEN, NotGiven, RequestOptions, checked_timeout
 from .._send.retry import OnRetry, RetryPolicy
 from .._send.sender import DEFAULT_TIMEOUT, Sender
 from .._wire import sessions as _sansio
-from ..models._urls import secure_url_problem
+from ..models import utf8_problem
+from ..models._urls import origin_of, secure_url_problem
 from ..transports import DirectClient, HttpBackend, build_transport
 
 if TYPE_CHECKING:
@@ -48,6 +51,11 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL: Final = "https://ivs.idenfy.com"
 DEFAULT_MAX_CONCURRENCY: Final = DEFAULT_CONCURRENCY
+#: What ``IDENFY_ALLOW_INSECURE_HTTP`` may say (case-insensitive): on, or off.
+_ENV_ON: Final = frozenset({"1", "true", "yes", "on"})
+_ENV_OFF: Final = frozenset({"", "0", "false", "no", "off"})
+
+logger = logging.getLogger("idenfy_async")
 
 
 class ClientState:
@@ -61,6 +69,7 @@ class ClientState:
         "api_key",
         "base_url",
         "closed",
+        "insecure_origin",
         "loop",
         "on_retry",
         "parse_session",
@@ -83,8 +92,12 @@ class ClientState:
         single_session: bool,
         redis: Any,
         quota: coordination.RedisQuota | None,
+        insecure_origin: str | None = None,
     ) -> None:
         self.base_url = base_url
+        #: The base URL's origin when plain http:// to it was allowed by the opt-in
+        #: (its file URLs, e.g. a fake's, may then be fetched over http:// too).
+        self.insecure_origin = insecure_origin
         self.api_key = api_key
         self.sender = sender
         self.policy = policy
@@ -127,6 +140,24 @@ class ClientState:
                 " (e.g. inside the coroutine passed to asyncio.run)."
             )
 
+    def checked_download_url(self, url: Any) -> str:
+        """``url`` when it may be fetched: ``https://``, ``http://`` on loopback, or
+        ``http://`` on the base URL's own origin when the insecure-http opt-in allowed it.
+
+        Raises:
+            RequestValidationError: naming ``url``; nothing may be sent.
+        """
+        insecure = self.insecure_origin
+        if (
+            insecure is not None
+            and isinstance(url, str)
+            and url.startswith("http://")
+            and not utf8_problem(url)
+            and origin_of(url) == insecure
+        ):
+            return url
+        return _sansio.check_download_url(url)
+
     def sessions(self) -> coordination.SessionRegistry:
         """The open-session registry (in Redis with ``redis_url``), made on first use."""
         if self.registry is None:
@@ -157,6 +188,7 @@ def open_state(
     bulk_share: float | NotGiven,
     fallback_share: float | NotGiven | None,
     single_session: bool,
+    allow_insecure_http: bool | None = None,
 ) -> ClientState:
     """The :class:`ClientState` of the constructor's arguments (environment defaults read;
     ``IDENFY_LOG`` applied); its ``policy`` is ``retry_policy`` with ``retry_options``.
@@ -170,7 +202,9 @@ def open_state(
     assert api_key is not None  # checked just above
     assert api_secret is not None
     configure_logging(os.environ.get(ENV_LOG))
-    checked_url = _checked_base_url(base_url or os.environ.get(ENV_BASE_URL))
+    checked_url, insecure_origin = _checked_base_url(
+        base_url or os.environ.get(ENV_BASE_URL), allow_insecure_http
+    )
     hide_queries_in_httpx_logs(checked_url)
     policy = evolved(retry_policy or RetryPolicy(), retry_options)
     url = os.environ.get(ENV_REDIS_URL) if redis_url is NOT_GIVEN else redis_url
@@ -196,6 +230,7 @@ def open_state(
         single_session=single_session,
         redis=redis,
         quota=quota,
+        insecure_origin=insecure_origin,
     )
 
 
@@ -319,19 +354,77 @@ def _check_arguments(
         )
 
 
-def _checked_base_url(url: str | None) -> str:
+def _checked_base_url(url: str | None, allow_insecure_http: bool | None) -> tuple[str, str | None]:
+    """The base URL without its trailing slash, and its origin if it is plain http://
+    to a host that is not loopback (see :func:`insecure_http_origin`)."""
     url = (url or DEFAULT_BASE_URL).rstrip("/")
     parts = urllib.parse.urlsplit(url)
     if not parts.hostname or parts.scheme not in ("https", "http"):
         raise errors.ConfigurationError("base_url must be an absolute https:// URL")
-    if secure_url_problem(url):
-        raise errors.ConfigurationError(
-            "base_url must use https://: plain http:// would send the API secret in clear"
-            " (allowed only for loopback hosts such as 127.0.0.1, for local testing)"
-        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise errors.ConfigurationError(
             "base_url must not carry a query, fragment or user:password (pass credentials"
             " as api_key= and api_secret=)"
         )
-    return url
+    return url, insecure_http_origin(url, allow_insecure_http)
+
+
+def insecure_http_origin(url: str, allow_insecure_http: bool | None) -> str | None:
+    """None for an ``https://`` URL or ``http://`` on a loopback host; for plain ``http://``
+    to another host, its origin, if the opt-in allows it (then one WARNING is logged).
+
+    ``allow_insecure_http``: the opt-in (None: ``IDENFY_ALLOW_INSECURE_HTTP``).
+
+    Raises:
+        ConfigurationError: plain http:// to another host without the opt-in (the
+            message names both ways to opt in), or an unreadable opt-in.
+    """
+    if secure_url_problem(url) is None:
+        return None
+    if not insecure_http_allowed(allow_insecure_http):
+        raise errors.ConfigurationError(
+            "base_url must use https://: plain http:// would send the API secret in clear"
+            " (allowed for loopback hosts such as 127.0.0.1; for another host, such as a"
+            " fake iDenfy in docker-compose, only with allow_insecure_http=True or"
+            f" {ENV_ALLOW_INSECURE_HTTP}=1)"
+        )
+    origin = origin_of(url)
+    if origin is None or not origin.startswith("http://"):
+        raise errors.ConfigurationError("base_url must be an absolute https:// URL")
+    warn_insecure_http(origin, "the API secret and personal data")
+    return origin
+
+
+def warn_insecure_http(origin: str, what: str) -> None:
+    """Log the one WARNING of the insecure-http opt-in: ``what`` crosses to ``origin``
+    unencrypted (the origin only: never a path, query or credential)."""
+    logger.warning(
+        "plain http:// to %s (allowed by allow_insecure_http or %s): %s cross the network"
+        " unencrypted; use it only with a fake iDenfy or on a private test network",
+        origin,
+        ENV_ALLOW_INSECURE_HTTP,
+        what,
+    )
+
+
+def insecure_http_allowed(allow_insecure_http: bool | None) -> bool:
+    """The opt-in to plain http:// off loopback: the argument, else ``IDENFY_ALLOW_INSECURE_HTTP``.
+
+    Raises:
+        ConfigurationError: the argument is not a bool or None, or the variable is
+            set to something that is neither on (1, true, yes, on) nor off (0, false,
+            no, off, empty).
+    """
+    if allow_insecure_http is not None:
+        if not isinstance(allow_insecure_http, bool):
+            raise errors.ConfigurationError("allow_insecure_http must be True, False or None")
+        return allow_insecure_http
+    value = os.environ.get(ENV_ALLOW_INSECURE_HTTP, "").strip().lower()
+    if value in _ENV_ON:
+        return True
+    if value in _ENV_OFF:
+        return False
+    raise errors.ConfigurationError(
+        f"{ENV_ALLOW_INSECURE_HTTP} must be 1 (or true, yes, on) to allow plain http://,"
+        " or 0 (or false, no, off, empty)"
+    )

@@ -5,7 +5,10 @@ Every URL the library sends to (``base_url``, a file download, a fake's webhook)
 puts into a request (``successUrl`` and the other redirect URLs) passes
 :func:`secure_url_problem`. Plain ``http://`` is allowed only for loopback hosts, so
 that local development and :class:`~idenfy_async.testing.FakeIdenfy` work while no
-secret, token or personal data ever crosses a network in clear.
+secret, token or personal data ever crosses a network in clear. The client's
+``allow_insecure_http`` opt-in (or ``IDENFY_ALLOW_INSECURE_HTTP=1``) is the one
+exception: plain ``http://`` to its base URL's own origin, e.g. a fake iDenfy in
+docker-compose.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ __all__ = [
     "IFRAME_BASE_URL",
     "face_auth_ui_url",
     "is_loopback_host",
+    "origin_of",
     "secure_url_problem",
     "session_ui_url",
     "uri_syntax_problem",
@@ -30,6 +34,7 @@ IFRAME_BASE_URL: Final = "https://ui.idenfy.com/"
 #: iDenfy's face-authentication UI: a face-auth token opens it.
 FACE_AUTH_UI_URL: Final = "https://face.authentication.idenfy.com/"
 
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 #: The common case, accepted without parsing.
 _PLAIN_HTTPS_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?")
 #: What every refusal says: the rule, never the URL (it may carry a token).
@@ -62,6 +67,21 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host:port`` of an absolute URL (scheme and host lower-cased, the port
+    written out even when it is the scheme's default), or None if it has no host."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a bad port or an unclosed IPv6 bracket
+        return None
+    scheme = parts.scheme.lower()
+    if not host or scheme not in _DEFAULT_PORTS:
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port or _DEFAULT_PORTS[scheme]}"
 
 
 def secure_url_problem(url: str) -> str | None:

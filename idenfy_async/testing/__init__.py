@@ -23,12 +23,16 @@ signing_key=...)`` delivers the signed result webhook to the session's callbackU
 
 Served over HTTP (:class:`FakeIdenfyServer`, ``idenfy-async fake-server``), the same
 flow is driven from outside Python through control endpoints under the reserved
-prefix ``/__fake__/`` (no credentials; the fake listens on loopback only)::
+prefix ``/__fake__/`` (no credentials; the fake listens on loopback unless told
+otherwise, e.g. ``--host 0.0.0.0`` in a container on a private network)::
 
     GET  /__fake__/sessions                      every session: scanRef, clientId, status, ...
     GET  /__fake__/sessions/SCANREF              one of them
     POST /__fake__/sessions/SCANREF/complete     {"status": "APPROVED", "fraudTags": [...],
-                                                  "mismatchTags": [...], "final": true}
+                                                  "mismatchTags": [...], "final": true,
+                                                  "allowUnknownStatus": false}
+                                                 (400 for a status iDenfy does not
+                                                 document, unless allowUnknownStatus)
     POST /__fake__/sessions/SCANREF/webhook      {"signingKey": ..., "eventType": ..., "url": ...}
                                                  (all optional): answers the app's status code
     POST /__fake__/reset                         forget every session, webhook and request

@@ -35,6 +35,11 @@ CONTROL_PREFIX: Final = "/__fake__/"
 DEFAULT_SIGNING_KEY: Final = "fake-signing-key"
 TOKEN_ALPHABET: Final = string.ascii_letters + string.digits
 
+#: The statuses a verification ends with, as iDenfy documents them: what
+#: ``fake.complete`` takes without ``allow_unknown_status``.
+OUTCOMES: Final = ("APPROVED", "DENIED", "SUSPECTED", "REVIEWING", "EXPIRED")
+#: Statuses that are not the end of a verification (a session's start, or deletion).
+NOT_OUTCOMES: Final = ("ACTIVE", "DELETED", "EXPIRED-DELETED")
 #: One answer: (status, headers, body).
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -90,11 +95,18 @@ class WebhookDelivery:
 
 @attrs.frozen
 class Request:
+    """One API request as the endpoints see it.
+
+    ``origin`` is where the client reached the fake (``http://HOST:PORT``, over TCP);
+    None in-process, where the fake names its own invalid hosts.
+    """
+
     method: str
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
+    origin: str | None = None
 
 
 def answer(status: int, body: Any) -> Answer:
@@ -116,3 +128,20 @@ def json_object(body: bytes) -> dict[str, Any] | Answer:
     if not isinstance(payload, dict):
         return error(400, "JSON_ERROR", "Request body must be a JSON object.")
     return payload
+
+
+def outcome_problem(outcome: str, *, allow_unknown: bool, flag: str) -> str | None:
+    """Why ``outcome`` (upper-cased) cannot end a verification, or None.
+
+    ACTIVE and the deleted statuses never can; a status iDenfy does not document only
+    with ``allow_unknown`` (to test how a client handles a value newer than it), which
+    the message names as ``flag`` (the keyword, field or option of the caller).
+    """
+    if outcome in NOT_OUTCOMES:
+        return f"{outcome} is not an outcome; use delete_verification"
+    if outcome in OUTCOMES or allow_unknown:
+        return None
+    return (
+        f"unknown status {outcome!r}: use {', '.join(OUTCOMES[:-1])} or {OUTCOMES[-1]}"
+        f" ({flag} lets a made-up one through, to test a client's handling of new values)"
+    )

@@ -21,6 +21,7 @@ from ._common import (
     FakeSession,
     WebhookDelivery,
     answer,
+    outcome_problem,
 )
 
 __all__ = ["Controlled", "FakeControl", "FakeControlError", "control"]
@@ -46,6 +47,7 @@ class Controlled(Protocol):
         fraud_tags: Iterable[str] = ...,
         mismatch_tags: Iterable[str] = ...,
         final: bool = ...,
+        allow_unknown_status: bool = ...,
     ) -> FakeSession: ...
     async def send_webhook(
         self,
@@ -54,14 +56,18 @@ class Controlled(Protocol):
         signing_key: str | bytes,
         event_type: str = ...,
         url: str | None = ...,
+        origin: str | None = ...,
     ) -> int: ...
 
 
-async def control(fake: Controlled, method: str, path: str, body: bytes) -> Answer:
+async def control(
+    fake: Controlled, method: str, path: str, body: bytes, *, origin: str | None = None
+) -> Answer:
     """Answer one request to a ``/__fake__/`` control endpoint (see the module doc).
 
     Answers are JSON; a problem is ``{"error": "..."}`` with 400 (bad body), 404
     (unknown scanRef or endpoint), 405, or 502 (the webhook got no answer).
+    ``origin``: where the request reached a served fake (its webhooks' file URLs).
     """
     path = path.partition("?")[0].removeprefix(CONTROL_PREFIX).strip("/")
     parts = path.split("/") if path else []
@@ -99,7 +105,7 @@ async def control(fake: Controlled, method: str, path: str, body: bytes) -> Answ
         return _control_error(400, "the body must be a JSON object")
     if action == "complete":
         return _control_complete(fake, session, options)
-    return await _control_webhook(fake, session, options)
+    return await _control_webhook(fake, session, options, origin)
 
 
 def _control_complete(fake: Controlled, session: FakeSession, options: Mapping[str, Any]) -> Answer:
@@ -107,8 +113,16 @@ def _control_complete(fake: Controlled, session: FakeSession, options: Mapping[s
     fraud = options.get("fraudTags", [])
     mismatch = options.get("mismatchTags", [])
     final = options.get("final", True)
+    allow_unknown = options.get("allowUnknownStatus", False)
     if not isinstance(outcome, str) or not outcome:
         return _control_error(400, "status must be a non-empty string")
+    if not isinstance(allow_unknown, bool):
+        return _control_error(400, "allowUnknownStatus must be true or false")
+    problem = outcome_problem(
+        outcome.upper(), allow_unknown=allow_unknown, flag='"allowUnknownStatus": true'
+    )
+    if problem is not None:
+        return _control_error(400, problem)
     for name, tags in (("fraudTags", fraud), ("mismatchTags", mismatch)):
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             return _control_error(400, f"{name} must be a list of strings")
@@ -116,7 +130,12 @@ def _control_complete(fake: Controlled, session: FakeSession, options: Mapping[s
         return _control_error(400, "final must be true or false")
     try:
         fake.complete(
-            session.scan_ref, outcome, fraud_tags=fraud, mismatch_tags=mismatch, final=final
+            session.scan_ref,
+            outcome,
+            fraud_tags=fraud,
+            mismatch_tags=mismatch,
+            final=final,
+            allow_unknown_status=allow_unknown,
         )
     except ValueError as exc:
         return _control_error(400, str(exc))
@@ -124,7 +143,7 @@ def _control_complete(fake: Controlled, session: FakeSession, options: Mapping[s
 
 
 async def _control_webhook(
-    fake: Controlled, session: FakeSession, options: Mapping[str, Any]
+    fake: Controlled, session: FakeSession, options: Mapping[str, Any], origin: str | None
 ) -> Answer:
     key = options.get("signingKey", fake.signing_key)
     event_type = options.get("eventType", "IDENTIFICATION_AUTO_FINISHED")
@@ -136,7 +155,7 @@ async def _control_webhook(
         return _control_error(400, "url must be a string")
     try:
         status = await fake.send_webhook(
-            session.scan_ref, signing_key=key, event_type=event_type, url=url
+            session.scan_ref, signing_key=key, event_type=event_type, url=url, origin=origin
         )
     except ValueError as exc:
         return _control_error(400, str(exc))
@@ -221,13 +240,19 @@ class FakeControl:
         fraud_tags: Iterable[str] = (),
         mismatch_tags: Iterable[str] = (),
         final: bool = True,
+        allow_unknown_status: bool = False,
     ) -> dict[str, Any]:
-        """Play the user's verification (:meth:`FakeIdenfy.complete`); the session after."""
+        """Play the user's verification (:meth:`FakeIdenfy.complete`); the session after.
+
+        A ``status`` iDenfy does not document is refused (:class:`FakeControlError`,
+        400, naming the valid ones) unless ``allow_unknown_status`` lets it through.
+        """
         body = {
             "status": status,
             "fraudTags": list(fraud_tags),
             "mismatchTags": list(mismatch_tags),
             "final": final,
+            "allowUnknownStatus": allow_unknown_status,
         }
         return await self._call("POST", f"/sessions/{_quote(scan_ref)}/complete", body)
 

@@ -45,6 +45,7 @@ from ._common import (
     WebhookDelivery,
     answer,
     error,
+    outcome_problem,
 )
 from ._faults import Fault, Reply
 from ._kyc import FakeKyc
@@ -75,8 +76,9 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         api_key, api_secret: the credentials it accepts.
         seed: seeds scanRef/authToken generation, for reproducible runs.
         sleep: how scripted delays pass (inject a fake to keep tests instant).
-        base_url: the origin its pagination links name.
-        files_base_url: the origin of its file URLs.
+        base_url: the origin its pagination links name (in-process; a
+            :class:`FakeIdenfyServer` names where the client reached it instead).
+        files_base_url: the origin of its file URLs (in-process; likewise).
         pdf_format: how ``/generate-pdf`` answers: ``"base64"`` (a JSON string, as
             the current docs say), ``"base64-text"`` (bare base64) or ``"raw"``
             (``application/pdf``).
@@ -122,7 +124,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         #: Status, data, files, delete, PDF, the listing and file downloads.
         self.results: Results = Results(self._state)
         self._routes: dict[str, tuple[str, Callable[[Request], Answer]]] = {
-            "/api/v2/token": ("POST", lambda r: self._create_session(r.body)),
+            "/api/v2/token": ("POST", lambda r: self._create_session(r.body, r.origin)),
             **self.results.routes(),
         }
         #: Face authentication, request-information, blocklists, processing, POA.
@@ -250,11 +252,18 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         headers: Mapping[str, str],
         body: bytes,
         fault: Fault | None = None,
+        *,
+        origin: str | None = None,
     ) -> Reply:
-        """Count and answer one API request under ``fault`` (in-process and TCP alike)."""
+        """Count and answer one API request under ``fault`` (in-process and TCP alike).
+
+        ``origin``: where the client reached the fake (see :meth:`handle`).
+        """
         self.requests += 1
         return await _faults.play(
-            fault, lambda f: self.handle(method, path, headers, body, failure=f), self._sleep
+            fault,
+            lambda f: self.handle(method, path, headers, body, failure=f, origin=origin),
+            self._sleep,
         )
 
     def handle(
@@ -265,12 +274,16 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         body: bytes,
         *,
         failure: Fault | None = None,
+        origin: str | None = None,
     ) -> Answer:
         """Answer one request: (status, headers, body). Pure apart from the fake's state.
 
         ``path`` may carry the query string (``/kyc/identifications/?page=2``);
         the listing needs it. ``headers`` must look up lower-case names. A scripted
         ``failure`` with a status answers once authentication and routing passed.
+        ``origin`` (``http://HOST:PORT``, where the client reached a served fake) is
+        what the file URLs, the listing's links and ``redirectUrl`` then name, so that
+        they lead back to the fake; None: ``files_base_url`` and ``base_url``.
         """
         path, _, raw_query = path.partition("?")
         query = dict(urllib.parse.parse_qsl(raw_query))
@@ -286,10 +299,10 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         allowed, endpoint = route
         if method != allowed:
             return error(405, "METHOD_NOT_ALLOWED", f"Method '{method}' not allowed.")
-        request = Request(method, path, query, headers, body)
+        request = Request(method, path, query, headers, body, origin)
         return _faults.answer(failure, lambda: endpoint(request))
 
-    def _create_session(self, body: bytes) -> Answer:
+    def _create_session(self, body: bytes, origin: str | None) -> Answer:
         payload = _rules.token_request(body)
         if not isinstance(payload, dict):
             return payload  # iDenfy's 400
@@ -303,7 +316,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             "scanRef": scan_ref,
             "clientId": payload["clientId"],
             "personScanRef": payload["clientId"],
-            "redirectUrl": f"{FAKE_BASE_URL}/api/v2/redirect?authToken={auth_token}",
+            "redirectUrl": f"{origin or FAKE_BASE_URL}/api/v2/redirect?authToken={auth_token}",
             "expiryTime": payload.get("expiryTime", DEFAULT_EXPIRY_TIME),
             "sessionLength": payload.get("sessionLength", DEFAULT_SESSION_LENGTH),
             "tokenType": payload.get("tokenType", "IDENTIFICATION"),
@@ -358,11 +371,14 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         manual_document: str | None = None,
         manual_face: str | None = None,
         platform: str = "PC",
+        allow_unknown_status: bool = False,
     ) -> FakeSession:
         """Play the user's verification: the session ends with ``outcome``.
 
         ``outcome`` is the overall status (``APPROVED``, ``DENIED``, ``SUSPECTED``,
-        ``REVIEWING``, ``EXPIRED``, or any newer value). Document and face results
+        ``REVIEWING`` or ``EXPIRED``, any case); a value iDenfy does not document only
+        with ``allow_unknown_status=True``, to test how a client handles a status
+        newer than it (a typo would otherwise pass unnoticed). Document and face results
         follow from it unless given. SUSPECTED always carries a tag (as at
         iDenfy): ``FACE_SUSPECTED`` when none is given. ``data`` overrides fields
         of the document data (camelCase or snake_case names). Afterwards status,
@@ -371,12 +387,17 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
 
         Raises:
             KeyError: unknown scanRef.
-            ValueError: ``outcome`` is ACTIVE or DELETED, or the session was deleted.
+            ValueError: ``outcome`` is ACTIVE or DELETED, unknown without
+                ``allow_unknown_status`` (the message names the valid ones), or the
+                session was deleted.
         """
         session = self.session(scan_ref)
         outcome = outcome.upper()
-        if outcome in ("ACTIVE", "DELETED", "EXPIRED-DELETED"):
-            raise ValueError(f"{outcome} is not an outcome; use delete_verification")
+        problem = outcome_problem(
+            outcome, allow_unknown=allow_unknown_status, flag="allow_unknown_status=True"
+        )
+        if problem is not None:
+            raise ValueError(problem)
         if session.status in ("DELETED", "EXPIRED-DELETED"):
             raise ValueError(f"session {scan_ref} was deleted")
         fraud, mismatch = list(fraud_tags), list(mismatch_tags)
@@ -411,8 +432,9 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         """The bytes the fake serves for one of its file URLs (deterministic, ~20 KiB)."""
         return file_content(scan_ref, name)
 
-    def webhook_payload(self, scan_ref: str) -> dict[str, Any]:
-        """The identification webhook body for the session as it stands."""
+    def webhook_payload(self, scan_ref: str, *, origin: str | None = None) -> dict[str, Any]:
+        """The identification webhook body for the session as it stands; its file URLs
+        on ``origin`` when given (where a served fake was reached)."""
         session = self.session(scan_ref)
         status = session.result or status_object(session.status)
         return {
@@ -420,7 +442,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             "platform": session.platform or "OTHER",  # DeviceTypeEnum: no null
             "status": {**status, "overall": session.status},
             "data": {**NULL_DATA, **session.data},
-            "fileUrls": dict(session.file_urls),
+            "fileUrls": self._state.files_at(session.file_urls, origin),
             "additionalStepPdfUrls": {},
             "AML": None,
             "LID": None,
@@ -453,6 +475,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float | None = WEBHOOK_TIMEOUT,
+        origin: str | None = None,
     ) -> int:
         """POST the signed identification webhook, as iDenfy would; return the answer's status.
 
@@ -462,8 +485,9 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         ``url``, else the session's callbackUrl (``https://``, or ``http://`` on a
         loopback host), through ``http_client`` or ``transport`` when given (e.g.
         ``httpx.ASGITransport(app)``), else a new client. Like iDenfy, it waits
-        ``timeout`` seconds (10) for the answer. Every delivery is recorded in
-        :attr:`webhooks`.
+        ``timeout`` seconds (10) for the answer. Its file URLs name ``origin`` when
+        given (the control endpoint of a served fake passes where it was reached).
+        Every delivery is recorded in :attr:`webhooks`.
 
         Raises:
             KeyError: unknown scanRef.
@@ -478,7 +502,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
             scan_ref,
             event_type,
             target,
-            self.webhook_payload(scan_ref),
+            self.webhook_payload(scan_ref, origin=origin),
             signing_key,
             http_client=http_client,
             transport=transport,
@@ -487,13 +511,17 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
 
     # ------------------------------------------------------------------ control endpoints
 
-    async def control(self, method: str, path: str, body: bytes) -> Answer:
+    async def control(
+        self, method: str, path: str, body: bytes, *, origin: str | None = None
+    ) -> Answer:
         """Answer one request to a ``/__fake__/`` control endpoint (see the package doc).
 
         Answers are JSON; a problem is ``{"error": "..."}`` with 400 (bad body), 404
         (unknown scanRef or endpoint), 405, or 502 (the webhook got no answer).
+        ``origin``: where the control request reached a served fake; the webhooks it
+        sends name their file URLs there.
         """
-        return await _control.control(self, method, path, body)
+        return await _control.control(self, method, path, body, origin=origin)
 
 
 class _CutStream(httpx.AsyncByteStream):

@@ -126,7 +126,9 @@ class FakeKyc(FaceAuth):
         """Fixed paths, for the fake's route table (its ``_Request`` has ``body``/``query``)."""
 
         def adapt(endpoint: _Endpoint) -> Callable[[Any], _Answer]:
-            return lambda request: endpoint(Call(request.method, request.query, request.body, ()))
+            return lambda request: endpoint(
+                Call(request.method, request.query, request.body, (), request.origin)
+            )
 
         return {
             wire.FACE_AUTH_TOKEN_PATH: ("POST", adapt(self._create_face_token)),
@@ -246,7 +248,7 @@ class FakeKyc(FaceAuth):
                 reason=reason or "",
             )
         else:
-            answer["faceImageUrl"] = self._state.file_url(scan_ref, "FACE")
+            answer["faceImageUrl"] = self._state.file_url(scan_ref, "FACE", call.origin)
         return _answer(201, answer)
 
     def screen(self, session: FakeSession) -> None:
@@ -382,7 +384,7 @@ class FakeKyc(FaceAuth):
             "orgAddress": "Fake st 2, Vilnius",
             "documentTypeSupported": True,
             "countrySupported": True,
-            "file": self._state.file_url("poa", "file"),
+            "file": self._state.file_url("poa", "file", call.origin),
             "providedName": given_name,
             "providedAddress": given_address,
         }
@@ -395,4 +397,6 @@ def _same(given: str, found: str) -> bool:
 
 
 def _bind(endpoint: _Endpoint, params: tuple[str, ...]) -> Callable[[Any], _Answer]:
-    return lambda request: endpoint(Call(request.method, request.query, request.body, params))
+    return lambda request: endpoint(
+        Call(request.method, request.query, request.body, params, request.origin)
+    )

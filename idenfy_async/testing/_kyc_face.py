@@ -37,6 +37,8 @@ class Call:
     query: Mapping[str, str]
     body: bytes
     params: tuple[str, ...]
+    #: Where the client reached a served fake (None in-process): its file URLs go there.
+    origin: str | None = None
 
 
 Endpoint = Callable[[Call], Answer]
@@ -129,7 +131,9 @@ class FaceAuth:
                 return face
         raise KeyError("no face-authentication session with this token")
 
-    def _face_session_body(self, face: FakeFaceAuthSession) -> dict[str, Any]:
+    def _face_session_body(
+        self, face: FakeFaceAuthSession, origin: str | None = None
+    ) -> dict[str, Any]:
         return {
             "id": face.id,
             "tokenString": face.token,
@@ -137,21 +141,23 @@ class FaceAuth:
             "givenScanRef": face.scan_ref,
             "type": "AUTHENTICATION",
             "authenticationMethod": face.method,
-            "facePhoto": self._face_photo(face) if face.approved is not None else None,
+            "facePhoto": self._face_photo(face, origin) if face.approved is not None else None,
         }
 
-    def _face_photo(self, face: FakeFaceAuthSession) -> str:
-        return self._state.file_url(face.scan_ref, "FACE")
+    def _face_photo(self, face: FakeFaceAuthSession, origin: str | None = None) -> str:
+        return self._state.file_url(face.scan_ref, "FACE", origin)
 
     def _list_face_sessions(self, call: Call) -> _Answer:
-        return _answer(200, [self._face_session_body(face) for face in self.face_sessions])
+        return _answer(
+            200, [self._face_session_body(face, call.origin) for face in self.face_sessions]
+        )
 
     def _get_face_session(self, call: Call) -> _Answer:
         try:
             face = self.face_session(call.params[0])
         except KeyError:
             return _answer(404, {"detail": "Not found."})
-        return _answer(200, self._face_session_body(face))
+        return _answer(200, self._face_session_body(face, call.origin))
 
     def complete_face_auth(
         self, token: str, *, approved: bool = True, fail_reason: str | None = None

@@ -124,7 +124,7 @@ class Results:
         session = self._lookup(request)
         if not isinstance(session, FakeSession):
             return session
-        return answer(200, dict(session.file_urls))
+        return answer(200, self._state.files_at(session.file_urls, request.origin))
 
     def _delete(self, request: Request) -> Answer:
         # Deleting twice is fine: a retried deletion whose answer was lost must not fail.
@@ -191,7 +191,7 @@ class Results:
                 return None
             params = {k: v for k, v in request.query.items() if k != "page"}
             query = urllib.parse.urlencode({**params, "page": to})
-            return f"{self._state.base_url}{request.path}?{query}"
+            return f"{request.origin or self._state.base_url}{request.path}?{query}"
 
         results = [
             {"scanRef": s.scan_ref, "status": s.status, "suspected": s.suspected}

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import http
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -33,19 +34,32 @@ _READ_SIZE: Final = 64 * 1024
 LINGER_SECONDS: Final = 1.0
 #: The control endpoint of the request log (:class:`~._gateway.RequestLog`).
 REQUESTS_PATH: Final = CONTROL_PREFIX + "requests"
+#: A Host header the fake may put into the URLs it answers with: a name or an IP
+#: address (IPv6 in brackets), and a port.
+_HOST_HEADER: Final = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?")
 
 
 class FakeIdenfyServer:
-    """:class:`FakeIdenfy` served over real HTTP/1.1 (keep-alive) on a loopback port.
+    """:class:`FakeIdenfy` served over real HTTP/1.1 (keep-alive), on 127.0.0.1 by default.
 
-    For code that cannot take a transport: a subprocess, the CLI, curl. Use it as
-    ``async with FakeIdenfyServer() as base_url:`` (port 0 picks a free port) and point
-    the client there (``base_url=`` or ``IDENFY_BASE_URL``) with the fake's
-    credentials, ``test-key`` / ``test-secret``.
+    For code that cannot take a transport: a subprocess, the CLI, curl, another
+    container. Use it as ``async with FakeIdenfyServer() as base_url:`` (port 0 picks
+    a free port) and point the client there (``base_url=`` or ``IDENFY_BASE_URL``) with
+    the fake's credentials, ``test-key`` / ``test-secret``.
+
+    The URLs it answers with (file URLs, the listing's links, ``redirectUrl``) name
+    the server as the client reached it: ``http://`` and the request's ``Host``
+    header, so that ``download_files`` fetches the files from the fake, also under a
+    docker-compose service name.
 
     Args:
         fake: the fake to serve (a new one by default); its ``sessions`` tell what
             was created, whatever the client was told.
+        host: the address to listen on: ``127.0.0.1`` (default: this machine only) or
+            e.g. ``0.0.0.0`` for every interface (in a container). The control
+            endpoints need no credentials: listen beyond loopback only on a private
+            test network.
+        port: the port (0: any free one).
         fail_rate: share of requests that fail, drawn from :data:`FAILURE_MIX`; a
             dropped connection closes the socket without an answer.
         latency: seconds each answer is held after the request was processed.
@@ -106,10 +120,17 @@ class FakeIdenfyServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``, once started."""
+        """``http://HOST:PORT`` (``http://127.0.0.1:PORT`` by default), once started."""
         if self._server is None:
             raise RuntimeError("the server is not started")
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def origin(self, headers: Mapping[str, str]) -> str:
+        """Where a request reached the server: ``http://`` and its ``Host`` header, else
+        (no usable Host) :attr:`base_url`. ``headers`` look up lower-case names."""
+        host = headers.get("host", "")
+        return f"http://{host}" if _HOST_HEADER.fullmatch(host) else self.base_url
 
     async def start(self) -> str:
         """Start listening; return the base URL."""
@@ -204,28 +225,29 @@ class FakeIdenfyServer:
     async def _respond(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
+        origin = self.origin(headers)
         if path.startswith(CONTROL_PREFIX):  # never rate-limited, never failing, not logged
             if path.partition("?")[0].rstrip("/") == REQUESTS_PATH:
                 return Reply(*self.request_log.control(method))
-            reply = Reply(*await self.fake.control(method, path, body))
+            reply = Reply(*await self.fake.control(method, path, body, origin=origin))
             if path.rstrip("/") == CONTROL_PREFIX + "reset" and reply.status == 200:
                 self.request_log.clear()
             return reply
         arrived = self._clock()
-        reply = await self._answer(method, path, headers, body)
+        reply = await self._answer(method, path, headers, body, origin)
         status = None if reply.lost is not None else reply.status
         self.request_log.record(arrived, method, path, body, status)
         return reply
 
     async def _answer(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, origin: str
     ) -> Reply:
         refusal = self.gateway.refuse() if self.gateway is not None else None
         if refusal is not None:
             self.fake.requests += 1
             return Reply(*refusal)
         fault = self.fake.next_fault() or random_failure(self._rng, self.fail_rate)
-        reply = await self.fake.respond(method, path, headers, body, fault)
+        reply = await self.fake.respond(method, path, headers, body, fault, origin=origin)
         self._changed.set()
         self._changed = asyncio.Event()
         if self.latency:

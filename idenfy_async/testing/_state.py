@@ -68,13 +68,27 @@ class FakeState:
 
     # ------------------------------------------------------------------ files
 
-    def file_url(self, scan_ref: str, name: str) -> str:
-        """A pre-signed URL of one of the session's files (the URL is the credential)."""
+    def file_url(self, scan_ref: str, name: str, origin: str | None = None) -> str:
+        """A pre-signed URL of one of the session's files (the URL is the credential),
+        on ``origin`` (where a served fake was reached), else on ``files_base_url``."""
         path = f"{FAKE_FILES_PREFIX}{scan_ref}/{name}.jpg"
         query = urllib.parse.urlencode(
             {"X-Amz-Expires": "3600", "X-Amz-Signature": self.file_signature(path)}
         )
-        return f"{self.files_base_url}{path}?{query}"
+        return f"{origin or self.files_base_url}{path}?{query}"
+
+    def files_at(self, urls: Mapping[str, str | None], origin: str | None) -> dict[str, str | None]:
+        """``urls`` (file URLs as :meth:`file_url` keeps them) moved onto ``origin``, where a
+        served fake was reached, so that they lead back to it; as they are without one."""
+        if origin is None:
+            return dict(urls)
+        prefix = self.files_base_url + FAKE_FILES_PREFIX
+        return {
+            name: origin + url[len(self.files_base_url) :]
+            if url is not None and url.startswith(prefix)
+            else url
+            for name, url in urls.items()
+        }
 
     def file_signature(self, path: str) -> str:
         """The ``X-Amz-Signature`` a file path must carry."""

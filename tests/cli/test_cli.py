@@ -415,6 +415,37 @@ def test_a_journal_of_other_credentials_is_refused(
     assert "other credentials or another server" in err
 
 
+def test_bulk_reaches_a_named_http_server_only_with_the_opt_in(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """IDENFY_ALLOW_INSECURE_HTTP=1 lets bulk use a fake in docker-compose; never by default."""
+    source = EXAMPLES / "customers.csv"
+    journal = tmp_path / "run.sqlite"
+    out = str(tmp_path / "out.jsonl")
+    assert (
+        run(capsys, "bulk", str(source), "--fake", "--journal", str(journal), "--out", out)[0] == 0
+    )
+    monkeypatch.setenv("IDENFY_API_KEY", "test-key")
+    monkeypatch.setenv("IDENFY_API_SECRET", "test-secret")
+    monkeypatch.setenv("IDENFY_BASE_URL", "http://idenfy-fake:8080")
+    argv = ("bulk", str(source), "--journal", str(journal), "--out", out)
+    code, err = run(capsys, *argv)
+    assert code == EXIT_USAGE
+    assert "IDENFY_ALLOW_INSECURE_HTTP=1" in err
+    monkeypatch.setenv("IDENFY_ALLOW_INSECURE_HTTP", "1")
+    with caplog.at_level("WARNING", logger="idenfy_async"):
+        code, err = run(capsys, *argv)
+    # The client was built (the fake rehearsal's journal is what stops it: nothing sent).
+    assert code == EXIT_USAGE
+    assert "other credentials or another server" in err
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "plain http:// to http://idenfy-fake:8080" in warning
+    assert "test-secret" not in warning
+
+
 @pytest.mark.parametrize(
     ("files", "argv", "message"),
     [
@@ -734,6 +765,70 @@ async def test_the_fake_server_command(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == EXIT_OK
     assert "FakeIdenfy stopped (interrupted): 1 session created, 1 request." in err.decode()
+
+
+@POSIX_ONLY
+async def test_the_fake_server_listens_on_the_host_given() -> None:
+    process, ready = await fake_server("--host", "127.0.0.1", "--exit-after", "5")
+    assert ready["url"] == f"http://127.0.0.1:{ready['port']}"
+    async with AsyncIdenfy("test-key", "test-secret", base_url=ready["url"]) as client:
+        session = await client.create_session(client_id="user-1")
+    assert session.redirect_url is not None
+    assert session.redirect_url.startswith(ready["url"] + "/")
+    process.send_signal(signal.SIGINT)
+    await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == EXIT_OK
+
+
+def test_the_fake_server_says_when_it_cannot_listen_on_the_host(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: binding fails at once.
+    code, err = run(capsys, "fake-server", "--host", "192.0.2.1", "--port", "0")
+    assert code == EXIT_USAGE
+    assert "cannot listen on 192.0.2.1 port 0" in err
+
+
+@pytest.mark.parametrize(
+    ("host", "url", "expected"),
+    [
+        pytest.param(
+            "127.0.0.1",
+            "http://127.0.0.1:8080",
+            ["export IDENFY_BASE_URL=http://127.0.0.1:8080 IDENFY_API_KEY=test-key"],
+            id="loopback",
+        ),
+        pytest.param(
+            "0.0.0.0",
+            "http://0.0.0.0:8080",
+            [
+                "listening on http://0.0.0.0:8080 (every interface, port 8080)",
+                "export IDENFY_BASE_URL=http://127.0.0.1:8080 IDENFY_API_KEY",
+                "export IDENFY_BASE_URL=http://NAME:8080 IDENFY_ALLOW_INSECURE_HTTP=1",
+            ],
+            id="every-interface",
+        ),
+        pytest.param(
+            "::",
+            "http://[::]:8080",
+            ["export IDENFY_BASE_URL=http://NAME:8080 IDENFY_ALLOW_INSECURE_HTTP=1"],
+            id="every-interface-ipv6",
+        ),
+        pytest.param(
+            "10.1.2.3",
+            "http://10.1.2.3:8080",
+            ["export IDENFY_BASE_URL=http://10.1.2.3:8080 IDENFY_ALLOW_INSECURE_HTTP=1"],
+            id="one-other-address",
+        ),
+    ],
+)
+def test_the_fake_server_says_how_to_reach_it(host: str, url: str, expected: list[str]) -> None:
+    from idenfy_async.cli._fake import _how_to_use
+
+    text = _how_to_use(host, url, 8080)
+    for part in expected:
+        assert part in text
+    assert ("IDENFY_ALLOW_INSECURE_HTTP" in text) == (host != "127.0.0.1")
 
 
 @POSIX_ONLY

@@ -196,6 +196,124 @@ def test_base_url_refused(url: str) -> None:
     assert SECRET not in repr(excinfo.value)
 
 
+COMPOSE_URL = "http://idenfy-fake:8080"
+
+
+def test_plain_http_to_a_named_host_is_refused_by_default() -> None:
+    """Without the opt-in, the refusal names both ways to opt in."""
+    with pytest.raises(ConfigurationError) as excinfo:
+        AsyncIdenfy("k", "s", base_url=COMPOSE_URL, transport=FakeIdenfy())
+    assert "allow_insecure_http=True" in str(excinfo.value)
+    assert "IDENFY_ALLOW_INSECURE_HTTP=1" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("argument", "env"),
+    [
+        pytest.param(True, None, id="argument"),
+        pytest.param(None, "1", id="env-1"),
+        pytest.param(None, "true", id="env-true"),
+        pytest.param(None, " YES ", id="env-yes"),
+        pytest.param(True, "0", id="argument-over-env"),
+    ],
+)
+def test_plain_http_to_a_named_host_with_the_opt_in_warns_once(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    argument: bool | None,
+    env: str | None,
+) -> None:
+    """Each opt-in lets it through; one WARNING names the origin, never the secret."""
+    if env is not None:
+        monkeypatch.setenv("IDENFY_ALLOW_INSECURE_HTTP", env)
+    with caplog.at_level(logging.WARNING, logger="idenfy_async"):
+        client = AsyncIdenfy(
+            KEY, SECRET, base_url=COMPOSE_URL, transport=FakeIdenfy(), allow_insecure_http=argument
+        )
+    assert client.base_url == COMPOSE_URL
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.name == "idenfy_async"
+    assert "http://idenfy-fake:8080" in record.getMessage()
+    assert "unencrypted" in record.getMessage()
+    assert SECRET not in record.getMessage()
+    assert KEY not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("argument", "env"),
+    [
+        pytest.param(None, "0", id="env-0"),
+        pytest.param(None, "", id="env-empty"),
+        pytest.param(None, "off", id="env-off"),
+        pytest.param(False, "1", id="argument-false-over-env"),
+    ],
+)
+def test_plain_http_to_a_named_host_stays_refused_when_the_opt_in_is_off(
+    monkeypatch: pytest.MonkeyPatch, argument: bool | None, env: str
+) -> None:
+    monkeypatch.setenv("IDENFY_ALLOW_INSECURE_HTTP", env)
+    with pytest.raises(ConfigurationError, match="allow_insecure_http"):
+        AsyncIdenfy(
+            "k", "s", base_url=COMPOSE_URL, transport=FakeIdenfy(), allow_insecure_http=argument
+        )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://ivs.idenfy.com", id="https"),
+        pytest.param("http://127.0.0.1:8080", id="loopback"),
+    ],
+)
+def test_the_opt_in_warns_only_when_it_is_used(caplog: pytest.LogCaptureFixture, url: str) -> None:
+    with caplog.at_level(logging.WARNING, logger="idenfy_async"):
+        AsyncIdenfy("k", "s", base_url=url, transport=FakeIdenfy(), allow_insecure_http=True)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_an_unreadable_opt_in_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in the variable must not silently mean off (nor on)."""
+    monkeypatch.setenv("IDENFY_ALLOW_INSECURE_HTTP", "maybe")
+    with pytest.raises(ConfigurationError, match="IDENFY_ALLOW_INSECURE_HTTP must be 1"):
+        AsyncIdenfy("k", "s", base_url=COMPOSE_URL, transport=FakeIdenfy())
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        pytest.param(f"{COMPOSE_URL}/fake-files/x/FRONT.jpg", True, id="same-origin"),
+        pytest.param("http://IDENFY-FAKE:8080/fake-files/x/FRONT.jpg", True, id="host-case"),
+        pytest.param("http://idenfy-fake:9090/fake-files/x/FRONT.jpg", False, id="other-port"),
+        pytest.param("http://elsewhere:8080/fake-files/x/FRONT.jpg", False, id="other-host"),
+        pytest.param("https://s3.example.com/x/FRONT.jpg", True, id="https-anywhere"),
+    ],
+)
+async def test_with_the_opt_in_downloads_over_http_only_from_the_base_urls_origin(
+    url: str, allowed: bool
+) -> None:
+    """A fake in docker-compose serves its files on its own origin; nothing else is opened."""
+    fetched: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        return httpx.Response(200, content=b"jpeg")
+
+    async with AsyncIdenfy(
+        "k",
+        "s",
+        base_url=COMPOSE_URL,
+        transport=httpx.MockTransport(handler),
+        allow_insecure_http=True,
+    ) as client:
+        target = io.BytesIO()
+        if allowed:
+            assert await client.download_file(url, target) == 4
+        else:
+            with pytest.raises(RequestValidationError, match="url"):
+                await client.download_file(url, target)
+    assert len(fetched) == (1 if allowed else 0)
+
+
 @pytest.mark.parametrize(
     "concurrency", [pytest.param(0, id="zero"), pytest.param(-3, id="negative")]
 )

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from idenfy_async import AsyncIdenfy, IdentificationEvent, construct_event
-from idenfy_async.cli import EXIT_OK, EXIT_ROWS, main
+from idenfy_async.cli import EXIT_OK, EXIT_ROWS, EXIT_USAGE, main
 from idenfy_async.testing import (
     CONTROL_PREFIX,
     DEFAULT_SIGNING_KEY,
@@ -91,6 +91,14 @@ async def create(base_url: str, client_id: str, callback_url: str | None = None)
         ("POST", "sessions/{ref}/complete", b"{not json", 400, "the body must be a JSON"),
         ("POST", "sessions/{ref}/complete", b'{"status": ""}', 400, "status must be"),
         ("POST", "sessions/{ref}/complete", b'{"status": "ACTIVE"}', 400, "ACTIVE is not an"),
+        ("POST", "sessions/{ref}/complete", b'{"status": "bogus"}', 400, "unknown status"),
+        (
+            "POST",
+            "sessions/{ref}/complete",
+            b'{"allowUnknownStatus": "yes"}',
+            400,
+            "allowUnknownStatus must be true or false",
+        ),
         ("POST", "sessions/{ref}/complete", b'{"fraudTags": "X"}', 400, "fraudTags must be"),
         ("POST", "sessions/{ref}/complete", b'{"mismatchTags": [1]}', 400, "mismatchTags must"),
         ("POST", "sessions/{ref}/complete", b'{"final": "yes"}', 400, "final must be"),
@@ -281,3 +289,141 @@ async def test_the_fake_commands_without_a_server_fail_in_one_line(
     assert (code, out) == (EXIT_ROWS, "")
     assert err.count("\n") == 1
     assert "cannot reach the fake at http://127.0.0.1:9" in err
+
+
+# --------------------------------------------------------------------------- statuses
+
+VALID = "use APPROVED, DENIED, SUSPECTED, REVIEWING or EXPIRED"
+#: (status given, allowed unknown, the status it ends with or None: refused, in the refusal)
+STATUSES = [
+    pytest.param("APPROVED", False, "APPROVED", None, id="approved"),
+    pytest.param("denied", False, "DENIED", None, id="lower-case"),
+    pytest.param("EXPIRED", False, "EXPIRED", None, id="expired"),
+    pytest.param("REVIEWING", True, "REVIEWING", None, id="known-with-the-flag"),
+    pytest.param("BOGUS", False, None, VALID, id="unknown"),
+    pytest.param("bogus", False, None, VALID, id="unknown-lower-case"),
+    pytest.param("ARCHIVED", False, None, VALID, id="archived-is-no-outcome"),
+    pytest.param("BOGUS", True, "BOGUS", None, id="unknown-with-the-flag"),
+    pytest.param("ACTIVE", True, None, "ACTIVE is not an outcome", id="active-never"),
+    pytest.param("DELETED", True, None, "DELETED is not an outcome", id="deleted-never"),
+]
+
+
+@pytest.mark.parametrize(("status", "allow", "ends", "refusal"), STATUSES)
+async def test_complete_refuses_an_unknown_status_in_process(
+    fake: FakeIdenfy, status: str, allow: bool, ends: str | None, refusal: str | None
+) -> None:
+    async with AsyncIdenfy("test-key", "test-secret", transport=fake) as client:
+        ref = (await client.create_session(client_id="u-1")).scan_ref
+    if ends is None:
+        assert refusal is not None
+        with pytest.raises(ValueError, match=refusal) as info:
+            fake.complete(ref, status, allow_unknown_status=allow)
+        if refusal == VALID:
+            assert "allow_unknown_status=True" in str(info.value)
+        assert fake.session(ref).status == "ACTIVE"
+    else:
+        assert fake.complete(ref, status, allow_unknown_status=allow).status == ends
+
+
+@pytest.mark.parametrize(("status", "allow", "ends", "refusal"), STATUSES)
+async def test_the_complete_endpoint_refuses_an_unknown_status(
+    fake: FakeIdenfy, status: str, allow: bool, ends: str | None, refusal: str | None
+) -> None:
+    async with (
+        AsyncIdenfy("test-key", "test-secret", transport=fake) as client,
+        httpx.AsyncClient(transport=fake, base_url="https://ivs.idenfy.com") as http,
+    ):
+        ref = (await client.create_session(client_id="u-1")).scan_ref
+        answer = await http.post(
+            f"{CONTROL_PREFIX}sessions/{ref}/complete",
+            json={"status": status, "allowUnknownStatus": allow},
+        )
+    if ends is None:
+        assert refusal is not None
+        assert answer.status_code == 400
+        assert refusal in answer.json()["error"]
+        if refusal == VALID:
+            assert '"allowUnknownStatus": true' in answer.json()["error"]
+        assert fake.session(ref).status == "ACTIVE"
+    else:
+        assert answer.status_code == 200
+        assert answer.json()["status"] == fake.session(ref).status == ends
+
+
+@pytest.mark.parametrize(("status", "allow", "ends", "refusal"), STATUSES)
+async def test_fake_complete_refuses_an_unknown_status(
+    served: FakeIdenfyServer,
+    capsys: pytest.CaptureFixture[str],
+    status: str,
+    allow: bool,
+    ends: str | None,
+    refusal: str | None,
+) -> None:
+    ref = await create(served.base_url, "user-1")
+    flags = ["--allow-unknown-status"] if allow else []
+    code, out, err = await cli(
+        capsys, "fake", "complete", ref, status, *flags, "--server", served.base_url
+    )
+    if ends is None:
+        assert refusal is not None
+        assert (code, out) == (EXIT_USAGE, "")
+        assert refusal in err
+        if refusal == VALID:
+            assert "--allow-unknown-status" in err
+        assert served.fake.session(ref).status == "ACTIVE"
+    else:
+        assert (code, out) == (EXIT_OK, f"{ref} {ends} (final: True)\n")
+        assert served.fake.session(ref).status == ends
+
+
+async def test_fake_control_refuses_an_unknown_status_unless_allowed(
+    served: FakeIdenfyServer,
+) -> None:
+    ref = await create(served.base_url, "user-1")
+    async with FakeControl(served.base_url) as control:
+        with pytest.raises(FakeControlError, match=VALID) as info:
+            await control.complete(ref, "BOGUS")
+        assert info.value.status == 400
+        assert (await control.complete(ref, "BOGUS", allow_unknown_status=True))["status"] == (
+            "BOGUS"
+        )
+
+
+# --------------------------------------------------------------------------- a named server
+
+
+async def test_fake_commands_reach_a_named_http_server_only_with_the_opt_in(
+    served: FakeIdenfyServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``--server http://idenfy-fake:8080`` (docker-compose) needs IDENFY_ALLOW_INSECURE_HTTP=1."""
+    ref = await create(served.base_url, "user-1")
+    opened: list[str] = []
+
+    def control(base_url: str) -> FakeControl:
+        # The name resolves nowhere here: the served fake answers in-process instead.
+        opened.append(base_url)
+        return FakeControl(base_url, transport=served.fake)
+
+    monkeypatch.setattr("idenfy_async.cli._fake.FakeControl", control)
+    argv = ("fake", "sessions", "--server", "http://idenfy-fake:8080")
+    code, out, err = await cli(capsys, *argv)
+    assert (code, out, opened) == (EXIT_USAGE, "", [])
+    assert "http://idenfy-fake:8080: plain http://" in err
+    assert "IDENFY_ALLOW_INSECURE_HTTP=1" in err
+
+    monkeypatch.setenv("IDENFY_ALLOW_INSECURE_HTTP", "1")
+    with caplog.at_level("WARNING", logger="idenfy_async"):
+        code, out, _ = await cli(capsys, *argv)
+    assert (code, opened) == (EXIT_OK, ["http://idenfy-fake:8080"])
+    assert out.startswith(ref)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "plain http:// to http://idenfy-fake:8080" in warning
+
+    monkeypatch.setenv("IDENFY_ALLOW_INSECURE_HTTP", "perhaps")
+    code, _, err = await cli(capsys, *argv)
+    assert code == EXIT_USAGE
+    assert "IDENFY_ALLOW_INSECURE_HTTP must be 1" in err

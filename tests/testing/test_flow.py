@@ -144,7 +144,7 @@ async def test_create_complete_read_and_receive_agree(
         ),
         pytest.param(
             "BRAND_NEW",
-            {},
+            {"allow_unknown_status": True},
             ("DOC_NOT_ANALYSED", "FACE_NOT_ANALYSED", (), (), False),
             id="unknown-outcome",
         ),

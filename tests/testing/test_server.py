@@ -7,6 +7,7 @@ import base64
 import json
 import random
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from idenfy_async.testing import (
     FAILURE_MIX,
     FakeIdenfy,
     FakeIdenfyServer,
+    FakeSession,
     Fault,
     random_failure,
 )
@@ -362,3 +364,68 @@ async def test_an_answer_without_a_body_cannot_be_cut() -> None:
         await client.delete_verification(session.scan_ref)
     assert fake.session(session.scan_ref).status == "DELETED"
     assert fake.pending_failures == 0
+
+
+# --------------------------------------------------------------------------- its own URLs
+
+
+async def test_download_files_fetches_the_files_from_the_server(tmp_path: Path) -> None:
+    """Over TCP the file URLs, links and redirectUrl name the server the client used."""
+    server = FakeIdenfyServer(seed=3)
+    async with (
+        server as base_url,
+        AsyncIdenfy("test-key", "test-secret", base_url=base_url) as client,
+    ):
+        session = await client.create_session(client_id="user-1")
+        assert session.redirect_url is not None
+        assert session.redirect_url.startswith(f"{base_url}/")
+        server.fake.complete(session.scan_ref, "APPROVED")
+        files = await client.get_files(session.scan_ref)
+        urls = {name: url for name, url in files.items() if url is not None}
+        assert urls
+        assert all(url.startswith(f"{base_url}/fake-files/") for url in urls.values())
+        written = await client.download_files(files, tmp_path)
+    assert written
+    for name, path in written.items():
+        assert path.read_bytes() == server.fake.file_content(session.scan_ref, name)
+    # What the fake keeps (and answers in-process) still names its own invalid file host.
+    kept = server.fake.session(session.scan_ref).file_urls["FRONT"]
+    assert kept is not None
+    assert kept.startswith("https://s3.fake-idenfy.invalid/")
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        pytest.param("idenfy-fake:8080", "http://idenfy-fake:8080", id="compose-name"),
+        pytest.param("[::1]:9000", "http://[::1]:9000", id="ipv6"),
+        pytest.param("bad host/..", None, id="unusable-host-header"),
+    ],
+)
+async def test_urls_name_the_host_the_client_asked_for(host: str, origin: str | None) -> None:
+    """The Host header says where the client reached the fake (a docker-compose name)."""
+    server = FakeIdenfyServer()
+    async with server as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        expected = origin or base_url
+        headers = {"Host": host, "Authorization": AUTH}
+        created = await http.post("/api/v2/token", json={"clientId": "u"}, headers=headers)
+        assert created.status_code == 201
+        scan_ref = created.json()["scanRef"]
+        assert created.json()["redirectUrl"].startswith(f"{expected}/api/v2/redirect?")
+        server.fake.complete(scan_ref, "APPROVED")
+        files = await http.post("/api/v2/files", json={"scanRef": scan_ref}, headers=headers)
+        assert files.json()["FRONT"].startswith(f"{expected}/fake-files/{scan_ref}/")
+        await http.post("/api/v2/token", json={"clientId": "u"}, headers=headers)
+        listing = await http.get("/kyc/identifications/?perPage=1", headers=headers)
+        assert listing.json()["next"].startswith(f"{expected}/kyc/identifications/?")
+
+
+def test_a_webhook_names_its_file_urls_on_the_origin_given() -> None:
+    fake = FakeIdenfy()
+    fake.sessions.append(FakeSession("ref", "t" * 40, "u", {}, {}))
+    fake.complete("ref")
+    moved = fake.webhook_payload("ref", origin="http://idenfy-fake:8080")["fileUrls"]
+    kept = fake.webhook_payload("ref")["fileUrls"]
+    assert moved.keys() == kept.keys()
+    assert all(url.startswith("http://idenfy-fake:8080/fake-files/ref/") for url in moved.values())
+    assert all(url.startswith("https://s3.fake-idenfy.invalid/") for url in kept.values())
