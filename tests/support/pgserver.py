@@ -41,6 +41,7 @@ __all__ = [
     "PASSWORD",
     "PostgresServer",
     "own_postgres_server",
+    "pg_database",
     "pg_url",
     "postgres_server",
     "require_postgres",
@@ -284,3 +285,9 @@ def own_postgres_server() -> Iterator[PostgresServer]:
     """A cluster of the test's own, to kill."""
     with PostgresServer() as server:
         yield server
+
+
+@pytest.fixture
+def pg_database(postgres_server: PostgresServer) -> str:
+    """The URL of a new empty database on the session's cluster."""
+    return postgres_server.create_database()
