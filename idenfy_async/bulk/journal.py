@@ -76,6 +76,7 @@ from ._journal_sqlite import (
 
 __all__ = [
     "POSTGRES_SCHEMA_VERSION",
+    "POSTGRES_SCHEMES",
     "COMMIT_DELAY",
     "COMMIT_GROUP",
     "KNOWN_FILTER_BITS",
