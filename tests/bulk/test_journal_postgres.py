@@ -10,6 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from idenfy_async import AsyncIdenfy, SessionRequest
+from idenfy_async.bulk import BulkState
 from idenfy_async.bulk.journal import (
     POSTGRES_SCHEMA_VERSION,
     JournalEntry,
@@ -176,3 +178,20 @@ def test_the_account_scope_names_the_server_and_hides_the_key() -> None:
     assert scope.startswith("https://ivs.idenfy.com key-sha256:")
     assert "secret-key" not in scope
     assert scope != account_scope("https://ivs.idenfy.com", "other-key")
+
+
+@pytest.mark.parametrize("kind", ["postgres", "sqlite"])
+async def test_create_sessions_opens_a_journal_given_by_url_or_path(
+    client: AsyncIdenfy, request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    where = (
+        request.getfixturevalue("pg_database") if kind == "postgres" else str(tmp_path / "j.sqlite")
+    )
+    rows = [SessionRequest(f"c-{i}") for i in range(3)]
+    first = [r async for r in client.create_sessions(rows, journal=where)]
+    assert {r.state for r in first} == {BulkState.CREATED}
+    again = [r async for r in client.create_sessions(rows, journal=where)]
+    assert {r.state for r in again} == {BulkState.SKIPPED}
+    # The rows are the client's account's: the same scope the CLI binds its journal to.
+    async with journal_for(where, scope=account_scope(client.base_url, "test-key")) as journal:
+        assert (await journal.counts())[JournalState.CREATED] == 3
