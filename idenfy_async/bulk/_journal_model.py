@@ -4,7 +4,8 @@ The state machine is drawn atop :mod:`idenfy_async.bulk.journal`: ``pending`` is
 before a request leaves, then ``created``, ``failed`` or ``unknown`` once its answer
 (or the lack of one) is known, and reconciliation may turn an open row ``found``.
 :class:`Journal` is the whole interface a backend provides (``get`` and ``put``);
-:class:`MemoryJournal` is the simplest one. The SQLite backend lives in
+:class:`MemoryJournal` is the simplest one. :class:`ClaimingJournal` adds what workers
+sharing a journal need: claims with a lease, apart from the entries. The SQLite backend lives in
 ``_journal_sqlite`` (storage) and :mod:`idenfy_async.bulk.journal` (its event-loop side).
 """
 
@@ -164,9 +165,9 @@ class ClaimingJournal(Journal, Protocol):
     """A :class:`Journal` that several workers share: each row is claimed before its
     quota token is taken, so no two workers send for one clientId.
 
-    A worker ``claim`` a row, writes its ``pending`` entry with ``put_claimed``
-    (refused once the claim is lost: then it must not send), sends, ``put`` the
-    outcome and ``release`` the row. A claim lasts ``lease_seconds``; ``renew``
+    A worker claims a row (``claim``), writes its ``pending`` entry with
+    ``put_claimed`` (refused once the claim is lost: then it must not send), sends,
+    writes the outcome (``put``) and lets the row go (``unclaim``). A claim lasts ``lease_seconds``; ``renew``
     extends all of a worker's claims (call it well within the lease while rows are in
     flight). A worker that dies leaves two kinds of rows: claimed and never sent (no
     entry: certainly not sent, taken over by the next claim once the lease ended) and
@@ -189,7 +190,7 @@ class ClaimingJournal(Journal, Protocol):
         step; False (nothing stored) when the claim was lost: do not send then."""
         ...
 
-    async def release(self, client_id: str, owner: str) -> None:
+    async def unclaim(self, client_id: str, owner: str) -> None:
         """Drop ``owner``'s claim on ``client_id`` (its outcome is recorded, or the row
         was left unsent): the next claim takes it at once."""
         ...
@@ -250,7 +251,7 @@ class _LocalClaims:
         holder = self.held.get(client_id)
         return holder is not None and holder[0] == owner and holder[1] > self.clock()
 
-    def release(self, client_id: str, owner: str) -> None:
+    def unclaim(self, client_id: str, owner: str) -> None:
         holder = self.held.get(client_id)
         if holder is not None and holder[0] == owner:
             del self.held[client_id]
@@ -300,8 +301,8 @@ class MemoryJournal:
         self.entries[entry.client_id] = entry
         return True
 
-    async def release(self, client_id: str, owner: str) -> None:
-        self._claims.release(client_id, owner)
+    async def unclaim(self, client_id: str, owner: str) -> None:
+        self._claims.unclaim(client_id, owner)
 
     async def renew(self, owner: str, lease_seconds: float) -> int:
         return self._claims.renew(owner, lease_seconds)

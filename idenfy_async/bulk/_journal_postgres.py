@@ -311,7 +311,7 @@ class PostgresJournal:
         account, pool = self.account, self._live_pool()
         try:
             async with pool.connection() as conn, conn.transaction():
-                for _ in range(3):  # a holder that released meanwhile: ask again
+                for _ in range(3):  # a holder that unclaimed meanwhile: ask again
                     entry = await _entry(conn, account, client_id)
                     if entry is not None and entry.state in _SETTLED and not take_settled:
                         return Settled(entry)
@@ -342,8 +342,8 @@ class PostgresJournal:
         )
         return bool(rows)
 
-    async def release(self, client_id: str, owner: str) -> None:
-        """See :meth:`~idenfy_async.bulk.journal.ClaimingJournal.release`."""
+    async def unclaim(self, client_id: str, owner: str) -> None:
+        """See :meth:`~idenfy_async.bulk.journal.ClaimingJournal.unclaim`."""
         await self._run(_RELEASE, (self.account, client_id, owner))
 
     async def renew(self, owner: str, lease_seconds: float) -> int:

@@ -295,9 +295,9 @@ class SqliteJournal:
         await self.put(entry)  # queued in the same step as the check
         return True
 
-    async def release(self, client_id: str, owner: str) -> None:
-        """See :meth:`ClaimingJournal.release`."""
-        self._claims.release(client_id, owner)
+    async def unclaim(self, client_id: str, owner: str) -> None:
+        """See :meth:`ClaimingJournal.unclaim`."""
+        self._claims.unclaim(client_id, owner)
 
     async def renew(self, owner: str, lease_seconds: float) -> int:
         """See :meth:`ClaimingJournal.renew`."""

@@ -147,13 +147,13 @@ async def test_a_claim_taken_over_refuses_the_late_holder(
     assert await journal.put_claimed(_entry(JournalState.PENDING), "fast")
 
 
-async def test_release_and_renew(journal: ClaimingJournal, wall: WallClock) -> None:
+async def test_unclaim_and_renew(journal: ClaimingJournal, wall: WallClock) -> None:
     for cid in ("a", "b"):
         await journal.claim(cid, "me", LEASE)
     await journal.claim("z", "other", LEASE)
-    await journal.release("a", "other")  # not its claim: nothing changes
+    await journal.unclaim("a", "other")  # not its claim: nothing changes
     assert _kind(await journal.claim("a", "third", LEASE)) == "HeldByOther"
-    await journal.release("a", "me")
+    await journal.unclaim("a", "me")
     assert await journal.claim("a", "third", LEASE) == Claimed(None)  # at once
     wall.now += LEASE - 1
     assert await journal.renew("me", LEASE) == 1  # "b" only: "a" went to "third"
@@ -194,7 +194,7 @@ async def test_concurrent_claims_of_one_row_have_one_winner(pg_database: str) ->
 # --------------------------------------------------------------------------- interleavings
 # Each worker runs the bulk protocol on every row of one shared input: claim; write
 # pending (refused once the claim is lost) and send, as one step (the request leaves
-# the instant its pending write is committed); record the outcome and release. A
+# the instant its pending write is committed); record the outcome and unclaim. A
 # pending row it claims is reconciled against iDenfy's listing first. Between any two
 # steps a worker may be killed (its claims and pending rows stay), or the clock may
 # pass a lease. iDenfy's listing here is exact: the settle window that covers its lag
@@ -239,7 +239,7 @@ async def _step(worker: _Worker, world: _World, wall: WallClock, *, die_mid_send
             if world.sent.get(cid):  # reconciled: listed at iDenfy
                 found = attrs.evolve(result.entry, state=JournalState.FOUND, scan_ref=cid)
                 await journal.put(found)
-                await journal.release(cid, owner)
+                await journal.unclaim(cid, owner)
                 del worker.todo[cid]
             else:  # iDenfy never saw it: send
                 worker.todo[cid] = "send"
@@ -258,7 +258,7 @@ async def _step(worker: _Worker, world: _World, wall: WallClock, *, die_mid_send
     else:
         created = JournalEntry(client_id=cid, state=JournalState.CREATED, scan_ref=cid)
         await journal.put(created)
-        await journal.release(cid, owner)
+        await journal.unclaim(cid, owner)
         del worker.todo[cid]
 
 

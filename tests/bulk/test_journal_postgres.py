@@ -7,7 +7,6 @@ import asyncio
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from idenfy_async import AsyncIdenfy, SessionRequest
@@ -23,7 +22,7 @@ from idenfy_async.bulk.journal import (
     journal_for,
     postgres_schema,
 )
-from tests.support.pgserver import PASSWORD, PostgresServer, pg_url
+from tests.support.pgserver import PASSWORD, PostgresServer, pg_url, run_sql
 from tests.support.redisserver import free_port
 
 CREATED = JournalEntry(
@@ -59,11 +58,11 @@ async def test_the_schema_is_created_versioned_and_left_alone_when_current(
 ) -> None:
     async with PostgresJournal(pg_database) as journal:
         await journal.put(CREATED)
-    with psycopg.connect(pg_database) as conn:
-        versions = conn.execute("SELECT version FROM idenfy_async.schema_version").fetchall()
-        assert versions == [(POSTGRES_SCHEMA_VERSION,)]
-        conn.execute(postgres_schema())  # the file run by hand again changes nothing
-        assert conn.execute("SELECT count(*) FROM idenfy_async.entries").fetchone() == (1,)
+    versions = run_sql(pg_database, "SELECT version FROM idenfy_async.schema_version")
+    assert versions == [(POSTGRES_SCHEMA_VERSION,)]
+    # The file run by hand again changes nothing.
+    count = run_sql(pg_database, postgres_schema(), "SELECT count(*) FROM idenfy_async.entries")
+    assert count == [(1,)]
 
 
 async def test_a_dba_migrates_by_hand_and_the_application_needs_no_ddl_rights(
@@ -72,14 +71,14 @@ async def test_a_dba_migrates_by_hand_and_the_application_needs_no_ddl_rights(
     """The documented path: the SQL file run by an admin, the app's user granted rows
     only; the journal opens without trying to create anything."""
     database = pg_database.rsplit("/", 1)[1]
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute(postgres_schema())
-        conn.execute("CREATE ROLE app LOGIN PASSWORD 'app-password'")
-        conn.execute("GRANT USAGE ON SCHEMA idenfy_async TO app")
-        conn.execute(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA idenfy_async TO app"
-        )
-        conn.execute(f"REVOKE CREATE ON DATABASE {database} FROM PUBLIC")
+    run_sql(
+        pg_database,
+        postgres_schema(),
+        "CREATE ROLE app LOGIN PASSWORD 'app-password'",
+        "GRANT USAGE ON SCHEMA idenfy_async TO app",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA idenfy_async TO app",
+        f"REVOKE CREATE ON DATABASE {database} FROM PUBLIC",
+    )
     app_url = pg_url(postgres_server.port, database, user="app", password="app-password")
     async with PostgresJournal(app_url, scope="s") as journal:
         await journal.put(CREATED)
@@ -101,8 +100,7 @@ async def test_workers_opening_a_new_database_together_create_the_schema_once(
 async def test_a_newer_schema_is_refused_before_anything_is_written(pg_database: str) -> None:
     async with PostgresJournal(pg_database):
         pass
-    with psycopg.connect(pg_database) as conn:
-        conn.execute("INSERT INTO idenfy_async.schema_version (version) VALUES (99)")
+    run_sql(pg_database, "INSERT INTO idenfy_async.schema_version (version) VALUES (99)")
     with pytest.raises(JournalError, match="newer idenfy-async") as caught:
         await PostgresJournal(pg_database).open()
     assert "schema 99" in _one_line_without_password(caught.value)

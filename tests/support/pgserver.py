@@ -45,6 +45,7 @@ __all__ = [
     "pg_url",
     "postgres_server",
     "require_postgres",
+    "run_sql",
 ]
 
 #: How long a starting server may take before the fixture gives up.
@@ -291,3 +292,15 @@ def own_postgres_server() -> Iterator[PostgresServer]:
 def pg_database(postgres_server: PostgresServer) -> str:
     """The URL of a new empty database on the session's cluster."""
     return postgres_server.create_database()
+
+
+def run_sql(url: str, *statements: str) -> list[tuple[Any, ...]]:
+    """Run ``statements`` on ``url`` (autocommit); the rows of the last one."""
+    import psycopg
+
+    rows: list[tuple[Any, ...]] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            cursor = conn.execute(statement.encode())
+            rows = cursor.fetchall() if cursor.description is not None else []
+    return rows
