@@ -5,8 +5,9 @@ before a request leaves, then ``created``, ``failed`` or ``unknown`` once its an
 (or the lack of one) is known, and reconciliation may turn an open row ``found``.
 :class:`Journal` is the whole interface a backend provides (``get`` and ``put``);
 :class:`MemoryJournal` is the simplest one. :class:`ClaimingJournal` adds what workers
-sharing a journal need: claims with a lease, apart from the entries. The SQLite backend lives in
-``_journal_sqlite`` (storage) and :mod:`idenfy_async.bulk.journal` (its event-loop side).
+sharing a journal need: claims with a lease, apart from the entries. The SQLite backend
+lives in ``_journal_sqlite`` (storage) and :mod:`idenfy_async.bulk.journal` (its
+event-loop side), the PostgreSQL one in ``_journal_postgres``.
 """
 
 from __future__ import annotations
