@@ -168,13 +168,13 @@ class ClaimingJournal(Journal, Protocol):
 
     A worker claims a row (``claim``), writes its ``pending`` entry with
     ``put_claimed`` (refused once the claim is lost: then it must not send), sends,
-    writes the outcome (``put``) and lets the row go (``unclaim``). A claim lasts ``lease_seconds``; ``renew``
-    extends all of a worker's claims (call it well within the lease while rows are in
-    flight). A worker that dies leaves two kinds of rows: claimed and never sent (no
-    entry: certainly not sent, taken over by the next claim once the lease ended) and
-    ``pending`` (maybe sent: the next claimer reconciles it against iDenfy's listing).
-    Leases are on the workers' wall clocks: keep the machines' clocks in sync (NTP)
-    far within a lease.
+    writes the outcome (``put``) and lets the row go (``unclaim``). A claim lasts
+    ``lease_seconds``; ``renew`` extends all of a worker's claims (call it well within
+    the lease while rows are in flight). A worker that dies leaves two kinds of rows:
+    claimed and never sent (no entry: certainly not sent, taken over by the next claim
+    once the lease ended) and ``pending`` (maybe sent: the next claimer reconciles it
+    against iDenfy's listing). Leases are on the workers' wall clocks: keep the
+    machines' clocks in sync (NTP) far within a lease.
     """
 
     async def claim(
