@@ -191,6 +191,57 @@ async def test_concurrent_claims_of_one_row_have_one_winner(pg_database: str) ->
         assert all(r.owner == winner for r in outcomes if isinstance(r, HeldByOther))
 
 
+async def test_a_takeover_racing_the_holders_pending_write_never_lets_both_send(
+    pg_database: str,
+) -> None:
+    """The holder writes ``pending`` while another worker, whose clock says the lease
+    has ended (clocks a lease apart: the worst case), takes the row over. The race is
+    made certain: a third transaction holds the entry's key, so the holder's write is
+    stuck half-way while the taker claims. Either the holder's write lands first and
+    the taker finds the row maybe sent, or the taker wins and the holder's write is
+    refused: never both free to send (without the claim's row lock, both were)."""
+    import psycopg
+
+    holder_clock, taker_clock = WallClock(), WallClock()
+    taker_clock.now += LEASE
+    async with (
+        PostgresJournal(pg_database, scope="race", clock=holder_clock) as holder,
+        PostgresJournal(pg_database, scope="race", clock=taker_clock) as taker,
+        await psycopg.AsyncConnection.connect(pg_database) as blocker,
+        await psycopg.AsyncConnection.connect(pg_database, autocommit=True) as watcher,
+    ):
+
+        async def waiting() -> int:
+            """Sessions of this database waiting for a lock."""
+            cursor = await watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        assert await holder.claim("c", "holder", LEASE) == Claimed(None)
+        await blocker.execute(
+            "INSERT INTO idenfy_async.entries (account, client_id, state, updated_at)"
+            " VALUES ('race', 'c', 'failed', 0)"
+        )
+        pending = JournalEntry(client_id="c", state=JournalState.PENDING)
+        write = asyncio.create_task(holder.put_claimed(pending, "holder"))
+        while not write.done() and await waiting() < 1:  # it waits for the entry's key
+            pass
+        take = asyncio.create_task(taker.claim("c", "taker", LEASE))
+        while not take.done() and await waiting() < 2:  # the taker ends, or waits too
+            pass
+        await blocker.rollback()
+        written, taken = await write, await take
+    assert isinstance(taken, Claimed)
+    if written:  # the holder sends: the taker must find the row maybe sent
+        assert taken.entry == pending
+    else:  # the holder must not send; the row was never sent
+        assert taken.entry is None
+
+
 # --------------------------------------------------------------------------- interleavings
 # Each worker runs the bulk protocol on every row of one shared input: claim; write
 # pending (refused once the claim is lost) and send, as one step (the request leaves
