@@ -76,6 +76,8 @@ _HAS_SCHEMA: Final = "SELECT to_regclass('idenfy_async.schema_version') IS NOT N
 _VERSION: Final = "SELECT coalesce(max(version), 0) FROM idenfy_async.schema_version"
 #: SQLSTATEs of a refused login: invalid_password, invalid_authorization_specification.
 _AUTH_STATES: Final = frozenset({"28P01", "28000"})
+#: SQLSTATE insufficient_privilege: a user without the right to create the schema.
+_NO_PRIVILEGE: Final = "42501"
 
 
 def postgres_schema() -> str:
@@ -188,12 +190,17 @@ class PostgresJournal:
                 self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
             )
         except psycopg.Error as exc:
-            raise self._connect_error(exc, where) from None
+            raise self._connect_error(exc, where) from exc
         try:
             async with conn:
                 await self._migrate(conn, where)
         except psycopg.Error as exc:
-            raise JournalError(f"cannot set up the journal at {where}: {_reason(exc)}") from exc
+            hint = ""
+            if getattr(exc, "sqlstate", None) == _NO_PRIVILEGE:
+                hint = " (have a DBA create it: the SQL is postgres_schema())"
+            raise JournalError(
+                f"cannot set up the journal's schema at {where}: {_reason(exc)}{hint}"
+            ) from exc
         self._pool = psycopg_pool.AsyncConnectionPool(
             self.url,
             min_size=1,
@@ -206,6 +213,7 @@ class PostgresJournal:
             await self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
         except psycopg_pool.PoolTimeout as exc:
             self._closed = True
+            await self._pool.close()
             raise JournalError(f"cannot reach the PostgreSQL journal at {where}") from exc
 
     def _connect_error(self, exc: Exception, where: str) -> JournalError:

@@ -193,3 +193,18 @@ async def test_create_sessions_opens_a_journal_given_by_url_or_path(
     # The rows are the client's account's: the same scope the CLI binds its journal to.
     async with journal_for(where, scope=account_scope(client.base_url, "test-key")) as journal:
         assert (await journal.counts())[JournalState.CREATED] == 3
+
+
+async def test_a_user_who_may_not_create_the_schema_is_told_who_can(
+    postgres_server: PostgresServer, pg_database: str
+) -> None:
+    database = pg_database.rsplit("/", 1)[1]
+    run_sql(
+        pg_database,
+        "CREATE ROLE reader LOGIN PASSWORD 'reader-password'",
+        f"REVOKE CREATE ON DATABASE {database} FROM PUBLIC",
+    )
+    url = pg_url(postgres_server.port, database, user="reader", password="reader-password")
+    with pytest.raises(JournalError, match="have a DBA create it") as caught:
+        await PostgresJournal(url).open()
+    assert "reader-password" not in _one_line_without_password(caught.value)
