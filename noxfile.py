@@ -21,15 +21,16 @@ LINT_PATHS = ["idenfy_async", "tests", "benchmarks", "examples", "noxfile.py"]
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite against the installed package, with the aiohttp transport."""
-    session.install(".[aiohttp]", *nox.project.dependency_groups(PYPROJECT, "test"))
+    """Run the test suite against the installed package, with the aiohttp transport and
+    the PostgreSQL journal's driver."""
+    session.install(".[aiohttp,postgres]", *nox.project.dependency_groups(PYPROJECT, "test"))
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def coverage(session: nox.Session) -> None:
     """The test suite under branch coverage; fails below ``fail_under`` in pyproject.toml."""
-    session.install(".[aiohttp]", *nox.project.dependency_groups(PYPROJECT, "coverage"))
+    session.install(".[aiohttp,postgres]", *nox.project.dependency_groups(PYPROJECT, "coverage"))
     # `coverage run`, not pytest-cov: the package's own pytest plugin (a pytest11 entry
     # point) imports idenfy_async before pytest-cov would start measuring, and every
     # module-level line would count as never run. Settings: [tool.coverage] in pyproject.
@@ -54,7 +55,7 @@ def lint(session: nox.Session) -> None:
 def typing(session: nox.Session) -> None:
     """mypy --strict on the package, the tests and the examples; pyright on the typed uses
     of the public API (tests/typing) and on the package's type completeness (100 %)."""
-    session.install(".[aiohttp]", *nox.project.dependency_groups(PYPROJECT, "typing"))
+    session.install(".[aiohttp,postgres]", *nox.project.dependency_groups(PYPROJECT, "typing"))
     session.run("mypy", "--strict", "idenfy_async", "tests")
     # Apart: examples/ is no package (its files run as scripts), tests import it as one.
     session.run("mypy", "--strict", "examples")

@@ -21,6 +21,9 @@ ENV_REDIS_URL: Final = "IDENFY_REDIS_URL"
 #: Where ``idenfy-async bulk`` keeps each account's journal (default: the user's state
 #: directory).
 ENV_JOURNAL_DIR: Final = "IDENFY_JOURNAL_DIR"
+#: A ``postgresql://`` URL (or a file) that ``idenfy-async bulk`` keeps its journal in
+#: when ``--journal`` is not given: one ledger shared by workers on many machines.
+ENV_JOURNAL_URL: Final = "IDENFY_JOURNAL_URL"
 #: The webhook signing key the CLI's ``fake webhook`` signs with.
 ENV_SIGNING_KEY: Final = "IDENFY_SIGNING_KEY"
 

@@ -12,9 +12,17 @@ import pytest
 
 from idenfy_async import AsyncIdenfy, RetryPolicy
 from idenfy_async.testing import FakeIdenfy
+from tests.support.pgserver import own_postgres_server, pg_database, postgres_server
 from tests.support.redisserver import own_redis_server, redis_server
 
-__all__ = ["own_redis_server", "redis_server"]  # real redis-server fixtures, for every module
+# Real redis-server and PostgreSQL fixtures, for every module.
+__all__ = [
+    "own_postgres_server",
+    "own_redis_server",
+    "pg_database",
+    "postgres_server",
+    "redis_server",
+]
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -51,9 +59,11 @@ class VirtualClock:
 
 @pytest.fixture(autouse=True)
 def _no_shared_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's IDENFY_REDIS_URL (or IDENFY_ALLOW_INSECURE_HTTP) must not reach
-    tests (nor the CLI they start): tests that share state through Redis say so."""
+    """A developer's IDENFY_REDIS_URL, IDENFY_JOURNAL_URL or IDENFY_ALLOW_INSECURE_HTTP
+    must not reach tests (nor the CLI they start): tests that share state through Redis
+    or PostgreSQL say so."""
     monkeypatch.delenv("IDENFY_REDIS_URL", raising=False)
+    monkeypatch.delenv("IDENFY_JOURNAL_URL", raising=False)
     monkeypatch.delenv("IDENFY_ALLOW_INSECURE_HTTP", raising=False)
 
 

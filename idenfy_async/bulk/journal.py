@@ -15,13 +15,20 @@ person is to remember, before each request leaves, that it is about to leave::
 never sent, and a crash at any instant leaves every row in exactly one state. What a
 run does with each state is written in :func:`idenfy_async.bulk.create_sessions`.
 :class:`Journal` is the whole interface (two methods): :class:`SqliteJournal` keeps
-it in a file, :class:`MemoryJournal` in a dict; another backend only has to provide
-``get`` and ``put``.
+it in a file, :class:`PostgresJournal` in a PostgreSQL database that several machines
+share, :class:`MemoryJournal` in a dict; another backend only has to provide ``get``
+and ``put``. :func:`journal_for` picks one from a path or a ``postgresql://`` URL.
+
+Several workers sharing one journal claim each row before they take its quota token
+(:class:`ClaimingJournal`): a claim with a lease, distinct from ``pending``. A row
+claimed and never sent has no entry (certainly not sent: another worker takes it over
+once the lease ends); a ``pending`` row was maybe sent (it is reconciled).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import queue
 import sqlite3
@@ -29,17 +36,24 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from ..errors import JournalError, JournalLockedError, JournalMismatchError
 from ._journal_model import (
     _OPEN,
+    Claimed,
+    ClaimingJournal,
+    ClaimResult,
     ErrorRecord,
+    HeldByOther,
     Journal,
     JournalEntry,
     JournalState,
     MemoryJournal,
+    Settled,
+    _LocalClaims,
 )
+from ._journal_postgres import POSTGRES_SCHEMA_VERSION, PostgresJournal, postgres_schema
 from ._journal_sqlite import (
     _CALL,
     _COLUMNS,
@@ -61,6 +75,8 @@ from ._journal_sqlite import (
 )
 
 __all__ = [
+    "POSTGRES_SCHEMA_VERSION",
+    "POSTGRES_SCHEMES",
     "COMMIT_DELAY",
     "COMMIT_GROUP",
     "KNOWN_FILTER_BITS",
@@ -69,7 +85,11 @@ __all__ = [
     "MAX_LOOKUP",
     "SCHEMA_VERSION",
     "WAL_AUTOCHECKPOINT",
+    "ClaimResult",
+    "Claimed",
+    "ClaimingJournal",
     "ErrorRecord",
+    "HeldByOther",
     "Journal",
     "JournalEntry",
     "JournalError",
@@ -77,14 +97,45 @@ __all__ = [
     "JournalMismatchError",
     "JournalState",
     "MemoryJournal",
+    "PostgresJournal",
+    "Settled",
     "SqliteJournal",
+    "account_scope",
+    "journal_for",
+    "postgres_schema",
 ]
+
+#: URL schemes that select a :class:`PostgresJournal` (libpq's two spellings).
+POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
+
+
+def account_scope(base_url: str, api_key: str) -> str:
+    """The scope of one account on one server: the base URL and a hash of the API key
+    (never the key). Journals written with it are that account's record."""
+    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return f"{base_url} key-sha256:{digest}"
+
+
+def journal_for(
+    where: str | os.PathLike[str], *, scope: str | None = None
+) -> SqliteJournal | PostgresJournal:
+    """The journal ``where`` names, not yet open: a :class:`PostgresJournal` for a
+    ``postgresql://`` (or ``postgres://``) URL, else a :class:`SqliteJournal` file.
+
+    ``scope`` is the account (:func:`account_scope`): an SQLite file refuses another
+    account's scope; PostgreSQL keys every row by it, so one database holds many
+    accounts apart.
+    """
+    if isinstance(where, str) and where.startswith(POSTGRES_SCHEMES):
+        return PostgresJournal(where, scope=scope)
+    return SqliteJournal(where, scope=scope)
+
 
 T = TypeVar("T")
 
 
 class SqliteJournal:
-    """A :class:`Journal` in an SQLite file (WAL mode), written by one worker thread.
+    """A :class:`ClaimingJournal` in an SQLite file (WAL mode), written by one worker thread.
 
     Use it as ``async with SqliteJournal("run.journal.sqlite") as journal:``. Nothing
     touches the disk on the event loop: a dedicated thread owns the connection and
@@ -100,10 +151,17 @@ class SqliteJournal:
             raises :class:`JournalMismatchError`. ``None`` skips the check.
         durable: fsync every commit (``synchronous=FULL``), so even a power cut loses
             nothing; False survives process crashes only, and is faster.
+        clock: the wall clock claims' leases are read on. Claims are kept in the
+            process: the file is locked to one run, so a dead run's claims die with it.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, scope: str | None = None, durable: bool = True
+        self,
+        path: str | os.PathLike[str],
+        *,
+        scope: str | None = None,
+        durable: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path: str = os.fspath(path)
         self.scope: str | None = scope
@@ -116,6 +174,7 @@ class SqliteJournal:
         #: clientIds that may have an entry; None: unknown, every lookup asks the file
         self._known: _KnownIds | None = None
         self._worker: _Worker | None = None
+        self._claims = _LocalClaims(clock)
 
     def __repr__(self) -> str:
         state = "open" if self._thread is not None and not self._closed else "closed"
@@ -218,6 +277,31 @@ class SqliteJournal:
             return [_entry_from_row(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM entries")]
 
         return await self._call(read)
+
+    async def claim(
+        self, client_id: str, owner: str, lease_seconds: float, *, take_settled: bool = False
+    ) -> ClaimResult:
+        """See :meth:`ClaimingJournal.claim`."""
+        entry = await self.get(client_id)
+        # Decided after the lookup, without awaiting: another task's claim meanwhile
+        # is seen here, and a write it makes with put_claimed was queued before ours.
+        return self._claims.take(client_id, entry, owner, lease_seconds, take_settled=take_settled)
+
+    async def put_claimed(self, entry: JournalEntry, owner: str) -> bool:
+        """See :meth:`ClaimingJournal.put_claimed`."""
+        self._check_open()
+        if not self._claims.holds(entry.client_id, owner):
+            return False
+        await self.put(entry)  # queued in the same step as the check
+        return True
+
+    async def unclaim(self, client_id: str, owner: str) -> None:
+        """See :meth:`ClaimingJournal.unclaim`."""
+        self._claims.unclaim(client_id, owner)
+
+    async def renew(self, owner: str, lease_seconds: float) -> int:
+        """See :meth:`ClaimingJournal.renew`."""
+        return self._claims.renew(owner, lease_seconds)
 
     def _check_open(self) -> None:
         if self._thread is None or self._closed:

@@ -13,6 +13,7 @@ from .._constants import (
     DEFAULT_CONCURRENCY,
     ENV_BASE_URL,
     ENV_JOURNAL_DIR,
+    ENV_JOURNAL_URL,
     ENV_REDIS_URL,
     ENV_SIGNING_KEY,
 )
@@ -62,10 +63,11 @@ def _bulk_parser(commands: Any) -> None:
     )
     bulk.add_argument(
         "--journal",
-        metavar="FILE",
-        help="SQLite journal: the record of what was created (default: the account's own, in"
-        f" ${ENV_JOURNAL_DIR} or the user's state directory; every run against the account"
-        " uses it, whatever INPUT is)",
+        metavar="FILE|URL",
+        help="the journal: the record of what was created, an SQLite FILE or a"
+        " postgresql:// URL that workers on several machines share (default:"
+        f" ${ENV_JOURNAL_URL}, else the account's own file, in ${ENV_JOURNAL_DIR} or the"
+        " user's state directory; every run against the account uses it, whatever INPUT is)",
     )
     bulk.add_argument(
         "--no-journal",

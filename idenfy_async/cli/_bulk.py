@@ -15,11 +15,12 @@ from ..bulk.journal import (
     JournalEntry,
     JournalError,
     MemoryJournal,
+    PostgresJournal,
     SqliteJournal,
 )
 from ._common import _duration, _InputError, _plural, _say
 from ._exits import EXIT_OK, EXIT_ROWS
-from ._ledger import _fold_in, _journal_path, _old_journal
+from ._ledger import _fold_in, _journal_path, _old_journal, _open_journal, _shown, is_url
 from ._output import _Output
 from ._rows import _Input, _Survey
 from ._run import _in_file_conflict, _Run
@@ -42,7 +43,7 @@ async def _bulk_command(args: argparse.Namespace) -> int:
     target = _target(args, credentials, rate)
     try:
         journal_path = _journal_path(args, target.journal_name)
-        _check_paths(args.input, args.out, journal_path)
+        _check_paths(args.input, args.out, None if is_url(journal_path) else journal_path)
     except _InputError:
         await target.client.aclose()
         raise
@@ -52,19 +53,20 @@ async def _bulk_command(args: argparse.Namespace) -> int:
         await stack.enter_async_context(target.client)
         journal: Journal | None = None
         if journal_path is not None:
+            opened = _open_journal(journal_path, scope=target.scope)
             try:
-                journal = await stack.enter_async_context(
-                    SqliteJournal(journal_path, scope=target.scope)
-                )
+                await stack.enter_async_context(opened)
             except JournalError as exc:
                 raise _InputError(str(exc)) from exc
+            journal = opened
             old = _old_journal(args, target.fake)
             if old is not None:
-                await _fold_in(old, journal, scope=target.scope)
+                await _fold_in(old, opened, scope=target.scope)
         output = _Output(args.out, fake=target.fake)
         stack.callback(output.close)
         await _announce_open_rows(journal, args)
-        run = _Run(args, source, output, target, journal, journal_path, survey)
+        shown = _shown(journal_path) if journal_path is not None else None
+        run = _Run(args, source, output, target, journal, shown, survey)
         run.progress.total = survey.rows
         return await run.execute()
     raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
@@ -72,7 +74,7 @@ async def _bulk_command(args: argparse.Namespace) -> int:
 
 async def _announce_open_rows(journal: Journal | None, args: argparse.Namespace) -> None:
     """Before anything is sent: what this run will do about rows that may have a session."""
-    if isinstance(journal, SqliteJournal | MemoryJournal):
+    if isinstance(journal, SqliteJournal | PostgresJournal | MemoryJournal):
         entries = await journal.open_entries()
         for note in _open_rows_notes(entries, args, now=time.time()):
             _say(note)

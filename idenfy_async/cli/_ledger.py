@@ -6,6 +6,8 @@ So the default journal lives in the user's state directory (the platform's conve
 ``platformdirs``), named from a keyed hash of the base URL and API key (never the key
 itself); the built-in fake has its own. ``--journal FILE`` still chooses another, and
 ``$IDENFY_JOURNAL_DIR`` moves the directory (e.g. onto a volume a scheduler keeps).
+``--journal postgresql://...`` (or ``$IDENFY_JOURNAL_URL``) keeps it in PostgreSQL
+instead, where workers on several machines share it, keyed by the account.
 
 Journals of earlier versions sat beside INPUT (``INPUT.journal.sqlite``); the first run
 that finds one folds its rows into the account's journal and renames it ``*.migrated``.
@@ -20,8 +22,15 @@ import os
 from pathlib import Path
 from typing import Final
 
-from .._constants import ENV_JOURNAL_DIR
-from ..bulk.journal import JournalError, JournalMismatchError, SqliteJournal
+from .._constants import ENV_JOURNAL_DIR, ENV_JOURNAL_URL
+from ..bulk.journal import (
+    POSTGRES_SCHEMES,
+    JournalError,
+    JournalMismatchError,
+    PostgresJournal,
+    SqliteJournal,
+    journal_for,
+)
 from ._common import FAKE_JOURNAL_SUFFIX, JOURNAL_SUFFIX, _InputError, _say
 
 #: The key of the hash that names an account's journal: the name says which account
@@ -51,15 +60,23 @@ def account_journal_name(base_url: str, api_key: str) -> str:
     return f"account-{digest}.journal.sqlite"
 
 
+def is_url(where: str | None) -> bool:
+    """Whether ``where`` is a PostgreSQL URL rather than a file."""
+    return where is not None and where.startswith(POSTGRES_SCHEMES)
+
+
 def _journal_path(args: argparse.Namespace, name: str) -> str | None:
-    """--journal, else the account's journal ``name`` in :func:`journal_dir` (created
-    owner-only); None with --no-journal."""
+    """--journal, else ``$IDENFY_JOURNAL_URL``, else the account's journal ``name`` in
+    :func:`journal_dir` (created owner-only); None with --no-journal."""
     if args.no_journal:
         if args.journal:
             raise _InputError("--journal and --no-journal exclude each other")
         return None
     if args.journal:
         return str(args.journal)
+    url = os.environ.get(ENV_JOURNAL_URL)
+    if url:
+        return url
     directory = journal_dir()
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -71,6 +88,16 @@ def _journal_path(args: argparse.Namespace, name: str) -> str | None:
     return str(directory / name)
 
 
+def _open_journal(where: str, *, scope: str) -> SqliteJournal | PostgresJournal:
+    """The journal ``where`` names (a file or a ``postgresql://`` URL), not yet open."""
+    return journal_for(where, scope=scope)
+
+
+def _shown(where: str) -> str:
+    """``where`` as messages show it: a URL without its password."""
+    return PostgresJournal(where).path if is_url(where) else where
+
+
 def _old_journal(args: argparse.Namespace, fake: bool) -> Path | None:
     """The per-file journal an earlier version kept beside INPUT, if there is one and
     no --journal was given."""
@@ -80,7 +107,7 @@ def _old_journal(args: argparse.Namespace, fake: bool) -> Path | None:
     return old if old.is_file() else None
 
 
-async def _fold_in(old: Path, journal: SqliteJournal, *, scope: str) -> None:
+async def _fold_in(old: Path, journal: SqliteJournal | PostgresJournal, *, scope: str) -> None:
     """Copy the rows of ``old`` that ``journal`` lacks into it, then rename ``old``
     (read once); a journal of another account is left alone, with a message."""
     try:

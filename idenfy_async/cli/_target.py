@@ -5,7 +5,6 @@ all before anything is sent."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 from pathlib import Path
 from typing import Final
@@ -15,6 +14,7 @@ import attrs
 from .. import AsyncIdenfy, IdenfyError, RateLimiter
 from .._constants import ENV_API_KEY, ENV_API_SECRET
 from .._send.limits import parse_rate
+from ..bulk.journal import account_scope
 from ..testing import FakeIdenfy
 from ._common import DEFAULT_RATE, _InputError, _say
 from ._ledger import FAKE_JOURNAL_NAME, account_journal_name
@@ -84,10 +84,9 @@ def _target(
     except IdenfyError as exc:
         raise _InputError(str(exc)) from exc
     # The journal is bound to one account on one server; the key is hashed, not stored.
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return _Target(
         client,
-        f"{client.base_url} key-sha256:{digest}",
+        account_scope(str(client.base_url), key),
         fake=False,
         journal_name=account_journal_name(str(client.base_url), key),
     )

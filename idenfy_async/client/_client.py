@@ -59,7 +59,7 @@ from .._send.sender import USER_AGENT as USER_AGENT
 from .._send.sender import Parse, Sender, checked_timeouts
 from .._wire import sessions as _sansio
 from ..bulk import BulkProgress, BulkResult, create_sessions
-from ..bulk.journal import Journal
+from ..bulk.journal import Journal, PostgresJournal, SqliteJournal, account_scope, journal_for
 from ..bulk.reconcile import ReconcilePolicy, Reconciliation, reconcile_session
 from ..models import (
     FileUrls,
@@ -834,7 +834,7 @@ class AsyncIdenfy:
         requests: Iterable[SessionRequest] | AsyncIterable[SessionRequest],
         *,
         concurrency: int | None = None,
-        journal: Journal | None = None,
+        journal: Journal | str | os.PathLike[str] | None = None,
         retry_unknown: bool = False,
         retry_failed: bool = False,
         on_progress: Callable[[BulkProgress], None] | None = None,
@@ -851,9 +851,31 @@ class AsyncIdenfy:
         every parameter are described there. Here ``concurrency`` defaults to
         ``max_concurrency``, this client paces the rows (its ``rate_limit`` and
         ``max_concurrency``), and ``reconcile=True`` lists clientIds on its retry
-        policy's clocks.
+        policy's clocks. ``journal`` may also be a ``postgresql://`` URL or an SQLite
+        file's path: that journal, bound to this client's account
+        (:func:`~idenfy_async.bulk.journal.journal_for`), is opened when the iteration
+        starts and closed when it ends.
         """
-
+        if isinstance(journal, str | os.PathLike):
+            where = journal_for(
+                journal, scope=account_scope(self._state.base_url, self._state.api_key)
+            )
+            return _in_journal(
+                where,
+                functools.partial(
+                    self.create_sessions,
+                    requests,
+                    concurrency=concurrency,
+                    retry_unknown=retry_unknown,
+                    retry_failed=retry_failed,
+                    on_progress=on_progress,
+                    reconcile=reconcile,
+                    stop=stop,
+                    replace_conflicts=replace_conflicts,
+                    reissue_expired=reissue_expired,
+                    origin=origin,
+                ),
+            )
         return create_sessions(
             _BulkCreator(self, single=self._state.single_session or self._state.redis is not None),
             requests,
@@ -994,3 +1016,13 @@ class _BulkCreator:
     def list_verifications(self, client_id: str | None = None) -> VerificationListing:
         # Reconciling a bulk run's open rows is bulk work too: behind interactive calls.
         return self._client._list_verifications(client_id, priority="bulk")
+
+
+async def _in_journal(
+    journal: SqliteJournal | PostgresJournal,
+    run: Callable[..., AsyncGenerator[BulkResult, None]],
+) -> AsyncGenerator[BulkResult, None]:
+    """``run(journal=journal)``'s results, with ``journal`` open for as long as they last."""
+    async with journal, contextlib.aclosing(run(journal=journal)) as results:
+        async for result in results:
+            yield result

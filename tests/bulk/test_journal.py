@@ -30,6 +30,7 @@ from idenfy_async.bulk import _journal_sqlite
 from idenfy_async.bulk import journal as journal_module
 from idenfy_async.bulk.journal import (
     SCHEMA_VERSION,
+    ClaimingJournal,
     ErrorRecord,
     Journal,
     JournalEntry,
@@ -38,6 +39,7 @@ from idenfy_async.bulk.journal import (
     JournalMismatchError,
     JournalState,
     MemoryJournal,
+    PostgresJournal,
     SqliteJournal,
 )
 from idenfy_async.bulk.reconcile import ReconcileReason
@@ -64,10 +66,18 @@ FAILED = JournalEntry(
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def journal(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Journal]:
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def journal(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[MemoryJournal | SqliteJournal | PostgresJournal]:
+    """Each backend, for the contract they share (PostgreSQL: a real server, a database
+    of the test's own)."""
     if request.param == "memory":
         yield MemoryJournal()
+        return
+    if request.param == "postgres":
+        async with PostgresJournal(request.getfixturevalue("pg_database"), scope="test") as pj:
+            yield pj
         return
     async with SqliteJournal(tmp_path / "j.sqlite", scope="test") as j:
         yield j
@@ -84,7 +94,7 @@ async def test_get_put_replace(journal: Journal) -> None:
     assert await journal.get("user-2") == FAILED
 
 
-async def test_counts(journal: MemoryJournal | SqliteJournal) -> None:
+async def test_counts(journal: MemoryJournal | SqliteJournal | PostgresJournal) -> None:
     await journal.put(CREATED)
     await journal.put(FAILED)
     await journal.put(JournalEntry(client_id="u3", state=JournalState.UNKNOWN))
@@ -250,8 +260,12 @@ async def test_lifecycle(tmp_path: Path) -> None:
 
 
 def test_journals_satisfy_the_protocol(tmp_path: Path) -> None:
-    journals: list[Journal] = [MemoryJournal(), SqliteJournal(tmp_path / "j.sqlite")]
-    assert len(journals) == 2
+    journals: list[ClaimingJournal] = [
+        MemoryJournal(),
+        SqliteJournal(tmp_path / "j.sqlite"),
+        PostgresJournal("postgresql://localhost/app"),
+    ]
+    assert len(journals) == 3
 
 
 def test_entry_repr_hides_the_auth_token() -> None:
@@ -401,7 +415,7 @@ async def test_a_version_1_journal_is_migrated(tmp_path: Path) -> None:
 
 
 async def test_open_entries_are_the_pending_and_unknown_ones(
-    journal: MemoryJournal | SqliteJournal,
+    journal: MemoryJournal | SqliteJournal | PostgresJournal,
 ) -> None:
     pending = JournalEntry(client_id="p", state=JournalState.PENDING, pending_at=5.0)
     unknown = JournalEntry(client_id="u", state=JournalState.UNKNOWN, pending_at=6.0)
