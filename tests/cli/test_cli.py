@@ -334,7 +334,7 @@ def test_help_lists_the_exit_codes_from_the_table(
         assert f"{code} {_words(meaning)}" in text
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/bulk.md"])
+@pytest.mark.parametrize("doc", ["docs/bulk.md"])
 def test_the_docs_describe_the_exit_codes_as_the_table_does(doc: str) -> None:
     text = _words((EXAMPLES.parent / doc).read_text(encoding="utf-8"))
     assert _words(exit_codes_text()) in text

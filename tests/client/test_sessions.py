@@ -954,31 +954,31 @@ async def test_aclose_closes_the_redis_connections(redis_server: RedisServer) ->
     assert not any(c.is_connected for c in pool._available_connections)
 
 
-# --------------------------------------------------------------------------- README
+# --------------------------------------------------------------------------- docs
 
 
-def readme_block(section: str, index: int = 0) -> str:
-    """The ``index``-th python code block under the README heading ``section``."""
-    text = (ROOT / "README.md").read_text()
+def docs_block(page: str, section: str, index: int = 0) -> str:
+    """The ``index``-th python code block under the heading ``section`` of ``docs/page``."""
+    text = (ROOT / "docs" / page).read_text()
     body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
     return body.split("```python\n")[index + 1].split("\n```", 1)[0]
 
 
-async def test_readme_fastapi_lifespan_sample_runs_against_redis(
+async def test_docs_fastapi_lifespan_sample_runs_against_redis(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The README's "Running on several workers" sample, as written, on a real Redis:
-    two workers (two apps) and a double click on both gives one session."""
+    """The FastAPI sample of docs/coordination.md ("In a web app"), as written, on a real
+    Redis: two workers (two apps) and a double click on both gives one session."""
     api_key = new_key()
     fake = FakeIdenfy(api_key=api_key, api_secret=SECRET)
     async with FakeIdenfyServer(fake) as base_url:
         for name, value in environment(redis_server.url, base_url, api_key).items():
             monkeypatch.setenv(name, value)
-        source = readme_block("Running on several workers")
+        source = docs_block("coordination.md", "In a web app")
         workers = []
         for _ in range(2):
             namespace: dict[str, Any] = {}
-            exec(compile(source, "README.md", "exec"), namespace)  # our own README sample
+            exec(compile(source, "coordination.md", "exec"), namespace)  # our own docs sample
             workers.append(namespace["app"])
         async with contextlib.AsyncExitStack() as stack:
             calls = []
