@@ -30,7 +30,7 @@ ENV_SIGNING_KEY: Final = "IDENFY_SIGNING_KEY"
 #: Seconds after an attempt went pending before "not listed" may mean "not created":
 #: four times the default per-attempt timeout (30 s), for a request iDenfy processes
 #: late and for the listing to catch up. Undocumented by iDenfy; see rule 5 of
-#: :mod:`idenfy_async.bulk.reconcile` (public there).
+#: [`idenfy_async.bulk.reconcile`][idenfy_async.bulk.reconcile] (public there).
 DEFAULT_SETTLE_WINDOW: Final = 120.0
 #: Requests one client has in flight, and rows a bulk run has in flight, by default.
 DEFAULT_CONCURRENCY: Final = 10

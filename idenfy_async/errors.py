@@ -1,4 +1,4 @@
-"""Every exception idenfy-async raises, rooted at :class:`IdenfyError`.
+"""Every exception idenfy-async raises, rooted at [`IdenfyError`][idenfy_async.IdenfyError].
 
 ::
 
@@ -33,12 +33,13 @@
         └── SessionOutcomeUnknownError  in_flight (outcome_unknown)
 
 Every error says whether the request may have taken effect on iDenfy's side
-(:attr:`IdenfyError.outcome_unknown`): for session creation that means a session, and a
-verification credit, may exist although no answer was read.
+([`IdenfyError.outcome_unknown`][idenfy_async.errors.IdenfyError.outcome_unknown]): for session
+creation that means a session, and a verification credit, may exist although no answer was read.
 
 No message, ``str()`` or ``repr()`` of these errors contains an API secret or a
 request or response body: bodies carry personal data. The parsed response body is
-kept on :attr:`APIError.body` for code that needs it, and is never printed.
+kept on [`APIError.body`][idenfy_async.errors.APIError.body] for code that needs it, and is never
+printed.
 """
 
 from __future__ import annotations
@@ -139,8 +140,9 @@ class FieldProblem:
 class RequestValidationError(IdenfyError, ValueError):
     """Raised before any request is sent when a request model breaks one or more rules.
 
-    All problems are reported at once in :attr:`problems`. Values are never echoed:
-    they are personal data.
+    All problems are reported at once in
+    [`problems`][idenfy_async.errors.RequestValidationError.problems]. Values are never echoed: they
+    are personal data.
     """
 
     def __init__(self, model: str, problems: Sequence[FieldProblem]) -> None:
@@ -278,8 +280,10 @@ class ResponseDecodeError(IdenfyError):
     """Raised when a response body cannot be read: not JSON, truncated, or the wrong shape.
 
     When a created session's ``scanRef`` and ``authToken`` could be read although the
-    rest of the answer could not, they are kept in :attr:`scan_ref` and
-    :attr:`auth_token` (never printed), so the paid session is not lost.
+    rest of the answer could not, they are kept in
+    [`scan_ref`][idenfy_async.errors.ResponseDecodeError.scan_ref] and
+    [`auth_token`][idenfy_async.errors.ResponseDecodeError.auth_token] (never printed), so the paid
+    session is not lost.
     """
 
     def __init__(
@@ -391,10 +395,10 @@ class OpenSessionError(IdenfyError):
 
 
 class OpenSession(Protocol):
-    """What :class:`SessionAlreadyOpenError` tells of the session it carries: the
-    fields that identify it and hand it out. The session is a
-    :class:`idenfy_async.models.Session` (this module sits below ``models`` and does
-    not import it)."""
+    """What [`SessionAlreadyOpenError`][idenfy_async.SessionAlreadyOpenError] tells of the session
+    it carries: the fields that identify it and hand it out. The session is a
+    [`idenfy_async.models.Session`][idenfy_async.Session] (this module sits below ``models`` and
+    does not import it)."""
 
     @property
     def auth_token(self) -> str: ...

@@ -7,8 +7,8 @@ test suite; the async ones need pytest-asyncio (``pip install "idenfy-async[pyte
         session = await idenfy_client.create_session(client_id="user-1")
         assert idenfy_fake.session(session.scan_ref).client_id == "user-1"
 
-* ``idenfy_fake``: a new :class:`~idenfy_async.testing.FakeIdenfy` per test.
-* ``idenfy_client``: an open :class:`~idenfy_async.AsyncIdenfy` whose transport is
+* ``idenfy_fake``: a new [`FakeIdenfy`][idenfy_async.testing.FakeIdenfy] per test.
+* ``idenfy_client``: an open [`AsyncIdenfy`][idenfy_async.AsyncIdenfy] whose transport is
   ``idenfy_fake``; its retries wait on a virtual clock, so a scripted 503 costs no time.
 * ``idenfy_fake_server``: the base URL (a ``str``, ``http://127.0.0.1:PORT``) where
   ``idenfy_fake`` is served over HTTP, as ``async with FakeIdenfyServer() as base_url``

@@ -137,8 +137,8 @@ def parse_event(
 
     Raises:
         WebhookPayloadError: not JSON, not an object, larger than
-            :data:`MAX_WEBHOOK_BYTES`, not the shape of any known event, or not
-            the shape of the event ``event_type`` names.
+            [`MAX_WEBHOOK_BYTES`][idenfy_async.webhooks.MAX_WEBHOOK_BYTES], not the shape of any
+            known event, or not the shape of the event ``event_type`` names.
     """
     payload = body if isinstance(body, Mapping) else _decode(body)
     kind = _event_type(event_type)
@@ -167,11 +167,13 @@ def construct_event(
     signing_key: str | bytes,
     event_type: str | None = None,
 ) -> WebhookEvent:
-    """Verify ``Idenfy-Signature`` on the raw body, then parse it (see :func:`parse_event`).
+    """Verify ``Idenfy-Signature`` on the raw body, then parse it (see
+    [`parse_event`][idenfy_async.parse_event]).
 
     Raises:
-        WebhookPayloadError: the body is over :data:`MAX_WEBHOOK_BYTES` (checked
-            before hashing), or cannot be parsed.
+        WebhookPayloadError: the body is over
+            [`MAX_WEBHOOK_BYTES`][idenfy_async.webhooks.MAX_WEBHOOK_BYTES] (checked before hashing),
+            or cannot be parsed.
         SignatureVerificationError: the signature is missing, malformed or wrong.
     """
     raw = _body_bytes(body)

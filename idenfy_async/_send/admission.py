@@ -1,16 +1,17 @@
 """Admission: when a call's attempt may leave, for every call of a client.
 
-Order (one owner each): a turn from the pace (this process's :class:`Pace`, a
-caller's :class:`Pacer`, or the account's Redis quota), then a concurrency slot; then
+Order (one owner each): a turn from the pace (this process's `Pace`, a
+caller's [`Pacer`][idenfy_async.Pacer], or the account's Redis quota), then a concurrency slot; then
 whatever must precede the send (a bulk row's ``pending`` record, a claim), then
-:meth:`Admission.leave` waits for the exact moment. A rate-limit answer goes back to
-the pace's owner (:meth:`Admission.rate_limited`), which lowers the rate and pauses
-every call. :class:`Admission` is shared by a client and every client
-:meth:`AsyncIdenfy.with_options` derives from it: one pace, one pool bound.
+`Admission.leave` waits for the exact moment. A rate-limit answer goes back to
+the pace's owner (`Admission.rate_limited`), which lowers the rate and pauses
+every call. `Admission` is shared by a client and every client
+[`AsyncIdenfy.with_options`][idenfy_async.AsyncIdenfy.with_options] derives from it: one pace, one
+pool bound.
 
-Admission owns what it asks of an account-wide quota (:class:`Quota`, and the
-:data:`Priority` a call takes its turn at); :mod:`idenfy_async.coordination`
-implements it over Redis (``RedisQuota``).
+Admission owns what it asks of an account-wide quota (`Quota`, and the
+[`Priority`][idenfy_async.coordination.Priority] a call takes its turn at);
+[`idenfy_async.coordination`][idenfy_async.coordination] implements it over Redis (``RedisQuota``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ Priority = Literal["interactive", "bulk"]
 
 
 class QuotaGrant(Protocol):
-    """What :meth:`Quota.take` hands back."""
+    """What `Quota.take` hands back."""
 
     @property
     def cooldown(self) -> float:
@@ -45,7 +46,7 @@ class QuotaGrant(Protocol):
 
     @property
     def slot(self) -> float | None:
-        """The turn on the shared clock, which :meth:`Quota.rate_limited` is told."""
+        """The turn on the shared clock, which `Quota.rate_limited` is told."""
         ...
 
 
@@ -80,12 +81,12 @@ class Admission:
         self.quota = quota
 
     async def admit(self, budget: Budget, spec: RequestSpec, priority: Priority) -> Turn:
-        """Take a turn, then a slot (held on return); the turn is for :meth:`leave`.
+        """Take a turn, then a slot (held on return); the turn is for `leave`.
 
         Queueing for the turn and the slot does not count against the deadline; a
         pause after a rate-limit answer does for an interactive call, and one that
-        would outlast its deadline raises :class:`RateLimitError` at once. A bulk call
-        waits any pause out (a 429 is refused unprocessed: waiting costs nothing).
+        would outlast its deadline raises [`RateLimitError`][idenfy_async.RateLimitError] at once. A
+        bulk call waits any pause out (a 429 is refused unprocessed: waiting costs nothing).
         """
         clock, pace, quota = self.clock, self.pace, self.quota
         patient = priority == "bulk"

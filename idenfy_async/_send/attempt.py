@@ -1,9 +1,9 @@
 """One attempt on the wire: send one request and read its answer, within its time.
 
 It knows httpx and asyncio, not retries or pacing. Every attempt, downloads
-included, runs inside one :class:`WireErrors` block: the one place where httpx's
+included, runs inside one `WireErrors` block: the one place where httpx's
 exceptions (and the aiohttp transport's, which it raises as httpx's) become ours,
-most specific first, and where each attempt is logged and observed (:mod:`.observe`).
+most specific first, and where each attempt is logged and observed (`observe`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = ["AttemptExpired", "WireErrors", "check_framing", "exchange"]
 
 
 class AttemptExpired(Exception):
-    """An attempt outlived its bound (raised by :class:`_AttemptTimer`, never escapes)."""
+    """An attempt outlived its bound (raised by `_AttemptTimer`, never escapes)."""
 
     def __init__(self, limit: float) -> None:
         super().__init__(limit)
@@ -35,7 +35,7 @@ class _AttemptTimer:
     """Cancels the current task when the attempt outlives ``limit`` seconds.
 
     What ``asyncio.timeout`` does on 3.11+, written out so it also runs on 3.10: a
-    timer on the loop (no extra task) that cancels us; :meth:`expired` then tells our
+    timer on the loop (no extra task) that cancels us; `expired` then tells our
     cancellation from a caller's. On 3.11+ a caller's cancellation arriving in the
     same instant is kept (``Task.uncancel``); 3.10 cannot tell them apart.
     """
@@ -75,7 +75,7 @@ def check_framing(headers: httpx.Headers) -> None:
     never retried blindly) instead of trusting a body of doubtful framing.
 
     Raises:
-        httpx.RemoteProtocolError: translated by :class:`WireErrors`.
+        httpx.RemoteProtocolError: translated by `WireErrors`.
     """
     if "transfer-encoding" in headers and "content-length" in headers:
         raise httpx.RemoteProtocolError(
@@ -92,8 +92,8 @@ async def exchange(
     """Await ``sending`` (a streamed ``http.send``) and read its answer, at most
     ``cap`` bytes, within ``limit`` s.
 
-    A success larger than ``cap`` is a :class:`ResponseDecodeError`; an error answer
-    that large keeps its status and loses its body.
+    A success larger than ``cap`` is a [`ResponseDecodeError`][idenfy_async.ResponseDecodeError]; an
+    error answer that large keeps its status and loses its body.
     """
     timer = None if limit is None else _AttemptTimer(limit)
     response: httpx.Response | None = None
@@ -177,7 +177,7 @@ class WireErrors:
     It is the one boundary where httpx's exceptions become ours: most specific first,
     as httpx's ``_transports/default.py`` maps httpcore's; our own errors raised inside
     pass through untouched. It is also where each attempt is logged (``IDENFY_LOG``)
-    and a successful answer's :class:`ResponseInfo` is captured (:mod:`._observe`).
+    and a successful answer's [`ResponseInfo`][idenfy_async.ResponseInfo] is captured (`_observe`).
     ``status`` and ``headers`` are the answer's, once known.
     """
 

@@ -1,8 +1,8 @@
 """The fields that let you follow one call through the log: on every record it leaves.
 
-A call (its attempts, the retries between them) runs with its :class:`CallLog` as the
-current one (a context variable, :func:`running`); each record the package logs
-meanwhile passes :func:`fields` as ``extra=``: which operation, which call (a short
+A call (its attempts, the retries between them) runs with its `CallLog` as the
+current one (a context variable, `running`); each record the package logs
+meanwhile passes `fields` as ``extra=``: which operation, which call (a short
 random id), which attempt, which session (the scanRef, once known) and which user (a
 keyed hash of the clientId, never the clientId: it can be personal data). Never a
 body, a secret or personal data. docs/observability.md lists the fields.
@@ -35,7 +35,7 @@ CURRENT: contextvars.ContextVar[CallLog | None] = contextvars.ContextVar(
 
 
 def client_ref_key(authorization: str) -> bytes:
-    """The key of :func:`client_ref`, derived from a client's credentials (its
+    """The key of `client_ref`, derived from a client's credentials (its
     ``Authorization`` header): the same clientId gets the same ref in every process of
     one account, and nobody without the API secret can test a guess against a ref."""
     return hmac.new(authorization.encode(), _LABEL, hashlib.sha256).digest()

@@ -46,8 +46,8 @@ async def download_file(
     on_retry: OnRetry | None,
     check_open: Callable[[], None],
 ) -> int:
-    """See :meth:`AsyncIdenfy.download_file` (``url`` already checked; ``timeout``: a
-    value for httpx's ``timeout=``)."""
+    """See [`AsyncIdenfy.download_file`][idenfy_async.AsyncIdenfy.download_file] (``url`` already
+    checked; ``timeout``: a value for httpx's ``timeout=``)."""
     # Errors name the path only: the query is the URL's signature.
     spec = RequestSpec("GET", urllib.parse.urlsplit(url).path or "/", b"")
     # The file host's rate-limit answers must not pause calls to iDenfy: retry_call
@@ -167,8 +167,9 @@ async def download_files(
     *,
     check: Callable[[Any], str] = check_download_url,
 ) -> dict[str, Path]:
-    """See :meth:`AsyncIdenfy.download_files`; ``download(url, path)`` fetches one file,
-    ``check(url)`` returns a URL that may be fetched or raises (every URL, before any)."""
+    """See [`AsyncIdenfy.download_files`][idenfy_async.AsyncIdenfy.download_files];
+    ``download(url, path)`` fetches one file, ``check(url)`` returns a URL that may be fetched or
+    raises (every URL, before any)."""
     folder = Path(directory)
     plan: dict[str, tuple[str, Path]] = {}
     used: set[str] = set()

@@ -1,7 +1,7 @@
 """Limits shared by every call of one client: requests in flight, and the pace.
 
-:class:`Pace` owns the moment requests leave: their spacing, the pause after a
-rate-limit answer and the rate it adapts to (:class:`Adaptive`). Slots and tokens are
+`Pace` owns the moment requests leave: their spacing, the pause after a
+rate-limit answer and the rate it adapts to (`Adaptive`). Slots and tokens are
 taken before a request reaches httpx's pool, so the pool never queues (where
 PoolTimeout and cancellation leaks happen) and ``asyncio.gather`` over thousands of
 calls just waits its turn here.
@@ -37,7 +37,7 @@ class ConcurrencyLimiter:
         self.peak = 0
 
     async def acquire(self) -> None:
-        """Wait for a slot and take it; the caller must :meth:`release` it."""
+        """Wait for a slot and take it; the caller must `release` it."""
         await self._semaphore.acquire()
         self.in_flight += 1
         if self.in_flight > self.peak:
@@ -78,8 +78,8 @@ _EPSILON: Final = 1e-9
 class Pacer(Protocol):
     """Anything that paces requests: ``await acquire()`` returns when one may be sent.
 
-    :class:`RateLimiter` is the in-process token bucket; a limiter shared by several
-    processes (Redis, a database row, a lock file) only has to provide this method.
+    [`RateLimiter`][idenfy_async.RateLimiter] is the in-process token bucket; a limiter shared by
+    several processes (Redis, a database row, a lock file) only has to provide this method.
     """
 
     async def acquire(self) -> None: ...
@@ -92,7 +92,7 @@ class RateLimiter:
     ``"50/10s"``, or a number of requests per second. The bucket starts full. Waiters
     are served first come, first served; a waiter cancelled while waiting takes no
     token. ``clock`` and ``sleep`` are injectable, so tests never really wait;
-    ``sleep=None`` (the default) means :func:`asyncio.sleep`.
+    ``sleep=None`` (the default) means `asyncio.sleep`.
 
     Raises:
         ConfigurationError: the spec or burst is not a positive rate.
@@ -193,7 +193,7 @@ class Adaptive:
     """The rate and the pause after rate-limit answers (AIMD: additive increase,
     multiplicative decrease, as TCP and the AWS SDKs' adaptive retry mode do).
 
-    Pure state on the caller's clock; :class:`Pace` uses it in one process, and the
+    Pure state on the caller's clock; `Pace` uses it in one process, and the
     account-wide quota (``coordination.RedisQuota``) runs the same rules in Redis.
 
     * ``top``: requests per second at most (None: unpaced); the rate at ``now`` is
@@ -253,12 +253,12 @@ class Adaptive:
 class Pace:
     """When requests leave, for every call of one client: the one owner of pacing.
 
-    Two steps per request: :meth:`reserve` takes its turn (returning shortly before
-    it, ``PACE_LEAD``), then whatever must precede the send runs, then :meth:`leave`
+    Two steps per request: `reserve` takes its turn (returning shortly before
+    it, ``PACE_LEAD``), then whatever must precede the send runs, then `leave`
     waits for the exact moment: never closer to the previous request than the pace
     allows, whatever happened in between. ``rate`` is the configured requests per
     second (None: unpaced, yet paused after a 429); the pace keeps ``PACE_MARGIN``
-    below it and adapts after 429s (:class:`Adaptive`). ``clock`` and ``sleep`` are
+    below it and adapts after 429s (`Adaptive`). ``clock`` and ``sleep`` are
     injectable.
     """
 
@@ -297,7 +297,7 @@ class Pace:
         return self.adaptive.rate(self._clock())
 
     async def acquire(self) -> None:
-        """Wait for a turn and take it (a :class:`Pacer`: both steps at once)."""
+        """Wait for a turn and take it (a [`Pacer`][idenfy_async.Pacer]: both steps at once)."""
         await self.leave(await self.reserve())
 
     async def reserve(self) -> float:

@@ -1,10 +1,11 @@
 """What a call leaves behind for people: log lines, ``ResponseInfo`` records.
 
-``IDENFY_LOG`` (:func:`configure_logging`), the filter that hides query strings in
-httpx's own log lines, and the record of each attempt (:func:`record_attempt`): one
-log line on ``idenfy_async.http`` and, inside :meth:`AsyncIdenfy.capture_responses`,
-a :class:`ResponseInfo`. Never a body, a secret, a token or a query string. Each
-record also carries the call's correlating fields (:mod:`.calllog`).
+``IDENFY_LOG`` (`configure_logging`), the filter that hides query strings in
+httpx's own log lines, and the record of each attempt (`record_attempt`): one
+log line on ``idenfy_async.http`` and, inside
+[`AsyncIdenfy.capture_responses`][idenfy_async.AsyncIdenfy.capture_responses], a
+[`ResponseInfo`][idenfy_async.ResponseInfo]. Never a body, a secret, a token or a query string. Each
+record also carries the call's correlating fields (`calllog`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ __all__ = [
 LOG_LEVELS: Final = {"info": logging.INFO, "debug": logging.DEBUG}
 LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-#: The package's logger (the retry line of :mod:`._retry` goes there); IDENFY_LOG sets it.
+#: The package's logger (the retry line of `_retry` goes there); IDENFY_LOG sets it.
 logger = logging.getLogger("idenfy_async")
 #: One line per attempt (a child: its records say which is which).
 http_logger = logging.getLogger("idenfy_async.http")
@@ -45,8 +46,9 @@ http_logger = logging.getLogger("idenfy_async.http")
 class ResponseInfo:
     """What the answer to one successful call was: for logs, metrics and support tickets.
 
-    Get it with :meth:`AsyncIdenfy.with_response_info` or
-    :meth:`AsyncIdenfy.capture_responses`. Never a body: ``repr()`` shows no headers either.
+    Get it with [`AsyncIdenfy.with_response_info`][idenfy_async.AsyncIdenfy.with_response_info] or
+    [`AsyncIdenfy.capture_responses`][idenfy_async.AsyncIdenfy.capture_responses]. Never a body:
+    ``repr()`` shows no headers either.
     """
 
     operation: str  #: the client method, e.g. ``"create_session"``
@@ -101,7 +103,7 @@ def configure_logging(value: str | None) -> None:
     """Apply ``IDENFY_LOG`` (``info`` or ``debug``; unset or empty: leave logging alone).
 
     Sets the ``idenfy_async`` logger's level and, when the application configured no
-    logging at all, a stderr handler (:func:`logging.basicConfig`), as OPENAI_LOG does.
+    logging at all, a stderr handler (`logging.basicConfig`), as OPENAI_LOG does.
 
     Raises:
         ConfigurationError: any other value.
@@ -119,8 +121,8 @@ def configure_logging(value: str | None) -> None:
 
 @contextlib.contextmanager
 def capture_responses() -> Iterator[list[ResponseInfo]]:
-    """See :meth:`AsyncIdenfy.capture_responses` (blocks nest: the outer one gets the
-    inner one's entries too)."""
+    """See [`AsyncIdenfy.capture_responses`][idenfy_async.AsyncIdenfy.capture_responses] (blocks
+    nest: the outer one gets the inner one's entries too)."""
     outer = RESPONSES.get()
     responses: list[ResponseInfo] = []
     token = RESPONSES.set(responses)
@@ -133,7 +135,7 @@ def capture_responses() -> Iterator[list[ResponseInfo]]:
 
 
 class Attempt(Protocol):
-    """One attempt as :func:`record_attempt` reads it (the wire's boundary object)."""
+    """One attempt as `record_attempt` reads it (the wire's boundary object)."""
 
     operation: str
     attempt: int

@@ -1,8 +1,8 @@
 """Per-call options: ``timeout``, ``max_retries``, ``retry_deadline``, ``retry_unknown``.
 
-One frozen :class:`RequestOptions` value carries them from an endpoint's keywords
-(or :meth:`AsyncIdenfy.with_options`) to the sending code; :func:`options_from` is
-the one place keywords become that value. ``NOT_GIVEN`` means
+One frozen [`RequestOptions`][idenfy_async.RequestOptions] value carries them from an endpoint's
+keywords (or [`AsyncIdenfy.with_options`][idenfy_async.AsyncIdenfy.with_options]) to the sending
+code; `options_from` is the one place keywords become that value. ``NOT_GIVEN`` means
 "use the client's setting", where ``None`` has its own meaning (``timeout=None``
 disables the timeout; ``retry_deadline=None`` removes the bound).
 """
@@ -43,8 +43,8 @@ __all__ = [
 
 
 class NotGiven(enum.Enum):
-    """The type of :data:`NOT_GIVEN`: "use the client's setting" in a keyword's type
-    (``timeout: float | None | NotGiven = NOT_GIVEN``), for typing your own wrappers."""
+    """The type of [`NOT_GIVEN`][idenfy_async.NOT_GIVEN]: "use the client's setting" in a keyword's
+    type (``timeout: float | None | NotGiven = NOT_GIVEN``), for typing your own wrappers."""
 
     NOT_GIVEN = "NOT_GIVEN"
 
@@ -56,7 +56,7 @@ class NotGiven(enum.Enum):
 #: (``timeout=None`` disables the timeout; ``retry_deadline=None`` removes the bound).
 NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
-#: The option names, in the order :class:`RequestOptions` declares them.
+#: The option names, in the order [`RequestOptions`][idenfy_async.RequestOptions] declares them.
 OPTION_NAMES: Final = ("timeout", "max_retries", "retry_deadline", "retry_unknown")
 
 
@@ -107,8 +107,8 @@ class CreateOptions(ReadOptions, total=False):
 def options_from(
     operation: str, keywords: Mapping[str, object], *, create: bool = False
 ) -> RequestOptions:
-    """The :class:`RequestOptions` of an endpoint's per-call keywords (:class:`ReadOptions`,
-    or with ``create`` :class:`CreateOptions`).
+    """The [`RequestOptions`][idenfy_async.RequestOptions] of an endpoint's per-call keywords
+    (`ReadOptions`, or with ``create`` `CreateOptions`).
 
     Raises:
         TypeError: an unknown keyword (as a wrong keyword to any function).
@@ -131,8 +131,8 @@ def given_options(
     retry_deadline: float | NotGiven | None = NOT_GIVEN,
     retry_unknown: bool | NotGiven = NOT_GIVEN,
 ) -> RequestOptions:
-    """The :class:`RequestOptions` of explicit keywords; :data:`NO_OPTIONS` when none is
-    given."""
+    """The [`RequestOptions`][idenfy_async.RequestOptions] of explicit keywords; `NO_OPTIONS` when
+    none is given."""
     if max_retries is retry_deadline is retry_unknown is timeout is NOT_GIVEN:
         return NO_OPTIONS
     return RequestOptions(
@@ -146,8 +146,9 @@ def given_options(
 @attrs.frozen
 class CallSettings:
     """Everything one call is sent with, resolved: the client's settings, with
-    :meth:`AsyncIdenfy.with_options`' and the call's own :class:`RequestOptions` over
-    them. The client builds one per call and hands it to :meth:`Sender.call`.
+    [`AsyncIdenfy.with_options`][idenfy_async.AsyncIdenfy.with_options]' and the call's own
+    [`RequestOptions`][idenfy_async.RequestOptions] over them. The client builds one per call and
+    hands it to `Sender.call`.
 
     ``base_url`` is the client's (the spec's path goes after it); ``timeouts``
     httpx's four (checked); ``deadline`` the seconds the whole call may take (None: no

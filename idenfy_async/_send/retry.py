@@ -2,7 +2,7 @@
 
 iDenfy has no idempotency key, so retrying ``POST /api/v2/token`` after the server
 may have processed it can create a second billable session. The whole rule is
-:data:`RETRY_TABLE`, keyed by the kind of call and the kind of failure:
+`RETRY_TABLE`, keyed by the kind of call and the kind of failure:
 
 * ``CallKind.CREATE`` (not idempotent) retries only what provably created nothing:
   requests that never left (connect errors, pool timeouts), rate-limit answers and
@@ -142,7 +142,7 @@ def should_retry(kind: CallKind, failure: Failure, *, retry_unknown: bool) -> bo
 def _sleep_or_asyncio(
     sleep: Callable[[float], Awaitable[None]] | None,
 ) -> Callable[[float], Awaitable[None]]:
-    """``sleep=None`` means :func:`asyncio.sleep`: the attribute is always a callable."""
+    """``sleep=None`` means `asyncio.sleep`: the attribute is always a callable."""
     return asyncio.sleep if sleep is None else sleep
 
 
@@ -156,9 +156,9 @@ class RetryPolicy:
     ``max_retry_after``; a longer one is not waited for: the error is raised with its
     ``retry_after`` so the caller decides. ``deadline`` bounds one call in total:
     its attempts, each cut to what is left, and the waits between them (``None``: no
-    bound; see :class:`Budget` for what is not counted). ``retry_unknown`` also retries
+    bound; see `Budget` for what is not counted). ``retry_unknown`` also retries
     a create's failures that may have created something. ``sleep=None`` (the default)
-    means :func:`asyncio.sleep`: the attribute is always a callable.
+    means `asyncio.sleep`: the attribute is always a callable.
     """
 
     max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, validator=attrs.validators.ge(0))
@@ -210,7 +210,7 @@ class Budget:
 
     It counts attempts (send to last byte) and the waits between them (backoff,
     ``Retry-After``, the pause after a rate-limit answer). Time a call queues for
-    this client's own rate token or concurrency slot is not counted (:meth:`exclude`):
+    this client's own rate token or concurrency slot is not counted (`exclude`):
     that is the caller's pacing, and a thousand gathered calls must not time out just
     for waiting their turn.
     """
@@ -311,7 +311,7 @@ async def retry_call(
 
 def _announce(details: RetryDetails) -> None:
     """The retry line on the ``idenfy_async`` logger (``IDENFY_LOG=info``), with the
-    call's fields (:mod:`.calllog`) and what failed: status, failure, the wait."""
+    call's fields (`calllog`) and what failed: status, failure, the wait."""
     if not logger.isEnabledFor(logging.INFO):
         return
     error = details.error

@@ -1,11 +1,11 @@
-"""Sending: a call's attempts on the wire, from a :class:`RequestSpec` to a result.
+"""Sending: a call's attempts on the wire, from a `RequestSpec` to a result.
 
-:class:`Sender` owns the pooled ``httpx.AsyncClient`` (shared by a client and every
-client :meth:`AsyncIdenfy.with_options` derives from it). :meth:`Sender.call` runs a
-call: admission (:mod:`.admission`), one attempt (:meth:`Sender.send`, inside the
-attempt's :class:`~.attempt.WireErrors`), then :func:`._wire.decipher` and the
-endpoint's parser, under :func:`.retry.retry_call`. Every request is built by
-:meth:`Sender.request`.
+`Sender` owns the pooled ``httpx.AsyncClient`` (shared by a client and every
+client [`AsyncIdenfy.with_options`][idenfy_async.AsyncIdenfy.with_options] derives from it).
+`Sender.call` runs a call: admission (`admission`), one attempt (`Sender.send`, inside the
+attempt's `WireErrors`), then `_wire.decipher` and the
+endpoint's parser, under `retry.retry_call`. Every request is built by
+`Sender.request`.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class Sender:
         A caller's own ``http_client`` goes through its ``build_request`` (its defaults
         apply). For the client we own it is built from prepared headers and a parsed
         URL kept per endpoint, for the aiohttp backend's CPU floor (see
-        :class:`~idenfy_async.transports.DirectClient`).
+        [`DirectClient`][idenfy_async.transports.DirectClient]).
         """
         headers = self._headers_for(spec)
         if not self.owns_http:
@@ -203,7 +203,7 @@ class Sender:
 
 
 class _Attempts(Generic[T]):
-    """One call's state across its attempts (:meth:`send` is one attempt)."""
+    """One call's state across its attempts (`send` is one attempt)."""
 
     budget: Budget
     timeouts: Timeouts

@@ -1,12 +1,12 @@
 """What every iDenfy request and answer share, whatever the endpoint.
 
-:class:`RequestSpec` (what to send), the strict JSON encoder, and the reading of an
-answer: :func:`decipher` says whether an answer is a success to parse or an error,
-:func:`error_from_response` which error, :func:`parse_retry_after` how long to wait.
+`RequestSpec` (what to send), the strict JSON encoder, and the reading of an
+answer: `decipher` says whether an answer is a success to parse or an error,
+`error_from_response` which error, `parse_retry_after` how long to wait.
 No httpx, no asyncio, no clock: everything here is a function of its arguments.
 
-Rules (numbered across :mod:`idenfy_async._wire`; 3 is in :mod:`.sessions`, 5 in
-:mod:`.results`):
+Rules (numbered across `idenfy_async._wire`; 3 is in `sessions`, 5 in
+`results`):
 
 1. iDenfy reports most errors as HTTP 400 with an ``identifier``; the identifier
    decides the error class first, the status second (``_IDENTIFIER_ERRORS``,
@@ -15,7 +15,7 @@ Rules (numbered across :mod:`idenfy_async._wire`; 3 is in :mod:`.sessions`, 5 in
 4. Bodies never reach an error message (personal data); iDenfy's short ``message``
    does.
 6. A 2xx whose body is iDenfy's error envelope (an ``identifier``, no token) is that
-   error, not a success (:func:`decipher`).
+   error, not a success (`decipher`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pure wire logic of the rest of the KYC workflow (reference §3.7-§3.12).
 
-Same rules as :mod:`.common` and :mod:`.sessions` (whose helpers this reuses), plus:
+Same rules as `common` and `sessions` (whose helpers this reuses), plus:
 
 1. Paths are sent exactly as documented, trailing slash included; a scanRef or
    token in a path is percent-encoded as one segment (``_segment``, the one place),
@@ -191,7 +191,8 @@ def build_face_auth_check(
 
 
 def build_face_auth_token(request: FaceAuthTokenRequest) -> RequestSpec:
-    """``POST /partner/authentication-info`` for a validated :class:`FaceAuthTokenRequest`."""
+    """``POST /partner/authentication-info`` for a validated
+    [`FaceAuthTokenRequest`][idenfy_async.FaceAuthTokenRequest]."""
     body: dict[str, Any] = {
         "scanRef": request.scan_ref,
         "type": FACE_AUTH_TYPE,
@@ -215,7 +216,7 @@ def build_face_auth_sessions() -> RequestSpec:
 def build_face_auth_session(token: str) -> RequestSpec:
     """``GET /api/v2/facial-authentication-sessions/{tokenString}/`` (no body).
 
-    The path holds the token: errors must name :data:`FACE_AUTH_SESSION_PATH_SHOWN`.
+    The path holds the token: errors must name `FACE_AUTH_SESSION_PATH_SHOWN`.
     """
     problem = _token_problem(token)
     _check("get_face_auth_session", [FieldProblem("tokenString", problem)] if problem else [])

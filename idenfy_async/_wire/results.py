@@ -3,7 +3,7 @@ the verification listing and file downloads' URLs.
 
 No httpx, no asyncio, no clock: everything here is a function of its arguments.
 
-Rules (numbered across :mod:`idenfy_async._wire`: 1, 2, 4 and 6 are in :mod:`.common`):
+Rules (numbered across `idenfy_async._wire`: 1, 2, 4 and 6 are in `common`):
 
 5. Credentials go to the API's own origin only: a pagination link to another scheme,
    host or port, or outside the base path once its dot segments (``%2e`` too) are

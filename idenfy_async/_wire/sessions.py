@@ -2,13 +2,13 @@
 -> model or error.
 
 This module holds session creation (``POST /api/v2/token``) and re-exports
-:mod:`.common` (what every request and answer share: :class:`RequestSpec`, error
-mapping, Retry-After) and :mod:`.results` (status, data, files, deletion, PDF,
+`common` (what every request and answer share: `RequestSpec`, error
+mapping, Retry-After) and `results` (status, data, files, deletion, PDF,
 listing, download URLs), so one module names them all; the rest of the KYC workflow
-is :mod:`.kyc`. No httpx, no asyncio, no clock.
+is `kyc`. No httpx, no asyncio, no clock.
 
-Rules (numbered across :mod:`idenfy_async._wire`: 1, 2, 4 and 6 are in :mod:`.common`,
-5 in :mod:`.results`):
+Rules (numbered across `idenfy_async._wire`: 1, 2, 4 and 6 are in `common`,
+5 in `results`):
 
 3. Token creation answers 201 (documented) or 200 (older docs): any 2xx is success.
 """
@@ -125,7 +125,8 @@ REDIRECT_PATH: Final = "/api/v2/redirect"
 
 
 def build_create_session(request: SessionRequest) -> RequestSpec:
-    """The ``POST /api/v2/token`` request for a validated :class:`SessionRequest`.
+    """The ``POST /api/v2/token`` request for a validated
+    [`SessionRequest`][idenfy_async.SessionRequest].
 
     Raises:
         RequestValidationError: a value cannot be sent as strict JSON (possible
@@ -165,7 +166,7 @@ def parse_create_session(status: int, content: bytes, *, base_url: str) -> Sessi
     A session is paid for: only ``authToken`` and ``scanRef`` (non-empty text) are
     required; ``clientId`` may be absent or null (``Session.client_id`` is then None).
     Other fields are echoes of the request and are read leniently; the whole body
-    stays in :attr:`Session.raw`.
+    stays in [`Session.raw`][idenfy_async.models.Session.raw].
 
     Raises:
         ResponseDecodeError: the body is not a JSON object, lacks a readable authToken

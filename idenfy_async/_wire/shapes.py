@@ -1,9 +1,9 @@
 """What a wrong shape raises and how it is told: the one place that names cattrs'
 errors. Below both the converter and its hook modules, which all use it.
 
-:func:`shape_errors` is what structuring a body can raise, :func:`shape_problem` tells
-it by wire path, :func:`each` structures a list reporting every bad item. cattrs is
-imported in them, not here: see :mod:`.converter` for why it loads on first use.
+`shape_errors` is what structuring a body can raise, `shape_problem` tells
+it by wire path, `each` structures a list reporting every bad item. cattrs is
+imported in them, not here: see `converter` for why it loads on first use.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _step(exc: BaseException) -> str:
 
 def each(values: Any, hook: Callable[[Any, Any], Any], tp: Any) -> tuple[Any, ...]:
     """Every item through ``hook``; like cattrs' own list hook, every bad item is
-    reported (one IterableValidationError), each with its index for :func:`shape_problem`."""
+    reported (one IterableValidationError), each with its index for `shape_problem`."""
     from cattrs.errors import IterableValidationError, IterableValidationNote
 
     items: list[Any] = []

@@ -1,8 +1,8 @@
 """Bulk session creation: many rows, bounded concurrency, never a credit paid twice.
 
-What a run promises is written once, in :func:`create_sessions`. :mod:`.journal`
-holds the account's record of what was sent; :mod:`.reconcile` asks iDenfy about a
-row an earlier attempt left open.
+What a run promises is written once, in [`create_sessions`][idenfy_async.create_sessions].
+[`journal`][idenfy_async.bulk.journal] holds the account's record of what was sent;
+[`reconcile`][idenfy_async.bulk.reconcile] asks iDenfy about a row an earlier attempt left open.
 """
 
 from ._records import (

@@ -1,13 +1,14 @@
 """The journal's model: the states a clientId moves through, and what each entry says.
 
-The state machine is drawn atop :mod:`idenfy_async.bulk.journal`: ``pending`` is written
-before a request leaves, then ``created``, ``failed`` or ``unknown`` once its answer
-(or the lack of one) is known, and reconciliation may turn an open row ``found``.
-:class:`Journal` is the whole interface a backend provides (``get`` and ``put``);
-:class:`MemoryJournal` is the simplest one. :class:`ClaimingJournal` adds what workers
-sharing a journal need: claims with a lease, apart from the entries. The SQLite backend
-lives in ``_journal_sqlite`` (storage) and :mod:`idenfy_async.bulk.journal` (its
-event-loop side), the PostgreSQL one in ``_journal_postgres``.
+The state machine is drawn atop [`idenfy_async.bulk.journal`][idenfy_async.bulk.journal]:
+``pending`` is written before a request leaves, then ``created``, ``failed`` or ``unknown`` once its
+answer (or the lack of one) is known, and reconciliation may turn an open row ``found``.
+[`Journal`][idenfy_async.Journal] is the whole interface a backend provides (``get`` and ``put``);
+[`MemoryJournal`][idenfy_async.MemoryJournal] is the simplest one.
+[`ClaimingJournal`][idenfy_async.bulk.journal.ClaimingJournal] adds what workers sharing a journal
+need: claims with a lease, apart from the entries. The SQLite backend lives in ``_journal_sqlite``
+(storage) and [`idenfy_async.bulk.journal`][idenfy_async.bulk.journal] (its event-loop side), the
+PostgreSQL one in ``_journal_postgres``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class JournalState(str, enum.Enum):
 #: States whose outcome is open: a session may exist.
 _OPEN: Final = (JournalState.PENDING, JournalState.UNKNOWN)
 #: States no worker sends for again (unless told to replace or reissue): claiming
-#: such a row answers :class:`Settled` and takes no claim.
+#: such a row answers [`Settled`][idenfy_async.bulk.journal.Settled] and takes no claim.
 _SETTLED: Final = (JournalState.CREATED, JournalState.FOUND)
 
 
@@ -96,11 +97,11 @@ class JournalEntry:
     decided (``reconciled``). For a ``created`` row, ``expires_at`` is when its
     session can no longer be started (``expiryTime`` after it was created).
 
-    ``fingerprint`` identifies the data that was sent (:func:`request_fingerprint`: a
-    hash, never the data), so a later row with the same clientId and other data is
-    told apart from a repeat; ``origin`` says where the row came from (e.g.
-    ``customers.csv line 4``), for the message that names the earlier row. Both are
-    None in entries written before they existed. These two and the two timestamps take
+    ``fingerprint`` identifies the data that was sent
+    ([`request_fingerprint`][idenfy_async.bulk.request_fingerprint]: a hash, never the data), so a
+    later row with the same clientId and other data is told apart from a repeat; ``origin`` says
+    where the row came from (e.g. ``customers.csv line 4``), for the message that names the earlier
+    row. Both are None in entries written before they existed. These two and the two timestamps take
     no part in ``==``: entries are equal when they say the same about the row's outcome.
     """
 
@@ -158,13 +159,13 @@ class Settled:
     entry: JournalEntry
 
 
-#: What :meth:`ClaimingJournal.claim` answers.
+#: What [`ClaimingJournal.claim`][idenfy_async.bulk.journal.ClaimingJournal.claim] answers.
 ClaimResult = Claimed | HeldByOther | Settled
 
 
 class ClaimingJournal(Journal, Protocol):
-    """A :class:`Journal` that several workers share: each row is claimed before its
-    quota token is taken, so no two workers send for one clientId.
+    """A [`Journal`][idenfy_async.Journal] that several workers share: each row is claimed before
+    its quota token is taken, so no two workers send for one clientId.
 
     A worker claims a row (``claim``), writes its ``pending`` entry with
     ``put_claimed`` (refused once the claim is lost: then it must not send), sends,
@@ -180,10 +181,11 @@ class ClaimingJournal(Journal, Protocol):
     async def claim(
         self, client_id: str, owner: str, lease_seconds: float, *, take_settled: bool = False
     ) -> ClaimResult:
-        """Claim ``client_id`` for ``owner``: :class:`Claimed` when it was free, its
-        lease had ended, or ``owner`` held it already (the lease starts again);
-        :class:`HeldByOther` when another worker's lease runs; :class:`Settled` when it
-        is ``created`` or ``found`` (unless ``take_settled``: then it is claimed too)."""
+        """Claim ``client_id`` for ``owner``: [`Claimed`][idenfy_async.bulk.journal.Claimed] when it
+        was free, its lease had ended, or ``owner`` held it already (the lease starts again);
+        [`HeldByOther`][idenfy_async.bulk.journal.HeldByOther] when another worker's lease runs;
+        [`Settled`][idenfy_async.bulk.journal.Settled] when it is ``created`` or ``found`` (unless
+        ``take_settled``: then it is claimed too)."""
         ...
 
     async def put_claimed(self, entry: JournalEntry, owner: str) -> bool:
@@ -266,8 +268,8 @@ class _LocalClaims:
 
 
 class MemoryJournal:
-    """A :class:`ClaimingJournal` in a dict: for tests, and for runs against an
-    in-process fake. ``clock`` is the wall clock claims' leases are read on."""
+    """A [`ClaimingJournal`][idenfy_async.bulk.journal.ClaimingJournal] in a dict: for tests, and
+    for runs against an in-process fake. ``clock`` is the wall clock claims' leases are read on."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self.entries: dict[str, JournalEntry] = {}

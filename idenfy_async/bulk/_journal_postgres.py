@@ -109,7 +109,7 @@ def _reason(exc: BaseException) -> str:
 
 
 class PostgresJournal:
-    """A :class:`~idenfy_async.bulk.journal.ClaimingJournal` in PostgreSQL, shared by
+    """A [`ClaimingJournal`][idenfy_async.bulk.journal.ClaimingJournal] in PostgreSQL, shared by
     workers on any number of machines.
 
     Use it as ``async with PostgresJournal("postgresql://user:pw@db/app", scope=...)
@@ -121,7 +121,7 @@ class PostgresJournal:
     Args:
         url: a libpq URL or connection string (``sslmode``, ``PGPASSWORD``,
             ``~/.pgpass`` and the other libpq settings apply).
-        scope: the account the rows belong to (:func:`account_scope`): rows are
+        scope: the account the rows belong to (`account_scope`): rows are
             keyed by it, so several accounts can share one database.
         clock: the wall clock claims' leases are read on (keep the workers'
             machines in sync, NTP, far within a lease).
@@ -308,7 +308,7 @@ class PostgresJournal:
     async def claim(
         self, client_id: str, owner: str, lease_seconds: float, *, take_settled: bool = False
     ) -> ClaimResult:
-        """See :meth:`~idenfy_async.bulk.journal.ClaimingJournal.claim`.
+        """See [`claim`][idenfy_async.bulk.journal.ClaimingJournal.claim].
 
         One transaction: the entry is read first (a settled row takes no claim), then
         the claim is taken by an insert that wins on the primary key, then the entry
@@ -342,7 +342,7 @@ class PostgresJournal:
             ) from exc
 
     async def put_claimed(self, entry: JournalEntry, owner: str) -> bool:
-        """See :meth:`~idenfy_async.bulk.journal.ClaimingJournal.put_claimed`."""
+        """See [`put_claimed`][idenfy_async.bulk.journal.ClaimingJournal.put_claimed]."""
         account = self.account
         rows = await self._run(
             _PUT_CLAIMED,
@@ -351,11 +351,11 @@ class PostgresJournal:
         return bool(rows)
 
     async def unclaim(self, client_id: str, owner: str) -> None:
-        """See :meth:`~idenfy_async.bulk.journal.ClaimingJournal.unclaim`."""
+        """See [`unclaim`][idenfy_async.bulk.journal.ClaimingJournal.unclaim]."""
         await self._run(_RELEASE, (self.account, client_id, owner))
 
     async def renew(self, owner: str, lease_seconds: float) -> int:
-        """See :meth:`~idenfy_async.bulk.journal.ClaimingJournal.renew`."""
+        """See [`renew`][idenfy_async.bulk.journal.ClaimingJournal.renew]."""
         rows = await self._run(
             _RENEW + " RETURNING 1", (self.clock() + lease_seconds, self.account, owner)
         )

@@ -2,8 +2,8 @@
 one worker thread that owns the sqlite3 connection.
 
 Nothing here runs on the event loop except the filter of known clientIds
-(:class:`_KnownIds`) and the hand-back of outcomes;
-:class:`~idenfy_async.bulk.journal.SqliteJournal` queues ops and awaits them.
+(`_KnownIds`) and the hand-back of outcomes;
+[`SqliteJournal`][idenfy_async.SqliteJournal] queues ops and awaits them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""What bulk creation hands back: how each row ended (:class:`BulkState`,
-:class:`BulkResult`), the running counters (:class:`BulkProgress`), which failures a
-re-run may send again (:func:`is_retryable`), and what it needs from a client
-(:class:`SessionCreator`). Import them from :mod:`idenfy_async.bulk`."""
+"""What bulk creation hands back: how each row ended ([`BulkState`][idenfy_async.BulkState],
+[`BulkResult`][idenfy_async.BulkResult]), the running counters
+([`BulkProgress`][idenfy_async.BulkProgress]), which failures a re-run may send again
+([`is_retryable`][idenfy_async.bulk.is_retryable]), and what it needs from a client
+([`SessionCreator`][idenfy_async.bulk.SessionCreator]). Import them from
+[`idenfy_async.bulk`][idenfy_async.bulk]."""
 
 from __future__ import annotations
 
@@ -64,18 +66,18 @@ class BulkResult:
     the journal kept: scanRef, authToken, redirectUrl). ``error`` is the exception
     when this run sent the row and it failed; ``error_kind`` describes the failure
     also when it comes from the journal, or when the row failed on an unexpected
-    exception (a bug, not an :class:`IdenfyError`: ``error`` is then None and
+    exception (a bug, not an [`IdenfyError`][idenfy_async.IdenfyError]: ``error`` is then None and
     ``error_kind.name`` is the exception's class). A ``created`` row whose answer was
-    partly unreadable keeps that :class:`ResponseDecodeError` in ``error``, with the
-    scanRef and authToken it carried in ``session``. ``sent`` says whether this run
-    sent a request for the row. An ``unknown`` row without ``error_kind`` was in
+    partly unreadable keeps that [`ResponseDecodeError`][idenfy_async.ResponseDecodeError] in
+    ``error``, with the scanRef and authToken it carried in ``session``. ``sent`` says whether this
+    run sent a request for the row. An ``unknown`` row without ``error_kind`` was in
     flight when an earlier run stopped. ``reconciliation`` is what asking iDenfy
     concluded for a row an earlier attempt left open: for ``found`` rows (scanRef,
     status, expiry), ``unknown`` ones (why), and rows sent although they may already
-    have a session (see :attr:`may_be_duplicate`). ``earlier`` is the journal's entry
-    that decided a row without sending it (``skipped``, ``conflict``), or that a row
-    sent anyway replaced (``replaced``: a conflict sent with ``replace_conflicts``, or
-    an expired session re-issued with ``reissue_expired``).
+    have a session (see [`may_be_duplicate`][idenfy_async.bulk.BulkResult.may_be_duplicate]).
+    ``earlier`` is the journal's entry that decided a row without sending it (``skipped``,
+    ``conflict``), or that a row sent anyway replaced (``replaced``: a conflict sent with
+    ``replace_conflicts``, or an expired session re-issued with ``reissue_expired``).
     """
 
     index: int  #: 0-based position in the input

@@ -1,6 +1,7 @@
-"""One bulk row, from its journal lookup to its recorded outcome (:class:`_Runner`),
+"""One bulk row, from its journal lookup to its recorded outcome (`_Runner`),
 and the gate that says which rows have started to send and refuses them once a stop is
-asked (:class:`_Gate`). :func:`idenfy_async.bulk.create_sessions` schedules the rows."""
+asked (`_Gate`). [`idenfy_async.bulk.create_sessions`][idenfy_async.create_sessions] schedules the
+rows."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class _Gate:
         self.sent = 0
 
     def enter(self, index: int) -> None:
-        """Let row ``index`` send, or raise :class:`_Stopped` (synchronously, so no
+        """Let row ``index`` send, or raise `_Stopped` (synchronously, so no
         request passes between the stop and the cancellation of the waiting rows)."""
         if self.stopped or (self.stop is not None and self.stop.is_set()):
             raise _Stopped
@@ -139,7 +140,7 @@ class _Runner:
         set_aside: int = 0,
     ) -> BulkResult | _SetAside | None:
         """The row's result; None when a stop refused it before anything was sent;
-        :class:`_SetAside` when another process is creating its clientId. A row set
+        `_SetAside` when another process is creating its clientId. A row set
         aside before (``set_aside`` times) is asked about again at once the first time
         (the other process has usually finished it), then after a short wait each time."""
         if after is not None:
@@ -574,4 +575,4 @@ def _found_in(entry: JournalEntry) -> Reconciliation:
 
 
 async def _nothing(index: int) -> None:
-    """The default :attr:`_Runner.answered`: nothing to hand over."""
+    """The default `_Runner.answered`: nothing to hand over."""

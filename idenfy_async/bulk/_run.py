@@ -1,4 +1,5 @@
-"""The scheduler behind :func:`create_sessions` (its docstring is the bulk contract)."""
+"""The scheduler behind [`create_sessions`][idenfy_async.create_sessions] (its docstring is the bulk
+contract)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ async def create_sessions(
     reissue_expired: bool = False,
     origin: Callable[[int], str | None] | None = None,
 ) -> AsyncGenerator[BulkResult, None]:
-    """Create a session per request; yield each row's :class:`BulkResult` as it finishes.
+    """Create a session per request; yield each row's [`BulkResult`][idenfy_async.BulkResult] as it
+    finishes.
 
     This is the bulk contract; ``AsyncIdenfy.create_sessions`` and the
     ``idenfy-async bulk`` command follow it. Built on the public API only
@@ -60,11 +62,11 @@ async def create_sessions(
     Close the iteration early (``break`` inside ``contextlib.aclosing``) and every
     request in flight is cancelled and awaited; their rows stay ``pending``.
 
-    Each row ends in one :class:`BulkState`. With a journal, re-running the same
+    Each row ends in one [`BulkState`][idenfy_async.BulkState]. With a journal, re-running the same
     input resumes: created rows are skipped, retryable failures are sent again, and
     rows that may already have a session (``pending`` or ``unknown``) are first
-    reconciled with iDenfy's listing (:mod:`idenfy_async.bulk.reconcile`): found ones
-    are recorded (scanRef, status; their authToken is lost) and not sent, those
+    reconciled with iDenfy's listing ([`idenfy_async.bulk.reconcile`][idenfy_async.bulk.reconcile]):
+    found ones are recorded (scanRef, status; their authToken is lost) and not sent, those
     iDenfy never saw are sent, and those still undecided are never sent again unless
     ``retry_unknown=True``.
 
@@ -75,13 +77,13 @@ async def create_sessions(
 
     Args:
         client: an ``AsyncIdenfy`` (or anything with its ``create_session``).
-        requests: any iterable or async iterable of :class:`SessionRequest`.
+        requests: any iterable or async iterable of [`SessionRequest`][idenfy_async.SessionRequest].
         concurrency: rows in flight at once (default 10). Keep it at most the client's
             ``max_concurrency``: rows beyond it would wait inside the client.
         journal: records each row by clientId, ``pending`` before it is sent, with a
-            hash of its data (:func:`request_fingerprint`). Keep one per account, not
-            per input: what iDenfy billed is a fact about the clientId, whatever file
-            it came from. With one, rows already in it resume as described above; a
+            hash of its data ([`request_fingerprint`][idenfy_async.bulk.request_fingerprint]). Keep
+            one per account, not per input: what iDenfy billed is a fact about the clientId,
+            whatever file it came from. With one, rows already in it resume as described above; a
             row whose clientId has a session made from *other* data ends
             ``conflict`` (nothing sent, the earlier link not given); rows repeating a
             clientId are handled one after the other. Without one, every row is sent.
@@ -102,7 +104,7 @@ async def create_sessions(
             clientId at iDenfy (needs a client with ``list_verifications``) and
             record found sessions, send rows iDenfy never saw, keep the rest
             unknown; a row sent less than ``settle_window`` ago waits for it first.
-            A :class:`~idenfy_async.bulk.reconcile.ReconcilePolicy` tunes it (and its
+            A [`ReconcilePolicy`][idenfy_async.ReconcilePolicy] tunes it (and its
             wall clock stamps ``pending_at``); False skips it.
         replace_conflicts: send ``conflict`` rows anyway: a new session (a credit
             each) replaces the journal's entry (``BulkResult.replaced``).
@@ -154,7 +156,8 @@ _Row = asyncio.Task[BulkResult | _SetAside | None]
 
 
 class _Schedule:
-    """The rows of one :func:`create_sessions` call between the input and the caller.
+    """The rows of one [`create_sessions`][idenfy_async.create_sessions] call between the input and
+    the caller.
 
     A row holds one of ``limit`` *slots* from the moment it is read until its answer
     is in. With a journal, its outcome is then written while its slot already serves

@@ -13,16 +13,19 @@ person is to remember, before each request leaves, that it is about to leave::
 ``pending`` is committed before the request is sent, with the wall-clock time
 (``pending_at``) that reconciliation needs, so a row absent from the journal was
 never sent, and a crash at any instant leaves every row in exactly one state. What a
-run does with each state is written in :func:`idenfy_async.bulk.create_sessions`.
-:class:`Journal` is the whole interface (two methods): :class:`SqliteJournal` keeps
-it in a file, :class:`PostgresJournal` in a PostgreSQL database that several machines
-share, :class:`MemoryJournal` in a dict; another backend only has to provide ``get``
-and ``put``. :func:`journal_for` picks one from a path or a ``postgresql://`` URL.
+run does with each state is written in
+[`idenfy_async.bulk.create_sessions`][idenfy_async.create_sessions].
+[`Journal`][idenfy_async.Journal] is the whole interface (two methods):
+[`SqliteJournal`][idenfy_async.SqliteJournal] keeps it in a file,
+[`PostgresJournal`][idenfy_async.bulk.journal.PostgresJournal] in a PostgreSQL database that several
+machines share, [`MemoryJournal`][idenfy_async.MemoryJournal] in a dict; another backend only has to
+provide ``get`` and ``put``. [`journal_for`][idenfy_async.bulk.journal.journal_for] picks one from a
+path or a ``postgresql://`` URL.
 
 Several workers sharing one journal claim each row before they take its quota token
-(:class:`ClaimingJournal`): a claim with a lease, distinct from ``pending``. A row
-claimed and never sent has no entry (certainly not sent: another worker takes it over
-once the lease ends); a ``pending`` row was maybe sent (it is reconciled).
+([`ClaimingJournal`][idenfy_async.bulk.journal.ClaimingJournal]): a claim with a lease, distinct
+from ``pending``. A row claimed and never sent has no entry (certainly not sent: another worker
+takes it over once the lease ends); a ``pending`` row was maybe sent (it is reconciled).
 """
 
 from __future__ import annotations
@@ -105,7 +108,8 @@ __all__ = [
     "postgres_schema",
 ]
 
-#: URL schemes that select a :class:`PostgresJournal` (libpq's two spellings).
+#: URL schemes that select a [`PostgresJournal`][idenfy_async.bulk.journal.PostgresJournal] (libpq's
+#: two spellings).
 POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
 
 
@@ -119,12 +123,13 @@ def account_scope(base_url: str, api_key: str) -> str:
 def journal_for(
     where: str | os.PathLike[str], *, scope: str | None = None
 ) -> SqliteJournal | PostgresJournal:
-    """The journal ``where`` names, not yet open: a :class:`PostgresJournal` for a
-    ``postgresql://`` (or ``postgres://``) URL, else a :class:`SqliteJournal` file.
+    """The journal ``where`` names, not yet open: a
+    [`PostgresJournal`][idenfy_async.bulk.journal.PostgresJournal] for a ``postgresql://`` (or
+    ``postgres://``) URL, else a [`SqliteJournal`][idenfy_async.SqliteJournal] file.
 
-    ``scope`` is the account (:func:`account_scope`): an SQLite file refuses another
-    account's scope; PostgreSQL keys every row by it, so one database holds many
-    accounts apart.
+    ``scope`` is the account ([`account_scope`][idenfy_async.bulk.journal.account_scope]): an SQLite
+    file refuses another account's scope; PostgreSQL keys every row by it, so one database holds
+    many accounts apart.
     """
     if isinstance(where, str) and where.startswith(POSTGRES_SCHEMES):
         return PostgresJournal(where, scope=scope)
@@ -135,20 +140,23 @@ T = TypeVar("T")
 
 
 class SqliteJournal:
-    """A :class:`ClaimingJournal` in an SQLite file (WAL mode), written by one worker thread.
+    """A [`ClaimingJournal`][idenfy_async.bulk.journal.ClaimingJournal] in an SQLite file (WAL
+    mode), written by one worker thread.
 
     Use it as ``async with SqliteJournal("run.journal.sqlite") as journal:``. Nothing
     touches the disk on the event loop: a dedicated thread owns the connection and
     commits every write before its ``put`` returns, grouping writes queued meanwhile
     into one transaction. The file is created readable by its owner only (it holds
     authTokens). While open, the journal is locked: a second run on the same file,
-    in any process, gets :class:`JournalLockedError` instead of sending duplicates.
+    in any process, gets [`JournalLockedError`][idenfy_async.JournalLockedError] instead of sending
+    duplicates.
 
     Args:
         path: the database file.
         scope: identifies the account and server the rows were sent to (e.g. base URL
             and a hash of the API key); opening a journal written with another scope
-            raises :class:`JournalMismatchError`. ``None`` skips the check.
+            raises [`JournalMismatchError`][idenfy_async.JournalMismatchError]. ``None`` skips the
+            check.
         durable: fsync every commit (``synchronous=FULL``), so even a power cut loses
             nothing; False survives process crashes only, and is faster.
         clock: the wall clock claims' leases are read on. Claims are kept in the
@@ -281,14 +289,14 @@ class SqliteJournal:
     async def claim(
         self, client_id: str, owner: str, lease_seconds: float, *, take_settled: bool = False
     ) -> ClaimResult:
-        """See :meth:`ClaimingJournal.claim`."""
+        """See [`ClaimingJournal.claim`][idenfy_async.bulk.journal.ClaimingJournal.claim]."""
         entry = await self.get(client_id)
         # Decided after the lookup, without awaiting: another task's claim meanwhile
         # is seen here, and a write it makes with put_claimed was queued before ours.
         return self._claims.take(client_id, entry, owner, lease_seconds, take_settled=take_settled)
 
     async def put_claimed(self, entry: JournalEntry, owner: str) -> bool:
-        """See :meth:`ClaimingJournal.put_claimed`."""
+        """See [`ClaimingJournal.put_claimed`][idenfy_async.bulk.journal.ClaimingJournal.put_claimed]."""
         self._check_open()
         if not self._claims.holds(entry.client_id, owner):
             return False
@@ -296,11 +304,11 @@ class SqliteJournal:
         return True
 
     async def unclaim(self, client_id: str, owner: str) -> None:
-        """See :meth:`ClaimingJournal.unclaim`."""
+        """See [`ClaimingJournal.unclaim`][idenfy_async.bulk.journal.ClaimingJournal.unclaim]."""
         self._claims.unclaim(client_id, owner)
 
     async def renew(self, owner: str, lease_seconds: float) -> int:
-        """See :meth:`ClaimingJournal.renew`."""
+        """See [`ClaimingJournal.renew`][idenfy_async.bulk.journal.ClaimingJournal.renew]."""
         return self._claims.renew(owner, lease_seconds)
 
     def _check_open(self) -> None:

@@ -7,7 +7,8 @@ can pay twice; never sending again can leave a customer without a session. The
 clientId's listing (``GET /kyc/identifications/?clientId=...``) settles most cases.
 It gives only ``scanRef``, ``status`` and ``suspected`` per verification, no
 timestamps, so this attempt's session is told from older ones by what is known
-locally. The rules, in order (:func:`decide`; each is a row of the tests' table):
+locally. The rules, in order ([`decide`][idenfy_async.bulk.reconcile.decide]; each is a row of the
+tests' table):
 
 1. The attempt itself read a scanRef (e.g. in a ``ResponseDecodeError``): **found**.
 2. The listing failed: **unknown** (never a reason to send).
@@ -109,11 +110,12 @@ class Reconciliation:
     For a found session: ``scan_ref``, its listed ``status`` (None when the attempt
     read the scanRef but the listing does not show it yet) and, while it is open,
     ``expires_at`` (wall-clock seconds: when the attempt went pending plus the
-    requested ``expiry_time`` or :data:`DEFAULT_EXPIRY_TIME`; the token was created
-    a moment later, so it lasts at least that long). Its authToken cannot be
-    recovered. ``candidates`` lists the scanRefs that could not be told apart,
-    ``retry_at`` when asking again can decide (``TOO_SOON``), ``error`` why the
-    listing failed. ``str()`` says it in one line, without personal data.
+    requested ``expiry_time`` or
+    [`DEFAULT_EXPIRY_TIME`][idenfy_async.bulk.reconcile.DEFAULT_EXPIRY_TIME]; the token was created
+    a moment later, so it lasts at least that long). Its authToken cannot be recovered.
+    ``candidates`` lists the scanRefs that could not be told apart, ``retry_at`` when asking again
+    can decide (``TOO_SOON``), ``error`` why the listing failed. ``str()`` says it in one line,
+    without personal data.
     """
 
     outcome: ReconcileOutcome
@@ -281,7 +283,8 @@ async def reconcile_session(
     settle_window: float = DEFAULT_SETTLE_WINDOW,
     wall_clock: Callable[[], float] = time.time,
 ) -> Reconciliation:
-    """List ``client_id``'s verifications (every page) and :func:`decide`.
+    """List ``client_id``'s verifications (every page) and
+    [`decide`][idenfy_async.bulk.reconcile.decide].
 
     A read: safe to call again. A listing that fails (after the client's own
     retries) gives ``unknown`` with the error, never an exception.

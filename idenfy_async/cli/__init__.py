@@ -32,8 +32,8 @@ per account in the user's state directory (``IDENFY_JOURNAL_DIR`` moves it,
 ``--journal FILE`` chooses another), whatever INPUT is, so a renamed, corrected or
 re-exported file pays nothing twice. Rows repeating a clientId inside INPUT are
 found before anything is sent (an exact copy is a duplicate: one session serves
-both). Re-running resumes as :func:`idenfy_async.bulk.create_sessions` describes
-(its options are the flags ``--retry-unknown``, ``--retry-failed``,
+both). Re-running resumes as [`idenfy_async.bulk.create_sessions`][idenfy_async.create_sessions]
+describes (its options are the flags ``--retry-unknown``, ``--retry-failed``,
 ``--replace-conflicts``, ``--reissue-expired``, ``--settle-window`` and
 ``--no-reconcile``): created rows are skipped, and rows that may already have a
 session are first looked up in iDenfy's listing; a session found there is
@@ -67,7 +67,7 @@ first line on stdout is a JSON readiness line, ``{"event": "ready", "url": ...,
 ``fake webhook``, ``fake sessions`` and ``fake reset`` drive a running one through
 its ``/__fake__/`` control endpoints (``--server``, default ``IDENFY_BASE_URL``).
 
-Exit codes (:data:`EXIT_CODES`, also under ``idenfy-async --help``) are listed below.
+Exit codes (`EXIT_CODES`, also under ``idenfy-async --help``) are listed below.
 """
 
 from __future__ import annotations

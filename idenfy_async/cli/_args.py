@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bulk_parser(commands: Any) -> None:
-    """``idenfy-async bulk``: its files, then how it sends (see :func:`_bulk_sending`)."""
+    """``idenfy-async bulk``: its files, then how it sends (see `_bulk_sending`)."""
     bulk = commands.add_parser(
         "bulk",
         help="create one verification session per row of a CSV or JSONL file",

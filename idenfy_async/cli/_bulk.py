@@ -1,6 +1,6 @@
 """``idenfy-async bulk``: check INPUT through, then either validate only (``--dry-run``)
 or set up the client, journal and OUT, say what happens to rows an earlier run left
-open, and hand over to :class:`~._run._Run`."""
+open, and hand over to `_Run`."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def is_url(where: str | None) -> bool:
 
 def _journal_path(args: argparse.Namespace, name: str) -> str | None:
     """--journal, else ``$IDENFY_JOURNAL_URL``, else the account's journal ``name`` in
-    :func:`journal_dir` (created owner-only); None with --no-journal."""
+    `journal_dir` (created owner-only); None with --no-journal."""
     if args.no_journal:
         if args.journal:
             raise _InputError("--journal and --no-journal exclude each other")

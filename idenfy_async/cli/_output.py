@@ -72,7 +72,7 @@ class _Output:
 
     Created readable by its owner only, like the journal: redirect URLs carry
     authTokens (an existing file keeps its mode, with a note). A write that fails
-    (disk full) is kept in :attr:`error`, never raised: the run then stops sending
+    (disk full) is kept in `error`, never raised: the run then stops sending
     and reports it (the journal has every outcome).
     """
 

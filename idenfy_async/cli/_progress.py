@@ -47,7 +47,7 @@ class _Tally:
 class _Progress:
     """A plain progress line: redrawn in place on a terminal, periodic otherwise.
 
-    On a terminal with the ``[cli]`` extra (rich) installed, :class:`_RichProgress`
+    On a terminal with the ``[cli]`` extra (rich) installed, `_RichProgress`
     draws instead; a log file (not a terminal) always gets these periodic lines.
     """
 

@@ -1,6 +1,7 @@
 """Reading INPUT row by row: the file's encoding and CSV separator, the columns, each
 cell's text turned into its field's value (``_sessions.cell_value``, derived from the
-rule declared on the field), and each row's :class:`SessionRequest` or every problem with it."""
+rule declared on the field), and each row's [`SessionRequest`][idenfy_async.SessionRequest] or every
+problem with it."""
 
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ class _Input:
     """INPUT, read lazily row by row (constant memory whatever its size).
 
     The encoding is UTF-8 (with or without a byte-order mark), or UTF-16/UTF-32 with
-    one, unless ``encoding`` is given. :meth:`survey` reads the whole file once before
+    one, unless ``encoding`` is given. `survey` reads the whole file once before
     anything is sent, so a file that cannot be read halfway is refused up front.
     """
 
@@ -229,7 +230,7 @@ class _Input:
         return info.st_ino, info.st_size, info.st_mtime_ns
 
     def rows(self) -> Generator[_Row, None, None]:
-        """Every row; at the end, an _InputError if INPUT changed since :meth:`survey`
+        """Every row; at the end, an _InputError if INPUT changed since `survey`
         (truncated, rewritten or replaced while the run read it: rows may be missing)."""
         with self._reading() as stream:
             yield from self._csv_rows(stream) if self.is_csv else self._jsonl_rows(stream)

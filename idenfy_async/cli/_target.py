@@ -26,7 +26,7 @@ _NO_RATE: Final = frozenset({"none", "off", "0"})
 @attrs.frozen
 class _Target:
     """The client rows go to, the scope its journal is bound to, whether it is the
-    fake, and the file name of the account's journal (:mod:`._ledger`)."""
+    fake, and the file name of the account's journal (`_ledger`)."""
 
     client: AsyncIdenfy
     scope: str

@@ -1,9 +1,9 @@
-"""The client: :class:`AsyncIdenfy` (configuration, lifecycle, the endpoint methods of
-the core flow) and the resources of the other KYC products it hands out
+"""The client: [`AsyncIdenfy`][idenfy_async.AsyncIdenfy] (configuration, lifecycle, the endpoint
+methods of the core flow) and the resources of the other KYC products it hands out
 (``client.face_auth``, ``client.request_info``, ``client.blocklists``,
 ``client.processing``, ``client.proof_of_address``), and the listing of verifications
-``list_verifications`` returns (:class:`VerificationListing`, one :class:`ListingPage` at a
-time)."""
+``list_verifications`` returns ([`VerificationListing`][idenfy_async.client.VerificationListing],
+one [`ListingPage`][idenfy_async.client.ListingPage] at a time)."""
 
 from ._client import AsyncIdenfy
 from ._paging import ListingPage, VerificationListing

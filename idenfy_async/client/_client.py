@@ -1,13 +1,13 @@
 """``AsyncIdenfy``: the client, one class.
 
-It holds a :class:`._state.ClientState` (what it shares with every client
-:meth:`~AsyncIdenfy.with_options` derives from it: the :class:`Sender` with its pool
+It holds a `_state.ClientState` (what it shares with every client
+[`with_options`][idenfy_async.AsyncIdenfy.with_options] derives from it: the `Sender` with its pool
 and admission, Redis, the open-session registry, the loop, closed or not) and its own
 per-call defaults (retry policy, timeout). Every endpoint is a thin wrapper over one
-request verb, :meth:`AsyncIdenfy._request`: build the request with the sans-I/O
-modules (:mod:`.._wire`), send it with a :class:`CallSettings` resolved once per call.
-The optional KYC products are resources (:mod:`._resources`) that need only that verb
-(their :class:`~._resources.Requester` protocol).
+request verb, `AsyncIdenfy._request`: build the request with the sans-I/O
+modules (`_wire`), send it with a `CallSettings` resolved once per call.
+The optional KYC products are resources (`_resources`) that need only that verb
+(their `Requester` protocol).
 """
 
 from __future__ import annotations
@@ -108,11 +108,11 @@ def _content_only(parse: Callable[[int, bytes], T]) -> Parse[T]:
 class AsyncIdenfy:
     """Async client for iDenfy's KYC API; one per event loop, shared by every task.
 
-    Use it as ``async with AsyncIdenfy() as client:`` or call :meth:`aclose` when done.
-    Credentials default to ``IDENFY_API_KEY`` / ``IDENFY_API_SECRET``, the base URL to
-    ``IDENFY_BASE_URL`` then ``https://ivs.idenfy.com``. ``IDENFY_LOG=info``, read
-    here, logs one line per attempt to ``idenfy_async.http``: method, path, status,
-    elapsed ms, attempt number and outcome (and each retry to ``idenfy_async``);
+    Use it as ``async with AsyncIdenfy() as client:`` or call
+    [`aclose`][idenfy_async.AsyncIdenfy.aclose] when done. Credentials default to ``IDENFY_API_KEY``
+    / ``IDENFY_API_SECRET``, the base URL to ``IDENFY_BASE_URL`` then ``https://ivs.idenfy.com``.
+    ``IDENFY_LOG=info``, read here, logs one line per attempt to ``idenfy_async.http``: method,
+    path, status, elapsed ms, attempt number and outcome (and each retry to ``idenfy_async``);
     ``debug`` adds a line as each attempt starts (how far into the call). Never a
     body, a secret, a token or a query string.
 
@@ -123,7 +123,8 @@ class AsyncIdenfy:
             ``allow_insecure_http`` says otherwise.
         timeout: seconds or an ``httpx.Timeout`` for one attempt: its ``read`` value
             bounds the attempt from send to the last byte (a number sets all four).
-        max_retries: retries after the first attempt (see :class:`RetryPolicy`).
+        max_retries: retries after the first attempt (see
+            [`RetryPolicy`][idenfy_async.RetryPolicy]).
         retry_deadline: seconds one call may take, attempts and the waits between them
             together (queueing for this client's own rate token or slot not counted);
             each attempt is cut to what is left.
@@ -132,10 +133,10 @@ class AsyncIdenfy:
             second verification credit.
         max_concurrency: requests in flight at once for the whole client.
         rate_limit: pace every request of the client, e.g. ``"10000/hour"`` (iDenfy's
-            default account limit) or any :class:`Pacer` (such as one shared by
+            default account limit) or any [`Pacer`][idenfy_async.Pacer] (such as one shared by
             several processes). Every attempt, retries included, takes a token.
         retry_policy: backoff tuning and the injectable clock/sleep/random.
-        on_retry: called with a :class:`RetryDetails` before each retry.
+        on_retry: called with a [`RetryDetails`][idenfy_async.RetryDetails] before each retry.
         http_backend: what carries the requests: ``"httpx"`` (default: httpx's own
             connection pool) or ``"aiohttp"`` (needs ``pip install
             'idenfy-async[aiohttp]'``; less CPU under high concurrency, same retries
@@ -148,26 +149,28 @@ class AsyncIdenfy:
         redis_url: a Redis URL (default: ``IDENFY_REDIS_URL``; ``None`` or empty: off)
             shared by every process on this account. With it ``rate_limit`` is the
             *account's* rate (a spec, default ``"10000/hour"``) that all processes
-            share (:class:`~idenfy_async.coordination.RedisQuota`); a rate-limit answer
-            seen by any process pauses all of them; bulk rows (:meth:`create_sessions`)
-            take bulk tokens, after interactive calls; bulk runs keep one open session
-            per clientId across processes. Needs ``pip install 'idenfy-async[redis]'``.
+            share ([`RedisQuota`][idenfy_async.coordination.RedisQuota]); a rate-limit answer
+            seen by any process pauses all of them; bulk rows
+            ([`create_sessions`][idenfy_async.AsyncIdenfy.create_sessions]) take bulk tokens, after
+            interactive calls; bulk runs keep one open session per clientId across processes. Needs
+            ``pip install 'idenfy-async[redis]'``.
         bulk_share: with ``redis_url``, the share of the account's rate bulk rows may
             use at most (default 1.0: all that interactive calls leave). Give every
             process the same value.
         fallback_share: with ``redis_url``, the share of the account's rate this
             process paces itself at while Redis fails (default 0.25: it cannot know
             how many others do the same); ``None`` refuses instead: calls raise
-            :class:`CoordinationError` without sending.
-        single_session: one open session per clientId for :meth:`create_session`
-            (:class:`~idenfy_async.coordination.SessionRegistry`): concurrent creates
-            send one request, an open session is returned for the same request and
-            raises :class:`SessionAlreadyOpenError` for another. Across processes with
-            ``redis_url``, else within this one. Bulk runs use it whenever
+            [`CoordinationError`][idenfy_async.CoordinationError] without sending.
+        single_session: one open session per clientId for
+            [`create_session`][idenfy_async.AsyncIdenfy.create_session]
+            ([`SessionRegistry`][idenfy_async.coordination.SessionRegistry]): concurrent creates
+            send one request, an open session is returned for the same request and raises
+            [`SessionAlreadyOpenError`][idenfy_async.SessionAlreadyOpenError] for another. Across
+            processes with ``redis_url``, else within this one. Bulk runs use it whenever
             ``redis_url`` is set.
 
-    :meth:`with_options` gives a client with other per-call defaults that shares this
-    one's connections, pacing and Redis state.
+    [`with_options`][idenfy_async.AsyncIdenfy.with_options] gives a client with other per-call
+    defaults that shares this one's connections, pacing and Redis state.
     """
 
     def __init__(
@@ -223,7 +226,8 @@ class AsyncIdenfy:
     def _attach(
         self, state: ClientState, policy: RetryPolicy, timeout: Any, *, owner: bool
     ) -> None:
-        """Hold ``state`` with these per-call defaults (the constructor, :meth:`with_options`).
+        """Hold ``state`` with these per-call defaults (the constructor,
+        [`with_options`][idenfy_async.AsyncIdenfy.with_options]).
 
         ``timeout``: this client's default (``httpx.USE_CLIENT_DEFAULT``: the pool's);
         ``owner``: closing this client closes the state (the constructor's client).
@@ -249,8 +253,8 @@ class AsyncIdenfy:
     async def aclose(self) -> None:
         """Close the connection pool (unless it is a caller's ``http_client``). Idempotent.
 
-        On a client from :meth:`with_options` this closes that client only: the pool,
-        pacing and Redis connections belong to the client it came from.
+        On a client from [`with_options`][idenfy_async.AsyncIdenfy.with_options] this closes that
+        client only: the pool, pacing and Redis connections belong to the client it came from.
         """
         self._closed = True
         if self._owner:
@@ -309,8 +313,9 @@ class AsyncIdenfy:
 
     @property
     def is_closed(self) -> bool:
-        """True after :meth:`aclose` or leaving ``async with`` (this client's or, for a
-        client from :meth:`with_options`, the one it came from)."""
+        """True after [`aclose`][idenfy_async.AsyncIdenfy.aclose] or leaving ``async with`` (this
+        client's or, for a client from [`with_options`][idenfy_async.AsyncIdenfy.with_options], the
+        one it came from)."""
         return self._closed or self._state.closed
 
     @property
@@ -354,12 +359,13 @@ class AsyncIdenfy:
 
     @contextlib.contextmanager
     def capture_responses(self) -> Iterator[list[ResponseInfo]]:
-        """Collect a :class:`ResponseInfo` for every successful request made in the block.
+        """Collect a [`ResponseInfo`][idenfy_async.ResponseInfo] for every successful request made
+        in the block.
 
         ``with client.capture_responses() as responses: ...``: one entry per request,
         in order of completion, including each page of a listing and each file of
-        :meth:`download_files`. It follows the current task and the tasks it starts
-        (a context variable), so concurrent callers each see only their own; it
+        [`download_files`][idenfy_async.AsyncIdenfy.download_files]. It follows the current task and
+        the tasks it starts (a context variable), so concurrent callers each see only their own; it
         collects requests of any ``AsyncIdenfy``. Blocks nest: the outer one gets the
         inner one's entries too.
         """
@@ -399,7 +405,7 @@ class AsyncIdenfy:
         """Send one call: the one request verb every endpoint and resource wraps.
 
         Here per-call ``options`` meet this client's settings, resolved once into the
-        :class:`CallSettings` the sender takes. ``retry_unknown`` counts for
+        `CallSettings` the sender takes. ``retry_unknown`` counts for
         ``CallKind.CREATE`` only: a read retries every transient failure anyway.
         """
         self._check_usable()
@@ -437,7 +443,7 @@ class AsyncIdenfy:
     ) -> Session:
         """Create a verification session (``POST /api/v2/token``).
 
-        Pass a :class:`SessionRequest`, or its fields as keywords
+        Pass a [`SessionRequest`][idenfy_async.SessionRequest], or its fields as keywords
         (``create_session(client_id="user-123", first_name="John")``; typed by
         ``SessionFields``: a type checker catches a misspelt field or a wrong type).
 
@@ -450,7 +456,7 @@ class AsyncIdenfy:
 
         With ``single_session=True`` (or in a bulk run with ``redis_url``) the
         clientId's open session is returned instead of creating another, for the
-        same request (see :class:`~idenfy_async.coordination.SessionRegistry`).
+        same request (see [`SessionRegistry`][idenfy_async.coordination.SessionRegistry]).
 
         Raises:
             RequestValidationError: invalid input; nothing was sent.
@@ -460,7 +466,8 @@ class AsyncIdenfy:
             SessionAlreadyOpenError: (single session) the clientId has an open session
                 for another request, on ``.session``; nothing was sent.
             SessionOutcomeUnknownError: (single session) an earlier create for the
-                clientId may have made a session: reconcile, then :meth:`forget_session`.
+                clientId may have made a session: reconcile, then
+                [`forget_session`][idenfy_async.AsyncIdenfy.forget_session].
             CoordinationError: (single session with Redis) the clientId could not be
                 claimed in Redis; nothing was sent.
         """
@@ -554,8 +561,8 @@ class AsyncIdenfy:
         event with its final result (``final`` not False) closes the clientId's open
         session with that scanRef, so the next ``create_session`` for the clientId
         creates a new one. Other events change nothing. Shared through Redis with
-        ``redis_url`` (raises :class:`CoordinationError` when Redis fails: answer the
-        webhook 503 so iDenfy redelivers it).
+        ``redis_url`` (raises [`CoordinationError`][idenfy_async.CoordinationError] when Redis
+        fails: answer the webhook 503 so iDenfy redelivers it).
         """
 
         if not isinstance(event, IdentificationEvent) or event.final is False:
@@ -568,8 +575,9 @@ class AsyncIdenfy:
         self, *, ttl: float | None = None, lease: float | None = None
     ) -> coordination.DedupeStore:
         """A webhook dedupe store for this account: shared through Redis with ``redis_url``
-        (:class:`~idenfy_async.coordination.RedisDedupeStore`, on this client's
-        connections), else one process's (:class:`~idenfy_async.coordination.MemoryDedupeStore`).
+        ([`RedisDedupeStore`][idenfy_async.coordination.RedisDedupeStore], on this client's
+        connections), else one process's
+        ([`MemoryDedupeStore`][idenfy_async.coordination.MemoryDedupeStore]).
 
         Make one per application; for each webhook ``claim(event.dedupe_key)``, then
         ``complete`` it once processed (or ``release`` it when processing failed).
@@ -589,15 +597,17 @@ class AsyncIdenfy:
     async def forget_session(self, client_id: str) -> None:
         """Let the next ``create_session`` for ``client_id`` be sent, whatever was known.
 
-        For a :class:`SessionOutcomeUnknownError`: once :meth:`reconcile_session` says
-        ``NOT_FOUND`` (or you handled the session it found). Raises
-        :class:`CoordinationError` when Redis fails.
+        For a [`SessionOutcomeUnknownError`][idenfy_async.SessionOutcomeUnknownError]: once
+        [`reconcile_session`][idenfy_async.AsyncIdenfy.reconcile_session] says ``NOT_FOUND`` (or you
+        handled the session it found). Raises [`CoordinationError`][idenfy_async.CoordinationError]
+        when Redis fails.
         """
         await self._sessions().forget(client_id)
 
     def _sessions(self) -> coordination.SessionRegistry:
         """The open-session registry (in Redis with ``redis_url``), made on first use;
-        one for a client and every client :meth:`with_options` derives from it."""
+        one for a client and every client [`with_options`][idenfy_async.AsyncIdenfy.with_options]
+        derives from it."""
         return self._state.sessions()
 
     # ------------------------------------------------------------------ results
@@ -607,7 +617,8 @@ class AsyncIdenfy:
 
         A fallback for a missed webhook only: iDenfy restricts accounts that poll it.
         Transient failures are retried (a read is safe to repeat). Per-call options:
-        ``timeout``, ``max_retries``, ``retry_deadline`` (:class:`RequestOptions`).
+        ``timeout``, ``max_retries``, ``retry_deadline``
+        ([`RequestOptions`][idenfy_async.RequestOptions]).
 
         Raises:
             RequestValidationError: ``scan_ref`` is empty or too long; nothing was sent.
@@ -627,7 +638,8 @@ class AsyncIdenfy:
     async def get_data(self, scan_ref: str, **options: Unpack[ReadOptions]) -> VerificationData:
         """The document data read during verification (``POST /api/v2/data``).
 
-        Every field may be ``None``. Options and errors as :meth:`get_status`.
+        Every field may be ``None``. Options and errors as
+        [`get_status`][idenfy_async.AsyncIdenfy.get_status].
         """
         spec = _sansio.build_get_data(scan_ref)
         return await self._request(
@@ -641,8 +653,10 @@ class AsyncIdenfy:
     async def get_files(self, scan_ref: str, **options: Unpack[ReadOptions]) -> FileUrls:
         """Pre-signed URLs of the verification's photos and videos (``POST /api/v2/files``).
 
-        The URLs expire after about an hour: fetch them with :meth:`download_file`
-        or :meth:`download_files` right away. Options and errors as :meth:`get_status`.
+        The URLs expire after about an hour: fetch them with
+        [`download_file`][idenfy_async.AsyncIdenfy.download_file] or
+        [`download_files`][idenfy_async.AsyncIdenfy.download_files] right away. Options and errors
+        as [`get_status`][idenfy_async.AsyncIdenfy.get_status].
         """
         spec = _sansio.build_get_files(scan_ref)
         return await self._request(
@@ -657,12 +671,13 @@ class AsyncIdenfy:
         """Delete the verification's personal data for good (``POST /api/v2/delete``).
 
         Deleting is safe to repeat, so transient failures are retried. Options as
-        :meth:`get_status`.
+        [`get_status`][idenfy_async.AsyncIdenfy.get_status].
 
         Raises:
             TokenNotExpiredError: the session is not over yet ("Token has not
                 expired yet."); try again once it was used or expired.
-            RequestValidationError, APIError, APIConnectionError: as :meth:`get_status`.
+            RequestValidationError, APIError, APIConnectionError: as
+                [`get_status`][idenfy_async.AsyncIdenfy.get_status].
         """
         spec = _sansio.build_delete_verification(scan_ref)
         await self._request(
@@ -686,11 +701,12 @@ class AsyncIdenfy:
 
         Whether iDenfy answers with the PDF itself or with base64 of it, the PDF
         bytes are returned. Generating again is harmless, so failures are retried.
-        Options as :meth:`get_status`.
+        Options as [`get_status`][idenfy_async.AsyncIdenfy.get_status].
 
         Raises:
             ResponseDecodeError: the answer is neither a PDF nor base64 of one.
-            RequestValidationError, APIError, APIConnectionError: as :meth:`get_status`.
+            RequestValidationError, APIError, APIConnectionError: as
+                [`get_status`][idenfy_async.AsyncIdenfy.get_status].
         """
         spec = _sansio.build_generate_pdf(
             scan_ref,
@@ -720,9 +736,9 @@ class AsyncIdenfy:
         up. One page at a time: ``page = await client.list_verifications("user-1").first_page()``
         has ``items``, ``count`` (iDenfy's total), ``number`` and ``has_next``;
         ``await page.next_page()`` is the next one, ``.page(n)`` resumes at page ``n``
-        (see :class:`~idenfy_async.client.VerificationListing`). A ``next`` link is
+        (see [`VerificationListing`][idenfy_async.client.VerificationListing]). A ``next`` link is
         followed only on this client's own origin: the credentials never go anywhere
-        else. Options (for each page) as :meth:`get_status`.
+        else. Options (for each page) as [`get_status`][idenfy_async.AsyncIdenfy.get_status].
 
         Raises:
             RequestValidationError: at once (before iterating), for a bad
@@ -761,7 +777,8 @@ class AsyncIdenfy:
         chunk_size: int = DOWNLOAD_CHUNK_SIZE,
         **options: Unpack[ReadOptions],
     ) -> int:
-        """Stream one file URL (from :meth:`get_files` or a webhook) to a path or binary file.
+        """Stream one file URL (from [`get_files`][idenfy_async.AsyncIdenfy.get_files] or a webhook)
+        to a path or binary file.
 
         The body is written in ``chunk_size`` pieces off the event loop, never held
         whole in memory. A path is written to a temporary file beside it and
@@ -769,8 +786,8 @@ class AsyncIdenfy:
         written at its current position (retried only if it is seekable). The
         request carries no Authorization header: these are pre-signed URLs on
         another host. Returns the number of bytes written. Options as
-        :meth:`get_status` (``timeout`` keeps httpx's meaning here: each phase, each
-        read, as a file's size is unknown).
+        [`get_status`][idenfy_async.AsyncIdenfy.get_status] (``timeout`` keeps httpx's meaning here:
+        each phase, each read, as a file's size is unknown).
 
         Raises:
             RequestValidationError: ``url`` is not ``https://`` (``http://`` only on
@@ -811,12 +828,14 @@ class AsyncIdenfy:
         chunk_size: int = DOWNLOAD_CHUNK_SIZE,
         **options: Unpack[ReadOptions],
     ) -> dict[str, Path]:
-        """Download every URL of a :class:`FileUrls` into ``directory``, concurrently.
+        """Download every URL of a [`FileUrls`][idenfy_async.FileUrls] into ``directory``,
+        concurrently.
 
         Files are named after their key and the URL's extension (``FRONT.jpg``);
         null URLs are skipped. Returns key -> path. If one download fails, the
         others are cancelled and the error is raised (files already complete stay).
-        Raises as :meth:`download_file` does; every URL is checked before any is sent.
+        Raises as [`download_file`][idenfy_async.AsyncIdenfy.download_file] does; every URL is
+        checked before any is sent.
         """
         options_from("download_files", options)  # a wrong keyword raises before any I/O
 
@@ -847,13 +866,13 @@ class AsyncIdenfy:
         """Create a session per request, streaming; yield each row's result as it ends.
 
         ``async for result in client.create_sessions(rows, journal=SqliteJournal(...))``.
-        :func:`idenfy_async.bulk.create_sessions` with this client: the contract and
-        every parameter are described there. Here ``concurrency`` defaults to
+        [`idenfy_async.bulk.create_sessions`][idenfy_async.create_sessions] with this client: the
+        contract and every parameter are described there. Here ``concurrency`` defaults to
         ``max_concurrency``, this client paces the rows (its ``rate_limit`` and
         ``max_concurrency``), and ``reconcile=True`` lists clientIds on its retry
         policy's clocks. ``journal`` may also be a ``postgresql://`` URL or an SQLite
         file's path: that journal, bound to this client's account
-        (:func:`~idenfy_async.bulk.journal.journal_for`), is opened when the iteration
+        ([`journal_for`][idenfy_async.bulk.journal.journal_for]), is opened when the iteration
         starts and closed when it ends.
         """
         if isinstance(journal, str | os.PathLike):
@@ -912,8 +931,8 @@ class AsyncIdenfy:
 
         Lists ``client_id``'s verifications (every page; a read, retried like any
         read, safe to call again) and decides by the rules of
-        :mod:`idenfy_async.bulk.reconcile`: ``FOUND`` (``scan_ref``, ``status``,
-        ``expires_at`` while open; the authToken cannot be recovered),
+        [`idenfy_async.bulk.reconcile`][idenfy_async.bulk.reconcile]: ``FOUND`` (``scan_ref``,
+        ``status``, ``expires_at`` while open; the authToken cannot be recovered),
         ``NOT_FOUND`` (safe to send again) or ``UNKNOWN`` (the listing failed,
         several sessions cannot be told apart, or it is too soon: ask again after
         ``retry_at``). Never sends anything else.
@@ -958,31 +977,31 @@ class AsyncIdenfy:
 
     @functools.cached_property
     def face_auth(self) -> FaceAuthentication:
-        """Face authentication of a returning user (:class:`~.resources.FaceAuthentication`)."""
+        """Face authentication of a returning user (`FaceAuthentication`)."""
 
         return FaceAuthentication(self)
 
     @functools.cached_property
     def request_info(self) -> InformationRequests:
-        """Ask for more information (:class:`~.resources.InformationRequests`)."""
+        """Ask for more information (`InformationRequests`)."""
 
         return InformationRequests(self)
 
     @functools.cached_property
     def blocklists(self) -> Blocklists:
-        """Blocklist entries (:class:`~.resources.Blocklists`)."""
+        """Blocklist entries (`Blocklists`)."""
 
         return Blocklists(self)
 
     @functools.cached_property
     def processing(self) -> Processing:
-        """Direct processing and additional-step uploads (:class:`~.resources.Processing`)."""
+        """Direct processing and additional-step uploads (`Processing`)."""
 
         return Processing(self)
 
     @functools.cached_property
     def proof_of_address(self) -> ProofOfAddress:
-        """The standalone proof-of-address check (:class:`~.resources.ProofOfAddress`)."""
+        """The standalone proof-of-address check (`ProofOfAddress`)."""
 
         return ProofOfAddress(self)
 

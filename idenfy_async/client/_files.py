@@ -2,8 +2,8 @@
 
 Bytes, a path or a binary file object; at most the call's size limit plus one byte is
 read, so a huge file is refused without being loaded. A file that cannot be read, or
-is too large, is a :class:`RequestValidationError` naming the wire field (never the
-path, which may be personal, nor any content).
+is too large, is a [`RequestValidationError`][idenfy_async.RequestValidationError] naming the wire
+field (never the path, which may be personal, nor any content).
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The listing of verifications (``list_verifications``) and its pages.
 
-:class:`VerificationListing` is what ``client.list_verifications(...)`` returns: ``async
-for`` gives every verification, page after page; :meth:`~VerificationListing.first_page`,
-:meth:`~VerificationListing.page` and :meth:`~VerificationListing.pages` give one
-:class:`ListingPage` at a time, with iDenfy's total ``count`` and the page ``number`` to
-resume from later.
+[`VerificationListing`][idenfy_async.client.VerificationListing] is what
+``client.list_verifications(...)`` returns: ``async for`` gives every verification, page after page;
+[`first_page`][idenfy_async.client.VerificationListing.first_page],
+[`page`][idenfy_async.client.VerificationListing.page] and
+[`pages`][idenfy_async.client.VerificationListing.pages] give one
+[`ListingPage`][idenfy_async.client.ListingPage] at a time, with iDenfy's total ``count`` and the
+page ``number`` to resume from later.
 """
 
 from __future__ import annotations
@@ -133,7 +135,8 @@ class VerificationListing(AsyncIterator[VerificationSummary]):
         Raises:
             RequestValidationError: a bad ``start``, before any request.
             ResponseDecodeError: a ``next`` link points to a page already read.
-            NotFoundError, APIError, APIConnectionError: as :meth:`page`.
+            NotFoundError, APIError, APIConnectionError: as
+                [`page`][idenfy_async.client.VerificationListing.page].
         """
         spec: _sansio.RequestSpec | None = _sansio.build_list_verifications(
             self._client_id, page=start, per_page=self._per_page

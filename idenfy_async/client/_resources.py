@@ -1,13 +1,14 @@
 """The rest of the KYC workflow, grouped by subject: ``client.face_auth``, ...
 
-Each resource is an attribute of :class:`~idenfy_async.AsyncIdenfy` (as openai's
-``client.chat.completions``): :class:`FaceAuthentication` (``face_auth``),
-:class:`InformationRequests` (``request_info``), :class:`Blocklists`
-(``blocklists``), :class:`Processing` (``processing``: direct processing and the
-additional-step upload) and :class:`ProofOfAddress` (``proof_of_address``).
-Requests are built and read by the pure functions of :mod:`.._wire.kyc` and sent
+Each resource is an attribute of [`AsyncIdenfy`][idenfy_async.AsyncIdenfy] (as openai's
+``client.chat.completions``): [`FaceAuthentication`][idenfy_async.client.FaceAuthentication]
+(``face_auth``), [`InformationRequests`][idenfy_async.client.InformationRequests]
+(``request_info``), [`Blocklists`][idenfy_async.client.Blocklists] (``blocklists``),
+[`Processing`][idenfy_async.client.Processing] (``processing``: direct processing and the
+additional-step upload) and [`ProofOfAddress`][idenfy_async.client.ProofOfAddress]
+(``proof_of_address``). Requests are built and read by the pure functions of `_wire.kyc` and sent
 through the client's one request verb (a resource needs only that: the
-:class:`Requester` protocol, which :class:`~idenfy_async.AsyncIdenfy` satisfies): the
+`Requester` protocol, which [`AsyncIdenfy`][idenfy_async.AsyncIdenfy] satisfies): the
 same limiter, rate limit, cooldown, timeouts and retry rules as every other call.
 
 Retry: a call that can cost a credit or change state (a face-auth token, a
@@ -116,12 +117,15 @@ class _Resource:
 class FaceAuthentication(_Resource):
     """Re-verify a returning user by face (§3.12): ``client.face_auth``.
 
-    1. :meth:`check` the user's approved scanRef: ``AUTHENTICATION`` means a token
-       can be made; ``IDENTIFICATION`` means a full verification is needed again.
-    2. :meth:`create_token` (costs a credit) and send the user to its
-       ``redirect_url`` (or iframe it, or pass ``token`` to the mobile SDK).
-    3. The ``FACIAL_AUTHENTICATION`` webhook (:class:`FacialAuthenticationEvent`)
-       says how it went; :meth:`get_session` / :meth:`list_sessions` read it back.
+    1. [`check`][idenfy_async.client.FaceAuthentication.check] the user's approved scanRef:
+       ``AUTHENTICATION`` means a token can be made; ``IDENTIFICATION`` means a full verification is
+       needed again.
+    2. [`create_token`][idenfy_async.client.FaceAuthentication.create_token] (costs a credit) and
+       send the user to its ``redirect_url`` (or iframe it, or pass ``token`` to the mobile SDK).
+    3. The ``FACIAL_AUTHENTICATION`` webhook
+       ([`FacialAuthenticationEvent`][idenfy_async.FacialAuthenticationEvent]) says how it went;
+       [`get_session`][idenfy_async.client.FaceAuthentication.get_session] /
+       [`list_sessions`][idenfy_async.client.FaceAuthentication.list_sessions] read it back.
     """
 
     async def check(
@@ -160,8 +164,8 @@ class FaceAuthentication(_Resource):
     ) -> FaceAuthToken:
         """Create a face-authentication token (``POST /partner/authentication-info``).
 
-        Pass a :class:`FaceAuthTokenRequest`, or the approved scanRef and keywords.
-        Costs a credit: retried like ``create_session`` (only failures that provably
+        Pass a [`FaceAuthTokenRequest`][idenfy_async.FaceAuthTokenRequest], or the approved scanRef
+        and keywords. Costs a credit: retried like ``create_session`` (only failures that provably
         created nothing; ``retry_unknown=True`` to retry the rest).
 
         Raises:
@@ -244,8 +248,8 @@ class InformationRequests(_Resource):
     ) -> InformationRequestToken:
         """Request more information (``POST /kyc/identifications/{scanRef}/request-information/``).
 
-        Pass an :class:`InformationRequest`, or the scanRef and keywords. Send the
-        user to the answer's ``session_url``; the ``IDENTIFICATION_RESUBMITTED``
+        Pass an [`InformationRequest`][idenfy_async.InformationRequest], or the scanRef and
+        keywords. Send the user to the answer's ``session_url``; the ``IDENTIFICATION_RESUBMITTED``
         webhook arrives when they are done. Changes the verification's state (and
         may cost a credit): retried like ``create_session``.
 
@@ -321,7 +325,8 @@ class Blocklists(_Resource):
 
         Raises:
             NotFoundError: no such entry (or unknown scanRef).
-            RequestValidationError, APIError, APIConnectionError: as :meth:`add`.
+            RequestValidationError, APIError, APIConnectionError: as
+                [`add`][idenfy_async.client.Blocklists.add].
         """
         await self._send(
             "remove_from_blocklist",
@@ -352,8 +357,8 @@ class Processing(_Resource):
     ) -> None:
         """Process a session from your images (``POST /api/v2/process``).
 
-        Pass a :class:`ProcessingRequest`, or the session's ``authToken`` and
-        keywords: ``process(token, country="LT", document_type="ID_CARD",
+        Pass a [`ProcessingRequest`][idenfy_async.ProcessingRequest], or the session's ``authToken``
+        and keywords: ``process(token, country="LT", document_type="ID_CARD",
         images={"FRONT": path, "FACE": selfie_bytes})``. Success is an empty 200;
         the token is then used up and the result arrives by webhook. Uses the
         verification: retried like ``create_session``.
@@ -402,7 +407,7 @@ class Processing(_Resource):
         ``upload_additional_step(scan_ref, "UTILITY_BILL", path)``: replaces the
         step's file without a new verification. Changes the verification: retried
         like ``create_session``. The body follows the white-label copy of iDenfy's
-        docs (see :class:`AdditionalStepUpload`).
+        docs (see [`AdditionalStepUpload`][idenfy_async.AdditionalStepUpload]).
 
         Raises:
             RequestValidationError: invalid input, an unreadable file, or an image

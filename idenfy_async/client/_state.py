@@ -1,12 +1,12 @@
-"""What an :class:`~idenfy_async.AsyncIdenfy` and every client :meth:`with_options`
-derives from it share: one :class:`ClientState`.
+"""What an [`AsyncIdenfy`][idenfy_async.AsyncIdenfy] and every client `with_options`
+derives from it share: one `ClientState`.
 
-It is built once, from the constructor's arguments (:func:`open_state`): the
-:class:`~idenfy_async._send.sender.Sender` with its connection pool and admission
+It is built once, from the constructor's arguments (`open_state`): the
+`Sender` with its connection pool and admission
 (concurrency limit, pacing, cooldown), the Redis connection and account quota, the
 open-session registry (made on first use), the event loop the connections belong to,
 and whether they are closed. A client holds a reference to it plus its own per-call
-defaults; closing the client that built it closes it (:meth:`ClientState.aclose`).
+defaults; closing the client that built it closes it (`ClientState.aclose`).
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def open_state(
     single_session: bool,
     allow_insecure_http: bool | None = None,
 ) -> ClientState:
-    """The :class:`ClientState` of the constructor's arguments (environment defaults read;
+    """The `ClientState` of the constructor's arguments (environment defaults read;
     ``IDENFY_LOG`` applied); its ``policy`` is ``retry_policy`` with ``retry_options``.
 
     Raises:
@@ -356,7 +356,7 @@ def _check_arguments(
 
 def _checked_base_url(url: str | None, allow_insecure_http: bool | None) -> tuple[str, str | None]:
     """The base URL without its trailing slash, and its origin if it is plain http://
-    to a host that is not loopback (see :func:`insecure_http_origin`)."""
+    to a host that is not loopback (see `insecure_http_origin`)."""
     url = (url or DEFAULT_BASE_URL).rstrip("/")
     parts = urllib.parse.urlsplit(url)
     if not parts.hostname or parts.scheme not in ("https", "http"):

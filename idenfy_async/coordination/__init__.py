@@ -25,10 +25,10 @@ calls one token of head start over bulk ones inside that promise, the pace is
 ``period / (N - 1)`` (98 % of the rate at 50/s, 99.99 % at 10,000/hour; for N
 under 34 the head start shrinks to 3 % of N, so the pace stays at 97 %).
 
-**After a 429.** :meth:`RedisQuota.rate_limited` runs the client's rules (additive
-increase, multiplicative decrease: ``_send.limits.Adaptive``) in a second script: the
-account's pace drops to 70 % and climbs back by 10 % of the rate a second, and every
-process pauses one interval (a ``Retry-After`` when longer; doubled for each 429 that
+**After a 429.** [`RedisQuota.rate_limited`][idenfy_async.coordination.RedisQuota.rate_limited] runs
+the client's rules (additive increase, multiplicative decrease: ``_send.limits.Adaptive``) in a
+second script: the account's pace drops to 70 % and climbs back by 10 % of the rate a second, and
+every process pauses one interval (a ``Retry-After`` when longer; doubled for each 429 that
 follows a pause at once, up to 5 minutes). So all processes slow down together.
 
 **Priority.** Interactive acquisitions reserve their slot at once (first come, first
@@ -40,7 +40,7 @@ bulk at a share of the rate with a second GCRA key in the same script.
 
 **When Redis fails** (refused, reset, hung, slow). Every call is bounded by
 ``op_timeout`` whatever the Redis client's own settings (redis-py's defaults can hang
-about 60 s), and failures are :class:`~idenfy_async.errors.CoordinationError`:
+about 60 s), and failures are [`CoordinationError`][idenfy_async.CoordinationError]:
 
 * the quota degrades: it logs a warning and paces this process alone at
   ``fallback_share`` of the rate, asking Redis again every ``probe_interval``
@@ -52,8 +52,9 @@ about 60 s), and failures are :class:`~idenfy_async.errors.CoordinationError`:
   would be a second credit. After the request left, a failure to record its outcome
   is logged and the clientId turns unknown at its claim's lease end, never free.
 
-**Open sessions.** One per clientId (:class:`SessionRegistry`), one hash per
-clientId, in steps before anything is sent:
+**Open sessions.** One per clientId
+([`SessionRegistry`][idenfy_async.coordination.SessionRegistry]), one hash per clientId, in steps
+before anything is sent:
 
 1. *claim*, before the rate turn is taken: one script writes ``pending`` with the
    claimer's random token, **unconfirmed**, lapsing after ``claim_hold`` (a clientId
@@ -65,7 +66,7 @@ clientId, in steps before anything is sent:
    confirm answered in time.
 
 A claim or confirm command that timed out (the caller was told
-:class:`~idenfy_async.errors.CoordinationError`, nothing sent) may still run when a
+[`CoordinationError`][idenfy_async.CoordinationError], nothing sent) may still run when a
 hung Redis wakes up. It then leaves an unconfirmed claim, which others see as "held,
 ask again" and which lapses within its window: the clientId is free again, never
 unknown. A confirm that ran within its window answered well inside the caller's
@@ -83,7 +84,7 @@ random id, when it was made, and a quarantine end) with the first claim, and eve
 registry remembers the epoch it last saw. A registry that finds the epoch missing
 or changed knows Redis lost state; every clientId without a record in the new
 epoch is then *unknown* for one ``claim_lease`` from the new epoch's birth
-(:class:`~idenfy_async.errors.SessionOutcomeUnknownError`, nothing sent), and the
+([`SessionOutcomeUnknownError`][idenfy_async.SessionOutcomeUnknownError], nothing sent), and the
 quarantine is written into the epoch, so processes started since learn it too.
 ``forget`` (after reconciling) lifts it for one clientId.
 Limit: a process that never saw the old epoch and reaches the empty Redis before

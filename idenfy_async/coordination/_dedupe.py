@@ -43,7 +43,7 @@ class DedupeStore(Protocol):
     ``claim`` is True when the caller should process the event (the key is held
     for it for a short lease), False when it was processed already (acknowledge it,
     do nothing). While another caller holds the key, ``claim`` raises
-    :class:`~idenfy_async.errors.CoordinationError` (``reason`` ``"in progress
+    [`CoordinationError`][idenfy_async.CoordinationError] (``reason`` ``"in progress
     elsewhere"``): answer 503, so iDenfy delivers it again, and it is either done
     by then or its claim was abandoned and lapsed. After processing, ``complete``
     marks the key done (kept ``ttl``); ``release`` gives it up when processing
@@ -60,10 +60,11 @@ class DedupeStore(Protocol):
 class MemoryDedupeStore:
     """The one-process dedupe store: done keys kept ``ttl`` seconds, at most ``max_keys``.
 
-    A claim holds its key for ``lease`` seconds until :meth:`complete` or
-    :meth:`release`. Beyond ``max_keys`` the oldest keys are forgotten first (memory
-    stays bounded; an event older than that may be processed again). Needs nothing
-    installed.
+    A claim holds its key for ``lease`` seconds until
+    [`complete`][idenfy_async.coordination.MemoryDedupeStore.complete] or
+    [`release`][idenfy_async.coordination.MemoryDedupeStore.release]. Beyond ``max_keys`` the oldest
+    keys are forgotten first (memory stays bounded; an event older than that may be processed
+    again). Needs nothing installed.
     """
 
     def __init__(
@@ -145,13 +146,13 @@ class RedisDedupeStore:
     """The dedupe store shared through Redis by every process with ``api_key``.
 
     A claim holds the key for ``lease`` seconds under a random token of the claim
-    (remembered here until :meth:`complete` or :meth:`release`); done keys are kept
-    ``ttl`` (a day by default: far longer than iDenfy's redelivery window). When
-    Redis fails it raises :class:`CoordinationError` instead of answering: answer
-    the webhook 503 so iDenfy redelivers it later, rather than risk processing it
-    twice. A claim that timed out may still run when Redis wakes up; it holds the
-    key for its lease only, and meanwhile deliveries are told "in progress" (503),
-    never "done".
+    (remembered here until [`complete`][idenfy_async.coordination.RedisDedupeStore.complete] or
+    [`release`][idenfy_async.coordination.RedisDedupeStore.release]); done keys are kept ``ttl`` (a
+    day by default: far longer than iDenfy's redelivery window). When Redis fails it raises
+    [`CoordinationError`][idenfy_async.CoordinationError] instead of answering: answer the webhook
+    503 so iDenfy redelivers it later, rather than risk processing it twice. A claim that timed out
+    may still run when Redis wakes up; it holds the key for its lease only, and meanwhile deliveries
+    are told "in progress" (503), never "done".
     """
 
     def __init__(

@@ -1,10 +1,11 @@
 """The account-wide quota: a GCRA (generic cell rate algorithm) in one Lua script,
 adapting after rate-limit answers in another (the rules of ``_send.limits.Adaptive``).
 
-:class:`QuotaSchedule` turns a rate into the script's pace and tolerances;
-:class:`RedisQuota` asks the script for slots (degrading to local pacing when Redis
-fails) and tells Redis of 429s, so every process slows down and pauses together;
-:class:`QuotaView` is one priority of it, as a Pacer.
+[`QuotaSchedule`][idenfy_async.coordination.QuotaSchedule] turns a rate into the script's pace and
+tolerances; [`RedisQuota`][idenfy_async.coordination.RedisQuota] asks the script for slots
+(degrading to local pacing when Redis fails) and tells Redis of 429s, so every process slows down
+and pauses together; [`QuotaView`][idenfy_async.coordination.QuotaView] is one priority of it, as a
+Pacer.
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ class Grant:
 
 @attrs.frozen
 class QuotaSchedule:
-    """The pace a :class:`RedisQuota` keeps for a rate, in microseconds.
+    """The pace a [`RedisQuota`][idenfy_async.coordination.RedisQuota] keeps for a rate, in
+    microseconds.
 
     ``interval_us`` between grants; ``tolerance_us`` how far ahead of the pace an
     interactive call is admitted, ``bulk_tolerance_us`` a bulk one;
@@ -218,13 +220,14 @@ class RedisQuota:
     grants. ``bulk_share`` caps bulk acquisitions at that share of the rate. Give
     every process on the account the same ``rate`` and ``bulk_share``: they share
     one schedule.
-    :attr:`interactive` and :attr:`bulk` are :class:`~idenfy_async.Pacer` views
-    to hand to ``AsyncIdenfy(rate_limit=...)``. A caller cancelled while it sleeps
-    until its reserved slot leaves that slot unused (the rate is never exceeded, a
-    slot is lost). Every Redis call is bounded by
-    ``op_timeout``; when Redis fails, the quota paces this process alone at
-    ``fallback_share`` of the rate (``None``: raise :class:`CoordinationError`).
-    ``sleep`` and ``clock`` (the local fallback's) are injectable.
+    [`interactive`][idenfy_async.coordination.RedisQuota.interactive] and
+    [`bulk`][idenfy_async.coordination.RedisQuota.bulk] are [`Pacer`][idenfy_async.Pacer] views to
+    hand to ``AsyncIdenfy(rate_limit=...)``. A caller cancelled while it sleeps until its reserved
+    slot leaves that slot unused (the rate is never exceeded, a slot is lost). Every Redis call is
+    bounded by ``op_timeout``; when Redis fails, the quota paces this process alone at
+    ``fallback_share`` of the rate (``None``: raise
+    [`CoordinationError`][idenfy_async.CoordinationError]). ``sleep`` and ``clock`` (the local
+    fallback's) are injectable.
     """
 
     def __init__(
@@ -303,12 +306,13 @@ class RedisQuota:
     async def take(
         self, priority: Priority = "interactive", *, max_cooldown: float | None = None
     ) -> Grant:
-        """Like :meth:`acquire`, and say which slot was taken.
+        """Like [`acquire`][idenfy_async.coordination.RedisQuota.acquire], and say which slot was
+        taken.
 
         ``max_cooldown``: when a shared 429 cooldown has more seconds left than that,
-        take nothing and return at once a :class:`Grant` saying how long it has left
-        (the client then raises :class:`~idenfy_async.errors.RateLimitError` instead of
-        waiting past a call's deadline).
+        take nothing and return at once a [`Grant`][idenfy_async.coordination.Grant] saying how long
+        it has left (the client then raises [`RateLimitError`][idenfy_async.RateLimitError] instead
+        of waiting past a call's deadline).
         """
         if priority not in _PRIORITIES:
             raise ConfigurationError(f"priority must be one of {_PRIORITIES}, not {priority!r}")
@@ -418,7 +422,8 @@ class RedisQuota:
 
 @attrs.frozen
 class QuotaView:
-    """One priority of a :class:`RedisQuota`, as a :class:`~idenfy_async.Pacer`."""
+    """One priority of a [`RedisQuota`][idenfy_async.coordination.RedisQuota], as a
+    [`Pacer`][idenfy_async.Pacer]."""
 
     quota: RedisQuota
     priority: Priority

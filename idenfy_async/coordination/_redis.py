@@ -1,10 +1,10 @@
 """The connection to Redis and the one boundary every call to it crosses.
 
-:func:`connect` builds a client with bounded timeouts; ``_run`` bounds each call in
-time and turns Redis and socket failures into
-:class:`~idenfy_async.errors.CoordinationError`; :func:`account_namespace` names an
-account's keys without ever storing its API key. Everything else in the package
-builds on these.
+[`connect`][idenfy_async.coordination.connect] builds a client with bounded timeouts; ``_run``
+bounds each call in time and turns Redis and socket failures into
+[`CoordinationError`][idenfy_async.CoordinationError];
+[`account_namespace`][idenfy_async.coordination.account_namespace] names an account's keys without
+ever storing its API key. Everything else in the package builds on these.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ logger = logging.getLogger("idenfy_async")
 DEFAULT_OP_TIMEOUT: Final = 0.5
 #: Seconds to open a connection to Redis (redis-py 8's default is 5 s, with retries).
 DEFAULT_CONNECT_TIMEOUT: Final = 0.5
-#: Connections :func:`connect` opens at most; more calls wait for one.
+#: Connections [`connect`][idenfy_async.coordination.connect] opens at most; more calls wait for
+#: one.
 DEFAULT_MAX_CONNECTIONS: Final = 50
 #: Seconds between attempts to reach Redis again while the quota is degraded.
 DEFAULT_PROBE_INTERVAL: Final = 5.0

@@ -2,9 +2,9 @@
 
 Both stores take the same seven calls (claim, confirm, commit, release, mark_unknown,
 close, forget) and answer with the same states (``lead``, ``pending``, ``open``,
-``unknown``); :class:`~idenfy_async.coordination.SessionRegistry` decides what to do
+``unknown``); [`SessionRegistry`][idenfy_async.coordination.SessionRegistry] decides what to do
 with them. A claim is written unconfirmed, lapsing after a short ``window``; only a
-:meth:`confirm` that answered (within that window) lets its holder send and turns it
+`confirm` that answered (within that window) lets its holder send and turns it
 into a lease that ends "unknown". The Redis store also watches the account's epoch:
 see the package docstring for why both exist.
 """

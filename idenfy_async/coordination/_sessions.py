@@ -1,4 +1,5 @@
-"""One open session per clientId (:class:`SessionRegistry`), on either store."""
+"""One open session per clientId ([`SessionRegistry`][idenfy_async.coordination.SessionRegistry]),
+on either store."""
 
 from __future__ import annotations
 
@@ -60,30 +61,32 @@ class SessionRegistry:
 
     In memory (``redis=None``) it covers one process; with Redis, every process with
     ``api_key``. The client uses it for ``AsyncIdenfy(single_session=True)`` and for
-    bulk runs with Redis; call :meth:`create` yourself only to wrap another creator.
+    bulk runs with Redis; call [`create`][idenfy_async.coordination.SessionRegistry.create] yourself
+    only to wrap another creator.
 
     * Concurrent creates for one clientId send one request (the *leader*'s); the
-      others get its :class:`~idenfy_async.Session` (in this process the same object;
+      others get its [`Session`][idenfy_async.Session] (in this process the same object;
       in another one a copy with authToken, scanRef, redirectUrl, digitString,
       expiryTime and sessionLength: echoed personal data is not shared).
     * While that session is open (its token not expired; no final webhook passed to
-      :meth:`close`), a new create for the clientId returns it when the request is
-      the same (same :func:`request_digest` of the wire body), else raises
-      :class:`~idenfy_async.errors.SessionAlreadyOpenError` carrying it.
+      [`close`][idenfy_async.coordination.SessionRegistry.close]), a new create for the clientId
+      returns it when the request is the same (same
+      [`request_digest`][idenfy_async.coordination.request_digest] of the wire body), else raises
+      [`SessionAlreadyOpenError`][idenfy_async.SessionAlreadyOpenError] carrying it.
     * A leader whose outcome is unknown (a session may exist; its process died; it
       was cancelled after sending) leaves the clientId *unknown*, never free: creates
-      raise :class:`~idenfy_async.errors.SessionOutcomeUnknownError` until
-      :meth:`forget` (after ``client.reconcile_session``) or the token's expiry.
-      The clientId is claimed before the rate turn is taken (a clientId held
-      elsewhere costs no turn), unconfirmed for ``claim_hold`` seconds (a process
-      that dies waiting for its turn sent nothing: the claim lapses, free). Right
+      raise [`SessionOutcomeUnknownError`][idenfy_async.SessionOutcomeUnknownError] until
+      [`forget`][idenfy_async.coordination.SessionRegistry.forget] (after
+      ``client.reconcile_session``) or the token's expiry. The clientId is claimed before the rate
+      turn is taken (a clientId held elsewhere costs no turn), unconfirmed for ``claim_hold``
+      seconds (a process that dies waiting for its turn sent nothing: the claim lapses, free). Right
       before the request leaves it is renewed with a short window (half the
       ``op_timeout``) and confirmed (a second round trip that answered in time);
       confirmed, it lasts ``claim_lease`` seconds without news, then it is unknown.
     * Redis found to have lost its state (its epoch gone or changed): clientIds with
       no record since are unknown for ``claim_lease`` (see the package docstring).
     * Redis failing (down, slow) refuses: the claim raises
-      :class:`~idenfy_async.errors.CoordinationError` and nothing is sent. Failures
+      [`CoordinationError`][idenfy_async.CoordinationError] and nothing is sent. Failures
       after the request left are logged; the claim then turns unknown at its lease's
       end, never free.
     """
@@ -144,7 +147,7 @@ class SessionRegistry:
         ``before_send``); ``hook`` confirms the claim, then runs ``before_send``.
         ``deadline``: seconds this call may wait for another one creating the same
         clientId; ``wait=False`` (bulk runs) does not wait for another process at all:
-        :class:`~idenfy_async.errors.SessionOutcomeUnknownError` with ``in_flight``
+        [`SessionOutcomeUnknownError`][idenfy_async.SessionOutcomeUnknownError] with ``in_flight``
         at once, so the row can be set aside and asked about again later.
         """
         digest = request_digest(body, self._secret)

@@ -1,11 +1,11 @@
 """Public typed values: the token request and the session it returns, results, webhook
 events, the other KYC products' requests and answers, enums, and the field rules.
 
-Python names are snake_case; the wire uses iDenfy's camelCase (see :func:`wire_name`).
-Requests validate every set field at construction and report all problems at once;
-answers keep every field iDenfy sends, known or not. One job per module: the session
-request and answer in ``_sessions``, the other KYC products in ``_kyc``, results in
-``_results``, webhook events in ``_events``, enums in ``_enums`` (sent) and
+Python names are snake_case; the wire uses iDenfy's camelCase (see
+[`wire_name`][idenfy_async.models.wire_name]). Requests validate every set field at construction and
+report all problems at once; answers keep every field iDenfy sends, known or not. One job per
+module: the session request and answer in ``_sessions``, the other KYC products in ``_kyc``, results
+in ``_results``, webhook events in ``_events``, enums in ``_enums`` (sent) and
 ``_open_enums`` (read: unknown values kept), the rule on each field in ``_rules``,
 made of the checks in ``_checks``.
 """

@@ -2,7 +2,7 @@
 
 Each check takes a set (non-None) value and returns the broken rule, or None.
 Messages never include the value: it is personal data. Which field obeys which check
-is declared on the field itself (see :mod:`idenfy_async.models._rules`).
+is declared on the field itself (see `idenfy_async.models._rules`).
 """
 
 from __future__ import annotations

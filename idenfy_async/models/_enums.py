@@ -1,9 +1,9 @@
 """The request enums (closed) and NULL.
 
-Request enums (:class:`DocumentType`, :class:`TokenType`, ...) list what the library
-sends. What is decoded from iDenfy uses the *open* enums of
-:mod:`idenfy_async.models._open_enums`.
-Public through :mod:`idenfy_async.models` and :mod:`idenfy_async`.
+Request enums ([`DocumentType`][idenfy_async.DocumentType], [`TokenType`][idenfy_async.TokenType],
+...) list what the library sends. What is decoded from iDenfy uses the *open* enums of
+`idenfy_async.models._open_enums`.
+Public through `idenfy_async.models` and `idenfy_async`.
 """
 
 from __future__ import annotations

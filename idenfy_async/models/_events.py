@@ -1,8 +1,8 @@
-"""Webhook events: what :func:`idenfy_async.webhooks.parse_event` returns.
+"""Webhook events: what [`idenfy_async.webhooks.parse_event`][idenfy_async.parse_event] returns.
 
 One class per notification type. ``dedupe_key`` is built from signed body fields only,
 so a redelivery (or a replay with an altered, unsigned header) gets the same key.
-Public through :mod:`idenfy_async.models` and :mod:`idenfy_async`.
+Public through `idenfy_async.models` and `idenfy_async`.
 """
 
 from __future__ import annotations
@@ -186,7 +186,8 @@ class VideoCallEvent:
 
     ``status`` is the agent's verdict as a boolean; ``date`` is the call's end as
     sent (``"2020-08-14 12:48:08.085275+00:00"``); ``video_call_answers`` maps each
-    question to its :class:`VideoCallAnswer`. ``repr()`` hides the auth token.
+    question to its [`VideoCallAnswer`][idenfy_async.VideoCallAnswer]. ``repr()`` hides the auth
+    token.
     """
 
     event_type: EventType | str = EventType.VIDEO_CALL_FINISHED
@@ -204,7 +205,7 @@ class VideoCallEvent:
         return "|".join((self.scan_ref, "VIDEO_CALL_FINISHED", _flag(self.status), self.date or ""))
 
 
-#: What :func:`idenfy_async.webhooks.parse_event` returns.
+#: What [`idenfy_async.webhooks.parse_event`][idenfy_async.parse_event] returns.
 WebhookEvent: TypeAlias = (
     IdentificationEvent | FacialAuthenticationEvent | DocumentExpirationEvent | VideoCallEvent
 )

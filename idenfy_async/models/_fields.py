@@ -1,10 +1,10 @@
 """``SessionFields``: the keywords of ``create_session(**fields)``, typed.
 
-A ``TypedDict`` with one key per :class:`~idenfy_async.SessionRequest` field (same
+A ``TypedDict`` with one key per [`SessionRequest`][idenfy_async.SessionRequest] field (same
 snake_case names, same value types; a test keeps them equal), so a type checker
 rejects ``create_session(client_id="x", frist_name="J")`` or
 ``expiry_time="soon"`` before anything runs. At run time ``SessionRequest`` still
-validates (a :class:`RequestValidationError` naming the wire field).
+validates (a [`RequestValidationError`][idenfy_async.RequestValidationError] naming the wire field).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ __all__ = ["SessionFields"]
 
 
 class SessionFields(TypedDict, total=False):
-    """The fields of :class:`~idenfy_async.SessionRequest` as keywords (all optional here:
+    """The fields of [`SessionRequest`][idenfy_async.SessionRequest] as keywords (all optional here:
     a missing ``client_id`` is reported by ``SessionRequest`` as "clientId: is required")."""
 
     client_id: str

@@ -2,7 +2,7 @@
 
 Face authentication, request-information, blocklists, direct processing, the
 additional-step upload and the standalone proof-of-address check. Requests are
-validated at construction with the rules :class:`~idenfy_async.SessionRequest`
+validated at construction with the rules [`SessionRequest`][idenfy_async.SessionRequest]
 uses (every problem at once, by wire name, never quoting a value); answers keep
 every field iDenfy sends in ``raw`` and decode unknown enum values as plain ``str``.
 
@@ -224,8 +224,9 @@ class FaceAuthCheck:
 class FaceAuthToken:
     """A created face-authentication token (``/partner/authentication-info`` answer).
 
-    Send the user to :attr:`redirect_url` (or embed it in an iframe), or pass
-    :attr:`token` to the mobile SDK. ``repr()`` hides the token and digit string.
+    Send the user to [`redirect_url`][idenfy_async.models.FaceAuthToken.redirect_url] (or embed it
+    in an iframe), or pass [`token`][idenfy_async.models.FaceAuthToken.token] to the mobile SDK.
+    ``repr()`` hides the token and digit string.
     """
 
     token: str = attrs.field(repr=_mask)
@@ -242,7 +243,8 @@ class FaceAuthToken:
 
     @property
     def iframe_url(self) -> str:
-        """The same URL as :attr:`redirect_url`: the face-auth UI serves both."""
+        """The same URL as [`redirect_url`][idenfy_async.models.FaceAuthToken.redirect_url]: the
+        face-auth UI serves both."""
         return self.redirect_url
 
 
@@ -304,8 +306,9 @@ class InformationRequest:
 class InformationRequestToken:
     """The request-information answer: where the user gives what was asked for.
 
-    Send the user to :attr:`session_url`; ``IDENTIFICATION_RESUBMITTED`` arrives
-    when they are done. ``repr()`` hides the token (the URL carries it too).
+    Send the user to [`session_url`][idenfy_async.models.InformationRequestToken.session_url];
+    ``IDENTIFICATION_RESUBMITTED`` arrives when they are done. ``repr()`` hides the token (the URL
+    carries it too).
     """
 
     session_url: str = attrs.field(repr=False)
@@ -355,11 +358,12 @@ class ProcessingRequest:
 
     ``images`` maps a step to an image: ``FRONT``, ``BACK``, ``FACE``, and
     ``UTILITY_BILL`` or a custom additional step's name. Each image must be JPEG or
-    PNG and at most :data:`PROCESS_MAX_IMAGE_BYTES` as base64 (about 4.5 MB of
-    image); the whole request at most :data:`PROCESS_MAX_REQUEST_BYTES`. Sizes and
-    formats are checked when the images are read, before anything is sent.
-    ``skip_analysis=True`` skips document detection (for photos iDenfy's checks
-    refuse). Processing deactivates the token; 3D liveness is not available.
+    PNG and at most [`PROCESS_MAX_IMAGE_BYTES`][idenfy_async.models.PROCESS_MAX_IMAGE_BYTES] as
+    base64 (about 4.5 MB of image); the whole request at most
+    [`PROCESS_MAX_REQUEST_BYTES`][idenfy_async.models.PROCESS_MAX_REQUEST_BYTES]. Sizes and formats
+    are checked when the images are read, before anything is sent. ``skip_analysis=True`` skips
+    document detection (for photos iDenfy's checks refuse). Processing deactivates the token; 3D
+    liveness is not available.
 
     Raises:
         RequestValidationError: listing every broken rule, by wire name.

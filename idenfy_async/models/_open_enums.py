@@ -2,7 +2,7 @@
 answers). iDenfy adds values without notice, so a known value becomes a member and an
 unknown one stays a plain ``str``.
 
-Public through :mod:`idenfy_async.models` and :mod:`idenfy_async`.
+Public through `idenfy_async.models` and `idenfy_async`.
 """
 
 from __future__ import annotations

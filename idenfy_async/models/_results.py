@@ -1,9 +1,9 @@
 """Decoded results: a verification's status, its data, its files, third-party checks,
-and the listing entries. Never sent; built by :mod:`idenfy_async._wire.converter`.
+and the listing entries. Never sent; built by `idenfy_async._wire.converter`.
 
 Unknown fields are kept in ``raw``; enum fields hold an open-enum member or, for a
 value iDenfy added since, the plain ``str``. Dates stay strings: documented examples
-hold placeholders such as "YYYY-MM-DD". Public through :mod:`idenfy_async.models`.
+hold placeholders such as "YYYY-MM-DD". Public through `idenfy_async.models`.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ class VerificationStatus:
     """The ``status`` object of an identification webhook.
 
     Manual fields are ``None`` until a human reviewed the session (an empty string
-    from iDenfy also decodes to ``None``). :attr:`document` and :attr:`face` give
-    the final word: the manual result when there is one, else the automatic one.
+    from iDenfy also decodes to ``None``).
+    [`document`][idenfy_async.models.VerificationStatus.document] and
+    [`face`][idenfy_async.models.VerificationStatus.face] give the final word: the manual result
+    when there is one, else the automatic one.
     """
 
     overall: OverallStatus | str | None = None

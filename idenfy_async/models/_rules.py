@@ -1,8 +1,8 @@
-"""Field rules declared on the fields: one :class:`Rule` per request field, and what is
-derived from it (validation of a whole request, a CSV cell's value, the nullable set).
+"""Field rules declared on the fields: one [`Rule`][idenfy_async.models.Rule] per request field, and
+what is derived from it (validation of a whole request, a CSV cell's value, the nullable set).
 
 A request model declares each field's rule in ``attrs.field(metadata=rule(...))``:
-its kind (how text becomes a value), its check (:mod:`idenfy_async.models._checks`), whether
+its kind (how text becomes a value), its check (`idenfy_async.models._checks`), whether
 iDenfy documents an explicit null for it, and its wire name when that is not the
 camelCase of the attribute. Nothing here reads an annotation: ``Optional[bool]`` and
 ``bool | None`` get the same rule because the rule is not in the annotation.
@@ -46,7 +46,7 @@ def wire_name(attribute: str) -> str:
 #: How a text (a CSV cell) becomes a field's value; "file" is a file given as bytes,
 #: a path or an open file (a path as text).
 Kind = Literal["str", "bool", "int", "float", "json", "list", "list_or_str", "file"]
-#: The one metadata key a field's :class:`Rule` is stored under.
+#: The one metadata key a field's [`Rule`][idenfy_async.models.Rule] is stored under.
 RULE_KEY: Final = "idenfy_async.rule"
 NOT_NULLABLE: Final = "must not be null (iDenfy documents no null for it; leave it unset)"
 
@@ -80,7 +80,7 @@ def rule(
     required: bool = False,
     sent: bool = True,
 ) -> dict[str, Rule]:
-    """``attrs.field`` metadata declaring a field's :class:`Rule`."""
+    """``attrs.field`` metadata declaring a field's [`Rule`][idenfy_async.models.Rule]."""
     return {RULE_KEY: Rule(kind, check, nullable, wire, required, sent)}
 
 
@@ -129,7 +129,7 @@ def rules_of(cls: type) -> tuple[tuple[str, str, Rule], ...]:
 def field_problems(instance: object, *, takes_null: bool = True) -> list[FieldProblem]:
     """Every broken field rule of an attrs request, in field order (values never quoted).
 
-    ``takes_null``: the model accepts :data:`~idenfy_async.models.NULL` for its
+    ``takes_null``: the model accepts [`NULL`][idenfy_async.NULL] for its
     nullable fields and refuses it, as such, for its other optional sent fields.
     Without it (the KYC workflow's requests), NULL is just a value the checks refuse.
     """
@@ -172,7 +172,7 @@ def model_cell_value(model: type, attribute_name: str, text: str) -> object:
     as Python reads them; objects as JSON; lists as ``A|B`` (blank parts dropped) or a
     JSON list, and a field that also takes one string (``country``) keeps text without
     ``|`` as that string; anything else stays text. For a token request's fields see
-    :func:`idenfy_async.models._sessions.cell_value`.
+    `idenfy_async.models._sessions.cell_value`.
 
     Raises:
         RequestValidationError: naming the field's wire name and the rule, never the text.

@@ -1,5 +1,5 @@
-"""The token request (:class:`SessionRequest`, every field with its rule) and the
-session it returns (:class:`Session`)."""
+"""The token request ([`SessionRequest`][idenfy_async.SessionRequest], every field with its rule)
+and the session it returns ([`Session`][idenfy_async.Session])."""
 
 from __future__ import annotations
 
@@ -78,12 +78,12 @@ class SessionRequest:
     """The body of ``POST /api/v2/token``: every documented parameter.
 
     Only ``client_id`` is required. A field left as ``None`` is not sent, so the
-    dashboard default applies; use :data:`NULL` to send an explicit ``null`` for
-    any parameter iDenfy documents as nullable (:data:`NULLABLE_FIELDS`: personal
-    data, URLs, ``locale``, ``country``, ``documents``, ``questionnaire``,
-    ``additional_steps``, ``additional_data``, ...). ``locale`` is an ISO 639-1
-    code (lower-cased); names are letters (any script) with spaces, hyphens,
-    apostrophes and periods; an integer ``risk_assessment_profile`` given as
+    dashboard default applies; use [`NULL`][idenfy_async.NULL] to send an explicit ``null`` for
+    any parameter iDenfy documents as nullable
+    ([`NULLABLE_FIELDS`][idenfy_async.models.NULLABLE_FIELDS]: personal data, URLs, ``locale``,
+    ``country``, ``documents``, ``questionnaire``, ``additional_steps``, ``additional_data``, ...).
+    ``locale`` is an ISO 639-1 code (lower-cased); names are letters (any script) with spaces,
+    hyphens, apostrophes and periods; an integer ``risk_assessment_profile`` given as
     digits is sent as a JSON integer.
     ``extra`` passes through parameters this model does not know yet. Unlisted
     document types are refused unless ``allow_unlisted_documents=True``; the legacy
@@ -403,7 +403,7 @@ def cell_value(attribute_name: str, text: str, model: type | None = None) -> obj
     as Python reads them; objects as JSON; lists as ``A|B`` (blank parts dropped) or a
     JSON list, and a field that also takes one string (``country``) keeps text without
     ``|`` as that string; anything else stays text. ``model`` defaults to
-    :class:`SessionRequest`.
+    [`SessionRequest`][idenfy_async.SessionRequest].
 
     Raises:
         RequestValidationError: naming the field's wire name and the rule, never the text.

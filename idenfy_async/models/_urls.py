@@ -3,8 +3,8 @@ UI URLs built from a token (the verification UI and the face-authentication UI).
 
 Every URL the library sends to (``base_url``, a file download, a fake's webhook) or
 puts into a request (``successUrl`` and the other redirect URLs) passes
-:func:`secure_url_problem`. Plain ``http://`` is allowed only for loopback hosts, so
-that local development and :class:`~idenfy_async.testing.FakeIdenfy` work while no
+`secure_url_problem`. Plain ``http://`` is allowed only for loopback hosts, so
+that local development and [`FakeIdenfy`][idenfy_async.testing.FakeIdenfy] work while no
 secret, token or personal data ever crosses a network in clear. The client's
 ``allow_insecure_http`` opt-in (or ``IDENFY_ALLOW_INSECURE_HTTP=1``) is the one
 exception: plain ``http://`` to its base URL's own origin, e.g. a fake iDenfy in
@@ -87,8 +87,8 @@ def origin_of(url: str) -> str | None:
 def secure_url_problem(url: str) -> str | None:
     """None when ``url`` is absolute ``https://``, or ``http://`` on a loopback host.
 
-    Otherwise the broken rule, for a :class:`~idenfy_async.errors.FieldProblem` or a
-    :class:`~idenfy_async.errors.ConfigurationError`; the URL itself is never repeated.
+    Otherwise the broken rule, for a [`FieldProblem`][idenfy_async.FieldProblem] or a
+    [`ConfigurationError`][idenfy_async.ConfigurationError]; the URL itself is never repeated.
     """
     if _PLAIN_HTTPS_URL.fullmatch(url):
         return None

@@ -21,9 +21,9 @@ window. Each session then lives through the whole flow: ``fake.complete(scan_ref
 PDF report and the listing all agree; ``await fake.send_webhook(scan_ref,
 signing_key=...)`` delivers the signed result webhook to the session's callbackUrl.
 
-Served over HTTP (:class:`FakeIdenfyServer`, ``idenfy-async fake-server``), the same
-flow is driven from outside Python through control endpoints under the reserved
-prefix ``/__fake__/`` (no credentials; the fake listens on loopback unless told
+Served over HTTP ([`FakeIdenfyServer`][idenfy_async.testing.FakeIdenfyServer],
+``idenfy-async fake-server``), the same flow is driven from outside Python through control endpoints
+under the reserved prefix ``/__fake__/`` (no credentials; the fake listens on loopback unless told
 otherwise, e.g. ``--host 0.0.0.0`` in a container on a private network)::
 
     GET  /__fake__/sessions                      every session: scanRef, clientId, status, ...
@@ -41,8 +41,8 @@ otherwise, e.g. ``--host 0.0.0.0`` in a container on a private network)::
                                                  status and a keyed hash of its clientId
     DELETE /__fake__/requests                    clear the log (reset clears it too)
 
-:class:`FakeControl` calls them from Python, ``idenfy-async fake complete|webhook|sessions|reset``
-from a shell.
+[`FakeControl`][idenfy_async.testing.FakeControl] calls them from Python,
+``idenfy-async fake complete|webhook|sessions|reset`` from a shell.
 
 The package's modules, one job each: ``_fake`` (the stateful fake and its
 sessions), ``_results`` (the result endpoints), ``_kyc`` and ``_kyc_face`` (the rest

@@ -1,7 +1,7 @@
 """What every part of the fake shares: its defaults, its records, and how it answers.
 
-The fake's modules answer with ``(status, headers, body)`` triples (:data:`Answer`);
-:func:`answer` and :func:`error` build them in iDenfy's JSON shapes.
+The fake's modules answer with ``(status, headers, body)`` triples (`Answer`);
+`answer` and `error` build them in iDenfy's JSON shapes.
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ Answer = tuple[int, dict[str, str], bytes]
 class FakeSession:
     """A session the fake created: what was asked for, what was answered, where it stands.
 
-    ``status`` is the overall status (``ACTIVE`` until :meth:`FakeIdenfy.complete`);
-    ``result`` the webhook's ``status`` object, ``data`` its ``data`` object and
-    ``file_urls`` its ``fileUrls`` (all empty while ACTIVE and after deletion).
+    ``status`` is the overall status (``ACTIVE`` until
+    [`FakeIdenfy.complete`][idenfy_async.testing.FakeIdenfy.complete]); ``result`` the webhook's
+    ``status`` object, ``data`` its ``data`` object and ``file_urls`` its ``fileUrls`` (all empty
+    while ACTIVE and after deletion).
     """
 
     scan_ref: str
@@ -83,7 +84,8 @@ class FakeSession:
 
 @attrs.frozen
 class WebhookDelivery:
-    """One webhook :meth:`FakeIdenfy.send_webhook` delivered, and the answer it got."""
+    """One webhook [`FakeIdenfy.send_webhook`][idenfy_async.testing.FakeIdenfy.send_webhook]
+    delivered, and the answer it got."""
 
     scan_ref: str
     event_type: str

@@ -1,4 +1,5 @@
-"""The fake's control surface: the ``/__fake__/`` endpoints and :class:`FakeControl`.
+"""The fake's control surface: the ``/__fake__/`` endpoints and
+[`FakeControl`][idenfy_async.testing.FakeControl].
 
 The endpoints drive a served fake from outside Python (see the package doc); the
 client calls them from Python and is what ``idenfy-async fake ...`` is built on.
@@ -28,7 +29,7 @@ __all__ = ["Controlled", "FakeControl", "FakeControlError", "control"]
 
 
 class Controlled(Protocol):
-    """What the control endpoints drive: a :class:`~idenfy_async.testing.FakeIdenfy`
+    """What the control endpoints drive: a [`FakeIdenfy`][idenfy_async.testing.FakeIdenfy]
     (named by what they use, so that this module sits below the fake)."""
 
     @property
@@ -205,8 +206,8 @@ class FakeControl:
             await fake.complete(scan_ref, "APPROVED")
             status_code = (await fake.send_webhook(scan_ref))["statusCode"]
 
-    Every method raises :class:`FakeControlError` when the fake cannot be reached or
-    refuses (unknown scanRef, bad outcome, a webhook that got no answer).
+    Every method raises [`FakeControlError`][idenfy_async.testing.FakeControlError] when the fake
+    cannot be reached or refuses (unknown scanRef, bad outcome, a webhook that got no answer).
     """
 
     def __init__(
@@ -229,7 +230,7 @@ class FakeControl:
         return list(answer["sessions"])
 
     async def session(self, scan_ref: str) -> dict[str, Any]:
-        """One session, as :meth:`sessions` lists it."""
+        """One session, as [`sessions`][idenfy_async.testing.FakeControl.sessions] lists it."""
         return await self._call("GET", f"/sessions/{_quote(scan_ref)}")
 
     async def complete(
@@ -242,10 +243,12 @@ class FakeControl:
         final: bool = True,
         allow_unknown_status: bool = False,
     ) -> dict[str, Any]:
-        """Play the user's verification (:meth:`FakeIdenfy.complete`); the session after.
+        """Play the user's verification
+        ([`FakeIdenfy.complete`][idenfy_async.testing.FakeIdenfy.complete]); the session after.
 
-        A ``status`` iDenfy does not document is refused (:class:`FakeControlError`,
-        400, naming the valid ones) unless ``allow_unknown_status`` lets it through.
+        A ``status`` iDenfy does not document is refused
+        ([`FakeControlError`][idenfy_async.testing.FakeControlError], 400, naming the valid ones)
+        unless ``allow_unknown_status`` lets it through.
         """
         body = {
             "status": status,

@@ -1,10 +1,11 @@
-"""The stateful fake: :class:`FakeIdenfy`, its sessions and the user's side of each flow.
+"""The stateful fake: [`FakeIdenfy`][idenfy_async.testing.FakeIdenfy], its sessions and the user's
+side of each flow.
 
 It routes each request (Basic auth, method, path) to its endpoints: creating a
-session here, the result endpoints in :mod:`._results`, the rest of the workflow in
-:mod:`._kyc`, the control endpoints in :mod:`._control`. Scripted faults act only
-through :mod:`._faults`; token requests are checked by :mod:`._rules`. The endpoint
-modules get the fake's :class:`~._state.FakeState` (its sessions and records), not
+session here, the result endpoints in `_results`, the rest of the workflow in
+`_kyc`, the control endpoints in `_control`. Scripted faults act only
+through `_faults`; token requests are checked by `_rules`. The endpoint
+modules get the fake's `FakeState` (its sessions and records), not
 the fake, so they sit below this module.
 """
 
@@ -77,7 +78,8 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         seed: seeds scanRef/authToken generation, for reproducible runs.
         sleep: how scripted delays pass (inject a fake to keep tests instant).
         base_url: the origin its pagination links name (in-process; a
-            :class:`FakeIdenfyServer` names where the client reached it instead).
+            [`FakeIdenfyServer`][idenfy_async.testing.FakeIdenfyServer] names where the client
+            reached it instead).
         files_base_url: the origin of its file URLs (in-process; likewise).
         pdf_format: how ``/generate-pdf`` answers: ``"base64"`` (a JSON string, as
             the current docs say), ``"base64-text"`` (bare base64) or ``"raw"``
@@ -198,7 +200,7 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
     def fail_next(self, *failures: Fault) -> None:
         """Queue faults; each is used by one request, in order, then normal service.
 
-        In-process and over TCP (:class:`FakeIdenfyServer`) alike.
+        In-process and over TCP ([`FakeIdenfyServer`][idenfy_async.testing.FakeIdenfyServer]) alike.
         """
         self._script.extend(failures)
 
@@ -257,7 +259,8 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
     ) -> Reply:
         """Count and answer one API request under ``fault`` (in-process and TCP alike).
 
-        ``origin``: where the client reached the fake (see :meth:`handle`).
+        ``origin``: where the client reached the fake (see
+        [`handle`][idenfy_async.testing.FakeIdenfy.handle]).
         """
         self.requests += 1
         return await _faults.play(
@@ -479,15 +482,15 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
     ) -> int:
         """POST the signed identification webhook, as iDenfy would; return the answer's status.
 
-        The body is :meth:`webhook_payload` as JSON; ``Idenfy-Signature`` is
-        :func:`idenfy_async.webhooks.sign` of those exact bytes with
-        ``signing_key``, and ``Idenfy-Event-Type`` is ``event_type``. It goes to
+        The body is [`webhook_payload`][idenfy_async.testing.FakeIdenfy.webhook_payload] as JSON;
+        ``Idenfy-Signature`` is [`idenfy_async.webhooks.sign`][idenfy_async.webhooks.sign] of those
+        exact bytes with ``signing_key``, and ``Idenfy-Event-Type`` is ``event_type``. It goes to
         ``url``, else the session's callbackUrl (``https://``, or ``http://`` on a
         loopback host), through ``http_client`` or ``transport`` when given (e.g.
         ``httpx.ASGITransport(app)``), else a new client. Like iDenfy, it waits
         ``timeout`` seconds (10) for the answer. Its file URLs name ``origin`` when
         given (the control endpoint of a served fake passes where it was reached).
-        Every delivery is recorded in :attr:`webhooks`.
+        Every delivery is recorded in [`webhooks`][idenfy_async.testing.FakeIdenfy.webhooks].
 
         Raises:
             KeyError: unknown scanRef.

@@ -1,10 +1,11 @@
 """Scripted faults: what can go wrong with one request, and the one place that plays them.
 
-A :class:`Fault` is queued with :meth:`FakeIdenfy.fail_next` (in-process and over
-TCP alike) or drawn from :data:`FAILURE_MIX` by :class:`FakeIdenfyServer`'s
-``fail_rate``. :func:`play` and :func:`answer` are the only code that reads a fault:
-the in-process transport and the TCP server both go through them, and differ only
-in how they deliver the :class:`Reply` (an exception or a short body in-process, a
+A [`Fault`][idenfy_async.testing.Fault] is queued with
+[`FakeIdenfy.fail_next`][idenfy_async.testing.FakeIdenfy.fail_next] (in-process and over TCP alike)
+or drawn from [`FAILURE_MIX`][idenfy_async.testing.FAILURE_MIX] by
+[`FakeIdenfyServer`][idenfy_async.testing.FakeIdenfyServer]'s ``fail_rate``. `play` and `answer` are
+the only code that reads a fault: the in-process transport and the TCP server both go through them,
+and differ only in how they deliver the `Reply` (an exception or a short body in-process, a
 dropped or cut connection over TCP).
 """
 
@@ -76,7 +77,7 @@ async def play(
     handle: Callable[[Fault | None], Answer],
     sleep: Callable[[float], Awaitable[None]],
 ) -> Reply:
-    """The reply to one request under ``fault``; ``handle`` answers it (see :func:`answer`)."""
+    """The reply to one request under ``fault``; ``handle`` answers it (see `answer`)."""
     if fault is None:
         return Reply(*handle(None))
     if fault.delay:
@@ -116,8 +117,9 @@ def scripted_answer(fault: Fault) -> Answer:
     return status, {**headers, **fault.headers}, content
 
 
-#: What :func:`random_failure` picks from, by weight: retryable refusals (503, 429 with
-#: ``Retry-After: 0``), and ones of unknown outcome, with and without a session created first.
+#: What [`random_failure`][idenfy_async.testing.random_failure] picks from, by weight: retryable
+#: refusals (503, 429 with ``Retry-After: 0``), and ones of unknown outcome, with and without a
+#: session created first.
 FAILURE_MIX: Final[Sequence[tuple[int, Fault]]] = (
     (3, Fault(status=503, message="Service temporarily unavailable.")),
     (
@@ -136,7 +138,8 @@ FAILURE_MIX: Final[Sequence[tuple[int, Fault]]] = (
 
 
 def random_failure(rng: random.Random, rate: float) -> Fault | None:
-    """A failure from :data:`FAILURE_MIX` for about ``rate`` of calls, else None."""
+    """A failure from [`FAILURE_MIX`][idenfy_async.testing.FAILURE_MIX] for about ``rate`` of calls,
+    else None."""
     if rate <= 0 or rng.random() >= rate:
         return None
     failures = [failure for _, failure in FAILURE_MIX]

@@ -3,10 +3,10 @@
 A gateway refuses with 429 ``TOO_MANY_REQUESTS`` what goes beyond its limit, in one
 of two shapes:
 
-* :class:`TokenBucket`: ``rate`` requests a second, at most ``capacity`` at once (a
+* `TokenBucket`: ``rate`` requests a second, at most ``capacity`` at once (a
   strict per-second gateway in front of an account has capacity 1: two requests
   closer than ``1/rate`` seconds, and the second is refused);
-* :class:`FixedWindow`: at most ``limit`` requests in each window of ``length``
+* `FixedWindow`: at most ``limit`` requests in each window of ``length``
   seconds, the windows aligned to multiples of ``length`` on the clock: iDenfy's
   documented hourly limit (10,000 an hour by default), answered without
   ``Retry-After``.
@@ -14,7 +14,7 @@ of two shapes:
 These are written apart from the client's own pacing on purpose: a fake that judged
 the client with the client's limiter would hide that limiter's mistakes.
 
-:class:`RequestLog` keeps, for each API request the fake server received, its
+`RequestLog` keeps, for each API request the fake server received, its
 arrival time, method, path (without the query), the status answered and, for a
 session creation, a keyed hash of its clientId: the log is served over HTTP
 (``GET /__fake__/requests``), so it holds no clientId and no other request data.
@@ -65,7 +65,7 @@ def parse_limit(spec: str, *, whole: bool = False) -> tuple[float, float]:
     Raises:
         ValueError: the spec is not ``COUNT/[LENGTH]UNIT`` with a positive count and
             length and a unit among s, min, hour, day (and their spellings in
-            :data:`UNITS`), or (``whole=True``, a window's) the count is not whole.
+            `UNITS`), or (``whole=True``, a window's) the count is not whole.
     """
     match = _LIMIT.fullmatch(spec.strip().lower().replace(" ", ""))
     unit = UNITS.get(match.group(3)) if match else None

@@ -1,13 +1,13 @@
 """The fake's side of the rest of the KYC workflow: ``FakeIdenfy().kyc``.
 
 Plays each flow of reference §3.7-§3.12 against the sessions of its
-:class:`~idenfy_async.testing.FakeIdenfy`, in-process and over TCP alike (the
+[`FakeIdenfy`][idenfy_async.testing.FakeIdenfy], in-process and over TCP alike (the
 fake's ``handle`` routes here):
 
-* face authentication: in ``_kyc_face`` (its :class:`FaceAuth` is FakeKyc's base),
+* face authentication: in ``_kyc_face`` (its `FaceAuth` is FakeKyc's base),
   with the helpers every part uses;
 * request-information: a new token and session URL for a finished verification;
-  :meth:`FakeKyc.resubmit` plays the user answering (then
+  `FakeKyc.resubmit` plays the user answering (then
   ``fake.send_webhook(..., event_type="IDENTIFICATION_RESUBMITTED")``);
 * blocklists: an entry makes every later verification that matches it
   ``SUSPECTED`` with the blocklist fraud tag. The fake has no face recognition:
@@ -16,7 +16,7 @@ fake's ``handle`` routes here):
 * direct processing: valid images for an unused authToken finish the session
   (``APPROVED``, unless a blocklist says otherwise) and use the token up;
 * the additional-step upload stores the step's file; the POA check compares the
-  provided name and address with :attr:`FakeKyc.poa_document`.
+  provided name and address with `FakeKyc.poa_document`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ _FINISHED_REQUIRED: Final = ("FRONT", "FACE")
 
 @attrs.define
 class FakeInformationRequest:
-    """A request-information the fake answered; ``answered`` once :meth:`FakeKyc.resubmit` ran."""
+    """A request-information the fake answered; ``answered`` once `FakeKyc.resubmit` ran."""
 
     scan_ref: str
     token: str
@@ -106,7 +106,8 @@ def _decode_file(
 
 
 class FakeKyc(FaceAuth):
-    """State and endpoints of the rest of the workflow, for one :class:`FakeIdenfy`."""
+    """State and endpoints of the rest of the workflow, for one
+    [`FakeIdenfy`][idenfy_async.testing.FakeIdenfy]."""
 
     def __init__(self, state: FakeState, complete: Callable[..., FakeSession]) -> None:
         """``complete`` plays the user's verification (``FakeIdenfy.complete``)."""

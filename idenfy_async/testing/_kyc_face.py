@@ -1,9 +1,9 @@
 """Face authentication in the fake (reference §3.12): the returning user's face check.
 
 ``check-status`` says ``AUTHENTICATION`` for an APPROVED scanRef; a token is made
-for it; :meth:`FaceAuth.complete_face_auth` plays the user,
-:meth:`FaceAuth.send_face_auth_webhook` delivers the signed webhook, and the sessions
-endpoints read it back. :class:`~idenfy_async.testing._kyc.FakeKyc` builds on it.
+for it; `FaceAuth.complete_face_auth` plays the user,
+`FaceAuth.send_face_auth_webhook` delivers the signed webhook, and the sessions
+endpoints read it back. `FakeKyc` builds on it.
 """
 
 from __future__ import annotations

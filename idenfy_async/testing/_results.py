@@ -1,8 +1,8 @@
 """The fake's result endpoints: status, data, files, delete, PDF, the listing, file downloads.
 
-They read the sessions of the fake's :class:`~._state.FakeState`; the module also
-builds what a finished session reports (:func:`document_data`), the PDF and the files'
-bytes (:func:`file_content`).
+They read the sessions of the fake's `FakeState`; the module also
+builds what a finished session reports (`document_data`), the PDF and the files'
+bytes (`file_content`).
 """
 
 from __future__ import annotations

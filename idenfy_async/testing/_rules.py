@@ -3,7 +3,7 @@ blocklists, face-authentication tokens), from iDenfy's contract and reference.
 
 Written from the API reference (field names in camelCase as on the wire, types,
 lengths, enumerations, ranges, which fields may be ``null``), not from the library's
-:class:`~idenfy_async.SessionRequest`: the fake checks the raw JSON body it receives,
+[`SessionRequest`][idenfy_async.SessionRequest]: the fake checks the raw JSON body it receives,
 so a test that the library's requests pass here checks the library against iDenfy's
 documentation, not against itself. The first broken rule is answered with iDenfy's
 documented 400 shape, ``{"identifier": "BAD_VALUE", "message": "Field 'country' ..."}``

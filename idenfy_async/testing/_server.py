@@ -1,8 +1,9 @@
-"""The TCP server: :class:`FakeIdenfyServer` serves a :class:`FakeIdenfy` over HTTP/1.1.
+"""The TCP server: [`FakeIdenfyServer`][idenfy_async.testing.FakeIdenfyServer] serves a
+[`FakeIdenfy`][idenfy_async.testing.FakeIdenfy] over HTTP/1.1.
 
 HTTP itself is h11's job (keep-alive and pipelining, ``Content-Length`` and chunked
 request bodies, ``Expect: 100-continue``, a 400 for what does not parse); this module
-only moves bytes between the socket and h11, and delivers each :class:`Reply`: a lost
+only moves bytes between the socket and h11, and delivers each `Reply`: a lost
 answer drops the connection, a cut one sends part of the body and then closes.
 """
 
@@ -32,7 +33,7 @@ MAX_HEADER_BYTES: Final = 64 * 1024
 _READ_SIZE: Final = 64 * 1024
 #: How long a refused client may go on sending before the connection closes anyway.
 LINGER_SECONDS: Final = 1.0
-#: The control endpoint of the request log (:class:`~._gateway.RequestLog`).
+#: The control endpoint of the request log (`RequestLog`).
 REQUESTS_PATH: Final = CONTROL_PREFIX + "requests"
 #: A Host header the fake may put into the URLs it answers with: a name or an IP
 #: address (IPv6 in brackets), and a port.
@@ -40,7 +41,8 @@ _HOST_HEADER: Final = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9
 
 
 class FakeIdenfyServer:
-    """:class:`FakeIdenfy` served over real HTTP/1.1 (keep-alive), on 127.0.0.1 by default.
+    """[`FakeIdenfy`][idenfy_async.testing.FakeIdenfy] served over real HTTP/1.1 (keep-alive), on
+    127.0.0.1 by default.
 
     For code that cannot take a transport: a subprocess, the CLI, curl, another
     container. Use it as ``async with FakeIdenfyServer() as base_url:`` (port 0 picks
@@ -60,8 +62,9 @@ class FakeIdenfyServer:
             endpoints need no credentials: listen beyond loopback only on a private
             test network.
         port: the port (0: any free one).
-        fail_rate: share of requests that fail, drawn from :data:`FAILURE_MIX`; a
-            dropped connection closes the socket without an answer.
+        fail_rate: share of requests that fail, drawn from
+            [`FAILURE_MIX`][idenfy_async.testing.FAILURE_MIX]; a dropped connection closes the
+            socket without an answer.
         latency: seconds each answer is held after the request was processed.
         rate_limit: e.g. ``"10/s"``: a token bucket of ``rate_limit_burst`` requests
             (default 1: a strict per-second gateway); beyond it, 429
@@ -74,9 +77,9 @@ class FakeIdenfyServer:
         seed: makes failures (and a new fake's tokens) reproducible.
         clock: monotonic seconds, for the limits and the request log's times.
 
-    Every API request is logged (:attr:`request_log`; ``GET /__fake__/requests``):
-    when it arrived, its method and path, the status answered, and for a session
-    creation a keyed hash of its clientId.
+    Every API request is logged ([`request_log`][idenfy_async.testing.FakeIdenfyServer.request_log];
+    ``GET /__fake__/requests``): when it arrived, its method and path, the status answered, and for
+    a session creation a keyed hash of its clientId.
 
     Raises:
         ValueError: ``fail_rate`` is not a share, or a rate limit is not understood.
@@ -128,7 +131,8 @@ class FakeIdenfyServer:
 
     def origin(self, headers: Mapping[str, str]) -> str:
         """Where a request reached the server: ``http://`` and its ``Host`` header, else
-        (no usable Host) :attr:`base_url`. ``headers`` look up lower-case names."""
+        (no usable Host) [`base_url`][idenfy_async.testing.FakeIdenfyServer.base_url]. ``headers``
+        look up lower-case names."""
         host = headers.get("host", "")
         return f"http://{host}" if _HOST_HEADER.fullmatch(host) else self.base_url
 

@@ -1,7 +1,7 @@
-"""What the fake's endpoint handlers read and write: :class:`FakeState`.
+"""What the fake's endpoint handlers read and write: `FakeState`.
 
-:class:`~idenfy_async.testing.FakeIdenfy` owns one and hands it to its handler
-modules (:mod:`._results`, :mod:`._kyc`, :mod:`._kyc_face`), which therefore sit
+[`FakeIdenfy`][idenfy_async.testing.FakeIdenfy] owns one and hands it to its handler
+modules (`_results`, `_kyc`, `_kyc_face`), which therefore sit
 below the fake: the sessions, the webhooks and file downloads recorded, the random
 source, the clock, the URLs it names, the file URLs it signs and how it delivers a
 webhook.
@@ -78,7 +78,7 @@ class FakeState:
         return f"{origin or self.files_base_url}{path}?{query}"
 
     def files_at(self, urls: Mapping[str, str | None], origin: str | None) -> dict[str, str | None]:
-        """``urls`` (file URLs as :meth:`file_url` keeps them) moved onto ``origin``, where a
+        """``urls`` (file URLs as `file_url` keeps them) moved onto ``origin``, where a
         served fake was reached, so that they lead back to it; as they are without one."""
         if origin is None:
             return dict(urls)

@@ -1,10 +1,10 @@
 """HTTP backends under the client's ``httpx.AsyncClient``: httpx's own, or aiohttp.
 
-``AsyncIdenfy(http_backend="aiohttp")`` puts :class:`AiohttpTransport` under the
-client (``pip install 'idenfy-async[aiohttp]'``); everything above the transport
-(retries, limits, errors) stays the same. Pass ``transport=AiohttpTransport(...)``
-to tune it yourself. This package imports aiohttp only when that class is used, so
-the core install never needs it.
+``AsyncIdenfy(http_backend="aiohttp")`` puts
+[`AiohttpTransport`][idenfy_async.transports.AiohttpTransport] under the client
+(``pip install 'idenfy-async[aiohttp]'``); everything above the transport (retries, limits, errors)
+stays the same. Pass ``transport=AiohttpTransport(...)`` to tune it yourself. This package imports
+aiohttp only when that class is used, so the core install never needs it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ __all__ = [
 
 _httpx_logger: Final = logging.getLogger("httpx")
 
-#: ``"httpx"``: httpx's default transport (httpcore); ``"aiohttp"``: :class:`AiohttpTransport`.
+#: ``"httpx"``: httpx's default transport (httpcore); ``"aiohttp"``:
+#: [`AiohttpTransport`][idenfy_async.transports.AiohttpTransport].
 HttpBackend = Literal["httpx", "aiohttp"]
 HTTP_BACKENDS: Final[tuple[HttpBackend, ...]] = ("httpx", "aiohttp")
 

@@ -19,7 +19,7 @@ server read a request), so the transport tracks it itself:
    dropped and another one taken. Otherwise an idle period would turn a POST into
    a "maybe sent" failure that httpx's default transport avoids.
 3. aiohttp's own silent re-send of idempotent requests is switched off: retries are
-   :mod:`idenfy_async._send.retry`'s decision alone.
+   `idenfy_async._send.retry`'s decision alone.
 """
 
 from __future__ import annotations
