@@ -296,7 +296,9 @@ class SqliteJournal:
         return self._claims.take(client_id, entry, owner, lease_seconds, take_settled=take_settled)
 
     async def put_claimed(self, entry: JournalEntry, owner: str) -> bool:
-        """See [`ClaimingJournal.put_claimed`][idenfy_async.bulk.journal.ClaimingJournal.put_claimed]."""
+        """See
+        [`ClaimingJournal.put_claimed`][idenfy_async.bulk.journal.ClaimingJournal.put_claimed].
+        """
         self._check_open()
         if not self._claims.holds(entry.client_id, owner):
             return False
