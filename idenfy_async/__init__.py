@@ -2,6 +2,7 @@
 
 from . import errors as errors
 from . import models as models
+from ._send.admission import PaceReport
 from ._send.limits import Pacer, RateLimiter
 from ._send.observe import ResponseInfo
 from ._send.options import NOT_GIVEN, NotGiven, RequestOptions
@@ -178,6 +179,7 @@ __all__ = [
     "OnRetry",
     "OpenSessionError",
     "OverallStatus",
+    "PaceReport",
     "Pacer",
     "PermissionDeniedError",
     "Platform",

@@ -19,12 +19,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, Protocol
 
+import attrs
+
 from .. import errors
 from .._wire.common import RequestSpec, shown_path
 from .limits import ConcurrencyLimiter, Pace, Pacer
 from .retry import Budget
 
-__all__ = ["Admission", "Priority", "Quota", "QuotaGrant", "Turn", "cooldown_error"]
+__all__ = [
+    "Admission",
+    "PaceReport",
+    "Priority",
+    "Quota",
+    "QuotaGrant",
+    "Turn",
+    "cooldown_error",
+]
 
 #: Who is asking for a token: a caller waiting on the answer, or a bulk run.
 Priority = Literal["interactive", "bulk"]
@@ -53,6 +63,11 @@ class QuotaGrant(Protocol):
 class Quota(Protocol):
     """A rate quota shared by every process on the account (``coordination.RedisQuota``)."""
 
+    @property
+    def rate(self) -> float:
+        """The account's rate, requests per second."""
+        ...
+
     async def take(
         self, priority: Priority = "interactive", *, max_cooldown: float | None = None
     ) -> QuotaGrant: ...
@@ -60,10 +75,26 @@ class Quota(Protocol):
     async def rate_limited(self, slot: float | None, retry_after: float | None) -> float: ...
 
 
+@attrs.frozen
+class PaceReport:
+    """How a client's requests have been paced so far (``AsyncIdenfy.pacing``).
+
+    ``configured``: the rate it was given, in requests per second (None: none, or a
+    caller's own pacer); ``current``: the rate it paces at now, lower for a while after
+    a 429 (None: unpaced, or paced by the account's Redis quota); ``sent``: requests
+    that left; ``rate_limited``: rate-limit answers (429) among their answers.
+    """
+
+    configured: float | None
+    current: float | None
+    sent: int
+    rate_limited: int
+
+
 class Admission:
     """The pace and the concurrency limit every call of a client goes through."""
 
-    __slots__ = ("clock", "limiter", "pace", "pacer", "quota")
+    __slots__ = ("clock", "limiter", "pace", "pacer", "quota", "rate_limited_answers", "sent")
 
     def __init__(
         self,
@@ -79,6 +110,8 @@ class Admission:
         self.clock = clock
         self.pacer = pacer  #: a caller's own Pacer, asked for each request
         self.quota = quota
+        self.sent = 0  #: requests that left
+        self.rate_limited_answers = 0  #: 429s among their answers
 
     async def admit(self, budget: Budget, spec: RequestSpec, priority: Priority) -> Turn:
         """Take a turn, then a slot (held on return); the turn is for `leave`.
@@ -115,14 +148,27 @@ class Admission:
         """Wait for the moment the request with ``turn`` leaves; the caller sends at
         once. Returns the turn with when it left."""
         left_at = await self.pace.leave(self.clock() if turn.at is None else turn.at)
+        self.sent += 1
         return Turn(left_at, turn.slot)
 
     async def rate_limited(self, turn: Turn | None, retry_after: float | None) -> float:
         """A 429 answered the request sent at ``turn``: the pace's owner adapts; the
         seconds until any request may leave again."""
+        self.rate_limited_answers += 1
         if self.quota is not None:
             return await self.quota.rate_limited(turn.slot if turn else None, retry_after)
         return self.pace.rate_limited(turn.at if turn else None, retry_after)
+
+    def report(self) -> PaceReport:
+        """How requests have been paced so far."""
+        quota, pace = self.quota, self.pace
+        configured = quota.rate if quota is not None else pace.rate
+        return PaceReport(
+            configured=configured,
+            current=None if quota is not None else pace.current_rate(),
+            sent=self.sent,
+            rate_limited=self.rate_limited_answers,
+        )
 
 
 class Turn:

@@ -9,6 +9,7 @@ from typing import Any, Final, TextIO
 
 import attrs
 
+from .. import PaceReport
 from ._common import _duration
 
 #: Seconds between progress lines: redrawn in place on a terminal, appended otherwise.
@@ -66,6 +67,8 @@ class _Progress:
         self.started = clock()
         self._last = self.started
         self._drawn = False
+        #: the client's pacing so far, shown beside the counts (set by the run)
+        self.pacing: Callable[[], PaceReport] | None = None
 
     def start(self) -> None:
         pass  # drawn on the first update
@@ -94,10 +97,24 @@ class _Progress:
         rate = done / elapsed
         share = f" ({100 * done // total}%)" if total else ""
         eta = _duration((total - done) / rate) if rate > 0 and done < total else "-"
+        pace = f" | {pace_text(self.pacing(), elapsed)}" if self.pacing is not None else ""
         return (
             f"{done}/{total} rows{share} | {tally.created} created, {tally.skipped} skipped,"
-            f" {tally.failed} failed, {tally.unknown} unknown | {rate:.1f} rows/s | ETA {eta}"
+            f" {tally.failed} failed, {tally.unknown} unknown | {rate:.1f} rows/s{pace}"
+            f" | ETA {eta}"
         )
+
+
+def pace_text(report: PaceReport, elapsed: float) -> str:
+    """Requests sent per second beside the configured rate, and the 429s seen:
+    ``9.7 req/s of 10/s, 1 x 429``."""
+    sent = report.sent / max(elapsed, 1e-9)
+    text = f"{sent:.1f} req/s"
+    if report.configured is not None:
+        text += f" of {report.configured:.3g}/s"
+    if report.rate_limited:
+        text += f", {report.rate_limited} x 429"
+    return text
 
 
 class _RichProgress:
@@ -125,6 +142,7 @@ class _RichProgress:
         self.total = total
         self.clock = clock
         self.started = clock()
+        self.pacing: Callable[[], PaceReport] | None = None  #: as _Progress.pacing
         self._progress = Progress(
             # Narrow enough for an 80-column terminal.
             BarColumn(bar_width=10),
@@ -135,7 +153,7 @@ class _RichProgress:
                 " [red]{task.fields[failed]} failed[/]"
                 " [yellow]{task.fields[unknown]} unknown[/]"
             ),
-            TextColumn("{task.fields[rate]:.1f}/s"),
+            TextColumn("{task.fields[rate]:.1f}/s {task.fields[pace]}"),
             TimeRemainingColumn(compact=True),
             console=console if console is not None else Console(stderr=True),
             get_time=clock,
@@ -143,7 +161,14 @@ class _RichProgress:
             transient=True,  # the summary replaces it
         )
         self._task = self._progress.add_task(
-            "rows", total=total or None, created=0, skipped=0, failed=0, unknown=0, rate=0.0
+            "rows",
+            total=total or None,
+            created=0,
+            skipped=0,
+            failed=0,
+            unknown=0,
+            rate=0.0,
+            pace="",
         )
 
     def start(self) -> None:
@@ -160,6 +185,7 @@ class _RichProgress:
             failed=tally.failed,
             unknown=tally.unknown,
             rate=tally.done / elapsed,
+            pace=pace_text(self.pacing(), elapsed) if self.pacing is not None else "",
         )
 
     def refresh(self) -> None:

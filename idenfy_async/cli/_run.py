@@ -21,7 +21,7 @@ from ..bulk.reconcile import ReconcilePolicy
 from ._common import _duration, _InputError, _plural, _say
 from ._exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS
 from ._output import _Output
-from ._progress import _progress_for, _Tally
+from ._progress import _progress_for, _Tally, pace_text
 from ._rows import _describe_problems, _Input, _Survey
 from ._target import _Target
 
@@ -70,6 +70,8 @@ class _Run:
         self.progress = _progress_for(sys.stderr, 0)
 
     async def execute(self) -> int:
+        client = self.target.client
+        self.progress.pacing = lambda: client.pacing
         self.progress.start()
         task = asyncio.create_task(self._consume())
         loop = asyncio.get_running_loop()
@@ -311,6 +313,23 @@ class _Run:
             + ".",
             f"Results: {self.output.path}",
         ]
+        report = self.target.client.pacing
+        if report.sent:
+            lines.append(
+                f"Requests: {report.sent} in {_duration(elapsed)},"
+                f" {pace_text(report, elapsed)}"
+                + (
+                    f" ({100 * report.sent / elapsed / report.configured:.0f}% of the rate)"
+                    if report.configured
+                    else ""
+                )
+                + (
+                    "; the pace slowed down after each 429 and climbed back"
+                    if report.rate_limited
+                    else ""
+                )
+                + "."
+            )
         if self.journal_path:
             lines.append(
                 f"Journal: {self.journal_path} (the account's record of what was created:"

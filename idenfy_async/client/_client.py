@@ -37,6 +37,7 @@ from .._constants import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
 from .._constants import DEFAULT_SETTLE_WINDOW
 from .._constants import DOWNLOAD_CHUNK_SIZE as DOWNLOAD_CHUNK_SIZE
 from .._send import downloads as _downloads
+from .._send.admission import PaceReport
 from .._send.limits import Pacer
 from .._send.observe import ResponseInfo
 from .._send.observe import capture_responses as _capture_responses
@@ -327,6 +328,13 @@ class AsyncIdenfy:
     def in_flight(self) -> int:
         """Requests in flight right now (bounded by ``max_concurrency``)."""
         return self._state.sender.admission.limiter.in_flight
+
+    @property
+    def pacing(self) -> PaceReport:
+        """How this client's requests (and those of every client
+        [`with_options`][idenfy_async.AsyncIdenfy.with_options] derives from it) have been
+        paced so far: the configured and current rate, requests sent, 429 answers."""
+        return self._state.sender.admission.report()
 
     @property
     def rate_limit(self) -> Pacer | None:
