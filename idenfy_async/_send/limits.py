@@ -197,7 +197,8 @@ class Adaptive:
     account-wide quota (``coordination.RedisQuota``) runs the same rules in Redis.
 
     * ``top``: requests per second at most (None: unpaced); the rate at ``now`` is
-      ``min(top, low + INCREASE_PER_SECOND * top * (now - since))``.
+      ``min(top, low + INCREASE_PER_SECOND * top * t)``, ``t`` the seconds since the
+      last pause ended.
     * A 429 for a request that left after the last decrease lowers the rate to
       ``DECREASE`` times its value then (at least ``FLOOR_SHARE * top``), and pauses
       every request for one interval at the new rate (``base`` when unpaced), or
@@ -220,10 +221,12 @@ class Adaptive:
         self.streak = 0  #: pauses in a row, each double the one before
 
     def rate(self, now: float) -> float | None:
-        """Requests per second allowed at ``now`` (None: unpaced)."""
+        """Requests per second allowed at ``now`` (None: unpaced). It climbs from the end
+        of the pause: a pause is no evidence the limit let up."""
         if self.top is None or self.low is None:
             return None
-        return min(self.top, self.low + INCREASE_PER_SECOND * self.top * (now - self.since))
+        climbing = max(0.0, now - max(self.since, self.paused_until))
+        return min(self.top, self.low + INCREASE_PER_SECOND * self.top * climbing)
 
     def interval(self, now: float) -> float:
         """Seconds between two requests leaving at ``now`` (0: unpaced)."""

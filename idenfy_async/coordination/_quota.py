@@ -74,8 +74,10 @@ local bulk_interval = tonumber(ARGV[4])
 local bulk = ARGV[5] == '1' and bulk_interval > 0
 local low = redis.call('HGET', KEYS[4], 'low')
 if low then
-  local since = tonumber(redis.call('HGET', KEYS[4], 'since'))
-  local share = math.min(1, tonumber(low) + tonumber(ARGV[7] or '0') * (now - since) / 1000000)
+  local from = math.max(tonumber(redis.call('HGET', KEYS[4], 'since')),
+    tonumber(redis.call('HGET', KEYS[4], 'until')))
+  local climbing = math.max(0, now - from)
+  local share = math.min(1, tonumber(low) + tonumber(ARGV[7] or '0') * climbing / 1000000)
   interval = math.ceil(interval / share)
   bulk_interval = math.ceil(bulk_interval / share)
 end
@@ -123,7 +125,8 @@ local streak = tonumber(redis.call('HGET', KEYS[1], 'streak') or '0')
 if slot >= 0 and slot < since then
   return math.max(0, paused_until - now)
 end
-local share = math.min(1, low + tonumber(ARGV[5]) * (now - since) / 1000000)
+local climbing = math.max(0, now - math.max(since, paused_until))
+local share = math.min(1, low + tonumber(ARGV[5]) * climbing / 1000000)
 low = math.max(tonumber(ARGV[6]), share * tonumber(ARGV[4]))
 if pause > 0 and now < paused_until + pause then streak = streak + 1 else streak = 0 end
 since = now
