@@ -233,7 +233,7 @@ class RequestLog:
     def __init__(self, limit: int = MAX_LOG_ENTRIES, *, key: bytes | None = None) -> None:
         self._entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=limit)
         self._key = key if key is not None else secrets.token_bytes(16)
-        self.dropped = 0
+        self.dropped: int = 0
 
     def __len__(self) -> int:
         return len(self._entries)
