@@ -53,7 +53,9 @@ async def _bulk_command(args: argparse.Namespace) -> int:
         await stack.enter_async_context(target.client)
         journal: Journal | None = None
         if journal_path is not None:
-            opened = _open_journal(journal_path, scope=target.scope)
+            opened = _open_journal(
+                journal_path, scope=target.scope, claim_lease=getattr(args, "claim_lease", None)
+            )
             try:
                 await stack.enter_async_context(opened)
             except JournalError as exc:
@@ -74,10 +76,16 @@ async def _bulk_command(args: argparse.Namespace) -> int:
 
 async def _announce_open_rows(journal: Journal | None, args: argparse.Namespace) -> None:
     """Before anything is sent: what this run will do about rows that may have a session."""
-    if isinstance(journal, SqliteJournal | PostgresJournal | MemoryJournal):
+    if isinstance(journal, PostgresJournal):
+        # Rows another live worker holds are its own, in flight: not this run's to
+        # reconcile (it claims each open row before deciding about it).
+        entries = await journal.open_entries(unclaimed=True)
+    elif isinstance(journal, SqliteJournal | MemoryJournal):
         entries = await journal.open_entries()
-        for note in _open_rows_notes(entries, args, now=time.time()):
-            _say(note)
+    else:
+        return
+    for note in _open_rows_notes(entries, args, now=time.time()):
+        _say(note)
 
 
 def _open_rows_notes(
