@@ -18,6 +18,7 @@ from ..bulk.journal import (
     PostgresJournal,
     SqliteJournal,
 )
+from ..client import AsyncIdenfy
 from ._common import _duration, _InputError, _plural, _say
 from ._exits import EXIT_OK, EXIT_ROWS
 from ._ledger import _fold_in, _journal_path, _old_journal, _open_journal, _shown, is_url
@@ -61,6 +62,8 @@ async def _bulk_command(args: argparse.Namespace) -> int:
             except JournalError as exc:
                 raise _InputError(str(exc)) from exc
             journal = opened
+            if isinstance(opened, PostgresJournal) and opened.claim_lease is not None:
+                _hold_within(target.client, opened.claim_lease)
             old = _old_journal(args, target.fake)
             if old is not None:
                 await _fold_in(old, opened, scope=target.scope)
@@ -72,6 +75,15 @@ async def _bulk_command(args: argparse.Namespace) -> int:
         run.progress.total = survey.rows
         return await run.execute()
     raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
+
+
+def _hold_within(client: AsyncIdenfy, lease: float) -> None:
+    """A worker that dies while its rows wait for their turn holds their clientIds in the
+    open-session registry too (unconfirmed, nothing sent): with a lease shorter than
+    that hold, the hold ends with the lease, so the other workers take those rows over
+    once the lease has ended, not later."""
+    registry = client._sessions()
+    registry.claim_hold = min(registry.claim_hold, lease)
 
 
 async def _announce_open_rows(journal: Journal | None, args: argparse.Namespace) -> None:
