@@ -87,6 +87,12 @@ async def create_sessions(
             row whose clientId has a session made from *other* data ends
             ``conflict`` (nothing sent, the earlier link not given); rows repeating a
             clientId are handled one after the other. Without one, every row is sent.
+            A [`ClaimingJournal`][idenfy_async.bulk.journal.ClaimingJournal] (PostgreSQL,
+            shared by workers on several machines) is claimed row by row before each
+            row's rate turn: runs on the same input split it, a row another run holds is
+            set aside and asked about again after the input (``skipped`` once that run
+            created it), and a dead run's rows are taken over once its claims' lease
+            (``claim_lease`` of the journal, default a minute) has ended.
         retry_unknown: send again rows whose earlier attempt may have created a
             session (journal state ``unknown`` or ``pending``) and that reconciliation
             could not settle. Can cost a credit each (``BulkResult.may_be_duplicate``).
