@@ -153,9 +153,10 @@ class _Claims:
         leaves the claim to end with its lease."""
         if client_id not in self.held:
             return
-        self.held.discard(client_id)
         with contextlib.suppress(Exception):
             await self.journal.unclaim(client_id, self.owner)
+        # Not before: a release cut short (the run closing) is left to close()'s sweep.
+        self.held.discard(client_id)
 
     async def renew(self) -> None:
         """Start the lease of every claim held again (a failure: the next renewal

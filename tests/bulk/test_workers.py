@@ -8,6 +8,7 @@ PostgreSQL journal split an input, and a dead worker's rows are taken over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -487,3 +488,26 @@ async def test_open_rows_held_by_a_live_worker_are_not_this_runs(
         unclaimed = {e.client_id for e in await journal.open_entries(unclaimed=True)}
     assert every == {"live", "dead", "free"}
     assert unclaimed == {"dead", "free"}
+
+
+async def test_closing_the_iteration_early_lets_every_claim_go(
+    journal: ClaimingJournal, clock: VirtualClock
+) -> None:
+    """The caller stops taking results: rows in flight are cancelled (they stay
+    pending, for reconciliation), and no claim outlives the run."""
+    gate = asyncio.Event()
+    worker = Worker(Server(), gate=gate)
+    policy = ReconcilePolicy(wall_clock=clock, sleep=clock.sleep)
+    results = create_sessions(worker, rows(10), concurrency=3, journal=journal, reconcile=policy)
+    first = asyncio.ensure_future(results.__anext__())
+    await worker.sent_at_least(3)
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    await results.aclose()
+    for i in range(10):
+        assert await holder(journal, f"user-{i}") is None
+    for cid in worker.calls:  # sent, never answered: pending, for reconciliation
+        found = await journal.get(cid)
+        assert found is not None
+        assert found.state is JournalState.PENDING
