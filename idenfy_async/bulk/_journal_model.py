@@ -295,13 +295,13 @@ class MemoryJournal:
     async def claim(
         self, client_id: str, owner: str, lease_seconds: float, *, take_settled: bool = False
     ) -> ClaimResult:
-        entry = self.entries.get(client_id)
+        entry = await self.get(client_id)
         return self._claims.take(client_id, entry, owner, lease_seconds, take_settled=take_settled)
 
     async def put_claimed(self, entry: JournalEntry, owner: str) -> bool:
         if not self._claims.holds(entry.client_id, owner):
             return False
-        self.entries[entry.client_id] = entry
+        await self.put(entry)  # no await before it: the check and the write are one step
         return True
 
     async def unclaim(self, client_id: str, owner: str) -> None:

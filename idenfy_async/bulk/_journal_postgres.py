@@ -14,7 +14,7 @@ from importlib import resources
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import JournalError
+from ..errors import ConfigurationError, JournalError
 from ._journal_model import (
     _OPEN,
     _SETTLED,
@@ -126,6 +126,10 @@ class PostgresJournal:
         clock: the wall clock claims' leases are read on (keep the workers'
             machines in sync, NTP, far within a lease).
         pool_size: connections kept at most.
+        claim_lease: seconds a bulk run's claim on a row lasts without renewal (None:
+            the default, a minute): the run renews its claims well within it, and a
+            run that dies leaves its claimed, never-sent rows to the other workers once
+            it has passed.
     """
 
     def __init__(
@@ -135,12 +139,16 @@ class PostgresJournal:
         scope: str | None = None,
         clock: Callable[[], float] = time.time,
         pool_size: int = DEFAULT_POOL_SIZE,
+        claim_lease: float | None = None,
     ) -> None:
         self.url = url
         self.scope = scope
         self.account: str = scope if scope is not None else _NO_SCOPE
         self.clock = clock
         self.pool_size = pool_size
+        if claim_lease is not None and not claim_lease > 0:
+            raise ConfigurationError("claim_lease must be a positive number of seconds")
+        self.claim_lease: float | None = claim_lease
         self._pool: psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._opened = False
         self._closed = False
@@ -288,12 +296,19 @@ class PostgresJournal:
             counts[JournalState(state)] = n
         return counts
 
-    async def open_entries(self) -> list[JournalEntry]:
-        """This account's entries still ``pending`` or ``unknown``."""
-        rows = await self._run(
-            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE account = %s AND state IN (%s, %s)",
-            (self.account, *(state.value for state in _OPEN)),
-        )
+    async def open_entries(self, *, unclaimed: bool = False) -> list[JournalEntry]:
+        """This account's entries still ``pending`` or ``unknown``; with ``unclaimed``,
+        only those no worker holds a running claim on (the others are in flight at a
+        live worker, not left open by a dead one)."""
+        query = f"SELECT {_COLUMNS} FROM {_TABLE} e WHERE account = %s AND state IN (%s, %s)"
+        params: tuple[Any, ...] = (self.account, *(state.value for state in _OPEN))
+        if unclaimed:
+            query += (
+                f" AND NOT EXISTS (SELECT 1 FROM {_CLAIMS} c WHERE c.account = e.account"
+                " AND c.client_id = e.client_id AND c.lease_until > %s)"
+            )
+            params += (self.clock(),)
+        rows = await self._run(query, params)
         return [_entry_from_row(row) for row in rows]
 
     async def entries(self) -> list[JournalEntry]:

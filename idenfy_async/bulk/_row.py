@@ -6,8 +6,12 @@ rows."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -20,7 +24,17 @@ from ._records import (
     is_retryable,
     request_fingerprint,
 )
-from .journal import ErrorRecord, Journal, JournalEntry, JournalState
+from .journal import (
+    Claimed,
+    ClaimingJournal,
+    ClaimResult,
+    ErrorRecord,
+    HeldByOther,
+    Journal,
+    JournalEntry,
+    JournalState,
+    Settled,
+)
 from .reconcile import (
     ReconcileOutcome,
     ReconcilePolicy,
@@ -44,23 +58,131 @@ _HAS_RESULT: Final = frozenset(
 #: Seconds a row set aside (another process is creating its clientId) waits before
 #: it is asked about again.
 HELD_ELSEWHERE_POLL: Final = 0.1
+#: The longest wait between two askings about a row another worker holds in the
+#: journal (the wait doubles from ``HELD_ELSEWHERE_POLL`` up to this).
+HELD_IN_JOURNAL_MAX_POLL: Final = 2.0
+#: Seconds a row claimed in a shared journal stays this run's without renewal: after
+#: it, another worker takes over a dead run's rows that were claimed and never sent.
+DEFAULT_CLAIM_LEASE: Final = 60.0
 
 
 class _Stopped(Exception):
     """Raised by ``before_send`` once the run is stopping: the client sends nothing."""
 
 
+class _LostClaim(Exception):
+    """Raised by ``before_send`` when the row's claim ended (another worker took it
+    over): the client sends nothing."""
+
+
+class _Changed(Exception):
+    """The row's entry changed while this run held it to reconcile it."""
+
+
 class _SetAside:
-    """A row whose clientId another process is creating: nothing sent, no turn taken;
-    the schedule asks about it again once the rest of the input is under way
-    (``times``: how often it was set aside)."""
+    """A row whose clientId another process is creating (the open-session registry), or
+    another worker holds in the journal (``until``: when that claim's lease ends):
+    nothing sent, no turn taken; the schedule asks about it again once the rest of the
+    input is under way (``times``: how often it was set aside)."""
 
-    __slots__ = ("index", "request", "times")
+    __slots__ = ("index", "request", "times", "until")
 
-    def __init__(self, index: int, request: SessionRequest, times: int = 1) -> None:
+    def __init__(
+        self, index: int, request: SessionRequest, times: int = 1, until: float | None = None
+    ) -> None:
         self.index = index
         self.request = request
         self.times = times
+        self.until = until
+
+
+@runtime_checkable
+class _SessionForgetter(Protocol):
+    """A client whose open-session registry can be told to forget a clientId."""
+
+    async def forget_session(self, client_id: str) -> None: ...
+
+
+def is_claiming(journal: Journal | None) -> bool:
+    """Whether ``journal`` takes claims
+    ([`ClaimingJournal`][idenfy_async.bulk.journal.ClaimingJournal]): then a run claims each row
+    before sending it."""
+    return journal is not None and all(
+        callable(getattr(journal, name, None))
+        for name in ("claim", "put_claimed", "unclaim", "renew")
+    )
+
+
+def worker_name() -> str:
+    """A name for this run's claims: the host, the process and a random part (two runs
+    in one process are two workers)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class _Claims:
+    """One run's claims on a [`ClaimingJournal`][idenfy_async.bulk.journal.ClaimingJournal]: the
+    rows it holds, and a task renewing all of them well within the lease.
+
+    A row is claimed before its rate turn is taken and let go once its outcome is
+    recorded, or when it is dropped (a stop). While it waits for its turn, its answer
+    or the settle window, the renewal keeps it this run's; a run that dies stops
+    renewing, so its rows claimed and never sent are taken over once the lease ends.
+    """
+
+    def __init__(self, journal: ClaimingJournal, *, lease: float, owner: str | None = None) -> None:
+        self.journal = journal
+        self.lease = lease
+        self.owner = owner if owner is not None else worker_name()
+        self.held: set[str] = set()
+        self.renewer: asyncio.Task[None] | None = None
+
+    async def claim(self, client_id: str, *, take_settled: bool = False) -> ClaimResult:
+        result = await self.journal.claim(
+            client_id, self.owner, self.lease, take_settled=take_settled
+        )
+        if isinstance(result, Claimed):
+            self.held.add(client_id)
+        return result
+
+    async def put(self, entry: JournalEntry) -> bool:
+        """Write ``entry`` if the row is still this run's claim."""
+        return await self.journal.put_claimed(entry, self.owner)
+
+    async def release(self, client_id: str) -> None:
+        """Let the row go (its outcome is recorded, or it was dropped). A failure here
+        leaves the claim to end with its lease."""
+        if client_id not in self.held:
+            return
+        with contextlib.suppress(Exception):
+            await self.journal.unclaim(client_id, self.owner)
+        # Not before: a release cut short (the run closing) is left to close()'s sweep.
+        self.held.discard(client_id)
+
+    async def renew(self) -> None:
+        """Start the lease of every claim held again (a failure: the next renewal
+        tries again; writes refused meanwhile send nothing)."""
+        if self.held:
+            with contextlib.suppress(Exception):
+                await self.journal.renew(self.owner, self.lease)
+
+    async def keep(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            await self.renew()
+
+    def start(self) -> None:
+        self.renewer = asyncio.create_task(self.keep())
+
+    async def close(self) -> None:
+        """Stop renewing and let go of whatever is still held (its lease ends now)."""
+        renewer, self.renewer = self.renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+        if self.held:
+            self.held.clear()
+            with contextlib.suppress(Exception):
+                await self.journal.renew(self.owner, 0.0)
 
 
 class _Gate:
@@ -124,6 +246,16 @@ class _Runner:
         #: awaited once a row's answer (or error) is in, before its outcome is written:
         #: the scheduler frees the row's slot there (see ``bulk._Schedule``)
         self.answered: Callable[[int], Awaitable[None]] = _nothing
+        #: this run's claims, when the journal takes them (see ``claim_rows``)
+        self.claims: _Claims | None = None
+
+    def claim_rows(self, lease: float, *, owner: str | None = None) -> _Claims:
+        """Claim each row in the journal (a ClaimingJournal) before sending it."""
+        assert self.journal is not None
+        assert is_claiming(self.journal)
+        claims = _Claims(self.journal, lease=lease, owner=owner)  # type: ignore[arg-type]
+        self.claims = claims
+        return claims
 
     def reconcile_with(self, reconcile: bool | ReconcilePolicy) -> None:
         """Reconcile open rows (True, or with a policy) or not (False)."""
@@ -138,25 +270,55 @@ class _Runner:
         *,
         after: asyncio.Task[BulkResult | _SetAside | None] | None,
         set_aside: int = 0,
+        held: bool = False,
     ) -> BulkResult | _SetAside | None:
         """The row's result; None when a stop refused it before anything was sent;
-        `_SetAside` when another process is creating its clientId. A row set
-        aside before (``set_aside`` times) is asked about again at once the first time
-        (the other process has usually finished it), then after a short wait each time."""
+        `_SetAside` when another process is creating its clientId or another worker
+        holds it in the journal. A row set aside before (``set_aside`` times) is asked
+        about again at once the first time (the other one has usually finished it),
+        then after a short wait each time (growing, for a row ``held`` in the journal:
+        a dead worker's rows are free only once their lease ends)."""
         if after is not None:
             await asyncio.wait({after})  # its outcome is in the journal when it is done
         if set_aside > 1:
-            await self.policy.sleep(HELD_ELSEWHERE_POLL)
-        result = await self._run(index, request)
+            await self.policy.sleep(_poll_wait(set_aside, held=held))
+        result = await self._claimed_run(index, request)
         if isinstance(result, _SetAside):
             result.times = set_aside + 1
         return result
 
-    async def _run(self, index: int, request: SessionRequest) -> BulkResult | _SetAside | None:
+    async def _claimed_run(
+        self, index: int, request: SessionRequest
+    ) -> BulkResult | _SetAside | None:
+        """`_run`, with the row claimed first when the journal takes claims, and let go
+        once its outcome is recorded (or it is dropped)."""
+        claims = self.claims
+        if claims is None:
+            return await self._run(index, request, None)
+        cid = request.client_id
+        try:
+            claimed = await claims.claim(cid)
+        except JournalError:
+            raise
+        except Exception as exc:  # e.g. a clientId the journal cannot store
+            return await self._unexpected(index, request, exc, sent=False, attempts=None)
+        if isinstance(claimed, HeldByOther):
+            return _SetAside(index, request, until=claimed.lease_until)
+        try:
+            return await self._run(index, request, claimed)
+        finally:  # also when a stop cancels the row
+            await claims.release(cid)
+
+    async def _run(
+        self, index: int, request: SessionRequest, claimed: Claimed | Settled | None
+    ) -> BulkResult | _SetAside | None:
         journal = self.journal
         cid = request.client_id
         try:
-            entry = await journal.get(cid) if journal is not None else None
+            if claimed is not None:
+                entry = claimed.entry
+            else:
+                entry = await journal.get(cid) if journal is not None else None
         except JournalError:
             raise
         except Exception as exc:  # e.g. a clientId the journal cannot store
@@ -168,21 +330,34 @@ class _Runner:
         if entry is not None:
             try:
                 known = await self._known(index, request, entry, written)
+            except _Changed:  # while this run waited to reconcile it: decide again later
+                return _SetAside(index, request)
             except IdenfyError:
                 raise
             except Exception as exc:  # a bug settling one row must not spoil the others
                 return await self._unexpected(index, request, exc, sent=False, attempts=None)
             if known is not None:
                 return known
+            if isinstance(claimed, Settled) and not await self._take_settled(cid, entry):
+                # Another worker took or changed the row meanwhile: ask again later.
+                self.replacing.pop(cid, None)
+                return _SetAside(index, request)
         attempts = (entry.attempts if entry is not None else 0) + 1
         return await self._send(index, request, attempts, written)
+
+    async def _take_settled(self, client_id: str, entry: JournalEntry) -> bool:
+        """Claim a settled row about to be sent again (a conflict replaced, an expired
+        session re-issued); False when another worker holds it or its entry changed."""
+        assert self.claims is not None
+        again = await self.claims.claim(client_id, take_settled=True)
+        return isinstance(again, Claimed) and again.entry == entry
 
     async def _send(
         self, index: int, request: SessionRequest, attempts: int, written: _Written
     ) -> BulkResult | _SetAside | None:
         """Send the row (recorded ``pending`` first, from ``before_send``), then record
         its outcome; None when a stop refused it before anything was sent."""
-        journal = self.journal
+        journal, claims = self.journal, self.claims
         cid = request.client_id
         sent = False
         checked = self.resent.pop(cid, None)
@@ -193,17 +368,20 @@ class _Runner:
             nonlocal sent, pending_at
             self.gate.enter(index)
             pending_at = self.policy.wall_clock()
-            if journal is not None:
-                await journal.put(
-                    JournalEntry(
-                        client_id=cid,
-                        state=JournalState.PENDING,
-                        attempts=attempts,
-                        pending_at=pending_at,
-                        fingerprint=written.fingerprint,
-                        origin=written.origin,
-                    )
-                )
+            pending = JournalEntry(
+                client_id=cid,
+                state=JournalState.PENDING,
+                attempts=attempts,
+                pending_at=pending_at,
+                fingerprint=written.fingerprint,
+                origin=written.origin,
+            )
+            if claims is not None:
+                if not await claims.put(pending):  # taken over: another worker sends it
+                    self.gate.sent -= 1
+                    raise _LostClaim
+            elif journal is not None:
+                await journal.put(pending)
             sent = True  # the client sends once this hook returns
 
         try:
@@ -212,6 +390,8 @@ class _Runner:
             )
         except _Stopped:
             return None
+        except _LostClaim:
+            return _SetAside(index, request)
         except JournalError:
             raise
         except SessionOutcomeUnknownError as exc:
@@ -486,8 +666,15 @@ class _Runner:
         if checked.reason is ReconcileReason.TOO_SOON and self.policy.wait:
             assert checked.retry_at is not None
             await self.policy.sleep(max(0.0, checked.retry_at - self.policy.wall_clock()))
+            # A worker whose claim lapsed (stalled, not dead) may have recorded the
+            # outcome meanwhile: that record wins over a listing.
+            journal = self.journal if self.claims is not None else None
+            if journal is not None and await journal.get(entry.client_id) != entry:
+                raise _Changed
             checked = await self._ask(request, entry)
         if checked.outcome is ReconcileOutcome.NOT_FOUND:
+            if self.claims is not None:
+                await self._forget(entry.client_id)
             return None
         found = checked.outcome is ReconcileOutcome.FOUND
         if self.journal is not None:
@@ -511,6 +698,16 @@ class _Runner:
             error_kind=entry.error,
             reconciliation=checked,
         )
+
+    async def _forget(self, client_id: str) -> None:
+        """A row this run holds in the journal, reconciled ``NOT_FOUND``, is about to be
+        sent: the open-session registry forgets what a dead worker left there for it
+        (else its pending create would keep the clientId for the registry's lease).
+        A failure leaves it: the row is then set aside until the registry lets go."""
+        client = self.client
+        if isinstance(client, _SessionForgetter):
+            with contextlib.suppress(IdenfyError):
+                await client.forget_session(client_id)
 
     async def _ask(self, request: SessionRequest, entry: JournalEntry) -> Reconciliation:
         client = self.client
@@ -572,6 +769,13 @@ def _found_in(entry: JournalEntry) -> Reconciliation:
         status=entry.verification_status,
         expires_at=entry.expires_at,
     )
+
+
+def _poll_wait(times: int, *, held: bool) -> float:
+    """How long a row set aside ``times`` times waits before it is asked about again."""
+    if not held:
+        return HELD_ELSEWHERE_POLL
+    return min(HELD_IN_JOURNAL_MAX_POLL, HELD_ELSEWHERE_POLL * 2.0 ** min(times - 2, 8))
 
 
 async def _nothing(index: int) -> None:

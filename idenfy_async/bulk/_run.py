@@ -14,7 +14,7 @@ from .._constants import DEFAULT_CONCURRENCY
 from ..errors import ConfigurationError
 from ..models import SessionRequest
 from ._records import BulkProgress, BulkResult, BulkState, SessionCreator
-from ._row import _Gate, _Runner, _SetAside
+from ._row import DEFAULT_CLAIM_LEASE, _Gate, _Runner, _SetAside, is_claiming
 from .journal import Journal
 from .reconcile import ReconcilePolicy
 
@@ -87,6 +87,12 @@ async def create_sessions(
             row whose clientId has a session made from *other* data ends
             ``conflict`` (nothing sent, the earlier link not given); rows repeating a
             clientId are handled one after the other. Without one, every row is sent.
+            A [`ClaimingJournal`][idenfy_async.bulk.journal.ClaimingJournal] (PostgreSQL,
+            shared by workers on several machines) is claimed row by row before each
+            row's rate turn: runs on the same input split it, a row another run holds is
+            set aside and asked about again after the input (``skipped`` once that run
+            created it), and a dead run's rows are taken over once its claims' lease
+            (``claim_lease`` of the journal, default a minute) has ended.
         retry_unknown: send again rows whose earlier attempt may have created a
             session (journal state ``unknown`` or ``pending``) and that reconciliation
             could not settle. Can cost a credit each (``BulkResult.may_be_duplicate``).
@@ -136,6 +142,9 @@ async def create_sessions(
         origin=origin,
     )
     runner.reconcile_with(reconcile)
+    if is_claiming(journal):
+        lease = getattr(journal, "claim_lease", None)
+        runner.claim_rows(DEFAULT_CLAIM_LEASE if lease is None else float(lease))
     schedule = _Schedule(runner, limit, ordered=journal is not None, on_progress=on_progress)
     schedule.start(requests, stop)
     try:
@@ -202,6 +211,8 @@ class _Schedule:
         requests: Iterable[SessionRequest] | AsyncIterable[SessionRequest],
         stop: asyncio.Event | None,
     ) -> None:
+        if self.runner.claims is not None:
+            self.runner.claims.start()
         self.producer = asyncio.create_task(self.produce(requests))
         self.producer.add_done_callback(lambda _: self.finished.put_nowait(_Signal.INPUT_DONE))
         if stop is not None:
@@ -223,15 +234,19 @@ class _Schedule:
                 await self.changed.wait()
                 continue
             row = self.set_aside.popleft()
-            await self.submit(row.index, row.request, set_aside=row.times)
+            await self.submit(
+                row.index, row.request, set_aside=row.times, held=row.until is not None
+            )
 
-    async def submit(self, index: int, request: SessionRequest, *, set_aside: int = 0) -> None:
+    async def submit(
+        self, index: int, request: SessionRequest, *, set_aside: int = 0, held: bool = False
+    ) -> None:
         await self.slots.acquire()
         self.holding.add(index)
         cid = request.client_id
         previous = self.latest.get(cid)
         task = asyncio.create_task(
-            self.runner.run(index, request, after=previous, set_aside=set_aside)
+            self.runner.run(index, request, after=previous, set_aside=set_aside, held=held)
         )
         if self.ordered:
             self.latest[cid] = task
@@ -330,6 +345,8 @@ class _Schedule:
         await asyncio.gather(producer, *self.tasks, return_exceptions=True)
         if watcher is not None:
             await asyncio.gather(watcher, return_exceptions=True)
+        if self.runner.claims is not None:
+            await self.runner.claims.close()
         while not self.finished.empty():  # finished but never consumed: mark errors as seen
             item = self.finished.get_nowait()
             if isinstance(item, tuple) and not item[1].cancelled():

@@ -74,6 +74,14 @@ def _bulk_parser(commands: Any) -> None:
         action="store_true",
         help="keep no journal (a re-run then sends every row again)",
     )
+    bulk.add_argument(
+        "--claim-lease",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="with a postgresql:// journal: how long a worker's claim on a row lasts"
+        " unrenewed; a worker that dies leaves its claimed, unsent rows to the others"
+        " after it (default 60)",
+    )
     _bulk_sending(bulk)
     _bulk_resuming(bulk)
     bulk.add_argument(
@@ -367,4 +375,11 @@ def _seconds(text: str) -> float:
         value = -1.0
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number of seconds, at least 0, not {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds above 0, not 0")
     return value

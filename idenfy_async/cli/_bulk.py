@@ -18,6 +18,7 @@ from ..bulk.journal import (
     PostgresJournal,
     SqliteJournal,
 )
+from ..client import AsyncIdenfy
 from ._common import _duration, _InputError, _plural, _say
 from ._exits import EXIT_OK, EXIT_ROWS
 from ._ledger import _fold_in, _journal_path, _old_journal, _open_journal, _shown, is_url
@@ -53,12 +54,16 @@ async def _bulk_command(args: argparse.Namespace) -> int:
         await stack.enter_async_context(target.client)
         journal: Journal | None = None
         if journal_path is not None:
-            opened = _open_journal(journal_path, scope=target.scope)
+            opened = _open_journal(
+                journal_path, scope=target.scope, claim_lease=getattr(args, "claim_lease", None)
+            )
             try:
                 await stack.enter_async_context(opened)
             except JournalError as exc:
                 raise _InputError(str(exc)) from exc
             journal = opened
+            if isinstance(opened, PostgresJournal) and opened.claim_lease is not None:
+                _hold_within(target.client, opened.claim_lease)
             old = _old_journal(args, target.fake)
             if old is not None:
                 await _fold_in(old, opened, scope=target.scope)
@@ -72,12 +77,27 @@ async def _bulk_command(args: argparse.Namespace) -> int:
     raise AssertionError("unreachable")  # AsyncExitStack could swallow exceptions, not here
 
 
+def _hold_within(client: AsyncIdenfy, lease: float) -> None:
+    """A worker that dies while its rows wait for their turn holds their clientIds in the
+    open-session registry too (unconfirmed, nothing sent): with a lease shorter than
+    that hold, the hold ends with the lease, so the other workers take those rows over
+    once the lease has ended, not later."""
+    registry = client._sessions()
+    registry.claim_hold = min(registry.claim_hold, lease)
+
+
 async def _announce_open_rows(journal: Journal | None, args: argparse.Namespace) -> None:
     """Before anything is sent: what this run will do about rows that may have a session."""
-    if isinstance(journal, SqliteJournal | PostgresJournal | MemoryJournal):
+    if isinstance(journal, PostgresJournal):
+        # Rows another live worker holds are its own, in flight: not this run's to
+        # reconcile (it claims each open row before deciding about it).
+        entries = await journal.open_entries(unclaimed=True)
+    elif isinstance(journal, SqliteJournal | MemoryJournal):
         entries = await journal.open_entries()
-        for note in _open_rows_notes(entries, args, now=time.time()):
-            _say(note)
+    else:
+        return
+    for note in _open_rows_notes(entries, args, now=time.time()):
+        _say(note)
 
 
 def _open_rows_notes(

@@ -88,9 +88,15 @@ def _journal_path(args: argparse.Namespace, name: str) -> str | None:
     return str(directory / name)
 
 
-def _open_journal(where: str, *, scope: str) -> SqliteJournal | PostgresJournal:
-    """The journal ``where`` names (a file or a ``postgresql://`` URL), not yet open."""
-    return journal_for(where, scope=scope)
+def _open_journal(
+    where: str, *, scope: str, claim_lease: float | None = None
+) -> SqliteJournal | PostgresJournal:
+    """The journal ``where`` names (a file or a ``postgresql://`` URL), not yet open;
+    ``claim_lease`` (--claim-lease) applies to a PostgreSQL one, where workers claim rows."""
+    journal = journal_for(where, scope=scope)
+    if isinstance(journal, PostgresJournal):
+        journal.claim_lease = claim_lease
+    return journal
 
 
 def _shown(where: str) -> str:

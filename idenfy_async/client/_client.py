@@ -1044,6 +1044,11 @@ class _BulkCreator:
         # Reconciling a bulk run's open rows is bulk work too: behind interactive calls.
         return self._client._list_verifications(client_id, priority="bulk")
 
+    async def forget_session(self, client_id: str) -> None:
+        # A row reconciled not found by the worker holding it in a shared journal.
+        if self._single:
+            await self._client.forget_session(client_id)
+
 
 async def _in_journal(
     journal: SqliteJournal | PostgresJournal,

@@ -3,12 +3,15 @@ or ``$IDENFY_JOURNAL_URL``, against a real server."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 
+from idenfy_async.bulk.journal import Claimed, JournalEntry, JournalState, PostgresJournal
 from idenfy_async.cli import main
+from idenfy_async.cli._bulk import _announce_open_rows
 from idenfy_async.cli._exits import EXIT_OK, EXIT_USAGE
 from tests.support.pgserver import PASSWORD, pg_url
 from tests.support.redisserver import free_port
@@ -68,3 +71,26 @@ def test_an_unreachable_journal_stops_before_anything_is_sent(
     assert "cannot reach the PostgreSQL journal at idenfy@127.0.0.1:" in line
     assert PASSWORD not in err
     assert not out.exists() or out.read_text() == ""
+
+
+@pytest.mark.parametrize("lease", ["0", "-3", "soon"])
+def test_a_bad_claim_lease_exits_2(lease: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["bulk", "x.csv", "--claim-lease", lease])
+    assert exc.value.code == EXIT_USAGE
+
+
+async def test_the_start_up_note_leaves_out_rows_other_workers_hold(
+    capsys: pytest.CaptureFixture[str], pg_database: str
+) -> None:
+    """Open rows a live worker holds are its requests in flight: not counted as rows
+    this run may find with a session; rows nobody holds are."""
+    args = argparse.Namespace(no_reconcile=False, retry_unknown=False, settle_window=0.0)
+    async with PostgresJournal(pg_database, scope="s") as journal:
+        assert isinstance(await journal.claim("live", "other", 60.0), Claimed)
+        for cid in ("live", "left-1", "left-2"):
+            entry = JournalEntry(client_id=cid, state=JournalState.PENDING, pending_at=1.0)
+            await journal.put(entry)
+        await _announce_open_rows(journal, args)
+    err = capsys.readouterr().err
+    assert "the journal holds 2 rows that may already have a session" in err
