@@ -58,6 +58,7 @@ from __future__ import annotations
 from typing import Final
 
 from . import _common
+from ._aml import FakeAml, company_hit, person_hit
 from ._common import (
     CONTROL_PREFIX,
     DEFAULT_SIGNING_KEY,
@@ -85,6 +86,7 @@ __all__ = [
     "CONTROL_PREFIX",
     "DEFAULT_SIGNING_KEY",
     "FAILURE_MIX",
+    "FakeAml",
     "Fault",
     "FakeControl",
     "FakeControlError",
@@ -92,5 +94,7 @@ __all__ = [
     "FakeIdenfyServer",
     "FakeSession",
     "WebhookDelivery",
+    "company_hit",
+    "person_hit",
     "random_failure",
 ]

@@ -27,6 +27,7 @@ import httpx
 
 from ..models import wire_name
 from . import _control, _faults, _rules
+from ._aml import FakeAml
 from ._common import (
     CONTROL_PREFIX,
     DEFAULT_API_KEY,
@@ -132,6 +133,9 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         #: Face authentication, request-information, blocklists, processing, POA.
         self.kyc: FakeKyc = FakeKyc(self._state, self.complete)
         self._routes.update(self.kyc.routes())
+        #: AML checks and monitorings (scripted hits, PDFs, webhooks).
+        self.aml: FakeAml = FakeAml(self._state)
+        self._routes.update(self.aml.routes())
 
     # ------------------------------------------------------------------ state
 
@@ -296,7 +300,11 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         else:
             if headers.get("authorization") != self._expected_auth:
                 return answer(401, {"message": "Invalid authorization credentials"})
-            route = self._routes.get(path) or self.kyc.route(method, path)
+            route = (
+                self._routes.get(path)
+                or self.kyc.route(method, path)
+                or self.aml.route(method, path)
+            )
         if route is None:
             return answer(404, {"message": "Not found.", "identifier": "NOT_FOUND"})
         allowed, endpoint = route
