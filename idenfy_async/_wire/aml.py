@@ -38,8 +38,8 @@ from ..models import (
 from ..models._aml import check_tags, comment_problem, password_problem
 from .common import PDF_ACCEPT, RequestSpec, _dumps, _identifier, _json_object
 from .converter import shape_errors, shape_problem, structure
-from .result_hooks import _infer_user_type
 from .results import _relative_to, parse_generate_pdf
+from .shapes import infer_user_type as _infer_user_type
 
 __all__ = [
     "AML_CHECKS_PATH",

@@ -52,7 +52,7 @@ from ..models import (
     wire_name,
 )
 from .session_hooks import strict_opt_bool
-from .shapes import RAW_KEY, UPPER_KEYS, each
+from .shapes import RAW_KEY, UPPER_KEYS, each, infer_user_type
 
 __all__ = ["register_result_hooks"]
 
@@ -179,7 +179,7 @@ def _register_aml(
     conv.register_structure_hook_factory(lambda tp: tp == tuple[AmlHit, ...], lambda _: hits)
     _register_tuple(conv, tuple[AmlHitAddress, ...], AmlHitAddress)
     _register_tuple(conv, tuple[AmlAdverseMedia, ...], AmlAdverseMedia)
-    typed = functools.partial(_with_user_type, infer=_infer_user_type)
+    typed = functools.partial(_with_user_type, infer=infer_user_type)
     renamed_hits = override(rename="amlCheck", struct_hook=hits)
     register(AmlCheck, prepare=typed, hits=renamed_hits)
     register(AmlWebhookCheck, prepare=typed, hits=renamed_hits)
@@ -198,27 +198,6 @@ def _register_tuple(conv: cattrs.Converter, tp: Any, item: type[Any]) -> None:
     # A list of ``item`` objects; null is empty.
     hook = _record_tuple(conv.get_structure_hook(item))
     conv.register_structure_hook_factory(lambda given: given == tp, lambda _: hook)
-
-
-def _infer_user_type(body: Mapping[str, Any]) -> str | None:
-    # As _wire.aml.infer_user_type (which sits above this module): as sent, else the shape.
-    given = body.get("userType")
-    if isinstance(given, str) and given:
-        return given
-    data = body.get("input")
-    if isinstance(data, Mapping):
-        if "fullName" in data:
-            return "PERSON"
-        if "companyName" in data:
-            return "COMPANY"
-    if any(key in body for key in ("lastName", "datesOfBirth", "pepEntries", "ddEntries")):
-        return "PERSON"
-    if any(key in body for key in ("businessTypes", "activities", "soeEntry")):
-        return "COMPANY"
-    hits = body.get("amlCheck")
-    if isinstance(hits, list) and hits and isinstance(hits[0], Mapping):
-        return "PERSON" if "nationalities" in hits[0] or "datesOfBirth" in hits[0] else "COMPANY"
-    return None
 
 
 def _with_user_type(
