@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import attrs
 
 from .. import errors
-from .._send.options import CreateOptions, ReadOptions, options_from
+from .._send.options import CreateOptions, ReadOptions, RequestOptions, options_from
 from .._send.retry import CallKind
+from .._send.sender import Parse
 from .._wire import aml as wire
 from .._wire.sessions import RequestSpec
 from ..models import (
@@ -43,12 +44,30 @@ else:
 
 __all__ = ["AmlListingPage", "AmlMonitoringListing", "AmlScreening"]
 
+T = TypeVar("T")
+
 #: Fetches one page of monitorings through the client's request verb.
 FetchPage = Callable[[RequestSpec], Awaitable[wire.AmlMonitoringPage]]
 
 
 def _empty(status: int, content: bytes) -> None:
     """A 204 answer: nothing to read."""
+
+
+class _BulkRequester(Protocol):
+    """The client's request verb with a bulk run's two extra keywords."""
+
+    def _request(
+        self,
+        operation: str,
+        kind: CallKind,
+        spec: RequestSpec,
+        parse: Parse[T],
+        options: RequestOptions,
+        *,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+        priority: Literal["interactive", "bulk"] = "interactive",
+    ) -> Awaitable[T]: ...
 
 
 class AmlScreening(_Resource):
@@ -164,6 +183,32 @@ class AmlScreening(_Resource):
         """
         spec = wire.build_profile_pdf(check_id, profile_id, password=password)
         return await self._pdf("aml_profile_pdf", spec, options)
+
+    async def _create_check_in_bulk(
+        self,
+        request: AmlCheckRequest,
+        *,
+        retry_unknown: bool,
+        before_send: Callable[[], Awaitable[None]] | None,
+    ) -> AmlCheck:
+        """`create_check` as a bulk run sends it: bulk-priority turns, and ``before_send``
+        awaited once right before the first attempt leaves (the run records the row
+        ``pending`` there). The requester must be the client (its request verb takes
+        these two)."""
+        requester = cast(_BulkRequester, self._requester)
+
+        def parse(status: int, headers: Mapping[str, str], content: bytes) -> AmlCheck:
+            return wire.parse_check(status, content)
+
+        return await requester._request(
+            "create_aml_check",
+            CallKind.CREATE,
+            wire.build_create_check(request),
+            parse,
+            RequestOptions(retry_unknown=retry_unknown),
+            before_send=before_send,
+            priority="bulk",
+        )
 
     # ------------------------------------------------------------------ monitorings
 
