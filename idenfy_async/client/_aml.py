@@ -347,8 +347,8 @@ class AmlScreening(_Resource):
         [`create_check`][idenfy_async.client.AmlScreening.create_check].
 
         Raises:
-            RequestValidationError, NotFoundError, APIError, APIConnectionError,
-                ResponseDecodeError: as
+            NotFoundError: no such monitoring.
+            RequestValidationError, APIError, APIConnectionError, ResponseDecodeError: as
                 [`get_monitoring`][idenfy_async.client.AmlScreening.get_monitoring].
         """
         spec = wire.build_monitoring_action(monitoring_id, "start", comment=comment)
@@ -362,8 +362,8 @@ class AmlScreening(_Resource):
         """Stop a monitoring (``POST /aml/monitorings/{id}/stop/``): no more rescreens.
 
         Raises:
-            RequestValidationError, NotFoundError, APIError, APIConnectionError,
-                ResponseDecodeError: as
+            NotFoundError: no such monitoring.
+            RequestValidationError, APIError, APIConnectionError, ResponseDecodeError: as
                 [`get_monitoring`][idenfy_async.client.AmlScreening.get_monitoring].
         """
         spec = wire.build_monitoring_action(monitoring_id, "stop", comment=comment)
