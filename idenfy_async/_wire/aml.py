@@ -71,6 +71,15 @@ __all__ = [
 
 AML_CHECKS_PATH: Final = "/aml/checks/"
 AML_MONITORINGS_PATH: Final = "/aml/monitorings/"
+#: The paths with values in them, as iDenfy's contract names them.
+CHECK_PDF_PATH: Final = "/aml/checks/{id}/pdf/"
+PROFILE_PATH: Final = "/aml/checks/{id}/profiles/{profileId}/"
+PROFILE_PDF_PATH: Final = "/aml/checks/{id}/profiles/{profileId}/pdf/"
+MONITORING_PATH: Final = "/aml/monitorings/{id}/"
+START_PATH: Final = "/aml/monitorings/{id}/start/"
+STOP_PATH: Final = "/aml/monitorings/{id}/stop/"
+MONITORING_PDF_PATH: Final = "/aml/monitorings/{id}/pdf/"
+MONITORING_PROFILE_PATH: Final = "/aml/monitorings/{id}/profiles/{profileId}/"
 DEFAULT_AML_PAGE_SIZE: Final = 50
 #: iDenfy states no maximum; pages larger than this are refused here.
 MAX_AML_PAGE_SIZE: Final = 1000
@@ -128,25 +137,25 @@ def build_create_check(request: AmlCheckRequest) -> RequestSpec:
 
 def build_check_pdf(check_id: str, *, password: str | None = None) -> RequestSpec:
     """``POST /aml/checks/{id}/pdf/`` (body ``{"password": ...}`` when given)."""
-    path = f"{AML_CHECKS_PATH}{_uuid(check_id, 'id', 'check_pdf')}/pdf/"
+    path = CHECK_PDF_PATH.format(id=_uuid(check_id, "id", "check_pdf"))
     return RequestSpec("POST", path, _pdf_body(password, "check_pdf"), accept=PDF_ACCEPT)
 
 
-def _profile_path(check_id: str, profile_id: str, operation: str) -> str:
+def _profile_path(check_id: str, profile_id: str, operation: str, template: str) -> str:
     check = _uuid(check_id, "id", operation)
-    return f"{AML_CHECKS_PATH}{check}/profiles/{_profile(profile_id, operation)}/"
+    return template.format(id=check, profileId=_profile(profile_id, operation))
 
 
 def build_get_profile(check_id: str, profile_id: str) -> RequestSpec:
     """``GET /aml/checks/{id}/profiles/{profileId}/`` (no body)."""
-    return RequestSpec("GET", _profile_path(check_id, profile_id, "get_profile"), b"")
+    return RequestSpec("GET", _profile_path(check_id, profile_id, "get_profile", PROFILE_PATH), b"")
 
 
 def build_profile_pdf(
     check_id: str, profile_id: str, *, password: str | None = None
 ) -> RequestSpec:
     """``POST /aml/checks/{id}/profiles/{profileId}/pdf/``."""
-    path = _profile_path(check_id, profile_id, "profile_pdf") + "pdf/"
+    path = _profile_path(check_id, profile_id, "profile_pdf", PROFILE_PDF_PATH)
     return RequestSpec("POST", path, _pdf_body(password, "profile_pdf"), accept=PDF_ACCEPT)
 
 
@@ -169,8 +178,8 @@ def build_create_monitoring(request: AmlMonitoringRequest) -> RequestSpec:
     return RequestSpec("POST", AML_MONITORINGS_PATH, _dumps(body), client_id=request.client_id)
 
 
-def _monitoring_path(monitoring_id: str, operation: str) -> str:
-    return f"{AML_MONITORINGS_PATH}{_uuid(monitoring_id, 'id', operation)}/"
+def _monitoring_path(monitoring_id: str, operation: str, template: str = MONITORING_PATH) -> str:
+    return template.format(id=_uuid(monitoring_id, "id", operation))
 
 
 def build_get_monitoring(monitoring_id: str) -> RequestSpec:
@@ -214,7 +223,9 @@ def build_monitoring_action(
     operation = f"{action}_monitoring"
     if action not in ("start", "stop"):
         _check(operation, [FieldProblem("action", "must be start or stop")])
-    path = _monitoring_path(monitoring_id, operation) + f"{action}/"
+    path = _monitoring_path(
+        monitoring_id, operation, START_PATH if action == "start" else STOP_PATH
+    )
     body = b""
     if comment is not None:
         problem = comment_problem(comment)
@@ -225,15 +236,16 @@ def build_monitoring_action(
 
 def build_monitoring_pdf(monitoring_id: str, *, password: str | None = None) -> RequestSpec:
     """``POST /aml/monitorings/{id}/pdf/``."""
-    path = _monitoring_path(monitoring_id, "monitoring_pdf") + "pdf/"
+    path = _monitoring_path(monitoring_id, "monitoring_pdf", MONITORING_PDF_PATH)
     return RequestSpec("POST", path, _pdf_body(password, "monitoring_pdf"), accept=PDF_ACCEPT)
 
 
 def build_remove_profile(monitoring_id: str, profile_id: str) -> RequestSpec:
     """``DELETE /aml/monitorings/{id}/profiles/{profileId}/`` (answer 204)."""
     operation = "remove_profile"
-    path = _monitoring_path(monitoring_id, operation)
-    return RequestSpec("DELETE", f"{path}profiles/{_profile(profile_id, operation)}/", b"")
+    check = _uuid(monitoring_id, "id", operation)
+    path = MONITORING_PROFILE_PATH.format(id=check, profileId=_profile(profile_id, operation))
+    return RequestSpec("DELETE", path, b"")
 
 
 # --------------------------------------------------------------------------- listing
