@@ -484,6 +484,69 @@ class FakeAml:
             },
         )
 
+    def reset(self) -> None:
+        """Forget every check, monitoring and profile (the scripted watchlist stays)."""
+        self.checks.clear()
+        self.monitorings.clear()
+        self.check_requests.clear()
+        self._profiles.clear()
+
+    # ------------------------------------------------------------------ control
+
+    async def control(
+        self, method: str, parts: list[str], body: bytes, *, signing_key: str | bytes
+    ) -> Answer:
+        """The ``/__fake__/aml/...`` control endpoints (``parts`` after ``aml``), for a
+        served fake driven from outside Python:
+
+        * ``POST script`` ``{"name", "hits": [...], "adverseMedia": [...]}``: as `script`;
+        * ``POST monitorings/ID/rescreen`` ``{"hits": [...]}``: as `rescreen`;
+        * ``POST monitorings/ID/webhook`` ``{"url", "signingKey"?}``: the signed
+          ``AML_MONITORING`` webhook; answers ``{"status": <the app's status>}``;
+        * ``POST expiration-webhook`` ``{"url", "usersToExtend", "usersToExpire",
+          "signingKey"?}``.
+        """
+        if method != "POST":
+            return answer(405, {"error": "use POST"})
+        payload = json_object(body or b"{}")
+        if not isinstance(payload, dict):
+            return answer(400, {"error": "the body must be a JSON object"})
+        try:
+            return await self._control(parts, payload, signing_key)
+        except (KeyError, TypeError, ValueError) as exc:
+            return answer(400, {"error": f"bad control request: {type(exc).__name__}"})
+        except httpx.HTTPError as exc:
+            return answer(502, {"error": f"the webhook got no answer: {type(exc).__name__}"})
+
+    async def _control(
+        self, parts: list[str], payload: dict[str, Any], signing_key: str | bytes
+    ) -> Answer:
+        key = payload.get("signingKey", signing_key)
+        if parts == ["script"]:
+            self.script(
+                str(payload["name"]),
+                hits=payload.get("hits", []),
+                adverse_media=payload.get("adverseMedia", []),
+            )
+            return answer(200, {"scripted": payload["name"]})
+        if parts == ["expiration-webhook"]:
+            status = await self.send_expiration_webhook(
+                url=str(payload["url"]),
+                signing_key=key,
+                users_to_extend=int(payload.get("usersToExtend", 0)),
+                users_to_expire=int(payload.get("usersToExpire", 0)),
+            )
+            return answer(200, {"status": status})
+        if len(parts) == 3 and parts[0] == "monitorings" and parts[1] in self.monitorings:
+            if parts[2] == "rescreen":
+                self.rescreen(parts[1], hits=payload.get("hits", []))
+                return answer(200, self.monitorings[parts[1]])
+            if parts[2] == "webhook":
+                url = str(payload["url"])
+                status = await self.send_monitoring_webhook(parts[1], url=url, signing_key=key)
+                return answer(200, {"status": status})
+        return answer(404, {"error": "no such AML control endpoint or monitoring"})
+
     # ------------------------------------------------------------------ webhooks
 
     def rescreen(self, monitoring_id: str, *, hits: Iterable[Mapping[str, Any]] = ()) -> None:

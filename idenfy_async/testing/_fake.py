@@ -222,12 +222,14 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         return [s for s in self.sessions if s.client_id == client_id]
 
     def reset(self) -> None:
-        """Forget every session, webhook, request count and scripted failure."""
+        """Forget every session, webhook, request count, scripted failure, AML check and
+        monitoring (the AML watchlist stays)."""
         self.sessions.clear()
         self.webhooks.clear()
         self.file_requests.clear()
         self._script.clear()
         self.requests = 0
+        self.aml.reset()
 
     # ------------------------------------------------------------------ transport
 
@@ -532,6 +534,9 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         ``origin``: where the control request reached a served fake; the webhooks it
         sends name their file URLs there.
         """
+        parts = path.partition("?")[0].removeprefix(CONTROL_PREFIX).strip("/").split("/")
+        if parts[0] == "aml":
+            return await self.aml.control(method, parts[1:], body, signing_key=self.signing_key)
         return await _control.control(self, method, path, body, origin=origin)
 
 

@@ -204,3 +204,61 @@ async def test_monitoring_webhooks_are_signed_and_parse() -> None:
     assert isinstance(second, AmlMonitoringExpirationEvent)
     assert (second.users_to_extend, second.users_to_expire) == (3, 1)
     assert [d.event_type for d in fake.webhooks] == ["AML_MONITORING", "AML_MONITORING_EXPIRATION"]
+
+
+async def test_control_endpoints_drive_a_served_fake() -> None:
+    """Scripted hits, a rescreen and both webhooks, from outside Python (over TCP)."""
+    from tests.testing.test_control import Receiver
+
+    hit = company_hit("co-1", "SHELL CO", score=97)
+    async with (
+        FakeIdenfyServer() as base_url,
+        Receiver() as receiver,
+        httpx.AsyncClient(base_url=base_url) as http,
+        AsyncIdenfy("test-key", "test-secret", base_url=base_url) as client,
+    ):
+        scripted = await http.post("/__fake__/aml/script", json={"name": "Shell Co", "hits": [hit]})
+        assert scripted.status_code == 200
+        made = await client.aml.create_monitoring(
+            AmlMonitoringRequest(
+                subject=AmlCompany(client_id="c-1", company_name="SHELL CO"), is_subscribed=False
+            )
+        )
+        assert made.status == "ALERT"
+        extra = person_hit("p-2", "x")  # a person hit on a company: the shape is the caller's
+        rescreened = await http.post(
+            f"/__fake__/aml/monitorings/{made.id}/rescreen", json={"hits": [extra]}
+        )
+        assert len(rescreened.json()["amlCheck"]["amlCheck"]) == 2
+        sent = await http.post(
+            f"/__fake__/aml/monitorings/{made.id}/webhook",
+            json={"url": receiver.url, "signingKey": "k"},
+        )
+        assert sent.json() == {"status": 200}
+        expiring = await http.post(
+            "/__fake__/aml/expiration-webhook",
+            json={"url": receiver.url, "signingKey": "k", "usersToExpire": 2},
+        )
+        assert expiring.json() == {"status": 200}
+        missing = await http.post("/__fake__/aml/monitorings/nope/webhook", json={"url": "x"})
+        assert missing.status_code == 404
+        bad = await http.post("/__fake__/aml/script", json={"hits": []})
+        assert bad.status_code == 400
+        assert (await http.get("/__fake__/aml/script")).status_code == 405
+    events = [
+        webhooks.construct_event(
+            body, headers["idenfy-signature"], "k", headers["idenfy-event-type"]
+        )
+        for _, headers, body in receiver.requests
+    ]
+    assert isinstance(events[0], AmlMonitoringEvent)
+    assert events[0].monitoring_id == made.id
+    assert isinstance(events[1], AmlMonitoringExpirationEvent)
+    assert events[1].users_to_expire == 2
+
+
+def test_reset_forgets_checks_and_monitorings() -> None:
+    fake = FakeIdenfy()
+    assert _post(fake, "/aml/checks/", _check())[0] == 201
+    fake.reset()
+    assert (fake.aml.checks, fake.aml.check_requests) == ({}, [])
