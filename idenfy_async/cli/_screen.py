@@ -215,6 +215,8 @@ class _Screener:
         self._checks = checks
         #: clientId -> the check made by this run
         self.made: dict[str, AmlCheck] = {}
+        self.sent = 0  #: checks that left (their row journaled pending first)
+        self.settled = 0  #: of those, answered or failed
 
     async def create_session(
         self,
@@ -224,9 +226,17 @@ class _Screener:
         retry_unknown: bool,
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Session:
-        check = await self._client.aml._create_check_in_bulk(
-            self._checks[request.client_id], retry_unknown=retry_unknown, before_send=before_send
-        )
+        async def leaving() -> None:
+            if before_send is not None:
+                await before_send()  # the row is journaled pending: now it may leave
+            self.sent += 1
+
+        try:
+            check = await self._client.aml._create_check_in_bulk(
+                self._checks[request.client_id], retry_unknown=retry_unknown, before_send=leaving
+            )
+        finally:
+            self.settled += 1
         self.made[request.client_id] = check
         # The journal keeps the check's id where a session's scanRef goes.
         return Session(
@@ -309,14 +319,12 @@ def _line(row: _Row, result: BulkResult, made: AmlCheck | None) -> dict[str, Any
 async def _consume(
     args: argparse.Namespace,
     rows: list[_Row],
-    client: AsyncIdenfy,
+    screener: _Screener,
     journal: Journal | None,
     out: _Out,
     counts: _Counts,
     stop: asyncio.Event,
 ) -> None:
-    checks = {r.client_id: r.request for r in rows if r.client_id and r.request}
-    screener = _Screener(client, checks)
     results = create_sessions(
         screener,
         (_runner_request(row) for row in rows),
@@ -397,7 +405,9 @@ async def _run(
 ) -> bool:
     """Screen the rows; Ctrl-C (SIGINT/SIGTERM) as in ``bulk``. True when interrupted."""
     stop = asyncio.Event()
-    task = asyncio.create_task(_consume(args, rows, client, journal, out, counts, stop))
+    checks = {r.client_id: r.request for r in rows if r.client_id and r.request}
+    screener = _Screener(client, checks)
+    task = asyncio.create_task(_consume(args, rows, screener, journal, out, counts, stop))
     loop = asyncio.get_running_loop()
     installed = []
 
@@ -407,7 +417,11 @@ async def _run(
             task.cancel()
             return
         stop.set()
-        _say("idenfy-async: stopping: no new check is sent; checks in flight finish")
+        in_flight = screener.sent - screener.settled
+        _say(
+            f"idenfy-async: stopping: no new check is sent; {in_flight} in flight to finish"
+            f" ({screener.sent} sent by this run)"
+        )
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 import os
+import re
 import signal
 import sys
 from collections import Counter
@@ -17,7 +18,7 @@ import pytest
 
 from idenfy_async.bulk.journal import JournalState, SqliteJournal
 from idenfy_async.cli import main
-from idenfy_async.cli._exits import EXIT_OK, EXIT_ROWS, EXIT_USAGE
+from idenfy_async.cli._exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS, EXIT_USAGE
 from idenfy_async.cli._ledger import account_journal_name
 from idenfy_async.testing import FakeIdenfyServer
 
@@ -114,7 +115,9 @@ def people(path: Path, n: int) -> list[str]:
     return ids
 
 
-async def screen_process(base_url: str, *argv: str) -> asyncio.subprocess.Process:
+async def screen_process(
+    base_url: str, *argv: str, rate: str = "none"
+) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "IDENFY_API_KEY": "test-key",
@@ -130,7 +133,7 @@ async def screen_process(base_url: str, *argv: str) -> asyncio.subprocess.Proces
         "--concurrency",
         "8",
         "--rate",
-        "none",
+        rate,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
@@ -178,3 +181,31 @@ async def test_sigkill_mid_run_then_a_rerun_sends_nothing_twice(tmp_path: Path) 
     assert by_status.get("skipped", set()) == created
     assert by_status.get("screened", set()) == untouched
     assert set(sent) == set(sent_first) | untouched
+
+
+@POSIX_ONLY
+async def test_sigint_sends_nothing_new_and_lets_checks_in_flight_finish(tmp_path: Path) -> None:
+    """Ctrl-C with rows waiting for the rate limiter: none of them is sent; the checks that
+    had left finish and are recorded, as the message says."""
+    people(tmp_path / "in.csv", 200)
+    journal_path = tmp_path / "j.sqlite"
+    out = tmp_path / "o.jsonl"
+    argv = [str(tmp_path / "in.csv"), "--out", str(out), "--journal", str(journal_path)]
+    server = FakeIdenfyServer(latency=0.1)  # answers held: checks on the wire at the signal
+    async with server as base_url:
+        process = await screen_process(base_url, *argv, rate="20/s")
+        await asyncio.wait_for(server.wait_for_checks(5), timeout=30)
+        process.send_signal(signal.SIGINT)
+        _, err_bytes = await asyncio.wait_for(process.communicate(), timeout=60)
+    err = err_bytes.decode()
+    assert process.returncode == EXIT_INTERRUPTED, err
+    match = re.search(r"(\d+) in flight to finish \((\d+) sent by this run\)", err)
+    assert match is not None, err
+    in_flight, sent = int(match[1]), int(match[2])
+    assert in_flight <= sent
+    assert len(server.fake.aml.check_requests) == len(server.fake.aml.checks) == sent
+    async with SqliteJournal(journal_path) as journal:
+        counts = await journal.counts()
+    # Rows never sent are not in the journal; every sent one is settled.
+    assert counts == {**dict.fromkeys(JournalState, 0), JournalState.CREATED: sent}
+    assert [r["status"] for r in read_jsonl(out)] == ["screened"] * sent
