@@ -8,7 +8,8 @@ listing of verifications ``list_verifications`` returns
 ([`VerificationListing`][idenfy_async.client.VerificationListing], one
 [`ListingPage`][idenfy_async.client.ListingPage] at a time)."""
 
-from ._aml import AmlListingPage, AmlMonitoringListing, AmlScreening
+from ._aml import AmlScreening
+from ._aml_paging import AmlListingPage, AmlMonitoringListing
 from ._client import AsyncIdenfy
 from ._paging import ListingPage, VerificationListing
 from ._resources import (

@@ -8,8 +8,8 @@ PEP tiers); a monitoring is a subject and whether iDenfy renews it
 ([`AmlMonitoringRequest`][idenfy_async.AmlMonitoringRequest]). Every request is validated at
 construction and reports every broken rule at once, by wire name, never quoting a value.
 
-The enums are open: a value iDenfy adds (or a deprecated one it still sends) decodes as
-a plain ``str``; members compare equal to their text.
+The AML enums are open, as every enum read from iDenfy (``_open_enums``): a value iDenfy
+adds (or a deprecated one it still sends) decodes as a plain ``str``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import attrs
 
 from ..errors import FieldProblem, RequestValidationError
 from ._checks import _check_bool, _check_country, _int_range, _text
-from ._open_enums import _OpenEnum
+from ._open_enums import AmlDataset, AmlDateOfBirthMatching, AmlPepTier, AmlSex
 from ._rules import _enum_value, _enum_values, _iso_date, _tuple, field_problems, rule
 
 __all__ = [
@@ -33,19 +33,11 @@ __all__ = [
     "AML_MIN_THRESHOLD",
     "COMPANY_DATASETS",
     "PERSON_DATASETS",
-    "AmlAlertStatus",
     "AmlCheckRequest",
-    "AmlCheckStatus",
     "AmlCompany",
-    "AmlDataset",
-    "AmlDateOfBirthMatching",
     "AmlMonitoringRequest",
-    "AmlMonitoringStatus",
     "AmlPerson",
-    "AmlPepTier",
-    "AmlSex",
     "AmlSubject",
-    "AmlUserType",
 ]
 
 #: iDenfy's bounds on ``filter.threshold`` (the lowest match score that counts as a hit).
@@ -60,101 +52,6 @@ _MAX_NAME: Final = 200
 _MAX_CLIENT_ID: Final = 100
 _MAX_COMMENT: Final = 10_000
 _SANCTION_BODIES: Final = (1, 80)
-
-
-# --------------------------------------------------------------------------- enums
-
-
-class AmlUserType(_OpenEnum):
-    """``userType``: who a check or monitoring screens."""
-
-    PERSON = "PERSON"
-    COMPANY = "COMPANY"
-
-
-class AmlCheckStatus(_OpenEnum):
-    """``overallStatus`` of a check (also the webhook's PEP, sanction and media statuses)."""
-
-    NOT_CHECKED = "NOT_CHECKED"
-    NO_FLAGS = "NO_FLAGS"
-    FALSE_POSITIVE = "FALSE_POSITIVE"
-    TRUE_POSITIVE = "TRUE_POSITIVE"
-    FLAGS_FOUND = "FLAGS_FOUND"
-
-
-class AmlMonitoringStatus(_OpenEnum):
-    """``status`` of a monitoring ("AML monitoring v3 status")."""
-
-    ACTIVE = "ACTIVE"
-    STOPPED = "STOPPED"
-    PENDING = "PENDING"
-    ALERT = "ALERT"
-
-
-class AmlAlertStatus(_OpenEnum):
-    """``alertStatus`` of the ``AML_MONITORING`` webhook: the v2 status, deprecated by
-    iDenfy but still sent. Decide on ``status``
-    ([`AmlMonitoringStatus`][idenfy_async.AmlMonitoringStatus])."""
-
-    ALERT = "ALERT"
-    DECLINED = "DECLINED"
-    ACCEPTED = "ACCEPTED"
-    PENDING = "PENDING"
-    STATUS = "STATUS"
-
-
-class AmlDataset(_OpenEnum):
-    """A screening dataset. ``PEP``, ``SAN`` and ``SOE`` are deprecated (iDenfy: "ignore")
-    but still arrive in business hits; ``ID`` and ``CORP`` appear only on evidence."""
-
-    PEP_CURRENT = "PEP_CURRENT"
-    PEP_FORMER = "PEP_FORMER"
-    PEP_LINKED = "PEP_LINKED"
-    SAN_CURRENT = "SAN_CURRENT"
-    SAN_FORMER = "SAN_FORMER"
-    INS = "INS"
-    RRE = "RRE"
-    DD = "DD"
-    POI = "POI"
-    REL = "REL"
-    SOE_CURRENT = "SOE_CURRENT"
-    SOE_FORMER = "SOE_FORMER"
-    GRI = "GRI"
-    ID = "ID"
-    CORP = "CORP"
-    PEP = "PEP"
-    SAN = "SAN"
-    SOE = "SOE"
-
-
-class AmlPepTier(_OpenEnum):
-    """A PEP tier: 1 senior, 2 middle-ranking, 3 junior officials; ``PEP_BY_ASSOCIATION``
-    appears on profiles only."""
-
-    PEP_TIER_1 = "PEP_TIER_1"
-    PEP_TIER_2 = "PEP_TIER_2"
-    PEP_TIER_3 = "PEP_TIER_3"
-    PEP_BY_ASSOCIATION = "PEP_BY_ASSOCIATION"
-
-
-class AmlDateOfBirthMatching(_OpenEnum):
-    """``filter.dateOfBirthMatching``: how closely a hit's birth date must match (iDenfy's
-    default ``EXACT``)."""
-
-    EXACT = "EXACT"
-    SAME_YEAR = "SAME_YEAR"
-    WITHIN_ONE_YEAR = "WITHIN_ONE_YEAR"
-    WITHIN_TWO_YEARS = "WITHIN_TWO_YEARS"
-    WITHIN_THREE_YEARS = "WITHIN_THREE_YEARS"
-    WITHIN_FOUR_YEARS = "WITHIN_FOUR_YEARS"
-    WITHIN_FIVE_YEARS = "WITHIN_FIVE_YEARS"
-
-
-class AmlSex(_OpenEnum):
-    """``sex`` of a screened person, ``gender`` of a hit."""
-
-    MALE = "MALE"
-    FEMALE = "FEMALE"
 
 
 #: The datasets a person check may ask for (no ``GRI``, no company-only ``SOE_*``).

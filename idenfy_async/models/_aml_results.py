@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from ._aml import (
+from ._open_enums import (
     AmlAlertStatus,
     AmlCheckStatus,
     AmlDataset,
@@ -30,8 +30,8 @@ from ._aml import (
     AmlPepTier,
     AmlSex,
     AmlUserType,
+    EventType,
 )
-from ._open_enums import EventType
 from ._results import ServiceResult
 
 __all__ = [

@@ -33,12 +33,27 @@ from typing import Any, Final
 
 import httpx
 
-from ..models import COMPANY_DATASETS, COUNTRY_CODES, PERSON_DATASETS
+from ..models import COMPANY_DATASETS, PERSON_DATASETS
+from ._aml_rules import (
+    CLIFF_ARTICLE,
+    DEFAULT_THRESHOLD,
+    company_hit,
+    filter_problem,
+    list_row,
+    person_hit,
+    profile_of,
+    refused,
+    subject_problem,
+    tags_problem,
+    text_problem,
+    webhook_body,
+)
 from ._common import Answer, Request, answer, error, json_object
 from ._state import FakeState
 
 __all__ = ["FakeAml", "company_hit", "person_hit"]
 
+_Endpoint = Callable[[Request, tuple[str, ...]], Answer]
 _MONITORINGS: Final = re.compile(r"/aml/monitorings/")
 _CHECK_PDF: Final = re.compile(r"/aml/checks/([^/]+)/pdf/")
 _PROFILE: Final = re.compile(r"/aml/checks/([^/]+)/profiles/([^/]+)/")
@@ -47,164 +62,11 @@ _MONITORING: Final = re.compile(r"/aml/monitorings/([^/]+)/")
 _ACTION: Final = re.compile(r"/aml/monitorings/([^/]+)/(start|stop)/")
 _MONITORING_PDF: Final = re.compile(r"/aml/monitorings/([^/]+)/pdf/")
 _REMOVE: Final = re.compile(r"/aml/monitorings/([^/]+)/profiles/([^/]+)/")
-_TAG: Final = re.compile(r"[^,]{1,32}")
-_PEP_TIERS: Final = ("PEP_TIER_1", "PEP_TIER_2", "PEP_TIER_3")
-_DOB_MATCHING: Final = (
-    "EXACT",
-    "SAME_YEAR",
-    "WITHIN_ONE_YEAR",
-    "WITHIN_TWO_YEARS",
-    "WITHIN_THREE_YEARS",
-    "WITHIN_FOUR_YEARS",
-    "WITHIN_FIVE_YEARS",
-)
-DEFAULT_THRESHOLD: Final = 85
-_Endpoint = Callable[[Request, tuple[str, ...]], Answer]
-
-
-def person_hit(
-    resource_id: str,
-    name: str,
-    *,
-    score: int = 95,
-    datasets: Iterable[str] = ("PEP_CURRENT",),
-    nationalities: Iterable[str] = ("DE",),
-    dates_of_birth: Iterable[str] = ("1972",),
-    pep_tier: str | None = "PEP_TIER_1",
-    current_san_body_ids: Iterable[int] = (),
-) -> dict[str, Any]:
-    """A person hit (``IndividualSearchResult``) as iDenfy sends it."""
-    hit: dict[str, Any] = {
-        "version": 1,
-        "resourceId": resource_id,
-        "score": score,
-        "match": name,
-        "name": name,
-        "addresses": [{"geography": next(iter(nationalities), "DE"), "city": "Berlin"}],
-        "nationalities": list(nationalities),
-        "datesOfBirth": list(dates_of_birth),
-        "gender": "MALE",
-        "datasets": list(datasets),
-        "currentSanBodyIds": list(current_san_body_ids),
-        "formerSanBodyIds": [],
-    }
-    if pep_tier is not None:
-        hit["pepTier"] = pep_tier
-    return hit
-
-
-def company_hit(
-    resource_id: str,
-    name: str,
-    *,
-    score: int = 92,
-    datasets: Iterable[str] = ("SAN_CURRENT",),
-    current_san_body_ids: Iterable[int] = (7,),
-) -> dict[str, Any]:
-    """A company hit (``BusinessSearchResult``) as iDenfy sends it."""
-    return {
-        "version": 1,
-        "resourceId": resource_id,
-        "score": score,
-        "match": name,
-        "name": name,
-        "addresses": [{"geography": "LT", "city": "Vilnius"}],
-        "datasets": list(datasets),
-        "currentSanBodyIds": list(current_san_body_ids),
-        "formerSanBodyIds": [],
-    }
-
-
-_CLIFF_ARTICLE: Final = {
-    "title": "Local businessman questioned",
-    "url": "https://news.example/cliff-hazard",
-    "text": "Cliff Hazard was questioned by the police.",
-    "score": 88,
-    "type": "NEGATIVE",
-    "publishDate": "2023-05-01",
-}
 
 
 def _pdf(what: str) -> Answer:
     body = f"%PDF-1.4\n% fake AML report: {what}\n%%EOF\n".encode()
     return 200, {"content-type": "application/pdf"}, body
-
-
-def _problem(field: str, rule: str) -> Answer:
-    return error(400, "VALIDATION_ERROR", f"{field}: {rule}")
-
-
-def _text_problem(value: Any, field: str, max_len: int) -> Answer | None:
-    if not isinstance(value, str) or not 1 <= len(value) <= max_len:
-        return _problem(field, f"must be text of 1-{max_len} characters")
-    return None
-
-
-def subject_problem(body: Mapping[str, Any]) -> Answer | None:
-    """iDenfy's 400 for a bad ``clientId``/``userType``/``input`` (checks and monitorings)."""
-    problem = _text_problem(body.get("clientId"), "clientId", 100)
-    if problem:
-        return problem
-    kind = body.get("userType")
-    data = body.get("input")
-    if kind not in ("PERSON", "COMPANY"):
-        return _problem("userType", "must be PERSON or COMPANY")
-    if not isinstance(data, dict):
-        return _problem("input", "is required")
-    name_field, country_field = (
-        ("fullName", "nationality") if kind == "PERSON" else ("companyName", "country")
-    )
-    problem = _text_problem(data.get(name_field), f"input.{name_field}", 200)
-    if problem:
-        return problem
-    country = data.get(country_field)
-    if country is not None and country not in COUNTRY_CODES:
-        return _problem(f"input.{country_field}", "must be a country code")
-    if kind == "PERSON":
-        birth = data.get("dateOfBirth")
-        if birth is not None:
-            try:
-                _dt.date.fromisoformat(birth)
-            except (TypeError, ValueError):
-                return _problem("input.dateOfBirth", "must be a date")
-        if data.get("sex") not in (None, "MALE", "FEMALE"):
-            return _problem("input.sex", "must be MALE or FEMALE")
-    return None
-
-
-def filter_problem(kind: str, value: Any) -> Answer | None:
-    """iDenfy's 400 for a bad ``filter`` of a check of ``kind``."""
-    if not isinstance(value, dict):
-        return _problem("filter", "is required")
-    threshold = value.get("threshold")
-    if threshold is not None and (type(threshold) is not int or not 75 <= threshold <= 100):
-        return _problem("filter.threshold", "must be an integer from 75 to 100")
-    allowed = PERSON_DATASETS if kind == "PERSON" else COMPANY_DATASETS
-    datasets = value.get("datasets")
-    if not isinstance(datasets, list) or not datasets or not set(datasets) <= set(allowed):
-        return _problem("filter.datasets", f"must be a non-empty list of {', '.join(allowed)}")
-    bodies = value.get("sanctionBodies")
-    if bodies is not None and (
-        not isinstance(bodies, list) or not all(type(b) is int and 1 <= b <= 80 for b in bodies)
-    ):
-        return _problem("filter.sanctionBodies", "must be a list of ids from 1 to 80")
-    tiers, matching = value.get("pepTiers"), value.get("dateOfBirthMatching")
-    if kind == "COMPANY" and (tiers is not None or matching is not None):
-        return _problem("filter", "pepTiers and dateOfBirthMatching are for a person only")
-    if tiers is not None and (not isinstance(tiers, list) or not set(tiers) <= set(_PEP_TIERS)):
-        return _problem("filter.pepTiers", "must be a list of PEP_TIER_1, PEP_TIER_2, PEP_TIER_3")
-    if matching is not None and matching not in _DOB_MATCHING:
-        return _problem("filter.dateOfBirthMatching", "must be a DateOfBirthMatchingEnum value")
-    return None
-
-
-def tags_problem(value: Any) -> Answer | None:
-    """iDenfy's 400 for bad ``tags`` (at most 5, 1-32 characters, no comma)."""
-    if not isinstance(value, list) or len(value) > 5:
-        return _problem("tags", "must be a list of at most 5 tags")
-    if not all(isinstance(t, str) and _TAG.fullmatch(t) for t in value):
-        return _problem("tags", "each tag must be 1-32 characters without a comma")
-    return None
 
 
 class FakeAml:
@@ -223,7 +85,7 @@ class FakeAml:
         self._profiles: dict[str, dict[str, Any]] = {}
         self.script("Manfred Weber", hits=[person_hit("fake-pep-1", "Manfred Weber")])
         self.script("GoPayments", hits=[company_hit("fake-san-1", "GoPayments Ltd")])
-        self.script("Cliff Hazard", adverse_media=[_CLIFF_ARTICLE])
+        self.script("Cliff Hazard", adverse_media=[CLIFF_ARTICLE])
 
     # ------------------------------------------------------------------ scripting
 
@@ -254,7 +116,7 @@ class FakeAml:
             and (kind == "PERSON") == ("nationalities" in h)
         ]
         for hit in found:
-            self._profiles[hit["resourceId"]] = _profile_of(kind, hit)
+            self._profiles[hit["resourceId"]] = profile_of(kind, hit)
         return found, [dict(a) for a in media]
 
     def _now(self) -> _dt.datetime:
@@ -365,9 +227,9 @@ class FakeAml:
             return body
         subject = body.get("amlCheck")
         if not isinstance(body.get("isSubscribed"), bool):
-            return _problem("isSubscribed", "is required (true or false)")
+            return refused("isSubscribed", "is required (true or false)")
         if not isinstance(subject, dict):
-            return _problem("amlCheck", "is required")
+            return refused("amlCheck", "is required")
         problem = subject_problem(subject) or tags_problem(body.get("tags", []))
         if problem:
             return problem
@@ -403,7 +265,7 @@ class FakeAml:
             if not isinstance(body, dict):
                 return body
             if "isSubscribed" in body and not isinstance(body["isSubscribed"], bool):
-                return _problem("isSubscribed", "must be true or false")
+                return refused("isSubscribed", "must be true or false")
             problem = tags_problem(body["tags"]) if "tags" in body else None
             if problem:
                 return problem
@@ -419,8 +281,8 @@ class FakeAml:
             if not isinstance(body, dict):
                 return body
             comment = body.get("comment")
-            if comment is not None and _text_problem(comment, "comment", 10_000):
-                return _problem("comment", "must be text of 1-10000 characters")
+            if comment is not None and text_problem(comment, "comment", 10_000):
+                return refused("comment", "must be text of 1-10000 characters")
         monitoring["status"] = "ACTIVE" if params[1] == "start" else "STOPPED"
         return answer(200, monitoring)
 
@@ -442,7 +304,7 @@ class FakeAml:
 
     def _list(self, request: Request) -> Answer:
         query = request.query
-        rows = [_row(m) for m in self.monitorings.values()]
+        rows = [list_row(m) for m in self.monitorings.values()]
         for key in ("status", "userType"):
             if key in query:
                 rows = [r for r in rows if r[key] == query[key]]
@@ -464,9 +326,9 @@ class FakeAml:
             page = int(query.get("page", "1"))
             per_page = int(query.get("perPage", "50"))
         except ValueError:
-            return _problem("page", "must be an integer")
+            return refused("page", "must be an integer")
         if page < 1 or per_page < 1:
-            return _problem("page", "must be at least 1")
+            return refused("page", "must be at least 1")
         start = (page - 1) * per_page
         if start and start >= len(rows):
             return error(404, "NOT_FOUND", "Invalid page.")
@@ -556,7 +418,7 @@ class FakeAml:
         found = [dict(h) for h in hits]
         kind = check["userType"]
         for hit in found:
-            self._profiles[hit["resourceId"]] = _profile_of(kind, hit)
+            self._profiles[hit["resourceId"]] = profile_of(kind, hit)
         check["amlCheck"] = [*check["amlCheck"], *found]
         check["checkedAt"] = self._now().isoformat()
         if found:
@@ -565,39 +427,7 @@ class FakeAml:
 
     def monitoring_payload(self, monitoring_id: str) -> dict[str, Any]:
         """The ``AML_MONITORING`` webhook body for the monitoring as it stands."""
-        monitoring = self.monitorings[monitoring_id]
-        check = monitoring["amlCheck"]
-        data = check["input"]
-        name = data.get("fullName") or data.get("companyName") or ""
-        first, _, last = name.partition(" ")
-        flagged = "FLAGS_FOUND" if check["amlCheck"] else "NO_FLAGS"
-        return {
-            "monitoringId": monitoring_id,
-            "name": first,
-            "surname": last,
-            "nationality": data.get("nationality") or data.get("country") or "",
-            "dob": data.get("dateOfBirth"),
-            "isActive": monitoring["status"] != "STOPPED",
-            "expiration": monitoring["expiration"],
-            "scanRefList": [],
-            "alertStatus": "ALERT" if monitoring["status"] == "ALERT" else "STATUS",
-            "status": monitoring["status"],
-            "pepsStatus": flagged,
-            "sanctionsStatus": flagged,
-            "adverseMediaStatus": "FLAGS_FOUND" if check["adverseMedia"] else "NO_FLAGS",
-            "results": [],
-            "amlCheck": {
-                "id": check["id"],
-                "overallStatus": check["overallStatus"],
-                "statusSetBy": None,
-                "statusSetAt": None,
-                "adverseMedia": [
-                    {**a, "score": str(a.get("score")), "status": "NOT_CHECKED"}
-                    for a in check["adverseMedia"]
-                ],
-                "amlCheck": check["amlCheck"],
-            },
-        }
+        return webhook_body(monitoring_id, self.monitorings[monitoring_id])
 
     async def send_monitoring_webhook(
         self,
@@ -652,58 +482,3 @@ def _sort_key(key: str) -> Callable[[Mapping[str, Any]], str]:
 
 def _bound(endpoint: _Endpoint, params: tuple[str, ...]) -> Callable[[Request], Answer]:
     return lambda request: endpoint(request, params)
-
-
-def _row(monitoring: Mapping[str, Any]) -> dict[str, Any]:
-    check = monitoring["amlCheck"]
-    data = check["input"]
-    name = str(data.get("fullName") or data.get("companyName") or "")[:100]
-    return {
-        "id": monitoring["id"],
-        "name": name,
-        "status": monitoring["status"],
-        "userType": check["userType"],
-        "isSubscribed": monitoring["isSubscribed"],
-        "checkedAt": check["checkedAt"],
-        "expiration": monitoring["expiration"],
-        "tags": monitoring["tags"],
-        "created": monitoring["created"],
-    }
-
-
-def _profile_of(kind: str, hit: Mapping[str, Any]) -> dict[str, Any]:
-    common: dict[str, Any] = {
-        "version": hit.get("version", 1),
-        "resourceId": hit["resourceId"],
-        "isDeleted": False,
-        "aliases": [],
-        "addresses": [],
-        "profileImages": [],
-        "notes": [],
-        "contactEntries": [],
-        "identifiers": [],
-        "evidences": [],
-        "sanEntries": {"current": [], "former": []},
-        "relEntries": [],
-        "rreEntries": [],
-        "poiEntries": [],
-        "insEntries": [],
-        "individualLinks": [],
-        "businessLinks": [],
-        "griEntries": [],
-        "datasets": list(hit.get("datasets", ())),
-    }
-    if kind == "COMPANY":
-        return {**common, "name": hit["name"], "businessTypes": [], "activities": []}
-    first, _, last = str(hit["name"]).partition(" ")
-    return {
-        **common,
-        "firstName": first,
-        "lastName": last or first,
-        "datesOfBirth": list(hit.get("datesOfBirth", ())),
-        "datesOfDeath": [],
-        "nationalities": list(hit.get("nationalities", ())),
-        "ddEntries": [],
-        "pepEntries": {"pepTier": hit.get("pepTier"), "current": [], "former": []},
-        "pepByAssociationEntries": [],
-    }
