@@ -41,7 +41,7 @@ from ..bulk.journal import Journal, JournalError, SqliteJournal
 from ..models import AmlCheck, AmlCheckRequest
 from ._common import _InputError, _plural, _say
 from ._exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS, exit_codes_text
-from ._ledger import journal_dir
+from ._ledger import is_url, journal_dir
 from ._output import _open_out
 from ._screen_rows import _check_rows, _read, _Row
 from ._target import _announce, _check_paths, _credentials, _rate_limit, _target
@@ -218,6 +218,8 @@ def _journal_for(args: argparse.Namespace, name: str, scope: str) -> SqliteJourn
     if args.no_journal:
         return None
     if args.journal:
+        if is_url(args.journal):
+            raise _InputError("screen keeps its journal in an SQLite file: give --journal FILE")
         path = Path(args.journal)
     else:
         directory = journal_dir()
@@ -325,6 +327,16 @@ def _summary(counts: _Counts, total: int, interrupted: bool) -> None:
 # --------------------------------------------------------------------------- grammar
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def screen_parser(commands: Any) -> None:
     """``idenfy-async screen INPUT --out OUT``."""
     screen = commands.add_parser(
@@ -356,13 +368,13 @@ def screen_parser(commands: Any) -> None:
     )
     screen.add_argument(
         "--concurrency",
-        type=int,
+        type=_positive,
         default=DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"checks in flight at once (default {DEFAULT_CONCURRENCY})",
     )
     screen.add_argument("--rate", metavar="SPEC", help='pace requests, e.g. "3/s" or "none"')
-    screen.add_argument("--burst", type=int, default=1, metavar="N", help=argparse.SUPPRESS)
+    screen.add_argument("--burst", type=_positive, default=1, metavar="N", help=argparse.SUPPRESS)
     screen.add_argument(
         "--redis-url",
         metavar="URL",

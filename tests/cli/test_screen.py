@@ -90,6 +90,20 @@ def test_bad_rows_are_refused_before_anything_is_sent(
     assert not (tmp_path / "out.jsonl").exists()
 
 
+def test_a_postgresql_journal_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(
+        capsys,
+        "screen",
+        str(EXAMPLES / "people.csv"),
+        "--out",
+        "out.jsonl",
+        "--journal",
+        "postgresql://db/x",
+    )
+    assert code == EXIT_USAGE
+    assert "SQLite file" in err
+
+
 def test_jsonl_input_with_defaults(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     lines = [
