@@ -23,6 +23,10 @@ Deduplicate: iDenfy retries failed deliveries and the signature carries no
 timestamp, so a redelivery is byte-for-byte valid again. Store each event's
 ``dedupe_key`` and skip keys already processed. An auto result with
 ``final=False`` is followed by a manual one: act on the final event.
+
+The AML webhooks (``AML_MONITORING``, ``AML_MONITORING_EXPIRATION``) are signed the
+same way and parse to [`AmlMonitoringEvent`][idenfy_async.AmlMonitoringEvent] and
+[`AmlMonitoringExpirationEvent`][idenfy_async.AmlMonitoringExpirationEvent].
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from .errors import (
     WebhookPayloadError,
 )
 from .models import (
+    AmlMonitoringEvent,
+    AmlMonitoringExpirationEvent,
     DocumentExpirationEvent,
     EventType,
     FacialAuthenticationEvent,
@@ -85,6 +91,8 @@ _EVENT_CLASSES: Final[Mapping[str, type[WebhookEvent]]] = {
     EventType.FACIAL_AUTHENTICATION: FacialAuthenticationEvent,
     EventType.DOCUMENT_EXPIRATION: DocumentExpirationEvent,
     EventType.VIDEO_CALL_FINISHED: VideoCallEvent,
+    EventType.AML_MONITORING: AmlMonitoringEvent,
+    EventType.AML_MONITORING_EXPIRATION: AmlMonitoringExpirationEvent,
 }
 # Spellings seen in iDenfy's docs and dashboard for the same events.
 _TYPE_ALIASES: Final = {
@@ -274,10 +282,22 @@ def _is_video_call(payload: Mapping[str, Any]) -> bool:
     return "videoCallAnswers" in payload
 
 
+def _is_aml_monitoring(payload: Mapping[str, Any]) -> bool:
+    # Its own required field; checked before the others: its string ``status``
+    # (PENDING, say) would otherwise read as a face-authentication status.
+    return "monitoringId" in payload
+
+
+def _is_aml_expiration(payload: Mapping[str, Any]) -> bool:
+    return "usersToExtend" in payload or "usersToExpire" in payload
+
+
 # What identifies each event's body, in order: the first match is the model, so a
 # body that matches two (an identification result that gains a documentExpiration
 # field, say) always decodes the same way, whatever the header.
 _SHAPES: Final[Mapping[type[WebhookEvent], Callable[[Mapping[str, Any]], bool]]] = {
+    AmlMonitoringEvent: _is_aml_monitoring,
+    AmlMonitoringExpirationEvent: _is_aml_expiration,
     IdentificationEvent: _is_identification,
     DocumentExpirationEvent: _is_document_expiration,
     FacialAuthenticationEvent: _is_facial_authentication,

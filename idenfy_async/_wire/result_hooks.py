@@ -6,6 +6,7 @@ and the KYC workflow's answers (lenient, never wrong; the whole object kept in `
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import types
 import typing
@@ -18,6 +19,19 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from ..models import (
     AdditionalStepsStatus,
+    AmlAdverseMedia,
+    AmlCheck,
+    AmlCheckFilter,
+    AmlCheckInput,
+    AmlCheckMonitoring,
+    AmlHit,
+    AmlHitAddress,
+    AmlMonitoring,
+    AmlMonitoringEvent,
+    AmlMonitoringExpirationEvent,
+    AmlMonitoringSummary,
+    AmlProfile,
+    AmlWebhookCheck,
     BlocklistEntry,
     DocumentExpirationEvent,
     FaceAuthCheck,
@@ -38,7 +52,7 @@ from ..models import (
     wire_name,
 )
 from .session_hooks import strict_opt_bool
-from .shapes import RAW_KEY, UPPER_KEYS, each
+from .shapes import RAW_KEY, UPPER_KEYS, each, infer_user_type
 
 __all__ = ["register_result_hooks"]
 
@@ -143,6 +157,92 @@ def register_result_hooks(conv: cattrs.Converter) -> None:
     # The rest of the KYC workflow: answers read like results.
     for cls in (FaceAuthCheck, FaceAuthSession, BlocklistEntry, PoaCheck):
         register(cls)
+    _register_aml(conv, register, records)
+
+
+def _register_aml(
+    conv: cattrs.Converter,
+    register: Callable[..., None],
+    service_results: Callable[[Any, Any], tuple[Any, ...]],
+) -> None:
+    """The standalone AML API's answers and webhooks: lists sent as null are empty, the
+    ``userType`` union is read by what is present, the three ``amlCheck``s renamed."""
+    conv.register_structure_hook_factory(lambda tp: tp == tuple[int, ...], lambda _: _int_tuple)
+    conv.register_structure_hook_factory(
+        lambda tp: tp == tuple[Mapping[str, Any], ...], lambda _: _mapping_tuple
+    )
+    for cls in (AmlHitAddress, AmlCheckInput, AmlCheckFilter, AmlCheckMonitoring):
+        register(cls)
+    register(AmlHit)
+    register(AmlAdverseMedia, score=override(rename="score", struct_hook=_lenient_score))
+    hits = _record_tuple(conv.get_structure_hook(AmlHit))
+    conv.register_structure_hook_factory(lambda tp: tp == tuple[AmlHit, ...], lambda _: hits)
+    _register_tuple(conv, tuple[AmlHitAddress, ...], AmlHitAddress)
+    _register_tuple(conv, tuple[AmlAdverseMedia, ...], AmlAdverseMedia)
+    typed = functools.partial(_with_user_type, infer=infer_user_type)
+    renamed_hits = override(rename="amlCheck", struct_hook=hits)
+    register(AmlCheck, prepare=typed, hits=renamed_hits)
+    register(AmlWebhookCheck, prepare=typed, hits=renamed_hits)
+    register(AmlMonitoring, check=override(rename="amlCheck"))
+    register(AmlMonitoringSummary)
+    register(AmlProfile, prepare=typed)
+    register(
+        AmlMonitoringEvent,
+        check=override(rename="amlCheck"),
+        results=override(rename="results", struct_hook=service_results),
+    )
+    register(AmlMonitoringExpirationEvent)
+
+
+def _register_tuple(conv: cattrs.Converter, tp: Any, item: type[Any]) -> None:
+    # A list of ``item`` objects; null is empty.
+    hook = _record_tuple(conv.get_structure_hook(item))
+    conv.register_structure_hook_factory(lambda given: given == tp, lambda _: hook)
+
+
+def _with_user_type(
+    value: Mapping[str, Any], *, infer: Callable[[Mapping[str, Any]], str | None]
+) -> dict[str, Any]:
+    body = dict(value)
+    if not isinstance(body.get("userType"), str) or not body.get("userType"):
+        body["userType"] = infer(value)
+    return body
+
+
+def _lenient_score(value: Any, _: Any) -> int | None:
+    # An integer in checks, text in webhooks: text that is a number is read as one.
+    if value is None or type(value) is int:
+        return value
+    if type(value) is float and math.isfinite(value):
+        return int(value)
+    if type(value) is str:
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return int(number) if math.isfinite(number) else None
+    raise TypeError("expected a number")
+
+
+def _int_tuple(value: Any, _: Any) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise TypeError("expected a list of integers")
+    if not all(type(v) is int for v in value):
+        raise TypeError("expected a list of integers")
+    return tuple(value)
+
+
+def _mapping_tuple(value: Any, _: Any) -> tuple[Mapping[str, Any], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return (value,)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, Mapping) for v in value):
+        raise TypeError("expected a list of objects")
+    return tuple(value)
 
 
 def _identification_body(value: Mapping[str, Any]) -> dict[str, Any]:

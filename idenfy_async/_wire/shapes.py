@@ -8,7 +8,7 @@ imported in them, not here: see `converter` for why it loads on first use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ..models._rules import wire_name
@@ -16,10 +16,17 @@ from ..models._rules import wire_name
 if TYPE_CHECKING:
     from cattrs import BaseValidationError
 
-__all__ = ["RAW_KEY", "UPPER_KEYS", "each", "shape_errors", "shape_problem"]
+__all__ = ["RAW_KEY", "UPPER_KEYS", "each", "infer_user_type", "shape_errors", "shape_problem"]
 
-#: Wire keys that are not the camelCase of their attribute (iDenfy's upper-case lists).
-UPPER_KEYS: Final = {"aml": "AML", "lid": "LID", "criminal_check": "CRIMINAL_CHECK"}
+#: Wire keys that are not the camelCase of their attribute (iDenfy's upper-case lists, and
+#: the AML models' ``hits`` and ``check``: both ``amlCheck`` on the wire).
+UPPER_KEYS: Final = {
+    "aml": "AML",
+    "lid": "LID",
+    "criminal_check": "CRIMINAL_CHECK",
+    "hits": "amlCheck",
+    "check": "amlCheck",
+}
 #: Where a hook keeps the whole received object for the model's ``raw``.
 RAW_KEY: Final = "\x00raw"
 
@@ -87,3 +94,26 @@ def each(values: Any, hook: Callable[[Any, Any], Any], tp: Any) -> tuple[Any, ..
     if problems:
         raise IterableValidationError(f"While structuring {tp}", problems, tp)
     return tuple(items)
+
+
+def infer_user_type(body: Mapping[str, Any]) -> str | None:
+    """``userType`` of an AML check or profile body: as sent, else from its shape (a
+    person's input has ``fullName`` and its hits nationalities and birth dates; a company
+    profile has business types), else None."""
+    given = body.get("userType")
+    if isinstance(given, str) and given:
+        return given
+    data = body.get("input")
+    if isinstance(data, Mapping):
+        if "fullName" in data:
+            return "PERSON"
+        if "companyName" in data:
+            return "COMPANY"
+    if any(key in body for key in ("lastName", "datesOfBirth", "pepEntries", "ddEntries")):
+        return "PERSON"
+    if any(key in body for key in ("businessTypes", "activities", "soeEntry")):
+        return "COMPANY"
+    hits = body.get("amlCheck")
+    if isinstance(hits, list) and hits and isinstance(hits[0], Mapping):
+        return "PERSON" if "nationalities" in hits[0] or "datesOfBirth" in hits[0] else "COMPANY"
+    return None

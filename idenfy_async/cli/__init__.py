@@ -4,6 +4,7 @@
 
     idenfy-async bulk customers.csv --out results.jsonl      # one session per row
     idenfy-async bulk customers.csv --dry-run                # validate only, send nothing
+    idenfy-async screen people.csv --out screened.jsonl      # one AML check per row
     idenfy-async fake-server --port 8080 --fail-rate 0.1     # FakeIdenfy over HTTP
     idenfy-async fake complete SCANREF APPROVED              # drive a running fake-server
     idenfy-async fake webhook SCANREF                        # ... have it send the webhook

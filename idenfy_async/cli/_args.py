@@ -24,6 +24,7 @@ from ._bulk import _bulk_command
 from ._common import DEFAULT_FAKE_SERVER, DEFAULT_RATE
 from ._exits import FAKE_EXIT_CODES, exit_codes_text
 from ._fake import _fake_server, _run_control
+from ._screen import screen_parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"idenfy-async {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     _bulk_parser(commands)
+    screen_parser(commands)
     _fake_server_parser(commands)
     _control_parsers(commands)
     return parser

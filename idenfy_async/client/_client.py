@@ -73,6 +73,7 @@ from ..models import (
     WebhookEvent,
 )
 from ..transports import HttpBackend
+from ._aml import AmlScreening
 from ._paging import VerificationListing, parse_page
 from ._resources import (
     Blocklists,
@@ -1012,6 +1013,12 @@ class AsyncIdenfy:
         """The standalone proof-of-address check (`ProofOfAddress`)."""
 
         return ProofOfAddress(self)
+
+    @functools.cached_property
+    def aml(self) -> AmlScreening:
+        """AML checks and monitorings: iDenfy's standalone AML API (`AmlScreening`)."""
+
+        return AmlScreening(self, self._state.base_url)
 
 
 class _BulkCreator:

@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from ._aml_results import AmlMonitoringEvent, AmlMonitoringExpirationEvent
 from ._checks import _mask
 from ._open_enums import (
     DocumentExpirationThreshold,
@@ -207,5 +208,10 @@ class VideoCallEvent:
 
 #: What [`idenfy_async.webhooks.parse_event`][idenfy_async.parse_event] returns.
 WebhookEvent: TypeAlias = (
-    IdentificationEvent | FacialAuthenticationEvent | DocumentExpirationEvent | VideoCallEvent
+    IdentificationEvent
+    | FacialAuthenticationEvent
+    | DocumentExpirationEvent
+    | VideoCallEvent
+    | AmlMonitoringEvent
+    | AmlMonitoringExpirationEvent
 )

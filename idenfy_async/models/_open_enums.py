@@ -13,6 +13,14 @@ from typing import TypeVar
 __all__ = [
     "AdditionalStepsStatus",
     "AgeEstimate",
+    "AmlAlertStatus",
+    "AmlCheckStatus",
+    "AmlDataset",
+    "AmlDateOfBirthMatching",
+    "AmlMonitoringStatus",
+    "AmlPepTier",
+    "AmlSex",
+    "AmlUserType",
     "BlocklistSource",
     "DocumentExpirationThreshold",
     "DocumentSex",
@@ -259,6 +267,8 @@ class EventType(_OpenEnum):
     DOCUMENT_EXPIRATION = "DOCUMENT_EXPIRATION"
     FACIAL_AUTHENTICATION = "FACIAL_AUTHENTICATION"
     VIDEO_CALL_FINISHED = "VIDEO_CALL_FINISHED"
+    AML_MONITORING = "AML_MONITORING"
+    AML_MONITORING_EXPIRATION = "AML_MONITORING_EXPIRATION"
 
 
 class DocumentExpirationThreshold(_OpenEnum):
@@ -328,3 +338,99 @@ class PoaOverallStatus(_OpenEnum):
     MATCH = "MATCH"
     NO_MATCH = "NO_MATCH"
     NOT_COMPARED = "NOT_COMPARED"
+
+
+# --------------------------------------------------------------------------- AML
+# iDenfy's standalone AML API (models/_aml.py, _aml_results.py).
+
+
+class AmlUserType(_OpenEnum):
+    """``userType``: who a check or monitoring screens."""
+
+    PERSON = "PERSON"
+    COMPANY = "COMPANY"
+
+
+class AmlCheckStatus(_OpenEnum):
+    """``overallStatus`` of a check (also the webhook's PEP, sanction and media statuses)."""
+
+    NOT_CHECKED = "NOT_CHECKED"
+    NO_FLAGS = "NO_FLAGS"
+    FALSE_POSITIVE = "FALSE_POSITIVE"
+    TRUE_POSITIVE = "TRUE_POSITIVE"
+    FLAGS_FOUND = "FLAGS_FOUND"
+
+
+class AmlMonitoringStatus(_OpenEnum):
+    """``status`` of a monitoring ("AML monitoring v3 status")."""
+
+    ACTIVE = "ACTIVE"
+    STOPPED = "STOPPED"
+    PENDING = "PENDING"
+    ALERT = "ALERT"
+
+
+class AmlAlertStatus(_OpenEnum):
+    """``alertStatus`` of the ``AML_MONITORING`` webhook: the v2 status, deprecated by
+    iDenfy but still sent. Decide on ``status``
+    ([`AmlMonitoringStatus`][idenfy_async.AmlMonitoringStatus])."""
+
+    ALERT = "ALERT"
+    DECLINED = "DECLINED"
+    ACCEPTED = "ACCEPTED"
+    PENDING = "PENDING"
+    STATUS = "STATUS"
+
+
+class AmlDataset(_OpenEnum):
+    """A screening dataset. ``PEP``, ``SAN`` and ``SOE`` are deprecated (iDenfy: "ignore")
+    but still arrive in business hits; ``ID`` and ``CORP`` appear only on evidence."""
+
+    PEP_CURRENT = "PEP_CURRENT"
+    PEP_FORMER = "PEP_FORMER"
+    PEP_LINKED = "PEP_LINKED"
+    SAN_CURRENT = "SAN_CURRENT"
+    SAN_FORMER = "SAN_FORMER"
+    INS = "INS"
+    RRE = "RRE"
+    DD = "DD"
+    POI = "POI"
+    REL = "REL"
+    SOE_CURRENT = "SOE_CURRENT"
+    SOE_FORMER = "SOE_FORMER"
+    GRI = "GRI"
+    ID = "ID"
+    CORP = "CORP"
+    PEP = "PEP"
+    SAN = "SAN"
+    SOE = "SOE"
+
+
+class AmlPepTier(_OpenEnum):
+    """A PEP tier: 1 senior, 2 middle-ranking, 3 junior officials; ``PEP_BY_ASSOCIATION``
+    appears on profiles only."""
+
+    PEP_TIER_1 = "PEP_TIER_1"
+    PEP_TIER_2 = "PEP_TIER_2"
+    PEP_TIER_3 = "PEP_TIER_3"
+    PEP_BY_ASSOCIATION = "PEP_BY_ASSOCIATION"
+
+
+class AmlDateOfBirthMatching(_OpenEnum):
+    """``filter.dateOfBirthMatching``: how closely a hit's birth date must match (iDenfy's
+    default ``EXACT``)."""
+
+    EXACT = "EXACT"
+    SAME_YEAR = "SAME_YEAR"
+    WITHIN_ONE_YEAR = "WITHIN_ONE_YEAR"
+    WITHIN_TWO_YEARS = "WITHIN_TWO_YEARS"
+    WITHIN_THREE_YEARS = "WITHIN_THREE_YEARS"
+    WITHIN_FOUR_YEARS = "WITHIN_FOUR_YEARS"
+    WITHIN_FIVE_YEARS = "WITHIN_FIVE_YEARS"
+
+
+class AmlSex(_OpenEnum):
+    """``sex`` of a screened person, ``gender`` of a hit."""
+
+    MALE = "MALE"
+    FEMALE = "FEMALE"

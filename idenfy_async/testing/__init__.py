@@ -40,13 +40,23 @@ otherwise, e.g. ``--host 0.0.0.0`` in a container on a private network)::
                                                  request's arrival time, method, path,
                                                  status and a keyed hash of its clientId
     DELETE /__fake__/requests                    clear the log (reset clears it too)
+    POST /__fake__/aml/script                    {"name": ..., "hits": [...],
+                                                  "adverseMedia": [...]}: every later AML
+                                                 screening of that name finds them
+    POST /__fake__/aml/monitorings/ID/rescreen   {"hits": [...]}: a rescreen finds them (ALERT)
+    POST /__fake__/aml/monitorings/ID/webhook    {"url": ..., "signingKey": ...}: the signed
+                                                 AML_MONITORING webhook; answers the app's
+                                                 status
+    POST /__fake__/aml/expiration-webhook        {"url": ..., "usersToExtend": N,
+                                                  "usersToExpire": N}
 
 [`FakeControl`][idenfy_async.testing.FakeControl] calls them from Python,
 ``idenfy-async fake complete|webhook|sessions|reset`` from a shell.
 
 The package's modules, one job each: ``_fake`` (the stateful fake and its
 sessions), ``_results`` (the result endpoints), ``_kyc`` and ``_kyc_face`` (the rest
-of the workflow), ``_faults`` (scripted faults, and the one place that plays them),
+of the workflow), ``_aml`` (AML checks and monitorings, with their own rules),
+``_faults`` (scripted faults, and the one place that plays them),
 ``_rules`` (the fake's own rules for token requests, written from iDenfy's
 reference), ``_gateway`` (the server's own rate limits and its request log),
 ``_server`` (the TCP server, on h11) and ``_control`` (the control
@@ -58,6 +68,7 @@ from __future__ import annotations
 from typing import Final
 
 from . import _common
+from ._aml import FakeAml, company_hit, person_hit
 from ._common import (
     CONTROL_PREFIX,
     DEFAULT_SIGNING_KEY,
@@ -85,6 +96,7 @@ __all__ = [
     "CONTROL_PREFIX",
     "DEFAULT_SIGNING_KEY",
     "FAILURE_MIX",
+    "FakeAml",
     "Fault",
     "FakeControl",
     "FakeControlError",
@@ -92,5 +104,7 @@ __all__ = [
     "FakeIdenfyServer",
     "FakeSession",
     "WebhookDelivery",
+    "company_hit",
+    "person_hit",
     "random_failure",
 ]

@@ -27,6 +27,7 @@ import httpx
 
 from ..models import wire_name
 from . import _control, _faults, _rules
+from ._aml import FakeAml
 from ._common import (
     CONTROL_PREFIX,
     DEFAULT_API_KEY,
@@ -132,6 +133,9 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         #: Face authentication, request-information, blocklists, processing, POA.
         self.kyc: FakeKyc = FakeKyc(self._state, self.complete)
         self._routes.update(self.kyc.routes())
+        #: AML checks and monitorings (scripted hits, PDFs, webhooks).
+        self.aml: FakeAml = FakeAml(self._state)
+        self._routes.update(self.aml.routes())
 
     # ------------------------------------------------------------------ state
 
@@ -218,12 +222,14 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         return [s for s in self.sessions if s.client_id == client_id]
 
     def reset(self) -> None:
-        """Forget every session, webhook, request count and scripted failure."""
+        """Forget every session, webhook, request count, scripted failure, AML check and
+        monitoring (the AML watchlist stays)."""
         self.sessions.clear()
         self.webhooks.clear()
         self.file_requests.clear()
         self._script.clear()
         self.requests = 0
+        self.aml.reset()
 
     # ------------------------------------------------------------------ transport
 
@@ -296,7 +302,11 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         else:
             if headers.get("authorization") != self._expected_auth:
                 return answer(401, {"message": "Invalid authorization credentials"})
-            route = self._routes.get(path) or self.kyc.route(method, path)
+            route = (
+                self._routes.get(path)
+                or self.kyc.route(method, path)
+                or self.aml.route(method, path)
+            )
         if route is None:
             return answer(404, {"message": "Not found.", "identifier": "NOT_FOUND"})
         allowed, endpoint = route
@@ -524,6 +534,9 @@ class FakeIdenfy(httpx.AsyncBaseTransport):
         ``origin``: where the control request reached a served fake; the webhooks it
         sends name their file URLs there.
         """
+        parts = path.partition("?")[0].removeprefix(CONTROL_PREFIX).strip("/").split("/")
+        if parts[0] == "aml":
+            return await self.aml.control(method, parts[1:], body, signing_key=self.signing_key)
         return await _control.control(self, method, path, body, origin=origin)
 
 

@@ -171,6 +171,12 @@ class FakeIdenfyServer:
         while len(self.fake.sessions) < count:
             await self._changed.wait()
 
+    async def wait_for_checks(self, count: int) -> None:
+        """Return once at least ``count`` AML check creates reached the fake (refused ones
+        too: ``fake.aml.check_requests``)."""
+        while len(self.fake.aml.check_requests) < count:
+            await self._changed.wait()
+
     # ------------------------------------------------------------------ HTTP
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

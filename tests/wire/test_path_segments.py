@@ -27,6 +27,7 @@ from idenfy_async import (
     RequestValidationError,
     RetryPolicy,
 )
+from idenfy_async._wire import aml as aml
 from idenfy_async._wire import kyc as kyc
 from idenfy_async._wire import results as _results_sansio
 from idenfy_async._wire import sessions as _sansio
@@ -65,6 +66,40 @@ PATH_TAKING: dict[str, tuple[str, tuple[str, ...], Call]] = {
         ("scanRef", "blocklistSource"),
         lambda c, v: c.blocklists.remove(v[0], v[1]),
     ),
+    "aml.check_pdf": (aml.CHECK_PDF_PATH, ("id",), lambda c, v: c.aml.check_pdf(v[0])),
+    "aml.get_profile": (
+        aml.PROFILE_PATH,
+        ("id", "profileId"),
+        lambda c, v: c.aml.get_profile(v[0], v[1]),
+    ),
+    "aml.profile_pdf": (
+        aml.PROFILE_PDF_PATH,
+        ("id", "profileId"),
+        lambda c, v: c.aml.profile_pdf(v[0], v[1]),
+    ),
+    "aml.get_monitoring": (aml.MONITORING_PATH, ("id",), lambda c, v: c.aml.get_monitoring(v[0])),
+    "aml.update_monitoring": (
+        aml.MONITORING_PATH,
+        ("id",),
+        lambda c, v: c.aml.update_monitoring(v[0], is_subscribed=True),
+    ),
+    "aml.delete_monitoring": (
+        aml.MONITORING_PATH,
+        ("id",),
+        lambda c, v: c.aml.delete_monitoring(v[0]),
+    ),
+    "aml.start_monitoring": (aml.START_PATH, ("id",), lambda c, v: c.aml.start_monitoring(v[0])),
+    "aml.stop_monitoring": (aml.STOP_PATH, ("id",), lambda c, v: c.aml.stop_monitoring(v[0])),
+    "aml.monitoring_pdf": (
+        aml.MONITORING_PDF_PATH,
+        ("id",),
+        lambda c, v: c.aml.monitoring_pdf(v[0]),
+    ),
+    "aml.remove_profile": (
+        aml.MONITORING_PROFILE_PATH,
+        ("id", "profileId"),
+        lambda c, v: c.aml.remove_profile(v[0], v[1]),
+    ),
 }
 #: Every other public method: a fixed path (values go into the body or the query), or
 #: no request of its own (downloads take a whole URL iDenfy gave, checked apart).
@@ -88,6 +123,9 @@ NO_PATH_VALUES: frozenset[str] = frozenset(
         "reconcile_session",
         "with_options",
         "with_response_info",
+        "aml.create_check",
+        "aml.create_monitoring",
+        "aml.list_monitorings",
         "face_auth.create_token",
         "face_auth.list_sessions",
         "processing.process",
@@ -122,7 +160,7 @@ def test_every_path_template_is_covered() -> None:
     """Each endpoint path with a placeholder, in every sans-I/O module, has a listed method."""
     templates = {
         value
-        for module in (kyc, _results_sansio, _sansio)
+        for module in (kyc, aml, _results_sansio, _sansio)
         for value in vars(module).values()
         if isinstance(value, str) and value.startswith("/") and _PLACEHOLDER.search(value)
     }
@@ -148,6 +186,9 @@ PATH_TEXT = st.one_of(
 SOURCES = st.booleans().flatmap(
     lambda valid: st.sampled_from([s.value for s in BlocklistSource]) if valid else PATH_TEXT
 )
+#: An AML check or monitoring id: a UUID (sent canonical, as drawn), else refused.
+UUIDS = st.booleans().flatmap(lambda valid: st.uuids().map(str) if valid else PATH_TEXT)
+_DRAWN = {"blocklistSource": SOURCES, "id": UUIDS}
 
 
 async def _sent_for(
@@ -174,7 +215,7 @@ async def _sent_for(
 def test_any_text_is_one_segment_or_refused(name: str, data: st.DataObject) -> None:
     """One segment per value (decoding back to it), or a typed refusal and nothing sent."""
     template, fields, call = PATH_TAKING[name]
-    values = [data.draw(SOURCES if f == "blocklistSource" else PATH_TEXT, f) for f in fields]
+    values = [data.draw(_DRAWN.get(f, PATH_TEXT), f) for f in fields]
     sent, error = asyncio.run(_sent_for(call, values))
     if isinstance(error, RequestValidationError):
         event("refused")
