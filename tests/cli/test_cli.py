@@ -780,6 +780,50 @@ async def test_the_fake_server_listens_on_the_host_given() -> None:
     assert process.returncode == EXIT_OK
 
 
+@POSIX_ONLY
+async def test_the_fake_server_on_every_interface_is_reached_by_a_name_with_the_opt_in(
+    tmp_path: Path,
+) -> None:
+    """docker-compose's case: `fake-server --host 0.0.0.0`, and a client that reaches it
+    by a host name (not loopback by name): refused without the insecure-http opt-in; with
+    it, a session is created, its link and its files point at that name, and
+    download_files writes the files."""
+    import socket
+
+    from idenfy_async import ConfigurationError
+    from idenfy_async.testing import FakeControl
+
+    name = socket.gethostname()
+    try:
+        socket.getaddrinfo(name, None)
+    except OSError:
+        pytest.skip(f"this machine's host name {name!r} does not resolve")
+    process, ready = await fake_server("--host", "0.0.0.0", "--exit-after", "20")
+    url = f"http://{name}:{ready['port']}"
+    try:
+        with pytest.raises(ConfigurationError, match="IDENFY_ALLOW_INSECURE_HTTP"):
+            AsyncIdenfy("test-key", "test-secret", base_url=url)
+        async with AsyncIdenfy(
+            "test-key", "test-secret", base_url=url, allow_insecure_http=True
+        ) as client:
+            session = await client.create_session(client_id="user-1")
+            assert session.redirect_url is not None
+            assert session.redirect_url.startswith(url + "/")
+            control = f"http://127.0.0.1:{ready['port']}"
+            async with FakeControl(control) as admin:
+                await admin.complete(session.scan_ref, "APPROVED")
+            files = await client.get_files(session.scan_ref)
+            links = [link for link in files.values() if link is not None]
+            assert links
+            assert all(link.startswith(url + "/") for link in links)
+            written = await client.download_files(files, tmp_path)
+        assert written
+        assert all(path.stat().st_size > 0 for path in written.values())
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.communicate(), timeout=30)
+
+
 def test_the_fake_server_says_when_it_cannot_listen_on_the_host(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
