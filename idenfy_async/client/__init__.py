@@ -11,7 +11,7 @@ listing of verifications ``list_verifications`` returns
 from ._aml import AmlScreening
 from ._aml_paging import AmlListingPage, AmlMonitoringListing
 from ._client import AsyncIdenfy
-from ._paging import ListingPage, VerificationListing
+from ._paging import Listing, ListingPage, Page, VerificationListing
 from ._resources import (
     Blocklists,
     FaceAuthentication,
@@ -28,7 +28,9 @@ __all__ = [
     "Blocklists",
     "FaceAuthentication",
     "InformationRequests",
+    "Listing",
     "ListingPage",
+    "Page",
     "Processing",
     "ProofOfAddress",
     "VerificationListing",
