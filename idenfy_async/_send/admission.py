@@ -134,12 +134,14 @@ class Admission:
                 raise cooldown_error(spec, grant.cooldown)
             turn = Turn(grant.turn, grant.slot)
         else:
-            # Unpaced with a caller's pacer, but paused after a 429: the pause first,
-            # then the caller's token (taken during the pause, all would leave at once).
-            turn = Turn(await pace.reserve(), None)
+            at = await pace.reserve()
             if self.pacer is not None:
+                # Unpaced with a caller's pacer, but paused after a 429: the pause
+                # first (reserve), then the caller's token (taken during the pause, all
+                # would leave at once), then at once.
                 await self.pacer.acquire()
-                turn = Turn(clock(), None)
+                at = clock()
+            turn = Turn(at, None)
         await self.limiter.acquire()
         budget.exclude(max(0.0, clock() - queued - paused))
         return turn

@@ -269,22 +269,22 @@ class _Runner:
         request: SessionRequest,
         *,
         after: asyncio.Task[BulkResult | _SetAside | None] | None,
-        set_aside: int = 0,
-        held: bool = False,
+        again: _SetAside | None = None,
     ) -> BulkResult | _SetAside | None:
         """The row's result; None when a stop refused it before anything was sent;
         `_SetAside` when another process is creating its clientId or another worker
-        holds it in the journal. A row set aside before (``set_aside`` times) is asked
-        about again at once the first time (the other one has usually finished it),
-        then after a short wait each time (growing, for a row ``held`` in the journal:
-        a dead worker's rows are free only once their lease ends)."""
+        holds it in the journal. A row set aside before (``again``) is asked about again
+        at once the first time (the other one has usually finished it), then after a
+        short wait each time (growing for a row held in the journal: a dead worker's
+        rows are free only once their lease ends)."""
         if after is not None:
             await asyncio.wait({after})  # its outcome is in the journal when it is done
-        if set_aside > 1:
-            await self.policy.sleep(_poll_wait(set_aside, held=held))
+        times = 0 if again is None else again.times
+        if again is not None and times > 1:
+            await self.policy.sleep(_poll_wait(times, held=again.until is not None))
         result = await self._claimed_run(index, request)
         if isinstance(result, _SetAside):
-            result.times = set_aside + 1
+            result.times = times + 1
         return result
 
     async def _claimed_run(

@@ -234,20 +234,16 @@ class _Schedule:
                 await self.changed.wait()
                 continue
             row = self.set_aside.popleft()
-            await self.submit(
-                row.index, row.request, set_aside=row.times, held=row.until is not None
-            )
+            await self.submit(row.index, row.request, again=row)
 
     async def submit(
-        self, index: int, request: SessionRequest, *, set_aside: int = 0, held: bool = False
+        self, index: int, request: SessionRequest, *, again: _SetAside | None = None
     ) -> None:
         await self.slots.acquire()
         self.holding.add(index)
         cid = request.client_id
         previous = self.latest.get(cid)
-        task = asyncio.create_task(
-            self.runner.run(index, request, after=previous, set_aside=set_aside, held=held)
-        )
+        task = asyncio.create_task(self.runner.run(index, request, after=previous, again=again))
         if self.ordered:
             self.latest[cid] = task
         self.tasks.add(task)

@@ -281,7 +281,7 @@ async def test_a_row_held_elsewhere_is_reported_once_its_holder_recorded_it(
     created = attrs_created()
     await journal.put(created)
     await journal.unclaim(CID, OTHER)
-    again = await runner.run(0, SessionRequest(CID), after=None, set_aside=first.times, held=True)
+    again = await runner.run(0, SessionRequest(CID), after=None, again=first)
     assert isinstance(again, BulkResult)
     assert (again.state, again.sent, again.earlier) == (BulkState.SKIPPED, False, created)
     assert worker.calls == []
