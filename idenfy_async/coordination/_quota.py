@@ -14,7 +14,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -288,7 +288,6 @@ class RedisQuota:
                 1,
             ),
         }
-        self._lead = PACE_LEAD
         self.interactive: QuotaView = QuotaView(self, "interactive")
         self.bulk: QuotaView = QuotaView(self, "bulk")
 
@@ -333,20 +332,10 @@ class RedisQuota:
         waited = 0.0
         args = (*self._args[priority], max_cooldown_us, INCREASE_PER_SECOND)
         while True:
-            if self._skipping_redis():  # failed while this one waited
+            reply = await self._shared(lambda: self._script(keys=self._keys, args=args))
+            if reply is None:  # Redis failing (perhaps while this one waited)
                 grant = await self._take_locally()
                 return attrs.evolve(grant, waited=waited + grant.waited)
-            try:
-                reply = await _run(
-                    "quota", lambda: self._script(keys=self._keys, args=args), self.op_timeout
-                )
-            except CoordinationError as exc:
-                if self.fallback_share is None:
-                    raise
-                self._degrade(exc)
-                grant = await self._take_locally()
-                return attrs.evolve(grant, waited=waited + grant.waited)
-            self._recover()
             committed, wait_us, slot_us = (int(x) for x in reply)
             if committed == 2:
                 return Grant(None, waited, cooldown=wait_us / 1e6)
@@ -355,7 +344,7 @@ class RedisQuota:
                 # Back shortly before the slot: what must precede the send runs
                 # meanwhile, then the request leaves at the slot (Pace.leave).
                 turn = self._clock() + wait
-                early = wait - self._lead
+                early = wait - PACE_LEAD
                 if early > 0:
                     await self._sleep(early)
                     waited += early
@@ -369,8 +358,6 @@ class RedisQuota:
         None: unknown): every process's pace is lowered and paused (the rules of
         ``_send.limits.Adaptive``). Returns the seconds until any request may leave.
         Without Redis, this process's fallback pace adapts alone."""
-        if self._skipping_redis():
-            return self._local.rate_limited(None, retry_after)
         args = (
             -1 if slot is None else math.floor(slot * 1e6),
             -1 if retry_after is None else math.ceil(retry_after * 1e6),
@@ -381,14 +368,8 @@ class RedisQuota:
             math.ceil(MAX_PAUSE * 1e6),
         )
         keys = (self._keys[3], self._keys[2])
-        try:
-            reply = await _run(
-                "quota", lambda: self._rate_limited(keys=keys, args=args), self.op_timeout
-            )
-        except CoordinationError as exc:
-            if self.fallback_share is None:
-                raise
-            self._degrade(exc)
+        reply = await self._shared(lambda: self._rate_limited(keys=keys, args=args))
+        if reply is None:
             return self._local.rate_limited(None, retry_after)
         pause = int(reply) / 1e6
         logger.info(
@@ -397,6 +378,22 @@ class RedisQuota:
             extra={"idenfy_pause": pause},
         )
         return pause
+
+    async def _shared(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """A script's reply, or None while this process paces alone: Redis failed
+        recently, or fails now (degraded, warned once; with ``fallback_share=None`` the
+        [`CoordinationError`][idenfy_async.CoordinationError] is raised instead)."""
+        if self._skipping_redis():
+            return None
+        try:
+            reply = await _run("quota", call, self.op_timeout)
+        except CoordinationError as exc:
+            if self.fallback_share is None:
+                raise
+            self._degrade(exc)
+            return None
+        self._recover()
+        return reply
 
     def _skipping_redis(self) -> bool:
         return self._degraded_until is not None and self._clock() < self._degraded_until

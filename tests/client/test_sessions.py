@@ -37,7 +37,7 @@ from idenfy_async import (
     parse_event,
 )
 from idenfy_async.bulk.reconcile import DEFAULT_SETTLE_WINDOW
-from idenfy_async.coordination import SessionRegistry, request_digest
+from idenfy_async.coordination import SessionRegistry, account_namespace, request_digest
 from idenfy_async.testing import FakeIdenfy, FakeIdenfyServer, Fault
 from tests.conftest import VirtualClock
 from tests.support.redisserver import RedisServer
@@ -414,7 +414,9 @@ async def test_two_processes_worth_of_clients_send_one_request(
         assert (first.scan_ref, first.auth_token) == (second.scan_ref, second.auth_token)
         assert first.redirect_url == second.redirect_url
         # Stored under a hash of the clientId, for the token's life, never the clientId.
-        keys = [k.decode() if isinstance(k, bytes) else k for k in await redis.keys("*:sess:*")]
+        # (This account's: other tests share the Redis server.)
+        pattern = account_namespace(api_key).replace("{", "\\{") + ":sess:*"
+        keys = [k.decode() if isinstance(k, bytes) else k for k in await redis.keys(pattern)]
         assert len(keys) == 1
         assert "user-1" not in keys[0]
         # Keyed by the account: a guessed clientId cannot be matched to its key.
