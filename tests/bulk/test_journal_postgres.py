@@ -208,3 +208,18 @@ async def test_a_user_who_may_not_create_the_schema_is_told_who_can(
     with pytest.raises(JournalError, match="have a DBA create it") as caught:
         await PostgresJournal(url).open()
     assert "reader-password" not in _one_line_without_password(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("", pytest.skip.Exception), ("true", pytest.fail.Exception)]
+)
+def test_missing_postgresql_skips_except_on_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    from tests.support import pgserver
+
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(pgserver, "_DEBIAN_BIN", "/nonexistent/*/bin")
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="PostgreSQL is not installed"):
+        pgserver.require_postgres()

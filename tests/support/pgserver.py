@@ -35,7 +35,7 @@ from typing import Any, Final
 
 import pytest
 
-from .redisserver import free_port
+from .redisserver import free_port, skip_or_fail
 
 __all__ = [
     "PASSWORD",
@@ -57,12 +57,6 @@ PASSWORD: Final = "test-password"
 _DEBIAN_BIN: Final = "/usr/lib/postgresql/*/bin"
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 def _find_bin() -> str | None:
     """The directory holding ``initdb`` and ``postgres``: PATH first, then Debian's."""
     found = shutil.which("initdb")
@@ -81,20 +75,19 @@ def require_postgres() -> str:
     server, the ``postgres`` user it runs as under root, or the driver is missing."""
     directory = _find_bin()
     if directory is None:
-        _skip_or_fail(
+        skip_or_fail(
             "PostgreSQL is not installed (apt-get install postgresql);"
             " the PostgreSQL journal tests need a real server"
         )
-        raise AssertionError("unreachable")
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            _skip_or_fail("running as root and there is no `postgres` user for initdb")
+            skip_or_fail("running as root and there is no `postgres` user for initdb")
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        _skip_or_fail("psycopg is not installed (pip install 'idenfy-async[postgres]')")
+        skip_or_fail("psycopg is not installed (pip install 'idenfy-async[postgres]')")
     return directory
 
 

@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Final
+from typing import Final, NoReturn
 
 import pytest
 
@@ -38,23 +38,29 @@ __all__ = [
     "own_redis_server",
     "redis_server",
     "require_redis_server",
+    "skip_or_fail",
 ]
 
 #: How long a starting server may take before the fixture gives up.
 STARTUP_TIMEOUT: Final = 10.0
 
 
+def skip_or_fail(reason: str) -> NoReturn:
+    """A server a test needs is missing: skip, saying why, except under ``CI=true``,
+    where it fails the run."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def require_redis_server() -> str:
     """The path of ``redis-server``; skip (fail under ``CI=true``) when it is missing."""
     path = shutil.which("redis-server")
     if path is None:
-        reason = (
+        skip_or_fail(
             "redis-server is not installed (apt-get install redis-server);"
             " the coordination tests need a real Redis"
         )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason)
     return path
 
 
