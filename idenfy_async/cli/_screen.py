@@ -36,7 +36,7 @@ import attrs
 from .. import AsyncIdenfy, IdenfyError, Session, SessionRequest
 from .._constants import DEFAULT_CONCURRENCY
 from .._wire.aml import build_create_check
-from ..bulk import BulkResult, BulkState, create_sessions
+from ..bulk import BulkProgress, BulkResult, BulkState, create_sessions
 from ..bulk.journal import Journal, JournalError, SqliteJournal
 from ..models import AmlCheck, AmlCheckRequest
 from ._common import _InputError, _plural, _say
@@ -80,8 +80,6 @@ class _Screener:
         self._checks = checks
         #: clientId -> the check made by this run
         self.made: dict[str, AmlCheck] = {}
-        self.sent = 0  #: checks that left (their row journaled pending first)
-        self.settled = 0  #: of those, answered or failed
 
     async def create_session(
         self,
@@ -91,17 +89,9 @@ class _Screener:
         retry_unknown: bool,
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Session:
-        async def leaving() -> None:
-            if before_send is not None:
-                await before_send()  # the row is journaled pending: now it may leave
-            self.sent += 1
-
-        try:
-            check = await self._client.aml._create_check_in_bulk(
-                self._checks[request.client_id], retry_unknown=retry_unknown, before_send=leaving
-            )
-        finally:
-            self.settled += 1
+        check = await self._client.aml._create_check_in_bulk(
+            self._checks[request.client_id], retry_unknown=retry_unknown, before_send=before_send
+        )
         self.made[request.client_id] = check
         # The journal keeps the check's id where a session's scanRef goes.
         return Session(
@@ -190,6 +180,19 @@ async def _consume(
     counts: _Counts,
     stop: asyncio.Event,
 ) -> None:
+    announced = False
+
+    def announce(progress: BulkProgress) -> None:
+        # Once, when the stop took effect: the runner's own counts (the rows that passed
+        # before_send leave; no other will), as bulk says them.
+        nonlocal announced
+        if progress.stopped and not announced:
+            announced = True
+            _say(
+                f"idenfy-async: stopping: no new check is sent; {progress.in_flight} in flight"
+                f" to finish ({progress.sent} sent by this run)"
+            )
+
     results = create_sessions(
         screener,
         (_runner_request(row) for row in rows),
@@ -197,6 +200,7 @@ async def _consume(
         journal=journal,
         retry_unknown=args.retry_unknown,
         retry_failed=args.retry_failed,
+        on_progress=announce,
         stop=stop,
         reconcile=False,  # a check cannot be looked up: undecided rows stay unknown
     )
@@ -283,12 +287,7 @@ async def _run(
             _say("idenfy-async: stopping at once: rows in flight stay unknown")
             task.cancel()
             return
-        stop.set()
-        in_flight = screener.sent - screener.settled
-        _say(
-            f"idenfy-async: stopping: no new check is sent; {in_flight} in flight to finish"
-            f" ({screener.sent} sent by this run)"
-        )
+        stop.set()  # the runner says what is still in flight (_consume's announce)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:

@@ -215,6 +215,7 @@ async def test_sigint_sends_nothing_new_and_lets_checks_in_flight_finish(tmp_pat
     assert process.returncode == EXIT_INTERRUPTED, err
     match = re.search(r"(\d+) in flight to finish \((\d+) sent by this run\)", err)
     assert match is not None, err
+    assert err.count("sent by this run") == 1, err
     in_flight, sent = int(match[1]), int(match[2])
     assert in_flight <= sent
     assert len(server.fake.aml.check_requests) == len(server.fake.aml.checks) == sent
